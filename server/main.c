@@ -1,0 +1,2 @@
+/* stub: replaced by the server */
+int main(void) { return 1; }

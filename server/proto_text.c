@@ -1,0 +1,3 @@
+/* stub: replaced by the parser implementation */
+#include "proto_text.h"
+const char *text_cmd_name(text_cmd_e cmd) { (void)cmd; return "stub"; }

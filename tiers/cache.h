@@ -1,0 +1,333 @@
+/*
+ * tiers/cache.h - the only door from the server into storage.
+ *
+ * The front end sees opaque handles, plain-old-data settings and stats, and
+ * a status enum; nothing else. This header includes only the C library, links
+ * no libevent, and knows nothing of connections or protocols.
+ *
+ * Threads: a cache_t is shared by every worker thread. Each worker thread
+ * creates its own cache_worker_t and passes it to every call it makes; a
+ * cache_worker_t is used by one thread at a time (it holds that thread's
+ * counters without locks). Every call below is thread-safe under that rule.
+ *
+ * Items: lookups hand back a *referenced* cache_item_t. The reference keeps
+ * the item's bytes valid (even if it is deleted, replaced or evicted
+ * meanwhile) until cache_item_release(). Holding references pins memory, so
+ * the caller releases as soon as the bytes have been sent.
+ *
+ * Time: the cache owns a clock (seconds). Expiry times cross this interface
+ * as memcached's raw protocol value `exptime` (int64):
+ *     0                  never expires
+ *     1 .. 2592000       seconds from now (30 days at most)
+ *     > 2592000          absolute unix time; at or before the process start
+ *                        time it is already expired
+ *     < 0                already expired
+ * and come back (in metadata) as absolute unix time, 0 meaning never.
+ */
+#ifndef TIERCACHE_CACHE_H
+#define TIERCACHE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cache cache_t;               /* one per process */
+typedef struct cache_worker cache_worker_t; /* one per worker thread */
+typedef struct cache_item cache_item_t;     /* a referenced item */
+
+/* Largest key, as memcached. */
+#define CACHE_KEY_MAX 250
+
+typedef enum cache_status {
+    CACHE_OK = 0,
+    CACHE_NOT_FOUND,   /* no such live item */
+    CACHE_EXISTS,      /* cas: the item changed since the cas unique given */
+    CACHE_NOT_STORED,  /* add: exists; replace/append/prepend: missing */
+    CACHE_TOO_LARGE,   /* larger than item_size_max (or the largest class) */
+    CACHE_NO_MEMORY,   /* no memory and eviction not allowed or impossible */
+    CACHE_NON_NUMERIC, /* incr/decr on a value that is not a decimal uint64 */
+    CACHE_PENDING,     /* reserved for the flash tier: answer comes later */
+    CACHE_EINVAL,      /* bad argument (key too long, zero length, ...) */
+} cache_status_e;
+
+/* A static, human-readable name for a status. Never NULL. */
+const char *cache_strerror(cache_status_e status);
+
+/*
+ * Clock override for tests: returns the current unix time in seconds.
+ * NULL in settings means the real clock (monotonic, anchored at start).
+ */
+typedef int64_t (*cache_clock_fn)(void *ctx);
+
+typedef struct cache_settings {
+    size_t mem_limit;         /* -m: bytes of item memory (slab pages) */
+    size_t item_size_max;     /* -I: largest item (header+key+value) */
+    size_t slab_page_size;    /* bytes per slab page (1 MiB) */
+    size_t slab_chunk_min;    /* -n: smallest key+value+flags space (48) */
+    double slab_growth;       /* -f: chunk size growth factor (1.25) */
+    bool slab_prealloc;       /* -L: allocate all of mem_limit at start */
+    bool evict_to_free;       /* false with -M: NO_MEMORY instead of evict */
+    bool use_cas;             /* false with -C: cas uniques are all 0 */
+    unsigned hash_power;      /* initial log2 of hash buckets (16) */
+    unsigned hot_lru_pct;     /* share of a class's items in HOT (20) */
+    unsigned warm_lru_pct;    /* share of a class's items in WARM (40) */
+    double hot_max_factor;    /* memcached's hot_max_factor (0.2) */
+    double warm_max_factor;   /* memcached's warm_max_factor (2.0) */
+    bool maintainer_thread;   /* run the LRU maintainer (true) */
+    bool crawler_thread;      /* run the expiry crawler (true) */
+    unsigned crawler_sleep_us;/* crawler pause between batches */
+    cache_clock_fn clock;     /* NULL: real time */
+    void *clock_ctx;
+} cache_settings_t;
+
+/* Fills *s with memcached 1.6's defaults (64 MiB, 1 MiB items, ...). */
+void cache_settings_default(cache_settings_t *s);
+
+/*
+ * Creates a cache and starts its background threads (unless disabled in
+ * settings). Returns CACHE_OK and sets *out, or CACHE_EINVAL for impossible
+ * settings (e.g. item_size_max > mem_limit is allowed as memcached allows it,
+ * but item_size_max < 1 KiB or growth <= 1.0 is not), or CACHE_NO_MEMORY.
+ * The settings are copied.
+ */
+cache_status_e cache_create(cache_t **out, const cache_settings_t *s);
+
+/* Stops background threads, frees everything, sets *c to NULL. Every worker
+ * must have been destroyed first. NULL-safe. */
+void cache_destroy(cache_t **c);
+
+/* Per-thread context. */
+cache_status_e cache_worker_create(cache_t *c, cache_worker_t **out);
+void cache_worker_destroy(cache_worker_t **w);
+
+/* Current time of the cache clock, unix seconds. */
+int64_t cache_now(const cache_t *c);
+/* Unix time at which the cache started (memcached's process_started). */
+int64_t cache_started(const cache_t *c);
+
+/* ---- items ------------------------------------------------------------ */
+
+const char *cache_item_key(const cache_item_t *it);
+size_t cache_item_nkey(const cache_item_t *it);
+/* Value bytes (exactly nbytes, no "\r\n"). */
+const char *cache_item_value(const cache_item_t *it);
+size_t cache_item_nbytes(const cache_item_t *it);
+uint32_t cache_item_flags(const cache_item_t *it);
+uint64_t cache_item_cas(const cache_item_t *it);
+/* Absolute unix expiry time; 0 = never. */
+int64_t cache_item_exptime(const cache_item_t *it);
+
+/* Drops a reference and sets *it to NULL. NULL-safe. */
+void cache_item_release(cache_worker_t *w, cache_item_t **it);
+
+/* ---- reads ------------------------------------------------------------ */
+
+/*
+ * Looks up a live item and returns it referenced in *out (CACHE_OK) or
+ * CACHE_NOT_FOUND (absent, expired or flushed; expired items are unlinked on
+ * the way). Bumps the item in its LRU. Counts cmd_get and get_hits/misses
+ * (plus get_expired / get_flushed) in w.
+ */
+cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
+                         cache_item_t **out);
+
+/*
+ * gat/gats: as cache_get, and sets the expiry to `exptime` (raw protocol
+ * value). Counts cmd_get, cmd_touch, touch_hits/touch_misses (not get_hits).
+ */
+cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
+                                   size_t nkey, int64_t exptime,
+                                   cache_item_t **out);
+
+/* touch: sets the expiry of a live item. CACHE_OK or CACHE_NOT_FOUND.
+ * Counts cmd_touch and touch_hits/touch_misses. */
+cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
+                           int64_t exptime);
+
+/* ---- writes ----------------------------------------------------------- */
+
+/*
+ * Reserve: allocates an unlinked item for `nbytes` of value, evicting from
+ * the cold end of the LRU if needed (unless evict_to_free is false).
+ * Returns CACHE_OK with *out referenced and its value writable through
+ * cache_item_data(); CACHE_TOO_LARGE if it can never fit; CACHE_NO_MEMORY if
+ * nothing could be freed. Counts store_too_large / store_no_memory.
+ * The caller fills the value, then calls cache_store() (commit) and releases
+ * its reference; releasing without storing discards the item.
+ */
+cache_status_e cache_item_alloc(cache_worker_t *w, const char *key,
+                                size_t nkey, uint32_t flags, int64_t exptime,
+                                size_t nbytes, cache_item_t **out);
+
+/* Writable value bytes of an item from cache_item_alloc() not yet stored. */
+char *cache_item_data(cache_item_t *it);
+
+typedef enum cache_store_op {
+    CACHE_STORE_SET,
+    CACHE_STORE_ADD,
+    CACHE_STORE_REPLACE,
+    CACHE_STORE_APPEND,  /* keeps the old item's flags and exptime */
+    CACHE_STORE_PREPEND, /* keeps the old item's flags and exptime */
+    CACHE_STORE_CAS,
+} cache_store_op_e;
+
+/*
+ * Commit: links `it` (from cache_item_alloc) under `op`. `cas_in` is used
+ * only by CACHE_STORE_CAS. On CACHE_OK, *cas_out (if not NULL) gets the new
+ * cas unique. Returns CACHE_OK, CACHE_NOT_STORED (add on a live item;
+ * replace/append/prepend on a missing one), CACHE_EXISTS (cas mismatch),
+ * CACHE_NOT_FOUND (cas on a missing item), CACHE_NO_MEMORY or CACHE_TOO_LARGE
+ * (append/prepend result). The caller still owns its reference to `it`.
+ * Counts cas_hits/cas_misses/cas_badval and per-class set counts.
+ */
+cache_status_e cache_store(cache_worker_t *w, cache_item_t *it,
+                           cache_store_op_e op, uint64_t cas_in,
+                           uint64_t *cas_out);
+
+/* delete: CACHE_OK or CACHE_NOT_FOUND. Counts delete_hits/delete_misses. */
+cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey);
+
+/*
+ * incr/decr by `delta`: incr wraps at 2^64, decr floors at 0. The value must
+ * be a decimal number (leading digits as memcached's strtoull; a value over
+ * 20 digits or with a non-digit is CACHE_NON_NUMERIC). The new value is
+ * stored as decimal text (its length may change). *value_out gets the new
+ * value, *cas_out (if not NULL) the new cas. CACHE_OK, CACHE_NOT_FOUND,
+ * CACHE_NON_NUMERIC or CACHE_NO_MEMORY. Counts incr_/decr_ hits/misses.
+ */
+cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey,
+                           bool incr, uint64_t delta, uint64_t *value_out,
+                           uint64_t *cas_out);
+
+/*
+ * flush_all: every item stored before now + delay (raw exptime rules;
+ * 0 = now) becomes invisible then. O(1): items are checked lazily and
+ * reclaimed by the crawler. A later flush_all replaces an earlier pending
+ * one, as memcached.
+ */
+void cache_flush_all(cache_worker_t *w, int64_t exptime);
+
+/* ---- stats ------------------------------------------------------------ */
+
+/*
+ * Every counter and gauge the tiers keep, in one table:
+ * X(name, description). `name` is memcached's stat name. Counters are summed
+ * over workers by cache_stats_snapshot().
+ */
+#define CACHE_STATS_FIELDS(X)                                                 \
+    X(cmd_get, "keys looked up by get/gets/gat/gats")                         \
+    X(cmd_touch, "keys touched by touch/gat/gats")                            \
+    X(get_hits, "get keys found")                                             \
+    X(get_misses, "get keys not found")                                       \
+    X(get_expired, "get misses because the item had expired")                 \
+    X(get_flushed, "get misses because the item had been flushed")            \
+    X(delete_misses, "delete of a missing key")                               \
+    X(delete_hits, "delete of a present key")                                 \
+    X(incr_misses, "incr of a missing key")                                   \
+    X(incr_hits, "incr of a present key")                                     \
+    X(decr_misses, "decr of a missing key")                                   \
+    X(decr_hits, "decr of a present key")                                     \
+    X(cas_misses, "cas of a missing key")                                     \
+    X(cas_hits, "cas that stored")                                            \
+    X(cas_badval, "cas refused: unique mismatch")                             \
+    X(touch_hits, "touch/gat of a present key")                               \
+    X(touch_misses, "touch/gat of a missing key")                             \
+    X(store_too_large, "stores refused: item too large")                      \
+    X(store_no_memory, "stores refused: out of memory")                       \
+    X(limit_maxbytes, "item memory limit (-m), bytes")                        \
+    X(hash_power_level, "log2 of hash buckets")                               \
+    X(hash_bytes, "bytes of the hash table")                                  \
+    X(hash_is_expanding, "1 while the hash table grows")                      \
+    X(slab_reassign_rescues, "items rescued while moving a page")             \
+    X(slab_reassign_chunk_rescues, "chunks rescued while moving a page")      \
+    X(slab_reassign_evictions_nomem, "evictions while moving a page")         \
+    X(slab_reassign_inline_reclaim, "reclaims while moving a page")           \
+    X(slab_reassign_busy_items, "busy items seen while moving a page")        \
+    X(slab_reassign_busy_deletes, "busy deletes seen while moving a page")    \
+    X(slab_reassign_running, "1 while a page is being moved")                 \
+    X(slabs_moved, "pages moved between classes")                             \
+    X(lru_crawler_running, "1 while the crawler runs")                        \
+    X(lru_crawler_starts, "crawler runs started")                             \
+    X(lru_maintainer_juggles, "LRU maintainer passes")                        \
+    X(malloc_fails, "failed mallocs")                                         \
+    X(bytes, "bytes of stored items (header+key+value)")                      \
+    X(curr_items, "items linked now")                                         \
+    X(total_items, "items ever stored")                                       \
+    X(slab_global_page_pool, "free pages not assigned to a class")            \
+    X(expired_unfetched, "expired items reclaimed that were never fetched")   \
+    X(evicted_unfetched, "evicted items that were never fetched")             \
+    X(evicted_active, "items bumped instead of evicted")                      \
+    X(evictions, "items evicted to make room")                                \
+    X(reclaimed, "expired items whose memory was reused")                     \
+    X(crawler_reclaimed, "expired items freed by the crawler")                \
+    X(crawler_items_checked, "items the crawler examined")                    \
+    X(lrutail_reflocked, "busy items found at the LRU tail")                  \
+    X(moves_to_cold, "items moved to COLD")                                   \
+    X(moves_to_warm, "items moved to WARM")                                   \
+    X(moves_within_lru, "items bumped within their LRU")                      \
+    X(direct_reclaims, "evictions done by a worker, not the maintainer")      \
+    X(lru_bumps_dropped, "LRU bumps dropped")
+
+typedef struct cache_stats {
+#define CACHE_STATS_DECLARE(name, desc) uint64_t name;
+    CACHE_STATS_FIELDS(CACHE_STATS_DECLARE)
+#undef CACHE_STATS_DECLARE
+} cache_stats_t;
+
+/* Fills *out with current values (counters summed over workers). Takes the
+ * workers' counters without stopping them: totals may be a few ops stale. */
+void cache_stats_snapshot(cache_t *c, cache_stats_t *out);
+
+/* stats reset: zeroes counters (not gauges such as curr_items, bytes). */
+void cache_stats_reset(cache_t *c);
+
+typedef enum cache_stats_group {
+    CACHE_STATS_ITEMS, /* `stats items`: items:<cls>:number ... */
+    CACHE_STATS_SLABS, /* `stats slabs`: <cls>:chunk_size ... active_slabs */
+    CACHE_STATS_SIZES, /* `stats sizes`: <size> <count> (or disabled) */
+} cache_stats_group_e;
+
+/* Emits one stat line's name and value, e.g. ("items:1:number", "42"). */
+typedef void (*cache_stat_emit_fn)(void *ctx, const char *name,
+                                   const char *value);
+
+/* Emits a `stats items|slabs|sizes` group with memcached's names, in
+ * memcached's order. */
+void cache_stats_group(cache_t *c, cache_stats_group_e group,
+                       cache_stat_emit_fn emit, void *ctx);
+
+/* ---- walking items (stats cachedump, lru_crawler metadump) -------------- */
+
+typedef struct cache_item_meta {
+    const char *key;
+    size_t nkey;
+    int64_t exptime;     /* absolute unix, 0 = never */
+    int64_t last_access; /* absolute unix */
+    uint64_t cas;
+    bool fetched;
+    unsigned slab_class;
+    size_t nbytes;       /* value bytes */
+    size_t total_size;   /* header + key + value: memcached's `size` */
+} cache_item_meta_t;
+
+/* Return false to stop the walk. */
+typedef bool (*cache_item_visit_fn)(void *ctx, const cache_item_meta_t *m);
+
+/*
+ * stats cachedump: visits up to `limit` (0 = all) live items of slab class
+ * `slab_class`, from the head of its LRU. CACHE_EINVAL for a bad class.
+ * Holds a class lock while visiting: `visit` must be quick and not call back
+ * into the cache.
+ */
+cache_status_e cache_dump_class(cache_t *c, unsigned slab_class,
+                                unsigned limit, cache_item_visit_fn visit,
+                                void *ctx);
+
+/*
+ * lru_crawler metadump all: visits every live item once (items that change
+ * during the walk may be missed or seen at their new state). Same locking
+ * rules as cache_dump_class().
+ */
+void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx);
+
+#endif /* TIERCACHE_CACHE_H */
