@@ -1,3 +1,551 @@
-/* stub: replaced by the RAM tier implementation */
+/*
+ * tiers/cache.c - the door (cache.h) over the RAM tier (ram/).
+ *
+ * Owns the cache_t (RAM tier + its threads + worker registry) and the
+ * cache_worker_t (one worker's counters). Stats are assembled here.
+ *
+ * Lock order: cache_t.wlock (worker list, retired and reset baselines) is
+ * taken before any tier lock (stats walk LRU locks while holding it) and
+ * never while holding one.
+ */
 #include "cache.h"
-const char *cache_strerror(cache_status_e status) { (void)status; return "stub"; }
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ram/ram.h"
+#include "ram/threads.h"
+
+struct cache_worker {
+    cache_t *c;
+    struct cache_worker *next; /* [c->wlock] */
+    struct cache_worker *prev; /* [c->wlock] */
+    ram_wstats_t st;           /* written by the owning thread only */
+};
+
+struct cache {
+    ram_t ram;
+    ram_threads_t threads;
+    pthread_mutex_t wlock;
+    cache_worker_t *workers; /* [wlock] */
+    ram_wsum_t retired;      /* [wlock] counters of destroyed workers */
+    ram_wsum_t base;         /* [wlock] sums at the last stats reset */
+};
+
+const char *cache_strerror(cache_status_e status)
+{
+    switch (status) {
+    case CACHE_OK: return "ok";
+    case CACHE_NOT_FOUND: return "not found";
+    case CACHE_EXISTS: return "exists";
+    case CACHE_NOT_STORED: return "not stored";
+    case CACHE_TOO_LARGE: return "too large";
+    case CACHE_NO_MEMORY: return "out of memory";
+    case CACHE_NON_NUMERIC: return "non-numeric value";
+    case CACHE_PENDING: return "pending";
+    case CACHE_EINVAL: return "invalid argument";
+    }
+    return "unknown status";
+}
+
+void cache_settings_default(cache_settings_t *s)
+{
+    memset(s, 0, sizeof *s);
+    s->mem_limit = (size_t)64 * 1024 * 1024;
+    s->item_size_max = (size_t)1024 * 1024;
+    s->slab_page_size = (size_t)1024 * 1024;
+    s->slab_chunk_min = 48;
+    s->slab_growth = 1.25;
+    s->slab_prealloc = false;
+    s->evict_to_free = true;
+    s->use_cas = true;
+    s->hash_power = 16;
+    s->hot_lru_pct = 20;
+    s->warm_lru_pct = 40;
+    s->hot_max_factor = 0.2;
+    s->warm_max_factor = 2.0;
+    s->maintainer_thread = true;
+    s->crawler_thread = true;
+    s->crawler_sleep_us = 100;
+    s->clock = NULL;
+    s->clock_ctx = NULL;
+}
+
+cache_status_e cache_create(cache_t **out, const cache_settings_t *s)
+{
+    *out = NULL;
+    cache_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return CACHE_NO_MEMORY;
+    cache_status_e st = ram_init(&c->ram, s);
+    if (st != CACHE_OK) {
+        free(c);
+        return st;
+    }
+    pthread_mutex_init(&c->wlock, NULL);
+    if (!ram_threads_start(&c->threads, &c->ram)) {
+        pthread_mutex_destroy(&c->wlock);
+        ram_teardown(&c->ram);
+        free(c);
+        return CACHE_NO_MEMORY;
+    }
+    *out = c;
+    return CACHE_OK;
+}
+
+void cache_destroy(cache_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    cache_t *c = *cp;
+    ram_threads_stop(&c->threads);
+    /* Workers should be gone; free any left so nothing leaks. */
+    while (c->workers) {
+        cache_worker_t *w = c->workers;
+        c->workers = w->next;
+        free(w);
+    }
+    ram_teardown(&c->ram);
+    pthread_mutex_destroy(&c->wlock);
+    free(c);
+    *cp = NULL;
+}
+
+cache_status_e cache_worker_create(cache_t *c, cache_worker_t **out)
+{
+    *out = NULL;
+    cache_worker_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return CACHE_NO_MEMORY;
+    w->c = c;
+    pthread_mutex_lock(&c->wlock);
+    w->next = c->workers;
+    if (w->next)
+        w->next->prev = w;
+    c->workers = w;
+    pthread_mutex_unlock(&c->wlock);
+    *out = w;
+    return CACHE_OK;
+}
+
+void cache_worker_destroy(cache_worker_t **wp)
+{
+    if (!wp || !*wp)
+        return;
+    cache_worker_t *w = *wp;
+    cache_t *c = w->c;
+    pthread_mutex_lock(&c->wlock);
+    ram_wstats_sum(&w->st, &c->retired);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        c->workers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&c->wlock);
+    free(w);
+    *wp = NULL;
+}
+
+int64_t cache_now(const cache_t *c) { return ram_unix_now(&c->ram); }
+int64_t cache_started(const cache_t *c) { return c->ram.started; }
+
+/* ---- items ---- */
+
+const char *cache_item_key(const cache_item_t *it) { return item_ckey(it); }
+size_t cache_item_nkey(const cache_item_t *it) { return item_nkey(it); }
+const char *cache_item_value(const cache_item_t *it) { return item_cvalue(it); }
+size_t cache_item_nbytes(const cache_item_t *it) { return it->nbytes; }
+uint32_t cache_item_flags(const cache_item_t *it) { return item_flags_get(it); }
+uint64_t cache_item_cas(const cache_item_t *it) { return it->cas; }
+char *cache_item_data(cache_item_t *it) { return item_value(it); }
+
+int64_t cache_item_exptime(const cache_item_t *it)
+{
+    /* Item times are unix seconds already; 1 means "already expired". */
+    return (int64_t)it->exptime;
+}
+
+void cache_item_release(cache_worker_t *w, cache_item_t **it)
+{
+    if (!it || !*it)
+        return;
+    ram_item_release(&w->c->ram, *it);
+    *it = NULL;
+}
+
+static inline bool key_ok(const char *key, size_t nkey)
+{
+    return key && nkey > 0 && nkey <= CACHE_KEY_MAX;
+}
+
+/* ---- reads ---- */
+
+cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
+                         cache_item_t **out)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    return ram_get(&w->c->ram, &w->st, key, nkey, RAM_GET, 0, out);
+}
+
+cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
+                                   size_t nkey, int64_t exptime,
+                                   cache_item_t **out)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    ram_t *r = &w->c->ram;
+    return ram_get(r, &w->st, key, nkey, RAM_GAT, ram_realtime(r, exptime), out);
+}
+
+cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
+                           int64_t exptime)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    ram_t *r = &w->c->ram;
+    return ram_get(r, &w->st, key, nkey, RAM_TOUCH, ram_realtime(r, exptime), NULL);
+}
+
+/* ---- writes ---- */
+
+cache_status_e cache_item_alloc(cache_worker_t *w, const char *key,
+                                size_t nkey, uint32_t flags, int64_t exptime,
+                                size_t nbytes, cache_item_t **out)
+{
+    *out = NULL;
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    ram_t *r = &w->c->ram;
+    cache_status_e st;
+    *out = ram_item_alloc(r, &w->st, key, nkey, flags, ram_realtime(r, exptime),
+                          nbytes, &st);
+    return st;
+}
+
+cache_status_e cache_store(cache_worker_t *w, cache_item_t *it,
+                           cache_store_op_e op, uint64_t cas_in,
+                           uint64_t *cas_out)
+{
+    return ram_store(&w->c->ram, &w->st, it, op, cas_in, cas_out);
+}
+
+cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    return ram_delete(&w->c->ram, &w->st, key, nkey);
+}
+
+cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey,
+                           bool incr, uint64_t delta, uint64_t *value_out,
+                           uint64_t *cas_out)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    return ram_arith(&w->c->ram, &w->st, key, nkey, incr, delta, value_out, cas_out);
+}
+
+void cache_flush_all(cache_worker_t *w, int64_t exptime)
+{
+    ram_flush_all(&w->c->ram, exptime);
+}
+
+/* ---- stats ---- */
+
+/* Worker counter sums minus the reset baseline. Caller holds c->wlock. */
+static void do_worker_sums(cache_t *c, ram_wsum_t *out)
+{
+    memset(out, 0, sizeof *out);
+    *out = c->retired;
+    for (cache_worker_t *w = c->workers; w; w = w->next)
+        ram_wstats_sum(&w->st, out);
+    ram_wstats_sum(&c->ram.bg, out);
+}
+
+static void sub_base(ram_wsum_t *s, const ram_wsum_t *b)
+{
+#define CACHE_SUBG(name, desc) s->g.name -= b->g.name;
+    CACHE_STATS_FIELDS(CACHE_SUBG)
+#undef CACHE_SUBG
+    for (unsigned k = 0; k < SLAB_CLASS_MAX; k++) {
+#define CACHE_SUBC(n) s->cls[k].n -= b->cls[k].n;
+        RAM_WCLASS_FIELDS(CACHE_SUBC)
+#undef CACHE_SUBC
+    }
+}
+
+static void worker_sums(cache_t *c, ram_wsum_t *out)
+{
+    pthread_mutex_lock(&c->wlock);
+    do_worker_sums(c, out);
+    sub_base(out, &c->base);
+    pthread_mutex_unlock(&c->wlock);
+}
+
+static uint64_t ld(_Atomic uint64_t *p)
+{
+    return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+void cache_stats_snapshot(cache_t *c, cache_stats_t *out)
+{
+    ram_t *r = &c->ram;
+    ram_wsum_t *ws = malloc(sizeof *ws);
+    memset(out, 0, sizeof *out);
+    if (ws) {
+        worker_sums(c, ws);
+        *out = ws->g;
+        free(ws);
+    }
+    out->limit_maxbytes = r->set.mem_limit;
+    out->hash_power_level = atomic_load_explicit(&r->hash.power, memory_order_relaxed);
+    out->hash_bytes = hash_buckets(&r->hash) * sizeof(item_t *);
+    out->hash_is_expanding = atomic_load_explicit(&r->hash.expanding, memory_order_relaxed);
+    out->slab_reassign_rescues = 0;
+    out->slab_reassign_chunk_rescues = 0;
+    out->slab_reassign_evictions_nomem = 0;
+    out->slab_reassign_inline_reclaim = 0;
+    out->slab_reassign_busy_items = 0;
+    out->slab_reassign_busy_deletes = 0;
+    out->slab_reassign_running = 0;
+    out->slabs_moved = 0;
+    out->lru_crawler_running = ld(&r->crawler_running);
+    out->lru_crawler_starts = ld(&r->lru_crawler_starts);
+    out->lru_maintainer_juggles = ld(&r->lru_maintainer_juggles);
+    out->malloc_fails = ld(&r->slabs.malloc_fails) + ld(&r->hash.malloc_fails);
+    out->slab_global_page_pool = slabs_pool_pages(&r->slabs);
+    out->lru_bumps_dropped = ld(&r->lru_bumps_dropped);
+    out->bytes = out->curr_items = out->total_items = 0;
+    for (unsigned id = 1; id <= r->slabs.largest; id++) {
+        lru_class_t *l = &r->lru[id];
+        pthread_mutex_lock(&l->lock);
+        for (unsigned k = 0; k < LRU_COUNT; k++) {
+            out->bytes += l->bytes[k];
+            out->curr_items += l->count[k];
+        }
+        out->total_items += l->total_items;
+        pthread_mutex_unlock(&l->lock);
+        out->expired_unfetched += ld(&l->st.expired_unfetched);
+        out->evicted_unfetched += ld(&l->st.evicted_unfetched);
+        out->evicted_active += ld(&l->st.evicted_active);
+        out->evictions += ld(&l->st.evicted);
+        out->reclaimed += ld(&l->st.reclaimed);
+        out->crawler_reclaimed += ld(&l->st.crawler_reclaimed);
+        out->crawler_items_checked += ld(&l->st.crawler_items_checked);
+        out->lrutail_reflocked += ld(&l->st.lrutail_reflocked);
+        out->moves_to_cold += ld(&l->st.moves_to_cold);
+        out->moves_to_warm += ld(&l->st.moves_to_warm);
+        out->moves_within_lru += ld(&l->st.moves_within_lru);
+        out->direct_reclaims += ld(&l->st.direct_reclaims);
+    }
+}
+
+void cache_stats_reset(cache_t *c)
+{
+    ram_t *r = &c->ram;
+    pthread_mutex_lock(&c->wlock);
+    do_worker_sums(c, &c->base);
+    pthread_mutex_unlock(&c->wlock);
+    atomic_store(&r->lru_crawler_starts, 0);
+    atomic_store(&r->lru_maintainer_juggles, 0);
+    atomic_store(&r->lru_bumps_dropped, 0);
+    atomic_store(&r->slabs.malloc_fails, 0);
+    atomic_store(&r->hash.malloc_fails, 0);
+    for (unsigned id = 1; id <= r->slabs.largest; id++) {
+        lru_class_t *l = &r->lru[id];
+        pthread_mutex_lock(&l->lock);
+        l->total_items = 0;
+        pthread_mutex_unlock(&l->lock);
+#define CACHE_RESET_IS(n) atomic_store(&l->st.n, 0);
+        LRU_ITEMSTATS(CACHE_RESET_IS)
+#undef CACHE_RESET_IS
+        atomic_store(&l->st.evicted_time, 0);
+    }
+}
+
+static void emit_u(cache_stat_emit_fn emit, void *ctx, unsigned id, const char *grp,
+                   const char *name, uint64_t v)
+{
+    char k[96], val[32];
+    if (grp)
+        snprintf(k, sizeof k, "%s:%u:%s", grp, id, name);
+    else
+        snprintf(k, sizeof k, "%u:%s", id, name);
+    snprintf(val, sizeof val, "%" PRIu64, v);
+    emit(ctx, k, val);
+}
+
+static void stats_items(cache_t *c, const ram_wsum_t *ws, cache_stat_emit_fn emit, void *ctx)
+{
+    ram_t *r = &c->ram;
+    rel_time_t now = ram_now(r);
+    for (unsigned id = 1; id <= r->slabs.largest; id++) {
+        lru_class_t *l = &r->lru[id];
+        uint64_t n[LRU_COUNT], mem = 0;
+        uint32_t age[LRU_COUNT];
+        pthread_mutex_lock(&l->lock);
+        for (unsigned k = 0; k < LRU_COUNT; k++) {
+            n[k] = l->count[k];
+            mem += l->bytes[k];
+            age[k] = l->tail[k] ? now - l->tail[k]->time : 0;
+        }
+        pthread_mutex_unlock(&l->lock);
+        uint64_t number = n[LRU_HOT] + n[LRU_WARM] + n[LRU_COLD];
+        if (number == 0)
+            continue;
+        const lru_itemstats_t *st = &l->st;
+        const ram_wclass_sum_t *wc = &ws->cls[id];
+#define E(name, v) emit_u(emit, ctx, id, "items", name, (uint64_t)(v))
+        E("number", number);
+        E("number_hot", n[LRU_HOT]);
+        E("number_warm", n[LRU_WARM]);
+        E("number_cold", n[LRU_COLD]);
+        E("age_hot", age[LRU_HOT]);
+        E("age_warm", age[LRU_WARM]);
+        E("age", age[LRU_COLD]);
+        E("mem_requested", mem);
+        E("evicted", st->evicted);
+        E("evicted_nonzero", st->evicted_nonzero);
+        E("evicted_time", st->evicted_time);
+        E("outofmemory", st->outofmemory);
+        E("tailrepairs", st->tailrepairs);
+        E("reclaimed", st->reclaimed);
+        E("expired_unfetched", st->expired_unfetched);
+        E("evicted_unfetched", st->evicted_unfetched);
+        E("evicted_active", st->evicted_active);
+        E("crawler_reclaimed", st->crawler_reclaimed);
+        E("crawler_items_checked", st->crawler_items_checked);
+        E("lrutail_reflocked", st->lrutail_reflocked);
+        E("moves_to_cold", st->moves_to_cold);
+        E("moves_to_warm", st->moves_to_warm);
+        E("moves_within_lru", st->moves_within_lru);
+        E("direct_reclaims", st->direct_reclaims);
+        E("hits_to_hot", wc->hits_hot);
+        E("hits_to_warm", wc->hits_warm);
+        E("hits_to_cold", wc->hits_cold);
+        E("hits_to_temp", wc->hits_temp);
+#undef E
+    }
+}
+
+static void stats_slabs(cache_t *c, const ram_wsum_t *ws, cache_stat_emit_fn emit, void *ctx)
+{
+    ram_t *r = &c->ram;
+    unsigned active = 0;
+    for (unsigned id = 1; id <= r->slabs.largest; id++) {
+        slabs_class_info_t in;
+        slabs_class_info(&r->slabs, id, &in);
+        if (in.total_pages == 0)
+            continue;
+        active++;
+        const ram_wclass_sum_t *wc = &ws->cls[id];
+#define E(name, v) emit_u(emit, ctx, id, NULL, name, (uint64_t)(v))
+        E("chunk_size", in.chunk_size);
+        E("chunks_per_page", in.perslab);
+        E("total_pages", in.total_pages);
+        E("total_chunks", in.total_chunks);
+        E("used_chunks", in.total_chunks - in.free_chunks);
+        E("free_chunks", in.free_chunks);
+        E("free_chunks_end", 0);
+        E("get_hits", wc->hits_hot + wc->hits_warm + wc->hits_cold + wc->hits_temp);
+        E("cmd_set", wc->set_cmds);
+        E("delete_hits", wc->delete_hits);
+        E("incr_hits", wc->incr_hits);
+        E("decr_hits", wc->decr_hits);
+        E("cas_hits", wc->cas_hits);
+        E("cas_badval", wc->cas_badval);
+        E("touch_hits", wc->touch_hits);
+#undef E
+    }
+    char v[32];
+    snprintf(v, sizeof v, "%u", active);
+    emit(ctx, "active_slabs", v);
+    snprintf(v, sizeof v, "%zu", slabs_total_malloced(&r->slabs));
+    emit(ctx, "total_malloced", v);
+}
+
+void cache_stats_group(cache_t *c, cache_stats_group_e group,
+                       cache_stat_emit_fn emit, void *ctx)
+{
+    if (group == CACHE_STATS_SIZES) {
+        emit(ctx, "sizes_status", "disabled");
+        return;
+    }
+    ram_wsum_t *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return;
+    worker_sums(c, ws);
+    if (group == CACHE_STATS_ITEMS)
+        stats_items(c, ws, emit, ctx);
+    else if (group == CACHE_STATS_SLABS)
+        stats_slabs(c, ws, emit, ctx);
+    free(ws);
+}
+
+/* ---- walking items ---- */
+
+static void fill_meta(cache_item_meta_t *m, const item_t *it)
+{
+    m->key = item_ckey(it);
+    m->nkey = item_nkey(it);
+    m->exptime = it->exptime;
+    m->last_access = it->time;
+    m->cas = it->cas;
+    m->fetched = (item_iflags(it) & ITEM_FETCHED) != 0;
+    m->slab_class = it->clsid;
+    m->nbytes = it->nbytes;
+    m->total_size = item_ntotal(it);
+}
+
+cache_status_e cache_dump_class(cache_t *c, unsigned slab_class,
+                                unsigned limit, cache_item_visit_fn visit,
+                                void *ctx)
+{
+    ram_t *r = &c->ram;
+    if (slab_class < 1 || slab_class > r->slabs.largest)
+        return CACHE_EINVAL;
+    lru_class_t *l = &r->lru[slab_class];
+    unsigned shown = 0;
+    pthread_mutex_lock(&l->lock);
+    /* memcached 1.6 dumps the class's COLD list only, from its head. */
+    for (item_t *it = l->head[LRU_COLD]; it && (limit == 0 || shown < limit); it = it->next) {
+        cache_item_meta_t m;
+        fill_meta(&m, it);
+        shown++;
+        if (!visit(ctx, &m))
+            break;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return CACHE_OK;
+}
+
+typedef struct walk_ctx {
+    ram_t *r;
+    rel_time_t now;
+    cache_item_visit_fn visit;
+    void *ctx;
+} walk_ctx_t;
+
+static bool walk_one(void *arg, item_t *it, uint64_t hv)
+{
+    (void)hv;
+    walk_ctx_t *wc = arg;
+    if ((it->exptime != 0 && it->exptime < wc->now) || ram_item_is_flushed(wc->r, it, wc->now))
+        return true; /* memcached's metadump skips expired and flushed */
+    cache_item_meta_t m;
+    fill_meta(&m, it);
+    return wc->visit(wc->ctx, &m);
+}
+
+void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx)
+{
+    walk_ctx_t wc = {.r = &c->ram, .now = ram_now(&c->ram), .visit = visit, .ctx = ctx};
+    uint64_t pos = 0;
+    while (hash_walk_step(&c->ram.hash, &pos, 256, walk_one, &wc))
+        ;
+}

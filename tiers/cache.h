@@ -330,4 +330,36 @@ cache_status_e cache_dump_class(cache_t *c, unsigned slab_class,
  */
 void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx);
 
+
+/* ---- notes from the RAM tier implementation (appended) -----------------
+ *
+ * - cache_dump_class() walks the class's COLD list only, from its head, as
+ *   memcached 1.6.18's `stats cachedump` does (fresh items sit in HOT until
+ *   the maintainer moves them); it shows linked items even if expired.
+ *   memcached prints "ITEM <key> [<nbytes> b; <exptime> s]" with exptime
+ *   absolute unix time, 0 for never: exactly cache_item_meta_t.exptime.
+ * - cache_walk_items() skips expired and flushed items (as metadump).
+ *   memcached's metadump prints exp=-1 for never, else exptime - now
+ *   (seconds left), la=last_access (absolute unix), cas, fetch=yes|no,
+ *   cls=slab_class, size=total_size.
+ * - cache_item_exptime() and meta exptime may be 1 (unix time 1) for an
+ *   item stored already expired (negative or past exptime).
+ * - cache_started() is the start time minus 2 s (memcached's
+ *   process_started is start - 62 s; uptime is the server's business).
+ * - incr/decr parse like memcached's safe_strtoull(): leading spaces and a
+ *   '+' are fine, any number of leading zeros is fine (so more than 20
+ *   characters may be numeric: "0000000000000000000012" incr 1 -> 13), the
+ *   digits must end the value or be followed by a space ("12 " ok,
+ *   "12abc" non-numeric), overflow beyond 2^64-1 and negative values are
+ *   non-numeric. A shorter result is padded with spaces in place when no
+ *   one else holds the item ("10" decr 1 -> "9 "), as memcached.
+ * - append/prepend whose result is too large (or cannot be allocated)
+ *   return CACHE_TOO_LARGE / CACHE_NO_MEMORY; memcached 1.6.18 answers
+ *   "NOT_STORED" to both (checked: 600000 + 600000 bytes with -I 1m).
+ * - Counters kept by the tier: cmd_set is not in CACHE_STATS_FIELDS; the
+ *   per-class set counts (stats slabs cmd_set) count every cache_store().
+ * - Stats counters of workers are single-writer relaxed atomics (a load and
+ *   a store, no lock prefix): never torn, possibly a few ops stale.
+ */
+
 #endif /* TIERCACHE_CACHE_H */

@@ -1,0 +1,78 @@
+/* tests/unit/tiers/helpers.h - shared fixtures for the tier unit tests. */
+#ifndef TIERCACHE_TEST_TIERS_HELPERS_H
+#define TIERCACHE_TEST_TIERS_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cache.h"
+
+#define T0 1700000000LL
+
+typedef struct fake_clock {
+    _Atomic int64_t now;
+} fake_clock_t;
+
+static inline int64_t fake_clock_fn(void *ctx)
+{
+    return atomic_load(&((fake_clock_t *)ctx)->now);
+}
+
+/* Defaults for unit tests: no background threads, fake clock at T0. */
+static inline void test_settings(cache_settings_t *s, fake_clock_t *clk)
+{
+    cache_settings_default(s);
+    s->maintainer_thread = false;
+    s->crawler_thread = false;
+    atomic_store(&clk->now, T0);
+    s->clock = fake_clock_fn;
+    s->clock_ctx = clk;
+}
+
+static inline cache_status_e set_kv(cache_worker_t *w, cache_store_op_e op, const char *key,
+                                    const char *val, size_t nval, uint32_t flags,
+                                    int64_t exptime, uint64_t cas_in, uint64_t *cas_out)
+{
+    cache_item_t *it = NULL;
+    cache_status_e st = cache_item_alloc(w, key, strlen(key), flags, exptime, nval, &it);
+    if (st != CACHE_OK)
+        return st;
+    memcpy(cache_item_data(it), val, nval);
+    st = cache_store(w, it, op, cas_in, cas_out);
+    cache_item_release(w, &it);
+    return st;
+}
+
+static inline cache_status_e set_s(cache_worker_t *w, const char *key, const char *val)
+{
+    return set_kv(w, CACHE_STORE_SET, key, val, strlen(val), 0, 0, 0, NULL);
+}
+
+/* Gets key into buf (NUL-terminated); returns the status. */
+static inline cache_status_e get_s(cache_worker_t *w, const char *key, char *buf, size_t cap)
+{
+    cache_item_t *it = NULL;
+    cache_status_e st = cache_get(w, key, strlen(key), &it);
+    if (st == CACHE_OK) {
+        size_t n = cache_item_nbytes(it);
+        if (n >= cap)
+            n = cap - 1;
+        memcpy(buf, cache_item_value(it), n);
+        buf[n] = 0;
+        cache_item_release(w, &it);
+    }
+    return st;
+}
+
+static inline bool has_key(cache_worker_t *w, const char *key)
+{
+    cache_item_t *it = NULL;
+    if (cache_get(w, key, strlen(key), &it) != CACHE_OK)
+        return false;
+    cache_item_release(w, &it);
+    return true;
+}
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * tiers/ram/item.h - the in-memory item: one slab chunk.
+ *
+ * An item lives in one chunk of its slab class. The header is 48 bytes (so
+ * memcached's smallest class, 96 bytes, holds 48 bytes of flags, key and
+ * value, as memcached's does), followed by the data area:
+ *
+ *   offset size  field
+ *   +-----+----+-----------------------------------------------------------+
+ *   |   0 |  8 | next      LRU list (towards the tail)      [LRU lock]      |
+ *   |   8 |  8 | prev      LRU list (towards the head)      [LRU lock]      |
+ *   |  16 |  8 | h_next    hash chain                       [stripe lock]   |
+ *   |  24 |  8 | cas       cas unique (0 with use_cas off)  [stripe lock]   |
+ *   |  32 |  4 | time      last access, unix s (uint32)     [stripe lock]*  |
+ *   |  36 |  4 | exptime   unix s, 0 = never, 1 = expired   [stripe lock]*  |
+ *   |  40 |  4 | nbytes    value bytes                      (immutable)     |
+ *   |  44 |  2 | refcount  atomic: 1 for the hash link + 1 per reference    |
+ *   |  46 |  1 | iflags    atomic: ITEM_LINKED|FETCHED|ACTIVE|LRU(2 bits)   |
+ *   |  47 |  1 | clsid     slab class id (1..63)            (immutable)     |
+ *   +-----+----+-----------------------------------------------------------+
+ *   |  48 |  4 | flags     client flags (native byte order) (immutable)     |
+ *   |  52 |  1 | nkey      key length (1..250)              (immutable)     |
+ *   |  53 |  n | key                                                         |
+ *   |53+n |  v | value     nbytes bytes, no "\r\n"                           |
+ *   +-----+----+-----------------------------------------------------------+
+ *   ntotal = 53 + nkey + nbytes  (what `bytes`, mem_requested and
+ *   metadump's size count)
+ *
+ * (*) time and exptime are also read without the stripe lock by the LRU
+ * tail scans and stats (a racy read of an aligned 32-bit word: at worst a
+ * stale age), as memcached does.
+ *
+ * Refcount rules (memcached's): a linked item holds one reference for the
+ * hash table. Every lookup takes one more under the stripe lock. The item
+ * goes back to its slab when the count reaches 0, which can only happen
+ * once it is unlinked. Value bytes are therefore stable while referenced,
+ * except for incr/decr in place, which is only done when the caller's
+ * reference and the hash link are the only two.
+ */
+#ifndef TIERCACHE_RAM_ITEM_H
+#define TIERCACHE_RAM_ITEM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Seconds of the cache clock: unix time as uint32 (good until 2106), so
+ * items need no back pointer to convert their times. */
+typedef uint32_t rel_time_t;
+
+/* iflags bits */
+#define ITEM_LINKED 0x01u  /* in the hash table and an LRU */
+#define ITEM_FETCHED 0x02u /* read at least once */
+#define ITEM_ACTIVE 0x04u  /* read twice (or more) since last LRU pass */
+#define ITEM_SLABBED 0x08u /* on a slab free list */
+#define ITEM_LRU_SHIFT 4   /* bits 4-5: lru_id_e */
+#define ITEM_LRU_MASK 0x30u
+
+typedef enum lru_id { LRU_HOT = 0, LRU_WARM = 1, LRU_COLD = 2, LRU_COUNT = 3 } lru_id_e;
+
+/* Seconds between two `time` bumps of one item (memcached's). */
+#define ITEM_UPDATE_INTERVAL 60
+
+struct cache_item {
+    struct cache_item *next;
+    struct cache_item *prev;
+    struct cache_item *h_next;
+    uint64_t cas;
+    rel_time_t time;
+    rel_time_t exptime;
+    uint32_t nbytes;
+    _Atomic uint16_t refcount;
+    _Atomic uint8_t iflags;
+    uint8_t clsid;
+    unsigned char data[];
+};
+typedef struct cache_item item_t;
+
+#define ITEM_HEADER_SIZE 48u
+#define ITEM_PREFIX_SIZE 5u /* flags + nkey */
+
+_Static_assert(sizeof(item_t) == ITEM_HEADER_SIZE, "item header is 48 bytes");
+
+static inline size_t item_ntotal_for(size_t nkey, size_t nbytes)
+{
+    return ITEM_HEADER_SIZE + ITEM_PREFIX_SIZE + nkey + nbytes;
+}
+
+static inline size_t item_ntotal(const item_t *it)
+{
+    return item_ntotal_for(it->data[4], it->nbytes);
+}
+
+static inline uint32_t item_flags_get(const item_t *it)
+{
+    uint32_t f;
+    memcpy(&f, it->data, sizeof f);
+    return f;
+}
+
+static inline size_t item_nkey(const item_t *it) { return it->data[4]; }
+
+static inline char *item_key(item_t *it) { return (char *)it->data + ITEM_PREFIX_SIZE; }
+
+static inline const char *item_ckey(const item_t *it)
+{
+    return (const char *)it->data + ITEM_PREFIX_SIZE;
+}
+
+static inline char *item_value(item_t *it)
+{
+    return (char *)it->data + ITEM_PREFIX_SIZE + it->data[4];
+}
+
+static inline const char *item_cvalue(const item_t *it)
+{
+    return (const char *)it->data + ITEM_PREFIX_SIZE + it->data[4];
+}
+
+static inline unsigned item_iflags(const item_t *it)
+{
+    return atomic_load_explicit(&it->iflags, memory_order_relaxed);
+}
+
+static inline void item_set_iflag(item_t *it, unsigned f)
+{
+    atomic_fetch_or_explicit(&it->iflags, (uint8_t)f, memory_order_relaxed);
+}
+
+static inline void item_clear_iflag(item_t *it, unsigned f)
+{
+    atomic_fetch_and_explicit(&it->iflags, (uint8_t)~f, memory_order_relaxed);
+}
+
+static inline lru_id_e item_lru(const item_t *it)
+{
+    return (lru_id_e)((item_iflags(it) & ITEM_LRU_MASK) >> ITEM_LRU_SHIFT);
+}
+
+/* Caller holds the item's LRU lock. */
+static inline void item_set_lru(item_t *it, lru_id_e lru)
+{
+    uint8_t old = atomic_load_explicit(&it->iflags, memory_order_relaxed);
+    uint8_t nw;
+    do {
+        nw = (uint8_t)((old & ~ITEM_LRU_MASK) | ((unsigned)lru << ITEM_LRU_SHIFT));
+    } while (!atomic_compare_exchange_weak_explicit(&it->iflags, &old, nw,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed));
+}
+
+static inline unsigned item_refcount_incr(item_t *it)
+{
+    return (unsigned)atomic_fetch_add_explicit(&it->refcount, 1, memory_order_relaxed) + 1u;
+}
+
+/* Returns the count after the decrement. */
+static inline unsigned item_refcount_decr(item_t *it)
+{
+    return (unsigned)atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel) - 1u;
+}
+
+#endif /* TIERCACHE_RAM_ITEM_H */
