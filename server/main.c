@@ -1,2 +1,189 @@
-/* stub: replaced by the server */
-int main(void) { return 1; }
+/*
+ * server/main.c - start and stop order.
+ *
+ * Start: flags -> daemonize -> cache -> main event_base -> listener (bind)
+ *        -> drop root -> workers -> accept -> port file -> loop.
+ * Stop (SIGTERM, SIGINT, `shutdown`): stop accepting, stop workers (each
+ * closes its connections), destroy workers (and their cache_worker_t), the
+ * cache, the event bases.
+ */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache.h"
+#include "daemon.h"
+#include "listener.h"
+#include "server.h"
+#include "settings.h"
+#include "worker.h"
+
+#define EX_USAGE_CODE 64
+#define EX_OSERR_CODE 71
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    server_t *srv = arg;
+    (void)what;
+    if (srv->settings->verbose > 0)
+        fprintf(stderr, "Signal handled: %s.\n", strsignal((int)sig));
+    event_base_loopbreak(srv->base);
+}
+
+static void on_shutdown(evutil_socket_t fd, short what, void *arg)
+{
+    server_t *srv = arg;
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(srv->base);
+}
+
+static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
+{
+    cache_settings_default(cs);
+    cs->mem_limit = s->mem_mb * 1024 * 1024;
+    cs->item_size_max = s->item_size_max;
+    cs->slab_chunk_min = (size_t)s->chunk_min;
+    cs->slab_growth = s->growth;
+    cs->slab_prealloc = s->prealloc;
+    cs->evict_to_free = !s->no_evictions;
+    cs->use_cas = !s->no_cas;
+    if (s->hashpower)
+        cs->hash_power = s->hashpower;
+    cs->hot_lru_pct = (unsigned)s->hot_lru_pct;
+    cs->warm_lru_pct = (unsigned)s->warm_lru_pct;
+    cs->hot_max_factor = s->hot_max_factor;
+    cs->warm_max_factor = s->warm_max_factor;
+    cs->maintainer_thread = s->lru_maintainer;
+    cs->crawler_thread = s->lru_crawler;
+    cs->crawler_sleep_us = (unsigned)s->lru_crawler_sleep;
+}
+
+int main(int argc, char **argv)
+{
+    settings_t settings;
+    server_t srv;
+    int rc = 0;
+    memset(&srv, 0, sizeof(srv));
+    settings_default(&settings);
+    switch (settings_parse(&settings, argc, argv)) {
+    case SETTINGS_EXIT:
+        settings_free(&settings);
+        return 0;
+    case SETTINGS_EUSAGE:
+        settings_free(&settings);
+        return EX_USAGE_CODE;
+    case SETTINGS_OK:
+        break;
+    }
+    srv.settings = &settings;
+    atomic_store(&srv.verbose, settings.verbose);
+    pthread_mutex_init(&srv.stats_lock, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (settings.coredumps)
+        daemon_enable_coredumps();
+    daemon_raise_fd_limit((unsigned long)settings.maxconns + 64);
+    if (settings.daemonize && daemon_detach() != DAEMON_OK) {
+        settings_free(&settings);
+        return EX_OSERR_CODE;
+    }
+
+    cache_settings_t cs;
+    to_cache_settings(&settings, &cs);
+    cache_status_e cst = cache_create(&srv.cache, &cs);
+    if (cst != CACHE_OK) {
+        fprintf(stderr, "tiercache: cannot create the cache: %s\n",
+                cache_strerror(cst));
+        settings_free(&settings);
+        return cst == CACHE_EINVAL ? EX_USAGE_CODE : EX_OSERR_CODE;
+    }
+    srv.started = cache_started(srv.cache);
+
+    evthread_use_pthreads();
+    srv.base = event_base_new();
+    struct event *sigterm = NULL, *sigint = NULL;
+    if (srv.base == NULL) {
+        fprintf(stderr, "tiercache: event_base_new failed\n");
+        rc = EX_OSERR_CODE;
+        goto out;
+    }
+    srv.shutdown_ev = event_new(srv.base, -1, 0, on_shutdown, &srv);
+    sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+    sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+    if (!srv.shutdown_ev || !sigterm || !sigint || evsignal_add(sigterm, NULL) ||
+        evsignal_add(sigint, NULL)) {
+        rc = EX_OSERR_CODE;
+        goto out;
+    }
+
+    if (listener_create(&srv, &srv.listener) != LISTENER_OK) {
+        rc = EX_OSERR_CODE;
+        goto out;
+    }
+    if (daemon_drop_root(settings.user) != DAEMON_OK) {
+        rc = EX_OSERR_CODE;
+        goto out;
+    }
+    if (settings.pidfile && daemon_write_pidfile(settings.pidfile) != DAEMON_OK) {
+        rc = EX_OSERR_CODE;
+        goto out;
+    }
+
+    srv.workers = calloc((size_t)settings.threads, sizeof(*srv.workers));
+    if (srv.workers == NULL) {
+        rc = EX_OSERR_CODE;
+        goto out;
+    }
+    for (int i = 0; i < settings.threads; i++) {
+        if (worker_create(&srv, (unsigned)i, &srv.workers[i]) != WORKER_OK) {
+            fprintf(stderr, "tiercache: cannot create worker %d\n", i);
+            rc = EX_OSERR_CODE;
+            goto out;
+        }
+        srv.nworkers++;
+    }
+    for (unsigned i = 0; i < srv.nworkers; i++) {
+        if (worker_start(srv.workers[i]) != WORKER_OK) {
+            fprintf(stderr, "tiercache: cannot start worker %u\n", i);
+            rc = EX_OSERR_CODE;
+            goto out;
+        }
+    }
+    if (listener_start(srv.listener) != LISTENER_OK) {
+        rc = EX_OSERR_CODE;
+        goto out;
+    }
+    listener_write_port_file(srv.listener);
+    if (settings.verbose > 0)
+        fprintf(stderr, "tiercache %s listening (port %d, %u threads)\n",
+                TIERCACHE_VERSION, srv.tcp_port, srv.nworkers);
+
+    event_base_dispatch(srv.base);
+
+out:
+    listener_destroy(&srv.listener);
+    for (unsigned i = 0; i < srv.nworkers; i++)
+        worker_stop(srv.workers[i]);
+    for (unsigned i = 0; i < srv.nworkers; i++)
+        worker_destroy(&srv.workers[i]);
+    free(srv.workers);
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    if (srv.shutdown_ev)
+        event_free(srv.shutdown_ev);
+    if (srv.base)
+        event_base_free(srv.base);
+    cache_destroy(&srv.cache);
+    if (settings.pidfile)
+        daemon_remove_pidfile(settings.pidfile);
+    settings_free(&settings);
+    pthread_mutex_destroy(&srv.stats_lock);
+    libevent_global_shutdown();
+    return rc;
+}

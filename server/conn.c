@@ -1,0 +1,468 @@
+/*
+ * server/conn.c - see conn.h.
+ *
+ * One event per connection (EV_PERSIST, level-triggered), re-registered only
+ * when the wanted flags change: EV_READ unless the reply queue is over
+ * CONN_OUT_CAP or the connection is closing; EV_WRITE while replies wait.
+ */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "process.h"
+#include "proto_text.h"
+#include "worker.h"
+
+enum { PUB_PARSE = 0, PUB_NREAD, PUB_SWALLOW, PUB_WRITE };
+
+const char *conn_state_name(int pub_state)
+{
+    switch (pub_state) {
+    case PUB_NREAD: return "conn_nread";
+    case PUB_SWALLOW: return "conn_swallow";
+    case PUB_WRITE: return "conn_mwrite";
+    default: return "conn_parse_cmd";
+    }
+}
+
+typedef enum io_status {
+    IO_DATA = 0, /* read something */
+    IO_AGAIN,    /* nothing to read now */
+    IO_CLOSED,   /* EOF or error */
+} io_status_e;
+
+static void on_event(evutil_socket_t fd, short what, void *arg);
+
+static void set_events(conn_t *c, short flags)
+{
+    if (c->ev_added && flags == c->ev_flags)
+        return;
+    if (c->ev_added) {
+        event_del(&c->ev);
+        c->ev_added = false;
+    }
+    c->ev_flags = flags;
+    if (flags == 0)
+        return;
+    event_assign(&c->ev, c->w->base, c->fd, (short)(flags | EV_PERSIST),
+                 on_event, c);
+    if (event_add(&c->ev, NULL) == 0)
+        c->ev_added = true;
+}
+
+static void describe_peer(conn_t *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (c->is_unix || getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0) {
+        snprintf(c->addr, sizeof(c->addr), "%s", c->is_unix ? "unix:" : "?");
+        return;
+    }
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+        snprintf(c->addr, sizeof(c->addr), "tcp:%s:%d", host, port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+        snprintf(c->addr, sizeof(c->addr), "tcp6:[%s]:%d", host, port);
+    }
+}
+
+conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(fd);
+        return NULL;
+    }
+    c->w = w;
+    c->fd = fd;
+    c->is_unix = is_unix;
+    snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", listen_addr);
+    describe_peer(c);
+    atomic_store(&c->last_cmd, (long long)time(NULL));
+    outq_init(&c->out, &w->pool, w->cw);
+    if (!is_unix) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    set_events(c, EV_READ);
+    if (!c->ev_added) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    worker_conn_link(w, c);
+    if (atomic_load(&w->srv->verbose) > 1)
+        fprintf(stderr, "<%d new auto-negotiating client connection\n", fd);
+    return c;
+}
+
+static void release_rbuf(conn_t *c)
+{
+    if (c->rbuf == NULL)
+        return;
+    if (c->rsize == BUFPOOL_BUF_SIZE)
+        bufpool_put(&c->w->pool, c->rbuf);
+    else
+        free(c->rbuf);
+    c->rbuf = NULL;
+    c->rsize = c->rpos = c->rlen = 0;
+}
+
+void conn_close(conn_t *c)
+{
+    worker_t *w = c->w;
+    if (atomic_load(&w->srv->verbose) > 1)
+        fprintf(stderr, "<%d connection closed.\n", c->fd);
+    if (c->ev_added)
+        event_del(&c->ev);
+    worker_conn_unlink(w, c);
+    cache_item_release(w->cw, &c->item);
+    outq_destroy(&c->out);
+    release_rbuf(c);
+    close(c->fd);
+    atomic_fetch_sub(&w->srv->curr_conns, 1);
+    free(c);
+}
+
+void conn_reply(conn_t *c, const char *s)
+{
+    if (c->noreply)
+        return;
+    size_t n = strlen(s);
+    outq_text(&c->out, s, n);
+    outq_text(&c->out, "\r\n", 2);
+}
+
+void conn_start_nread(conn_t *c, cache_item_t *it, size_t nbytes,
+                      cache_store_op_e op, uint64_t cas_in)
+{
+    c->item = it;
+    c->ndata = cache_item_data(it);
+    c->nleft = nbytes;
+    c->ncrlf = 0;
+    c->op = op;
+    c->cas_in = cas_in;
+    c->state = CONN_NREAD;
+    atomic_store(&c->pub_state, PUB_NREAD);
+}
+
+void conn_start_swallow(conn_t *c, size_t n)
+{
+    if (n == 0)
+        return;
+    c->swallow = n;
+    c->state = CONN_SWALLOW;
+    atomic_store(&c->pub_state, PUB_SWALLOW);
+}
+
+static void consume(conn_t *c, size_t n)
+{
+    c->rpos += n;
+    c->rlen -= n;
+    if (c->rlen == 0)
+        c->rpos = 0;
+}
+
+static bool ensure_rbuf(conn_t *c)
+{
+    if (c->rbuf)
+        return true;
+    c->rbuf = bufpool_get(&c->w->pool);
+    if (c->rbuf == NULL)
+        return false;
+    c->rsize = BUFPOOL_BUF_SIZE;
+    c->rpos = c->rlen = 0;
+    return true;
+}
+
+/* Doubles rbuf (a long get line). False at the limit or on OOM. */
+static bool grow_rbuf(conn_t *c)
+{
+    size_t max = CONN_GET_LINE_MAX + TEXT_LINE_MAX;
+    if (c->rsize >= max)
+        return false;
+    size_t n = c->rsize * 2 > max ? max : c->rsize * 2;
+    char *nb = malloc(n);
+    if (nb == NULL)
+        return false;
+    memcpy(nb, c->rbuf + c->rpos, c->rlen);
+    size_t rlen = c->rlen;
+    release_rbuf(c);
+    c->rbuf = nb;
+    c->rsize = n;
+    c->rlen = rlen;
+    return true;
+}
+
+/* Reads into the free tail of rbuf. *full says the read filled it all. */
+static io_status_e read_rbuf(conn_t *c, bool *short_read)
+{
+    if (!ensure_rbuf(c))
+        return IO_CLOSED;
+    if (c->rpos > 0) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen);
+        c->rpos = 0;
+    }
+    size_t room = c->rsize - c->rlen;
+    if (room == 0)
+        return IO_CLOSED;
+    for (;;) {
+        ssize_t n = read(c->fd, c->rbuf + c->rlen, room);
+        if (n > 0) {
+            c->rlen += (size_t)n;
+            STATS_ADD(&c->w->stats, bytes_read, (uint64_t)n);
+            *short_read = (size_t)n < room;
+            return IO_DATA;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return IO_AGAIN;
+        return IO_CLOSED;
+    }
+}
+
+/* NREAD: one readv into the item's value, the crlf and rbuf. */
+static io_status_e read_nread(conn_t *c, bool *short_read)
+{
+    if (!ensure_rbuf(c))
+        return IO_CLOSED;
+    struct iovec iov[3];
+    int n = 0;
+    size_t want = 0;
+    if (c->nleft) {
+        iov[n].iov_base = c->ndata;
+        iov[n++].iov_len = c->nleft;
+    }
+    iov[n].iov_base = c->crlf + c->ncrlf;
+    iov[n++].iov_len = 2 - c->ncrlf;
+    /* rlen is 0 here: everything buffered went into the item */
+    c->rpos = 0;
+    iov[n].iov_base = c->rbuf;
+    iov[n++].iov_len = c->rsize;
+    for (int i = 0; i < n; i++)
+        want += iov[i].iov_len;
+    for (;;) {
+        ssize_t r = readv(c->fd, iov, n);
+        if (r > 0) {
+            size_t got = (size_t)r;
+            STATS_ADD(&c->w->stats, bytes_read, (uint64_t)r);
+            *short_read = got < want;
+            size_t k = got < c->nleft ? got : c->nleft;
+            c->ndata += k;
+            c->nleft -= k;
+            got -= k;
+            k = got < 2 - c->ncrlf ? got : 2 - c->ncrlf;
+            c->ncrlf += k;
+            got -= k;
+            c->rlen = got;
+            return IO_DATA;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return IO_AGAIN;
+        return IO_CLOSED;
+    }
+}
+
+/* Moves buffered bytes into the item being read; true when complete. */
+static bool fill_nread(conn_t *c)
+{
+    size_t k = c->rlen < c->nleft ? c->rlen : c->nleft;
+    if (k) {
+        memcpy(c->ndata, c->rbuf + c->rpos, k);
+        c->ndata += k;
+        c->nleft -= k;
+        consume(c, k);
+    }
+    while (c->nleft == 0 && c->ncrlf < 2 && c->rlen > 0) {
+        c->crlf[c->ncrlf++] = c->rbuf[c->rpos];
+        consume(c, 1);
+    }
+    return c->nleft == 0 && c->ncrlf == 2;
+}
+
+typedef enum parse_result {
+    PR_DONE = 0,  /* a request was handled */
+    PR_MORE,      /* need more bytes */
+    PR_CLOSE,     /* close the connection */
+} parse_result_e;
+
+static parse_result_e parse_one(conn_t *c)
+{
+    static const text_limits_t limits = {
+        .line_max = TEXT_LINE_MAX,
+        .get_line_max = CONN_GET_LINE_MAX,
+    };
+    text_request_t req;
+    size_t used = 0;
+    memset(&req, 0, sizeof(req));
+    text_parse_status_e st =
+        text_parse(c->rbuf + c->rpos, c->rlen, &limits, &req, &used);
+    switch (st) {
+    case TEXT_PARSE_OK:
+        c->noreply = req.noreply;
+        process_text(c, &req);
+        consume(c, used);
+        c->noreply = false;
+        return PR_DONE;
+    case TEXT_PARSE_EREPLY:
+        c->noreply = req.noreply;
+        process_text_error(c, &req);
+        c->noreply = false;
+        consume(c, used);
+        conn_start_swallow(c, req.swallow);
+        return PR_DONE;
+    case TEXT_PARSE_EUNFIN:
+        if (c->rlen == c->rsize && !grow_rbuf(c))
+            return PR_CLOSE;
+        return PR_MORE;
+    case TEXT_PARSE_ETOOLONG:
+    default:
+        return PR_CLOSE;
+    }
+}
+
+/* Writes what it can; false if the connection was closed. */
+static bool flush(conn_t *c)
+{
+    if (c->out.oom)
+        return false;
+    if (c->out.head == c->out.niov)
+        return true;
+    size_t wrote = 0;
+    outq_status_e st = outq_write(&c->out, c->fd, &wrote);
+    STATS_ADD(&c->w->stats, bytes_written, (uint64_t)wrote);
+    return st != OUTQ_ERROR;
+}
+
+typedef enum drive_result {
+    DRIVE_IDLE = 0, /* waiting for input */
+    DRIVE_YIELD,    /* -R budget used up with input left */
+    DRIVE_BLOCKED,  /* reply queue over CONN_OUT_CAP, or closing */
+    DRIVE_CLOSE,    /* close the connection */
+} drive_result_e;
+
+/* Processes buffered and readable input while *budget (requests) lasts. */
+static drive_result_e drive(conn_t *c, int *budget)
+{
+    bool short_read = false;
+    for (;;) {
+        if (c->close_after_write || c->out.pending > CONN_OUT_CAP)
+            return DRIVE_BLOCKED;
+        io_status_e io;
+        switch (c->state) {
+        case CONN_PARSE:
+            if (c->rlen > 0) {
+                if (*budget <= 0)
+                    return DRIVE_YIELD;
+                parse_result_e pr = parse_one(c);
+                if (pr == PR_CLOSE)
+                    return DRIVE_CLOSE;
+                if (pr == PR_DONE) {
+                    (*budget)--;
+                    continue;
+                }
+            }
+            if (short_read)
+                return DRIVE_IDLE;
+            io = read_rbuf(c, &short_read);
+            break;
+        case CONN_NREAD:
+            if (fill_nread(c)) {
+                process_nread_done(c);
+                continue;
+            }
+            if (short_read)
+                return DRIVE_IDLE;
+            io = read_nread(c, &short_read);
+            break;
+        case CONN_SWALLOW: {
+            size_t k = c->rlen < c->swallow ? c->rlen : c->swallow;
+            consume(c, k);
+            c->swallow -= k;
+            if (c->swallow == 0) {
+                c->state = CONN_PARSE;
+                atomic_store(&c->pub_state, PUB_PARSE);
+                continue;
+            }
+            if (short_read)
+                return DRIVE_IDLE;
+            io = read_rbuf(c, &short_read);
+            break;
+        }
+        default:
+            return DRIVE_CLOSE;
+        }
+        if (io == IO_AGAIN)
+            return DRIVE_IDLE;
+        if (io == IO_CLOSED)
+            return DRIVE_CLOSE;
+    }
+}
+
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+    conn_t *c = arg;
+    drive_result_e dr = DRIVE_IDLE;
+    int budget = c->w->srv->settings->reqs_per_event;
+    (void)fd;
+    if (!flush(c)) {
+        conn_close(c);
+        return;
+    }
+    if (!c->close_after_write && c->out.pending <= CONN_OUT_CAP &&
+        ((what & EV_READ) || !(c->ev_flags & EV_READ) || c->rlen > 0)) {
+        atomic_store(&c->last_cmd, (long long)time(NULL));
+        for (;;) {
+            dr = drive(c, &budget);
+            if (dr == DRIVE_CLOSE || !flush(c)) {
+                conn_close(c);
+                return;
+            }
+            /* the queue drained at once: go on while the budget lasts */
+            if (dr == DRIVE_BLOCKED && !c->close_after_write &&
+                c->out.pending <= CONN_OUT_CAP && budget > 0)
+                continue;
+            break;
+        }
+    }
+    bool pending = c->out.head < c->out.niov;
+    if (c->close_after_write && !pending) {
+        conn_close(c);
+        return;
+    }
+    if (c->state == CONN_PARSE && c->rlen == 0)
+        release_rbuf(c);
+    bool want_read = !c->close_after_write && c->out.pending <= CONN_OUT_CAP;
+    short flags = (short)((want_read ? EV_READ : 0) | (pending ? EV_WRITE : 0));
+    atomic_store(&c->pub_state,
+                 pending ? PUB_WRITE
+                         : (c->state == CONN_NREAD ? PUB_NREAD : PUB_PARSE));
+    set_events(c, flags);
+    if (want_read && (dr == DRIVE_YIELD || dr == DRIVE_BLOCKED)) {
+        if (dr == DRIVE_YIELD)
+            STATS_ADD(&c->w->stats, conn_yields, 1);
+        event_active(&c->ev, EV_READ, 0);
+    }
+}

@@ -1,0 +1,317 @@
+/* server/listener.c - see listener.h. */
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "worker.h"
+
+#define MAX_LISTEN 16
+
+typedef struct lsock {
+    int fd;
+    bool is_unix;
+    int port;
+    char name[80];       /* "tcp:127.0.0.1:11211" / "unix:/path" */
+    struct event *ev;
+    struct listener *l;
+} lsock_t;
+
+struct listener {
+    server_t *srv;
+    lsock_t socks[MAX_LISTEN];
+    unsigned n;
+    unsigned next_worker;
+    struct event *retry_ev; /* re-enable accepting after EMFILE */
+};
+
+static void on_accept(evutil_socket_t fd, short what, void *arg);
+
+static listener_status_e bind_tcp(listener_t *l, const char *host,
+                                  const char *port)
+{
+    const settings_t *s = l->srv->settings;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "getaddrinfo(\"%s\"): %s\n", host ? host : "",
+                gai_strerror(rc));
+        return LISTENER_EADDR;
+    }
+    listener_status_e st = LISTENER_OK;
+    for (struct addrinfo *ai = res; ai && st == LISTENER_OK; ai = ai->ai_next) {
+        if (l->n == MAX_LISTEN)
+            break;
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+                                           SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            perror("socket()");
+            st = LISTENER_EBIND;
+            break;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ai->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+            listen(fd, s->backlog) != 0) {
+            fprintf(stderr, "failed to listen on TCP port %s: %s\n", port,
+                    strerror(errno));
+            close(fd);
+            st = LISTENER_EBIND;
+            break;
+        }
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char h[INET6_ADDRSTRLEN] = "?";
+        int p = 0;
+        getsockname(fd, (struct sockaddr *)&ss, &len);
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &in->sin_addr, h, sizeof(h));
+            p = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &in6->sin6_addr, h, sizeof(h));
+            p = ntohs(in6->sin6_port);
+        }
+        lsock_t *ls = &l->socks[l->n++];
+        ls->fd = fd;
+        ls->is_unix = false;
+        ls->port = p;
+        ls->l = l;
+        snprintf(ls->name, sizeof(ls->name),
+                 ss.ss_family == AF_INET6 ? "tcp6:[%s]:%d" : "tcp:%s:%d", h,
+                 p);
+        if (l->srv->tcp_port == 0)
+            l->srv->tcp_port = p;
+    }
+    freeaddrinfo(res);
+    return st;
+}
+
+static listener_status_e bind_unix(listener_t *l)
+{
+    const settings_t *s = l->srv->settings;
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(s->socket_path) >= sizeof(sun.sun_path)) {
+        fprintf(stderr, "unix socket path too long: %s\n", s->socket_path);
+        return LISTENER_EADDR;
+    }
+    strcpy(sun.sun_path, s->socket_path);
+    struct stat st;
+    if (lstat(s->socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(s->socket_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        perror("socket()");
+        return LISTENER_EBIND;
+    }
+    mode_t old = umask(~s->unix_mask & 0777);
+    int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (rc != 0 || listen(fd, s->backlog) != 0) {
+        fprintf(stderr, "failed to listen on unix socket %s: %s\n",
+                s->socket_path, strerror(errno));
+        close(fd);
+        return LISTENER_EBIND;
+    }
+    lsock_t *ls = &l->socks[l->n++];
+    ls->fd = fd;
+    ls->is_unix = true;
+    ls->l = l;
+    snprintf(ls->name, sizeof(ls->name), "unix:%s", s->socket_path);
+    return LISTENER_OK;
+}
+
+/* Splits "host", "host:port", "[v6]:port" or "v6". */
+static void split_addr(char *item, const char **host, const char **port,
+                       const char *defport)
+{
+    *port = defport;
+    if (item[0] == '[') {
+        char *close_b = strchr(item, ']');
+        *host = item + 1;
+        if (close_b) {
+            *close_b = '\0';
+            if (close_b[1] == ':')
+                *port = close_b + 2;
+        }
+        return;
+    }
+    char *colon = strchr(item, ':');
+    if (colon && strchr(colon + 1, ':') == NULL) {
+        *colon = '\0';
+        *port = colon + 1;
+    }
+    *host = item;
+}
+
+listener_status_e listener_create(server_t *srv, listener_t **out)
+{
+    listener_t *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return LISTENER_ENOMEM;
+    l->srv = srv;
+    listener_status_e st = LISTENER_OK;
+    if (srv->settings->socket_path) {
+        st = bind_unix(l);
+    } else {
+        char defport[16];
+        snprintf(defport, sizeof(defport), "%d", srv->settings->port);
+        char *list = strdup(srv->settings->listen ? srv->settings->listen
+                                                  : "127.0.0.1");
+        char *save = NULL;
+        for (char *item = strtok_r(list, ",", &save);
+             item && st == LISTENER_OK; item = strtok_r(NULL, ",", &save)) {
+            const char *host, *port;
+            /* with -p 0, later addresses reuse the first ephemeral port */
+            if (srv->settings->port == 0 && srv->tcp_port != 0)
+                snprintf(defport, sizeof(defport), "%d", srv->tcp_port);
+            split_addr(item, &host, &port, defport);
+            st = bind_tcp(l, host, port);
+        }
+        free(list);
+    }
+    if (st != LISTENER_OK) {
+        listener_destroy(&l);
+        return st;
+    }
+    atomic_store(&srv->total_conns, l->n);
+    atomic_store(&srv->conn_structs, l->n);
+    *out = l;
+    return LISTENER_OK;
+}
+
+static void set_accepting(listener_t *l, bool on)
+{
+    for (unsigned i = 0; i < l->n; i++) {
+        if (on)
+            event_add(l->socks[i].ev, NULL);
+        else
+            event_del(l->socks[i].ev);
+    }
+    atomic_store(&l->srv->accepting, on);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    set_accepting(arg, true);
+}
+
+static void on_accept(evutil_socket_t fd, short what, void *arg)
+{
+    lsock_t *ls = arg;
+    listener_t *l = ls->l;
+    server_t *srv = l->srv;
+    (void)what;
+    for (int i = 0; i < 64; i++) {
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                if (srv->settings->verbose > 0)
+                    perror("Too many open connections");
+                atomic_fetch_add(&srv->listen_disabled_num, 1);
+                set_accepting(l, false);
+                struct timeval tv = {0, 10000};
+                evtimer_add(l->retry_ev, &tv);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+                       errno != EINTR && errno != ECONNABORTED &&
+                       srv->settings->verbose > 0) {
+                perror("accept()");
+            }
+            return;
+        }
+        atomic_fetch_add(&srv->total_conns, 1);
+        if (atomic_load(&srv->curr_conns) >= srv->settings->maxconns) {
+            static const char msg[] = "ERROR Too many open connections\r\n";
+            ssize_t wr = write(cfd, msg, sizeof(msg) - 1);
+            (void)wr;
+            close(cfd);
+            atomic_fetch_add(&srv->rejected_conns, 1);
+            continue;
+        }
+        long now = atomic_fetch_add(&srv->curr_conns, 1) + 1;
+        unsigned long structs = atomic_load(&srv->conn_structs);
+        if ((unsigned long)now + l->n > structs)
+            atomic_store(&srv->conn_structs, (unsigned long)now + l->n);
+        worker_t *w = srv->workers[l->next_worker++ % srv->nworkers];
+        if (!worker_dispatch(w, cfd, ls->is_unix, ls->name))
+            atomic_fetch_sub(&srv->curr_conns, 1);
+    }
+}
+
+listener_status_e listener_start(listener_t *l)
+{
+    l->retry_ev = evtimer_new(l->srv->base, on_retry, l);
+    if (l->retry_ev == NULL)
+        return LISTENER_ENOMEM;
+    for (unsigned i = 0; i < l->n; i++) {
+        l->socks[i].ev = event_new(l->srv->base, l->socks[i].fd,
+                                   EV_READ | EV_PERSIST, on_accept,
+                                   &l->socks[i]);
+        if (l->socks[i].ev == NULL)
+            return LISTENER_ENOMEM;
+    }
+    set_accepting(l, true);
+    return LISTENER_OK;
+}
+
+void listener_write_port_file(const listener_t *l)
+{
+    const char *path = getenv("MEMCACHED_PORT_FILENAME");
+    if (path == NULL)
+        return;
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.lck", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        fprintf(stderr, "failed to open %s: %s\n", tmp, strerror(errno));
+        return;
+    }
+    for (unsigned i = 0; i < l->n; i++) {
+        if (!l->socks[i].is_unix)
+            fprintf(f, "TCP INET: %d\n", l->socks[i].port);
+    }
+    fclose(f);
+    if (rename(tmp, path) != 0)
+        fprintf(stderr, "failed to rename %s: %s\n", tmp, strerror(errno));
+}
+
+void listener_destroy(listener_t **lp)
+{
+    listener_t *l = *lp;
+    if (l == NULL)
+        return;
+    for (unsigned i = 0; i < l->n; i++) {
+        if (l->socks[i].ev)
+            event_free(l->socks[i].ev);
+        close(l->socks[i].fd);
+        if (l->socks[i].is_unix && l->srv->settings->socket_path)
+            unlink(l->srv->settings->socket_path);
+    }
+    if (l->retry_ev)
+        event_free(l->retry_ev);
+    atomic_store(&l->srv->accepting, false);
+    free(l);
+    *lp = NULL;
+}

@@ -1,0 +1,474 @@
+/*
+ * server/process.c - see process.h. Reply strings are memcached 1.6.18's.
+ */
+#include "process.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+#include "stats.h"
+#include "worker.h"
+
+static server_t *srv_of(conn_t *c) { return c->w->srv; }
+
+/* Writes decimal v at p; returns the length. */
+static size_t put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* "VALUE <key> <flags> <bytes>[ <cas>]\r\n" into buf (key <= 250 bytes). */
+static size_t value_line(char *buf, const char *key, size_t nkey,
+                         uint32_t flags, size_t nbytes, bool with_cas,
+                         uint64_t cas)
+{
+    size_t o = 0;
+    memcpy(buf, "VALUE ", 6);
+    o = 6;
+    memcpy(buf + o, key, nkey);
+    o += nkey;
+    buf[o++] = ' ';
+    o += put_u64(buf + o, flags);
+    buf[o++] = ' ';
+    o += put_u64(buf + o, nbytes);
+    if (with_cas) {
+        buf[o++] = ' ';
+        o += put_u64(buf + o, cas);
+    }
+    buf[o++] = '\r';
+    buf[o++] = '\n';
+    return o;
+}
+
+static void reply_get(conn_t *c, const text_request_t *req)
+{
+    bool touch = req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS;
+    bool with_cas = req->cmd == TEXT_CMD_GETS || req->cmd == TEXT_CMD_GATS;
+    outq_t *q = &c->out;
+    outq_mark_t mark;
+    outq_mark(q, &mark);
+    const char *cur = req->keys, *end = req->keys + req->keys_len;
+    const char *key;
+    size_t nkey;
+    text_key_status_e ks;
+    while ((ks = text_next_key(&cur, end, &key, &nkey)) == TEXT_KEY_OK) {
+        cache_item_t *it = NULL;
+        if (nkey > CACHE_KEY_MAX) {
+            ks = TEXT_KEY_ETOOLONG;
+            break;
+        }
+        cache_status_e st =
+            touch ? cache_get_and_touch(c->w->cw, key, nkey, req->exptime, &it)
+                  : cache_get(c->w->cw, key, nkey, &it);
+        if (st != CACHE_OK)
+            continue;
+        char line[CACHE_KEY_MAX + 80];
+        size_t n = value_line(line, key, nkey, cache_item_flags(it),
+                              cache_item_nbytes(it), with_cas,
+                              cache_item_cas(it));
+        outq_text(q, line, n);
+        outq_ref(q, cache_item_value(it), cache_item_nbytes(it));
+        outq_text(q, "\r\n", 2);
+        outq_hold(q, it);
+    }
+    if (ks == TEXT_KEY_ETOOLONG) {
+        outq_rollback(q, &mark);
+        outq_text(q, "CLIENT_ERROR bad command line format\r\n", 38);
+        return;
+    }
+    outq_text(q, "END\r\n", 5);
+}
+
+static cache_store_op_e store_op(text_cmd_e cmd)
+{
+    switch (cmd) {
+    case TEXT_CMD_ADD: return CACHE_STORE_ADD;
+    case TEXT_CMD_REPLACE: return CACHE_STORE_REPLACE;
+    case TEXT_CMD_APPEND: return CACHE_STORE_APPEND;
+    case TEXT_CMD_PREPEND: return CACHE_STORE_PREPEND;
+    case TEXT_CMD_CAS: return CACHE_STORE_CAS;
+    default: return CACHE_STORE_SET;
+    }
+}
+
+static void start_store(conn_t *c, const text_request_t *req)
+{
+    cache_item_t *it = NULL;
+    cache_store_op_e op = store_op(req->cmd);
+    cache_status_e st = cache_item_alloc(c->w->cw, req->key, req->nkey,
+                                         req->flags, req->exptime, req->nbytes,
+                                         &it);
+    if (st == CACHE_OK) {
+        conn_start_nread(c, it, req->nbytes, op, req->cas);
+        c->noreply_store = req->noreply;
+        return;
+    }
+    switch (st) {
+    case CACHE_TOO_LARGE:
+        conn_reply(c, "SERVER_ERROR object too large for cache");
+        break;
+    case CACHE_NO_MEMORY:
+        conn_reply(c, "SERVER_ERROR out of memory storing object");
+        break;
+    default:
+        conn_reply(c, "CLIENT_ERROR bad command line format");
+        break;
+    }
+    conn_start_swallow(c, req->nbytes + 2);
+    /* memcached: a failed set must not leave the old value visible */
+    if (op == CACHE_STORE_SET &&
+        (st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY))
+        cache_delete(c->w->cw, req->key, req->nkey);
+}
+
+void process_nread_done(conn_t *c)
+{
+    STATS_ADD(&c->w->stats, cmd_set, 1);
+    c->state = CONN_PARSE;
+    atomic_store(&c->pub_state, 0);
+    c->noreply = c->noreply_store;
+    if (c->crlf[0] != '\r' || c->crlf[1] != '\n') {
+        conn_reply(c, "CLIENT_ERROR bad data chunk");
+    } else {
+        cache_status_e st = cache_store(c->w->cw, c->item, c->op, c->cas_in,
+                                        NULL);
+        switch (st) {
+        case CACHE_OK: conn_reply(c, "STORED"); break;
+        case CACHE_NOT_STORED: conn_reply(c, "NOT_STORED"); break;
+        case CACHE_EXISTS: conn_reply(c, "EXISTS"); break;
+        case CACHE_NOT_FOUND: conn_reply(c, "NOT_FOUND"); break;
+        case CACHE_TOO_LARGE:
+            conn_reply(c, "SERVER_ERROR object too large for cache");
+            break;
+        case CACHE_NO_MEMORY:
+            conn_reply(c, "SERVER_ERROR out of memory storing object");
+            break;
+        default: conn_reply(c, "NOT_STORED"); break;
+        }
+    }
+    c->noreply = false;
+    cache_item_release(c->w->cw, &c->item);
+}
+
+static void reply_arith(conn_t *c, const text_request_t *req)
+{
+    uint64_t v = 0;
+    cache_status_e st = cache_arith(c->w->cw, req->key, req->nkey,
+                                    req->cmd == TEXT_CMD_INCR, req->delta, &v,
+                                    NULL);
+    char buf[32];
+    switch (st) {
+    case CACHE_OK:
+        snprintf(buf, sizeof(buf), "%" PRIu64, v);
+        conn_reply(c, buf);
+        break;
+    case CACHE_NOT_FOUND: conn_reply(c, "NOT_FOUND"); break;
+    case CACHE_NON_NUMERIC:
+        conn_reply(c, "CLIENT_ERROR cannot increment or decrement "
+                      "non-numeric value");
+        break;
+    case CACHE_NO_MEMORY:
+        conn_reply(c, "SERVER_ERROR out of memory");
+        break;
+    default: conn_reply(c, "CLIENT_ERROR bad command line format"); break;
+    }
+}
+
+/* ---- stats cachedump / lru_crawler metadump ---------------------------- */
+
+static bool dump_visit(void *ctx, const cache_item_meta_t *m)
+{
+    outq_t *q = ctx;
+    outq_printf(q, "ITEM %.*s [%zu b; %lld s]\r\n", (int)m->nkey, m->key,
+                m->nbytes, (long long)m->exptime);
+    return true;
+}
+
+typedef struct meta_ctx {
+    outq_t *q;
+    bool classes[64];
+    bool all;
+} meta_ctx_t;
+
+static bool meta_visit(void *ctx, const cache_item_meta_t *m)
+{
+    meta_ctx_t *mc = ctx;
+    if (!mc->all && (m->slab_class >= 64 || !mc->classes[m->slab_class]))
+        return true;
+    char key[CACHE_KEY_MAX * 3 + 1];
+    size_t o = 0;
+    for (size_t i = 0; i < m->nkey && o + 4 < sizeof(key); i++) {
+        unsigned char ch = (unsigned char)m->key[i];
+        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            key[o++] = (char)ch;
+        } else {
+            snprintf(key + o, 4, "%%%02X", ch);
+            o += 3;
+        }
+    }
+    key[o] = '\0';
+    outq_printf(mc->q,
+                "key=%s exp=%lld la=%lld cas=%" PRIu64
+                " fetch=%s cls=%u size=%zu\n",
+                key, m->exptime ? (long long)m->exptime : -1LL,
+                (long long)m->last_access, m->cas, m->fetched ? "yes" : "no",
+                m->slab_class, m->total_size);
+    return true;
+}
+
+/* Splits args into up to `max` space-separated tokens (pointers into a
+ * NUL-terminated copy in `buf`). */
+static size_t tokens(const char *args, size_t len, char *buf, size_t bufsz,
+                     char **tok, size_t max)
+{
+    if (len >= bufsz)
+        len = bufsz - 1;
+    memcpy(buf, args, len);
+    buf[len] = '\0';
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " ", &save); t && n < max;
+         t = strtok_r(NULL, " ", &save))
+        tok[n++] = t;
+    return n;
+}
+
+static bool parse_u32(const char *s, unsigned *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)s[0]))
+        return false;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end != '\0' || v > 0xffffffffUL)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+static void reply_stats(conn_t *c, const text_request_t *req)
+{
+    char buf[256];
+    char *tok[4];
+    size_t n = tokens(req->args, req->args_len, buf, sizeof(buf), tok, 4);
+    server_t *srv = srv_of(c);
+    if (n >= 1 && strcmp(tok[0], "cachedump") == 0) {
+        unsigned id, limit;
+        if (srv->settings->no_dump) {
+            conn_reply(c, "CLIENT_ERROR stats cachedump not allowed");
+        } else if (n < 3) {
+            conn_reply(c, "CLIENT_ERROR bad command line");
+        } else if (!parse_u32(tok[1], &id) || !parse_u32(tok[2], &limit)) {
+            conn_reply(c, "CLIENT_ERROR bad command line format");
+        } else if (id >= 64) {
+            conn_reply(c, "CLIENT_ERROR Illegal slab id");
+        } else {
+            cache_dump_class(srv->cache, id, limit, dump_visit, &c->out);
+            outq_text(&c->out, "END\r\n", 5);
+        }
+        return;
+    }
+    if (n >= 1 && strcmp(tok[0], "detail") == 0) {
+        if (n >= 2 && (strcmp(tok[1], "on") == 0 || strcmp(tok[1], "off") == 0))
+            conn_reply(c, "OK");
+        else if (n >= 2 && strcmp(tok[1], "dump") == 0)
+            conn_reply(c, "END");
+        else
+            conn_reply(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+        return;
+    }
+    if (stats_reply(srv, req->args, req->args_len, &c->out) != STATS_OK)
+        conn_reply(c, "ERROR");
+}
+
+static void reply_lru_crawler(conn_t *c, const text_request_t *req)
+{
+    char buf[512];
+    char *tok[4];
+    size_t n = tokens(req->args, req->args_len, buf, sizeof(buf), tok, 4);
+    server_t *srv = srv_of(c);
+    if (n == 0) {
+        conn_reply(c, "ERROR");
+        return;
+    }
+    if (strcmp(tok[0], "metadump") == 0) {
+        if (n < 2) {
+            conn_reply(c, "ERROR");
+            return;
+        }
+        if (srv->settings->no_dump) {
+            conn_reply(c, "ERROR metadump not allowed");
+            return;
+        }
+        meta_ctx_t mc;
+        memset(&mc, 0, sizeof(mc));
+        mc.q = &c->out;
+        mc.all = strcmp(tok[1], "all") == 0 || strcmp(tok[1], "hash") == 0;
+        if (!mc.all) {
+            char *save = NULL;
+            for (char *t = strtok_r(tok[1], ",", &save); t;
+                 t = strtok_r(NULL, ",", &save)) {
+                unsigned id;
+                if (!parse_u32(t, &id) || id == 0 || id >= 64) {
+                    conn_reply(c, "CLIENT_ERROR invalid class id");
+                    return;
+                }
+                mc.classes[id] = true;
+            }
+        }
+        cache_walk_items(srv->cache, meta_visit, &mc);
+        outq_text(&c->out, "END\r\n", 5);
+        return;
+    }
+    if (strcmp(tok[0], "crawl") == 0 || strcmp(tok[0], "enable") == 0 ||
+        strcmp(tok[0], "disable") == 0 || strcmp(tok[0], "sleep") == 0 ||
+        strcmp(tok[0], "tocrawl") == 0) {
+        conn_reply(c, n >= 2 || tok[0][0] == 'e' || tok[0][0] == 'd'
+                          ? "OK"
+                          : "ERROR");
+        return;
+    }
+    conn_reply(c, "ERROR");
+}
+
+static void reply_admin(conn_t *c, const text_request_t *req)
+{
+    char buf[256];
+    char *tok[4];
+    size_t n = tokens(req->args, req->args_len, buf, sizeof(buf), tok, 4);
+    if (n >= 2 && strcmp(tok[0], "slabs") == 0) {
+        if (strcmp(tok[1], "automove") == 0 && n >= 3)
+            conn_reply(c, "OK");
+        else if (strcmp(tok[1], "reassign") == 0 && n >= 4)
+            conn_reply(c, "SERVER_ERROR slabs reassign not supported");
+        else
+            conn_reply(c, "ERROR");
+    } else if (n >= 2 && strcmp(tok[0], "lru") == 0) {
+        if (strcmp(tok[1], "mode") == 0 || strcmp(tok[1], "tune") == 0 ||
+            strcmp(tok[1], "temp_ttl") == 0)
+            conn_reply(c, "OK");
+        else
+            conn_reply(c, "ERROR");
+    } else if (n >= 1 && strcmp(tok[0], "cache_memlimit") == 0) {
+        conn_reply(c, n >= 2 ? "SERVER_ERROR cache_memlimit not supported"
+                             : "ERROR");
+    } else if (n >= 1 && strcmp(tok[0], "watch") == 0) {
+        conn_reply(c, "SERVER_ERROR watch not supported");
+    } else {
+        conn_reply(c, "ERROR");
+    }
+}
+
+void process_text_error(conn_t *c, const text_request_t *req)
+{
+    server_t *srv = srv_of(c);
+    /* memcached's flush_all counts and checks -F before parsing its delay */
+    if (req->cmd == TEXT_CMD_FLUSH_ALL && req->error &&
+        strcmp(req->error, "ERROR") != 0) {
+        STATS_ADD(&c->w->stats, cmd_flush, 1);
+        if (srv->settings->no_flush) {
+            conn_reply(c, "CLIENT_ERROR flush_all not allowed");
+            return;
+        }
+    }
+    if (req->error)
+        conn_reply(c, req->error);
+}
+
+void process_text(conn_t *c, const text_request_t *req)
+{
+    server_t *srv = srv_of(c);
+    cache_worker_t *cw = c->w->cw;
+    if (atomic_load(&srv->verbose) > 1)
+        fprintf(stderr, "<%d %s\n", c->fd, text_cmd_name(req->cmd));
+    switch (req->cmd) {
+    case TEXT_CMD_GET:
+    case TEXT_CMD_GETS:
+    case TEXT_CMD_GAT:
+    case TEXT_CMD_GATS:
+        reply_get(c, req);
+        break;
+    case TEXT_CMD_SET:
+    case TEXT_CMD_ADD:
+    case TEXT_CMD_REPLACE:
+    case TEXT_CMD_APPEND:
+    case TEXT_CMD_PREPEND:
+    case TEXT_CMD_CAS:
+        start_store(c, req);
+        break;
+    case TEXT_CMD_INCR:
+    case TEXT_CMD_DECR:
+        reply_arith(c, req);
+        break;
+    case TEXT_CMD_TOUCH:
+        conn_reply(c, cache_touch(cw, req->key, req->nkey, req->exptime) ==
+                              CACHE_OK
+                          ? "TOUCHED"
+                          : "NOT_FOUND");
+        break;
+    case TEXT_CMD_DELETE:
+        conn_reply(c, cache_delete(cw, req->key, req->nkey) == CACHE_OK
+                          ? "DELETED"
+                          : "NOT_FOUND");
+        break;
+    case TEXT_CMD_FLUSH_ALL:
+        /* memcached counts cmd_flush before checking -F */
+        STATS_ADD(&c->w->stats, cmd_flush, 1);
+        if (srv->settings->no_flush) {
+            conn_reply(c, "CLIENT_ERROR flush_all not allowed");
+            break;
+        }
+        cache_flush_all(cw, req->delay);
+        conn_reply(c, "OK");
+        break;
+    case TEXT_CMD_VERSION:
+        conn_reply(c, "VERSION " TIERCACHE_VERSION);
+        break;
+    case TEXT_CMD_VERBOSITY:
+        atomic_store(&srv->verbose, (int)req->verbosity);
+        conn_reply(c, "OK");
+        break;
+    case TEXT_CMD_QUIT:
+        c->close_after_write = true;
+        break;
+    case TEXT_CMD_SHUTDOWN: {
+        size_t n = req->args_len;
+        while (n > 0 && req->args[n - 1] == ' ')
+            n--;
+        if (!srv->settings->enable_shutdown) {
+            conn_reply(c, "ERROR: shutdown not enabled");
+        } else if (n == 0 || (n == 8 && memcmp(req->args, "graceful", 8) == 0)) {
+            /* graceful: memcached's SIGUSR1 path; both stop cleanly here */
+            c->close_after_write = true;
+            server_request_shutdown(srv);
+        } else {
+            conn_reply(c, "CLIENT_ERROR invalid shutdown mode");
+        }
+        break;
+    }
+    case TEXT_CMD_STATS:
+        reply_stats(c, req);
+        break;
+    case TEXT_CMD_LRU_CRAWLER:
+        reply_lru_crawler(c, req);
+        break;
+    case TEXT_CMD_ADMIN:
+        reply_admin(c, req);
+        break;
+    case TEXT_CMD_NONE:
+    default:
+        conn_reply(c, "ERROR");
+        break;
+    }
+}

@@ -1,0 +1,51 @@
+/*
+ * server/server.h - the process-wide context handed to every module.
+ *
+ * One server_t lives in main(); nothing here is a hidden global. Fields are
+ * set before the worker threads start and read-only afterwards, except the
+ * atomics (connection counts, accepting state).
+ */
+#ifndef TIERCACHE_SERVER_H
+#define TIERCACHE_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "settings.h"
+#include "stats.h"
+
+struct event_base;
+struct event;
+struct worker;
+struct listener;
+
+typedef struct server {
+    settings_t *settings;
+    cache_t *cache;
+    struct event_base *base;     /* main thread: listener, signals */
+    struct worker **workers;
+    unsigned nworkers;
+    struct listener *listener;
+    int tcp_port;                /* bound TCP port (for -p 0), 0 if none */
+    int64_t started;             /* unix time at start */
+    atomic_int verbose;          /* -v level, changed by `verbosity` */
+    /* connection counters, shared by the listener and workers */
+    atomic_long curr_conns;
+    atomic_ulong total_conns;
+    atomic_ulong rejected_conns;
+    atomic_ulong conn_structs;
+    atomic_bool accepting;
+    atomic_ulong listen_disabled_num;
+    pthread_mutex_t stats_lock;  /* guards stats_base */
+    server_stats_t stats_base;   /* `stats reset` baseline */
+    atomic_bool stopping;
+    struct event *shutdown_ev;   /* activated by server_request_shutdown */
+} server_t;
+
+/* Asks the main loop to shut down cleanly (thread-safe). */
+void server_request_shutdown(server_t *srv);
+
+#endif /* TIERCACHE_SERVER_H */

@@ -1,0 +1,727 @@
+/*
+ * server/settings.c - the one table of flags: parsing, -h and `stats settings`.
+ *
+ * Rows are in memcached 1.6.18's `stats settings` order; rows without a
+ * stat name (process flags) sit at the end. A row is a short flag and/or a
+ * long option, or a `-o` sub-option (oname), or a stats-only constant.
+ */
+#include "settings.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum opt_type {
+    T_INT,      /* int, min..max */
+    T_OCTAL,    /* unsigned, octal text */
+    T_STR,      /* char *, strdup'd */
+    T_SIZE,     /* size_t bytes, k/m/g suffix */
+    T_MB,       /* size_t megabytes */
+    T_DOUBLE,   /* double */
+    T_TRUE,     /* flag: bool = true ("no_X" sub-option: false) */
+    T_FALSE,    /* flag: bool = false */
+    T_VERBOSE,  /* -v counts */
+    T_IGNORE,   /* flag with no meaning here: warn */
+    T_IGNARG,   /* flag with an argument and no meaning here: warn */
+    T_HELP,
+    T_VERSION,
+    T_LICENSE,
+    T_EXTENDED, /* -o list */
+    T_CONST,    /* stats only */
+} opt_type_e;
+
+typedef enum stat_fmt {
+    F_DEFAULT = 0,
+    F_MB_BYTES,   /* megabytes printed as bytes */
+    F_PORT,       /* the bound TCP port */
+    F_INTER,      /* listen list or NULL */
+    F_ONOFF_INV,  /* "on" when the bool is false */
+    F_YESNO_INV,  /* "yes" when the bool is false */
+    F_PROTO,      /* auto -> auto-negotiate */
+    F_THREADS,    /* num_threads_per_udp */
+} stat_fmt_e;
+
+typedef struct opt {
+    char shortopt;       /* 0: none */
+    const char *longopt; /* NULL: none */
+    const char *oname;   /* -o sub-option name, NULL: none */
+    opt_type_e type;
+    size_t off;          /* offset in settings_t (unused for T_CONST etc.) */
+    const char *def;     /* default, as text (help and T_CONST value) */
+    const char *help;    /* NULL: not in -h */
+    const char *stat;    /* `stats settings` name, NULL: none */
+    stat_fmt_e fmt;
+    long min, max;       /* T_INT range */
+} opt_t;
+
+#define OFF(f) offsetof(settings_t, f)
+#define NOOFF 0
+
+static const opt_t opts[] = {
+    {'m', "memory-limit", NULL, T_MB, OFF(mem_mb), "64",
+     "item memory in megabytes", "maxbytes", F_MB_BYTES, 1, 0},
+    {'c', "conn-limit", NULL, T_INT, OFF(maxconns), "1024",
+     "max simultaneous connections", "maxconns", F_DEFAULT, 1, INT_MAX},
+    {'p', "port", NULL, T_INT, OFF(port), "11211",
+     "TCP port to listen on (0: an ephemeral port)", "tcpport", F_PORT, 0,
+     65535},
+    {'U', "udp-port", NULL, T_INT, OFF(udp_port), "0",
+     "UDP port (not implemented: ignored)", "udpport", F_DEFAULT, 0, 65535},
+    {'l', "listen", NULL, T_STR, OFF(listen), "127.0.0.1",
+     "interfaces to listen on, comma separated (addr or addr:port)",
+     "inter", F_INTER, 0, 0},
+    {'v', "verbose", NULL, T_VERBOSE, OFF(verbose), "0",
+     "verbose (-vv: also client commands)", "verbosity", F_DEFAULT, 0, 0},
+    {0, NULL, NULL, T_CONST, NOOFF, "0", NULL, "oldest", F_DEFAULT, 0, 0},
+    {'M', "disable-evictions", NULL, T_TRUE, OFF(no_evictions), "off",
+     "return an error on memory exhausted instead of evicting", "evictions",
+     F_ONOFF_INV, 0, 0},
+    {'s', "unix-socket", NULL, T_STR, OFF(socket_path), "none",
+     "UNIX socket to listen on (disables TCP)", "domain_socket", F_DEFAULT, 0,
+     0},
+    {'a', "unix-mask", NULL, T_OCTAL, OFF(unix_mask), "700",
+     "access mask for the UNIX socket, in octal", "umask", F_DEFAULT, 0, 0},
+    {'A', "enable-shutdown", NULL, T_TRUE, OFF(enable_shutdown), "no",
+     "enable the ascii \"shutdown\" command", "shutdown_command", F_DEFAULT, 0,
+     0},
+    {'f', "slab-growth-factor", NULL, T_DOUBLE, OFF(growth), "1.25",
+     "chunk size growth factor", "growth_factor", F_DEFAULT, 0, 0},
+    {'n', "slab-min-size", NULL, T_INT, OFF(chunk_min), "48",
+     "min space used for key+value+flags", "chunk_size", F_DEFAULT, 1, 1 << 20},
+    {'t', "threads", NULL, T_INT, OFF(threads), "4",
+     "number of worker threads", "num_threads", F_DEFAULT, 1, 1024},
+    {0, NULL, NULL, T_CONST, OFF(threads), "4", NULL, "num_threads_per_udp",
+     F_THREADS, 0, 0},
+    {'D', NULL, NULL, T_STR, OFF(delimiter), ":",
+     "delimiter between key prefixes and IDs (per-prefix stats: ignored)",
+     "stat_key_prefix", F_DEFAULT, 0, 0},
+    {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "detail_enabled", F_DEFAULT, 0,
+     0},
+    {'R', "max-reqs-per-event", NULL, T_INT, OFF(reqs_per_event), "20",
+     "max requests processed per connection per event", "reqs_per_event",
+     F_DEFAULT, 1, INT_MAX},
+    {'C', "disable-cas", NULL, T_TRUE, OFF(no_cas), "no",
+     "disable use of CAS", "cas_enabled", F_YESNO_INV, 0, 0},
+    {'b', "listen-backlog", NULL, T_INT, OFF(backlog), "1024",
+     "the backlog queue limit", "tcp_backlog", F_DEFAULT, 1, INT_MAX},
+    {'B', "protocol", NULL, T_STR, OFF(protocol), "auto",
+     "protocol: ascii, binary (not implemented) or auto",
+     "binding_protocol", F_PROTO, 0, 0},
+    {'S', "enable-sasl", NULL, T_IGNORE, NOOFF, "no",
+     "SASL authentication (not implemented: ignored)", "auth_enabled_sasl",
+     F_DEFAULT, 0, 0},
+    {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "auth_enabled_ascii",
+     F_DEFAULT, 0, 0},
+    {'I', "max-item-size", NULL, T_SIZE, OFF(item_size_max), "1m",
+     "max item size (min: 1k, max: 1024m)", "item_size_max", F_DEFAULT, 0, 0},
+    {0, NULL, "maxconns_fast", T_TRUE, OFF(maxconns_fast), "yes",
+     "close new connections at once over the limit", "maxconns_fast",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "hashpower", T_INT, OFF(hashpower), "0",
+     "initial log2 of hash buckets (0: 16)", "hashpower_init", F_DEFAULT, 0,
+     32},
+    {0, NULL, "slab_reassign", T_TRUE, OFF(slab_reassign), "yes",
+     "allow moving slab pages (no meaning here)", "slab_reassign", F_DEFAULT, 0,
+     0},
+    {0, NULL, "slab_automove", T_INT, OFF(slab_automove), "1",
+     "slab page automove mode (no meaning here)", "slab_automove", F_DEFAULT,
+     0, 2},
+    {0, NULL, "slab_automove_ratio", T_IGNARG, NOOFF, "0.80", NULL,
+     "slab_automove_ratio", F_DEFAULT, 0, 0},
+    {0, NULL, "slab_automove_window", T_IGNARG, NOOFF, "30", NULL,
+     "slab_automove_window", F_DEFAULT, 0, 0},
+    {0, NULL, "slab_chunk_max", T_SIZE, OFF(slab_chunk_max), "524288",
+     "largest slab chunk (no meaning here)", "slab_chunk_max", F_DEFAULT, 0,
+     0},
+    {0, NULL, "lru_crawler", T_TRUE, OFF(lru_crawler), "yes",
+     "run the expiry crawler (no_lru_crawler: don't)", "lru_crawler",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "lru_crawler_sleep", T_INT, OFF(lru_crawler_sleep), "100",
+     "microseconds the crawler sleeps between batches", "lru_crawler_sleep",
+     F_DEFAULT, 0, 1000000},
+    {0, NULL, "lru_crawler_tocrawl", T_INT, OFF(lru_crawler_tocrawl), "0",
+     "max items to crawl per class per run (ignored)", "lru_crawler_tocrawl",
+     F_DEFAULT, 0, INT_MAX},
+    {0, NULL, "tail_repair_time", T_INT, OFF(tail_repair_time), "0",
+     "(ignored)", "tail_repair_time", F_DEFAULT, 0, INT_MAX},
+    {'F', "disable-flush-all", NULL, T_FALSE, NOOFF, "yes",
+     "disable the flush_all command", "flush_enabled", F_DEFAULT, 0, 0},
+    {'X', "disable-dumping", NULL, T_FALSE, NOOFF, "yes",
+     "disable stats cachedump and lru_crawler metadump", "dump_enabled",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "hash_algorithm", T_STR, OFF(hash_algorithm), "murmur3",
+     "hash algorithm (ignored: the tier chooses)", "hash_algorithm", F_DEFAULT,
+     0, 0},
+    {0, NULL, "lru_maintainer", T_TRUE, OFF(lru_maintainer), "yes",
+     "run the LRU maintainer (no_lru_maintainer: don't)",
+     "lru_maintainer_thread", F_DEFAULT, 0, 0},
+    {0, NULL, NULL, T_CONST, NOOFF, "yes", NULL, "lru_segmented", F_DEFAULT,
+     0, 0},
+    {0, NULL, "hot_lru_pct", T_INT, OFF(hot_lru_pct), "20",
+     "pct of a class's items in HOT", "hot_lru_pct", F_DEFAULT, 1, 80},
+    {0, NULL, "warm_lru_pct", T_INT, OFF(warm_lru_pct), "40",
+     "pct of a class's items in WARM", "warm_lru_pct", F_DEFAULT, 1, 80},
+    {0, NULL, "hot_max_factor", T_DOUBLE, OFF(hot_max_factor), "0.20",
+     "items idle > cold age * this leave HOT", "hot_max_factor", F_DEFAULT, 0,
+     0},
+    {0, NULL, "warm_max_factor", T_DOUBLE, OFF(warm_max_factor), "2.00",
+     "items idle > cold age * this leave WARM", "warm_max_factor", F_DEFAULT,
+     0, 0},
+    {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "temp_lru", F_DEFAULT, 0, 0},
+    {0, NULL, "temporary_ttl", T_INT, OFF(temporary_ttl), "61", "(ignored)",
+     "temporary_ttl", F_DEFAULT, 0, INT_MAX},
+    {0, NULL, "idle_timeout", T_INT, OFF(idle_timeout), "0",
+     "(ignored: no idle timeout)", "idle_timeout", F_DEFAULT, 0, INT_MAX},
+    {0, NULL, "watcher_logbuf_size", T_IGNARG, NOOFF, "262144", NULL,
+     "watcher_logbuf_size", F_DEFAULT, 0, 0},
+    {0, NULL, "worker_logbuf_size", T_IGNARG, NOOFF, "65536", NULL,
+     "worker_logbuf_size", F_DEFAULT, 0, 0},
+    {0, NULL, "read_buf_mem_limit", T_IGNARG, NOOFF, "0", NULL,
+     "read_buf_mem_limit", F_DEFAULT, 0, 0},
+    {0, NULL, "track_sizes", T_TRUE, OFF(track_sizes), "no",
+     "dynamic `stats sizes` (ignored)", "track_sizes", F_DEFAULT, 0, 0},
+    {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "inline_ascii_response",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ext_item_size", T_IGNARG, NOOFF, "512", NULL, "ext_item_size",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ext_item_age", T_IGNARG, NOOFF, "4294967295", NULL,
+     "ext_item_age", F_DEFAULT, 0, 0},
+    {0, NULL, "ext_low_ttl", T_IGNARG, NOOFF, "0", NULL, "ext_low_ttl",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ext_recache_rate", T_IGNARG, NOOFF, "2000", NULL,
+     "ext_recache_rate", F_DEFAULT, 0, 0},
+    {0, NULL, "ext_wbuf_size", T_IGNARG, NOOFF, "4194304", NULL,
+     "ext_wbuf_size", F_DEFAULT, 0, 0},
+    {0, NULL, "ext_compact_under", T_IGNARG, NOOFF, "0", NULL,
+     "ext_compact_under", F_DEFAULT, 0, 0},
+    {0, NULL, "ext_drop_under", T_IGNARG, NOOFF, "0", NULL, "ext_drop_under",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ext_max_sleep", T_IGNARG, NOOFF, "1000000", NULL,
+     "ext_max_sleep", F_DEFAULT, 0, 0},
+    {0, NULL, "ext_max_frag", T_IGNARG, NOOFF, "0.80", NULL, "ext_max_frag",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "slab_automove_freeratio", T_IGNARG, NOOFF, "0.010", NULL,
+     "slab_automove_freeratio", F_DEFAULT, 0, 0},
+    {0, NULL, "ext_drop_unread", T_IGNORE, NOOFF, "no", NULL,
+     "ext_drop_unread", F_DEFAULT, 0, 0},
+    {'Z', "enable-ssl", NULL, T_IGNORE, NOOFF, "no",
+     "TLS (not implemented: ignored)", "ssl_enabled", F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_chain_cert", T_IGNARG, NOOFF, "(null)", NULL,
+     "ssl_chain_cert", F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_key", T_IGNARG, NOOFF, "(null)", NULL, "ssl_key",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_verify_mode", T_IGNARG, NOOFF, "0", NULL,
+     "ssl_verify_mode", F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_keyformat", T_IGNARG, NOOFF, "1", NULL, "ssl_keyformat",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_ciphers", T_IGNARG, NOOFF, "NULL", NULL, "ssl_ciphers",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_ca_cert", T_IGNARG, NOOFF, "NULL", NULL, "ssl_ca_cert",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_wbuf_size", T_IGNARG, NOOFF, "16384", NULL,
+     "ssl_wbuf_size", F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_session_cache", T_IGNORE, NOOFF, "no", NULL,
+     "ssl_session_cache", F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_kernel_tls", T_IGNORE, NOOFF, "no", NULL, "ssl_kernel_tls",
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_min_version", T_IGNARG, NOOFF, "tlsv1.2", NULL,
+     "ssl_min_version", F_DEFAULT, 0, 0},
+    {'N', "napi_ids", NULL, T_IGNARG, NOOFF, "(null)",
+     "number of napi ids (ignored)", "num_napi_ids", F_DEFAULT, 0, 0},
+    {'e', "memory-file", NULL, T_IGNARG, NOOFF, "(null)",
+     "mmap a file for item memory (ignored)", "memory_file", F_DEFAULT, 0, 0},
+    /* process flags: no stat */
+    {'d', "daemon", NULL, T_TRUE, OFF(daemonize), "no", "run as a daemon",
+     NULL, F_DEFAULT, 0, 0},
+    {'P', "pidfile", NULL, T_STR, OFF(pidfile), "none",
+     "save the PID in <file> (with -d)", NULL, F_DEFAULT, 0, 0},
+    {'u', "user", NULL, T_STR, OFF(user), "none",
+     "assume the identity of <user> (when run as root)", NULL, F_DEFAULT, 0,
+     0},
+    {'r', "enable-coredumps", NULL, T_TRUE, OFF(coredumps), "no",
+     "maximize the core file limit", NULL, F_DEFAULT, 0, 0},
+    {'k', "lock-memory", NULL, T_TRUE, OFF(lock_memory), "no",
+     "lock down all paged memory", NULL, F_DEFAULT, 0, 0},
+    {'L', "enable-largepages", NULL, T_TRUE, OFF(prealloc), "no",
+     "preallocate all item memory", NULL, F_DEFAULT, 0, 0},
+    {'W', "disable-watch", NULL, T_TRUE, OFF(no_watch), "no",
+     "disable watch commands", NULL, F_DEFAULT, 0, 0},
+    {'Y', "auth-file", NULL, T_IGNARG, NOOFF, "none",
+     "ascii authentication file (not implemented: ignored)", NULL, F_DEFAULT,
+     0, 0},
+    {0, NULL, "no_hashexpand", T_IGNORE, NOOFF, "no", "(ignored)", NULL,
+     F_DEFAULT, 0, 0},
+    {0, NULL, "modern", T_IGNORE, NOOFF, "no", "(ignored)", NULL, F_DEFAULT, 0,
+     0},
+    {0, NULL, "no_modern", T_IGNORE, NOOFF, "no", "(ignored)", NULL,
+     F_DEFAULT, 0, 0},
+    {0, NULL, "sock_cookie_id", T_IGNARG, NOOFF, "0", "(ignored)", NULL,
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ext_path", T_IGNARG, NOOFF, "none",
+     "external storage file:size (flash tier: not yet)", NULL, F_DEFAULT, 0,
+     0},
+    {0, NULL, "ext_page_size", T_IGNARG, NOOFF, "64", NULL, NULL, F_DEFAULT,
+     0, 0},
+    {0, NULL, "ext_threads", T_IGNARG, NOOFF, "1", NULL, NULL, F_DEFAULT, 0,
+     0},
+    {0, NULL, "ext_io_depth", T_IGNARG, NOOFF, "1", NULL, NULL, F_DEFAULT, 0,
+     0},
+    {0, NULL, "ext_path_buf", T_IGNARG, NOOFF, "0", NULL, NULL, F_DEFAULT, 0,
+     0},
+    {0, NULL, "lru_crawler_schedule", T_IGNARG, NOOFF, "0", NULL, NULL,
+     F_DEFAULT, 0, 0},
+    {'h', "help", NULL, T_HELP, NOOFF, NULL, "print this help and exit", NULL,
+     F_DEFAULT, 0, 0},
+    {'i', "license", NULL, T_LICENSE, NOOFF, NULL, "print the license",
+     NULL, F_DEFAULT, 0, 0},
+    {'V', "version", NULL, T_VERSION, NOOFF, NULL, "print version and exit",
+     NULL, F_DEFAULT, 0, 0},
+    {'o', "extended", NULL, T_EXTENDED, NOOFF, NULL,
+     "comma separated list of extended options (below)", NULL, F_DEFAULT, 0,
+     0},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static bool takes_arg(opt_type_e t)
+{
+    switch (t) {
+    case T_INT: case T_OCTAL: case T_STR: case T_SIZE: case T_MB:
+    case T_DOUBLE: case T_IGNARG: case T_EXTENDED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const char *opt_label(const opt_t *o, char *buf, size_t n)
+{
+    if (o->oname)
+        snprintf(buf, n, "-o %s", o->oname);
+    else if (o->shortopt && o->longopt)
+        snprintf(buf, n, "-%c/--%s", o->shortopt, o->longopt);
+    else if (o->shortopt)
+        snprintf(buf, n, "-%c", o->shortopt);
+    else
+        snprintf(buf, n, "--%s", o->longopt ? o->longopt : "?");
+    return buf;
+}
+
+/* Parses "<num>[kKmMgG]" into bytes. */
+static bool parse_size(const char *v, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || end == v || v[0] == '-')
+        return false;
+    unsigned long long mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024ULL; end++; break;
+    case 'm': case 'M': mul = 1024ULL * 1024; end++; break;
+    case 'g': case 'G': mul = 1024ULL * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end != '\0' || n > (unsigned long long)SIZE_MAX / mul)
+        return false;
+    *out = (size_t)(n * mul);
+    return true;
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = strdup(v);
+}
+
+/* Applies one option with value `v` (NULL for flags). `no` is true for a
+ * "no_X" sub-option. */
+static settings_status_e apply(settings_t *s, const opt_t *o, const char *v,
+                               bool no)
+{
+    char label[64];
+    char *base = (char *)s;
+    char *end;
+    opt_label(o, label, sizeof(label));
+    if (takes_arg(o->type) && (v == NULL || *v == '\0') &&
+        o->type != T_IGNARG) {
+        fprintf(stderr, "tiercache: %s needs a value\n", label);
+        return SETTINGS_EUSAGE;
+    }
+    switch (o->type) {
+    case T_INT: {
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end != '\0' || n < o->min || n > o->max) {
+            fprintf(stderr, "tiercache: invalid value \"%s\" for %s "
+                    "(expected an integer in %ld..%ld)\n", v, label, o->min,
+                    o->max);
+            return SETTINGS_EUSAGE;
+        }
+        if (o->off == OFF(hashpower))
+            s->hashpower = (unsigned)n;
+        else
+            *(int *)(base + o->off) = (int)n;
+        return SETTINGS_OK;
+    }
+    case T_OCTAL: {
+        errno = 0;
+        unsigned long n = strtoul(v, &end, 8);
+        if (errno || end == v || *end != '\0' || n > 0777) {
+            fprintf(stderr, "tiercache: invalid octal mask \"%s\" for %s\n", v,
+                    label);
+            return SETTINGS_EUSAGE;
+        }
+        *(unsigned *)(base + o->off) = (unsigned)n;
+        return SETTINGS_OK;
+    }
+    case T_STR:
+        set_str((char **)(base + o->off), v);
+        return SETTINGS_OK;
+    case T_SIZE:
+        if (!parse_size(v, (size_t *)(base + o->off))) {
+            fprintf(stderr, "tiercache: invalid size \"%s\" for %s\n", v,
+                    label);
+            return SETTINGS_EUSAGE;
+        }
+        return SETTINGS_OK;
+    case T_MB: {
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno || end == v || *end != '\0' || v[0] == '-' || n == 0 ||
+            n > (unsigned long long)(SIZE_MAX >> 21)) {
+            fprintf(stderr, "tiercache: invalid memory size \"%s\" for %s "
+                    "(megabytes, > 0)\n", v, label);
+            return SETTINGS_EUSAGE;
+        }
+        *(size_t *)(base + o->off) = (size_t)n;
+        return SETTINGS_OK;
+    }
+    case T_DOUBLE: {
+        errno = 0;
+        double d = strtod(v, &end);
+        if (errno || end == v || *end != '\0' || d < 0) {
+            fprintf(stderr, "tiercache: invalid number \"%s\" for %s\n", v,
+                    label);
+            return SETTINGS_EUSAGE;
+        }
+        *(double *)(base + o->off) = d;
+        return SETTINGS_OK;
+    }
+    case T_TRUE:
+        *(bool *)(base + o->off) = !no;
+        return SETTINGS_OK;
+    case T_FALSE:
+        if (o->shortopt == 'F')
+            s->no_flush = true;
+        else if (o->shortopt == 'X')
+            s->no_dump = true;
+        return SETTINGS_OK;
+    case T_VERBOSE:
+        s->verbose++;
+        return SETTINGS_OK;
+    case T_IGNORE:
+    case T_IGNARG:
+        fprintf(stderr, "tiercache: warning: %s has no meaning here; "
+                "ignored\n", label);
+        return SETTINGS_OK;
+    case T_HELP:
+        settings_help();
+        return SETTINGS_EXIT;
+    case T_VERSION:
+        printf("tiercache %s\n", TIERCACHE_VERSION);
+        return SETTINGS_EXIT;
+    case T_LICENSE:
+        printf("tiercache is distributed under the BSD 3-clause license.\n");
+        return SETTINGS_EXIT;
+    case T_EXTENDED:
+    case T_CONST:
+        break;
+    }
+    return SETTINGS_OK;
+}
+
+/* Parses a -o list: "a=1,b,no_c". */
+static settings_status_e apply_extended(settings_t *s, const char *list)
+{
+    char *copy = strdup(list);
+    char *save = NULL;
+    settings_status_e st = SETTINGS_OK;
+    if (copy == NULL)
+        return SETTINGS_EUSAGE;
+    for (char *tok = strtok_r(copy, ",", &save); tok && st == SETTINGS_OK;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *val = strchr(tok, '=');
+        if (val)
+            *val++ = '\0';
+        const opt_t *found = NULL;
+        bool no = false;
+        for (size_t i = 0; i < NOPTS && !found; i++) {
+            if (opts[i].oname && strcmp(opts[i].oname, tok) == 0)
+                found = &opts[i];
+        }
+        if (!found && strncmp(tok, "no_", 3) == 0) {
+            for (size_t i = 0; i < NOPTS && !found; i++) {
+                if (opts[i].oname && opts[i].type == T_TRUE &&
+                    strcmp(opts[i].oname, tok + 3) == 0)
+                    found = &opts[i];
+            }
+            no = found != NULL;
+        }
+        if (!found) {
+            fprintf(stderr, "Illegal suboption \"%s\"\n", tok);
+            st = SETTINGS_EUSAGE;
+            break;
+        }
+        st = apply(s, found, val, no);
+    }
+    free(copy);
+    return st;
+}
+
+void settings_default(settings_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->port = 11211;
+    s->unix_mask = 0700;
+    s->listen = strdup("127.0.0.1");
+    s->maxconns = 1024;
+    s->backlog = 1024;
+    s->threads = 4;
+    s->reqs_per_event = 20;
+    s->protocol = strdup("auto");
+    s->maxconns_fast = true;
+    s->mem_mb = 64;
+    s->growth = 1.25;
+    s->chunk_min = 48;
+    s->item_size_max = 1024 * 1024;
+    s->lru_crawler = true;
+    s->lru_crawler_sleep = 100;
+    s->lru_maintainer = true;
+    s->hot_lru_pct = 20;
+    s->warm_lru_pct = 40;
+    s->hot_max_factor = 0.2;
+    s->warm_max_factor = 2.0;
+    s->temporary_ttl = 61;
+    s->slab_reassign = true;
+    s->slab_automove = 1;
+    s->slab_chunk_max = 524288;
+    s->delimiter = strdup(":");
+    s->hash_algorithm = strdup("murmur3");
+}
+
+void settings_free(settings_t *s)
+{
+    free(s->socket_path);
+    free(s->listen);
+    free(s->protocol);
+    free(s->user);
+    free(s->pidfile);
+    free(s->delimiter);
+    free(s->hash_algorithm);
+    s->socket_path = s->listen = s->protocol = s->user = s->pidfile = NULL;
+    s->delimiter = s->hash_algorithm = NULL;
+}
+
+/* Cross-flag checks, with memcached's messages where it has one. */
+static settings_status_e validate(settings_t *s)
+{
+    if (s->item_size_max < 1024) {
+        fprintf(stderr, "Item max size cannot be less than 1024 bytes.\n");
+        return SETTINGS_EUSAGE;
+    }
+    if (s->item_size_max > 1024ULL * 1024 * 1024) {
+        fprintf(stderr, "Cannot set item size limit higher than 1 gigabyte.\n");
+        return SETTINGS_EUSAGE;
+    }
+    if (s->item_size_max > s->mem_mb * 1024 * 1024 / 2) {
+        fprintf(stderr,
+                "Cannot set item size limit higher than 1/2 of memory max.\n");
+        return SETTINGS_EUSAGE;
+    }
+    if (s->growth <= 1.0) {
+        fprintf(stderr, "Factor must be greater than 1\n");
+        return SETTINGS_EUSAGE;
+    }
+    if (s->hot_lru_pct + s->warm_lru_pct > 80) {
+        fprintf(stderr, "hot_lru_pct + warm_lru_pct cannot be more than 80%% "
+                "combined\n");
+        return SETTINGS_EUSAGE;
+    }
+    if (strcmp(s->protocol, "auto") != 0 && strcmp(s->protocol, "ascii") != 0 &&
+        strcmp(s->protocol, "binary") != 0) {
+        fprintf(stderr, "Invalid value for binding protocol: %s\n"
+                " -- should be one of auto, binary, or ascii\n", s->protocol);
+        return SETTINGS_EUSAGE;
+    }
+    if (strcmp(s->protocol, "binary") == 0)
+        fprintf(stderr, "tiercache: warning: the binary protocol is not "
+                "implemented yet; serving ascii\n");
+    if (s->udp_port != 0)
+        fprintf(stderr, "tiercache: warning: UDP is not implemented; -U %d "
+                "ignored\n", s->udp_port);
+    return SETTINGS_OK;
+}
+
+settings_status_e settings_parse(settings_t *s, int argc, char **argv)
+{
+    char shortopts[128];
+    struct option longopts[NOPTS + 1];
+    size_t ns = 0, nl = 0;
+    for (size_t i = 0; i < NOPTS; i++) {
+        const opt_t *o = &opts[i];
+        if (o->oname || (o->shortopt == 0 && o->longopt == NULL))
+            continue;
+        int val = o->shortopt ? o->shortopt : (int)(256 + i);
+        if (o->shortopt) {
+            shortopts[ns++] = o->shortopt;
+            if (takes_arg(o->type))
+                shortopts[ns++] = ':';
+        }
+        if (o->longopt) {
+            longopts[nl].name = o->longopt;
+            longopts[nl].has_arg = takes_arg(o->type) ? required_argument
+                                                      : no_argument;
+            longopts[nl].flag = NULL;
+            longopts[nl].val = val;
+            nl++;
+        }
+    }
+    shortopts[ns] = '\0';
+    memset(&longopts[nl], 0, sizeof(longopts[nl]));
+
+    optind = 1;
+    opterr = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (c == '?' || c == ':')
+            return SETTINGS_EUSAGE;
+        const opt_t *o = NULL;
+        for (size_t i = 0; i < NOPTS && !o; i++) {
+            if (opts[i].oname)
+                continue;
+            if ((opts[i].shortopt && opts[i].shortopt == c) ||
+                (!opts[i].shortopt && c == (int)(256 + i)))
+                o = &opts[i];
+        }
+        if (o == NULL)
+            return SETTINGS_EUSAGE;
+        settings_status_e st = o->type == T_EXTENDED
+                                   ? apply_extended(s, optarg)
+                                   : apply(s, o, optarg, false);
+        if (st != SETTINGS_OK)
+            return st;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tiercache: unexpected argument \"%s\"\n",
+                argv[optind]);
+        return SETTINGS_EUSAGE;
+    }
+    return validate(s);
+}
+
+void settings_help(void)
+{
+    char label[64];
+    printf("tiercache %s (memcached-compatible)\n", TIERCACHE_VERSION);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            printf("extended options (-o name[=value],...; booleans take a "
+                   "no_ prefix to disable):\n");
+        for (size_t i = 0; i < NOPTS; i++) {
+            const opt_t *o = &opts[i];
+            if (o->help == NULL || (pass == 0) != (o->oname == NULL))
+                continue;
+            opt_label(o, label, sizeof(label));
+            if (takes_arg(o->type) && !o->oname)
+                strncat(label, " <val>", sizeof(label) - strlen(label) - 1);
+            if (o->def)
+                printf("  %-34s %s (default: %s)\n", label, o->help, o->def);
+            else
+                printf("  %-34s %s\n", label, o->help);
+        }
+    }
+}
+
+void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
+                    void *ctx)
+{
+    char buf[256];
+    const char *base = (const char *)s;
+    for (size_t i = 0; i < NOPTS; i++) {
+        const opt_t *o = &opts[i];
+        if (o->stat == NULL)
+            continue;
+        const char *v = buf;
+        switch (o->fmt) {
+        case F_MB_BYTES:
+            snprintf(buf, sizeof(buf), "%zu", s->mem_mb * 1024 * 1024);
+            break;
+        case F_PORT:
+            snprintf(buf, sizeof(buf), "%d", tcpport);
+            break;
+        case F_INTER:
+            v = s->listen ? s->listen : "NULL";
+            break;
+        case F_ONOFF_INV:
+            v = *(const bool *)(base + o->off) ? "off" : "on";
+            break;
+        case F_YESNO_INV:
+            v = *(const bool *)(base + o->off) ? "no" : "yes";
+            break;
+        case F_PROTO:
+            v = strcmp(s->protocol, "auto") == 0 ? "auto-negotiate"
+                                                 : s->protocol;
+            break;
+        case F_THREADS:
+            snprintf(buf, sizeof(buf), "%d", s->threads);
+            break;
+        case F_DEFAULT:
+            switch (o->type) {
+            case T_INT:
+                if (o->off == OFF(hashpower))
+                    snprintf(buf, sizeof(buf), "%u", s->hashpower);
+                else
+                    snprintf(buf, sizeof(buf), "%d",
+                             *(const int *)(base + o->off));
+                break;
+            case T_OCTAL:
+                snprintf(buf, sizeof(buf), "%o",
+                         *(const unsigned *)(base + o->off));
+                break;
+            case T_STR: {
+                const char *str = *(char *const *)(base + o->off);
+                v = str ? str : "NULL";
+                break;
+            }
+            case T_SIZE:
+            case T_MB:
+                snprintf(buf, sizeof(buf), "%zu",
+                         *(const size_t *)(base + o->off));
+                break;
+            case T_DOUBLE:
+                snprintf(buf, sizeof(buf), "%.2f",
+                         *(const double *)(base + o->off));
+                break;
+            case T_TRUE:
+                v = *(const bool *)(base + o->off) ? "yes" : "no";
+                break;
+            case T_FALSE:
+                v = (o->shortopt == 'F' ? s->no_flush : s->no_dump) ? "no"
+                                                                     : "yes";
+                break;
+            case T_VERBOSE:
+                snprintf(buf, sizeof(buf), "%d", s->verbose);
+                break;
+            default:
+                v = o->def ? o->def : "";
+                break;
+            }
+            break;
+        }
+        emit(ctx, o->stat, v);
+    }
+}

@@ -1,0 +1,102 @@
+/*
+ * server/settings.h - every command-line flag, in one table.
+ *
+ * settings.c holds one table (short flag, long option, type, default, help,
+ * `stats settings` name). Parsing, `-h` output and `stats settings` all walk
+ * that table, so they cannot drift apart. Every memcached 1.6 flag and `-o`
+ * sub-option is accepted; one that means nothing here prints a warning on
+ * stderr and is ignored.
+ */
+#ifndef TIERCACHE_SETTINGS_H
+#define TIERCACHE_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIERCACHE_VERSION "1.6.18-tiercache-0.1.0"
+
+typedef struct settings {
+    /* network */
+    int port;              /* -p: TCP port; 0 = an ephemeral port */
+    int udp_port;          /* -U: accepted, UDP is not implemented */
+    char *socket_path;     /* -s: unix socket (disables TCP) */
+    unsigned unix_mask;    /* -a: octal permission mask */
+    char *listen;          /* -l: comma-separated interfaces */
+    int maxconns;          /* -c */
+    int backlog;           /* -b */
+    int threads;           /* -t */
+    int reqs_per_event;    /* -R */
+    char *protocol;        /* -B: auto | ascii | binary */
+    bool maxconns_fast;    /* -o maxconns_fast */
+    /* process */
+    bool enable_shutdown;  /* -A */
+    bool daemonize;        /* -d */
+    bool coredumps;        /* -r */
+    char *user;            /* -u */
+    char *pidfile;         /* -P */
+    int verbose;           /* -v, -vv, -vvv */
+    bool lock_memory;      /* -k */
+    /* storage */
+    size_t mem_mb;         /* -m: megabytes */
+    bool no_evictions;     /* -M */
+    bool no_cas;           /* -C */
+    double growth;         /* -f */
+    int chunk_min;         /* -n */
+    bool prealloc;         /* -L */
+    size_t item_size_max;  /* -I: bytes */
+    unsigned hashpower;    /* -o hashpower */
+    bool lru_crawler;      /* -o lru_crawler / no_lru_crawler */
+    int lru_crawler_sleep; /* -o lru_crawler_sleep (us) */
+    int lru_crawler_tocrawl;
+    bool lru_maintainer;   /* -o lru_maintainer / no_lru_maintainer */
+    int hot_lru_pct;
+    int warm_lru_pct;
+    double hot_max_factor;
+    double warm_max_factor;
+    int temporary_ttl;
+    int idle_timeout;
+    bool slab_reassign;
+    int slab_automove;
+    size_t slab_chunk_max;
+    bool track_sizes;
+    /* features */
+    bool no_flush;         /* -F */
+    bool no_dump;          /* -X */
+    bool no_watch;         /* -W */
+    char *delimiter;       /* -D */
+    char *hash_algorithm;
+    int tail_repair_time;
+    bool binary_warned;
+} settings_t;
+
+typedef enum settings_status {
+    SETTINGS_OK = 0,   /* run the server */
+    SETTINGS_EXIT,     /* -h / -V / -i printed: exit 0 */
+    SETTINGS_EUSAGE,   /* bad flag or value, message printed: exit 64 */
+} settings_status_e;
+
+/* Fills *s with the defaults of the table. */
+void settings_default(settings_t *s);
+
+/*
+ * Parses argv into *s (which settings_default() has filled). Prints help or
+ * version on stdout and errors/warnings on stderr. Strings in *s are
+ * allocated; settings_free() releases them.
+ */
+settings_status_e settings_parse(settings_t *s, int argc, char **argv);
+
+/* Releases the strings held by *s. */
+void settings_free(settings_t *s);
+
+/* Writes `-h` output (every flag with its default) to stdout. */
+void settings_help(void);
+
+/* Emits `stats settings` name/value pairs in memcached's order.
+ * `tcpport` is the port actually bound (for -p 0). */
+typedef void (*settings_emit_fn)(void *ctx, const char *name,
+                                 const char *value);
+void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
+                    void *ctx);
+
+#endif /* TIERCACHE_SETTINGS_H */

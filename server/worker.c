@@ -1,0 +1,195 @@
+/*
+ * server/worker.c - see worker.h.
+ *
+ * Notify protocol on the pipe: 'c' = new sockets are queued, 'q' = close
+ * everything and leave the loop.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    char cmds[64];
+    (void)what;
+    ssize_t n = read(fd, cmds, sizeof(cmds));
+    bool quit = false;
+    for (ssize_t i = 0; i < n; i++)
+        quit |= cmds[i] == 'q';
+    for (;;) {
+        pending_fd_t p;
+        pthread_mutex_lock(&w->lock);
+        if (w->nqueue == 0) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        p = w->queue[0];
+        memmove(w->queue, w->queue + 1, (w->nqueue - 1) * sizeof(*w->queue));
+        w->nqueue--;
+        pthread_mutex_unlock(&w->lock);
+        if (quit) {
+            close(p.fd);
+            atomic_fetch_sub(&w->srv->curr_conns, 1);
+            continue;
+        }
+        STATS_ADD(&w->stats, total_connections, 1);
+        conn_create(w, p.fd, p.is_unix, p.listen_addr);
+    }
+    if (quit) {
+        while (w->conns)
+            conn_close(w->conns);
+        event_base_loopbreak(w->base);
+    }
+}
+
+worker_status_e worker_create(server_t *srv, unsigned id, worker_t **out)
+{
+    worker_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return WORKER_ENOMEM;
+    w->srv = srv;
+    w->id = id;
+    w->notify[0] = w->notify[1] = -1;
+    pthread_mutex_init(&w->lock, NULL);
+    bufpool_init(&w->pool, 256);
+    if (cache_worker_create(srv->cache, &w->cw) != CACHE_OK) {
+        worker_destroy(&w);
+        return WORKER_ECACHE;
+    }
+    struct event_config *cfg = event_config_new();
+    if (cfg) {
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+        w->base = event_base_new_with_config(cfg);
+        event_config_free(cfg);
+    }
+    if (w->base == NULL || pipe2(w->notify, O_NONBLOCK | O_CLOEXEC) != 0) {
+        worker_destroy(&w);
+        return WORKER_ESYS;
+    }
+    w->notify_ev = event_new(w->base, w->notify[0], EV_READ | EV_PERSIST,
+                             on_notify, w);
+    if (w->notify_ev == NULL || event_add(w->notify_ev, NULL) != 0) {
+        worker_destroy(&w);
+        return WORKER_ESYS;
+    }
+    *out = w;
+    return WORKER_OK;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    event_base_loop(w->base, 0);
+    return NULL;
+}
+
+worker_status_e worker_start(worker_t *w)
+{
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        return WORKER_ESYS;
+    w->started = true;
+    return WORKER_OK;
+}
+
+static void notify(worker_t *w, char cmd)
+{
+    for (;;) {
+        ssize_t n = write(w->notify[1], &cmd, 1);
+        if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            return;
+        if (n < 0 && errno == EAGAIN)
+            return; /* pipe full: the worker is already woken */
+    }
+}
+
+bool worker_dispatch(worker_t *w, int fd, bool is_unix,
+                     const char *listen_addr)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->nqueue == w->queue_cap) {
+        size_t n = w->queue_cap ? w->queue_cap * 2 : 16;
+        pending_fd_t *q = realloc(w->queue, n * sizeof(*q));
+        if (q == NULL) {
+            pthread_mutex_unlock(&w->lock);
+            close(fd);
+            return false;
+        }
+        w->queue = q;
+        w->queue_cap = n;
+    }
+    pending_fd_t *p = &w->queue[w->nqueue++];
+    p->fd = fd;
+    p->is_unix = is_unix;
+    snprintf(p->listen_addr, sizeof(p->listen_addr), "%s", listen_addr);
+    pthread_mutex_unlock(&w->lock);
+    notify(w, 'c');
+    return true;
+}
+
+void worker_stop(worker_t *w)
+{
+    if (!w->started)
+        return;
+    notify(w, 'q');
+    pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+void worker_destroy(worker_t **wp)
+{
+    worker_t *w = *wp;
+    if (w == NULL)
+        return;
+    worker_stop(w);
+    while (w->conns)
+        conn_close(w->conns);
+    for (size_t i = 0; i < w->nqueue; i++)
+        close(w->queue[i].fd);
+    free(w->queue);
+    if (w->notify_ev)
+        event_free(w->notify_ev);
+    if (w->notify[0] >= 0)
+        close(w->notify[0]);
+    if (w->notify[1] >= 0)
+        close(w->notify[1]);
+    if (w->base)
+        event_base_free(w->base);
+    cache_worker_destroy(&w->cw);
+    bufpool_teardown(&w->pool);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    *wp = NULL;
+}
+
+void worker_conn_link(worker_t *w, struct conn *c)
+{
+    pthread_mutex_lock(&w->lock);
+    c->prev = NULL;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void worker_conn_unlink(worker_t *w, struct conn *c)
+{
+    pthread_mutex_lock(&w->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    pthread_mutex_unlock(&w->lock);
+}

@@ -1,0 +1,78 @@
+/*
+ * server/worker.h - a worker thread: its own event_base, cache_worker_t,
+ * buffer pool, counters and connections.
+ *
+ * The listener hands accepted sockets over with worker_dispatch() (a queue
+ * under `lock` plus a byte on a notify pipe). Connections live and die on
+ * their worker's thread.
+ *
+ * Lock order: worker.lock is a leaf (never held while calling the cache or
+ * taking another lock).
+ */
+#ifndef TIERCACHE_WORKER_H
+#define TIERCACHE_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "bufpool.h"
+#include "cache.h"
+#include "server.h"
+#include "stats.h"
+
+struct event_base;
+struct event;
+struct conn;
+
+typedef struct pending_fd {
+    int fd;
+    bool is_unix;
+    char listen_addr[80];
+} pending_fd_t;
+
+typedef struct worker {
+    server_t *srv;
+    unsigned id;
+    pthread_t thread;
+    bool started;
+    struct event_base *base;
+    cache_worker_t *cw;
+    int notify[2];               /* [0] read end on this thread */
+    struct event *notify_ev;
+    pthread_mutex_t lock;        /* guards queue and the conn list */
+    pending_fd_t *queue;
+    size_t nqueue, queue_cap;
+    struct conn *conns;          /* doubly linked */
+    bufpool_t pool;
+    server_stats_t stats;        /* written only by this thread */
+} worker_t;
+
+typedef enum worker_status {
+    WORKER_OK = 0,
+    WORKER_ENOMEM,
+    WORKER_ESYS,   /* pipe/event/thread creation failed (errno set) */
+    WORKER_ECACHE, /* cache_worker_create failed */
+} worker_status_e;
+
+/* Creates a worker (not yet running). */
+worker_status_e worker_create(server_t *srv, unsigned id, worker_t **out);
+
+/* Starts its thread. */
+worker_status_e worker_start(worker_t *w);
+
+/* Hands an accepted, non-blocking socket to `w` (any thread). On failure
+ * the fd is closed and false returned. */
+bool worker_dispatch(worker_t *w, int fd, bool is_unix,
+                     const char *listen_addr);
+
+/* Asks the thread to close its connections and exit, then joins it. */
+void worker_stop(worker_t *w);
+
+/* Frees the worker (its thread stopped) and its cache_worker_t; NULLs *w. */
+void worker_destroy(worker_t **w);
+
+/* Links / unlinks a connection in w->conns (worker thread only). */
+void worker_conn_link(worker_t *w, struct conn *c);
+void worker_conn_unlink(worker_t *w, struct conn *c);
+
+#endif /* TIERCACHE_WORKER_H */
