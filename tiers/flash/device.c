@@ -1,0 +1,506 @@
+/*
+ * tiers/flash/device.c - open, classify and preallocate the flash device
+ * (contract: device.h). No locks.
+ */
+#include "flash/device.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "flash/format.h"
+
+struct device {
+    int fd;
+    char *path;
+    uint64_t size;        /* bytes in use */
+    uint64_t file_size;   /* regular files: current length */
+    uint32_t block_size;
+    bool blockdev;
+    bool created;
+    device_kind_e kind;
+    const char *what;
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void *device_buf_alloc(size_t len)
+{
+    if (len == 0 || len > SIZE_MAX - DEVICE_BUF_ALIGN)
+        return NULL;
+    len = (len + DEVICE_BUF_ALIGN - 1) / DEVICE_BUF_ALIGN * DEVICE_BUF_ALIGN;
+    void *p = NULL;
+    if (posix_memalign(&p, DEVICE_BUF_ALIGN, len) != 0)
+        return NULL;
+    memset(p, 0, len);
+    return p;
+}
+
+void device_buf_free(void *buf) { free(buf); }
+
+/* ---- classification ---- */
+
+static bool at(const uint8_t *buf, size_t len, size_t off, const void *sig, size_t n)
+{
+    return off + n <= len && memcmp(buf + off, sig, n) == 0;
+}
+
+device_kind_e device_classify(const uint8_t *buf, size_t len, const char **what)
+{
+    const char *w = "empty";
+    device_kind_e k = DEVICE_KIND_EMPTY;
+    if (at(buf, len, 0, FLASH_MAGIC, FLASH_MAGIC_LEN)) {
+        w = "tiercache";
+        k = DEVICE_KIND_TIERCACHE;
+    } else if (at(buf, len, 0, "LUKS\xba\xbe", 6)) {
+        w = "LUKS volume";
+        k = DEVICE_KIND_FOREIGN;
+    } else if (at(buf, len, 0, "XFSB", 4)) {
+        w = "XFS filesystem";
+        k = DEVICE_KIND_FOREIGN;
+    } else if (at(buf, len, 65600, "_BHRfS_M", 8)) {
+        w = "btrfs filesystem";
+        k = DEVICE_KIND_FOREIGN;
+    } else if (at(buf, len, 1080, "\x53\xef", 2)) { /* 0xEF53 little-endian */
+        w = "ext2/3/4 filesystem";
+        k = DEVICE_KIND_FOREIGN;
+    } else if (at(buf, len, 4086, "SWAPSPACE2", 10) || at(buf, len, 4086, "SWAP-SPACE", 10)) {
+        w = "swap space";
+        k = DEVICE_KIND_FOREIGN;
+    } else if (at(buf, len, 512, "EFI PART", 8)) {
+        w = "GPT partition table";
+        k = DEVICE_KIND_FOREIGN;
+    } else if (at(buf, len, 510, "\x55\xaa", 2)) {
+        w = "MBR partition table or boot sector";
+        k = DEVICE_KIND_FOREIGN;
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            if (buf[i] != 0) {
+                w = "non-zero data";
+                k = DEVICE_KIND_FOREIGN;
+                break;
+            }
+        }
+    }
+    if (what)
+        *what = w;
+    return k;
+}
+
+/* ---- helpers ---- */
+
+/* Reads up to len bytes at off, stopping at end of file; *got = bytes read. */
+static device_status_e read_upto(device_t *dev, void *buf, size_t len, uint64_t off,
+                                 size_t *got, char *err, size_t errlen)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(dev->fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            seterr(err, errlen, "%s: read of %zu bytes at %llu failed: %s", dev->path,
+                   len - done, (unsigned long long)(off + done), strerror(errno));
+            return DEVICE_EIO;
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+        if (done % dev->block_size != 0) /* end of file inside a block */
+            break;
+    }
+    *got = done;
+    return DEVICE_OK;
+}
+
+/* Grows (if needed) and preallocates a regular file through a separate
+ * buffered fd (glibc's posix_fallocate emulation cannot write O_DIRECT). */
+static device_status_e prealloc_path(const char *path, uint64_t size, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        seterr(err, errlen, "%s: cannot open for preallocation: %s", path, strerror(errno));
+        return DEVICE_EOPEN;
+    }
+    int rc = posix_fallocate(fd, 0, (off_t)size);
+    close(fd);
+    if (rc == 0)
+        return DEVICE_OK;
+    if (rc == ENOSPC || rc == EDQUOT) {
+        seterr(err, errlen, "%s: not enough space to preallocate %llu bytes: %s", path,
+               (unsigned long long)size, strerror(rc));
+        return DEVICE_ENOSPC;
+    }
+    seterr(err, errlen, "%s: cannot preallocate %llu bytes: %s", path,
+           (unsigned long long)size, strerror(rc));
+    return DEVICE_EPREALLOC;
+}
+
+/* Logical block size of a regular file opened O_DIRECT: 512 if a 512-byte
+ * read into a 512- (not 4096-) aligned buffer works, else 4096. */
+static device_status_e file_block_size(device_t *dev, char *err, size_t errlen)
+{
+    uint8_t *buf = device_buf_alloc(2 * DEVICE_BUF_ALIGN);
+    if (!buf) {
+        seterr(err, errlen, "%s: out of memory", dev->path);
+        return DEVICE_ENOMEM;
+    }
+    static const uint32_t sizes[] = { 512, 4096 };
+    device_status_e st = DEVICE_ENODIRECT;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ssize_t n;
+        do {
+            n = pread(dev->fd, buf + sizes[i], sizes[i], 0);
+        } while (n < 0 && errno == EINTR);
+        if (n >= 0) {
+            dev->block_size = sizes[i];
+            st = DEVICE_OK;
+            break;
+        }
+        if (errno != EINVAL) {
+            seterr(err, errlen, "%s: test read failed: %s", dev->path, strerror(errno));
+            st = DEVICE_EIO;
+            break;
+        }
+    }
+    if (st == DEVICE_ENODIRECT)
+        seterr(err, errlen, "%s: O_DIRECT reads fail with EINVAL at 512 and 4096 bytes",
+               dev->path);
+    device_buf_free(buf);
+    return st;
+}
+
+device_status_e device_probe(device_t *dev, device_kind_e *kind, const char **what,
+                             char *err, size_t errlen)
+{
+    if (!dev || !kind)
+        return DEVICE_EINVAL;
+    uint64_t window = DEVICE_PROBE_BYTES;
+    if (dev->size < window)
+        window = dev->size;
+    if (!dev->blockdev && dev->file_size < window) /* short file: read to EOF */
+        window = (dev->file_size + dev->block_size - 1) / dev->block_size * dev->block_size;
+    uint8_t *buf = device_buf_alloc(DEVICE_PROBE_BYTES);
+    if (!buf) {
+        seterr(err, errlen, "%s: out of memory", dev->path);
+        return DEVICE_ENOMEM;
+    }
+    size_t got = 0;
+    device_status_e st = window ? read_upto(dev, buf, (size_t)window, 0, &got, err, errlen)
+                                : DEVICE_OK;
+    if (st == DEVICE_OK)
+        *kind = device_classify(buf, got, what);
+    device_buf_free(buf);
+    return st;
+}
+
+/* ---- open / close ---- */
+
+static device_status_e do_open(device_t *dev, uint64_t size, char *err, size_t errlen)
+{
+    const char *path = dev->path;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno != ENOENT) {
+            seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+            return DEVICE_EOPEN;
+        }
+        if (size == 0) {
+            seterr(err, errlen, "%s: does not exist and no size was given to create it", path);
+            return DEVICE_EBADSIZE;
+        }
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            seterr(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+            return DEVICE_EOPEN;
+        }
+        close(fd);
+        dev->created = true;
+        device_status_e st = prealloc_path(path, size, err, errlen);
+        if (st != DEVICE_OK)
+            return st;
+        if (stat(path, &sb) != 0) {
+            seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+            return DEVICE_EOPEN;
+        }
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        seterr(err, errlen, "%s: is a directory, not a file or block device", path);
+        return DEVICE_ENOTSUP;
+    }
+    if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
+        seterr(err, errlen, "%s: not a regular file or block device", path);
+        return DEVICE_ENOTSUP;
+    }
+    dev->blockdev = S_ISBLK(sb.st_mode);
+
+    int flags = O_RDWR | O_DIRECT | O_CLOEXEC | (dev->blockdev ? O_EXCL : 0);
+    dev->fd = open(path, flags);
+    if (dev->fd < 0) {
+        if (errno == EINVAL) {
+            seterr(err, errlen, "%s: the filesystem refuses O_DIRECT (tmpfs?); "
+                   "put the flash file on a disk filesystem or use a block device", path);
+            return DEVICE_ENODIRECT;
+        }
+        seterr(err, errlen, "%s: cannot open O_DIRECT read-write: %s%s", path, strerror(errno),
+               dev->blockdev && errno == EBUSY ? " (mounted or in use?)" : "");
+        return DEVICE_EOPEN;
+    }
+
+    if (dev->blockdev) {
+        int lbs = 0;
+        uint64_t bytes = 0;
+        if (ioctl(dev->fd, BLKSSZGET, &lbs) != 0 || ioctl(dev->fd, BLKGETSIZE64, &bytes) != 0) {
+            seterr(err, errlen, "%s: cannot read block device geometry: %s", path,
+                   strerror(errno));
+            return DEVICE_EOPEN;
+        }
+        if (lbs < 512 || lbs > DEVICE_BUF_ALIGN || (lbs & (lbs - 1)) != 0) {
+            seterr(err, errlen, "%s: unsupported logical block size %d", path, lbs);
+            return DEVICE_ENOTSUP;
+        }
+        dev->block_size = (uint32_t)lbs;
+        uint64_t usable = bytes / DEVICE_SIZE_ALIGN * DEVICE_SIZE_ALIGN;
+        if (size > usable) {
+            seterr(err, errlen, "%s: size %llu is larger than the device (%llu bytes)", path,
+                   (unsigned long long)size, (unsigned long long)bytes);
+            return DEVICE_ETOOBIG;
+        }
+        dev->size = size ? size : usable;
+        dev->file_size = bytes;
+    } else {
+        dev->file_size = (uint64_t)sb.st_size;
+        if (dev->file_size == 0 && size) {
+            /* empty by definition; allocate first so the O_DIRECT test read
+             * below is not answered by "end of file" before the alignment
+             * check */
+            device_status_e st = prealloc_path(path, size, err, errlen);
+            if (st != DEVICE_OK)
+                return st;
+            dev->file_size = size;
+        }
+        device_status_e st = file_block_size(dev, err, errlen);
+        if (st != DEVICE_OK)
+            return st;
+        dev->size = size ? size : dev->file_size / DEVICE_SIZE_ALIGN * DEVICE_SIZE_ALIGN;
+    }
+    if (dev->size == 0) {
+        seterr(err, errlen, "%s: empty and no size was given", path);
+        return DEVICE_EBADSIZE;
+    }
+
+    device_status_e st = device_probe(dev, &dev->kind, &dev->what, err, errlen);
+    if (st != DEVICE_OK)
+        return st;
+    /* Preallocate (fills holes of a sparse file too) unless foreign. */
+    if (!dev->blockdev && !dev->created && dev->kind != DEVICE_KIND_FOREIGN) {
+        st = prealloc_path(path, dev->size, err, errlen);
+        if (st != DEVICE_OK)
+            return st;
+        if (dev->file_size < dev->size)
+            dev->file_size = dev->size;
+    }
+    return DEVICE_OK;
+}
+
+device_status_e device_open(device_t **out, const char *path, uint64_t size,
+                            char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out || !path || !*path) {
+        seterr(err, errlen, "%s: invalid arguments", path ? path : "(null)");
+        return DEVICE_EINVAL;
+    }
+    if (size % DEVICE_SIZE_ALIGN != 0) {
+        seterr(err, errlen, "%s: size %llu is not a multiple of %d", path,
+               (unsigned long long)size, DEVICE_SIZE_ALIGN);
+        return DEVICE_EBADSIZE;
+    }
+    device_t *dev = calloc(1, sizeof *dev);
+    char *p = strdup(path);
+    if (!dev || !p) {
+        free(dev);
+        free(p);
+        seterr(err, errlen, "%s: out of memory", path);
+        return DEVICE_ENOMEM;
+    }
+    dev->fd = -1;
+    dev->path = p;
+    device_status_e st = do_open(dev, size, err, errlen);
+    if (st != DEVICE_OK) {
+        if (dev->fd >= 0)
+            close(dev->fd);
+        if (dev->created)
+            unlink(path);
+        free(dev->path);
+        free(dev);
+        return st;
+    }
+    *out = dev;
+    return DEVICE_OK;
+}
+
+void device_close(device_t **pdev)
+{
+    if (!pdev || !*pdev)
+        return;
+    device_t *dev = *pdev;
+    if (dev->fd >= 0)
+        close(dev->fd);
+    free(dev->path);
+    free(dev);
+    *pdev = NULL;
+}
+
+device_status_e device_reset(device_t *dev, char *err, size_t errlen)
+{
+    if (!dev)
+        return DEVICE_EINVAL;
+    device_status_e st;
+    if (!dev->blockdev) {
+        st = prealloc_path(dev->path, dev->size, err, errlen);
+        if (st != DEVICE_OK)
+            return st;
+        if (dev->file_size < dev->size)
+            dev->file_size = dev->size;
+    }
+    size_t window = DEVICE_PROBE_BYTES;
+    if (dev->size < window)
+        window = (size_t)dev->size;
+    void *zero = device_buf_alloc(window);
+    if (!zero) {
+        seterr(err, errlen, "%s: out of memory", dev->path);
+        return DEVICE_ENOMEM;
+    }
+    st = device_pwrite(dev, zero, window, 0, err, errlen);
+    device_buf_free(zero);
+    if (st != DEVICE_OK)
+        return st;
+    return device_probe(dev, &dev->kind, &dev->what, err, errlen);
+}
+
+/* ---- synchronous IO ---- */
+
+static device_status_e check_io(device_t *dev, const void *buf, size_t len, uint64_t off,
+                                const char *op, char *err, size_t errlen)
+{
+    uint32_t a = dev->block_size;
+    if (!buf || len == 0) {
+        seterr(err, errlen, "%s: %s: no buffer or zero length", dev->path, op);
+        return DEVICE_EINVAL;
+    }
+    if ((uintptr_t)buf % a || len % a || off % a) {
+        seterr(err, errlen, "%s: %s of %zu bytes at %llu: buffer, length or offset "
+               "not aligned to %u", dev->path, op, len, (unsigned long long)off, a);
+        return DEVICE_EALIGN;
+    }
+    if (off > dev->size || len > dev->size - off) {
+        seterr(err, errlen, "%s: %s of %zu bytes at %llu is beyond the device size %llu",
+               dev->path, op, len, (unsigned long long)off, (unsigned long long)dev->size);
+        return DEVICE_ERANGE;
+    }
+    return DEVICE_OK;
+}
+
+device_status_e device_pread(device_t *dev, void *buf, size_t len, uint64_t off,
+                             char *err, size_t errlen)
+{
+    if (!dev)
+        return DEVICE_EINVAL;
+    device_status_e st = check_io(dev, buf, len, off, "read", err, errlen);
+    if (st != DEVICE_OK)
+        return st;
+    size_t got = 0;
+    st = read_upto(dev, buf, len, off, &got, err, errlen);
+    if (st == DEVICE_OK && got < len) {
+        seterr(err, errlen, "%s: read of %zu bytes at %llu: end of file after %zu",
+               dev->path, len, (unsigned long long)off, got);
+        st = DEVICE_ESHORT;
+    }
+    return st;
+}
+
+device_status_e device_pwrite(device_t *dev, const void *buf, size_t len, uint64_t off,
+                              char *err, size_t errlen)
+{
+    if (!dev)
+        return DEVICE_EINVAL;
+    device_status_e st = check_io(dev, buf, len, off, "write", err, errlen);
+    if (st != DEVICE_OK)
+        return st;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pwrite(dev->fd, (const char *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (size_t)n % dev->block_size != 0) {
+            seterr(err, errlen, "%s: write of %zu bytes at %llu failed: %s", dev->path,
+                   len - done, (unsigned long long)(off + done),
+                   n < 0 ? strerror(errno) : "short write");
+            return DEVICE_EIO;
+        }
+        done += (size_t)n;
+    }
+    return DEVICE_OK;
+}
+
+/* ---- accessors ---- */
+
+int device_fd(const device_t *dev) { return dev->fd; }
+const char *device_path(const device_t *dev) { return dev->path; }
+uint64_t device_size(const device_t *dev) { return dev->size; }
+uint32_t device_block_size(const device_t *dev) { return dev->block_size; }
+bool device_is_blockdev(const device_t *dev) { return dev->blockdev; }
+bool device_created(const device_t *dev) { return dev->created; }
+device_kind_e device_kind(const device_t *dev) { return dev->kind; }
+const char *device_kind_what(const device_t *dev) { return dev->what; }
+
+const char *device_strerror(device_status_e st)
+{
+    switch (st) {
+    case DEVICE_OK: return "ok";
+    case DEVICE_EINVAL: return "invalid argument";
+    case DEVICE_EBADSIZE: return "bad size";
+    case DEVICE_ETOOBIG: return "size larger than the device";
+    case DEVICE_ENOTSUP: return "not a regular file or block device";
+    case DEVICE_EOPEN: return "cannot open";
+    case DEVICE_ENOSPC: return "no space to preallocate";
+    case DEVICE_EPREALLOC: return "preallocation failed";
+    case DEVICE_ENODIRECT: return "O_DIRECT not supported";
+    case DEVICE_EALIGN: return "unaligned IO";
+    case DEVICE_ERANGE: return "IO beyond the device size";
+    case DEVICE_EIO: return "IO error";
+    case DEVICE_ESHORT: return "short read (end of file)";
+    case DEVICE_ENOMEM: return "out of memory";
+    }
+    return "unknown device status";
+}
+
+const char *device_kind_name(device_kind_e kind)
+{
+    switch (kind) {
+    case DEVICE_KIND_EMPTY: return "empty";
+    case DEVICE_KIND_TIERCACHE: return "tiercache";
+    case DEVICE_KIND_FOREIGN: return "foreign";
+    }
+    return "unknown";
+}

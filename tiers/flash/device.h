@@ -1,0 +1,143 @@
+/*
+ * tiers/flash/device.h - the flash file or block device: open O_DIRECT,
+ * preallocate, classify what is on it, alignment, synchronous IO helpers.
+ *
+ * device_open() takes a path:
+ *   - absent: created (mode 0600) and preallocated to `size` bytes
+ *     (posix_fallocate; ENOSPC is reported as DEVICE_ENOSPC). A file this
+ *     call created is removed again if the open fails later.
+ *   - a regular file: used as is, first `size` bytes (size 0 = its length);
+ *     grown and preallocated to `size` if shorter, unless its content is
+ *     FOREIGN (then nothing is changed until device_reset()).
+ *   - a block device: opened O_EXCL (fails while mounted); size 0 = the
+ *     whole device, a size larger than the device is DEVICE_ETOOBIG.
+ * The content is classified (device_kind()): EMPTY, TIERCACHE (starts with
+ * FLASH_MAGIC) or FOREIGN (anything else; named when a filesystem, partition
+ * table, swap or LUKS signature is found). The caller refuses FOREIGN unless
+ * told to reset it (device_reset()).
+ *
+ * Every open is O_DIRECT|O_RDWR|O_CLOEXEC. A filesystem that refuses O_DIRECT
+ * is DEVICE_ENODIRECT: there is no silent fallback to buffered IO.
+ * Alignment: device_block_size() (logical block size) for offsets, lengths
+ * and buffer addresses: BLKSSZGET for block devices; for files 512 if an
+ * O_DIRECT read of 512 bytes at a 512-aligned address works, else 4096.
+ *
+ * Errors: every function that can fail returns a device_status_e and, when
+ * err is not NULL, writes a message naming the path into err[errlen].
+ * A device_t is not locked: fd/size/block size are immutable after open and
+ * may be read from any thread; device_pread/pwrite may be called from several
+ * threads (pread/pwrite are positional); device_reset and device_close need
+ * exclusive use.
+ */
+#ifndef TIERCACHE_FLASH_DEVICE_H
+#define TIERCACHE_FLASH_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* All buffers handed to O_DIRECT IO are aligned to this. */
+#define DEVICE_BUF_ALIGN 4096
+/* device_probe() reads this much from offset 0 (covers btrfs at 65600). */
+#define DEVICE_PROBE_BYTES (68 * 1024)
+/* Sizes must be a multiple of this. */
+#define DEVICE_SIZE_ALIGN 4096
+
+typedef struct device device_t;
+
+typedef enum device_status {
+    DEVICE_OK = 0,
+    DEVICE_EINVAL,     /* bad argument */
+    DEVICE_EBADSIZE,   /* size 0 for a new file, not a multiple of 4096, too small */
+    DEVICE_ETOOBIG,    /* size larger than the block device */
+    DEVICE_ENOTSUP,    /* not a regular file or a block device (e.g. a directory) */
+    DEVICE_EOPEN,      /* open/create/stat failed (errno in the message) */
+    DEVICE_ENOSPC,     /* preallocation: no space left (ENOSPC, EDQUOT) */
+    DEVICE_EPREALLOC,  /* preallocation failed otherwise (EFBIG, ...) */
+    DEVICE_ENODIRECT,  /* the filesystem refuses O_DIRECT (e.g. old tmpfs) */
+    DEVICE_EALIGN,     /* IO buffer, offset or length not aligned */
+    DEVICE_ERANGE,     /* IO beyond the device's size */
+    DEVICE_EIO,        /* read/write failed (errno in the message) */
+    DEVICE_ESHORT,     /* read hit end of file before len bytes */
+    DEVICE_ENOMEM,
+} device_status_e;
+
+typedef enum device_kind {
+    DEVICE_KIND_EMPTY = 0,   /* zero-length, or only zeros in the probe window */
+    DEVICE_KIND_TIERCACHE,   /* starts with FLASH_MAGIC */
+    DEVICE_KIND_FOREIGN,     /* anything else: refuse unless reset */
+} device_kind_e;
+
+/*
+ * device_open: open (creating if absent) the flash path; see the top of this
+ * file. size: bytes to use (multiple of 4096; 0 = the existing file's length
+ * or the whole block device). On DEVICE_OK *out is the device (caller owns
+ * it: device_close). On failure *out is untouched, nothing is left open, a
+ * file created by this call is unlinked, and err says why, naming the path.
+ * Work: open, fstat, ioctls, a preallocation (fast on extent filesystems),
+ * one probe read of DEVICE_PROBE_BYTES.
+ */
+device_status_e device_open(device_t **out, const char *path, uint64_t size,
+                            char *err, size_t errlen);
+
+/* device_close: close and free; *dev = NULL. NULL or *dev NULL: no-op.
+ * Does not fsync (O_DIRECT writes are not cached by the page cache). */
+void device_close(device_t **dev);
+
+/*
+ * device_probe: re-read the probe window and classify it (device_open did it
+ * once: device_kind()). *what (may be NULL) gets a static description
+ * ("empty", "tiercache", "ext2/3/4 filesystem", "non-zero data", ...).
+ * Fails with DEVICE_EIO/ENOMEM. Work: one read of DEVICE_PROBE_BYTES.
+ */
+device_status_e device_probe(device_t *dev, device_kind_e *kind, const char **what,
+                             char *err, size_t errlen);
+
+/*
+ * device_classify: pure classification of the first len bytes of a device
+ * (len may be short: a short file). FLASH_MAGIC at 0 is TIERCACHE; a known
+ * signature (LUKS, XFS, btrfs, ext2/3/4, swap, GPT, MBR; checked for files
+ * too, so a filesystem image gets a name) or any other non-zero byte is
+ * FOREIGN; all zeros (or len 0) is EMPTY. *what as for device_probe.
+ */
+device_kind_e device_classify(const uint8_t *buf, size_t len, const char **what);
+
+/*
+ * device_reset: make a FOREIGN (or any) device usable: zero the probe window
+ * and, for a regular file shorter than the device size, grow and preallocate
+ * it. Afterwards device_kind() is EMPTY. Destroys whatever was there: the
+ * caller calls it only when the operator asked for a reset.
+ */
+device_status_e device_reset(device_t *dev, char *err, size_t errlen);
+
+/*
+ * device_pread / device_pwrite: synchronous full-length IO for the
+ * superblock and tests. buf, off and len must be multiples of
+ * device_block_size() (buf: address), and off + len <= device_size().
+ * Loops over short transfers and EINTR. A read that meets end of file is
+ * DEVICE_ESHORT. Work: one or more pread/pwrite syscalls; blocks the caller.
+ */
+device_status_e device_pread(device_t *dev, void *buf, size_t len, uint64_t off,
+                             char *err, size_t errlen);
+device_status_e device_pwrite(device_t *dev, const void *buf, size_t len, uint64_t off,
+                              char *err, size_t errlen);
+
+/* device_buf_alloc: a zeroed buffer of len bytes rounded up to 4096, aligned
+ * to DEVICE_BUF_ALIGN; NULL on failure or len 0. Free with device_buf_free. */
+void *device_buf_alloc(size_t len);
+void device_buf_free(void *buf);
+
+/* Accessors (immutable after open). */
+int device_fd(const device_t *dev);
+const char *device_path(const device_t *dev);
+uint64_t device_size(const device_t *dev);        /* bytes in use */
+uint32_t device_block_size(const device_t *dev);  /* alignment unit */
+bool device_is_blockdev(const device_t *dev);
+bool device_created(const device_t *dev);         /* this open created the file */
+device_kind_e device_kind(const device_t *dev);   /* as probed at open/reset */
+const char *device_kind_what(const device_t *dev);
+
+const char *device_strerror(device_status_e st);
+const char *device_kind_name(device_kind_e kind);
+
+#endif /* TIERCACHE_FLASH_DEVICE_H */
