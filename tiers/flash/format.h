@@ -1,0 +1,324 @@
+/*
+ * tiers/flash/format.h - every on-disk byte of a tiercache flash file.
+ *
+ * BYTE ORDER: every multi-byte integer on disk is LITTLE-ENDIAN, unsigned,
+ * and is read and written byte by byte with the fl_get_* / fl_put_* helpers
+ * at the bottom of this file. No C struct is ever cast onto disk bytes.
+ * Reserved bytes are written as zero and ignored on read (a later version
+ * may give them a meaning and bump FLASH_FORMAT_VERSION if old readers must
+ * refuse). Checksums are XXH3_64bits (libxxhash) as described per structure.
+ * Times are unix seconds (wall clock).
+ *
+ * DEVICE LAYOUT
+ *
+ *   offset 0      superblock (128 B used, rest of the first 4 KiB zero)
+ *   offset 4096   state record (128 B used, rest of the next 4 KiB zero)
+ *   data_offset   segment 0, segment 1, ... segment N-1   (a ring)
+ *
+ *   data_offset is 4096-aligned and >= FLASH_HEADER_AREA (8192). Segment i
+ *   starts at data_offset + i * segment_size. segment_size is a multiple of
+ *   4096 and <= FLASH_MAX_SEGMENT_SIZE (8 MiB: 2^14 units of 512 B, the
+ *   width of a block offset). N <= FLASH_MAX_SEGMENTS (2^18).
+ *
+ * SUPERBLOCK (offset 0; written once when the device is formatted, never
+ * rewritten; geometry is fixed for the life of the format)
+ *
+ *   off  size  meaning
+ *     0    16  magic FLASH_MAGIC "TIERCACHE-FLASH\0"
+ *    16     4  format version (FLASH_FORMAT_VERSION = 1)
+ *    20     4  encoded length in bytes (FLASH_SB_LEN = 128)
+ *    24     8  device size used, bytes (>= data_offset + N * segment_size)
+ *    32     8  data offset, bytes (4096-aligned, >= FLASH_HEADER_AREA)
+ *    40     4  segment size, bytes (multiple of 4096, <= 8 MiB)
+ *    44     4  segment count N (1 .. 2^18)
+ *    48     4  alignment unit, bytes (power of two, 512 .. 4096; the
+ *              device's logical block size at format time)
+ *    52     4  block target, raw bytes (--flash-block-size)
+ *    56     8  creation time
+ *    64     8  instance id: random, chosen at format time. Every segment
+ *              header and the state record repeat it; a segment with another
+ *              instance id is a leftover of an earlier format: ignored.
+ *    72     4  feature flags (0 in version 1)
+ *    76    44  reserved (0)
+ *   120     8  checksum: XXH3_64bits of bytes [0, 120)
+ *
+ * STATE RECORD (offset 4096; rewritten at start and at clean shutdown, one
+ * 512-B write each time, so it is never torn on a device with 512-B atomic
+ * sector writes; a torn or missing record reads as "not clean")
+ *
+ *   off  size  meaning
+ *     0     8  magic "TCFSTATE"
+ *     8     4  format version (1)
+ *    12     4  state: 1 = CLEAN (written last at a clean shutdown, after the
+ *              open segment was written); 2 = RUNNING (written at start,
+ *              before the first segment write or the first client request)
+ *    16     8  instance id (must equal the superblock's)
+ *    24     8  run count (incremented at every start)
+ *    32     8  last seq: when CLEAN, the seq of the last segment written
+ *    40     8  min valid seq: recovery replays only segments whose seq is
+ *              >= this (see RECOVERY: set past everything after a crash)
+ *    48     8  time of this write
+ *    56     4  flush oldest_live at shutdown (0 = none), as segment header
+ *    60     4  reserved (0)
+ *    64     8  flush oldest_cas at shutdown (0 = none)
+ *    72     8  max cas ever handed out (the next run starts above it)
+ *    80     4  index snapshot: first segment id (0xffffffff = no snapshot)
+ *    84     4  index snapshot: segment count (consecutive ids, no wrap)
+ *    88     8  index snapshot: length in bytes
+ *    96     8  index snapshot: XXH3_64bits of its length bytes
+ *   104     4  index geometry at shutdown: bucket count
+ *   108     2  index geometry at shutdown: tag bits
+ *   110     2  index geometry at shutdown: slots per bucket
+ *   112     8  reserved (0)
+ *   120     8  checksum: XXH3_64bits of bytes [0, 120)
+ *
+ * SEGMENT (segment_size bytes, built in RAM and written whole, in order)
+ *
+ *   unit 0           segment header (128 B used, rest of the 512 B zero)
+ *   unit 1 ..        blocks, each starting at a 512-B unit, back to back
+ *   summary_offset   summary: entry_count entries of 12 B, right after the
+ *                    last block (512-B aligned), zero-padded to data_end
+ *   data_end ..      unused (stale bytes of an earlier use; never read)
+ *
+ *   The summary sits right after the last block rather than in a fixed tail
+ *   area, so a partly filled segment (clean shutdown, flush) is written
+ *   short: only [0, round_up(data_end, 4096)) needs to reach the device.
+ *
+ * SEGMENT HEADER (unit 0 of every segment)
+ *
+ *   off  size  meaning
+ *     0     4  magic "TCSG"
+ *     4     2  format version (1)
+ *     6     2  encoded length in bytes (FLASH_SEGHDR_LEN = 128)
+ *     8     8  instance id (the superblock's)
+ *    16     8  seq: monotonic over the device's life, +1 per segment written
+ *    24     4  segment id (0 .. N-1; must match its place on the device)
+ *    28     4  generation: +1 each time this segment id is reused (also in
+ *              every block header, so a read of a stale location is caught)
+ *    32     8  creation (seal) time
+ *    40     4  flags (0 in version 1)
+ *    44     4  block count
+ *    48     4  item count (records = item summary entries)
+ *    52     4  tombstone count
+ *    56     4  summary offset, bytes from the segment start (512-aligned)
+ *    60     4  summary entry count (= items + tombstones)
+ *    64     8  summary checksum: XXH3_64bits of the entry_count * 12 bytes
+ *    72     4  data end, bytes: round_up(summary_offset + 12 * count, 512)
+ *    76     4  min store time of the records (0 when there are none)
+ *    80     4  max store time of the records (0 when there are none)
+ *    84     4  flush oldest_live in effect when sealed (0 = none)
+ *    88     8  flush oldest_cas in effect when sealed (0 = none)
+ *    96     8  max cas of the records (0 when there are none)
+ *   104     4  max exptime of the records; 0 if none or if any record
+ *              never expires (recovery skips the segment once it is past)
+ *   108    12  reserved (0)
+ *   120     8  checksum: XXH3_64bits of bytes [0, 120)
+ *
+ * BLOCK (starts at a 512-B unit of its segment; its stored size is rounded up
+ * to 512 with zero bytes; the next block starts right after)
+ *
+ *   off  size  meaning
+ *     0     4  magic "TCBK"
+ *     4     1  codec: 0 = raw (payload is the raw records), 1 = zstd (payload
+ *              is one zstd frame that decompresses to exactly raw length)
+ *     5     3  reserved (0)
+ *     8     4  record count (>= 1)
+ *    12     4  raw length, bytes (sum of the record sizes; <= 8 MiB)
+ *    16     4  stored length, bytes of payload after this header (raw
+ *              length when codec = raw, < raw length when codec = zstd)
+ *    20     4  segment id
+ *    24     4  generation
+ *    28     2  block offset: this block's own 512-B unit in its segment
+ *    30     2  reserved (0)
+ *    32     8  checksum: XXH3_64bits_withSeed(payload, stored length,
+ *              seed = XXH3_64bits(header bytes [0, 32)))
+ *    40     -  payload (stored length bytes)
+ *
+ * RECORD (inside the raw bytes of a block, back to back, no padding)
+ *
+ *   off  size  meaning
+ *     0     1  key length (1 .. 250)
+ *     1     4  client flags
+ *     5     4  value length, bytes
+ *     9     4  exptime, absolute (0 = never)
+ *    13     8  cas
+ *    21     4  store time (when the item was last stored; for flush_all)
+ *    25     k  key bytes
+ *  25+k     v  value bytes (no trailing "\r\n")
+ *
+ *   The same key may appear more than once in a block (set, evicted, set
+ *   again, evicted into the same open block): the LAST record wins.
+ *
+ * SUMMARY ENTRY (12 B; in the order the operations were added)
+ *
+ *   off  size  meaning
+ *     0     8  key hash (XXH3_64bits of the key, as the index uses: the
+ *              whole 64 bits, since both buckets and the tag derive from it)
+ *     8     2  block offset, 512-B units (1 .. 16383; 0 for a tombstone)
+ *    10     1  kind: 1 = ITEM (a record of this key is in that block),
+ *              2 = TOMBSTONE (every copy of this hash in an older segment or
+ *              earlier in this summary is dead)
+ *    11     1  reserved (0)
+ *
+ *   No exptime per entry: at 20-B values a record compresses to ~20 B, so
+ *   each summary byte costs ~2% of the items a segment holds. Recovery
+ *   indexes expired items and they fall out on first read or at reclaim; a
+ *   wholly expired segment is skipped by the header's max exptime.
+ *
+ * INDEX SNAPSHOT (written at clean shutdown only; raw bytes laid over the
+ * consecutive segment slots the state record names, starting at the first
+ * one's offset; its layout is the index module's bucket array, verbatim)
+ *
+ * RECOVERY (a later step; what this format guarantees it can do)
+ *
+ * Why a snapshot and not only tombstones: the index forgets flash copies
+ * (capacity eviction, collateral drop, reclaim of a segment that is not yet
+ * overwritten) while they stay readable on the device. A later set or
+ * delete of such a key finds no slot, so no tombstone can be written for
+ * it, and a pure summary replay would resurrect that older copy. The index
+ * as it stood at a clean shutdown holds exactly the current flash version
+ * of each key, since every runtime set / delete / flush removed the older
+ * slots. So the index is saved at shutdown and is the authority at start;
+ * the summaries rebuild it when its geometry changed.
+ *
+ * Clean shutdown: write the open segment if it holds anything (its items
+ * are in the index); reclaim the segments the snapshot will cover (oldest
+ * first, as reclaim always goes) so no entry points into them; write the
+ * snapshot; then the state record: CLEAN, last seq, min valid seq = seq of
+ * the oldest segment still live, flush state, max cas, snapshot place and
+ * checksum, index geometry.
+ *
+ * 1. Read the superblock (must validate) and the state record. Unless the
+ *    state is CLEAN with the superblock's instance id and a snapshot whose
+ *    checksum matches, the last run crashed: recover nothing, and write a
+ *    state record with min valid seq = highest seq seen + 1 so no segment of
+ *    that run is ever replayed. (A crash loses the flash contents, as
+ *    memcached's extstore loses them on every restart; never correctness.)
+ * 2. Before serving, write state RUNNING (run count + 1, no snapshot), so a
+ *    crash of this run cannot pass for a clean stop.
+ * 3. Read every segment header; keep those that validate, carry the
+ *    instance id, sit at their own segment id, have min valid seq <= seq <=
+ *    last seq, lie outside the snapshot, and whose summary checksum
+ *    matches: the segment table (id -> generation, seq). A stale index
+ *    entry into any other segment is dropped.
+ * 4. Same index geometry: load the snapshot's buckets verbatim, dropping
+ *    slots whose segment did not survive step 3. Other geometry: replay the
+ *    summaries in (seq, entry) order; an ITEM (hash -> segment, block) is
+ *    inserted only if the old snapshot holds a slot with that hash's old
+ *    tag, segment and block in one of the hash's old buckets (so only the
+ *    current version returns); TOMBSTONE removes that hash's entries.
+ * 5. Flush state and the cas counter come from the state record (written
+ *    last; each segment header also carries its seal-time flush state and
+ *    max cas, for tools and cross-checks). A flush is a time horizon, so no
+ *    per-key "flush" entry exists. Once oldest_live <= now, a segment whose
+ *    max store time <= oldest_live or whose max cas < oldest_cas is wholly
+ *    flushed, one whose max exptime is not 0 and <= now wholly expired: its
+ *    entries may be skipped. Other records are checked on read against
+ *    their own store time, cas and exptime.
+ *
+ * TOMBSTONE entries: the writer adds one when a delete or overwrite removes
+ * an indexed flash copy. Recovery through the snapshot does not need them;
+ * a replay-only reader (tiercache-inspect, a future lossy mode) applies
+ * them so that every deletion it can see is honoured.
+ */
+#ifndef TIERCACHE_FLASH_FORMAT_H
+#define TIERCACHE_FLASH_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The first 16 bytes of a tiercache flash file or device (offset 0). */
+#define FLASH_MAGIC "TIERCACHE-FLASH"  /* 15 chars + NUL = 16 bytes */
+#define FLASH_MAGIC_LEN 16
+
+#define FLASH_FORMAT_VERSION 1u
+
+/* Geometry. Field widths are the single source of these limits. */
+#define FLASH_UNIT 512u                 /* block offset unit, min alignment */
+#define FLASH_UNIT_SHIFT 9
+#define FLASH_IO_ALIGN 4096u            /* data offset, segment size */
+#define FLASH_SEGID_BITS 18
+#define FLASH_BLKOFF_BITS 14
+#define FLASH_MAX_SEGMENTS (1u << FLASH_SEGID_BITS)
+#define FLASH_MAX_SEGMENT_SIZE ((uint32_t)(1u << FLASH_BLKOFF_BITS) * FLASH_UNIT)
+#define FLASH_MIN_SEGMENT_SIZE (64u * 1024u)
+#define FLASH_HEADER_AREA 8192u         /* superblock + state record */
+
+/* Superblock (offset 0) and state record (offset FLASH_STATE_OFFSET). */
+#define FLASH_SB_LEN 128u
+#define FLASH_SB_CKSUM_OFF 120u
+#define FLASH_STATE_OFFSET 4096u
+#define FLASH_STATE_MAGIC "TCFSTATE"
+#define FLASH_STATE_MAGIC_LEN 8
+#define FLASH_STATE_LEN 128u
+#define FLASH_STATE_CLEAN 1u
+#define FLASH_STATE_RUNNING 2u
+#define FLASH_STATE_NO_SNAPSHOT 0xffffffffu
+
+/* Segment header (unit 0 of a segment). */
+#define FLASH_SEG_MAGIC "TCSG"
+#define FLASH_SEGHDR_LEN 128u
+#define FLASH_SEGHDR_CKSUM_OFF 120u
+#define FLASH_SEG_FIRST_BLOCK 1u        /* first block unit */
+
+/* Block header. */
+#define FLASH_BLK_MAGIC "TCBK"
+#define FLASH_BLK_HDR_LEN 40u
+#define FLASH_BLK_HDR_CKSUM_OFF 32u
+#define FLASH_CODEC_RAW 0u
+#define FLASH_CODEC_ZSTD 1u
+#define FLASH_BLK_MAX_RAW FLASH_MAX_SEGMENT_SIZE
+
+/* Record. */
+#define FLASH_REC_HDR_LEN 25u
+#define FLASH_KEY_MAX 250u
+
+/* Summary entry. */
+#define FLASH_SUM_ENTRY_LEN 12u
+#define FLASH_SUM_ITEM 1u
+#define FLASH_SUM_TOMBSTONE 2u
+
+/* Round n up to a multiple of the power of two a. */
+static inline uint64_t fl_round_up(uint64_t n, uint64_t a)
+{
+    return (n + a - 1) & ~(a - 1);
+}
+
+/* Little-endian field access on byte buffers (no alignment required). */
+static inline void fl_put_u8(uint8_t *p, uint8_t v) { p[0] = v; }
+static inline void fl_put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void fl_put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void fl_put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint8_t fl_get_u8(const uint8_t *p) { return p[0]; }
+static inline uint16_t fl_get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t fl_get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline uint64_t fl_get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+#endif /* TIERCACHE_FLASH_FORMAT_H */
