@@ -3,9 +3,17 @@
  *
  * Start: flags -> daemonize -> cache -> main event_base -> listener (bind)
  *        -> drop root -> workers -> accept -> port file -> loop.
- * Stop (SIGTERM, SIGINT, `shutdown`): stop accepting, stop workers (each
- * closes its connections), destroy workers (and their cache_worker_t), the
- * cache, the event bases.
+ * Stop (SIGTERM, SIGINT, SIGUSR1, `shutdown [graceful]`): stop accepting,
+ * stop workers (each closes its connections), destroy workers (and their
+ * cache_worker_t), the cache, the event bases. Exit status 0.
+ *
+ * Signals: before anything else a plain handler that only records the
+ * signal is installed for SIGTERM, SIGINT and SIGUSR1. libevent's signal
+ * events sit on top of it while the loop runs and put it back when freed,
+ * so a signal arriving before the loop, or during teardown (e.g. a SIGTERM
+ * after `shutdown`), is recorded and never fatal; repeated signals are
+ * idempotent. As memcached 1.6.18: "Gracefully stopping" on stderr for a
+ * graceful stop, "Exiting normally" with -v for the others.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -25,12 +33,35 @@
 #define EX_USAGE_CODE 64
 #define EX_OSERR_CODE 71
 
+/* The last stop signal seen outside the event loop (0 = none). The only
+ * process-wide state here: a signal handler cannot be given a context. */
+static volatile sig_atomic_t pending_signal;
+
+static void record_signal(int sig)
+{
+    pending_signal = sig;
+}
+
+/* Installs record_signal() for the stop signals. */
+static void install_signal_recorder(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = record_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     server_t *srv = arg;
     (void)what;
-    if (srv->settings->verbose > 0)
-        fprintf(stderr, "Signal handled: %s.\n", strsignal((int)sig));
+    if (sig == SIGUSR1)
+        atomic_store(&srv->graceful, true);
+    atomic_store(&srv->stopping, true);
     event_base_loopbreak(srv->base);
 }
 
@@ -84,6 +115,7 @@ int main(int argc, char **argv)
     atomic_store(&srv.verbose, settings.verbose);
     pthread_mutex_init(&srv.stats_lock, NULL);
     signal(SIGPIPE, SIG_IGN);
+    install_signal_recorder();
     if (settings.coredumps)
         daemon_enable_coredumps();
     daemon_raise_fd_limit((unsigned long)settings.maxconns + 64);
@@ -105,7 +137,7 @@ int main(int argc, char **argv)
 
     evthread_use_pthreads();
     srv.base = event_base_new();
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sigusr1 = NULL;
     if (srv.base == NULL) {
         fprintf(stderr, "tiercache: event_base_new failed\n");
         rc = EX_OSERR_CODE;
@@ -114,8 +146,10 @@ int main(int argc, char **argv)
     srv.shutdown_ev = event_new(srv.base, -1, 0, on_shutdown, &srv);
     sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
     sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
-    if (!srv.shutdown_ev || !sigterm || !sigint || evsignal_add(sigterm, NULL) ||
-        evsignal_add(sigint, NULL)) {
+    sigusr1 = evsignal_new(srv.base, SIGUSR1, on_signal, &srv);
+    if (!srv.shutdown_ev || !sigterm || !sigint || !sigusr1 ||
+        evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL) ||
+        evsignal_add(sigusr1, NULL)) {
         rc = EX_OSERR_CODE;
         goto out;
     }
@@ -158,11 +192,19 @@ int main(int argc, char **argv)
         goto out;
     }
     listener_write_port_file(srv.listener);
-    if (settings.verbose > 0)
+    if (settings.verbose > 1) /* memcached -v prints nothing at start */
         fprintf(stderr, "tiercache %s listening (port %d, %u threads)\n",
                 TIERCACHE_VERSION, srv.tcp_port, srv.nworkers);
 
-    event_base_dispatch(srv.base);
+    /* a stop signal that came during start-up: do not enter the loop */
+    if (pending_signal == SIGUSR1)
+        atomic_store(&srv.graceful, true);
+    if (pending_signal == 0)
+        event_base_dispatch(srv.base);
+    if (atomic_load(&srv.graceful))
+        fprintf(stderr, "Gracefully stopping\n");
+    else if (settings.verbose > 0)
+        fprintf(stderr, "Exiting normally\n");
 
 out:
     listener_destroy(&srv.listener);
@@ -175,6 +217,8 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (sigusr1)
+        event_free(sigusr1); /* record_signal() is back for all three */
     if (srv.shutdown_ev)
         event_free(srv.shutdown_ev);
     if (srv.base)

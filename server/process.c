@@ -127,10 +127,11 @@ static void start_store(conn_t *c, const text_request_t *req)
         break;
     }
     conn_start_swallow(c, req->nbytes + 2);
-    /* memcached: a failed set must not leave the old value visible */
+    /* memcached: a failed set must not leave the old value visible (and
+     * counts no delete for it) */
     if (op == CACHE_STORE_SET &&
         (st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY))
-        cache_delete(c->w->cw, req->key, req->nkey);
+        cache_unlink(c->w->cw, req->key, req->nkey);
 }
 
 void process_nread_done(conn_t *c)
@@ -449,9 +450,9 @@ void process_text(conn_t *c, const text_request_t *req)
         if (!srv->settings->enable_shutdown) {
             conn_reply(c, "ERROR: shutdown not enabled");
         } else if (n == 0 || (n == 8 && memcmp(req->args, "graceful", 8) == 0)) {
-            /* graceful: memcached's SIGUSR1 path; both stop cleanly here */
+            /* graceful: memcached's SIGUSR1 path; both stop cleanly, exit 0 */
             c->close_after_write = true;
-            server_request_shutdown(srv);
+            server_request_shutdown(srv, n != 0);
         } else {
             conn_reply(c, "CLIENT_ERROR invalid shutdown mode");
         }

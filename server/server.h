@@ -42,10 +42,13 @@ typedef struct server {
     pthread_mutex_t stats_lock;  /* guards stats_base */
     server_stats_t stats_base;   /* `stats reset` baseline */
     atomic_bool stopping;
+    atomic_bool graceful;        /* stop asked by `shutdown graceful`/SIGUSR1 */
     struct event *shutdown_ev;   /* activated by server_request_shutdown */
 } server_t;
 
-/* Asks the main loop to shut down cleanly (thread-safe). */
-void server_request_shutdown(server_t *srv);
+/* Asks the main loop to shut down cleanly (thread-safe, idempotent).
+ * `graceful` (memcached's `shutdown graceful` / SIGUSR1) only changes what
+ * is logged: "Gracefully stopping" instead of "Exiting normally" (-v). */
+void server_request_shutdown(server_t *srv, bool graceful);
 
 #endif /* TIERCACHE_SERVER_H */

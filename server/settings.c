@@ -163,12 +163,13 @@ static const opt_t opts[] = {
     {0, NULL, "hot_lru_pct", T_INT, OFF(hot_lru_pct), "20",
      "pct of a class's items in HOT", "hot_lru_pct", F_DEFAULT, 1, 80},
     {0, NULL, "warm_lru_pct", T_INT, OFF(warm_lru_pct), "40",
-     "pct of a class's items in WARM", "warm_lru_pct", F_DEFAULT, 1, 80},
+     "pct of a class's memory in WARM", "warm_lru_pct", F_DEFAULT, 1, 80},
     {0, NULL, "hot_max_factor", T_DOUBLE, OFF(hot_max_factor), "0.20",
      "items idle > cold age * this leave HOT", "hot_max_factor", F_DEFAULT, 0,
      0},
     {0, NULL, "warm_max_factor", T_DOUBLE, OFF(warm_max_factor), "2.00",
-     "items idle > cold age * this leave WARM", "warm_max_factor", F_DEFAULT,
+     "accepted, not used: WARM has no age cap (tiers/ram/lru.h)",
+     "warm_max_factor", F_DEFAULT,
      0, 0},
     {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "temp_lru", F_DEFAULT, 0, 0},
     {0, NULL, "temporary_ttl", T_INT, OFF(temporary_ttl), "61", "(ignored)",
@@ -593,7 +594,10 @@ settings_status_e settings_parse(settings_t *s, int argc, char **argv)
     shortopts[ns] = '\0';
     memset(&longopts[nl], 0, sizeof(longopts[nl]));
 
-    optind = 1;
+    /* 0, not 1: glibc then also drops the state of an earlier, unfinished
+     * parse (a pointer into its argv), so settings_parse() can be called
+     * again (unit tests). */
+    optind = 0;
     opterr = 1;
     int c;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {

@@ -238,7 +238,14 @@ cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey)
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
-    return ram_delete(&w->c->ram, &w->st, key, nkey);
+    return ram_delete(&w->c->ram, &w->st, key, nkey, true);
+}
+
+cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    return ram_delete(&w->c->ram, &w->st, key, nkey, false);
 }
 
 cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey,

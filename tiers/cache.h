@@ -70,9 +70,9 @@ typedef struct cache_settings {
     bool use_cas;             /* false with -C: cas uniques are all 0 */
     unsigned hash_power;      /* initial log2 of hash buckets (16) */
     unsigned hot_lru_pct;     /* share of a class's items in HOT (20) */
-    unsigned warm_lru_pct;    /* share of a class's items in WARM (40) */
+    unsigned warm_lru_pct;    /* share of a class's memory in WARM (40) */
     double hot_max_factor;    /* memcached's hot_max_factor (0.2) */
-    double warm_max_factor;   /* memcached's warm_max_factor (2.0) */
+    double warm_max_factor;   /* memcached's (2.0); shown, not used (ram/lru.h) */
     bool maintainer_thread;   /* run the LRU maintainer (true) */
     bool crawler_thread;      /* run the expiry crawler (true) */
     unsigned crawler_sleep_us;/* crawler pause between batches */
@@ -133,7 +133,9 @@ cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
 
 /*
  * gat/gats: as cache_get, and sets the expiry to `exptime` (raw protocol
- * value). Counts cmd_get, cmd_touch, touch_hits/touch_misses (not get_hits).
+ * value). Counts cmd_touch and touch_hits/touch_misses only: as memcached
+ * 1.6.18, not cmd_get, get_hits/get_misses or hits_to_* (get_expired and
+ * get_flushed still count a lookup that finds a dead item).
  */
 cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
                                    size_t nkey, int64_t exptime,
@@ -175,9 +177,10 @@ typedef enum cache_store_op {
  * Commit: links `it` (from cache_item_alloc) under `op`. `cas_in` is used
  * only by CACHE_STORE_CAS. On CACHE_OK, *cas_out (if not NULL) gets the new
  * cas unique. Returns CACHE_OK, CACHE_NOT_STORED (add on a live item;
- * replace/append/prepend on a missing one), CACHE_EXISTS (cas mismatch),
- * CACHE_NOT_FOUND (cas on a missing item), CACHE_NO_MEMORY or CACHE_TOO_LARGE
- * (append/prepend result). The caller still owns its reference to `it`.
+ * replace/append/prepend on a missing one), CACHE_EXISTS (cas mismatch;
+ * as memcached, a unique of 0 given or stored, e.g. with use_cas off, never
+ * matches), CACHE_NOT_FOUND (cas on a missing item), CACHE_NO_MEMORY or
+ * CACHE_TOO_LARGE (append/prepend result). The caller still owns its reference to `it`.
  * Counts cas_hits/cas_misses/cas_badval and per-class set counts.
  */
 cache_status_e cache_store(cache_worker_t *w, cache_item_t *it,
@@ -186,6 +189,16 @@ cache_status_e cache_store(cache_worker_t *w, cache_item_t *it,
 
 /* delete: CACHE_OK or CACHE_NOT_FOUND. Counts delete_hits/delete_misses. */
 cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey);
+
+/*
+ * Removes a live item without counting a delete: what memcached does to the
+ * old value when a set's allocation fails (too large, out of memory), so a
+ * stale value does not survive the failed set. CACHE_OK (removed),
+ * CACHE_NOT_FOUND or CACHE_EINVAL (bad key). Counts only what a lookup
+ * counts on a dead item (get_expired / get_flushed), as memcached's
+ * item_get() there. O(1), takes the key's stripe lock.
+ */
+cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey);
 
 /*
  * incr/decr by `delta`: incr wraps at 2^64, decr floors at 0. The value must
@@ -215,7 +228,7 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
  * over workers by cache_stats_snapshot().
  */
 #define CACHE_STATS_FIELDS(X)                                                 \
-    X(cmd_get, "keys looked up by get/gets/gat/gats")                         \
+    X(cmd_get, "keys looked up by get/gets")                                  \
     X(cmd_touch, "keys touched by touch/gat/gats")                            \
     X(get_hits, "get keys found")                                             \
     X(get_misses, "get keys not found")                                       \
@@ -250,7 +263,7 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(lru_crawler_starts, "crawler runs started")                             \
     X(lru_maintainer_juggles, "LRU maintainer passes")                        \
     X(malloc_fails, "failed mallocs")                                         \
-    X(bytes, "bytes of stored items (header+key+value)")                      \
+    X(bytes, "sum of items' memcached ITEM_ntotal")                           \
     X(curr_items, "items linked now")                                         \
     X(total_items, "items ever stored")                                       \
     X(slab_global_page_pool, "free pages not assigned to a class")            \
@@ -307,7 +320,8 @@ typedef struct cache_item_meta {
     bool fetched;
     unsigned slab_class;
     size_t nbytes;       /* value bytes */
-    size_t total_size;   /* header + key + value: memcached's `size` */
+    size_t total_size;   /* memcached's ITEM_ntotal: 48 + nkey + 1 +
+                          * (flags ? 4 : 0) + nbytes + 2 + (cas ? 8 : 0) */
 } cache_item_meta_t;
 
 /* Return false to stop the walk. */
@@ -358,6 +372,10 @@ void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx);
  *   "NOT_STORED" to both (checked: 600000 + 600000 bytes with -I 1m).
  * - Counters kept by the tier: cmd_set is not in CACHE_STATS_FIELDS; the
  *   per-class set counts (stats slabs cmd_set) count every cache_store().
+ * - Item sizes (slab class choice, the too-large limit, `bytes`,
+ *   mem_requested, metadump size=) are memcached's ITEM_ntotal, so the same
+ *   key/value lands in the same class and is refused at the same size as
+ *   in memcached 1.6.18 (ram/item.h).
  * - Stats counters of workers are single-writer relaxed atomics (a load and
  *   a store, no lock prefix): never torn, possibly a few ops stale.
  */

@@ -15,16 +15,26 @@
  *   |  36 |  4 | exptime   unix s, 0 = never, 1 = expired   [stripe lock]*  |
  *   |  40 |  4 | nbytes    value bytes                      (immutable)     |
  *   |  44 |  2 | refcount  atomic: 1 for the hash link + 1 per reference    |
- *   |  46 |  1 | iflags    atomic: ITEM_LINKED|FETCHED|ACTIVE|LRU(2 bits)   |
+ *   |  46 |  1 | iflags    atomic: LINKED|FETCHED|ACTIVE|SLABBED|LRU(2 bits)|
+ *   |     |    |           |CFLAGS|CASSZ                                     |
  *   |  47 |  1 | clsid     slab class id (1..63)            (immutable)     |
  *   +-----+----+-----------------------------------------------------------+
- *   |  48 |  4 | flags     client flags (native byte order) (immutable)     |
- *   |  52 |  1 | nkey      key length (1..250)              (immutable)     |
- *   |  53 |  n | key                                                         |
- *   |53+n |  v | value     nbytes bytes, no "\r\n"                           |
+ *   |  48 |  1 | nkey      key length (1..250)              (immutable)     |
+ *   |  49 | 0/4| flags     client flags (native order), only if CFLAGS      |
+ *   |  .. |  n | key                                                         |
+ *   |  .. |  v | value     nbytes bytes, no "\r\n"                           |
  *   +-----+----+-----------------------------------------------------------+
- *   ntotal = 53 + nkey + nbytes  (what `bytes`, mem_requested and
- *   metadump's size count)
+ *   Bytes used: 49 + (flags ? 4 : 0) + nkey + nbytes.
+ *
+ * Size: every size the cache shows or decides by (slab class choice, the
+ * too-large limit, `bytes`, mem_requested, metadump's size=) is memcached
+ * 1.6.18's ITEM_ntotal for the same item:
+ *   48 + nkey + 1 + (flags ? 4 : 0) + nbytes + 2 ("\r\n") + (cas ? 8 : 0)
+ * (checked against memcached: key "a", value 1 byte -> 61, 53 with -C;
+ * flags 5 add 4). It is always >= the bytes used, so the item fits its
+ * chunk, and a value lands in the same class as in memcached. CFLAGS and
+ * CASSZ (set at allocation, immutable) let item_ntotal() compute it from the
+ * item alone.
  *
  * (*) time and exptime are also read without the stripe lock by the LRU
  * tail scans and stats (a racy read of an aligned 32-bit word: at worst a
@@ -41,6 +51,7 @@
 #define TIERCACHE_RAM_ITEM_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -56,6 +67,8 @@ typedef uint32_t rel_time_t;
 #define ITEM_SLABBED 0x08u /* on a slab free list */
 #define ITEM_LRU_SHIFT 4   /* bits 4-5: lru_id_e */
 #define ITEM_LRU_MASK 0x30u
+#define ITEM_CFLAGS 0x40u  /* client flags are non-zero: stored (4 bytes) */
+#define ITEM_CASSZ 0x80u   /* cas enabled: the size counts memcached's 8 */
 
 typedef enum lru_id { LRU_HOT = 0, LRU_WARM = 1, LRU_COLD = 2, LRU_COUNT = 3 } lru_id_e;
 
@@ -78,44 +91,69 @@ struct cache_item {
 typedef struct cache_item item_t;
 
 #define ITEM_HEADER_SIZE 48u
-#define ITEM_PREFIX_SIZE 5u /* flags + nkey */
 
 _Static_assert(sizeof(item_t) == ITEM_HEADER_SIZE, "item header is 48 bytes");
 
-static inline size_t item_ntotal_for(size_t nkey, size_t nbytes)
+/* memcached's ITEM_ntotal for an item (see the size note above). */
+static inline size_t item_ntotal_for(size_t nkey, size_t nbytes, uint32_t flags, bool use_cas)
 {
-    return ITEM_HEADER_SIZE + ITEM_PREFIX_SIZE + nkey + nbytes;
+    return ITEM_HEADER_SIZE + nkey + 1 + (flags ? 4u : 0u) + nbytes + 2 + (use_cas ? 8u : 0u);
 }
+
+/* Bytes of the chunk the item really uses (<= item_ntotal_for()). */
+static inline size_t item_used_for(size_t nkey, size_t nbytes, uint32_t flags)
+{
+    return ITEM_HEADER_SIZE + 1 + (flags ? 4u : 0u) + nkey + nbytes;
+}
+
+static inline size_t item_prefix(const item_t *it)
+{
+    return 1u + ((atomic_load_explicit(&it->iflags, memory_order_relaxed) & ITEM_CFLAGS) ? 4u : 0u);
+}
+
+static inline size_t item_nkey(const item_t *it) { return it->data[0]; }
 
 static inline size_t item_ntotal(const item_t *it)
 {
-    return item_ntotal_for(it->data[4], it->nbytes);
+    unsigned f = atomic_load_explicit(&it->iflags, memory_order_relaxed);
+    return ITEM_HEADER_SIZE + item_nkey(it) + 1 + ((f & ITEM_CFLAGS) ? 4u : 0u) + it->nbytes +
+           2 + ((f & ITEM_CASSZ) ? 8u : 0u);
+}
+
+/* Lays out nkey and flags of a fresh item (iflags 0, not yet shared) and
+ * sets CFLAGS/CASSZ. The key is then written at item_key(). */
+static inline void item_init_layout(item_t *it, size_t nkey, uint32_t flags, bool use_cas)
+{
+    unsigned f = (flags ? ITEM_CFLAGS : 0u) | (use_cas ? ITEM_CASSZ : 0u);
+    atomic_fetch_or_explicit(&it->iflags, (uint8_t)f, memory_order_relaxed);
+    it->data[0] = (unsigned char)nkey;
+    if (flags)
+        memcpy(it->data + 1, &flags, sizeof flags);
 }
 
 static inline uint32_t item_flags_get(const item_t *it)
 {
-    uint32_t f;
-    memcpy(&f, it->data, sizeof f);
+    uint32_t f = 0;
+    if (item_prefix(it) > 1)
+        memcpy(&f, it->data + 1, sizeof f);
     return f;
 }
 
-static inline size_t item_nkey(const item_t *it) { return it->data[4]; }
-
-static inline char *item_key(item_t *it) { return (char *)it->data + ITEM_PREFIX_SIZE; }
+static inline char *item_key(item_t *it) { return (char *)it->data + item_prefix(it); }
 
 static inline const char *item_ckey(const item_t *it)
 {
-    return (const char *)it->data + ITEM_PREFIX_SIZE;
+    return (const char *)it->data + item_prefix(it);
 }
 
 static inline char *item_value(item_t *it)
 {
-    return (char *)it->data + ITEM_PREFIX_SIZE + it->data[4];
+    return (char *)it->data + item_prefix(it) + it->data[0];
 }
 
 static inline const char *item_cvalue(const item_t *it)
 {
-    return (const char *)it->data + ITEM_PREFIX_SIZE + it->data[4];
+    return (const char *)it->data + item_prefix(it) + it->data[0];
 }
 
 static inline unsigned item_iflags(const item_t *it)

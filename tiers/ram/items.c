@@ -150,15 +150,21 @@ static item_t *do_item_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t n
 }
 
 /*
- * memcached's lru_pull_tail(): looks at up to 5 items from the tail of list
- * `cur` of class `id`. Expired/flushed items are reclaimed (and the search
- * goes on); busy ones skipped. HOT/WARM: an ACTIVE item goes to WARM (HOT)
- * or the WARM head; otherwise the tail moves to COLD when the list is over
- * its share of total_bytes or older than max_age. COLD: with
- * LRU_PULL_EVICT the tail is evicted (if evict_to_free), else an ACTIVE
- * tail moves to WARM. Returns the number of items moved or freed.
+ * memcached's lru_pull_tail(), with tiercache's scan-resistant policy (see
+ * lru.h): looks at up to 5 items from the tail of list `cur` of class `id`.
+ * Expired/flushed items are reclaimed (and the search goes on); busy ones
+ * skipped.
+ *   HOT:  an ACTIVE tail goes to WARM; otherwise it moves to COLD when HOT
+ *         holds more than `limit` bytes or the item is older than max_age.
+ *   WARM: an ACTIVE tail is re-bumped to the WARM head (and the search goes
+ *         on); otherwise it moves to COLD when WARM holds more than `limit`
+ *         bytes or the item is older than max_age.
+ *   COLD: an ACTIVE tail (hit twice, the bump not yet done) moves to WARM
+ *         and the search goes on; with LRU_PULL_EVICT an inactive tail is
+ *         evicted (if evict_to_free).
+ * Returns the number of items moved or freed.
  */
-static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t total_bytes,
+static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t limit,
                          int flags, rel_time_t max_age)
 {
     lru_class_t *l = &r->lru[id];
@@ -193,25 +199,20 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t total_byt
             continue;
         }
         bool stop = true;
-        uint64_t limit = 0;
+        bool active = (item_iflags(search) & ITEM_ACTIVE) != 0;
         switch (cur) {
         case LRU_HOT:
-            limit = total_bytes * r->set.hot_lru_pct / 100;
-            /* fall through */
         case LRU_WARM:
-            if (limit == 0)
-                limit = total_bytes * r->set.warm_lru_pct / 100;
-            if (item_iflags(search) & ITEM_ACTIVE) {
+            if (active) {
                 item_clear_iflag(search, ITEM_ACTIVE);
                 removed++;
                 if (cur == LRU_WARM) {
                     lru_stat_add(&l->st.moves_within_lru, 1);
-                    do_lru_move(l, search, LRU_WARM);
                     stop = false;
                 } else {
                     lru_stat_add(&l->st.moves_to_warm, 1);
-                    do_lru_move(l, search, LRU_WARM);
                 }
+                do_lru_move(l, search, LRU_WARM);
             } else if (l->bytes[cur] > limit || now - search->time > max_age) {
                 lru_stat_add(&l->st.moves_to_cold, 1);
                 do_lru_move(l, search, LRU_COLD);
@@ -219,25 +220,22 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t total_byt
             }
             break;
         case LRU_COLD:
-            if (flags & LRU_PULL_EVICT) {
-                if (!r->set.evict_to_free)
-                    break;
+            if (active) {
+                /* hit twice in COLD: rescued to WARM, never evicted */
+                lru_stat_add(&l->st.moves_to_warm, 1);
+                item_clear_iflag(search, ITEM_ACTIVE);
+                do_lru_move(l, search, LRU_WARM);
+                removed++;
+                stop = false;
+            } else if ((flags & LRU_PULL_EVICT) && r->set.evict_to_free) {
                 lru_stat_add(&l->st.evicted, 1);
                 atomic_store_explicit(&l->st.evicted_time, now - search->time,
                                       memory_order_relaxed);
                 if (search->exptime != 0)
                     lru_stat_add(&l->st.evicted_nonzero, 1);
-                unsigned f = item_iflags(search);
-                if (!(f & ITEM_FETCHED))
+                if (!(item_iflags(search) & ITEM_FETCHED))
                     lru_stat_add(&l->st.evicted_unfetched, 1);
-                if (f & ITEM_ACTIVE)
-                    lru_stat_add(&l->st.evicted_active, 1);
                 do_item_unlink_x(r, search, hv, true);
-                removed++;
-            } else if (item_iflags(search) & ITEM_ACTIVE) {
-                lru_stat_add(&l->st.moves_to_warm, 1);
-                item_clear_iflag(search, ITEM_ACTIVE);
-                do_lru_move(l, search, LRU_WARM);
                 removed++;
             }
             break;
@@ -254,6 +252,9 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t total_byt
     return removed;
 }
 
+/* No age cap (WARM, and forced pulls). */
+#define LRU_NO_MAX_AGE ((rel_time_t)UINT32_MAX)
+
 unsigned ram_lru_juggle(ram_t *r, unsigned cls, unsigned max)
 {
     lru_class_t *l = &r->lru[cls];
@@ -266,15 +267,25 @@ unsigned ram_lru_juggle(ram_t *r, unsigned cls, unsigned max)
     pthread_mutex_unlock(&l->lock);
     if (total == 0)
         return 0;
+    /* HOT: hot_lru_pct of the class's item bytes, or hot_max_factor of
+     * COLD's age (memcached's). WARM: warm_lru_pct of the memory the class
+     * owns, no age cap (lru.h: a scan shrinks COLD's age to nothing and
+     * must not push WARM out). */
+    slabs_class_info_t in;
+    slabs_class_info(&r->slabs, cls, &in);
+    uint64_t class_mem = in.total_chunks * in.chunk_size;
+    if (class_mem < total)
+        class_mem = total;
+    uint64_t hot_limit = total * r->set.hot_lru_pct / 100;
+    uint64_t warm_limit = class_mem * r->set.warm_lru_pct / 100;
     rel_time_t hot_age = (rel_time_t)(cold_age * r->set.hot_max_factor);
-    rel_time_t warm_age = (rel_time_t)(cold_age * r->set.warm_max_factor);
     unsigned moves = 0;
     for (unsigned i = 0; i < max; i++) {
         int more = 0;
-        if (lru_pull_tail(r, cls, LRU_HOT, total, 0, hot_age) ||
-            lru_pull_tail(r, cls, LRU_WARM, total, 0, warm_age))
+        if (lru_pull_tail(r, cls, LRU_HOT, hot_limit, 0, hot_age) ||
+            lru_pull_tail(r, cls, LRU_WARM, warm_limit, 0, LRU_NO_MAX_AGE))
             more++;
-        more += lru_pull_tail(r, cls, LRU_COLD, total, 0, 0);
+        more += lru_pull_tail(r, cls, LRU_COLD, 0, 0, 0);
         if (!more)
             break;
         moves++;
@@ -287,7 +298,7 @@ unsigned ram_lru_juggle(ram_t *r, unsigned cls, unsigned max)
 static item_t *do_item_alloc(ram_t *r, const char *key, size_t nkey, uint32_t flags,
                              rel_time_t exptime, size_t nbytes, cache_status_e *st)
 {
-    size_t ntotal = item_ntotal_for(nkey, nbytes);
+    size_t ntotal = item_ntotal_for(nkey, nbytes, flags, r->set.use_cas);
     unsigned id = slabs_clsid(&r->slabs, ntotal);
     if (id == 0 || nbytes > UINT32_MAX) {
         *st = CACHE_TOO_LARGE;
@@ -318,8 +329,7 @@ static item_t *do_item_alloc(ram_t *r, const char *key, size_t nkey, uint32_t fl
     it->time = ram_now(r);
     it->exptime = exptime;
     it->nbytes = (uint32_t)nbytes;
-    memcpy(it->data, &flags, sizeof flags);
-    it->data[4] = (unsigned char)nkey;
+    item_init_layout(it, nkey, flags, r->set.use_cas);
     memcpy(item_key(it), key, nkey);
     *st = CACHE_OK;
     return it;
@@ -361,9 +371,10 @@ cache_status_e ram_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
     }
     hash_unlock(&r->hash, hv);
 
-    if (mode != RAM_TOUCH)
+    /* memcached counts gat/gats in cmd_touch only, never in cmd_get. */
+    if (mode == RAM_GET)
         WSTAT_INC(ws, cmd_get);
-    if (mode != RAM_GET)
+    else
         WSTAT_INC(ws, cmd_touch);
     if (!it) {
         if (mode == RAM_GET)
@@ -413,7 +424,9 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
         if (!old) {
             st = CACHE_NOT_FOUND;
             WSTAT_INC(ws, cas_misses);
-        } else if (cas_in == old->cas) {
+        } else if (cas_in != 0 && old->cas != 0 && cas_in == old->cas) {
+            /* memcached: a zero unique on either side (cas 0, or -C where
+             * every item's unique is 0) never matches: EXISTS. */
             do_item_replace(r, old, it, hv, now);
             WSTAT_INC(ws, cas_hits);
             WCSTAT_INC(ws, old->clsid, cas_hits);
@@ -461,13 +474,20 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
     return st;
 }
 
-cache_status_e ram_delete(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey)
+cache_status_e ram_delete(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
+                          bool count)
 {
     uint64_t hv = hash_key(key, nkey);
     rel_time_t now = ram_now(r);
     hash_lock(&r->hash, hv);
     item_t *it = do_item_get(r, ws, key, nkey, hv, now);
-    if (it) {
+    if (!count) {
+        /* memcached's item_get + item_unlink: no delete counters */
+        if (it) {
+            do_item_unlink(r, it, hv);
+            ram_item_release(r, it);
+        }
+    } else if (it) {
         WSTAT_INC(ws, delete_hits);
         WCSTAT_INC(ws, it->clsid, delete_hits);
         do_item_unlink(r, it, hv);

@@ -10,6 +10,24 @@
  *   head[WARM] -> ...             -> tail[WARM]  items hit while HOT/COLD
  *   head[COLD] -> ...             -> tail[COLD]  evicted from the tail
  *
+ * Policy (items.c), memcached's new_lru.txt with one deliberate change:
+ *  - A fetch marks an item FETCHED, the second one ACTIVE (and bumps its
+ *    time). An item ACTIVE in COLD moves to WARM at once if the LRU lock is
+ *    free, else when it reaches COLD's tail: an ACTIVE COLD tail is rescued
+ *    to WARM, never evicted.
+ *  - HOT's tail: ACTIVE -> WARM; else -> COLD when HOT is over hot_lru_pct
+ *    of the class's item bytes or older than hot_max_factor x COLD's age.
+ *  - WARM's tail: ACTIVE -> WARM's head (re-bumped, flag cleared); else ->
+ *    COLD only when WARM is over warm_lru_pct of the memory the class owns
+ *    (its chunks). The change: memcached also caps WARM's age at
+ *    warm_max_factor x COLD's age, and measures the share against item
+ *    bytes. During a scan of new keys COLD's age drops to ~0 s, so memcached
+ *    pushes its whole WARM out (1.6.18 keeps 0 of 300 hot keys in
+ *    tests/blackbox test_scan_resistance); and a class that is not full
+ *    would demote 60% of a hot set that is all of its items. Here a scan of
+ *    never-read keys flows HOT -> COLD -> evicted and WARM stays.
+ *    warm_max_factor is accepted (and shown) but not used.
+ *
  * Lock order: stripe lock -> lru_class_t.lock -> slab locks. With the LRU
  * lock held, stripes are only trylocked.
  */

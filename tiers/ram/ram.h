@@ -127,7 +127,9 @@ cache_status_e ram_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
 
 cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_e op,
                          uint64_t cas_in, uint64_t *cas_out);
-cache_status_e ram_delete(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey);
+/* delete; counts delete_hits/misses only if `count` (cache_unlink: not). */
+cache_status_e ram_delete(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
+                          bool count);
 cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
                          bool incr, uint64_t delta, uint64_t *value_out,
                          uint64_t *cas_out);

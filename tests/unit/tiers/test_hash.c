@@ -11,8 +11,8 @@
 static item_t *mk(const char *key)
 {
     size_t nkey = strlen(key);
-    item_t *it = calloc(1, item_ntotal_for(nkey, 0));
-    it->data[4] = (unsigned char)nkey;
+    item_t *it = calloc(1, item_ntotal_for(nkey, 0, 0, false));
+    item_init_layout(it, nkey, 0, false);
     memcpy(item_key(it), key, nkey);
     return it;
 }

@@ -1,12 +1,16 @@
 /* tests/unit/tiers/test_lru.c - segmented LRU, scan resistance, eviction,
- * -M (no eviction). Background threads are off: the allocation path must
- * balance and evict by itself. */
+ * -M (no eviction). Background threads are off (the allocation path must
+ * balance and evict by itself), except in the *_maintainer test. */
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 
 #include "helpers.h"
 
 #define MiB ((size_t)1024 * 1024)
-#define VAL "0123456789012345678901234567890" /* 31 bytes: class 1 */
+/* 24 bytes: class 1 (96) for keys up to 13 bytes, as memcached's
+ * 48 + nkey + 1 + 24 + 2 + 8 */
+#define VAL "012345678901234567890123"
 
 static fake_clock_t clk;
 static cache_settings_t set;
@@ -153,15 +157,75 @@ Test(lru, referenced_item_survives_eviction)
     char key[32];
     for (int i = 0; i < 200000; i++) {
         snprintf(key, sizeof key, "k:%d", i);
-        cr_assert_eq(set_kv(w, CACHE_STORE_SET, key, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", 31,
+        cr_assert_eq(set_kv(w, CACHE_STORE_SET, key, "ZZZZZZZZZZZZZZZZZZZZZZZZ", 24,
                             0, 0, 0, NULL), CACHE_OK);
     }
     cache_stats_t st;
     cache_stats_snapshot(c, &st);
     cr_assert_gt(st.lrutail_reflocked, 0, "the pinned item was seen busy at the tail");
-    cr_assert_eq(cache_item_nbytes(it), 31);
-    cr_assert(memcmp(cache_item_value(it), VAL, 31) == 0);
+    cr_assert_eq(cache_item_nbytes(it), 24);
+    cr_assert(memcmp(cache_item_value(it), VAL, 24) == 0);
     cr_assert(memcmp(cache_item_key(it), "pinned", 6) == 0);
     cache_item_release(w, &it);
     cr_assert_null(it);
+}
+
+/*
+ * Mirrors tests/blackbox/test_stats.py test_scan_resistance: a hot set of
+ * 300 1000-byte items read three times, time passing between the rounds,
+ * then one pass of new never-read keys about 4x the memory, with the clock
+ * running during the scan (so COLD's age collapses). The hot set must stay
+ * in WARM: the scan flows HOT -> COLD -> evicted.
+ */
+static void scan_after_reads(bool maintainer)
+{
+    set.mem_limit = 8 * MiB;
+    set.maintainer_thread = maintainer;
+    start();
+    enum { HOT = 300, SCAN = 32000 };
+    static char val[1000];
+    memset(val, 'h', sizeof val);
+    char key[32];
+    for (int i = 0; i < HOT; i++) {
+        snprintf(key, sizeof key, "hot%d", i);
+        cr_assert_eq(set_kv(w, CACHE_STORE_SET, key, val, sizeof val, 0, 0, 0, NULL),
+                     CACHE_OK);
+    }
+    for (int r = 0; r < 3; r++) {
+        atomic_fetch_add(&clk.now, 1);
+        for (int i = 0; i < HOT; i++) {
+            snprintf(key, sizeof key, "hot%d", i);
+            cr_assert(has_key(w, key));
+        }
+        if (maintainer)
+            usleep(300000);
+    }
+    for (int i = 0; i < SCAN; i++) {
+        if (i % 1000 == 0)
+            atomic_fetch_add(&clk.now, 1);
+        snprintf(key, sizeof key, "scan%d", i);
+        cr_assert_eq(set_kv(w, CACHE_STORE_SET, key, val, sizeof val, 0, 0, 0, NULL),
+                     CACHE_OK, "scan %d", i);
+    }
+    cache_stats_t st;
+    cache_stats_snapshot(c, &st);
+    cr_assert_gt(st.evictions, SCAN / 2);
+    int alive = 0;
+    for (int i = 0; i < HOT; i++) {
+        snprintf(key, sizeof key, "hot%d", i);
+        alive += has_key(w, key);
+    }
+    cr_assert_geq(alive, HOT * 9 / 10, "hot set lost to a scan: %d/%d survived", alive,
+                  HOT);
+    cr_assert(!has_key(w, "scan0"), "the scan's head was evicted");
+}
+
+Test(lru, scan_after_reads_keeps_hot_set)
+{
+    scan_after_reads(false);
+}
+
+Test(lru, scan_after_reads_keeps_hot_set_maintainer)
+{
+    scan_after_reads(true);
 }

@@ -165,7 +165,7 @@ Test(ops, delete_touch_gat_counting)
     cr_assert_eq(st.cmd_touch, 4);
     cr_assert_eq(st.touch_hits, 2);
     cr_assert_eq(st.touch_misses, 2);
-    cr_assert_eq(st.cmd_get, 4);
+    cr_assert_eq(st.cmd_get, 2, "memcached: gat counts in cmd_touch, not cmd_get");
     cr_assert_eq(st.get_hits, 1, "gat does not count get_hits");
     cr_assert_eq(st.get_misses, 1);
     cache_stats_reset(c);
@@ -203,4 +203,16 @@ Test(ops, no_cas)
     uint64_t cas = 99;
     cr_assert_eq(set_kv(w, CACHE_STORE_SET, "k", "v", 1, 0, 0, 0, &cas), CACHE_OK);
     cr_assert_eq(cas, 0);
+    /* memcached -C: a zero unique never matches, the item exists */
+    cr_assert_eq(set_kv(w, CACHE_STORE_CAS, "k", "w", 1, 0, 0, 0, NULL), CACHE_EXISTS);
+    cr_assert_eq(set_kv(w, CACHE_STORE_CAS, "k", "w", 1, 0, 0, 1, NULL), CACHE_EXISTS);
+    cr_assert_eq(set_kv(w, CACHE_STORE_CAS, "nx", "w", 1, 0, 0, 0, NULL), CACHE_NOT_FOUND);
+    char buf[8];
+    cr_assert_eq(get_s(w, "k", buf, sizeof buf), CACHE_OK);
+    cr_assert_str_eq(buf, "v");
+    cache_stats_t st;
+    cache_stats_snapshot(c, &st);
+    cr_assert_eq(st.cas_badval, 2);
+    cr_assert_eq(st.cas_misses, 1);
+    cr_assert_eq(st.cas_hits, 0);
 }

@@ -95,7 +95,7 @@ Test(stats, groups_names_and_order)
     cache_stats_group(c, CACHE_STATS_ITEMS, emit, &o);
     expect_names(&o, "items:", ids, 3, item_names, NULL);
     cr_assert(strstr(o.buf, "items:1:number 1\n"));
-    cr_assert(strstr(o.buf, "items:1:mem_requested 56\n"));
+    cr_assert(strstr(o.buf, "items:1:mem_requested 62\n"));
     memset(&o, 0, sizeof o);
     cache_stats_group(c, CACHE_STATS_SIZES, emit, &o);
     cr_assert_str_eq(o.buf, "sizes_status disabled\n");
@@ -103,7 +103,7 @@ Test(stats, groups_names_and_order)
     cache_stats_snapshot(c, &st);
     cr_assert_eq(st.curr_items, 3);
     cr_assert_eq(st.total_items, 3);
-    cr_assert_eq(st.bytes, 56 + 53 + 1 + 200 + 53 + 1 + 2000);
+    cr_assert_eq(st.bytes, 62 + (59 + 1 + 200) + (59 + 1 + 2000)); /* memcached ITEM_ntotal */
     cr_assert_eq(st.limit_maxbytes, 64u << 20);
     cr_assert_eq(st.hash_power_level, 16);
     cr_assert_eq(st.hash_bytes, 524288);
@@ -150,7 +150,8 @@ Test(stats, cachedump_cold_and_metadump)
     for (int i = 0; i < 6; i++) {
         cr_assert_eq(a.m[i].slab_class, 1);
         cr_assert_eq(a.m[i].nbytes, 3);
-        cr_assert_eq(a.m[i].total_size, 53 + 2 + 3);
+        /* memcached's ITEM_ntotal: 48 + nkey + 1 + nbytes + 2 + 8 (cas) */
+        cr_assert_eq(a.m[i].total_size, 48 + 2 + 1 + 3 + 2 + 8);
         cr_assert_eq(a.m[i].last_access, T0);
         cr_assert_eq(a.m[i].exptime, strcmp(a.keys[i], "k0") ? 0 : T0 + 100);
         cr_assert(!a.m[i].fetched);

@@ -1,0 +1,271 @@
+/* tests/unit/server/test_settings.c - the flag table: defaults, sizes with
+ * k/m/g suffixes, -o sub-options, bad values (SETTINGS_EUSAGE), cross-flag
+ * checks and `stats settings` values. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "settings.h"
+
+#define MiB ((size_t)1024 * 1024)
+
+static settings_t s;
+static char *argv_buf[32];
+static int argc_buf;
+
+static void setup(void)
+{
+    /* -h/-V/-i print on stdout: keep it away from the TAP stream */
+    cr_assert_not_null(freopen("/dev/null", "w", stdout));
+    settings_default(&s);
+}
+
+static void teardown(void)
+{
+    settings_free(&s);
+    for (int i = 0; i < argc_buf; i++)
+        free(argv_buf[i]);
+    argc_buf = 0;
+}
+
+TestSuite(settings, .init = setup, .fini = teardown);
+
+/* Parses "tiercache" followed by the NULL-terminated arguments. */
+static settings_status_e parse(const char *first, ...)
+{
+    for (int i = 0; i < argc_buf; i++)
+        free(argv_buf[i]);
+    argc_buf = 0;
+    argv_buf[argc_buf++] = strdup("tiercache");
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a; a = va_arg(ap, const char *)) {
+        cr_assert_lt(argc_buf, 31);
+        argv_buf[argc_buf++] = strdup(a);
+    }
+    va_end(ap);
+    argv_buf[argc_buf] = NULL;
+    /* a fresh table for every parse */
+    settings_free(&s);
+    settings_default(&s);
+    return settings_parse(&s, argc_buf, argv_buf);
+}
+
+Test(settings, defaults_are_memcached_ones)
+{
+    cr_assert_eq(s.port, 11211);
+    cr_assert_eq(s.udp_port, 0);
+    cr_assert_str_eq(s.listen, "127.0.0.1");
+    cr_assert_eq(s.maxconns, 1024);
+    cr_assert_eq(s.backlog, 1024);
+    cr_assert_eq(s.threads, 4);
+    cr_assert_eq(s.reqs_per_event, 20);
+    cr_assert_str_eq(s.protocol, "auto");
+    cr_assert_eq(s.unix_mask, 0700);
+    cr_assert_eq(s.mem_mb, 64);
+    cr_assert_eq(s.item_size_max, MiB);
+    cr_assert_float_eq(s.growth, 1.25, 1e-9);
+    cr_assert_eq(s.chunk_min, 48);
+    cr_assert(s.lru_crawler);
+    cr_assert(s.lru_maintainer);
+    cr_assert_eq(s.lru_crawler_sleep, 100);
+    cr_assert_eq(s.hot_lru_pct, 20);
+    cr_assert_eq(s.warm_lru_pct, 40);
+    cr_assert_float_eq(s.hot_max_factor, 0.2, 1e-9);
+    cr_assert_float_eq(s.warm_max_factor, 2.0, 1e-9);
+    cr_assert(!s.enable_shutdown);
+    cr_assert(!s.no_cas);
+    cr_assert(!s.no_evictions);
+    cr_assert_eq(s.verbose, 0);
+    cr_assert_eq(parse(NULL), SETTINGS_OK, "no flags is a valid command line");
+}
+
+Test(settings, item_size_suffixes)
+{
+    cr_assert_eq(parse("-I", "2m", NULL), SETTINGS_OK);
+    cr_assert_eq(s.item_size_max, 2 * MiB);
+    cr_assert_eq(parse("-I", "2M", NULL), SETTINGS_OK);
+    cr_assert_eq(s.item_size_max, 2 * MiB);
+    cr_assert_eq(parse("-I", "512k", NULL), SETTINGS_OK);
+    cr_assert_eq(s.item_size_max, 512 * 1024);
+    cr_assert_eq(parse("-I", "1K", NULL), SETTINGS_OK);
+    cr_assert_eq(s.item_size_max, 1024);
+    cr_assert_eq(parse("-I", "4096", NULL), SETTINGS_OK);
+    cr_assert_eq(s.item_size_max, 4096);
+    cr_assert_eq(parse("--max-item-size=3m", NULL), SETTINGS_OK);
+    cr_assert_eq(s.item_size_max, 3 * MiB);
+    cr_assert_eq(parse("-m", "2048", "-I", "1g", NULL), SETTINGS_OK);
+    cr_assert_eq(s.item_size_max, 1024 * MiB);
+}
+
+Test(settings, item_size_rejected)
+{
+    cr_assert_eq(parse("-I", "1023", NULL), SETTINGS_EUSAGE, "below 1 KiB");
+    cr_assert_eq(parse("-I", "10x", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-I", "k", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-I", "-1", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-I", "1mb", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-m", "4096", "-I", "2g", NULL), SETTINGS_EUSAGE, "over 1 GiB");
+    cr_assert_eq(parse("-I", "64m", NULL), SETTINGS_EUSAGE, "over half of -m 64");
+    cr_assert_eq(parse("-I", "32m", NULL), SETTINGS_OK, "exactly half of -m 64");
+}
+
+Test(settings, memory_and_numbers)
+{
+    cr_assert_eq(parse("-m", "128", NULL), SETTINGS_OK);
+    cr_assert_eq(s.mem_mb, 128);
+    cr_assert_eq(parse("-m", "0", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-m", "abc", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-m", "-5", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-p", "0", NULL), SETTINGS_OK);
+    cr_assert_eq(s.port, 0);
+    cr_assert_eq(parse("-p", "65536", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-p", "12x", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-t", "0", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-t", "8", "-c", "10", "-b", "7", "-R", "3", NULL), SETTINGS_OK);
+    cr_assert_eq(s.threads, 8);
+    cr_assert_eq(s.maxconns, 10);
+    cr_assert_eq(s.backlog, 7);
+    cr_assert_eq(s.reqs_per_event, 3);
+    cr_assert_eq(parse("-f", "2", NULL), SETTINGS_OK);
+    cr_assert_float_eq(s.growth, 2.0, 1e-9);
+    cr_assert_eq(parse("-f", "1.0", NULL), SETTINGS_EUSAGE, "factor must be > 1");
+    cr_assert_eq(parse("-f", "x", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-n", "0", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-n", "64", NULL), SETTINGS_OK);
+    cr_assert_eq(s.chunk_min, 64);
+    cr_assert_eq(parse("-a", "755", NULL), SETTINGS_OK);
+    cr_assert_eq(s.unix_mask, 0755);
+    cr_assert_eq(parse("-a", "999", NULL), SETTINGS_EUSAGE, "not octal");
+    cr_assert_eq(parse("-p", NULL), SETTINGS_EUSAGE, "missing value");
+}
+
+Test(settings, flags_and_strings)
+{
+    cr_assert_eq(parse("-A", "-C", "-M", "-F", "-X", "-L", "-vvv", "-l", "0.0.0.0",
+                       "-u", "nobody", "-s", "/tmp/x.sock", "-B", "ascii", NULL),
+                 SETTINGS_OK);
+    cr_assert(s.enable_shutdown);
+    cr_assert(s.no_cas);
+    cr_assert(s.no_evictions);
+    cr_assert(s.no_flush);
+    cr_assert(s.no_dump);
+    cr_assert(s.prealloc);
+    cr_assert_eq(s.verbose, 3);
+    cr_assert_str_eq(s.listen, "0.0.0.0");
+    cr_assert_str_eq(s.user, "nobody");
+    cr_assert_str_eq(s.socket_path, "/tmp/x.sock");
+    cr_assert_str_eq(s.protocol, "ascii");
+    cr_assert_eq(parse("-B", "bogus", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-B", "binary", NULL), SETTINGS_OK, "accepted with a warning");
+    cr_assert_eq(parse("--enable-shutdown", "--disable-cas", NULL), SETTINGS_OK);
+    cr_assert(s.enable_shutdown && s.no_cas);
+}
+
+Test(settings, bad_command_lines)
+{
+    cr_assert_eq(parse("-9", NULL), SETTINGS_EUSAGE, "unknown flag");
+    cr_assert_eq(parse("--no-such-option", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("stray", NULL), SETTINGS_EUSAGE, "non-option argument");
+    cr_assert_eq(parse("-S", NULL), SETTINGS_OK, "meaningless flags warn, not fail");
+    cr_assert_eq(parse("-U", "0", NULL), SETTINGS_OK);
+}
+
+Test(settings, help_and_version_exit)
+{
+    cr_assert_eq(parse("-h", NULL), SETTINGS_EXIT);
+    cr_assert_eq(parse("-V", NULL), SETTINGS_EXIT);
+    cr_assert_eq(parse("-i", NULL), SETTINGS_EXIT);
+}
+
+Test(settings, extended_options)
+{
+    cr_assert_eq(parse("-o", "hashpower=20,no_lru_crawler,lru_crawler_sleep=50,"
+                             "hot_lru_pct=10,warm_lru_pct=60,no_lru_maintainer,"
+                             "hot_max_factor=0.5,warm_max_factor=3,no_maxconns_fast",
+                       NULL),
+                 SETTINGS_OK);
+    cr_assert_eq(s.hashpower, 20);
+    cr_assert(!s.lru_crawler);
+    cr_assert_eq(s.lru_crawler_sleep, 50);
+    cr_assert_eq(s.hot_lru_pct, 10);
+    cr_assert_eq(s.warm_lru_pct, 60);
+    cr_assert(!s.lru_maintainer);
+    cr_assert_float_eq(s.hot_max_factor, 0.5, 1e-9);
+    cr_assert_float_eq(s.warm_max_factor, 3.0, 1e-9);
+    cr_assert(!s.maxconns_fast);
+    /* -o can repeat; later values win */
+    cr_assert_eq(parse("-o", "lru_crawler_sleep=7", "-o", "lru_crawler_sleep=9", NULL),
+                 SETTINGS_OK);
+    cr_assert_eq(s.lru_crawler_sleep, 9);
+    cr_assert_eq(parse("-o", "slab_chunk_max=512k", NULL), SETTINGS_OK);
+    cr_assert_eq(s.slab_chunk_max, 512 * 1024);
+    cr_assert_eq(parse("-o", "ext_item_size=512,modern", NULL), SETTINGS_OK,
+                 "meaningless sub-options warn, not fail");
+}
+
+Test(settings, extended_options_rejected)
+{
+    cr_assert_eq(parse("-o", "bogus", NULL), SETTINGS_EUSAGE, "unknown sub-option");
+    cr_assert_eq(parse("-o", "hashpower", NULL), SETTINGS_EUSAGE, "missing value");
+    cr_assert_eq(parse("-o", "hashpower=33", NULL), SETTINGS_EUSAGE, "out of range");
+    cr_assert_eq(parse("-o", "hashpower=x", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-o", "no_hashpower", NULL), SETTINGS_EUSAGE, "no_ only for booleans");
+    cr_assert_eq(parse("-o", "hot_lru_pct=50,warm_lru_pct=40", NULL), SETTINGS_EUSAGE,
+                 "hot + warm over 80");
+    cr_assert_eq(parse("-o", "hot_lru_pct=0", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-o", "slab_chunk_max=12q", NULL), SETTINGS_EUSAGE);
+}
+
+typedef struct stat_out {
+    char names[128][48];
+    char values[128][64];
+    int n;
+} stat_out_t;
+
+static void emit(void *ctx, const char *name, const char *value)
+{
+    stat_out_t *o = ctx;
+    cr_assert_lt(o->n, 128);
+    snprintf(o->names[o->n], sizeof o->names[0], "%s", name);
+    snprintf(o->values[o->n], sizeof o->values[0], "%s", value);
+    o->n++;
+}
+
+static const char *stat_of(const stat_out_t *o, const char *name)
+{
+    for (int i = 0; i < o->n; i++)
+        if (strcmp(o->names[i], name) == 0)
+            return o->values[i];
+    return NULL;
+}
+
+Test(settings, stats_settings_values)
+{
+    cr_assert_eq(parse("-m", "128", "-C", "-M", "-I", "2m", "-t", "3", NULL), SETTINGS_OK);
+    static stat_out_t o;
+    memset(&o, 0, sizeof o);
+    settings_stats(&s, 40000, emit, &o);
+    /* memcached's order starts maxbytes, maxconns, tcpport, udpport */
+    cr_assert_str_eq(o.names[0], "maxbytes");
+    cr_assert_str_eq(o.names[1], "maxconns");
+    cr_assert_str_eq(o.names[2], "tcpport");
+    cr_assert_str_eq(stat_of(&o, "maxbytes"), "134217728");
+    cr_assert_str_eq(stat_of(&o, "tcpport"), "40000");
+    cr_assert_str_eq(stat_of(&o, "cas_enabled"), "no");
+    cr_assert_str_eq(stat_of(&o, "evictions"), "off");
+    cr_assert_str_eq(stat_of(&o, "item_size_max"), "2097152");
+    cr_assert_str_eq(stat_of(&o, "num_threads"), "3");
+    cr_assert_str_eq(stat_of(&o, "growth_factor"), "1.25");
+    cr_assert_str_eq(stat_of(&o, "binding_protocol"), "auto-negotiate");
+    cr_assert_str_eq(stat_of(&o, "umask"), "700");
+    cr_assert_str_eq(stat_of(&o, "lru_crawler"), "yes");
+    cr_assert_str_eq(stat_of(&o, "flush_enabled"), "yes");
+    cr_assert_str_eq(stat_of(&o, "hot_max_factor"), "0.20");
+    cr_assert_null(stat_of(&o, "daemonize"), "process flags have no stat");
+    for (int i = 0; i < o.n; i++)
+        for (int j = i + 1; j < o.n; j++)
+            cr_assert_str_neq(o.names[i], o.names[j], "duplicate stat %s", o.names[i]);
+}
