@@ -70,8 +70,8 @@ static void reply_get(conn_t *c, const text_request_t *req)
             break;
         }
         cache_status_e st =
-            touch ? cache_get_and_touch(c->w->cw, key, nkey, req->exptime, &it)
-                  : cache_get(c->w->cw, key, nkey, &it);
+            touch ? cache_get_and_touch(c->w->cw, key, nkey, req->exptime, &it, NULL)
+                  : cache_get(c->w->cw, key, nkey, &it, NULL);
         if (st != CACHE_OK)
             continue;
         char line[CACHE_KEY_MAX + 80];
@@ -131,7 +131,7 @@ static void start_store(conn_t *c, const text_request_t *req)
      * counts no delete for it) */
     if (op == CACHE_STORE_SET &&
         (st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY))
-        cache_unlink(c->w->cw, req->key, req->nkey);
+        cache_unlink(c->w->cw, req->key, req->nkey, NULL);
 }
 
 void process_nread_done(conn_t *c)
@@ -144,7 +144,7 @@ void process_nread_done(conn_t *c)
         conn_reply(c, "CLIENT_ERROR bad data chunk");
     } else {
         cache_status_e st = cache_store(c->w->cw, c->item, c->op, c->cas_in,
-                                        NULL);
+                                        NULL, NULL);
         switch (st) {
         case CACHE_OK: conn_reply(c, "STORED"); break;
         case CACHE_NOT_STORED: conn_reply(c, "NOT_STORED"); break;
@@ -168,7 +168,7 @@ static void reply_arith(conn_t *c, const text_request_t *req)
     uint64_t v = 0;
     cache_status_e st = cache_arith(c->w->cw, req->key, req->nkey,
                                     req->cmd == TEXT_CMD_INCR, req->delta, &v,
-                                    NULL);
+                                    NULL, NULL);
     char buf[32];
     switch (st) {
     case CACHE_OK:
@@ -413,13 +413,13 @@ void process_text(conn_t *c, const text_request_t *req)
         reply_arith(c, req);
         break;
     case TEXT_CMD_TOUCH:
-        conn_reply(c, cache_touch(cw, req->key, req->nkey, req->exptime) ==
+        conn_reply(c, cache_touch(cw, req->key, req->nkey, req->exptime, NULL) ==
                               CACHE_OK
                           ? "TOUCHED"
                           : "NOT_FOUND");
         break;
     case TEXT_CMD_DELETE:
-        conn_reply(c, cache_delete(cw, req->key, req->nkey) == CACHE_OK
+        conn_reply(c, cache_delete(cw, req->key, req->nkey, NULL) == CACHE_OK
                           ? "DELETED"
                           : "NOT_FOUND");
         break;

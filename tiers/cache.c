@@ -185,7 +185,8 @@ static inline bool key_ok(const char *key, size_t nkey)
 /* ---- reads ---- */
 
 cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
-                         cache_item_t **out)
+                         cache_item_t **out,
+    const cache_async_t *async)
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
@@ -194,7 +195,8 @@ cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
 
 cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
                                    size_t nkey, int64_t exptime,
-                                   cache_item_t **out)
+                                   cache_item_t **out,
+    const cache_async_t *async)
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
@@ -203,7 +205,8 @@ cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
 }
 
 cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
-                           int64_t exptime)
+                           int64_t exptime,
+    const cache_async_t *async)
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
@@ -229,19 +232,22 @@ cache_status_e cache_item_alloc(cache_worker_t *w, const char *key,
 
 cache_status_e cache_store(cache_worker_t *w, cache_item_t *it,
                            cache_store_op_e op, uint64_t cas_in,
-                           uint64_t *cas_out)
+                           uint64_t *cas_out,
+    const cache_async_t *async)
 {
     return ram_store(&w->c->ram, &w->st, it, op, cas_in, cas_out);
 }
 
-cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey)
+cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey,
+    const cache_async_t *async)
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
     return ram_delete(&w->c->ram, &w->st, key, nkey, true);
 }
 
-cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey)
+cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey,
+    const cache_async_t *async)
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
@@ -250,7 +256,8 @@ cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey)
 
 cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey,
                            bool incr, uint64_t delta, uint64_t *value_out,
-                           uint64_t *cas_out)
+                           uint64_t *cas_out,
+    const cache_async_t *async)
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
@@ -555,4 +562,15 @@ void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx)
     uint64_t pos = 0;
     while (hash_walk_step(&c->ram.hash, &pos, 256, walk_one, &wc))
         ;
+}
+
+int cache_worker_fd(const cache_worker_t *w)
+{
+    (void)w;
+    return -1; /* no flash tier yet */
+}
+
+void cache_worker_poll(cache_worker_t *w)
+{
+    (void)w;
 }

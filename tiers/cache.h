@@ -105,6 +105,41 @@ int64_t cache_now(const cache_t *c);
 /* Unix time at which the cache started (memcached's process_started). */
 int64_t cache_started(const cache_t *c);
 
+/* ---- asynchronous completion (the flash tier) ---------------------------
+ *
+ * Every call below that may need an existing item takes a last parameter
+ * `async`:
+ *   - NULL: synchronous. Never returns CACHE_PENDING; if a flash read is
+ *     needed the call waits for it. For unit tests and RAM-only callers.
+ *   - non-NULL: returns the final status, or CACHE_PENDING; then
+ *     async->done(async->ctx, &result) is called exactly once later, on this
+ *     worker's thread, from inside cache_worker_poll(). On PENDING the call's
+ *     out parameters are not written: item, value and cas arrive in the
+ *     result, and the done callback owns result->item (releases it).
+ * Without a flash tier nothing ever returns CACHE_PENDING.
+ */
+typedef struct cache_result {
+    cache_status_e status;
+    cache_item_t *item; /* get/gat: referenced, owned by the done callback */
+    uint64_t value;     /* arith: the new value */
+    uint64_t cas;       /* store/arith: the new cas unique */
+} cache_result_t;
+
+typedef void (*cache_done_fn)(void *ctx, cache_result_t *r);
+
+typedef struct cache_async {
+    cache_done_fn done;
+    void *ctx;
+} cache_async_t;
+
+/* The fd a worker's event loop watches (readable = completions to run), or
+ * -1 when there is no flash tier. */
+int cache_worker_fd(const cache_worker_t *w);
+
+/* Runs the worker's completed flash reads: their done callbacks. Never
+ * blocks. Call when cache_worker_fd() is readable. */
+void cache_worker_poll(cache_worker_t *w);
+
 /* ---- items ------------------------------------------------------------ */
 
 const char *cache_item_key(const cache_item_t *it);
@@ -129,7 +164,8 @@ void cache_item_release(cache_worker_t *w, cache_item_t **it);
  * (plus get_expired / get_flushed) in w.
  */
 cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
-                         cache_item_t **out);
+                         cache_item_t **out,
+    const cache_async_t *async);
 
 /*
  * gat/gats: as cache_get, and sets the expiry to `exptime` (raw protocol
@@ -139,12 +175,14 @@ cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
  */
 cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
                                    size_t nkey, int64_t exptime,
-                                   cache_item_t **out);
+                                   cache_item_t **out,
+    const cache_async_t *async);
 
 /* touch: sets the expiry of a live item. CACHE_OK or CACHE_NOT_FOUND.
  * Counts cmd_touch and touch_hits/touch_misses. */
 cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
-                           int64_t exptime);
+                           int64_t exptime,
+    const cache_async_t *async);
 
 /* ---- writes ----------------------------------------------------------- */
 
@@ -154,7 +192,7 @@ cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
  * Returns CACHE_OK with *out referenced and its value writable through
  * cache_item_data(); CACHE_TOO_LARGE if it can never fit; CACHE_NO_MEMORY if
  * nothing could be freed. Counts store_too_large / store_no_memory.
- * The caller fills the value, then calls cache_store() (commit) and releases
+ * The caller fills the value, then calls cache_store(, NULL) (commit) and releases
  * its reference; releasing without storing discards the item.
  */
 cache_status_e cache_item_alloc(cache_worker_t *w, const char *key,
@@ -185,10 +223,12 @@ typedef enum cache_store_op {
  */
 cache_status_e cache_store(cache_worker_t *w, cache_item_t *it,
                            cache_store_op_e op, uint64_t cas_in,
-                           uint64_t *cas_out);
+                           uint64_t *cas_out,
+    const cache_async_t *async);
 
 /* delete: CACHE_OK or CACHE_NOT_FOUND. Counts delete_hits/delete_misses. */
-cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey);
+cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey,
+    const cache_async_t *async);
 
 /*
  * Removes a live item without counting a delete: what memcached does to the
@@ -198,7 +238,8 @@ cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey);
  * counts on a dead item (get_expired / get_flushed), as memcached's
  * item_get() there. O(1), takes the key's stripe lock.
  */
-cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey);
+cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey,
+    const cache_async_t *async);
 
 /*
  * incr/decr by `delta`: incr wraps at 2^64, decr floors at 0. The value must
@@ -210,7 +251,8 @@ cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey);
  */
 cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey,
                            bool incr, uint64_t delta, uint64_t *value_out,
-                           uint64_t *cas_out);
+                           uint64_t *cas_out,
+    const cache_async_t *async);
 
 /*
  * flush_all: every item stored before now + delay (raw exptime rules;
@@ -371,7 +413,7 @@ void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx);
  *   return CACHE_TOO_LARGE / CACHE_NO_MEMORY; memcached 1.6.18 answers
  *   "NOT_STORED" to both (checked: 600000 + 600000 bytes with -I 1m).
  * - Counters kept by the tier: cmd_set is not in CACHE_STATS_FIELDS; the
- *   per-class set counts (stats slabs cmd_set) count every cache_store().
+ *   per-class set counts (stats slabs cmd_set) count every cache_store(, NULL).
  * - Item sizes (slab class choice, the too-large limit, `bytes`,
  *   mem_requested, metadump size=) are memcached's ITEM_ntotal, so the same
  *   key/value lands in the same class and is refused at the same size as

@@ -61,7 +61,7 @@ static cache_item_t *item(const char *key, const char *val, size_t nval)
     cache_item_t *it = NULL;
     cr_assert_eq(cache_item_alloc(w, key, strlen(key), 0, 0, nval, &it), CACHE_OK);
     memcpy(cache_item_data(it), val, nval);
-    cr_assert_eq(cache_store(w, it, CACHE_STORE_SET, 0, NULL), CACHE_OK);
+    cr_assert_eq(cache_store(w, it, CACHE_STORE_SET, 0, NULL, NULL), CACHE_OK);
     return it;
 }
 
@@ -143,7 +143,7 @@ Test(outq, partial_writev_progress_and_release_on_completion)
     cr_assert_eq(q.pending, total);
 
     /* the item is deleted meanwhile: its bytes stay valid while queued */
-    cr_assert_eq(cache_delete(w, "big", 3), CACHE_OK);
+    cr_assert_eq(cache_delete(w, "big", 3, NULL), CACHE_OK);
     cr_assert_eq(used_chunks(), base, "a queued item keeps its chunk");
 
     char *got = malloc(total);
@@ -192,8 +192,8 @@ Test(outq, rollback_releases_items_after_the_mark)
     outq_text(&q, "\r\n", 2);
     outq_hold(&q, b);
     cr_assert_eq(q.nheld, 2);
-    cache_delete(w, "a", 1);
-    cache_delete(w, "b", 1);
+    cache_delete(w, "a", 1, NULL);
+    cache_delete(w, "b", 1, NULL);
     unsigned long before = used_chunks();
     cr_assert_eq(before, 2, "both held");
 
@@ -235,7 +235,7 @@ Test(outq, destroy_releases_unwritten_items)
     cache_item_t *a = item("a", "AAAA", 4);
     outq_ref(&q, cache_item_value(a), 4);
     outq_hold(&q, a);
-    cache_delete(w, "a", 1);
+    cache_delete(w, "a", 1, NULL);
     cr_assert_eq(used_chunks(), 1);
     outq_destroy(&q);
     cr_assert_eq(used_chunks(), 0);

@@ -40,7 +40,7 @@ static inline cache_status_e set_kv(cache_worker_t *w, cache_store_op_e op, cons
     if (st != CACHE_OK)
         return st;
     memcpy(cache_item_data(it), val, nval);
-    st = cache_store(w, it, op, cas_in, cas_out);
+    st = cache_store(w, it, op, cas_in, cas_out, NULL);
     cache_item_release(w, &it);
     return st;
 }
@@ -54,7 +54,7 @@ static inline cache_status_e set_s(cache_worker_t *w, const char *key, const cha
 static inline cache_status_e get_s(cache_worker_t *w, const char *key, char *buf, size_t cap)
 {
     cache_item_t *it = NULL;
-    cache_status_e st = cache_get(w, key, strlen(key), &it);
+    cache_status_e st = cache_get(w, key, strlen(key), &it, NULL);
     if (st == CACHE_OK) {
         size_t n = cache_item_nbytes(it);
         if (n >= cap)
@@ -69,7 +69,7 @@ static inline cache_status_e get_s(cache_worker_t *w, const char *key, char *buf
 static inline bool has_key(cache_worker_t *w, const char *key)
 {
     cache_item_t *it = NULL;
-    if (cache_get(w, key, strlen(key), &it) != CACHE_OK)
+    if (cache_get(w, key, strlen(key), &it, NULL) != CACHE_OK)
         return false;
     cache_item_release(w, &it);
     return true;

@@ -35,7 +35,7 @@ static void *worker_main(void *arg)
         size_t nkey = strlen(key);
         if (op < 7) {
             cache_item_t *it;
-            if (cache_get(w, key, nkey, &it) == CACHE_OK) {
+            if (cache_get(w, key, nkey, &it, NULL) == CACHE_OK) {
                 /* a value is a run of one letter (a..p) then appended 'q's */
                 size_t n = cache_item_nbytes(it);
                 const char *p = cache_item_value(it);
@@ -56,24 +56,24 @@ static void *worker_main(void *arg)
             cache_item_t *it;
             if (cache_item_alloc(w, key, nkey, 0, k % 5 == 0 ? 1 : 0, n, &it) == CACHE_OK) {
                 memcpy(cache_item_data(it), val, n);
-                cache_store(w, it, op == 10 ? CACHE_STORE_ADD : CACHE_STORE_SET, 0, NULL);
+                cache_store(w, it, op == 10 ? CACHE_STORE_ADD : CACHE_STORE_SET, 0, NULL, NULL);
                 cache_item_release(w, &it);
             }
         } else if (op == 11) {
-            cache_delete(w, key, nkey);
+            cache_delete(w, key, nkey, NULL);
         } else if (op == 12) {
             snprintf(key, sizeof key, "ctr:%u", k % 10);
             uint64_t v;
-            if (cache_arith(w, key, strlen(key), true, 1, &v, NULL) == CACHE_NOT_FOUND)
+            if (cache_arith(w, key, strlen(key), true, 1, &v, NULL, NULL) == CACHE_NOT_FOUND)
                 set_s(w, key, "0");
         } else if (op == 13) {
-            cache_touch(w, key, nkey, 100);
+            cache_touch(w, key, nkey, 100, NULL);
         } else if (op == 14) {
             memset(val, 'q', 10);
             cache_item_t *it;
             if (cache_item_alloc(w, key, nkey, 0, 0, 10, &it) == CACHE_OK) {
                 memcpy(cache_item_data(it), val, 10);
-                cache_store(w, it, CACHE_STORE_APPEND, 0, NULL);
+                cache_store(w, it, CACHE_STORE_APPEND, 0, NULL, NULL);
                 cache_item_release(w, &it);
             }
         } else {

@@ -45,7 +45,7 @@ Test(expiry, exptime_rules)
     cr_assert(!has_key(w, "past"));
     cr_assert(!has_key(w, "neg"));
     cache_item_t *it;
-    cr_assert_eq(cache_get(w, "max", 3, &it), CACHE_OK);
+    cr_assert_eq(cache_get(w, "max", 3, &it, NULL), CACHE_OK);
     cr_assert_eq(cache_item_exptime(it), T0 + 2592000);
     cache_item_release(w, &it);
     adv(5);
@@ -66,7 +66,7 @@ Test(expiry, touch_extends)
     start();
     set_kv(w, CACHE_STORE_SET, "k", "v", 1, 0, 10, 0, NULL);
     adv(8);
-    cr_assert_eq(cache_touch(w, "k", 1, 10), CACHE_OK);
+    cr_assert_eq(cache_touch(w, "k", 1, 10, NULL), CACHE_OK);
     adv(8);
     cr_assert(has_key(w, "k"));
     adv(3);

@@ -153,7 +153,7 @@ Test(lru, referenced_item_survives_eviction)
     start();
     cr_assert_eq(set_s(w, "pinned", VAL), CACHE_OK);
     cache_item_t *it = NULL;
-    cr_assert_eq(cache_get(w, "pinned", 6, &it), CACHE_OK);
+    cr_assert_eq(cache_get(w, "pinned", 6, &it, NULL), CACHE_OK);
     char key[32];
     for (int i = 0; i < 200000; i++) {
         snprintf(key, sizeof key, "k:%d", i);

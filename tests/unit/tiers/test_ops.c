@@ -26,7 +26,7 @@ TestSuite(ops, .init = setup, .fini = teardown);
 
 static cache_status_e arith(const char *key, bool incr, uint64_t d, uint64_t *v)
 {
-    return cache_arith(w, key, strlen(key), incr, d, v, NULL);
+    return cache_arith(w, key, strlen(key), incr, d, v, NULL, NULL);
 }
 
 static void expect_val(const char *key, const char *want)
@@ -63,12 +63,12 @@ Test(ops, incr_grows_value)
 {
     uint64_t v, cas1 = 0, cas2 = 0;
     set_kv(w, CACHE_STORE_SET, "n", "99", 2, 7, 0, 0, &cas1);
-    cr_assert_eq(cache_arith(w, "n", 1, true, 1, &v, &cas2), CACHE_OK);
+    cr_assert_eq(cache_arith(w, "n", 1, true, 1, &v, &cas2, NULL), CACHE_OK);
     cr_assert_eq(v, 100);
     cr_assert_gt(cas2, cas1);
     expect_val("n", "100");
     cache_item_t *it;
-    cr_assert_eq(cache_get(w, "n", 1, &it), CACHE_OK);
+    cr_assert_eq(cache_get(w, "n", 1, &it, NULL), CACHE_OK);
     cr_assert_eq(cache_item_flags(it), 7, "flags kept");
     cr_assert_eq(cache_item_cas(it), cas2);
     /* referenced elsewhere: a new item, the reader keeps the old bytes */
@@ -117,7 +117,7 @@ Test(ops, add_replace_append_prepend)
     cr_assert_eq(set_kv(w, CACHE_STORE_PREPEND, "k", "begin_", 6, 9, 0, 0, &cas_out), CACHE_OK);
     expect_val("k", "begin_mid_end");
     cache_item_t *it;
-    cr_assert_eq(cache_get(w, "k", 1, &it), CACHE_OK);
+    cr_assert_eq(cache_get(w, "k", 1, &it, NULL), CACHE_OK);
     cr_assert_eq(cache_item_flags(it), 5, "append keeps the old flags");
     cr_assert_eq(cache_item_exptime(it), T0 + 100, "and the old exptime");
     cr_assert_eq(cache_item_cas(it), cas_out);
@@ -146,16 +146,16 @@ Test(ops, cas)
 Test(ops, delete_touch_gat_counting)
 {
     set_s(w, "d", "x");
-    cr_assert_eq(cache_delete(w, "d", 1), CACHE_OK);
-    cr_assert_eq(cache_delete(w, "d", 1), CACHE_NOT_FOUND);
+    cr_assert_eq(cache_delete(w, "d", 1, NULL), CACHE_OK);
+    cr_assert_eq(cache_delete(w, "d", 1, NULL), CACHE_NOT_FOUND);
     set_s(w, "t", "x");
-    cr_assert_eq(cache_touch(w, "t", 1, 10), CACHE_OK);
-    cr_assert_eq(cache_touch(w, "nope", 4, 10), CACHE_NOT_FOUND);
+    cr_assert_eq(cache_touch(w, "t", 1, 10, NULL), CACHE_OK);
+    cr_assert_eq(cache_touch(w, "nope", 4, 10, NULL), CACHE_NOT_FOUND);
     cache_item_t *it;
-    cr_assert_eq(cache_get_and_touch(w, "t", 1, 20, &it), CACHE_OK);
+    cr_assert_eq(cache_get_and_touch(w, "t", 1, 20, &it, NULL), CACHE_OK);
     cr_assert_eq(cache_item_exptime(it), T0 + 20);
     cache_item_release(w, &it);
-    cr_assert_eq(cache_get_and_touch(w, "nope", 4, 20, &it), CACHE_NOT_FOUND);
+    cr_assert_eq(cache_get_and_touch(w, "nope", 4, 20, &it, NULL), CACHE_NOT_FOUND);
     cr_assert(has_key(w, "t"));
     cr_assert(!has_key(w, "nope"));
     cache_stats_t st;
@@ -182,10 +182,10 @@ Test(ops, bad_arguments)
     cr_assert_eq(cache_item_alloc(w, big, 251, 0, 0, 1, &it), CACHE_EINVAL);
     cr_assert_eq(cache_item_alloc(w, "", 0, 0, 0, 1, &it), CACHE_EINVAL);
     cr_assert_eq(cache_item_alloc(w, big, 250, 0, 0, 1, &it), CACHE_OK);
-    cr_assert_eq(cache_store(w, it, CACHE_STORE_SET, 0, NULL), CACHE_OK);
-    cr_assert_eq(cache_store(w, it, CACHE_STORE_SET, 0, NULL), CACHE_EINVAL, "stored twice");
+    cr_assert_eq(cache_store(w, it, CACHE_STORE_SET, 0, NULL, NULL), CACHE_OK);
+    cr_assert_eq(cache_store(w, it, CACHE_STORE_SET, 0, NULL, NULL), CACHE_EINVAL, "stored twice");
     cache_item_release(w, &it);
-    cr_assert_eq(cache_get(w, big, 251, &it), CACHE_EINVAL);
+    cr_assert_eq(cache_get(w, big, 251, &it, NULL), CACHE_EINVAL);
     cr_assert_str_eq(cache_strerror(CACHE_NON_NUMERIC), "non-numeric value");
     /* released without storing: discarded */
     cr_assert_eq(cache_item_alloc(w, "gone", 4, 0, 0, 1, &it), CACHE_OK);
