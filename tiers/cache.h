@@ -59,6 +59,14 @@ const char *cache_strerror(cache_status_e status);
  */
 typedef int64_t (*cache_clock_fn)(void *ctx);
 
+#define CACHE_FLASH_NO_COMPRESSION (-1000)
+
+typedef enum cache_flash_promote {
+    CACHE_PROMOTE_SECOND_HIT = 0, /* copy to RAM on a second hit, rate-limited */
+    CACHE_PROMOTE_ALWAYS,         /* every flash hit */
+    CACHE_PROMOTE_NEVER,
+} cache_flash_promote_e;
+
 typedef struct cache_settings {
     size_t mem_limit;         /* -m: bytes of item memory (slab pages) */
     size_t item_size_max;     /* -I: largest item (header+key+value) */
@@ -78,6 +86,25 @@ typedef struct cache_settings {
     unsigned crawler_sleep_us;/* crawler pause between batches */
     cache_clock_fn clock;     /* NULL: real time */
     void *clock_ctx;
+
+    /* The flash tier: off while flash_path is NULL (RAM only). */
+    const char *flash_path;       /* --flash-path: file or block device */
+    uint64_t flash_size;          /* --flash-size, bytes (0 = whole device) */
+    uint32_t flash_segment_size;  /* --flash-segment-size (8 MiB) */
+    uint32_t flash_block_size;    /* --flash-block-size, raw bytes (16 KiB) */
+    int flash_compression;        /* --flash-compression: zstd level (3);
+                                     CACHE_FLASH_NO_COMPRESSION = none */
+    unsigned flash_io_depth;      /* --flash-io-depth, per worker (64) */
+    size_t flash_min_item_size;   /* --flash-min-item-size (0: spill all) */
+    cache_flash_promote_e flash_promote; /* --flash-promote (second hit) */
+    uint64_t flash_index_mem;     /* --flash-index-mem, bytes (0: derived) */
+    unsigned flash_stall_ms;      /* --flash-stall-ms: max back-pressure
+                                     wait of an eviction (100) */
+    bool flash_reset;             /* --flash-reset: overwrite foreign data */
+    /* Out: cache_create writes a one-line reason here on failure, and a
+     * note for the log on success (empty if none). May be NULL. */
+    char *err;
+    size_t err_len;
 } cache_settings_t;
 
 /* Fills *s with memcached 1.6's defaults (64 MiB, 1 MiB items, ...). */
@@ -99,6 +126,10 @@ void cache_destroy(cache_t **c);
 /* Per-thread context. */
 cache_status_e cache_worker_create(cache_t *c, cache_worker_t **out);
 void cache_worker_destroy(cache_worker_t **w);
+
+/* Bytes of RAM the cache uses outside -m (hash table, flash index and
+ * buffers); fixed at create. For the startup line and `stats`. */
+size_t cache_memory_outside_limit(const cache_t *c);
 
 /* Current time of the cache clock, unix seconds. */
 int64_t cache_now(const cache_t *c);
@@ -323,10 +354,47 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(direct_reclaims, "evictions done by a worker, not the maintainer")      \
     X(lru_bumps_dropped, "LRU bumps dropped")
 
+/*
+ * The flash tier's figures (all 0 without one): X(name, description), the
+ * names printed by `stats` as they are; the server also prints memcached's
+ * extstore_* names where the meaning is the same.
+ */
+#define CACHE_FLASH_STATS_FIELDS(X)                                           \
+    X(flash_bytes_written, "bytes written to the device")                     \
+    X(flash_items_written, "items written (new and rewritten)")               \
+    X(flash_bytes_spilled, "compressed bytes of newly spilled items")         \
+    X(flash_bytes_logical, "key+value bytes of newly spilled items")          \
+    X(flash_bytes_read, "bytes read from the device")                         \
+    X(flash_items, "items the index points at")                              \
+    X(flash_bytes_used, "device bytes in used segments")                      \
+    X(flash_index_bytes, "bytes of the index")                               \
+    X(flash_index_capacity, "index capacity, items")                         \
+    X(flash_index_evictions, "index entries dropped: index full")            \
+    X(flash_index_collateral, "index entries dropped: same tag as a write")   \
+    X(flash_segments_free, "segments free")                                  \
+    X(flash_segments_used, "segments holding data")                          \
+    X(flash_reclaims, "segments reclaimed")                                  \
+    X(flash_rewrites, "items rewritten by reclaim")                          \
+    X(flash_get_hits, "gets answered from flash")                            \
+    X(flash_get_misses, "gets that missed RAM and flash")                     \
+    X(flash_reads, "block reads issued")                                     \
+    X(flash_read_errors, "device read errors")                               \
+    X(flash_write_errors, "device write errors")                             \
+    X(flash_checksum_failures, "blocks that failed their checksum")          \
+    X(flash_drops_admission, "evictions not spilled: admission")             \
+    X(flash_drops_stall, "evictions dropped: writer behind past stall bound") \
+    X(flash_drops_io, "evictions dropped: device failing")                   \
+    X(flash_promotions, "flash hits copied back to RAM")                     \
+    X(flash_respill_skipped, "evictions not rewritten: unmodified copy on flash")
+
 typedef struct cache_stats {
 #define CACHE_STATS_DECLARE(name, desc) uint64_t name;
     CACHE_STATS_FIELDS(CACHE_STATS_DECLARE)
+    CACHE_FLASH_STATS_FIELDS(CACHE_STATS_DECLARE)
 #undef CACHE_STATS_DECLARE
+    bool flash_enabled; /* a flash tier is configured */
+    double flash_compression_ratio;   /* logical / spilled bytes */
+    double flash_write_amplification; /* bytes written / bytes spilled */
 } cache_stats_t;
 
 /* Fills *out with current values (counters summed over workers). Takes the
