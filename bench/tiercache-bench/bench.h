@@ -1,0 +1,84 @@
+/* bench.h - the run's shared configuration and counters.
+ *
+ * struct bench is built by main before any thread starts and is read-only
+ * afterwards, except the verify arrays: acked[k] / sent[k] belong to the
+ * one connection that owns key k (k % conns == its global index), so each
+ * element has a single writer thread and needs no lock.
+ *
+ * struct counters: whole-run tallies, one per worker. The worker is the
+ * only writer (ctr_add: relaxed load + store, no lock prefix); main reads
+ * them with relaxed loads for the progress line and after join for the
+ * report. struct window: figures of the measured window only, plain
+ * fields, read by main after the worker thread has been joined.
+ */
+#ifndef TCB_BENCH_H
+#define TCB_BENCH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "hist.h"
+#include "keyspace.h"
+#include "options.h"
+#include "proto.h"
+#include "value.h"
+#include "zipf.h"
+
+struct bench {
+    struct bench_options opt;
+    const struct proto_ops *proto;
+    struct keyspace ks;
+    struct valgen *vg;
+    enum vdist vdist;
+    uint32_t vmin, vmax;
+    bool zipf_on;
+    struct zipf zipf_all;       /* non-verify: ranks over every key */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    unsigned nconns;
+    unsigned kmax;              /* keys per request slot: max(1, mget) */
+    uint32_t *acked;            /* verify: newest version answered STORED */
+    uint32_t *sent;             /* verify: newest version sent */
+};
+
+#define COUNTERS(X) \
+    X(ops) X(get_keys) X(get_hits) \
+    X(err_server) X(err_client) X(err_error) X(not_stored) X(bad_reply) \
+    X(conn_errors) X(lost) \
+    X(verify_checked) X(verify_wrong) X(verify_stale) X(verify_key) \
+    X(loaded) X(load_failed)
+
+struct counters {
+#define X(name) _Atomic uint64_t name;
+    COUNTERS(X)
+#undef X
+    _Atomic int conns_up;
+};
+
+/* Adds n to a counter that only the calling thread writes. */
+#define ctr_add(c, n) \
+    atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + (n), \
+                          memory_order_relaxed)
+#define ctr_get(c) atomic_load_explicit(&(c), memory_order_relaxed)
+
+struct window {
+    uint64_t ops[RK_NKINDS];
+    uint64_t get_keys;
+    uint64_t get_hits;
+    uint64_t bytes_sent;
+    uint64_t bytes_recv;
+    struct hist h[RK_NKINDS];
+};
+
+/* Monotonic clock in nanoseconds. */
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+#endif

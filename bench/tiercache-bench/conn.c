@@ -1,0 +1,560 @@
+/* conn.c - one client connection (see conn.h).
+ *
+ * Threading: everything here runs on the owning worker's thread. The
+ * verify arrays b->acked / b->sent are written only for keys this conn
+ * owns (key % nconns == gidx), so there is no lock to take.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "worker.h"
+
+#define IN_CHUNK (64u * 1024u)
+#define OUT_INIT (64u * 1024u)
+#define RETRY_MIN_MS 100u
+#define RETRY_MAX_MS 1000u
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg);
+static void conn_on_write(evutil_socket_t fd, short what, void *arg);
+static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
+static void conn_connect(struct conn *c);
+static void conn_kick(struct conn *c, uint64_t now);
+
+static unsigned ring_capacity(const struct bench *b)
+{
+    uint64_t cap = b->opt.depth;
+    if (b->opt.rate > 0)
+        cap = b->opt.max_inflight;
+    if (b->opt.load && b->opt.load_depth > cap)
+        cap = b->opt.load_depth;
+    return (unsigned)(cap ? cap : 1);
+}
+
+bool conn_init(struct conn *c, struct worker *w, unsigned gidx)
+{
+    const struct bench *b = w->b;
+    memset(c, 0, sizeof(*c));
+    c->w = w;
+    c->gidx = gidx;
+    c->fd = -1;
+    c->state = CONN_DOWN;
+    c->retry_ms = RETRY_MIN_MS;
+    c->ring_cap = ring_capacity(b);
+    c->ring = calloc(c->ring_cap, sizeof(*c->ring));
+    c->ring_keys = calloc((size_t)c->ring_cap * b->kmax, sizeof(uint64_t));
+    c->ev_timer = evtimer_new(w->base, conn_on_timer, c);
+    if (!c->ring || !c->ring_keys || !c->ev_timer ||
+        !buf_init(&c->in, IN_CHUNK * 2) || !buf_init(&c->out, OUT_INIT))
+        return false;
+    for (unsigned i = 0; i < c->ring_cap; i++)
+        c->ring[i].keys = c->ring_keys + (size_t)i * b->kmax;
+    rng_seed(&c->rng, mix64(b->opt.seed) ^ mix64(0x1000 + gidx));
+
+    uint64_t nk = b->ks.nkeys, nc = b->nconns;
+    uint64_t owned = gidx < nk ? (nk - gidx + nc - 1) / nc : 0;
+    keypick_init(&c->slice, gidx, nc, owned, NULL);
+    if (owned == 0)
+        c->load_finished = true;
+    if (b->opt.verify) {
+        const struct zipf *z = NULL;
+        if (b->zipf_on && owned > 0) {
+            if (zipf_init(&c->zipf, owned, b->opt.zipf) != 0)
+                return false;
+            z = &c->zipf;
+        }
+        keypick_init(&c->pick, gidx, nc, owned, z);
+    } else {
+        keypick_init(&c->pick, 0, 1, nk, b->zipf_on ? &b->zipf_all : NULL);
+    }
+    if (b->opt.rate > 0)
+        c->interval = (uint64_t)(1e9 * (double)nc / b->opt.rate);
+    return true;
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->ev_read) {
+        event_free(c->ev_read);
+        c->ev_read = NULL;
+    }
+    if (c->ev_write) {
+        event_free(c->ev_write);
+        c->ev_write = NULL;
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    if (c->state == CONN_UP)
+        ctr_add(c->w->ctr.conns_up, -1);
+    c->state = CONN_DOWN;
+    c->want_write = false;
+    c->count = 0;
+    c->head = 0;
+    buf_reset(&c->in);
+    buf_reset(&c->out);
+}
+
+void conn_destroy(struct conn *c)
+{
+    conn_close(c);
+    if (c->ev_timer) {
+        event_free(c->ev_timer);
+        c->ev_timer = NULL;
+    }
+    free(c->ring);
+    free(c->ring_keys);
+    c->ring = NULL;
+    c->ring_keys = NULL;
+    buf_free(&c->in);
+    buf_free(&c->out);
+}
+
+static void arm_timer_ns(struct conn *c, uint64_t ns)
+{
+    struct timeval tv = {
+        .tv_sec = (time_t)(ns / 1000000000ULL),
+        .tv_usec = (suseconds_t)(ns % 1000000000ULL / 1000),
+    };
+    evtimer_add(c->ev_timer, &tv);
+}
+
+/* Drops the connection after an error; reconnects later unless the phase
+ * is over. why is a short reason for the log. */
+static void conn_fail(struct conn *c, const char *why, int err)
+{
+    struct worker *w = c->w;
+    ctr_add(w->ctr.conn_errors, 1);
+    ctr_add(w->ctr.lost, c->count);
+    worker_log(w, "conn %u: %s%s%s; %u request(s) in flight lost, reconnecting\n",
+               c->gidx, why, err ? ": " : "", err ? strerror(err) : "",
+               c->count);
+    conn_close(c);
+    if (!w->stopping) {
+        arm_timer_ns(c, (uint64_t)c->retry_ms * 1000000ULL);
+        c->retry_ms = c->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
+                                                     : c->retry_ms * 2;
+    }
+}
+
+void conn_begin_phase(struct conn *c, uint64_t now)
+{
+    const struct bench *b = c->w->b;
+    if (c->w->phase == PHASE_RUN && b->opt.rate > 0) {
+        /* stagger the connections over one interval */
+        c->next_sched = now + c->interval * c->gidx / b->nconns;
+    }
+    if (c->state == CONN_DOWN) {
+        if (!evtimer_pending(c->ev_timer, NULL))
+            conn_connect(c);
+    } else if (c->state == CONN_UP) {
+        conn_kick(c, now);
+    }
+}
+
+static void conn_connect(struct conn *c)
+{
+    const struct bench *b = c->w->b;
+    int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        conn_fail(c, "socket", errno);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->fd = fd;
+    c->ev_read = event_new(c->w->base, fd, EV_READ | EV_PERSIST, conn_on_read, c);
+    c->ev_write = event_new(c->w->base, fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
+    if (!c->ev_read || !c->ev_write) {
+        conn_fail(c, "out of memory", 0);
+        return;
+    }
+    c->state = CONN_CONNECTING;
+    if (connect(fd, (const struct sockaddr *)&b->addr, b->addrlen) != 0 &&
+        errno != EINPROGRESS) {
+        conn_fail(c, "connect", errno);
+        return;
+    }
+    event_add(c->ev_write, NULL);
+    c->want_write = true;
+}
+
+/* Sends what is buffered; waits for writability if the socket is full. */
+static void conn_flush(struct conn *c, uint64_t now)
+{
+    struct worker *w = c->w;
+    while (buf_unread(&c->out) > 0) {
+        ssize_t n = send(c->fd, c->out.data + c->out.off, buf_unread(&c->out),
+                         MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out.off += (size_t)n;
+            if (worker_measuring(w, now))
+                w->win.bytes_sent += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!c->want_write) {
+                event_add(c->ev_write, NULL);
+                c->want_write = true;
+            }
+            return;
+        }
+        conn_fail(c, "send", n < 0 ? errno : 0);
+        return;
+    }
+    buf_reset(&c->out);
+    if (c->want_write) {
+        event_del(c->ev_write);
+        c->want_write = false;
+    }
+}
+
+/* Appends one request to the ring and the output buffer. */
+static bool conn_issue(struct conn *c, uint64_t t_sched)
+{
+    struct worker *w = c->w;
+    const struct bench *b = w->b;
+    struct req *q = &c->ring[(c->head + c->count) % c->ring_cap];
+    q->pos = 0;
+    q->hits = 0;
+    q->version = 0;
+    q->t_sched = t_sched;
+    q->nkeys = 1;
+    if (w->phase == PHASE_LOAD) {
+        q->kind = RK_SET;
+        q->keys[0] = keypick_nth(&c->slice, c->load_next++);
+    } else {
+        double r = rng_double(&c->rng);
+        if (r < b->opt.get_ratio) {
+            q->kind = RK_GET;
+            if (b->opt.mget > 0 &&
+                (b->opt.mget_ratio >= 1.0 || rng_double(&c->rng) < b->opt.mget_ratio)) {
+                q->kind = RK_MGET;
+                q->nkeys = (uint16_t)b->opt.mget;
+            }
+            for (unsigned i = 0; i < q->nkeys; i++)
+                q->keys[i] = keypick_next(&c->pick, &c->rng);
+        } else {
+            q->kind = RK_SET;
+            q->keys[0] = keypick_next(&c->pick, &c->rng);
+        }
+    }
+    bool ok;
+    if (q->kind == RK_SET) {
+        uint64_t k = q->keys[0];
+        if (b->opt.verify) {
+            uint32_t flags;
+            q->version = ++b->sent[k];
+            size_t vlen = valgen_verify_len(b->vg, k, q->version, &flags);
+            ok = b->proto->put_set_begin(&c->out, &b->ks, k, flags, vlen);
+            if (ok) {
+                valgen_verify_make(b->vg, k, q->version, c->out.data + c->out.len);
+                c->out.len += vlen;
+            }
+        } else {
+            const char *v;
+            size_t vlen;
+            valgen_pick(b->vg, &c->rng, &v, &vlen);
+            ok = b->proto->put_set_begin(&c->out, &b->ks, k, 0, vlen);
+            if (ok) {
+                memcpy(c->out.data + c->out.len, v, vlen);
+                c->out.len += vlen;
+            }
+        }
+        ok = ok && b->proto->put_set_end(&c->out);
+    } else {
+        ok = b->proto->put_get(&c->out, &b->ks, q->keys, q->nkeys);
+    }
+    if (!ok)
+        return false;
+    c->count++;
+    return true;
+}
+
+/* Issues what the phase and the loop model allow, then sends. */
+static void conn_kick(struct conn *c, uint64_t now)
+{
+    struct worker *w = c->w;
+    const struct bench *b = w->b;
+    if (c->state != CONN_UP)
+        return;
+    if (!w->stopping) {
+        if (w->phase == PHASE_LOAD) {
+            unsigned depth = (unsigned)b->opt.load_depth;
+            while (c->count < depth && c->load_next < c->slice.n)
+                if (!conn_issue(c, now))
+                    break;
+            if (!c->load_finished && c->load_next >= c->slice.n && c->count == 0) {
+                c->load_finished = true;
+                worker_conn_loaded(w, now);
+            }
+        } else if (b->opt.rate > 0) {
+            while (c->next_sched <= now && c->count < c->ring_cap) {
+                if (!conn_issue(c, c->next_sched))
+                    break;
+                c->next_sched += c->interval;
+            }
+            if (c->next_sched > now)
+                arm_timer_ns(c, c->next_sched - now);
+        } else {
+            unsigned depth = (unsigned)b->opt.depth;
+            if (depth - c->count >= b->opt.batch)
+                while (c->count < depth)
+                    if (!conn_issue(c, now))
+                        break;
+        }
+    }
+    if (buf_unread(&c->out) > 0)
+        conn_flush(c, now);
+}
+
+static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    if (c->w->stopping)
+        return;
+    if (c->state == CONN_DOWN)
+        conn_connect(c);
+    else if (c->state == CONN_UP)
+        conn_kick(c, now_ns());
+}
+
+static void conn_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    if (c->state == CONN_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        if (err) {
+            conn_fail(c, "connect", err);
+            return;
+        }
+        c->state = CONN_UP;
+        c->retry_ms = RETRY_MIN_MS;
+        ctr_add(c->w->ctr.conns_up, 1);
+        event_del(c->ev_write);
+        c->want_write = false;
+        event_add(c->ev_read, NULL);
+        conn_kick(c, now_ns());
+        return;
+    }
+    conn_flush(c, now_ns());
+}
+
+/* Records a finished request and removes it from the ring head. */
+static void conn_complete(struct conn *c, struct req *q, uint64_t now)
+{
+    struct worker *w = c->w;
+    bool read = q->kind != RK_SET;
+    if (w->phase == PHASE_RUN) {
+        ctr_add(w->ctr.ops, 1);
+        if (read) {
+            ctr_add(w->ctr.get_keys, q->nkeys);
+            ctr_add(w->ctr.get_hits, q->hits);
+        }
+        if (worker_measuring(w, now)) {
+            w->win.ops[q->kind]++;
+            hist_record(&w->win.h[q->kind], now > q->t_sched ? now - q->t_sched : 0);
+            if (read) {
+                w->win.get_keys += q->nkeys;
+                w->win.get_hits += q->hits;
+            }
+        }
+    }
+    c->head = (c->head + 1) % c->ring_cap;
+    c->count--;
+}
+
+static void verify_value(struct conn *c, uint64_t key,
+                         const struct proto_reply *r)
+{
+    struct worker *w = c->w;
+    const struct bench *b = w->b;
+    uint32_t v = 0;
+    ctr_add(w->ctr.verify_checked, 1);
+    enum vcheck st = valgen_verify_check(b->vg, key, r->data, r->data_len,
+                                         r->flags, &v, w->scratch);
+    if (st != VCHK_OK) {
+        ctr_add(w->ctr.verify_wrong, 1);
+        worker_log(w, "verify: key %llu: %s (%zu bytes, flags %u)\n",
+                   (unsigned long long)key, vcheck_strerror(st), r->data_len,
+                   r->flags);
+        return;
+    }
+    uint32_t lo = b->acked[key], hi = b->sent[key];
+    if (v < lo || v > hi) {
+        ctr_add(w->ctr.verify_stale, 1);
+        worker_log(w, "verify: key %llu: version %u, expected %u..%u\n",
+                   (unsigned long long)key, v, lo, hi);
+    }
+}
+
+/* A VALUE for retrieval q: match it to the next requested key it names. */
+static void on_value(struct conn *c, struct req *q, const struct proto_reply *r)
+{
+    struct worker *w = c->w;
+    const struct bench *b = w->b;
+    if (q->hits < q->nkeys)
+        q->hits++;
+    if (!b->opt.verify)
+        return;
+    uint64_t key;
+    if (!keyspace_parse(&b->ks, r->key, r->key_len, &key)) {
+        ctr_add(w->ctr.verify_key, 1);
+        worker_log(w, "verify: VALUE for a key that is not ours: %.*s\n",
+                   (int)(r->key_len > 80 ? 80 : r->key_len), r->key);
+        return;
+    }
+    unsigned i = q->pos;
+    while (i < q->nkeys && q->keys[i] != key)
+        i++;
+    if (i == q->nkeys) {
+        ctr_add(w->ctr.verify_key, 1);
+        worker_log(w, "verify: VALUE for key %llu, not requested (or out of order)\n",
+                   (unsigned long long)key);
+        return;
+    }
+    q->pos = (uint16_t)(i + 1);
+    verify_value(c, key, r);
+}
+
+/* Handles one reply unit for the head request. False: the connection
+ * was dropped (unexpected reply). */
+static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t now)
+{
+    struct worker *w = c->w;
+    const struct bench *b = w->b;
+    struct req *q = &c->ring[c->head];
+    switch (r->unit) {
+    case PU_ERROR:
+        ctr_add(w->ctr.err_error, 1);
+        conn_complete(c, q, now);
+        return true;
+    case PU_CLIENT_ERROR:
+        ctr_add(w->ctr.err_client, 1);
+        conn_complete(c, q, now);
+        return true;
+    case PU_SERVER_ERROR:
+        ctr_add(w->ctr.err_server, 1);
+        if (q->kind == RK_SET && w->phase == PHASE_LOAD)
+            ctr_add(w->ctr.load_failed, 1);
+        conn_complete(c, q, now);
+        return true;
+    default:
+        break;
+    }
+    if (q->kind == RK_SET) {
+        switch (r->unit) {
+        case PU_STORED:
+            if (b->opt.verify && q->version > b->acked[q->keys[0]])
+                b->acked[q->keys[0]] = q->version;
+            if (w->phase == PHASE_LOAD)
+                ctr_add(w->ctr.loaded, 1);
+            conn_complete(c, q, now);
+            return true;
+        case PU_NOT_STORED:
+        case PU_EXISTS:
+        case PU_NOT_FOUND:
+            ctr_add(w->ctr.not_stored, 1);
+            if (w->phase == PHASE_LOAD)
+                ctr_add(w->ctr.load_failed, 1);
+            conn_complete(c, q, now);
+            return true;
+        default:
+            break;
+        }
+    } else {
+        switch (r->unit) {
+        case PU_VALUE:
+            on_value(c, q, r);
+            return true;
+        case PU_END:
+            conn_complete(c, q, now);
+            return true;
+        default:
+            break;
+        }
+    }
+    ctr_add(w->ctr.bad_reply, 1);
+    char msg[96];
+    snprintf(msg, sizeof(msg), "unexpected %s in reply to a %s",
+             proto_unit_name(r->unit), q->kind == RK_SET ? "set" : "get");
+    conn_fail(c, msg, 0);
+    return false;
+}
+
+/* Up to 40 bytes of p, non-printable bytes as '.', for messages. */
+static const char *printable(const char *p, size_t n)
+{
+    static _Thread_local char out[41];
+    size_t i;
+    for (i = 0; i < n && i < 40; i++)
+        out[i] = p[i] >= ' ' && p[i] < 0x7f ? p[i] : '.';
+    out[i] = '\0';
+    return out;
+}
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    struct worker *w = c->w;
+    const struct bench *b = w->b;
+    char *dst = buf_reserve(&c->in, IN_CHUNK);
+    if (!dst) {
+        conn_fail(c, "out of memory", 0);
+        return;
+    }
+    ssize_t n = recv(c->fd, dst, c->in.cap - c->in.len, 0);
+    if (n == 0) {
+        conn_fail(c, "connection closed by the server", 0);
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            conn_fail(c, "recv", errno);
+        return;
+    }
+    c->in.len += (size_t)n;
+    uint64_t now = now_ns();
+    if (worker_measuring(w, now))
+        w->win.bytes_recv += (uint64_t)n;
+    while (buf_unread(&c->in) > 0) {
+        if (c->count == 0) {
+            ctr_add(w->ctr.bad_reply, 1);
+            conn_fail(c, "reply bytes with no request in flight", 0);
+            return;
+        }
+        struct proto_reply r;
+        b->proto->parse(c->in.data + c->in.off, buf_unread(&c->in),
+                        (enum req_kind)c->ring[c->head].kind, &r);
+        if (r.unit == PU_NEED_MORE)
+            break;
+        if (r.unit == PU_BAD) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "unparsable reply \"%s\"",
+                     printable(c->in.data + c->in.off, buf_unread(&c->in)));
+            ctr_add(w->ctr.bad_reply, 1);
+            conn_fail(c, msg, 0);
+            return;
+        }
+        c->in.off += r.consumed;
+        if (!conn_on_unit(c, &r, now))
+            return;
+    }
+    if (buf_unread(&c->in) == 0)
+        buf_reset(&c->in);
+    conn_kick(c, now);
+}

@@ -1,0 +1,87 @@
+/* conn.h - one client connection: requests in flight, send, parse, check.
+ *
+ * A conn lives on one worker's event_base and is touched only by that
+ * worker's thread. Requests in flight sit in a ring in send order; since
+ * the server answers in order, the reply bytes at the head of the input
+ * always belong to the ring's head.
+ *
+ *   state machine:   DOWN --connect()--> CONNECTING --writable, no error--> UP
+ *                      ^                                                    |
+ *                      +------ error / EOF / bad reply (retry after a delay)+
+ *
+ * On an error the requests in flight are counted as lost and dropped; the
+ * conn reconnects after 100 ms, doubling up to 1 s, until the phase ends.
+ */
+#ifndef TCB_CONN_H
+#define TCB_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "keyspace.h"
+#include "proto.h"
+#include "rng.h"
+
+struct worker;
+struct event;
+
+enum conn_state {
+    CONN_DOWN,
+    CONN_CONNECTING,
+    CONN_UP,
+};
+
+struct req {
+    uint8_t kind;           /* enum req_kind */
+    uint16_t nkeys;
+    uint16_t pos;           /* retrieval: next key a VALUE may match */
+    uint16_t hits;
+    uint32_t version;       /* verify set: version sent */
+    uint64_t t_sched;       /* latency is measured from here */
+    uint64_t *keys;         /* nkeys key indices (slot storage) */
+};
+
+struct conn {
+    struct worker *w;
+    unsigned gidx;          /* global index among all connections */
+    enum conn_state state;
+    int fd;
+    bool want_write;
+    unsigned retry_ms;
+    struct event *ev_read;
+    struct event *ev_write;
+    struct event *ev_timer; /* reconnect delay, or the open-loop schedule */
+    struct buf in;
+    struct buf out;
+    struct req *ring;
+    uint64_t *ring_keys;
+    unsigned ring_cap;
+    unsigned head;
+    unsigned count;
+    struct rng rng;
+    struct zipf zipf;       /* verify + zipf: ranks over this conn's keys */
+    struct keypick pick;    /* run phase key choice */
+    struct keypick slice;   /* keys this conn loads (and owns in verify) */
+    uint64_t load_next;     /* next slice index to load */
+    bool load_finished;
+    uint64_t next_sched;    /* open loop: scheduled time of the next request */
+    uint64_t interval;      /* open loop: ns between requests */
+};
+
+/* Sets up c (buffers, ring, key choice) as connection gidx of worker w.
+ * Does not connect. Returns false on allocation failure (c is then safe
+ * to conn_destroy). */
+bool conn_init(struct conn *c, struct worker *w, unsigned gidx);
+
+/* Closes the socket and frees everything c holds. */
+void conn_destroy(struct conn *c);
+
+/* Starts a phase on c: connects if down, or sends what the phase wants
+ * if up. now is the current time. */
+void conn_begin_phase(struct conn *c, uint64_t now);
+
+/* Closes the socket without counting an error (end of run). */
+void conn_close(struct conn *c);
+
+#endif

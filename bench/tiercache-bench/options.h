@@ -1,0 +1,67 @@
+/* options.h - every command line flag, declared once.
+ *
+ * BENCH_OPTIONS is the single table (field, flag, type, default, help):
+ * struct bench_options, the parser and -h are all generated from it, so
+ * the help text cannot drift from the code. Types: STR (const char *),
+ * UINT (uint64_t), DBL (double), FLAG (bool, takes no value).
+ */
+#ifndef TCB_OPTIONS_H
+#define TCB_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define BENCH_OPTIONS(X) \
+    X(server, "server", STR, "127.0.0.1:11211", "HOST:PORT of the server under test") \
+    X(protocol, "protocol", STR, "text", "wire protocol (only \"text\" for now)") \
+    X(threads, "threads", UINT, "1", "client threads, each with its own event loop") \
+    X(conns, "conns", UINT, "4", "connections in total, spread over the threads") \
+    X(depth, "depth", UINT, "1", "closed loop: requests in flight per connection (pipelining)") \
+    X(batch, "batch", UINT, "1", "closed loop: refill only when this many of --depth slots are free (sends bursts; 1: refill at once)") \
+    X(rate, "rate", DBL, "0", "open loop: total requests/s on a fixed schedule (0: closed loop)") \
+    X(max_inflight, "max-inflight", UINT, "1024", "open loop: cap on requests in flight per connection") \
+    X(duration, "duration", DBL, "10", "measured seconds (after the warm-up)") \
+    X(warmup, "warmup", DBL, "1", "seconds of load before measuring (excluded from stats)") \
+    X(keys, "keys", UINT, "100000", "number of distinct keys") \
+    X(key_size, "key-size", UINT, "32", "bytes per key (prefix + zero-padded number)") \
+    X(key_prefix, "key-prefix", STR, "tcb:", "key prefix") \
+    X(value_size, "value-size", STR, "1024", "value bytes: N (fixed) or A-B (uniform)") \
+    X(value_dist, "value-dist", STR, "", "fixed | uniform | json (200 B - 4 KiB JSON documents); default from --value-size") \
+    X(get_ratio, "get-ratio", DBL, "0.9", "share of requests that read (the rest are sets)") \
+    X(mget, "mget", UINT, "0", "keys per multi-get (0: single-key gets only)") \
+    X(mget_ratio, "mget-ratio", DBL, "1", "with --mget N: share of reads sent as N-key multi-gets") \
+    X(zipf, "zipf", DBL, "0", "Zipf skew theta in (0, 1) for key popularity (0: uniform)") \
+    X(load, "load", FLAG, "off", "first write every key once at full speed and report the rate") \
+    X(load_depth, "load-depth", UINT, "16", "requests in flight per connection during --load") \
+    X(load_timeout, "load-timeout", DBL, "300", "give up on --load after this many seconds") \
+    X(verify, "verify", FLAG, "off", "check every reply (values derive from key and version; exit 1 on a wrong value)") \
+    X(seed, "seed", UINT, "1", "random seed (key choice, op mix)") \
+    X(json, "json", STR, "", "also write the results as JSON to this file") \
+    X(quiet, "quiet", FLAG, "off", "no progress line on stderr")
+
+#define OPT_CTYPE_STR const char *
+#define OPT_CTYPE_UINT uint64_t
+#define OPT_CTYPE_DBL double
+#define OPT_CTYPE_FLAG bool
+
+struct bench_options {
+#define X(field, flag, type, def, help) OPT_CTYPE_##type field;
+    BENCH_OPTIONS(X)
+#undef X
+};
+
+enum opt_status {
+    OPT_OK,
+    OPT_HELP,       /* -h / --help given */
+    OPT_EUSAGE,     /* message already printed to stderr */
+};
+
+/* Fills o with the defaults, then applies argv (--flag VALUE or
+ * --flag=VALUE). String values point into argv or static storage. */
+enum opt_status options_parse(struct bench_options *o, int argc, char **argv);
+
+/* Prints usage with every flag, its default and its meaning. */
+void options_usage(FILE *f, const char *prog);
+
+#endif

@@ -1,0 +1,85 @@
+/* proto.h - the wire protocol behind a small interface.
+ *
+ * A protocol encodes requests into an output buffer and parses replies
+ * one unit at a time. A unit is one complete piece of a reply: a VALUE
+ * (line plus data block) or a status line (END, STORED, ...). The
+ * connection keeps the requests in flight in order and feeds the parser
+ * the bytes at the head of its input; a parser is pure (bytes in, unit
+ * out) and says PU_NEED_MORE until a whole unit has arrived.
+ *
+ * Only the classic text protocol exists ("text"); meta and binary would
+ * add a struct proto_ops each and an entry in proto_find().
+ */
+#ifndef TCB_PROTO_H
+#define TCB_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "keyspace.h"
+
+enum req_kind {
+    RK_GET,
+    RK_SET,
+    RK_MGET,
+    RK_NKINDS,
+};
+
+enum proto_unit {
+    PU_NEED_MORE,       /* no complete unit yet */
+    PU_VALUE,           /* one hit: key, flags, data */
+    PU_END,             /* end of a retrieval reply */
+    PU_STORED,
+    PU_NOT_STORED,
+    PU_EXISTS,
+    PU_NOT_FOUND,
+    PU_ERROR,           /* "ERROR" */
+    PU_CLIENT_ERROR,
+    PU_SERVER_ERROR,
+    PU_BAD,             /* bytes that are no valid reply: resync impossible */
+};
+
+struct proto_reply {
+    enum proto_unit unit;
+    size_t consumed;        /* bytes of input the unit used */
+    const char *key;        /* PU_VALUE: points into the input */
+    size_t key_len;
+    uint32_t flags;
+    const char *data;
+    size_t data_len;
+};
+
+struct proto_ops {
+    const char *name;
+
+    /* Appends a retrieval of n keys (n >= 1; a multi-get when n > 1).
+     * Returns false on allocation failure. */
+    bool (*put_get)(struct buf *out, const struct keyspace *ks,
+                    const uint64_t *keys, size_t n);
+
+    /* Appends a store request up to where its value bytes go, and makes
+     * room for vlen more plus the trailer; the caller then writes the
+     * value at out->data + out->len, adds vlen to out->len and calls
+     * put_set_end(). Returns false on allocation failure. */
+    bool (*put_set_begin)(struct buf *out, const struct keyspace *ks,
+                          uint64_t key, uint32_t flags, size_t vlen);
+    bool (*put_set_end)(struct buf *out);
+
+    /* Parses the unit at the start of p[0..len) that answers a request of
+     * kind k. Never reads past len; fills r (r->consumed = 0 unless a unit
+     * was found). */
+    void (*parse)(const char *p, size_t len, enum req_kind k,
+                  struct proto_reply *r);
+};
+
+/* The protocol named name, or NULL if there is none. */
+const struct proto_ops *proto_find(const char *name);
+
+/* Name of a unit, for messages. */
+const char *proto_unit_name(enum proto_unit u);
+
+extern const struct proto_ops proto_text;
+
+#endif

@@ -1,0 +1,224 @@
+/* proto_text.c - memcached classic text protocol (see proto.h).
+ *
+ *   get <key>*\r\n            ->  (VALUE <key> <flags> <bytes> [<cas>]\r\n<data>\r\n)* END\r\n
+ *   set <key> <flags> 0 <n>\r\n<data>\r\n  ->  STORED\r\n | NOT_STORED\r\n | ...
+ *
+ * Every request or reply line may instead be answered with ERROR,
+ * CLIENT_ERROR <msg> or SERVER_ERROR <msg>.
+ */
+#include "proto.h"
+
+#include <string.h>
+
+#define MAX_LINE 2048   /* a reply line longer than this is garbage */
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static bool text_put_get(struct buf *out, const struct keyspace *ks,
+                         const uint64_t *keys, size_t n)
+{
+    char *p = buf_reserve(out, 6 + n * ((size_t)ks->key_size + 1));
+    if (!p)
+        return false;
+    char *start = p;
+    memcpy(p, "get", 3);
+    p += 3;
+    for (size_t i = 0; i < n; i++) {
+        *p++ = ' ';
+        keyspace_format(ks, keys[i], p);
+        p += ks->key_size;
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    out->len += (size_t)(p - start);
+    return true;
+}
+
+static bool text_put_set_begin(struct buf *out, const struct keyspace *ks,
+                               uint64_t key, uint32_t flags, size_t vlen)
+{
+    char *p = buf_reserve(out, 4 + ks->key_size + 40 + vlen + 2);
+    if (!p)
+        return false;
+    char *start = p;
+    memcpy(p, "set ", 4);
+    p += 4;
+    keyspace_format(ks, key, p);
+    p += ks->key_size;
+    *p++ = ' ';
+    p = put_u64(p, flags);
+    memcpy(p, " 0 ", 3);
+    p += 3;
+    p = put_u64(p, vlen);
+    *p++ = '\r';
+    *p++ = '\n';
+    out->len += (size_t)(p - start);
+    return true;
+}
+
+static bool text_put_set_end(struct buf *out)
+{
+    return buf_append(out, "\r\n", 2);
+}
+
+static bool parse_u64(const char **pp, const char *end, uint64_t *out)
+{
+    const char *p = *pp;
+    uint64_t v = 0;
+    if (p >= end || *p < '0' || *p > '9')
+        return false;
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    }
+    *pp = p;
+    *out = v;
+    return true;
+}
+
+static bool line_is(const char *p, size_t n, const char *word)
+{
+    size_t wl = strlen(word);
+    return n == wl && memcmp(p, word, wl) == 0;
+}
+
+static bool line_starts(const char *p, size_t n, const char *word)
+{
+    size_t wl = strlen(word);
+    return n >= wl && memcmp(p, word, wl) == 0;
+}
+
+/* "VALUE <key> <flags> <bytes> [<cas>]" at p[0..n) (n excludes \r\n). */
+static void parse_value(const char *p, size_t n, const char *buf_end,
+                        struct proto_reply *r)
+{
+    const char *end = p + n, *q = p + 6;
+    const char *key = q;
+    while (q < end && *q != ' ')
+        q++;
+    uint64_t flags = 0, bytes = 0;
+    if (q == key || q >= end)
+        goto bad;
+    r->key = key;
+    r->key_len = (size_t)(q - key);
+    q++;
+    if (!parse_u64(&q, end, &flags) || flags > UINT32_MAX || q >= end ||
+        *q != ' ')
+        goto bad;
+    q++;
+    if (!parse_u64(&q, end, &bytes) || bytes > (1ULL << 31))
+        goto bad;
+    if (q < end) {
+        uint64_t cas;
+        if (*q != ' ')
+            goto bad;
+        q++;
+        if (!parse_u64(&q, end, &cas) || q != end)
+            goto bad;
+    }
+    const char *data = end + 2;
+    if ((uint64_t)(buf_end - data) < bytes + 2) {
+        r->unit = PU_NEED_MORE;
+        return;
+    }
+    if (data[bytes] != '\r' || data[bytes + 1] != '\n')
+        goto bad;
+    r->unit = PU_VALUE;
+    r->flags = (uint32_t)flags;
+    r->data = data;
+    r->data_len = (size_t)bytes;
+    r->consumed = (size_t)(data + bytes + 2 - (end - n));
+    return;
+bad:
+    r->unit = PU_BAD;
+}
+
+static void text_parse(const char *p, size_t len, enum req_kind k,
+                       struct proto_reply *r)
+{
+    (void)k;
+    memset(r, 0, sizeof(*r));
+    r->unit = PU_NEED_MORE;
+    const char *nl = memchr(p, '\n', len < MAX_LINE ? len : MAX_LINE);
+    if (!nl) {
+        if (len >= MAX_LINE)
+            r->unit = PU_BAD;
+        return;
+    }
+    if (nl == p || nl[-1] != '\r') {
+        r->unit = PU_BAD;
+        return;
+    }
+    size_t n = (size_t)(nl - 1 - p);
+    size_t line = n + 2;
+    if (line_starts(p, n, "VALUE ")) {
+        parse_value(p, n, p + len, r);
+        return;
+    }
+    r->consumed = line;
+    if (line_is(p, n, "END"))
+        r->unit = PU_END;
+    else if (line_is(p, n, "STORED"))
+        r->unit = PU_STORED;
+    else if (line_is(p, n, "NOT_STORED"))
+        r->unit = PU_NOT_STORED;
+    else if (line_is(p, n, "EXISTS"))
+        r->unit = PU_EXISTS;
+    else if (line_is(p, n, "NOT_FOUND"))
+        r->unit = PU_NOT_FOUND;
+    else if (line_is(p, n, "ERROR"))
+        r->unit = PU_ERROR;
+    else if (line_starts(p, n, "CLIENT_ERROR"))
+        r->unit = PU_CLIENT_ERROR;
+    else if (line_starts(p, n, "SERVER_ERROR"))
+        r->unit = PU_SERVER_ERROR;
+    else {
+        r->unit = PU_BAD;
+        r->consumed = 0;
+    }
+}
+
+const struct proto_ops proto_text = {
+    .name = "text",
+    .put_get = text_put_get,
+    .put_set_begin = text_put_set_begin,
+    .put_set_end = text_put_set_end,
+    .parse = text_parse,
+};
+
+const struct proto_ops *proto_find(const char *name)
+{
+    if (strcmp(name, "text") == 0)
+        return &proto_text;
+    return NULL;
+}
+
+const char *proto_unit_name(enum proto_unit u)
+{
+    switch (u) {
+    case PU_NEED_MORE: return "need-more";
+    case PU_VALUE: return "VALUE";
+    case PU_END: return "END";
+    case PU_STORED: return "STORED";
+    case PU_NOT_STORED: return "NOT_STORED";
+    case PU_EXISTS: return "EXISTS";
+    case PU_NOT_FOUND: return "NOT_FOUND";
+    case PU_ERROR: return "ERROR";
+    case PU_CLIENT_ERROR: return "CLIENT_ERROR";
+    case PU_SERVER_ERROR: return "SERVER_ERROR";
+    case PU_BAD: return "bad reply";
+    }
+    return "?";
+}

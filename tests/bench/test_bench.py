@@ -1,0 +1,309 @@
+"""Tests of bench/tiercache-bench against a real server (stdlib only).
+
+Environment:
+    TIERCACHE_BIN    server binary: tiercache (started with -p 0 and
+                     MEMCACHED_PORT_FILENAME) or /usr/bin/memcached
+                     (started with -u root on a free port)
+    TIERCACHE_BENCH  the tiercache-bench binary
+
+One server serves the whole file; each test uses its own key prefix. The
+server is stopped with SIGTERM at the end and must exit 0 (tiercache).
+Every bench run has --duration of a few seconds and a subprocess timeout.
+"""
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+SERVER = os.environ.get('TIERCACHE_BIN', '')
+BENCH = os.environ.get('TIERCACHE_BENCH', '')
+IS_MEMCACHED = os.path.basename(SERVER) == 'memcached'
+HOST = '127.0.0.1'
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+RUN_TIMEOUT = 60.0
+BAD_STDERR = ('runtime error', 'ERROR: AddressSanitizer', 'LeakSanitizer')
+
+
+def free_port():
+    s = socket.socket()
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """The server under test, on an ephemeral port."""
+
+    def __init__(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix='tcb-test-')
+        self.err_path = os.path.join(self.tmp.name, 'server.err')
+        self.err = open(self.err_path, 'wb')
+        env = dict(os.environ)
+        if IS_MEMCACHED:
+            self.port = free_port()
+            args = [SERVER, '-u', 'root', '-l', HOST, '-p', str(self.port),
+                    '-m', '64']
+        else:
+            port_file = os.path.join(self.tmp.name, 'port')
+            env['MEMCACHED_PORT_FILENAME'] = port_file
+            args = [SERVER, '-p', '0', '-l', HOST, '-m', '64']
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                     stderr=self.err, env=env)
+        deadline = time.monotonic() + START_TIMEOUT
+        if not IS_MEMCACHED:
+            self.port = None
+            while self.port is None:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError('server wrote no port file')
+                try:
+                    with open(port_file) as f:
+                        for line in f:
+                            if line.startswith('TCP INET: '):
+                                self.port = int(line.split(': ')[1])
+                except OSError:
+                    pass
+                time.sleep(0.05)
+        while True:
+            try:
+                socket.create_connection((HOST, self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError('server does not accept connections')
+                time.sleep(0.05)
+
+    def stop(self):
+        """SIGTERM; returns (exit code, stderr text)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.err.close()
+        with open(self.err_path, errors='replace') as f:
+            text = f.read()
+        self.tmp.cleanup()
+        return self.proc.returncode, text
+
+
+def raw_set(sock, key, value):
+    sock.sendall(b'set %s 0 0 %d\r\n%s\r\n' % (key, len(value), value))
+
+
+def read_replies(sock, count):
+    """Reads count one-line replies; returns them."""
+    buf = b''
+    lines = []
+    while len(lines) < count:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError('server closed the connection')
+        buf += chunk
+        while b'\r\n' in buf and len(lines) < count:
+            line, buf = buf.split(b'\r\n', 1)
+            lines.append(line)
+    return lines
+
+
+def key_name(prefix, size, i):
+    return ('%s%0*d' % (prefix, size - len(prefix), i)).encode()
+
+
+class BenchTest(unittest.TestCase):
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        if not SERVER or not BENCH:
+            raise unittest.SkipTest('TIERCACHE_BIN and TIERCACHE_BENCH must be set')
+        cls.server = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server is None:
+            return
+        code, err = cls.server.stop()
+        cls.server = None
+        for bad in BAD_STDERR:
+            if bad in err:
+                raise AssertionError('server stderr has %r:\n%s' % (bad, err[-3000:]))
+        if not IS_MEMCACHED and code != 0:
+            raise AssertionError('server exit code %r after SIGTERM:\n%s'
+                                 % (code, err[-3000:]))
+
+    def bench(self, *args):
+        """Runs the bench with --json; returns (exit code, json or None,
+        stdout, stderr)."""
+        with tempfile.TemporaryDirectory(prefix='tcb-bench-') as d:
+            out = os.path.join(d, 'out.json')
+            cmd = [BENCH, '--server', '%s:%d' % (HOST, self.server.port),
+                   '--json', out, '--quiet'] + [str(a) for a in args]
+            p = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=RUN_TIMEOUT)
+            for bad in BAD_STDERR:
+                self.assertNotIn(bad, p.stderr, p.stderr)
+            doc = None
+            if os.path.exists(out):
+                with open(out) as f:
+                    doc = json.load(f)
+            return p.returncode, doc, p.stdout, p.stderr
+
+    def check_shape(self, doc):
+        for section in ('config', 'load', 'results', 'errors', 'verify'):
+            self.assertIn(section, doc)
+        res = doc['results']
+        for field in ('duration', 'ops', 'ops_per_sec', 'get_keys', 'get_hits',
+                      'hit_ratio', 'bytes_sent', 'bytes_received', 'latency_us'):
+            self.assertIn(field, res)
+        for kind in ('all', 'get', 'set', 'mget'):
+            lat = res['latency_us'][kind]
+            for field in ('count', 'p50', 'p90', 'p99', 'p999', 'max', 'mean'):
+                self.assertIn(field, lat)
+        for field in ('checked', 'failures', 'wrong_value', 'wrong_version',
+                      'wrong_key'):
+            self.assertIn(field, doc['verify'])
+
+    def test_verify_closed_loop_clean(self):
+        keys = 2000
+        code, doc, out, err = self.bench(
+            '--verify', '--load', '--key-prefix', 'clean:', '--keys', keys,
+            '--threads', 2, '--conns', 6, '--depth', 4, '--mget', 5,
+            '--mget-ratio', 0.3, '--get-ratio', 0.7, '--value-size', '24-2000',
+            '--zipf', 0.9, '--duration', 2, '--warmup', 0.5)
+        self.assertEqual(code, 0, out + err)
+        self.check_shape(doc)
+        self.assertEqual(doc['verify']['failures'], 0, out + err)
+        self.assertGreater(doc['verify']['checked'], 0)
+        self.assertEqual(doc['errors']['total'], 0, out + err)
+        self.assertTrue(doc['load']['complete'])
+        self.assertEqual(doc['load']['stored'], keys)
+        res = doc['results']
+        self.assertGreater(res['ops'], 0)
+        self.assertGreater(res['ops_per_sec'], 0)
+        self.assertGreater(res['latency_us']['mget']['count'], 0)
+        self.assertGreater(res['latency_us']['set']['count'], 0)
+        self.assertGreater(res['latency_us']['get']['count'], 0)
+        lat = res['latency_us']['all']
+        self.assertTrue(0 < lat['p50'] <= lat['p90'] <= lat['p99'] <= lat['p999']
+                        <= lat['max'], lat)
+        self.assertGreater(res['hit_ratio'], 0.9)   # every key was loaded
+        self.assertIn('verify (whole run)', out)
+
+    def test_verify_open_loop_json_values(self):
+        code, doc, out, err = self.bench(
+            '--verify', '--load', '--key-prefix', 'json:', '--keys', 500,
+            '--conns', 4, '--rate', 4000, '--value-dist', 'json', '--mget', 3,
+            '--mget-ratio', 0.5, '--get-ratio', 0.8, '--duration', 1.5,
+            '--warmup', 0.5)
+        self.assertEqual(code, 0, out + err)
+        self.check_shape(doc)
+        self.assertEqual(doc['verify']['failures'], 0, out + err)
+        self.assertGreater(doc['verify']['checked'], 0)
+        # open loop: close to the target rate
+        self.assertGreater(doc['results']['ops_per_sec'], 2000)
+        self.assertLess(doc['results']['ops_per_sec'], 6000)
+        # the values are JSON documents with the version in "_v"
+        with socket.create_connection((HOST, self.server.port), timeout=5) as s:
+            s.sendall(b'get ' + key_name('json:', 32, 7) + b'\r\n')
+            buf = b''
+            while not buf.endswith(b'END\r\n'):
+                buf += s.recv(65536)
+        header, rest = buf.split(b'\r\n', 1)
+        size = int(header.split()[3])
+        value = json.loads(rest[:size])
+        self.assertGreaterEqual(size, 200)
+        self.assertLessEqual(size, 4096)
+        self.assertEqual(len(value['_v']), 16)
+        self.assertTrue(value['records'])
+
+    def test_verify_detects_garbage(self):
+        """Keys pre-filled with wrong values: every hit is a verify failure."""
+        prefix, keys = 'garbage:', 200
+        with socket.create_connection((HOST, self.server.port), timeout=5) as s:
+            for i in range(keys):
+                raw_set(s, key_name(prefix, 32, i), b'not a bench value %d' % i * 3)
+            self.assertEqual(set(read_replies(s, keys)), {b'STORED'})
+        code, doc, out, err = self.bench(
+            '--verify', '--key-prefix', prefix, '--keys', keys, '--conns', 2,
+            '--depth', 4, '--get-ratio', 1, '--mget', 4, '--mget-ratio', 0.5,
+            '--duration', 1, '--warmup', 0)
+        self.assertEqual(code, 1, out + err)
+        self.assertGreater(doc['verify']['wrong_value'], 0)
+        self.assertEqual(doc['verify']['failures'], doc['verify']['checked'])
+        self.assertIn('FAIL', out)
+        self.assertIn('no version header', err)
+
+    def test_verify_detects_foreign_version(self):
+        """Well-formed values of versions this run never wrote are caught:
+        a first run writes versions >= 1, a second run (no --load, reads
+        only) has written nothing, so every hit has a wrong version."""
+        common = ['--verify', '--key-prefix', 'stale:', '--keys', 300,
+                  '--conns', 3, '--depth', 2, '--duration', 1, '--warmup', 0]
+        code, doc, out, err = self.bench('--load', *common)
+        self.assertEqual(code, 0, out + err)
+        code, doc, out, err = self.bench('--get-ratio', 1, *common)
+        self.assertEqual(code, 1, out + err)
+        self.assertEqual(doc['verify']['wrong_value'], 0)
+        self.assertGreater(doc['verify']['wrong_version'], 0)
+        self.assertIn('expected 0..0', err)
+
+    def test_verify_detects_concurrent_corruption(self):
+        """A second writer overwrites the bench's keys with garbage during
+        the run; the bench must report wrong values and exit 1."""
+        prefix, keys = 'race:', 100
+        stop = threading.Event()
+
+        def corrupt():
+            rnd = random.Random(7)
+            with socket.create_connection((HOST, self.server.port), timeout=5) as s:
+                while not stop.is_set():
+                    batch = [rnd.randrange(keys) for _ in range(20)]
+                    for i in batch:
+                        raw_set(s, key_name(prefix, 32, i), b'x' * rnd.randrange(24, 200))
+                    read_replies(s, len(batch))
+                    time.sleep(0.01)
+
+        t = threading.Thread(target=corrupt)
+        t.start()
+        try:
+            code, doc, out, err = self.bench(
+                '--verify', '--load', '--key-prefix', prefix, '--keys', keys,
+                '--conns', 2, '--depth', 4, '--get-ratio', 0.9,
+                '--duration', 1.5, '--warmup', 0)
+        finally:
+            stop.set()
+            t.join(10)
+        self.assertEqual(code, 1, out + err)
+        self.assertGreater(doc['verify']['wrong_value'], 0)
+
+    def test_bad_options(self):
+        for args in (['--protocol', 'binary'], ['--zipf', '1.5'],
+                     ['--value-size', '10-5'], ['--no-such-flag'],
+                     ['--verify', '--value-size', '8']):
+            p = subprocess.run([BENCH] + args, capture_output=True, text=True,
+                               timeout=10)
+            self.assertEqual(p.returncode, 2, args)
+        p = subprocess.run([BENCH, '-h'], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0)
+        for flag in ('--threads', '--conns', '--depth', '--rate', '--zipf',
+                     '--value-dist', '--mget', '--load', '--verify', '--json',
+                     '--protocol', '--warmup', '--quiet'):
+            self.assertIn(flag, p.stdout)
+        self.assertIn('default', p.stdout)
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)

@@ -1,0 +1,256 @@
+/*
+ * tiers/flash/flash.h - the flash tier's own narrow API, used only by
+ * tiers/cache.c (the glue between RAM and flash).
+ *
+ * What it is: a ring of segments on a file or block device (device.h,
+ * superblock.h), filled by ONE writer thread that owns the open segment
+ * builder (segment.h; block sealing and zstd compression happen on that
+ * thread, never on a worker), a compact in-RAM index (index.h) from key hash
+ * to (segment, block), per-worker async reads (aio.h, libaio + eventfd) and
+ * reclaim of the oldest segment when free segments run low.
+ *
+ * Data flow
+ *   RAM eviction --flash_enqueue()--> writer queue (bounded) --writer thread-->
+ *     flash_seg_add (open segment in RAM) --> index_insert --> written_fn()
+ *     full segment --> finalize --> one large aligned O_DIRECT write (libaio)
+ *   RAM miss --flash_lookup()--> index candidates --> for each candidate:
+ *     segment still in memory (open / being written)  -> served at once
+ *     segment on the device -> one async block read on the worker's aio ctx
+ *     -> completion in flash_worker_poll() -> checksum, decompress, full-key
+ *     compare -> read_fn(result)
+ *
+ * The evicted item stays readable in RAM until the writer has added it and
+ * the index points at it (written_fn is how the RAM tier learns it may drop
+ * its copy), so there is no window in which a spilled key is findable
+ * nowhere.
+ *
+ * Threads: flash_t is shared; flash_enqueue/flash_remove/flash_* stats are
+ * thread-safe. A flash_worker_t is used by one worker thread at a time;
+ * read_fn runs on that thread, inside flash_lookup (in-memory hits) or
+ * flash_worker_poll (device hits). written_fn runs on the writer thread.
+ *
+ * Lock order (outermost first): the caller's RAM stripe lock -> segment
+ * table lock -> index bucket locks. read_fn and written_fn are called with
+ * no flash lock held.
+ */
+#ifndef TIERCACHE_FLASH_FLASH_H
+#define TIERCACHE_FLASH_FLASH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct flash flash_t;
+typedef struct flash_worker flash_worker_t;
+
+typedef enum flash_status {
+    FLASH_OK = 0,
+    FLASH_MISS,        /* no index candidate, or none matched the key */
+    FLASH_PENDING,     /* read issued: read_fn will be called later */
+    FLASH_EFULL,       /* writer queue full past the stall bound: dropped */
+    FLASH_EADMIT,      /* refused by admission (too big, expiring soon) */
+    FLASH_EIO,         /* device error */
+    FLASH_ECHECKSUM,   /* block failed its checksum (counted, a miss) */
+    FLASH_EINVAL,      /* bad settings or arguments */
+    FLASH_ENOMEM,
+    FLASH_EFOREIGN,    /* path holds foreign data and reset not requested */
+} flash_status_e;
+
+const char *flash_strerror(flash_status_e st);
+
+/* Returns the current unix time in seconds (the cache's clock). */
+typedef int64_t (*flash_clock_fn)(void *ctx);
+
+/*
+ * The writer calls this once per enqueued item, on the writer thread, after
+ * the item is findable through the index (st == FLASH_OK) or when it was
+ * dropped (any other status). `token` is flash_wr_item_t.token.
+ */
+typedef void (*flash_written_fn)(void *ctx, void *token, flash_status_e st);
+
+/* Receives one log line (no trailing newline), from any flash thread. */
+typedef void (*flash_log_fn)(void *ctx, const char *line);
+
+typedef struct flash_settings {
+    const char *path;          /* file or block device */
+    uint64_t size;             /* bytes; 0 = the whole device / file */
+    uint32_t segment_size;     /* bytes, multiple of 4096 (8 MiB) */
+    uint32_t block_size;       /* raw bytes per block (16 KiB) */
+    int compression_level;     /* zstd level; FLASH_LEVEL_NONE = none (3) */
+    unsigned io_depth;         /* per-worker reads in flight (64) */
+    size_t read_bytes_cap;     /* per-worker bytes in flight (4 MiB) */
+    size_t min_item_size;      /* items smaller are not spilled (0) */
+    unsigned min_ttl;          /* items expiring sooner are not spilled (5) */
+    uint64_t index_capacity;   /* items; 0 = derived from size / 256 */
+    unsigned tag_bits;         /* index tag bits (14; tests: 2) */
+    unsigned queue_items;      /* writer queue length (4096) */
+    unsigned stall_ms;         /* max back-pressure wait in enqueue (100) */
+    unsigned reserve_segments; /* reclaim when free segments < this (2) */
+    unsigned rewrite_pct;      /* reclaim rewrites at most this % of a
+                                  segment's bytes (25) */
+    bool reset;                /* reinitialise a foreign file/device */
+    flash_clock_fn clock;
+    void *clock_ctx;
+    flash_written_fn written;  /* required */
+    void *written_ctx;
+    flash_log_fn log;          /* one-line notes (IO errors, checksum
+                                  failures); NULL = a line on stderr */
+    void *log_ctx;
+} flash_settings_t;
+
+/* Defaults as above (path NULL). */
+void flash_settings_default(flash_settings_t *s);
+
+/*
+ * Opens or creates the device, checks / writes the superblock, sizes the
+ * index, starts the writer thread. A file bearing tiercache's magic is
+ * reinitialised (until restart recovery exists): then FLASH_OK and `err`
+ * holds a one-line note for the log (err[0] == 0 when there is nothing to
+ * say). Foreign content is FLASH_EFOREIGN unless s->reset. On failure a
+ * one-line reason naming the path is written to err. Memory outside the
+ * cache's -m: index + segment buffers + queue, see flash_memory().
+ */
+flash_status_e flash_create(flash_t **out, const flash_settings_t *s,
+                            char *err, size_t errlen);
+
+/* Stops the writer (finishing the items it has), waits for IO, frees all.
+ * Every flash_worker_t must be destroyed first. NULL-safe; sets *f NULL. */
+void flash_destroy(flash_t **f);
+
+/* Bytes of RAM the flash tier uses outside -m (index, buffers). */
+size_t flash_memory(const flash_t *f);
+
+/* ---- write path ------------------------------------------------------- */
+
+typedef struct flash_wr_item {
+    const char *key;      /* must stay valid until written_fn: the caller */
+    size_t nkey;          /* keeps the RAM item referenced until then */
+    const char *value;
+    uint32_t nbytes;
+    uint32_t flags;
+    int64_t exptime;      /* absolute unix, 0 = never */
+    uint64_t cas;
+    int64_t store_time;   /* unix seconds the item was stored */
+    uint64_t hash;        /* 64-bit key hash (the cache's xxh3) */
+    void *token;          /* handed back to written_fn */
+} flash_wr_item_t;
+
+/*
+ * Admission only: would this item be spilled? FLASH_OK or FLASH_EADMIT.
+ * O(1), no locks.
+ */
+flash_status_e flash_admit(const flash_t *f, size_t nkey, size_t nbytes,
+                           int64_t exptime);
+
+/*
+ * Queues an evicted item for the writer. Waits for queue space at most
+ * stall_ms (back-pressure), then returns FLASH_EFULL (counted as a drop);
+ * FLASH_EADMIT if admission refuses; FLASH_EIO while the device is failing
+ * (drop). On FLASH_OK written_fn(token) will be called exactly once.
+ * Called with no cache lock held.
+ */
+flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it);
+
+/*
+ * The key was set, deleted or flushed in RAM: removes every index entry
+ * with the key's tag (both buckets), so no older flash copy stays
+ * findable. Items still queued for the writer with this hash are not
+ * affected (the caller's RAM copy is newer and wins). O(1).
+ */
+void flash_remove(flash_t *f, uint64_t hash);
+
+/*
+ * A flush_all took effect: records stored at or before oldest_live (unix
+ * seconds; 0 = no flush) are dead once oldest_live <= now. Reclaim drops
+ * them instead of rewriting; the reader leaves the check to the caller
+ * (hit->store_time). Thread-safe, O(1).
+ */
+void flash_set_flush(flash_t *f, int64_t oldest_live);
+
+/* ---- read path -------------------------------------------------------- */
+
+/* Per-worker read context: aio ctx + eventfd, zstd dctx, read buffers. */
+flash_status_e flash_worker_create(flash_t *f, flash_worker_t **out);
+void flash_worker_destroy(flash_worker_t **fw);
+
+/* The eventfd the worker's event loop watches for read completions. */
+int flash_worker_fd(const flash_worker_t *fw);
+
+/* Reaps completions and runs their read_fn callbacks; issues queued reads.
+ * Call when flash_worker_fd is readable. Never blocks. */
+void flash_worker_poll(flash_worker_t *fw);
+
+/* A flash hit, valid only during the read_fn call. */
+typedef struct flash_hit {
+    const char *key;
+    size_t nkey;
+    const char *value;
+    uint32_t nbytes;
+    uint32_t flags;
+    int64_t exptime;      /* absolute unix, 0 = never */
+    uint64_t cas;
+    int64_t store_time;
+    unsigned hits;        /* index hit counter after this hit (0..3) */
+    uint64_t loc;         /* opaque location: for flash_loc_current() */
+} flash_hit_t;
+
+/* st: FLASH_OK (hit != NULL), FLASH_MISS, FLASH_EIO or FLASH_ECHECKSUM
+ * (hit == NULL; counted and logged). */
+typedef void (*flash_read_fn)(void *ctx, flash_status_e st,
+                              const flash_hit_t *hit);
+
+/*
+ * Looks a key up. FLASH_MISS: no candidate (read_fn not called).
+ * FLASH_OK: found in memory, read_fn already called. FLASH_PENDING: device
+ * read(s) issued or queued; read_fn will be called exactly once from
+ * flash_worker_poll() on this thread. Several candidates (tag collisions)
+ * are tried in turn; the full key decides. Expired records are the caller's
+ * business (hit has exptime / store_time). O(1) + one block decode.
+ */
+flash_status_e flash_lookup(flash_worker_t *fw, uint64_t hash, const char *key,
+                            size_t nkey, flash_read_fn fn, void *ctx);
+
+/*
+ * True if the index still holds location `loc` for this hash, i.e. no
+ * set/delete/flush/reclaim removed it since the read. The cache checks this
+ * under its stripe lock before installing a read result into RAM, so a late
+ * read never overwrites a newer value. O(1).
+ */
+bool flash_loc_current(flash_t *f, uint64_t hash, uint64_t loc);
+
+/* ---- stats ------------------------------------------------------------ */
+
+#define FLASH_STATS_FIELDS(X)                                                 \
+    X(flash_bytes_written, "bytes written to the device")                     \
+    X(flash_items_written, "items spilled (new and rewritten)")               \
+    X(flash_bytes_spilled, "compressed bytes of newly spilled items")          \
+    X(flash_bytes_logical, "key+value bytes of newly spilled items")           \
+    X(flash_bytes_read, "bytes read from the device")                         \
+    X(flash_items, "items the index points at")                              \
+    X(flash_index_bytes, "bytes of the index")                               \
+    X(flash_index_capacity, "index capacity, items")                         \
+    X(flash_index_evictions, "index entries dropped: index full")            \
+    X(flash_index_collateral, "index entries dropped: same tag as a write")   \
+    X(flash_segments_free, "segments free")                                  \
+    X(flash_segments_used, "segments holding data")                          \
+    X(flash_reclaims, "segments reclaimed")                                  \
+    X(flash_rewrites, "items rewritten by reclaim")                          \
+    X(flash_hits, "lookups that found the key on flash")                     \
+    X(flash_misses, "lookups with candidates that did not find the key")     \
+    X(flash_read_errors, "device read errors")                               \
+    X(flash_write_errors, "device write errors")                             \
+    X(flash_checksum_failures, "blocks that failed their checksum")          \
+    X(flash_drops_admission, "evictions not spilled: admission")             \
+    X(flash_drops_stall, "evictions dropped: writer behind past stall bound") \
+    X(flash_drops_io, "evictions dropped: device failing")                   \
+    X(flash_queue_stalls, "enqueues that waited for queue space")
+
+typedef struct flash_stats {
+#define FLASH_STATS_DECLARE(name, desc) uint64_t name;
+    FLASH_STATS_FIELDS(FLASH_STATS_DECLARE)
+#undef FLASH_STATS_DECLARE
+} flash_stats_t;
+
+void flash_stats_snapshot(flash_t *f, flash_stats_t *out);
+
+#endif /* TIERCACHE_FLASH_FLASH_H */
