@@ -131,7 +131,9 @@ typedef struct flash_wr_item {
     int64_t exptime;      /* absolute unix, 0 = never */
     uint64_t cas;
     int64_t store_time;   /* unix seconds the item was stored */
-    uint64_t hash;        /* 64-bit key hash (the cache's xxh3) */
+    uint64_t hash;        /* XXH3_64bits(key, nkey), exactly: the reader
+                             rehashes the keys of a block to tell which
+                             record an index slot belongs to */
     void *token;          /* handed back to written_fn */
 } flash_wr_item_t;
 
@@ -169,8 +171,11 @@ void flash_set_flush(flash_t *f, int64_t oldest_live);
 
 /* ---- read path -------------------------------------------------------- */
 
-/* Per-worker read context: aio ctx + eventfd, zstd dctx, read buffers. */
+/* Per-worker read context: aio ctx + eventfd, zstd dctx, read buffers.
+ * FLASH_ENOMEM, or FLASH_EIO when no aio context can be set up (logged). */
 flash_status_e flash_worker_create(flash_t *f, flash_worker_t **out);
+/* Waits for the worker's reads in flight; every pending lookup gets its
+ * read_fn(FLASH_MISS) here. NULL-safe; sets *fw NULL. */
 void flash_worker_destroy(flash_worker_t **fw);
 
 /* The eventfd the worker's event loop watches for read completions. */
@@ -195,7 +200,9 @@ typedef struct flash_hit {
 } flash_hit_t;
 
 /* st: FLASH_OK (hit != NULL), FLASH_MISS, FLASH_EIO or FLASH_ECHECKSUM
- * (hit == NULL; counted and logged). */
+ * (hit == NULL; counted and logged; all three are a miss to the caller).
+ * read_fn may call flash_lookup / flash_remove on the same worker (not
+ * flash_worker_poll / flash_worker_destroy). */
 typedef void (*flash_read_fn)(void *ctx, flash_status_e st,
                               const flash_hit_t *hit);
 

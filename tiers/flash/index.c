@@ -97,6 +97,11 @@ static inline void buckets_of(const index_t *idx, uint64_t hash, uint64_t *b1, u
     *b2 = (*b1 + 1 + r) % n;
 }
 
+void index_buckets(const index_t *idx, uint64_t hash, uint64_t *b1, uint64_t *b2)
+{
+    buckets_of(idx, hash, b1, b2);
+}
+
 /* ---- bucket locks ---- */
 
 /* Returns meta without the lock bit. */
@@ -229,9 +234,12 @@ unsigned index_lookup(index_t *idx, uint64_t hash, index_entry_t out[INDEX_MAX_M
         const bucket_t *b = p.b[k];
         if (meta_count(p.meta[k]) == 0)
             continue;
-        for (unsigned i = 0; i < INDEX_SLOTS_PER_BUCKET; i++)
-            if (tagw_tag(b->tagw[i]) == tag)
-                out[n++] = slot_entry(b, i);
+        for (unsigned i = 0; i < INDEX_SLOTS_PER_BUCKET; i++) {
+            if (tagw_tag(b->tagw[i]) == tag) {
+                out[n] = slot_entry(b, i);
+                out[n++].bucket = (uint64_t)(b - idx->buckets);
+            }
+        }
     }
     pair_unlock(&p);
     return n;
@@ -352,6 +360,63 @@ index_status_e index_hit(index_t *idx, uint64_t hash, index_loc_t loc, unsigned 
     }
     pair_unlock(&p);
     return st;
+}
+
+index_status_e index_relocate(index_t *idx, uint64_t hash, index_loc_t from,
+                              index_loc_t to)
+{
+    if (from.segment > INDEX_SEG_MAX || from.offset > INDEX_OFF_MAX ||
+        to.segment > INDEX_SEG_MAX || to.offset > INDEX_OFF_MAX)
+        return INDEX_EINVAL;
+    unsigned tag = index_tag(idx, hash);
+    uint32_t fw = locw_make(from);
+    index_status_e st = INDEX_NOT_FOUND;
+    pair_t p;
+    pair_lock(idx, hash, &p);
+    for (int k = 0; k < 2 && st != INDEX_OK; k++) {
+        bucket_t *b = p.b[k];
+        for (unsigned i = 0; i < INDEX_SLOTS_PER_BUCKET; i++) {
+            if (tagw_tag(b->tagw[i]) != tag || b->locw[i] != fw)
+                continue;
+            /* as insert does: no other same-tag slot of the pair may stay
+             * (the reader's owner rule relies on it) */
+            b->tagw[i] = 0;
+            unsigned removed = do_remove_tag(&p, tag, false, 0);
+            b->tagw[i] = tagw_make(tag, 0);
+            b->locw[i] = locw_make(to);
+            if (removed) {
+                atomic_fetch_sub_explicit(&idx->items, (int64_t)removed, RELAXED);
+                atomic_fetch_add_explicit(&idx->insert_removed, removed, RELAXED);
+            }
+            st = INDEX_OK;
+            break;
+        }
+    }
+    pair_unlock(&p);
+    return st;
+}
+
+uint64_t index_remove_segment(index_t *idx, uint32_t segment)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < idx->nbuckets; i++) {
+        bucket_t *b = &idx->buckets[i];
+        uint32_t m = bucket_lock(b);
+        for (unsigned s = 0; s < INDEX_SLOTS_PER_BUCKET; s++) {
+            if (b->tagw[s] != 0 && (b->locw[s] >> INDEX_OFF_BITS) == segment) {
+                b->tagw[s] = 0;
+                b->locw[s] = 0;
+                m--;
+                n++;
+            }
+        }
+        bucket_unlock(b, m);
+    }
+    if (n) {
+        atomic_fetch_sub_explicit(&idx->items, (int64_t)n, RELAXED);
+        atomic_fetch_add_explicit(&idx->loc_removed, n, RELAXED);
+    }
+    return n;
 }
 
 void index_stats(index_t *idx, index_stats_t *st)

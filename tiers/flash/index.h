@@ -110,6 +110,7 @@ typedef struct index_loc {
 typedef struct index_entry {
     index_loc_t loc;
     unsigned hits;    /* 0 .. INDEX_HITS_MAX */
+    uint64_t bucket;  /* index_lookup: the bucket the slot is in */
 } index_entry_t;
 
 /* Age of a segment for eviction: larger = older (e.g. the distance of the
@@ -202,6 +203,25 @@ unsigned index_remove_location(index_t *idx, uint64_t hash, uint32_t segment);
 index_status_e index_hit(index_t *idx, uint64_t hash, index_loc_t loc,
                          unsigned *hits);
 
+/*
+ * index_relocate: move the slot with the tag of `hash` at exactly `from` to
+ * `to`, resetting its hit counter to 0 (reclaim rewrote the item); like an
+ * insert it removes every other same-tag slot of both buckets (counted in
+ * insert_removed). Atomic under the pair's locks, so an index_remove that
+ * ran after the caller's check wins: INDEX_NOT_FOUND then, and nothing
+ * changes. INDEX_EINVAL for
+ * an out-of-range location. Work: as lookup.
+ */
+index_status_e index_relocate(index_t *idx, uint64_t hash, index_loc_t from,
+                              index_loc_t to);
+
+/*
+ * index_remove_segment: remove every slot of segment `segment`, walking the
+ * whole table bucket by bucket (one lock at a time). For a segment whose
+ * summary cannot be read. Returns the number removed. Work: O(buckets).
+ */
+uint64_t index_remove_segment(index_t *idx, uint32_t segment);
+
 /* index_stats: a snapshot of the counters (no locks; relaxed). */
 void index_stats(index_t *idx, index_stats_t *st);
 
@@ -212,6 +232,14 @@ uint64_t index_count_slow(index_t *idx);
 /* index_tag: the tag a hash gets with this index's tag_bits (1..2^bits-1;
  * tests use it to pick colliding keys). */
 unsigned index_tag(const index_t *idx, uint64_t hash);
+
+/* index_buckets: the two (distinct) buckets of a hash. Together with
+ * index_tag this says which index slots a key can be found through: the
+ * flash reader uses it to tell which record of a block a slot belongs to
+ * (the LAST record of the block with that tag and that bucket among its
+ * two, since every insert removes earlier same-tag slots of its buckets).
+ * O(1), no locks. */
+void index_buckets(const index_t *idx, uint64_t hash, uint64_t *b1, uint64_t *b2);
 
 const char *index_strerror(index_status_e st);
 

@@ -276,23 +276,30 @@ flash_blk_status_e flash_seg_lookup(const flash_seg_t *s, ZSTD_DCtx *dctx,
                                     flash_record_t *out)
 {
     flash_block_view_t v;
+    flash_blk_status_e st = flash_seg_view(s, dctx, loc, scratch, scratch_cap, &v);
+    if (st != FLASH_BLK_OK)
+        return st;
+    return flash_block_find(&v, key, nkey, out);
+}
+
+flash_blk_status_e flash_seg_view(const flash_seg_t *s, ZSTD_DCtx *dctx,
+                                  const flash_block_loc_t *loc, uint8_t *scratch,
+                                  size_t scratch_cap, flash_block_view_t *v)
+{
     if (loc->seg_id != s->h.seg_id)
         return FLASH_BLK_EMISPLACED;
     if (loc->gen != s->h.gen)
         return FLASH_BLK_ESTALE;
     uint16_t blkoff = loc->blkoff;
     if (!s->sealed && blkoff == s->cur_unit && flash_blockb_count(s->open) > 0) {
-        flash_blockb_view(s->open, &v);
-        return flash_block_find(&v, key, nkey, out);
+        flash_blockb_view(s->open, v);
+        return FLASH_BLK_OK;
     }
     if (blkoff < FLASH_SEG_FIRST_BLOCK || blkoff >= s->cur_unit)
         return FLASH_BLK_EMISPLACED;
     size_t off = (size_t)blkoff * FLASH_UNIT;
-    flash_blk_status_e st = flash_block_open(s->buf + off, used_bytes(s) - off, loc, dctx,
-                                             scratch, scratch_cap, &v);
-    if (st != FLASH_BLK_OK)
-        return st;
-    return flash_block_find(&v, key, nkey, out);
+    return flash_block_open(s->buf + off, used_bytes(s) - off, loc, dctx, scratch,
+                            scratch_cap, v);
 }
 
 /* ---- codecs ---- */

@@ -203,6 +203,16 @@ flash_blk_status_e flash_seg_lookup(const flash_seg_t *s, ZSTD_DCtx *dctx,
                                     size_t nkey, uint8_t *scratch, size_t scratch_cap,
                                     flash_record_t *out);
 
+/*
+ * As flash_seg_lookup, but gives the view of the whole block at *loc (the
+ * open block raw, or a sealed block decoded into scratch) instead of one
+ * record: valid until the next add / reset or reuse of scratch. Same
+ * statuses, minus FLASH_BLK_ENOTFOUND. O(block).
+ */
+flash_blk_status_e flash_seg_view(const flash_seg_t *s, ZSTD_DCtx *dctx,
+                                  const flash_block_loc_t *loc, uint8_t *scratch,
+                                  size_t scratch_cap, flash_block_view_t *v);
+
 /* Writes FLASH_SEGHDR_LEN encoded bytes of *h (checksum computed). O(1). */
 void flash_seghdr_encode(const flash_seghdr_t *h, uint8_t *buf);
 

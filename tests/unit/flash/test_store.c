@@ -1,0 +1,692 @@
+/*
+ * tests/unit/flash/test_store.c - the flash tier end to end (flash.h):
+ * create / refuse / reset / reinit, spill through the writer and read back
+ * through flash_lookup + the worker's eventfd, remove / overwrite, reclaim
+ * wrapping the ring, tag collisions, corruption, IO errors, back-pressure.
+ *
+ * Small geometry: a 16 MiB file in $TC_FLASH_TEST_DIR (or the cwd),
+ * 256 KiB segments, 4 KiB blocks. A fake "RAM" keeps each spilled value in
+ * the token until written_fn.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "flash/flash.h"
+#include "flash/format.h"
+#include "flash/superblock.h"
+
+#define FILE_SIZE (16u << 20)
+#define SEG_SIZE (256u << 10)
+
+/* ---- fixture ---- */
+
+typedef struct pin {
+    char key[64];
+    size_t nkey;
+    char *value;
+    uint32_t nbytes;
+} pin_t;
+
+typedef struct env {
+    char path[512];
+    flash_t *f;
+    flash_worker_t *w;
+    _Atomic uint64_t written, written_ok;
+    /* back-pressure test: written_fn blocks while `hold` */
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    bool hold;
+    _Atomic int logs;
+} env_t;
+
+static env_t E;
+
+static void on_written(void *ctx, void *token, flash_status_e st)
+{
+    env_t *e = ctx;
+    pthread_mutex_lock(&e->m);
+    while (e->hold)
+        pthread_cond_wait(&e->c, &e->m);
+    pthread_mutex_unlock(&e->m);
+    pin_t *p = token;
+    free(p->value);
+    free(p);
+    if (st == FLASH_OK)
+        atomic_fetch_add(&e->written_ok, 1);
+    atomic_fetch_add(&e->written, 1);
+}
+
+static void on_log(void *ctx, const char *line)
+{
+    env_t *e = ctx;
+    atomic_fetch_add(&e->logs, 1);
+    (void)line;
+}
+
+static void make_path(const char *name)
+{
+    const char *dir = getenv("TC_FLASH_TEST_DIR");
+    char cwd[256];
+    if (!dir || !*dir)
+        dir = getcwd(cwd, sizeof cwd) ? cwd : ".";
+    snprintf(E.path, sizeof E.path, "%s/tc_flash_store_%d_%s.img", dir, (int)getpid(), name);
+    unlink(E.path);
+}
+
+static void settings(flash_settings_t *s)
+{
+    flash_settings_default(s);
+    s->path = E.path;
+    s->size = FILE_SIZE;
+    s->segment_size = SEG_SIZE;
+    s->block_size = 4096;
+    s->io_depth = 8;
+    s->read_bytes_cap = 64u << 10;
+    s->index_capacity = 200000;
+    s->queue_items = 256;
+    s->stall_ms = 2000;
+    s->min_ttl = 0;
+    s->written = on_written;
+    s->written_ctx = &E;
+    s->log = on_log;
+    s->log_ctx = &E;
+}
+
+static void setup(void)
+{
+    memset(&E, 0, sizeof E);
+    pthread_mutex_init(&E.m, NULL);
+    pthread_cond_init(&E.c, NULL);
+}
+
+static void teardown(void)
+{
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f);
+    if (E.path[0])
+        unlink(E.path);
+    pthread_mutex_destroy(&E.m);
+    pthread_cond_destroy(&E.c);
+}
+
+static void open_store(const char *name, unsigned tag_bits)
+{
+    make_path(name);
+    flash_settings_t s;
+    settings(&s);
+    if (tag_bits)
+        s.tag_bits = tag_bits;
+    char err[512];
+    flash_status_e st = flash_create(&E.f, &s, err, sizeof err);
+    cr_assert_eq(st, FLASH_OK, "create: %s: %s", flash_strerror(st), err);
+    cr_assert_eq(flash_worker_create(E.f, &E.w), FLASH_OK);
+}
+
+/* ---- items ---- */
+
+static size_t keyof(char *buf, size_t cap, unsigned i)
+{
+    return (size_t)snprintf(buf, cap, "key:%u", i);
+}
+
+/* Deterministic, moderately compressible value of (i, version). */
+static uint32_t valof(char *buf, unsigned i, unsigned ver)
+{
+    uint32_t n = 100 + (i * 37u + ver * 11u) % 700;
+    uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ull + ver;
+    for (uint32_t k = 0; k < n; k++) {
+        if (k % 8 == 0)
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+        buf[k] = (k % 16 < 4) ? "abcd"[k % 4] : (char)('a' + ((x >> (k % 8 * 8)) % 26));
+    }
+    snprintf(buf, 24, "v%u.%u|", i, ver);
+    return n;
+}
+
+static flash_status_e spill(unsigned i, unsigned ver)
+{
+    pin_t *p = calloc(1, sizeof *p);
+    p->nkey = keyof(p->key, sizeof p->key, i);
+    p->value = malloc(1024);
+    p->nbytes = valof(p->value, i, ver);
+    flash_wr_item_t it = {
+        .key = p->key, .nkey = p->nkey, .value = p->value, .nbytes = p->nbytes,
+        .flags = i, .exptime = 0, .cas = ((uint64_t)i << 16) | ver,
+        .store_time = time(NULL), .hash = XXH3_64bits(p->key, p->nkey), .token = p,
+    };
+    flash_status_e st = flash_enqueue(E.f, &it);
+    if (st != FLASH_OK) {
+        free(p->value);
+        free(p);
+    }
+    return st;
+}
+
+static uint64_t enqueued;
+
+static void spill_ok(unsigned i, unsigned ver)
+{
+    flash_status_e st = spill(i, ver);
+    cr_assert_eq(st, FLASH_OK, "enqueue %u: %s", i, flash_strerror(st));
+    enqueued++;
+}
+
+static void wait_written(uint64_t n)
+{
+    for (int k = 0; k < 20000 && atomic_load(&E.written) < n; k++)
+        usleep(1000);
+    cr_assert_eq(atomic_load(&E.written), n, "written %llu of %llu",
+                 (unsigned long long)atomic_load(&E.written), (unsigned long long)n);
+}
+
+/* ---- reads ---- */
+
+typedef struct rd {
+    unsigned i;
+    bool done;
+    flash_status_e st;
+    bool match;       /* value equals the expected version */
+    int got_ver;      /* version parsed from the value, -1 none */
+    unsigned want_ver;
+} rd_t;
+
+static void on_read(void *ctx, flash_status_e st, const flash_hit_t *hit)
+{
+    rd_t *r = ctx;
+    cr_assert(!r->done, "read_fn called twice");
+    r->done = true;
+    r->st = st;
+    r->got_ver = -1;
+    if (st != FLASH_OK)
+        return;
+    char key[64], val[1024];
+    size_t nkey = keyof(key, sizeof key, r->i);
+    cr_assert_eq(hit->nkey, nkey);
+    cr_assert(memcmp(hit->key, key, nkey) == 0);
+    unsigned vi = 0, vv = 0;
+    if (sscanf(hit->value, "v%u.%u|", &vi, &vv) == 2 && vi == r->i)
+        r->got_ver = (int)vv;
+    uint32_t n = valof(val, r->i, r->want_ver);
+    r->match = hit->nbytes == n && memcmp(hit->value, val, n) == 0 &&
+               hit->flags == r->i && hit->cas == (((uint64_t)r->i << 16) | r->want_ver);
+    if (r->got_ver >= 0) { /* whatever version came back must be intact */
+        uint32_t n2 = valof(val, r->i, (unsigned)r->got_ver);
+        cr_assert(hit->nbytes == n2 && memcmp(hit->value, val, n2) == 0,
+                  "key %u: corrupt value returned", r->i);
+    } else {
+        cr_assert_fail("key %u: value of another key returned", r->i);
+    }
+}
+
+/* Looks up n keys (batches in flight at once); fills rds. */
+static void read_keys(rd_t *rds, unsigned n)
+{
+    const unsigned batch = 48;
+    for (unsigned b = 0; b < n; b += batch) {
+        unsigned e = b + batch < n ? b + batch : n;
+        unsigned pending = 0;
+        for (unsigned k = b; k < e; k++) {
+            char key[64];
+            size_t nkey = keyof(key, sizeof key, rds[k].i);
+            rds[k].done = false;
+            flash_status_e st = flash_lookup(E.w, XXH3_64bits(key, nkey), key, nkey,
+                                             on_read, &rds[k]);
+            if (st == FLASH_PENDING) {
+                pending++;
+            } else if (st == FLASH_MISS) {
+                cr_assert(!rds[k].done);
+                rds[k].done = true;
+                rds[k].st = FLASH_MISS;
+            } else {
+                cr_assert_eq(st, FLASH_OK);
+                cr_assert(rds[k].done);
+            }
+        }
+        for (int spins = 0; pending; spins++) {
+            cr_assert(spins < 10000, "reads never completed");
+            struct pollfd p = { .fd = flash_worker_fd(E.w), .events = POLLIN };
+            poll(&p, 1, 10);
+            flash_worker_poll(E.w);
+            pending = 0;
+            for (unsigned k = b; k < e; k++)
+                pending += !rds[k].done;
+        }
+    }
+}
+
+static flash_stats_t stats(void)
+{
+    flash_stats_t st;
+    flash_stats_snapshot(E.f, &st);
+    return st;
+}
+
+/* ---- create / refuse / reset / reinit ---- */
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 170);
+
+Test(store, create_new_file)
+{
+    open_store("create", 0);
+    struct stat sb;
+    cr_assert_eq(stat(E.path, &sb), 0);
+    cr_assert_eq((uint64_t)sb.st_size, FILE_SIZE);
+    int fd = open(E.path, O_RDONLY);
+    uint8_t buf[FLASH_HEADER_AREA];
+    cr_assert_eq(pread(fd, buf, sizeof buf, 0), (ssize_t)sizeof buf);
+    close(fd);
+    flash_sb_t sbk;
+    cr_assert_eq(flash_sb_decode(buf, sizeof buf, &sbk), FLASH_SB_OK);
+    cr_assert_eq(sbk.segment_size, SEG_SIZE);
+    cr_assert_eq(sbk.segment_count, (FILE_SIZE - FLASH_HEADER_AREA) / SEG_SIZE);
+    flash_state_t st;
+    cr_assert_eq(flash_state_decode(buf + FLASH_STATE_OFFSET, FLASH_STATE_LEN, &st),
+                 FLASH_SB_OK);
+    cr_assert_eq(st.state, FLASH_STATE_RUNNING);
+    cr_assert_eq(st.instance_id, sbk.instance_id);
+    flash_stats_t s = stats();
+    cr_assert_eq(s.flash_segments_free, sbk.segment_count);
+    cr_assert(flash_memory(E.f) > 2 * SEG_SIZE);
+}
+
+Test(store, refuse_foreign_then_reset)
+{
+    make_path("foreign");
+    int fd = open(E.path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    cr_assert(fd >= 0);
+    cr_assert_eq(ftruncate(fd, FILE_SIZE), 0);
+    cr_assert_eq(pwrite(fd, "precious user data", 18, 100), 18);
+    close(fd);
+    flash_settings_t s;
+    settings(&s);
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EFOREIGN);
+    cr_assert_null(E.f);
+    cr_assert(strstr(err, E.path) != NULL, "%s", err);
+    char chk[32] = { 0 };
+    fd = open(E.path, O_RDONLY);
+    cr_assert_eq(pread(fd, chk, 18, 100), 18);
+    close(fd);
+    cr_assert_str_eq(chk, "precious user data");
+    s.reset = true;
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert(err[0] != 0); /* a note for the log */
+}
+
+Test(store, reinitialises_own_file)
+{
+    open_store("reinit", 0);
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f);
+    flash_settings_t s;
+    settings(&s);
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert(strstr(err, "reinitialised") != NULL, "%s", err);
+}
+
+Test(store, too_small_and_unwritable)
+{
+    make_path("small");
+    flash_settings_t s;
+    settings(&s);
+    s.size = FLASH_HEADER_AREA + 3 * SEG_SIZE;
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EINVAL);
+    cr_assert(strstr(err, "too small") != NULL, "%s", err);
+    unlink(E.path);
+    s.size = FILE_SIZE;
+    s.path = "/nonexistent-dir-tiercache/flash.img";
+    flash_status_e st = flash_create(&E.f, &s, err, sizeof err);
+    cr_assert_neq(st, FLASH_OK);
+    cr_assert(strstr(err, "/nonexistent-dir-tiercache/flash.img") != NULL, "%s", err);
+}
+
+Test(store, admission)
+{
+    open_store("admit", 0);
+    cr_assert_eq(flash_admit(E.f, 5, 100, 0), FLASH_OK);
+    cr_assert_eq(flash_admit(E.f, 5, SEG_SIZE, 0), FLASH_EADMIT);
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f);
+    flash_settings_t s;
+    settings(&s);
+    s.min_item_size = 50;
+    s.min_ttl = 10;
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert_eq(flash_admit(E.f, 5, 10, 0), FLASH_EADMIT);
+    cr_assert_eq(flash_admit(E.f, 5, 100, time(NULL) + 3), FLASH_EADMIT);
+    cr_assert_eq(flash_admit(E.f, 5, 100, time(NULL) + 100), FLASH_OK);
+    pin_t p = { .nkey = 1 };
+    flash_wr_item_t it = { .key = "k", .nkey = 1, .value = "v", .nbytes = 1, .token = &p };
+    cr_assert_eq(flash_enqueue(E.f, &it), FLASH_EADMIT);
+    cr_assert_eq(stats().flash_drops_admission, 1);
+}
+
+/* ---- spill and read back ---- */
+
+#define NKEYS 12000u /* ~12 segments of data: more than 8x what a segment holds */
+
+static void spill_all(unsigned n, unsigned ver)
+{
+    for (unsigned i = 0; i < n; i++)
+        spill_ok(i, ver);
+    wait_written(enqueued);
+}
+
+static rd_t *read_all(unsigned n, const unsigned *want)
+{
+    rd_t *rds = calloc(n, sizeof *rds);
+    for (unsigned i = 0; i < n; i++) {
+        rds[i].i = i;
+        rds[i].want_ver = want ? want[i] : 0;
+    }
+    read_keys(rds, n);
+    return rds;
+}
+
+Test(store, spill_and_read_back)
+{
+    open_store("spill", 0);
+    enqueued = 0;
+    spill_all(NKEYS, 0);
+    cr_assert_eq(atomic_load(&E.written_ok), NKEYS);
+    flash_stats_t s = stats();
+    cr_assert(s.flash_bytes_written >= 8 * SEG_SIZE, "written %llu",
+              (unsigned long long)s.flash_bytes_written);
+    cr_assert_eq(s.flash_items_written, NKEYS);
+    cr_assert(s.flash_bytes_spilled > 0 && s.flash_bytes_spilled < s.flash_bytes_logical);
+    rd_t *rds = read_all(NKEYS, NULL);
+    unsigned miss = 0;
+    for (unsigned i = 0; i < NKEYS; i++) {
+        if (rds[i].st != FLASH_OK)
+            miss++;
+        else
+            cr_assert(rds[i].match, "key %u: wrong value", i);
+    }
+    /* 14-bit tags, a roomy index: collateral drops only, very rare */
+    cr_assert(miss < NKEYS / 200, "%u misses", miss);
+    s = stats();
+    cr_assert(s.flash_hits >= NKEYS - miss);
+    cr_assert(s.flash_bytes_read > 0);
+    cr_assert_eq(s.flash_checksum_failures, 0);
+    free(rds);
+}
+
+Test(store, remove_and_overwrite)
+{
+    open_store("overwrite", 0);
+    enqueued = 0;
+    spill_all(NKEYS, 0);
+    unsigned *want = calloc(NKEYS, sizeof *want);
+    for (unsigned i = 0; i < NKEYS; i += 4) {
+        flash_remove(E.f, XXH3_64bits("", 0) ^ 0); /* harmless no-op remove */
+        char key[64];
+        size_t nkey = keyof(key, sizeof key, i);
+        flash_remove(E.f, XXH3_64bits(key, nkey)); /* set or delete in RAM */
+        if (i % 8 == 0) {
+            spill_ok(i, 1); /* the newer copy, evicted again */
+            want[i] = 1;
+        } else {
+            want[i] = 99; /* deleted */
+        }
+    }
+    wait_written(enqueued);
+    rd_t *rds = read_all(NKEYS, want);
+    unsigned miss = 0;
+    for (unsigned i = 0; i < NKEYS; i++) {
+        if (want[i] == 99) {
+            cr_assert_neq(rds[i].st, FLASH_OK, "deleted key %u came back (v%d)", i,
+                          rds[i].got_ver);
+            continue;
+        }
+        if (rds[i].st != FLASH_OK) {
+            miss++;
+            continue;
+        }
+        cr_assert(rds[i].match, "key %u: got v%d, want v%u", i, rds[i].got_ver, want[i]);
+    }
+    cr_assert(miss < NKEYS / 100, "%u misses", miss);
+    free(rds);
+    free(want);
+}
+
+/*
+ * Keeps writing new versions of a key space larger than the device until
+ * reclaim has wrapped the ring twice; reads part of it as it goes (hits make
+ * items hot, so some are rewritten). Then every key: the newest version or a
+ * miss, never an older one. Misses only for cold keys.
+ */
+static void wrap_twice(unsigned tag_bits)
+{
+    open_store(tag_bits ? "collide" : "wrap", tag_bits);
+    enqueued = 0;
+    const unsigned nk = 12000;
+    unsigned *ver = calloc(nk, sizeof *ver);
+    bool *spilled = calloc(nk, sizeof *spilled);
+    uint32_t nseg = (FILE_SIZE - FLASH_HEADER_AREA) / SEG_SIZE;
+    unsigned round = 0;
+    const unsigned hot = 300; /* keys 0..hot-1 are read often */
+    while (stats().flash_reclaims < 2u * nseg + 2) {
+        cr_assert(round < 400, "reclaim did not wrap the ring");
+        for (unsigned i = hot; i < nk; i += 1 + (round % 3)) {
+            if (round == 0 && i % 20 == 0) { /* hot keys spread over segments */
+                spill_ok(i / 20 % hot, 0);
+                spilled[i / 20 % hot] = true;
+            }
+            if (spilled[i]) {
+                char key[64];
+                size_t nkey = keyof(key, sizeof key, i);
+                flash_remove(E.f, XXH3_64bits(key, nkey));
+                ver[i]++;
+            }
+            spill_ok(i, ver[i]);
+            spilled[i] = true;
+        }
+        wait_written(enqueued);
+        /* read the hot keys: they must be found (or be the newest) */
+        rd_t *rds = read_all(hot, ver);
+        for (unsigned i = 0; i < hot; i++)
+            if (rds[i].st == FLASH_OK)
+                cr_assert(rds[i].match, "hot key %u: got v%d want v%u", i, rds[i].got_ver,
+                          ver[i]);
+        free(rds);
+        round++;
+    }
+    flash_stats_t s = stats();
+    cr_assert(s.flash_rewrites > 0, "no rewrite happened");
+    for (unsigned i = 0; i < hot; i++)
+        cr_assert(spilled[i]);
+    rd_t *rds = read_all(nk, ver);
+    unsigned miss_hot = 0, miss = 0;
+    for (unsigned i = 0; i < nk; i++) {
+        if (!spilled[i])
+            continue;
+        if (rds[i].st != FLASH_OK) {
+            miss++;
+            miss_hot += i < hot;
+            continue;
+        }
+        cr_assert(rds[i].match, "key %u: got v%d, want v%u", i, rds[i].got_ver, ver[i]);
+    }
+    if (!tag_bits)
+        cr_assert(miss_hot < hot / 20, "%u hot keys lost (of %u)", miss_hot, hot);
+    cr_log_info("wrap(tag_bits %u): %llu reclaims, %llu rewrites, %u/%u misses "
+                "(%u hot), write amplification %.2f", tag_bits,
+                (unsigned long long)s.flash_reclaims, (unsigned long long)s.flash_rewrites,
+                miss, nk, miss_hot,
+                (double)s.flash_bytes_written / (double)(s.flash_bytes_spilled + 1));
+    free(rds);
+    free(ver);
+    free(spilled);
+}
+
+Test(store, reclaim_wraps_twice) { wrap_twice(0); }
+Test(store, tag_collisions_never_wrong) { wrap_twice(2); }
+
+/* ---- faults ---- */
+
+Test(store, corrupted_blocks_are_misses)
+{
+    open_store("corrupt", 0);
+    enqueued = 0;
+    spill_all(NKEYS, 0);
+    /* flip bytes all over the written segments (not the first 8 KiB) */
+    int fd = open(E.path, O_RDWR);
+    cr_assert(fd >= 0);
+    uint64_t x = 12345;
+    for (int k = 0; k < 400; k++) {
+        x = x * 6364136223846793005ull + 1;
+        off_t off = FLASH_HEADER_AREA + (off_t)((x >> 20) % (12u * SEG_SIZE));
+        uint8_t b;
+        cr_assert_eq(pread(fd, &b, 1, off), 1);
+        b ^= 0x5a;
+        cr_assert_eq(pwrite(fd, &b, 1, off), 1);
+    }
+    fsync(fd);
+    close(fd);
+    rd_t *rds = read_all(NKEYS, NULL);
+    unsigned bad = 0;
+    for (unsigned i = 0; i < NKEYS; i++) {
+        if (rds[i].st == FLASH_OK)
+            cr_assert(rds[i].match, "key %u: wrong value after corruption", i);
+        else
+            bad++;
+    }
+    flash_stats_t s = stats();
+    cr_assert(s.flash_checksum_failures > 0);
+    cr_assert(bad > 0);
+    cr_assert(atomic_load(&E.logs) > 0);
+    free(rds);
+}
+
+/* Finds the store's O_DIRECT fd on E.path (the one opened last). */
+static int store_fd(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    int best = -1;
+    struct dirent *de;
+    char real[PATH_MAX];
+    cr_assert_not_null(realpath(E.path, real));
+    while ((de = readdir(d))) {
+        char link[300], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = 0;
+        int fd = atoi(de->d_name);
+        if (strcmp(target, real) == 0 && (fcntl(fd, F_GETFL) & O_DIRECT) && fd > best)
+            best = fd;
+    }
+    closedir(d);
+    cr_assert(best >= 0, "store fd not found");
+    return best;
+}
+
+Test(store, write_errors_then_recovery)
+{
+    open_store("eio", 0);
+    enqueued = 0;
+    spill_all(2000, 0);
+    int sfd = store_fd();
+    int saved = dup(sfd);
+    int ro = open(E.path, O_RDONLY | O_DIRECT);
+    cr_assert(ro >= 0);
+    cr_assert(dup2(ro, sfd) == sfd); /* writes now fail with EBADF */
+    close(ro);
+    flash_status_e st = FLASH_OK;
+    unsigned i = 2000;
+    for (; i < 40000 && st != FLASH_EIO; i++) {
+        st = spill(i, 0);
+        if (st == FLASH_OK)
+            enqueued++;
+    }
+    cr_assert_eq(st, FLASH_EIO, "enqueue never reported the failing device");
+    wait_written(enqueued);
+    flash_stats_t s = stats();
+    cr_assert(s.flash_write_errors > 0);
+    cr_assert(s.flash_drops_io > 0);
+    /* what is readable is right; nothing wrong comes back */
+    rd_t *rds = read_all(i, NULL);
+    for (unsigned k = 0; k < i; k++)
+        if (rds[k].st == FLASH_OK)
+            cr_assert(rds[k].match, "key %u: wrong value", k);
+    free(rds);
+    /* the device heals: writes are accepted again after the hold time */
+    cr_assert(dup2(saved, sfd) == sfd);
+    close(saved);
+    usleep(1200 * 1000);
+    cr_assert_eq(spill(50000, 0), FLASH_OK);
+    enqueued++;
+    wait_written(enqueued);
+}
+
+Test(store, truncated_file_reads_fail_cleanly)
+{
+    open_store("trunc", 0);
+    enqueued = 0;
+    spill_all(NKEYS, 0);
+    cr_assert_eq(truncate(E.path, FLASH_HEADER_AREA + SEG_SIZE * 2), 0);
+    rd_t *rds = read_all(NKEYS, NULL);
+    unsigned failed = 0;
+    for (unsigned i = 0; i < NKEYS; i++) {
+        if (rds[i].st == FLASH_OK)
+            cr_assert(rds[i].match, "key %u: wrong value", i);
+        else
+            failed++;
+    }
+    cr_assert(failed > NKEYS / 2);
+    cr_assert(stats().flash_read_errors > 0);
+    free(rds);
+}
+
+/* ---- back-pressure ---- */
+
+Test(store, stall_bound_then_drop)
+{
+    make_path("stall");
+    flash_settings_t s;
+    settings(&s);
+    s.queue_items = 4;
+    s.stall_ms = 20;
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    E.hold = true; /* the writer blocks in written_fn */
+    enqueued = 0;
+    flash_status_e st = FLASH_OK;
+    struct timespec t0, t1;
+    unsigned i = 0;
+    for (; i < 64 && st == FLASH_OK; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        st = spill(i, 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (st == FLASH_OK)
+            enqueued++;
+    }
+    cr_assert_eq(st, FLASH_EFULL);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    cr_assert(ms >= 15 && ms < 1000, "stalled %.1f ms", ms);
+    flash_stats_t fs = stats();
+    cr_assert_eq(fs.flash_drops_stall, 1);
+    cr_assert(fs.flash_queue_stalls >= 1);
+    pthread_mutex_lock(&E.m);
+    E.hold = false;
+    pthread_cond_broadcast(&E.c);
+    pthread_mutex_unlock(&E.m);
+    wait_written(enqueued);
+}

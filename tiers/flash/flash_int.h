@@ -1,0 +1,215 @@
+/*
+ * tiers/flash/flash_int.h - internals of the flash tier shared by store.c,
+ * writer.c, reader.c and reclaim.c. Not part of the API (flash.h is).
+ *
+ * Segment table: one entry per segment id. The ring runs from `tail` (the
+ * oldest segment holding data) to `head` (the next segment to open); the
+ * open segment is head - 1. Segments in [tail, head) are "in the ring"
+ * (OPEN, WRITING, USED or BAD); the others are FREE.
+ *
+ *   FREE --open_next--> OPEN --seal--> WRITING --write ok--> USED --reclaim--> FREE
+ *                                         \--write error--> BAD --reclaim--> FREE
+ *
+ * OPEN and WRITING segments live in a builder (bld[i]) and are served from
+ * memory under that builder's lock; USED segments are read from the device.
+ * A FREE segment may still have `readers` (device reads issued before its
+ * reclaim bumped the generation): it is not reused until they finish.
+ *
+ * Lock order (outermost first): the cache's stripe lock -> seg_lock ->
+ * builder lock (bld_lock[i]) -> index bucket locks. q_lock is a leaf (never
+ * held with another flash lock). A worker may go seg_lock -> bld_lock and
+ * then drop seg_lock (hand over hand): the writer resets or retires a
+ * builder only holding seg_lock and then that builder's lock, so a builder
+ * a worker holds cannot change identity under it. The writer adds to a
+ * builder holding only its builder lock.
+ */
+#ifndef TIERCACHE_FLASH_FLASH_INT_H
+#define TIERCACHE_FLASH_FLASH_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zstd.h>
+
+#include "flash/aio.h"
+#include "flash/device.h"
+#include "flash/flash.h"
+#include "flash/index.h"
+#include "flash/segment.h"
+#include "flash/superblock.h"
+
+#define FLASH_NBUILDERS 2
+#define FLASH_RM_STRIPES 64
+#define FLASH_EPOCHS 1024
+#define FLASH_MIN_SEGMENTS 4u
+/* reclaim never rewrites more than this share, whatever the settings say:
+ * each reclaim then frees at least half a segment net (no livelock) */
+#define FLASH_MAX_REWRITE_PCT 50u
+/* while the device fails, enqueue refuses for this long after each error */
+#define FLASH_FAIL_HOLD_MS 1000
+
+typedef enum fseg_state {
+    FSEG_FREE = 0,
+    FSEG_OPEN,
+    FSEG_WRITING,
+    FSEG_USED,
+    FSEG_BAD,
+} fseg_state_e;
+
+typedef struct fseg {
+    uint32_t gen;          /* bumped when reclaimed */
+    uint8_t state;         /* fseg_state_e */
+    int8_t bld;            /* builder index while OPEN / WRITING, else -1 */
+    bool cksum_logged;     /* a checksum failure was logged this generation */
+    unsigned readers;      /* device reads in flight */
+    uint64_t seq;
+} fseg_t;
+
+/* A queued write: an item, or a tombstone (token unused, no callback). */
+typedef struct wr_qent {
+    flash_wr_item_t it;
+    bool tomb;
+} wr_qent_t;
+
+#define FLASH_STAT_ATOMIC(name, desc) _Atomic uint64_t name;
+typedef struct flash_counters {
+    FLASH_STATS_FIELDS(FLASH_STAT_ATOMIC)
+} flash_counters_t;
+#undef FLASH_STAT_ATOMIC
+
+#define FSTAT_ADD(f, field, n) \
+    atomic_fetch_add_explicit(&(f)->st.field, (uint64_t)(n), memory_order_relaxed)
+
+struct flash {
+    flash_settings_t s;        /* copy; s.path points at path */
+    char *path;
+    device_t *dev;
+    flash_sb_t sb;
+    uint64_t instance_id;
+    index_t *idx;
+    uint32_t nseg;
+    uint32_t segsize;
+    uint32_t max_record;       /* flash_seg_max_record */
+    unsigned reserve;          /* effective reserve_segments */
+    unsigned rewrite_pct;      /* effective */
+
+    /* segment table (seg_lock) */
+    pthread_mutex_t seg_lock;
+    pthread_cond_t seg_cond;   /* readers dropped to 0 */
+    fseg_t *segs;
+    _Atomic uint32_t head;     /* next segment to open (read racily by age) */
+    uint32_t tail;             /* oldest segment in the ring */
+    uint32_t nring;            /* segments in the ring */
+
+    /* builders: identity changes under seg_lock + bld_lock[i] */
+    flash_seg_t *bld[FLASH_NBUILDERS];
+    pthread_mutex_t bld_lock[FLASH_NBUILDERS];
+    uint32_t bld_seg[FLASH_NBUILDERS];   /* segment id, when busy */
+    bool bld_busy[FLASH_NBUILDERS];      /* OPEN or WRITING (writer only) */
+    uint64_t bld_new_raw[FLASH_NBUILDERS];  /* raw bytes of new items */
+    uint64_t bld_rew_raw[FLASH_NBUILDERS];  /* raw bytes of rewrites */
+
+    /* writer thread state (writer thread only, after create) */
+    pthread_t writer;
+    bool writer_started;
+    int open_bld;              /* builder of the OPEN segment, -1 = none */
+    aio_ctx_t *waio;
+    ZSTD_CCtx *cctx;
+    ZSTD_DCtx *wdctx;
+    uint8_t *rbuf;             /* reclaim buffer, segment_size, aligned */
+    uint8_t *rscratch;         /* reclaim decompression, max_record */
+    uint64_t next_seq;
+    unsigned writes_inflight;
+    bool in_reclaim;           /* a reclaim is walking rbuf */
+    struct flash_wctx {
+        struct flash *f;
+        int b;
+    } wctx[FLASH_NBUILDERS];   /* aio callback args of segment writes */
+
+    /* queue (q_lock) */
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_nonempty;
+    pthread_cond_t q_nonfull;
+    wr_qent_t *q;
+    unsigned qcap, qhead, qlen;
+    bool stop;
+
+    /* health */
+    _Atomic int64_t fail_until_ms;  /* monotonic ms; enqueue says EIO before */
+    _Atomic int64_t flush_oldest_live;
+    _Atomic uint64_t worker_bytes;  /* per-worker buffers, for flash_memory */
+
+    /* flash_remove vs reclaim rewrites: a rewrite checks, appends and
+     * relocates under its hash's stripe, so a remove cannot slip between
+     * and leave an unindexed (orphan) copy in a block (see reader.c) */
+    pthread_mutex_t rm_lock[FLASH_RM_STRIPES];
+    /* bumped by every flash_remove of a hash in the stripe: part of a hit's
+     * loc, so flash_loc_current sees a remove since the read began */
+    _Atomic uint32_t epoch[FLASH_EPOCHS];
+
+    flash_counters_t st;
+};
+
+static inline unsigned flash_rm_stripe(uint64_t hash)
+{
+    return (unsigned)(hash >> 7) % FLASH_RM_STRIPES;
+}
+
+static inline unsigned flash_epoch_slot(uint64_t hash)
+{
+    return (unsigned)(hash >> 11) % FLASH_EPOCHS;
+}
+
+/* A hit's opaque location: gen (16) | epoch (16) | segment (18) | block (14) */
+static inline uint64_t flash_loc_pack(uint32_t gen, uint32_t epoch, uint32_t seg,
+                                      uint32_t blkoff)
+{
+    return (uint64_t)(gen & 0xffff) << 48 | (uint64_t)(epoch & 0xffff) << 32 |
+           (uint64_t)seg << INDEX_OFF_BITS | blkoff;
+}
+
+/* store.c */
+int64_t flash_now(const flash_t *f);
+int64_t flash_mono_ms(void);
+void flash_log(const flash_t *f, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+uint64_t flash_seg_dev_off(const flash_t *f, uint32_t seg);
+/* Age of a segment for index eviction: ring distance from the head. */
+uint64_t flash_seg_age(void *ctx, uint32_t seg);
+/* Is the record expired or flushed at `now`? */
+bool flash_record_dead(const flash_t *f, const flash_record_t *r, int64_t now);
+/* Does the record `found` (from view v) own the index slot with tag `tag` in
+ * `bucket`? Only if no LATER record of the block has that tag and that
+ * bucket among its two (keys hashed with XXH3_64bits, as flash.h requires):
+ * every insert removes older same-tag slots of its buckets, so a slot
+ * belongs to the last such record. O(records after found). */
+bool flash_slot_owner(const flash_t *f, const flash_block_view_t *v,
+                      const flash_record_t *found, unsigned tag, uint64_t bucket);
+
+/* writer.c */
+void *flash_writer_main(void *arg);
+/* Adds a record to the open segment (opening / rotating as needed).
+ * FLASH_OK with *loc set, else an error (the item is not added). */
+flash_status_e flash_writer_add(flash_t *f, const flash_record_t *rec, uint64_t hash,
+                                bool rewrite, flash_block_loc_t *loc);
+/* Adds to the open segment only: FLASH_EFULL if there is none or it is
+ * full (never rotates, never blocks). Counts as a rewrite. */
+flash_status_e flash_writer_try_add(flash_t *f, const flash_record_t *rec, uint64_t hash,
+                                    flash_block_loc_t *loc);
+/* Seals and writes the open segment (if any) and opens the next one. */
+flash_status_e flash_writer_rotate(flash_t *f);
+/* Reaps the writer's IO; blocking waits up to timeout_ms (0: none). */
+void flash_writer_reap(flash_t *f, int timeout_ms);
+
+/* reclaim.c */
+/* Reclaims the tail segment. rewrite: hot items may be rewritten into the
+ * open segment (must exist). Returns false if nothing can be reclaimed. */
+bool flash_reclaim_one(flash_t *f, bool rewrite);
+/* Reclaims while free segments < reserve (bounded). */
+void flash_reclaim_maintain(flash_t *f);
+
+#endif /* TIERCACHE_FLASH_FLASH_INT_H */

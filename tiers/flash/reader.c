@@ -1,0 +1,579 @@
+/*
+ * tiers/flash/reader.c - the read path: flash_worker_t (aio ctx + eventfd,
+ * zstd dctx, buffers), flash_lookup, completions. Contract: flash.h;
+ * internals and lock order: flash_int.h.
+ *
+ * A lookup takes the index candidates of the hash (usually 0 or 1) and
+ * tries them in order:
+ *   - segment OPEN / WRITING: the block is read from its builder under the
+ *     builder's lock (seg_lock -> bld_lock hand over hand), the record is
+ *     copied out, and read_fn runs after the lock is dropped;
+ *   - segment USED: one device read of a fixed window from the block's start
+ *     (block_size + 4 KiB, rounded to 4 KiB, clipped at the segment end),
+ *     a second read when the block header says it is longer; the segment's
+ *     reader count is held while the read is in flight, and the generation
+ *     captured at issue is checked in every block header;
+ *   - anything else: next candidate.
+ * A found record is returned only if it OWNS the slot that led to it
+ * (flash_slot_owner): a block can hold a dead copy of a key (removed,
+ * overwritten) next to a live key whose slot has the same tag, and that slot
+ * must not resurrect the dead copy.
+ *
+ * Per worker at most io_depth reads and read_bytes_cap bytes are in flight
+ * (one read always may be); the rest wait in a FIFO in user space.
+ * Lock order: seg_lock -> bld_lock -> index; none is held across read_fn.
+ * One thread uses a worker at a time; no globals.
+ */
+#include "flash/flash_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct rd_op {
+    struct rd_op *next;
+    uint64_t hash;
+    unsigned tag;
+    uint32_t epoch;
+    char key[FLASH_KEY_MAX];
+    size_t nkey;
+    flash_read_fn fn;
+    void *ctx;
+    index_entry_t cand[INDEX_MAX_MATCHES];
+    unsigned n, i;
+    flash_status_e worst;     /* FLASH_MISS, or EIO / ECHECKSUM seen */
+    /* the device read of candidate i */
+    uint32_t seg, gen;
+    uint8_t *buf;
+    size_t cap;               /* bytes of buf */
+    size_t have;              /* valid bytes in buf */
+    size_t len;               /* bytes of the IO in flight */
+    size_t skew;              /* block start within buf */
+    uint64_t base;            /* device offset of buf[0] */
+    flash_worker_t *fw;
+} rd_op_t;
+
+struct flash_worker {
+    flash_t *f;
+    aio_ctx_t *aio;
+    ZSTD_DCtx *dctx;
+    uint8_t *scratch;         /* decompression, max_record bytes */
+    uint8_t *hitbuf;          /* in-memory hit copy: key + value */
+    size_t hitcap;
+    rd_op_t *wait_head, *wait_tail;
+    rd_op_t *free_ops;
+    unsigned nfree_ops;
+    unsigned inflight;
+    size_t inflight_bytes;
+    size_t window;
+    size_t fixed_bytes;
+    unsigned depth;           /* nested read_fn calls */
+    uint64_t errlog;
+    bool closing;
+};
+
+#define FREE_OPS_MAX 64
+
+enum { ADV_HIT, ADV_DONE, ADV_PENDING };
+
+static void mem_add(flash_t *f, size_t n)
+{
+    atomic_fetch_add_explicit(&f->worker_bytes, n, memory_order_relaxed);
+}
+
+static void mem_sub(flash_t *f, size_t n)
+{
+    atomic_fetch_sub_explicit(&f->worker_bytes, n, memory_order_relaxed);
+}
+
+/* ---- ops ---- */
+
+static rd_op_t *op_get(flash_worker_t *fw)
+{
+    rd_op_t *op = fw->free_ops;
+    if (op) {
+        fw->free_ops = op->next;
+        fw->nfree_ops--;
+        uint8_t *buf = op->buf;
+        size_t cap = op->cap;
+        memset(op, 0, sizeof *op);
+        op->buf = buf;
+        op->cap = cap;
+    } else if ((op = calloc(1, sizeof *op))) {
+        mem_add(fw->f, sizeof *op);
+    }
+    if (op)
+        op->fw = fw;
+    return op;
+}
+
+static void op_put(flash_worker_t *fw, rd_op_t *op)
+{
+    if (op->cap != fw->window) {
+        mem_sub(fw->f, op->cap);
+        device_buf_free(op->buf);
+        op->buf = NULL;
+        op->cap = 0;
+    }
+    if (fw->nfree_ops < FREE_OPS_MAX && !fw->closing) {
+        op->next = fw->free_ops;
+        fw->free_ops = op;
+        fw->nfree_ops++;
+        return;
+    }
+    mem_sub(fw->f, op->cap + sizeof *op);
+    device_buf_free(op->buf);
+    free(op);
+}
+
+static void wait_push(flash_worker_t *fw, rd_op_t *op, bool front)
+{
+    op->next = NULL;
+    if (!fw->wait_head) {
+        fw->wait_head = fw->wait_tail = op;
+    } else if (front) {
+        op->next = fw->wait_head;
+        fw->wait_head = op;
+    } else {
+        fw->wait_tail->next = op;
+        fw->wait_tail = op;
+    }
+}
+
+static rd_op_t *wait_pop(flash_worker_t *fw)
+{
+    rd_op_t *op = fw->wait_head;
+    if (op) {
+        fw->wait_head = op->next;
+        if (!fw->wait_head)
+            fw->wait_tail = NULL;
+    }
+    return op;
+}
+
+/* ---- helpers ---- */
+
+static void release_reader(flash_t *f, uint32_t seg)
+{
+    pthread_mutex_lock(&f->seg_lock);
+    if (--f->segs[seg].readers == 0)
+        pthread_cond_broadcast(&f->seg_cond);
+    pthread_mutex_unlock(&f->seg_lock);
+}
+
+static bool can_issue(const flash_worker_t *fw)
+{
+    const flash_t *f = fw->f;
+    if (fw->inflight == 0)
+        return true;
+    return fw->inflight < f->s.io_depth && fw->inflight_bytes + fw->window <= f->s.read_bytes_cap;
+}
+
+/* Calls read_fn for a hit whose record stays valid during the call. */
+static void deliver_hit(flash_worker_t *fw, rd_op_t *op, const flash_record_t *rec)
+{
+    flash_t *f = fw->f;
+    const index_entry_t *c = &op->cand[op->i];
+    unsigned hits = 0;
+    if (index_hit(f->idx, op->hash, c->loc, &hits) != INDEX_OK)
+        hits = 0;
+    FSTAT_ADD(f, flash_hits, 1);
+    flash_hit_t h = {
+        .key = rec->key,
+        .nkey = rec->nkey,
+        .value = rec->value,
+        .nbytes = rec->nvalue,
+        .flags = rec->flags,
+        .exptime = rec->exptime,
+        .cas = rec->cas,
+        .store_time = rec->store_time,
+        .hits = hits,
+        .loc = flash_loc_pack(op->gen, op->epoch, c->loc.segment, c->loc.offset),
+    };
+    fw->depth++;
+    op->fn(op->ctx, FLASH_OK, &h);
+    fw->depth--;
+}
+
+/* Finds op's key in view v and checks it owns the candidate's slot. */
+static bool find_owned(flash_worker_t *fw, rd_op_t *op, const flash_block_view_t *v,
+                       flash_record_t *rec)
+{
+    if (flash_block_find(v, op->key, op->nkey, rec) != FLASH_BLK_OK)
+        return false;
+    return flash_slot_owner(fw->f, v, rec, op->tag, op->cand[op->i].bucket);
+}
+
+/*
+ * Candidate in a builder b (caller holds bld_lock[b]): on a hit, copies the
+ * record into `copy` (room for key + max record) and points *rec at it.
+ */
+static bool mem_lookup(flash_worker_t *fw, rd_op_t *op, int b, uint8_t *scratch,
+                       uint8_t *copy, flash_record_t *rec)
+{
+    flash_t *f = fw->f;
+    const index_entry_t *c = &op->cand[op->i];
+    flash_block_loc_t loc = { c->loc.segment, op->gen, (uint16_t)c->loc.offset };
+    flash_block_view_t v;
+    if (flash_seg_view(f->bld[b], fw->dctx, &loc, scratch, f->max_record, &v) != FLASH_BLK_OK)
+        return false;
+    if (!find_owned(fw, op, &v, rec))
+        return false;
+    memcpy(copy, rec->key, rec->nkey);
+    memcpy(copy + rec->nkey, rec->value, rec->nvalue);
+    rec->key = (const char *)copy;
+    rec->value = copy + rec->nkey;
+    return true;
+}
+
+/* Tries candidate i from memory; ADV_HIT (read_fn called) or ADV_DONE. */
+static int try_memory(flash_worker_t *fw, rd_op_t *op, int b)
+{
+    flash_t *f = fw->f;
+    uint8_t *scratch = fw->scratch, *copy = fw->hitbuf;
+    bool temp = fw->depth > 0; /* inside a read_fn: the shared buffers are busy */
+    if (temp) {
+        scratch = malloc(f->max_record);
+        copy = malloc(fw->hitcap);
+        if (!scratch || !copy) {
+            free(scratch);
+            free(copy);
+            pthread_mutex_unlock(&f->bld_lock[b]);
+            return ADV_DONE;
+        }
+    }
+    flash_record_t rec;
+    bool hit = mem_lookup(fw, op, b, scratch, copy, &rec);
+    pthread_mutex_unlock(&f->bld_lock[b]);
+    if (hit)
+        deliver_hit(fw, op, &rec);
+    if (temp) {
+        free(scratch);
+        free(copy);
+    }
+    return hit ? ADV_HIT : ADV_DONE;
+}
+
+static void read_done(void *arg, long res);
+
+static bool submit(flash_worker_t *fw, rd_op_t *op, size_t off_in_buf, size_t len)
+{
+    flash_t *f = fw->f;
+    op->len = len;
+    if (aio_read(fw->aio, device_fd(f->dev), op->buf + off_in_buf, len, op->base + off_in_buf,
+                 read_done, op) != AIO_OK)
+        return false;
+    fw->inflight++;
+    fw->inflight_bytes += len;
+    return true;
+}
+
+static bool ensure_cap(flash_worker_t *fw, rd_op_t *op, size_t need)
+{
+    if (op->cap >= need)
+        return true;
+    uint8_t *nb = device_buf_alloc(need);
+    if (!nb)
+        return false;
+    if (op->have)
+        memcpy(nb, op->buf, op->have);
+    mem_add(fw->f, need);
+    mem_sub(fw->f, op->cap);
+    device_buf_free(op->buf);
+    op->buf = nb;
+    op->cap = need;
+    return true;
+}
+
+/* Issues the first read of candidate i (reader count already held). */
+static bool issue_first(flash_worker_t *fw, rd_op_t *op)
+{
+    flash_t *f = fw->f;
+    const index_entry_t *c = &op->cand[op->i];
+    uint64_t seg_off = flash_seg_dev_off(f, c->loc.segment);
+    uint64_t start = seg_off + (uint64_t)c->loc.offset * FLASH_UNIT;
+    uint64_t align = device_block_size(f->dev);
+    uint64_t base = start & ~(align - 1);
+    uint64_t seg_end = seg_off + f->segsize;
+    size_t len = (size_t)fl_round_up(start - base + fw->window, FLASH_IO_ALIGN);
+    if (base + len > seg_end)
+        len = (size_t)(seg_end - base);
+    op->base = base;
+    op->skew = (size_t)(start - base);
+    op->have = 0;
+    if (!ensure_cap(fw, op, fw->window > len ? fw->window : len))
+        return false;
+    return submit(fw, op, 0, len);
+}
+
+/*
+ * Walks the candidates from op->i: ADV_HIT (read_fn called), ADV_DONE (none
+ * matched: the caller reports the miss) or ADV_PENDING (a read is in
+ * flight or the op waits in the FIFO).
+ */
+static int advance(flash_worker_t *fw, rd_op_t *op, bool from_queue)
+{
+    flash_t *f = fw->f;
+    while (op->i < op->n) {
+        const index_entry_t *c = &op->cand[op->i];
+        uint32_t seg = c->loc.segment;
+        if (seg >= f->nseg || fw->closing) {
+            op->i++;
+            continue;
+        }
+        pthread_mutex_lock(&f->seg_lock);
+        fseg_t *s = &f->segs[seg];
+        if ((s->state == FSEG_OPEN || s->state == FSEG_WRITING) && s->bld >= 0) {
+            int b = s->bld;
+            op->gen = s->gen;
+            pthread_mutex_lock(&f->bld_lock[b]);
+            pthread_mutex_unlock(&f->seg_lock);
+            if (try_memory(fw, op, b) == ADV_HIT) /* unlocks bld_lock[b] */
+                return ADV_HIT;
+            op->i++;
+            continue;
+        }
+        if (s->state != FSEG_USED) {
+            pthread_mutex_unlock(&f->seg_lock);
+            op->i++;
+            continue;
+        }
+        if (!can_issue(fw) || (!from_queue && fw->wait_head)) {
+            pthread_mutex_unlock(&f->seg_lock);
+            wait_push(fw, op, from_queue);
+            return ADV_PENDING;
+        }
+        s->readers++;
+        op->gen = s->gen;
+        op->seg = seg;
+        pthread_mutex_unlock(&f->seg_lock);
+        if (issue_first(fw, op))
+            return ADV_PENDING;
+        release_reader(f, seg);
+        op->worst = FLASH_EIO;
+        op->i++;
+    }
+    return ADV_DONE;
+}
+
+/* Reports a miss (or the worst error seen) and frees the op. */
+static void finish_miss(flash_worker_t *fw, rd_op_t *op)
+{
+    flash_status_e st = fw->closing ? FLASH_MISS : op->worst;
+    if (!fw->closing)
+        FSTAT_ADD(fw->f, flash_misses, 1);
+    fw->depth++;
+    op->fn(op->ctx, st, NULL);
+    fw->depth--;
+    op_put(fw, op);
+}
+
+static void continue_op(flash_worker_t *fw, rd_op_t *op, bool from_queue)
+{
+    int r = advance(fw, op, from_queue);
+    if (r == ADV_HIT)
+        op_put(fw, op);
+    else if (r == ADV_DONE)
+        finish_miss(fw, op);
+}
+
+static void log_read_error(flash_worker_t *fw, rd_op_t *op, long res)
+{
+    flash_t *f = fw->f;
+    FSTAT_ADD(f, flash_read_errors, 1);
+    fw->errlog++;
+    if ((fw->errlog & (fw->errlog - 1)) == 0) /* 1st, 2nd, 4th, 8th ... */
+        flash_log(f, "%s: read of %zu bytes at %llu (segment %u) failed: %s "
+                  "(%llu read errors on this worker)", f->path, op->len,
+                  (unsigned long long)(op->base + op->have), op->seg,
+                  res < 0 ? strerror((int)-res) : "short read",
+                  (unsigned long long)fw->errlog);
+}
+
+static void checksum_failure(flash_worker_t *fw, rd_op_t *op, flash_blk_status_e bs)
+{
+    flash_t *f = fw->f;
+    FSTAT_ADD(f, flash_checksum_failures, 1);
+    op->worst = FLASH_ECHECKSUM;
+    bool log = false;
+    pthread_mutex_lock(&f->seg_lock);
+    if (f->segs[op->seg].gen == op->gen && !f->segs[op->seg].cksum_logged)
+        log = f->segs[op->seg].cksum_logged = true;
+    pthread_mutex_unlock(&f->seg_lock);
+    if (log)
+        flash_log(f, "%s: segment %u block %u failed validation: %s (logged once per "
+                  "segment)", f->path, op->seg, op->cand[op->i].loc.offset,
+                  flash_blk_strerror(bs));
+    /* the slot leads nowhere useful any more */
+    index_remove_location(f->idx, op->hash, op->seg);
+}
+
+static void read_done(void *arg, long res)
+{
+    rd_op_t *op = arg;
+    flash_worker_t *fw = op->fw;
+    flash_t *f = fw->f;
+    fw->inflight--;
+    fw->inflight_bytes -= op->len;
+    if (fw->closing) {
+        release_reader(f, op->seg);
+        finish_miss(fw, op);
+        return;
+    }
+    if (res < 0 || (size_t)res < op->len) {
+        log_read_error(fw, op, res);
+        release_reader(f, op->seg);
+        op->worst = FLASH_EIO;
+        op->i++;
+        continue_op(fw, op, false);
+        return;
+    }
+    FSTAT_ADD(f, flash_bytes_read, (uint64_t)res);
+    op->have += (size_t)res;
+    const uint8_t *blk = op->buf + op->skew;
+    size_t avail = op->have - op->skew;
+    flash_block_hdr_t h;
+    flash_blk_status_e bs = flash_block_header(blk, avail, &h);
+    if (bs == FLASH_BLK_OK) {
+        size_t total = flash_block_total_len(&h);
+        uint64_t seg_end = flash_seg_dev_off(f, op->seg) + f->segsize;
+        if (total > avail && op->base + op->skew + total <= seg_end) {
+            size_t need = (size_t)fl_round_up(op->skew + total, FLASH_IO_ALIGN);
+            if (op->base + need > seg_end)
+                need = (size_t)(seg_end - op->base);
+            if (ensure_cap(fw, op, need) && submit(fw, op, op->have, need - op->have))
+                return;
+            log_read_error(fw, op, -ENOMEM);
+            release_reader(f, op->seg);
+            op->worst = FLASH_EIO;
+            op->i++;
+            continue_op(fw, op, false);
+            return;
+        }
+        flash_block_loc_t expect = { op->seg, op->gen, (uint16_t)op->cand[op->i].loc.offset };
+        flash_block_view_t v;
+        bs = flash_block_open(blk, avail, &expect, fw->dctx, fw->scratch, f->max_record, &v);
+        if (bs == FLASH_BLK_OK) {
+            release_reader(f, op->seg);
+            flash_record_t rec;
+            if (find_owned(fw, op, &v, &rec)) {
+                deliver_hit(fw, op, &rec);
+                op_put(fw, op);
+                return;
+            }
+            op->i++;
+            continue_op(fw, op, false);
+            return;
+        }
+    }
+    release_reader(f, op->seg);
+    if (bs != FLASH_BLK_ESTALE)
+        checksum_failure(fw, op, bs);
+    op->i++;
+    continue_op(fw, op, false);
+}
+
+/* ---- API ---- */
+
+flash_status_e flash_worker_create(flash_t *f, flash_worker_t **out)
+{
+    *out = NULL;
+    flash_worker_t *fw = calloc(1, sizeof *fw);
+    if (!fw)
+        return FLASH_ENOMEM;
+    fw->f = f;
+    fw->window = (size_t)fl_round_up(f->s.block_size + FLASH_IO_ALIGN, FLASH_IO_ALIGN);
+    fw->hitcap = FLASH_KEY_MAX + f->max_record;
+    fw->dctx = ZSTD_createDCtx();
+    fw->scratch = malloc(f->max_record);
+    fw->hitbuf = malloc(fw->hitcap);
+    char err[200];
+    if (!fw->dctx || !fw->scratch || !fw->hitbuf ||
+        aio_ctx_create(&fw->aio, f->s.io_depth, err, sizeof err) != AIO_OK) {
+        if (fw->dctx && fw->scratch && fw->hitbuf)
+            flash_log(f, "%s: worker aio context: %s", f->path, err);
+        flash_status_e st = fw->dctx && fw->scratch && fw->hitbuf ? FLASH_EIO : FLASH_ENOMEM;
+        ZSTD_freeDCtx(fw->dctx);
+        free(fw->scratch);
+        free(fw->hitbuf);
+        free(fw);
+        return st;
+    }
+    fw->fixed_bytes = f->max_record + fw->hitcap + (size_t)ZSTD_sizeof_DCtx(fw->dctx);
+    mem_add(f, fw->fixed_bytes);
+    *out = fw;
+    return FLASH_OK;
+}
+
+void flash_worker_destroy(flash_worker_t **pfw)
+{
+    if (!pfw || !*pfw)
+        return;
+    flash_worker_t *fw = *pfw;
+    flash_t *f = fw->f;
+    fw->closing = true;
+    aio_ctx_destroy(&fw->aio); /* in-flight reads finish: read_done -> MISS */
+    rd_op_t *op;
+    while ((op = wait_pop(fw)))
+        finish_miss(fw, op);
+    while ((op = fw->free_ops)) {
+        fw->free_ops = op->next;
+        mem_sub(f, op->cap + sizeof *op);
+        device_buf_free(op->buf);
+        free(op);
+    }
+    mem_sub(f, fw->fixed_bytes);
+    ZSTD_freeDCtx(fw->dctx);
+    free(fw->scratch);
+    free(fw->hitbuf);
+    free(fw);
+    *pfw = NULL;
+}
+
+int flash_worker_fd(const flash_worker_t *fw) { return aio_ctx_fd(fw->aio); }
+
+void flash_worker_poll(flash_worker_t *fw)
+{
+    aio_ctx_poll(fw->aio);
+    while (fw->wait_head && can_issue(fw)) {
+        rd_op_t *op = wait_pop(fw);
+        continue_op(fw, op, true);
+        if (fw->wait_head == op) /* could not issue after all: pushed back */
+            break;
+    }
+}
+
+flash_status_e flash_lookup(flash_worker_t *fw, uint64_t hash, const char *key, size_t nkey,
+                            flash_read_fn fn, void *ctx)
+{
+    flash_t *f = fw->f;
+    if (nkey == 0 || nkey > FLASH_KEY_MAX || !fn)
+        return FLASH_MISS;
+    uint32_t epoch = atomic_load_explicit(&f->epoch[flash_epoch_slot(hash)],
+                                          memory_order_acquire);
+    index_entry_t cand[INDEX_MAX_MATCHES];
+    unsigned n = index_lookup(f->idx, hash, cand);
+    if (n == 0)
+        return FLASH_MISS;
+    rd_op_t *op = op_get(fw);
+    if (!op)
+        return FLASH_MISS;
+    op->hash = hash;
+    op->tag = index_tag(f->idx, hash);
+    op->epoch = epoch;
+    memcpy(op->key, key, nkey);
+    op->nkey = nkey;
+    op->fn = fn;
+    op->ctx = ctx;
+    memcpy(op->cand, cand, n * sizeof cand[0]);
+    op->n = n;
+    op->worst = FLASH_MISS;
+    int r = advance(fw, op, false);
+    if (r == ADV_PENDING)
+        return FLASH_PENDING;
+    op_put(fw, op);
+    if (r == ADV_HIT)
+        return FLASH_OK;
+    FSTAT_ADD(f, flash_misses, 1);
+    return FLASH_MISS;
+}

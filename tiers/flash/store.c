@@ -1,0 +1,588 @@
+/*
+ * tiers/flash/store.c - flash_t: create / destroy (device, superblock,
+ * state record, index, builders, writer thread), admission and the write
+ * queue, remove, loc_current, stats. Contract: flash.h; internals:
+ * flash_int.h (segment table, lock order).
+ *
+ * Lock order: seg_lock -> bld_lock[i] -> index bucket locks; q_lock is a
+ * leaf. No globals.
+ */
+#include "flash/flash_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <xxhash.h>
+
+const char *flash_strerror(flash_status_e st)
+{
+    switch (st) {
+    case FLASH_OK: return "ok";
+    case FLASH_MISS: return "not on flash";
+    case FLASH_PENDING: return "read pending";
+    case FLASH_EFULL: return "flash writer queue full";
+    case FLASH_EADMIT: return "not admitted to flash";
+    case FLASH_EIO: return "flash device error";
+    case FLASH_ECHECKSUM: return "flash block checksum mismatch";
+    case FLASH_EINVAL: return "invalid flash settings or argument";
+    case FLASH_ENOMEM: return "out of memory";
+    case FLASH_EFOREIGN: return "flash path holds foreign data";
+    }
+    return "unknown flash status";
+}
+
+void flash_settings_default(flash_settings_t *s)
+{
+    memset(s, 0, sizeof *s);
+    s->segment_size = 8u << 20;
+    s->block_size = 16u << 10;
+    s->compression_level = 3;
+    s->io_depth = 64;
+    s->read_bytes_cap = 4u << 20;
+    s->min_item_size = 0;
+    s->min_ttl = 5;
+    s->index_capacity = 0;
+    s->tag_bits = TC_FLASH_TAG_BITS;
+    s->queue_items = 4096;
+    s->stall_ms = 100;
+    s->reserve_segments = 2;
+    s->rewrite_pct = 25;
+}
+
+/* ---- helpers shared by the modules ---- */
+
+int64_t flash_now(const flash_t *f)
+{
+    if (f->s.clock)
+        return f->s.clock(f->s.clock_ctx);
+    return (int64_t)time(NULL);
+}
+
+int64_t flash_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void flash_log(const flash_t *f, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (f->s.log)
+        f->s.log(f->s.log_ctx, line);
+    else
+        fprintf(stderr, "tiercache flash: %s\n", line);
+}
+
+uint64_t flash_seg_dev_off(const flash_t *f, uint32_t seg)
+{
+    return flash_sb_segment_offset(&f->sb, seg);
+}
+
+uint64_t flash_seg_age(void *ctx, uint32_t seg)
+{
+    const flash_t *f = ctx;
+    uint32_t head = atomic_load_explicit(&f->head, memory_order_relaxed);
+    if (seg >= f->nseg)
+        return UINT64_MAX; /* cannot happen; oldest of all */
+    return (uint64_t)((head + f->nseg - seg - 1) % f->nseg);
+}
+
+bool flash_record_dead(const flash_t *f, const flash_record_t *r, int64_t now)
+{
+    if (r->exptime != 0 && (int64_t)r->exptime <= now)
+        return true;
+    int64_t ol = atomic_load_explicit(&f->flush_oldest_live, memory_order_relaxed);
+    return ol != 0 && ol <= now && (int64_t)r->store_time <= ol;
+}
+
+bool flash_slot_owner(const flash_t *f, const flash_block_view_t *v,
+                      const flash_record_t *found, unsigned tag, uint64_t bucket)
+{
+    uint32_t cursor = 0;
+    bool after = false;
+    flash_record_t r;
+    while (flash_block_next(v, &cursor, &r) == FLASH_BLK_OK) {
+        if (!after) {
+            after = r.key == found->key;
+            continue;
+        }
+        uint64_t h = XXH3_64bits(r.key, r.nkey);
+        if (index_tag(f->idx, h) != tag)
+            continue;
+        uint64_t b1, b2;
+        index_buckets(f->idx, h, &b1, &b2);
+        if (b1 == bucket || b2 == bucket)
+            return false;
+    }
+    return after;
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- create / destroy ---- */
+
+static flash_status_e from_device(device_status_e st)
+{
+    switch (st) {
+    case DEVICE_OK: return FLASH_OK;
+    case DEVICE_EINVAL:
+    case DEVICE_EBADSIZE:
+    case DEVICE_ETOOBIG:
+    case DEVICE_ENOTSUP: return FLASH_EINVAL;
+    case DEVICE_ENOMEM: return FLASH_ENOMEM;
+    default: return FLASH_EIO;
+    }
+}
+
+static flash_status_e check_settings(const flash_settings_t *s, char *err, size_t errlen)
+{
+    const char *p = s->path ? s->path : "(null)";
+    if (!s->path || !*s->path) {
+        seterr(err, errlen, "flash: no path given");
+        return FLASH_EINVAL;
+    }
+    if (!s->written) {
+        seterr(err, errlen, "%s: flash settings lack the written callback", p);
+        return FLASH_EINVAL;
+    }
+    if (s->segment_size % FLASH_IO_ALIGN || s->segment_size < FLASH_MIN_SEGMENT_SIZE ||
+        s->segment_size > FLASH_MAX_SEGMENT_SIZE) {
+        seterr(err, errlen, "%s: segment size %u must be a multiple of %u between %u "
+               "and %u bytes", p, s->segment_size, FLASH_IO_ALIGN, FLASH_MIN_SEGMENT_SIZE,
+               FLASH_MAX_SEGMENT_SIZE);
+        return FLASH_EINVAL;
+    }
+    if (s->block_size < FLASH_UNIT || s->block_size > s->segment_size / 4) {
+        seterr(err, errlen, "%s: block size %u must be between %u and a quarter of the "
+               "segment size (%u)", p, s->block_size, FLASH_UNIT, s->segment_size / 4);
+        return FLASH_EINVAL;
+    }
+    if (s->tag_bits > INDEX_TAG_FIELD_BITS) {
+        seterr(err, errlen, "%s: tag bits %u > %d", p, s->tag_bits, INDEX_TAG_FIELD_BITS);
+        return FLASH_EINVAL;
+    }
+    if (s->io_depth == 0 || s->io_depth > AIO_MAX_DEPTH || s->queue_items == 0 ||
+        s->rewrite_pct > 100) {
+        seterr(err, errlen, "%s: io depth (1..%d), queue length (>= 1) or rewrite "
+               "percentage (0..100) out of range", p, AIO_MAX_DEPTH);
+        return FLASH_EINVAL;
+    }
+    if (s->size % DEVICE_SIZE_ALIGN) {
+        seterr(err, errlen, "%s: size %llu is not a multiple of %d", p,
+               (unsigned long long)s->size, DEVICE_SIZE_ALIGN);
+        return FLASH_EINVAL;
+    }
+    return FLASH_OK;
+}
+
+/* Opens the device and decides whether it may be formatted. */
+static flash_status_e open_device(flash_t *f, char *err, size_t errlen)
+{
+    const flash_settings_t *s = &f->s;
+    device_status_e ds = device_open(&f->dev, f->path, s->size, err, errlen);
+    if (ds != DEVICE_OK)
+        return from_device(ds);
+    device_kind_e kind = device_kind(f->dev);
+    if (kind == DEVICE_KIND_FOREIGN) {
+        if (!s->reset) {
+            seterr(err, errlen, "%s: holds foreign data (%s); refusing to overwrite it "
+                   "without a reset", f->path, device_kind_what(f->dev));
+            return FLASH_EFOREIGN;
+        }
+        ds = device_reset(f->dev, err, errlen);
+        if (ds != DEVICE_OK)
+            return from_device(ds);
+        seterr(err, errlen, "%s: foreign data (reset requested): reinitialised", f->path);
+    } else if (kind == DEVICE_KIND_TIERCACHE) {
+        seterr(err, errlen, "%s: existing tiercache flash data reinitialised (restart "
+               "recovery is not implemented yet)", f->path);
+    }
+    return FLASH_OK;
+}
+
+/* Writes the superblock and a RUNNING state record (format.h). */
+static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
+{
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id)
+        id = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)f;
+    f->instance_id = id;
+    uint64_t now = (uint64_t)flash_now(f);
+    uint32_t align = device_block_size(f->dev);
+    flash_sb_status_e ss = flash_sb_init(&f->sb, device_size(f->dev), f->s.segment_size,
+                                         align, f->s.block_size, now, id);
+    if (ss == FLASH_SB_OK && f->sb.segment_count < FLASH_MIN_SEGMENTS)
+        ss = FLASH_SB_ETOOSMALL;
+    if (ss != FLASH_SB_OK) {
+        char note[256];
+        snprintf(note, sizeof note, "%s", err ? err : "");
+        seterr(err, errlen, "%s: size %llu bytes is too small or invalid for segments of "
+               "%u bytes: need at least %u segments plus %u header bytes (%s)%s%s",
+               f->path, (unsigned long long)device_size(f->dev), f->s.segment_size,
+               FLASH_MIN_SEGMENTS, FLASH_HEADER_AREA, flash_sb_strerror(ss),
+               note[0] ? "; " : "", note);
+        return FLASH_EINVAL;
+    }
+    uint8_t *buf = device_buf_alloc(FLASH_HEADER_AREA);
+    if (!buf) {
+        seterr(err, errlen, "%s: out of memory", f->path);
+        return FLASH_ENOMEM;
+    }
+    flash_sb_encode(&f->sb, buf);
+    flash_state_t st;
+    memset(&st, 0, sizeof st);
+    st.version = FLASH_FORMAT_VERSION;
+    st.state = FLASH_STATE_RUNNING;
+    st.instance_id = id;
+    st.run_count = 1;
+    st.min_valid_seq = 1;
+    st.time = now;
+    st.snap_first_seg = FLASH_STATE_NO_SNAPSHOT;
+    flash_state_encode(&st, buf + FLASH_STATE_OFFSET);
+    char e2[256];
+    device_status_e ds = device_pwrite(f->dev, buf, FLASH_HEADER_AREA, 0, e2, sizeof e2);
+    device_buf_free(buf);
+    if (ds != DEVICE_OK) {
+        seterr(err, errlen, "%s", e2);
+        return from_device(ds);
+    }
+    return FLASH_OK;
+}
+
+static flash_status_e alloc_parts(flash_t *f, char *err, size_t errlen)
+{
+    f->nseg = f->sb.segment_count;
+    f->segsize = f->sb.segment_size;
+    f->max_record = (uint32_t)flash_seg_max_record(f->segsize);
+    f->reserve = f->s.reserve_segments ? f->s.reserve_segments : 1;
+    if (f->reserve > f->nseg - 2)
+        f->reserve = f->nseg - 2;
+    f->rewrite_pct = f->s.rewrite_pct > FLASH_MAX_REWRITE_PCT ? FLASH_MAX_REWRITE_PCT
+                                                              : f->s.rewrite_pct;
+    f->segs = calloc(f->nseg, sizeof *f->segs);
+    f->qcap = f->s.queue_items;
+    f->q = calloc(f->qcap, sizeof *f->q);
+    f->rbuf = device_buf_alloc(f->segsize);
+    f->rscratch = malloc(f->max_record);
+    f->cctx = ZSTD_createCCtx();
+    f->wdctx = ZSTD_createDCtx();
+    if (!f->segs || !f->q || !f->rbuf || !f->rscratch || !f->cctx || !f->wdctx) {
+        seterr(err, errlen, "%s: out of memory", f->path);
+        return FLASH_ENOMEM;
+    }
+    for (uint32_t i = 0; i < f->nseg; i++)
+        f->segs[i].bld = -1;
+    uint64_t cap = f->s.index_capacity ? f->s.index_capacity : f->sb.device_size / 256;
+    if (cap < 64)
+        cap = 64;
+    index_status_e is = index_create(&f->idx, cap, f->s.tag_bits, NULL);
+    if (is != INDEX_OK) {
+        seterr(err, errlen, "%s: cannot create an index for %llu items: %s", f->path,
+               (unsigned long long)cap, index_strerror(is));
+        return is == INDEX_ENOMEM ? FLASH_ENOMEM : FLASH_EINVAL;
+    }
+    flash_seg_config_t cfg = {
+        .segment_size = f->segsize,
+        .block_target = f->s.block_size,
+        .level = f->s.compression_level,
+        .cctx = f->s.compression_level == FLASH_LEVEL_NONE ? NULL : f->cctx,
+    };
+    for (int i = 0; i < FLASH_NBUILDERS; i++) {
+        if (flash_seg_create(&f->bld[i], &cfg) != FLASH_SEG_OK) {
+            seterr(err, errlen, "%s: cannot allocate a segment builder", f->path);
+            return FLASH_ENOMEM;
+        }
+    }
+    char e2[200];
+    if (aio_ctx_create(&f->waio, 4, e2, sizeof e2) != AIO_OK) {
+        seterr(err, errlen, "%s: writer aio: %s", f->path, e2);
+        return FLASH_EIO;
+    }
+    return FLASH_OK;
+}
+
+static void free_parts(flash_t *f)
+{
+    aio_ctx_destroy(&f->waio);
+    for (int i = 0; i < FLASH_NBUILDERS; i++)
+        flash_seg_destroy(&f->bld[i]);
+    index_destroy(&f->idx);
+    ZSTD_freeCCtx(f->cctx);
+    ZSTD_freeDCtx(f->wdctx);
+    free(f->rscratch);
+    device_buf_free(f->rbuf);
+    free(f->q);
+    free(f->segs);
+    device_close(&f->dev);
+    free(f->path);
+}
+
+static void init_locks(flash_t *f)
+{
+    pthread_mutex_init(&f->seg_lock, NULL);
+    pthread_cond_init(&f->seg_cond, NULL);
+    pthread_mutex_init(&f->q_lock, NULL);
+    pthread_cond_init(&f->q_nonempty, NULL);
+    pthread_cond_init(&f->q_nonfull, NULL);
+    for (int i = 0; i < FLASH_NBUILDERS; i++)
+        pthread_mutex_init(&f->bld_lock[i], NULL);
+    for (int i = 0; i < FLASH_RM_STRIPES; i++)
+        pthread_mutex_init(&f->rm_lock[i], NULL);
+}
+
+static void destroy_locks(flash_t *f)
+{
+    pthread_mutex_destroy(&f->seg_lock);
+    pthread_cond_destroy(&f->seg_cond);
+    pthread_mutex_destroy(&f->q_lock);
+    pthread_cond_destroy(&f->q_nonempty);
+    pthread_cond_destroy(&f->q_nonfull);
+    for (int i = 0; i < FLASH_NBUILDERS; i++)
+        pthread_mutex_destroy(&f->bld_lock[i]);
+    for (int i = 0; i < FLASH_RM_STRIPES; i++)
+        pthread_mutex_destroy(&f->rm_lock[i]);
+}
+
+flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
+                            size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out || !s) {
+        seterr(err, errlen, "flash: invalid arguments");
+        return FLASH_EINVAL;
+    }
+    *out = NULL;
+    flash_status_e st = check_settings(s, err, errlen);
+    if (st != FLASH_OK)
+        return st;
+    flash_t *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(s->path))) {
+        free(f);
+        seterr(err, errlen, "%s: out of memory", s->path);
+        return FLASH_ENOMEM;
+    }
+    f->s = *s;
+    f->s.path = f->path;
+    f->open_bld = -1;
+    f->next_seq = 1;
+    init_locks(f);
+    char note[512];
+    note[0] = '\0';
+    st = open_device(f, note, sizeof note);
+    if (st == FLASH_OK)
+        st = format_device(f, note, sizeof note);
+    if (st == FLASH_OK)
+        st = alloc_parts(f, note, sizeof note);
+    if (st == FLASH_OK) {
+        if (pthread_create(&f->writer, NULL, flash_writer_main, f) != 0) {
+            snprintf(note, sizeof note, "%s: cannot start the writer thread", f->path);
+            st = FLASH_ENOMEM;
+        } else {
+            f->writer_started = true;
+        }
+    }
+    seterr(err, errlen, "%s", note);
+    if (st != FLASH_OK) {
+        free_parts(f);
+        destroy_locks(f);
+        free(f);
+        return st;
+    }
+    *out = f;
+    return FLASH_OK;
+}
+
+void flash_destroy(flash_t **pf)
+{
+    if (!pf || !*pf)
+        return;
+    flash_t *f = *pf;
+    if (f->writer_started) {
+        pthread_mutex_lock(&f->q_lock);
+        f->stop = true;
+        pthread_cond_broadcast(&f->q_nonempty);
+        pthread_cond_broadcast(&f->q_nonfull);
+        pthread_mutex_unlock(&f->q_lock);
+        pthread_join(f->writer, NULL);
+    }
+    free_parts(f);
+    destroy_locks(f);
+    free(f);
+    *pf = NULL;
+}
+
+size_t flash_memory(const flash_t *f)
+{
+    index_stats_t is;
+    index_stats(f->idx, &is);
+    size_t m = (size_t)is.bytes;
+    m += FLASH_NBUILDERS * ((size_t)f->segsize + f->max_record);
+    m += (size_t)f->segsize + f->max_record;              /* reclaim buffers */
+    m += (size_t)f->qcap * sizeof(wr_qent_t);
+    m += (size_t)f->nseg * sizeof(fseg_t);
+    m += (size_t)atomic_load_explicit(&f->worker_bytes, memory_order_relaxed);
+    return m;
+}
+
+/* ---- write path ---- */
+
+flash_status_e flash_admit(const flash_t *f, size_t nkey, size_t nbytes, int64_t exptime)
+{
+    if (nbytes > UINT32_MAX || flash_seg_admit(f->segsize, nkey, (uint32_t)nbytes) != FLASH_SEG_OK)
+        return FLASH_EADMIT;
+    if (nkey + nbytes < f->s.min_item_size)
+        return FLASH_EADMIT;
+    if (exptime != 0 && exptime - flash_now(f) < (int64_t)f->s.min_ttl)
+        return FLASH_EADMIT;
+    return FLASH_OK;
+}
+
+/* Absolute CLOCK_REALTIME deadline ms from now (for condvar waits). */
+static struct timespec deadline_after(unsigned ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static void do_push(flash_t *f, const flash_wr_item_t *it, bool tomb)
+{
+    wr_qent_t *e = &f->q[(f->qhead + f->qlen) % f->qcap];
+    e->it = *it;
+    e->tomb = tomb;
+    f->qlen++;
+    pthread_cond_signal(&f->q_nonempty);
+}
+
+flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it)
+{
+    if (flash_admit(f, it->nkey, it->nbytes, it->exptime) != FLASH_OK) {
+        FSTAT_ADD(f, flash_drops_admission, 1);
+        return FLASH_EADMIT;
+    }
+    if (flash_mono_ms() < atomic_load_explicit(&f->fail_until_ms, memory_order_relaxed)) {
+        FSTAT_ADD(f, flash_drops_io, 1);
+        return FLASH_EIO;
+    }
+    pthread_mutex_lock(&f->q_lock);
+    if (f->qlen == f->qcap && !f->stop) {
+        FSTAT_ADD(f, flash_queue_stalls, 1);
+        struct timespec dl = deadline_after(f->s.stall_ms);
+        while (f->qlen == f->qcap && !f->stop) {
+            if (pthread_cond_timedwait(&f->q_nonfull, &f->q_lock, &dl) == ETIMEDOUT)
+                break;
+        }
+    }
+    if (f->qlen == f->qcap || f->stop) {
+        pthread_mutex_unlock(&f->q_lock);
+        FSTAT_ADD(f, flash_drops_stall, 1);
+        return FLASH_EFULL;
+    }
+    do_push(f, it, false);
+    pthread_mutex_unlock(&f->q_lock);
+    return FLASH_OK;
+}
+
+void flash_remove(flash_t *f, uint64_t hash)
+{
+    pthread_mutex_t *m = &f->rm_lock[flash_rm_stripe(hash)];
+    pthread_mutex_lock(m);
+    unsigned n = index_remove(f->idx, hash);
+    atomic_fetch_add_explicit(&f->epoch[flash_epoch_slot(hash)], 1, memory_order_release);
+    pthread_mutex_unlock(m);
+    if (n == 0)
+        return;
+    if (n > 1)
+        FSTAT_ADD(f, flash_index_collateral, n - 1);
+    /* best effort: a tombstone for a replay-only reader (format.h); never
+     * waits, and never takes the last queue slot from an item */
+    flash_wr_item_t t;
+    memset(&t, 0, sizeof t);
+    t.hash = hash;
+    pthread_mutex_lock(&f->q_lock);
+    if (!f->stop && f->qlen + 1 < f->qcap)
+        do_push(f, &t, true);
+    pthread_mutex_unlock(&f->q_lock);
+}
+
+void flash_set_flush(flash_t *f, int64_t oldest_live)
+{
+    atomic_store_explicit(&f->flush_oldest_live, oldest_live, memory_order_relaxed);
+}
+
+/* ---- locations ---- */
+
+bool flash_loc_current(flash_t *f, uint64_t hash, uint64_t loc)
+{
+    uint32_t gen = (uint32_t)(loc >> 48);
+    uint32_t epoch = (uint32_t)(loc >> 32) & 0xffff;
+    uint32_t seg = (uint32_t)(loc >> INDEX_OFF_BITS) & INDEX_SEG_MAX;
+    uint32_t off = (uint32_t)loc & INDEX_OFF_MAX;
+    if (seg >= f->nseg)
+        return false;
+    uint32_t now_epoch = atomic_load_explicit(&f->epoch[flash_epoch_slot(hash)],
+                                              memory_order_acquire);
+    if ((now_epoch & 0xffff) != epoch)
+        return false;
+    pthread_mutex_lock(&f->seg_lock);
+    bool ok = (f->segs[seg].gen & 0xffff) == gen && f->segs[seg].state != FSEG_FREE &&
+              f->segs[seg].state != FSEG_BAD;
+    pthread_mutex_unlock(&f->seg_lock);
+    if (!ok)
+        return false;
+    index_entry_t c[INDEX_MAX_MATCHES];
+    unsigned n = index_lookup(f->idx, hash, c);
+    for (unsigned i = 0; i < n; i++)
+        if (c[i].loc.segment == seg && c[i].loc.offset == off)
+            return true;
+    return false;
+}
+
+/* ---- stats ---- */
+
+void flash_stats_snapshot(flash_t *f, flash_stats_t *out)
+{
+#define FLASH_STAT_LOAD(name, desc) \
+    out->name = atomic_load_explicit(&f->st.name, memory_order_relaxed);
+    FLASH_STATS_FIELDS(FLASH_STAT_LOAD)
+#undef FLASH_STAT_LOAD
+    index_stats_t is;
+    index_stats(f->idx, &is);
+    out->flash_items = is.items;
+    out->flash_index_bytes = is.bytes;
+    out->flash_index_capacity = is.capacity;
+    out->flash_index_evictions = is.evictions;
+    pthread_mutex_lock(&f->seg_lock);
+    out->flash_segments_used = f->nring;
+    out->flash_segments_free = f->nseg - f->nring;
+    pthread_mutex_unlock(&f->seg_lock);
+}

@@ -1,0 +1,310 @@
+/*
+ * tiers/flash/writer.c - the writer thread: drains the queue into the open
+ * segment, indexes each item, seals full segments and writes them with one
+ * aligned O_DIRECT write on its own aio context, double-buffered (while one
+ * builder's image is being written the other fills). Runs reclaim when
+ * free segments run low (reclaim.c). Contract: flash.h; internals and lock
+ * order: flash_int.h (seg_lock -> bld_lock[i] -> index; q_lock a leaf).
+ *
+ * Everything named f->open_bld, bld_busy, writes_inflight, next_seq is
+ * touched by the writer thread only.
+ */
+#include "flash/flash_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#define WR_BATCH 32
+#define WR_IDLE_POLL_MS 2   /* queue wait while segment writes are in flight */
+
+void flash_writer_reap(flash_t *f, int timeout_ms)
+{
+    if (timeout_ms > 0 && f->writes_inflight > 0) {
+        struct pollfd p = { .fd = aio_ctx_fd(f->waio), .events = POLLIN };
+        (void)poll(&p, 1, timeout_ms);
+    }
+    aio_ctx_poll(f->waio);
+}
+
+/* Removes the index entries of the items in builder b's finalized image. */
+static void drop_builder_items(flash_t *f, int b, uint32_t seg)
+{
+    flash_seghdr_t h;
+    const uint8_t *img;
+    size_t len;
+    flash_seg_header(f->bld[b], &h);
+    flash_seg_image(f->bld[b], &img, &len);
+    for (uint32_t i = 0; i < h.summary_count; i++) {
+        flash_sum_entry_t e;
+        if (flash_sum_entry_decode(img + h.summary_off + (size_t)i * FLASH_SUM_ENTRY_LEN,
+                                   &e) == FLASH_SEG_OK && e.kind == FLASH_SUM_ITEM)
+            index_remove_location(f->idx, e.hash, seg);
+    }
+}
+
+static void write_done(void *arg, long res)
+{
+    struct flash_wctx *w = arg;
+    flash_t *f = w->f;
+    int b = w->b;
+    uint32_t seg = f->bld_seg[b];
+    const uint8_t *img;
+    size_t len;
+    flash_seg_image(f->bld[b], &img, &len);
+    f->writes_inflight--;
+    bool ok = res == (long)len;
+    if (ok) {
+        FSTAT_ADD(f, flash_bytes_written, len);
+        atomic_store_explicit(&f->fail_until_ms, 0, memory_order_relaxed);
+    } else {
+        FSTAT_ADD(f, flash_write_errors, 1);
+        atomic_store_explicit(&f->fail_until_ms, flash_mono_ms() + FLASH_FAIL_HOLD_MS,
+                              memory_order_relaxed);
+        flash_log(f, "%s: write of segment %u (%zu bytes) failed: %s; its items are "
+                  "dropped", f->path, seg, len,
+                  res < 0 ? strerror((int)-res) : "short write");
+        drop_builder_items(f, b, seg);
+    }
+    pthread_mutex_lock(&f->seg_lock);
+    pthread_mutex_lock(&f->bld_lock[b]);
+    f->segs[seg].state = ok ? FSEG_USED : FSEG_BAD;
+    f->segs[seg].bld = -1;
+    pthread_mutex_unlock(&f->bld_lock[b]);
+    pthread_mutex_unlock(&f->seg_lock);
+    f->bld_busy[b] = false;
+}
+
+/* Finalizes the open segment and submits its write. */
+static void seal_and_write(flash_t *f)
+{
+    int b = f->open_bld;
+    if (b < 0)
+        return;
+    uint32_t seg = f->bld_seg[b];
+    int64_t ol = atomic_load_explicit(&f->flush_oldest_live, memory_order_relaxed);
+    flash_seg_flush_t fl = { ol > 0 ? (uint32_t)ol : 0, 0 };
+    pthread_mutex_lock(&f->bld_lock[b]);
+    flash_seg_finalize(f->bld[b], (uint64_t)flash_now(f), &fl);
+    pthread_mutex_unlock(&f->bld_lock[b]);
+    pthread_mutex_lock(&f->seg_lock);
+    f->segs[seg].state = FSEG_WRITING;
+    pthread_mutex_unlock(&f->seg_lock);
+    f->open_bld = -1;
+
+    flash_seghdr_t h;
+    flash_seg_header(f->bld[b], &h);
+    uint64_t blocks = h.summary_off - FLASH_UNIT;
+    uint64_t nr = f->bld_new_raw[b], rr = f->bld_rew_raw[b];
+    if (nr + rr > 0)
+        FSTAT_ADD(f, flash_bytes_spilled, blocks * nr / (nr + rr));
+
+    const uint8_t *img;
+    size_t len;
+    flash_seg_image(f->bld[b], &img, &len);
+    f->wctx[b].f = f;
+    f->wctx[b].b = b;
+    f->writes_inflight++;
+    if (aio_write(f->waio, device_fd(f->dev), img, len, flash_seg_dev_off(f, seg),
+                  write_done, &f->wctx[b]) != AIO_OK)
+        write_done(&f->wctx[b], -ENOMEM);
+}
+
+/* Opens the next segment at the head in a free builder. */
+static flash_status_e open_next(flash_t *f)
+{
+    int b = -1;
+    for (;;) {
+        for (int i = 0; i < FLASH_NBUILDERS && b < 0; i++)
+            if (!f->bld_busy[i])
+                b = i;
+        if (b >= 0)
+            break;
+        flash_writer_reap(f, 100);
+    }
+    while (f->nring == f->nseg) {
+        if (f->in_reclaim)
+            return FLASH_EFULL; /* never nest reclaims (one buffer) */
+        if (!flash_reclaim_one(f, false))
+            flash_writer_reap(f, 100);
+    }
+    uint32_t seg = atomic_load_explicit(&f->head, memory_order_relaxed);
+    pthread_mutex_lock(&f->seg_lock);
+    while (f->segs[seg].readers > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&f->seg_cond, &f->seg_lock, &ts);
+    }
+    fseg_t *s = &f->segs[seg];
+    s->state = FSEG_OPEN;
+    s->bld = (int8_t)b;
+    s->seq = f->next_seq++;
+    s->cksum_logged = false;
+    pthread_mutex_lock(&f->bld_lock[b]);
+    flash_seg_reset(f->bld[b], seg, s->gen, s->seq, f->instance_id);
+    pthread_mutex_unlock(&f->bld_lock[b]);
+    atomic_store_explicit(&f->head, (seg + 1) % f->nseg, memory_order_relaxed);
+    f->nring++;
+    pthread_mutex_unlock(&f->seg_lock);
+    f->bld_busy[b] = true;
+    f->bld_seg[b] = seg;
+    f->bld_new_raw[b] = 0;
+    f->bld_rew_raw[b] = 0;
+    f->open_bld = b;
+    return FLASH_OK;
+}
+
+flash_status_e flash_writer_add(flash_t *f, const flash_record_t *rec, uint64_t hash,
+                                bool rewrite, flash_block_loc_t *loc)
+{
+    for (int tries = 0; tries < 3; tries++) {
+        if (f->open_bld < 0) {
+            flash_status_e st = open_next(f);
+            if (st != FLASH_OK)
+                return st;
+        }
+        int b = f->open_bld;
+        pthread_mutex_lock(&f->bld_lock[b]);
+        flash_seg_status_e ss = flash_seg_add(f->bld[b], rec, hash, loc);
+        pthread_mutex_unlock(&f->bld_lock[b]);
+        if (ss == FLASH_SEG_OK) {
+            uint64_t r = flash_record_size(rec->nkey, rec->nvalue);
+            if (rewrite)
+                f->bld_rew_raw[b] += r;
+            else
+                f->bld_new_raw[b] += r;
+            return FLASH_OK;
+        }
+        if (ss != FLASH_SEG_EFULL)
+            return FLASH_EADMIT;
+        seal_and_write(f);
+    }
+    return FLASH_EFULL;
+}
+
+flash_status_e flash_writer_try_add(flash_t *f, const flash_record_t *rec, uint64_t hash,
+                                    flash_block_loc_t *loc)
+{
+    int b = f->open_bld;
+    if (b < 0)
+        return FLASH_EFULL;
+    pthread_mutex_lock(&f->bld_lock[b]);
+    flash_seg_status_e ss = flash_seg_add(f->bld[b], rec, hash, loc);
+    pthread_mutex_unlock(&f->bld_lock[b]);
+    if (ss == FLASH_SEG_OK) {
+        f->bld_rew_raw[b] += flash_record_size(rec->nkey, rec->nvalue);
+        return FLASH_OK;
+    }
+    return ss == FLASH_SEG_EFULL ? FLASH_EFULL : FLASH_EADMIT;
+}
+
+flash_status_e flash_writer_rotate(flash_t *f)
+{
+    seal_and_write(f);
+    return open_next(f);
+}
+
+static void add_tombstone(flash_t *f, uint64_t hash)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        if (f->open_bld < 0 && open_next(f) != FLASH_OK)
+            return;
+        int b = f->open_bld;
+        pthread_mutex_lock(&f->bld_lock[b]);
+        flash_seg_status_e ss = flash_seg_add_tombstone(f->bld[b], hash);
+        pthread_mutex_unlock(&f->bld_lock[b]);
+        if (ss != FLASH_SEG_EFULL)
+            return;
+        seal_and_write(f);
+    }
+}
+
+static uint32_t clamp_u32(int64_t v)
+{
+    return v < 0 ? 0 : v > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static void process(flash_t *f, const wr_qent_t *e)
+{
+    if (e->tomb) {
+        add_tombstone(f, e->it.hash);
+        return;
+    }
+    const flash_wr_item_t *it = &e->it;
+    flash_record_t rec = {
+        .key = it->key,
+        .nkey = it->nkey,
+        .value = it->value,
+        .nvalue = it->nbytes,
+        .flags = it->flags,
+        .exptime = clamp_u32(it->exptime),
+        .store_time = clamp_u32(it->store_time),
+        .cas = it->cas,
+    };
+    flash_block_loc_t loc;
+    flash_status_e st = flash_writer_add(f, &rec, it->hash, false, &loc);
+    if (st == FLASH_OK) {
+        index_insert_result_t r;
+        index_loc_t il = { loc.seg_id, loc.blkoff };
+        index_insert(f->idx, it->hash, il, flash_seg_age, f, &r);
+        if (r.removed)
+            FSTAT_ADD(f, flash_index_collateral, r.removed);
+        FSTAT_ADD(f, flash_items_written, 1);
+        FSTAT_ADD(f, flash_bytes_logical, it->nkey + it->nbytes);
+    } else if (st == FLASH_EADMIT) {
+        FSTAT_ADD(f, flash_drops_admission, 1);
+    } else {
+        FSTAT_ADD(f, flash_drops_io, 1);
+    }
+    f->s.written(f->s.written_ctx, it->token, st);
+}
+
+void *flash_writer_main(void *arg)
+{
+    flash_t *f = arg;
+    wr_qent_t batch[WR_BATCH];
+    for (;;) {
+        flash_writer_reap(f, 0);
+        flash_reclaim_maintain(f);
+        unsigned n = 0;
+        pthread_mutex_lock(&f->q_lock);
+        while (f->qlen == 0 && !f->stop) {
+            if (f->writes_inflight > 0) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += WR_IDLE_POLL_MS * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&f->q_nonempty, &f->q_lock, &ts);
+                break;
+            }
+            pthread_cond_wait(&f->q_nonempty, &f->q_lock);
+        }
+        while (n < WR_BATCH && f->qlen > 0) {
+            batch[n++] = f->q[f->qhead];
+            f->qhead = (f->qhead + 1) % f->qcap;
+            f->qlen--;
+        }
+        if (n)
+            pthread_cond_broadcast(&f->q_nonfull);
+        bool stop = f->stop && f->qlen == 0;
+        pthread_mutex_unlock(&f->q_lock);
+        for (unsigned i = 0; i < n; i++) {
+            process(f, &batch[i]);
+            flash_reclaim_maintain(f);
+        }
+        if (stop && n == 0)
+            break;
+    }
+    while (f->writes_inflight > 0)
+        flash_writer_reap(f, 100);
+    return NULL;
+}
