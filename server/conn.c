@@ -44,6 +44,16 @@ typedef enum io_status {
 } io_status_e;
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
+static void on_resume(evutil_socket_t fd, short what, void *arg);
+static void slot_done(void *ctx, cache_result_t *r);
+
+static void slot_init(conn_t *c, conn_slot_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->c = c;
+    s->async.done = slot_done;
+    s->async.ctx = s;
+}
 
 static void set_events(conn_t *c, short flags)
 {
@@ -99,6 +109,8 @@ conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
     describe_peer(c);
     atomic_store(&c->last_cmd, (long long)time(NULL));
     outq_init(&c->out, &w->pool, w->cw);
+    slot_init(c, &c->slot0);
+    event_assign(&c->resume, w->base, -1, 0, on_resume, c);
     if (!is_unix) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -127,6 +139,21 @@ static void release_rbuf(conn_t *c)
     c->rsize = c->rpos = c->rlen = 0;
 }
 
+/* Releases the items of completed slots (a parked reply never sent). */
+static void release_slots(conn_t *c)
+{
+    cache_item_release(c->w->cw, &c->slot0.item);
+    for (size_t i = 0; i < c->slots_cap; i++)
+        cache_item_release(c->w->cw, &c->slots[i].item);
+}
+
+static void conn_free(conn_t *c)
+{
+    release_slots(c);
+    free(c->slots);
+    free(c);
+}
+
 void conn_close(conn_t *c)
 {
     worker_t *w = c->w;
@@ -134,13 +161,110 @@ void conn_close(conn_t *c)
         fprintf(stderr, "<%d connection closed.\n", c->fd);
     if (c->ev_added)
         event_del(&c->ev);
+    event_del(&c->resume);
     worker_conn_unlink(w, c);
     cache_item_release(w->cw, &c->item);
     outq_destroy(&c->out);
     release_rbuf(c);
     close(c->fd);
+    c->fd = -1;
     atomic_fetch_sub(&w->srv->curr_conns, 1);
-    free(c);
+    if (c->inflight > 0) {
+        /* callbacks still hold slot addresses: free at the last one */
+        c->zombie = true;
+        release_slots(c);
+        w->nzombies++;
+        return;
+    }
+    conn_free(c);
+}
+
+/* ---- async calls and parking ------------------------------------------ */
+
+static void slot_done(void *ctx, cache_result_t *r)
+{
+    conn_slot_t *s = ctx;
+    conn_t *c = s->c;
+    s->status = r->status;
+    s->item = r->item;
+    r->item = NULL;
+    s->value = r->value;
+    s->done = true;
+    c->inflight--;
+    if (c->zombie) {
+        cache_item_release(c->w->cw, &s->item);
+        if (c->inflight == 0) {
+            c->w->nzombies--;
+            conn_free(c);
+        }
+        return;
+    }
+    /* resume on the loop, not here: we are inside cache_worker_poll() */
+    if (c->inflight == 0 && !c->issuing)
+        event_active(&c->resume, EV_TIMEOUT, 0);
+}
+
+conn_slot_t *conn_slot(conn_t *c, size_t i)
+{
+    return i == 0 ? &c->slot0 : &c->slots[i - 1];
+}
+
+bool conn_reserve_slots(conn_t *c, size_t n)
+{
+    if (n <= 1 || n - 1 <= c->slots_cap)
+        return true;
+    size_t cap = c->slots_cap ? c->slots_cap : 8;
+    while (cap < n - 1)
+        cap *= 2;
+    conn_slot_t *ns = realloc(c->slots, cap * sizeof(*ns));
+    if (ns == NULL)
+        return false;
+    for (size_t i = c->slots_cap; i < cap; i++)
+        slot_init(c, &ns[i]);
+    /* re-point the contexts of the slots that moved (none in flight) */
+    for (size_t i = 0; i < c->slots_cap; i++)
+        ns[i].async.ctx = &ns[i];
+    c->slots = ns;
+    c->slots_cap = cap;
+    return true;
+}
+
+const cache_async_t *conn_arm(conn_t *c, conn_slot_t *s)
+{
+    s->done = false;
+    s->status = CACHE_OK;
+    s->item = NULL;
+    s->value = 0;
+    c->inflight++;
+    c->issuing = true;
+    return &s->async;
+}
+
+void conn_disarm(conn_t *c, cache_status_e st)
+{
+    c->issuing = false;
+    if (st != CACHE_PENDING)
+        c->inflight--;
+}
+
+void conn_park(conn_t *c, conn_park_e kind)
+{
+    c->park = kind;
+    c->park_noreply = c->noreply;
+    /* every callback already fired (inline): resume at once, in order */
+    if (c->inflight == 0)
+        event_active(&c->resume, EV_TIMEOUT, 0);
+}
+
+/* Drops a large slot array once nothing is in flight. */
+static void trim_slots(conn_t *c)
+{
+    if (c->inflight == 0 && c->slots_cap > 1024) {
+        release_slots(c);
+        free(c->slots);
+        c->slots = NULL;
+        c->slots_cap = 0;
+    }
 }
 
 void conn_reply(conn_t *c, const char *s)
@@ -358,6 +482,7 @@ static bool flush(conn_t *c)
 
 typedef enum drive_result {
     DRIVE_IDLE = 0, /* waiting for input */
+    DRIVE_PARKED,   /* waiting for the cache (an async call) */
     DRIVE_YIELD,    /* -R budget used up with input left */
     DRIVE_BLOCKED,  /* reply queue over CONN_OUT_CAP, or closing */
     DRIVE_CLOSE,    /* close the connection */
@@ -368,6 +493,8 @@ static drive_result_e drive(conn_t *c, int *budget)
 {
     bool short_read = false;
     for (;;) {
+        if (c->park != CONN_PARK_NONE)
+            return DRIVE_PARKED;
         if (c->close_after_write || c->out.pending > CONN_OUT_CAP)
             return DRIVE_BLOCKED;
         io_status_e io;
@@ -421,12 +548,11 @@ static drive_result_e drive(conn_t *c, int *budget)
     }
 }
 
-static void on_event(evutil_socket_t fd, short what, void *arg)
+/* Runs the connection: writes, reads and processes what it can. */
+static void run(conn_t *c, short what)
 {
-    conn_t *c = arg;
     drive_result_e dr = DRIVE_IDLE;
     int budget = c->w->srv->settings->reqs_per_event;
-    (void)fd;
     if (!flush(c)) {
         conn_close(c);
         return;
@@ -454,7 +580,8 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     }
     if (c->state == CONN_PARSE && c->rlen == 0)
         release_rbuf(c);
-    bool want_read = !c->close_after_write && c->out.pending <= CONN_OUT_CAP;
+    bool want_read = !c->close_after_write && c->out.pending <= CONN_OUT_CAP &&
+                     c->park == CONN_PARK_NONE;
     short flags = (short)((want_read ? EV_READ : 0) | (pending ? EV_WRITE : 0));
     atomic_store(&c->pub_state,
                  pending ? PUB_WRITE
@@ -465,4 +592,25 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             STATS_ADD(&c->w->stats, conn_yields, 1);
         event_active(&c->ev, EV_READ, 0);
     }
+}
+
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    run(arg, what);
+}
+
+/* Every async call of the parked request has completed: queue its reply,
+ * then go on with buffered input (and the socket) as after a read. */
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    conn_t *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->park == CONN_PARK_NONE || c->inflight > 0)
+        return;
+    process_resume(c);
+    c->park = CONN_PARK_NONE;
+    trim_slots(c);
+    run(c, EV_READ);
 }

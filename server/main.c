@@ -92,6 +92,38 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
     cs->maintainer_thread = s->lru_maintainer;
     cs->crawler_thread = s->lru_crawler;
     cs->crawler_sleep_us = (unsigned)s->lru_crawler_sleep;
+    if (s->flash_path == NULL)
+        return; /* RAM only: the tier's flash defaults stay */
+    cs->flash_path = s->flash_path;
+    cs->flash_size = s->flash_size;
+    cs->flash_segment_size = (uint32_t)s->flash_segment_size;
+    cs->flash_block_size = (uint32_t)s->flash_block_size;
+    cs->flash_compression = s->flash_no_compression
+                                ? CACHE_FLASH_NO_COMPRESSION
+                                : s->flash_level;
+    cs->flash_io_depth = (unsigned)s->flash_io_depth;
+    cs->flash_min_item_size = s->flash_min_item_size;
+    cs->flash_promote = (cache_flash_promote_e)s->flash_promote_mode;
+    cs->flash_index_mem = s->flash_index_mem;
+    cs->flash_stall_ms = (unsigned)s->flash_stall_ms;
+    cs->flash_reset = s->flash_reset;
+}
+
+/* The start-up lines of a server with a flash tier: memory outside -m and
+ * the tier's note (e.g. a reinitialised file). RAM only: nothing, as
+ * memcached (-vv: the memory line too). */
+static void log_startup(const settings_t *s, cache_t *cache, const char *note)
+{
+    if (s->flash_path == NULL && s->verbose < 2)
+        return;
+    size_t out = cache_memory_outside_limit(cache);
+    if (s->flash_path)
+        fprintf(stderr, "tiercache: flash tier on %s\n", s->flash_path);
+    fprintf(stderr, "tiercache: memory: %zu MiB of items (-m) + %zu bytes "
+            "(%.1f MiB) outside -m (hash table, flash index and buffers)\n",
+            s->mem_mb, out, (double)out / (1024.0 * 1024.0));
+    if (note[0] != '\0')
+        fprintf(stderr, "tiercache: %s\n", note);
 }
 
 int main(int argc, char **argv)
@@ -125,14 +157,23 @@ int main(int argc, char **argv)
     }
 
     cache_settings_t cs;
+    char cache_err[512] = "";
     to_cache_settings(&settings, &cs);
+    cs.err = cache_err;
+    cs.err_len = sizeof(cache_err);
     cache_status_e cst = cache_create(&srv.cache, &cs);
     if (cst != CACHE_OK) {
-        fprintf(stderr, "tiercache: cannot create the cache: %s\n",
-                cache_strerror(cst));
+        if (cache_err[0] != '\0')
+            fprintf(stderr, "tiercache: cannot create the cache: %s\n",
+                    cache_err);
+        else
+            fprintf(stderr, "tiercache: cannot create the cache: %s\n",
+                    cache_strerror(cst));
         settings_free(&settings);
-        return cst == CACHE_EINVAL ? EX_USAGE_CODE : EX_OSERR_CODE;
+        /* a bad flash path, size or geometry is a usage error too */
+        return cst == CACHE_NO_MEMORY ? EX_OSERR_CODE : EX_USAGE_CODE;
     }
+    log_startup(&settings, srv.cache, cache_err);
     srv.started = cache_started(srv.cache);
 
     evthread_use_pthreads();

@@ -52,43 +52,111 @@ static size_t value_line(char *buf, const char *key, size_t nkey,
     return o;
 }
 
+/* Queues "VALUE ...\r\n<data>\r\n" for a hit and takes over its reference. */
+static void queue_value(outq_t *q, cache_item_t *it, const char *key,
+                        size_t nkey, bool with_cas)
+{
+    char line[CACHE_KEY_MAX + 80];
+    size_t n = value_line(line, key, nkey, cache_item_flags(it),
+                          cache_item_nbytes(it), with_cas, cache_item_cas(it));
+    outq_text(q, line, n);
+    outq_ref(q, cache_item_value(it), cache_item_nbytes(it));
+    outq_text(q, "\r\n", 2);
+    outq_hold(q, it);
+}
+
+/* One key's lookup for get/gets (touch false) or gat/gats. */
+static cache_status_e lookup(conn_t *c, bool touch, int64_t exptime,
+                             const char *key, size_t nkey, cache_item_t **it,
+                             const cache_async_t *async)
+{
+    return touch ? cache_get_and_touch(c->w->cw, key, nkey, exptime, it, async)
+                 : cache_get(c->w->cw, key, nkey, it, async);
+}
+
+/*
+ * A key over 250 bytes fails the whole get with CLIENT_ERROR, after the keys
+ * before it were looked up (and counted), as memcached. Synchronous: an
+ * error path.
+ */
+static void reply_get_badkey(conn_t *c, const text_request_t *req, bool touch)
+{
+    const char *cur = req->keys, *end = req->keys + req->keys_len;
+    const char *key;
+    size_t nkey;
+    while (text_next_key(&cur, end, &key, &nkey) == TEXT_KEY_OK) {
+        cache_item_t *it = NULL;
+        if (lookup(c, touch, req->exptime, key, nkey, &it, NULL) == CACHE_OK)
+            cache_item_release(c->w->cw, &it);
+    }
+    outq_text(&c->out, "CLIENT_ERROR bad command line format\r\n", 38);
+}
+
+/*
+ * get/gets/gat/gats. Every key's lookup is issued at once. Hits that come
+ * back at once are queued straight away until the first PENDING; from then
+ * on each key's result goes to a slot (slot i = i-th key from the first
+ * pending one), and the connection parks: process_resume() queues the
+ * slots' VALUE lines in key order, then END.
+ */
 static void reply_get(conn_t *c, const text_request_t *req)
 {
     bool touch = req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS;
     bool with_cas = req->cmd == TEXT_CMD_GETS || req->cmd == TEXT_CMD_GATS;
     outq_t *q = &c->out;
-    outq_mark_t mark;
-    outq_mark(q, &mark);
-    const char *cur = req->keys, *end = req->keys + req->keys_len;
+    const char *end = req->keys + req->keys_len;
+    const char *cur = req->keys;
     const char *key;
-    size_t nkey;
+    size_t nkey, nkeys = 0;
     text_key_status_e ks;
-    while ((ks = text_next_key(&cur, end, &key, &nkey)) == TEXT_KEY_OK) {
-        cache_item_t *it = NULL;
-        if (nkey > CACHE_KEY_MAX) {
-            ks = TEXT_KEY_ETOOLONG;
-            break;
-        }
-        cache_status_e st =
-            touch ? cache_get_and_touch(c->w->cw, key, nkey, req->exptime, &it, NULL)
-                  : cache_get(c->w->cw, key, nkey, &it, NULL);
-        if (st != CACHE_OK)
-            continue;
-        char line[CACHE_KEY_MAX + 80];
-        size_t n = value_line(line, key, nkey, cache_item_flags(it),
-                              cache_item_nbytes(it), with_cas,
-                              cache_item_cas(it));
-        outq_text(q, line, n);
-        outq_ref(q, cache_item_value(it), cache_item_nbytes(it));
-        outq_text(q, "\r\n", 2);
-        outq_hold(q, it);
-    }
+    while ((ks = text_next_key(&cur, end, &key, &nkey)) == TEXT_KEY_OK)
+        nkeys++;
     if (ks == TEXT_KEY_ETOOLONG) {
-        outq_rollback(q, &mark);
-        outq_text(q, "CLIENT_ERROR bad command line format\r\n", 38);
+        reply_get_badkey(c, req, touch);
         return;
     }
-    outq_text(q, "END\r\n", 5);
+    outq_mark_t mark;
+    outq_mark(q, &mark);
+    size_t parked = 0; /* slots used since the first PENDING (0: none) */
+    bool oom = false;
+    size_t i = 0;
+    cur = req->keys;
+    for (; text_next_key(&cur, end, &key, &nkey) == TEXT_KEY_OK; i++) {
+        cache_item_t *it = NULL;
+        conn_slot_t *slot = conn_slot(c, parked);
+        const cache_async_t *async = conn_arm(c, slot);
+        cache_status_e st = lookup(c, touch, req->exptime, key, nkey, &it,
+                                   async);
+        conn_disarm(c, st);
+        if (st == CACHE_PENDING) {
+            if (parked == 0 && !conn_reserve_slots(c, nkeys - i)) {
+                oom = true; /* no room for the other keys' results */
+                parked = 1;
+                break;
+            }
+            parked++;
+            continue;
+        }
+        if (parked == 0) {
+            if (st == CACHE_OK)
+                queue_value(q, it, key, nkey, with_cas);
+            continue;
+        }
+        slot->status = st;
+        slot->item = st == CACHE_OK ? it : NULL;
+        slot->done = true;
+        parked++;
+    }
+    if (parked == 0) {
+        outq_text(q, "END\r\n", 5);
+        return;
+    }
+    if (oom)
+        outq_rollback(q, &mark);
+    c->park_oom = oom;
+    c->park_nslots = parked;
+    c->park_cas = with_cas;
+    conn_park(c, CONN_PARK_GET);
 }
 
 static cache_store_op_e store_op(text_cmd_e cmd)
@@ -128,10 +196,32 @@ static void start_store(conn_t *c, const text_request_t *req)
     }
     conn_start_swallow(c, req->nbytes + 2);
     /* memcached: a failed set must not leave the old value visible (and
-     * counts no delete for it) */
+     * counts no delete for it); the next command waits for it */
     if (op == CACHE_STORE_SET &&
-        (st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY))
-        cache_unlink(c->w->cw, req->key, req->nkey, NULL);
+        (st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY)) {
+        const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
+        st = cache_unlink(c->w->cw, req->key, req->nkey, async);
+        conn_disarm(c, st);
+        if (st == CACHE_PENDING)
+            conn_park(c, CONN_PARK_SILENT);
+    }
+}
+
+static void reply_store(conn_t *c, cache_status_e st)
+{
+    switch (st) {
+    case CACHE_OK: conn_reply(c, "STORED"); break;
+    case CACHE_NOT_STORED: conn_reply(c, "NOT_STORED"); break;
+    case CACHE_EXISTS: conn_reply(c, "EXISTS"); break;
+    case CACHE_NOT_FOUND: conn_reply(c, "NOT_FOUND"); break;
+    case CACHE_TOO_LARGE:
+        conn_reply(c, "SERVER_ERROR object too large for cache");
+        break;
+    case CACHE_NO_MEMORY:
+        conn_reply(c, "SERVER_ERROR out of memory storing object");
+        break;
+    default: conn_reply(c, "NOT_STORED"); break;
+    }
 }
 
 void process_nread_done(conn_t *c)
@@ -143,32 +233,21 @@ void process_nread_done(conn_t *c)
     if (c->crlf[0] != '\r' || c->crlf[1] != '\n') {
         conn_reply(c, "CLIENT_ERROR bad data chunk");
     } else {
+        const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
         cache_status_e st = cache_store(c->w->cw, c->item, c->op, c->cas_in,
-                                        NULL, NULL);
-        switch (st) {
-        case CACHE_OK: conn_reply(c, "STORED"); break;
-        case CACHE_NOT_STORED: conn_reply(c, "NOT_STORED"); break;
-        case CACHE_EXISTS: conn_reply(c, "EXISTS"); break;
-        case CACHE_NOT_FOUND: conn_reply(c, "NOT_FOUND"); break;
-        case CACHE_TOO_LARGE:
-            conn_reply(c, "SERVER_ERROR object too large for cache");
-            break;
-        case CACHE_NO_MEMORY:
-            conn_reply(c, "SERVER_ERROR out of memory storing object");
-            break;
-        default: conn_reply(c, "NOT_STORED"); break;
-        }
+                                        NULL, async);
+        conn_disarm(c, st);
+        if (st == CACHE_PENDING)
+            conn_park(c, CONN_PARK_STORE); /* the tier holds its own ref */
+        else
+            reply_store(c, st);
     }
     c->noreply = false;
     cache_item_release(c->w->cw, &c->item);
 }
 
-static void reply_arith(conn_t *c, const text_request_t *req)
+static void arith_reply(conn_t *c, cache_status_e st, uint64_t v)
 {
-    uint64_t v = 0;
-    cache_status_e st = cache_arith(c->w->cw, req->key, req->nkey,
-                                    req->cmd == TEXT_CMD_INCR, req->delta, &v,
-                                    NULL, NULL);
     char buf[32];
     switch (st) {
     case CACHE_OK:
@@ -185,6 +264,89 @@ static void reply_arith(conn_t *c, const text_request_t *req)
         break;
     default: conn_reply(c, "CLIENT_ERROR bad command line format"); break;
     }
+}
+
+static void reply_arith(conn_t *c, const text_request_t *req)
+{
+    uint64_t v = 0;
+    const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
+    cache_status_e st = cache_arith(c->w->cw, req->key, req->nkey,
+                                    req->cmd == TEXT_CMD_INCR, req->delta, &v,
+                                    NULL, async);
+    conn_disarm(c, st);
+    if (st == CACHE_PENDING)
+        conn_park(c, CONN_PARK_ARITH);
+    else
+        arith_reply(c, st, v);
+}
+
+static void reply_touch(conn_t *c, const text_request_t *req)
+{
+    const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
+    cache_status_e st =
+        cache_touch(c->w->cw, req->key, req->nkey, req->exptime, async);
+    conn_disarm(c, st);
+    if (st == CACHE_PENDING)
+        conn_park(c, CONN_PARK_TOUCH);
+    else
+        conn_reply(c, st == CACHE_OK ? "TOUCHED" : "NOT_FOUND");
+}
+
+static void reply_delete(conn_t *c, const text_request_t *req)
+{
+    const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
+    cache_status_e st = cache_delete(c->w->cw, req->key, req->nkey, async);
+    conn_disarm(c, st);
+    if (st == CACHE_PENDING)
+        conn_park(c, CONN_PARK_DELETE);
+    else
+        conn_reply(c, st == CACHE_OK ? "DELETED" : "NOT_FOUND");
+}
+
+void process_resume(conn_t *c)
+{
+    conn_slot_t *s0 = conn_slot(c, 0);
+    c->noreply = c->park_noreply;
+    switch (c->park) {
+    case CONN_PARK_GET:
+        for (size_t i = 0; i < c->park_nslots; i++) {
+            conn_slot_t *s = conn_slot(c, i);
+            if (s->status == CACHE_OK && s->item && !c->park_oom) {
+                cache_item_t *it = s->item;
+                s->item = NULL;
+                queue_value(&c->out, it, cache_item_key(it),
+                            cache_item_nkey(it), c->park_cas);
+            }
+            cache_item_release(c->w->cw, &s->item);
+        }
+        if (c->park_oom)
+            outq_text(&c->out,
+                      "SERVER_ERROR out of memory writing get response\r\n",
+                      49);
+        else
+            outq_text(&c->out, "END\r\n", 5);
+        c->park_nslots = 0;
+        c->park_oom = false;
+        break;
+    case CONN_PARK_TOUCH:
+        conn_reply(c, s0->status == CACHE_OK ? "TOUCHED" : "NOT_FOUND");
+        break;
+    case CONN_PARK_DELETE:
+        conn_reply(c, s0->status == CACHE_OK ? "DELETED" : "NOT_FOUND");
+        break;
+    case CONN_PARK_ARITH:
+        arith_reply(c, s0->status, s0->value);
+        break;
+    case CONN_PARK_STORE:
+        reply_store(c, s0->status);
+        break;
+    case CONN_PARK_SILENT:
+    case CONN_PARK_NONE:
+    default:
+        break;
+    }
+    cache_item_release(c->w->cw, &s0->item);
+    c->noreply = false;
 }
 
 /* ---- stats cachedump / lru_crawler metadump ---------------------------- */
@@ -413,15 +575,10 @@ void process_text(conn_t *c, const text_request_t *req)
         reply_arith(c, req);
         break;
     case TEXT_CMD_TOUCH:
-        conn_reply(c, cache_touch(cw, req->key, req->nkey, req->exptime, NULL) ==
-                              CACHE_OK
-                          ? "TOUCHED"
-                          : "NOT_FOUND");
+        reply_touch(c, req);
         break;
     case TEXT_CMD_DELETE:
-        conn_reply(c, cache_delete(cw, req->key, req->nkey, NULL) == CACHE_OK
-                          ? "DELETED"
-                          : "NOT_FOUND");
+        reply_delete(c, req);
         break;
     case TEXT_CMD_FLUSH_ALL:
         /* memcached counts cmd_flush before checking -F */

@@ -30,4 +30,12 @@ void process_text_error(conn_t *c, const text_request_t *req);
  */
 void process_nread_done(conn_t *c);
 
+/*
+ * Queues the reply a parked request owes (c->park) from its slots, once
+ * every async call of it has completed (c->inflight == 0): a multi-get's
+ * VALUE lines in key order then END, or the one-line reply of a store,
+ * arith, touch or delete. Releases the slots' items. The caller unparks.
+ */
+void process_resume(conn_t *c);
+
 #endif /* TIERCACHE_PROCESS_H */

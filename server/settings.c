@@ -31,6 +31,8 @@ typedef enum opt_type {
     T_LICENSE,
     T_EXTENDED, /* -o list */
     T_CONST,    /* stats only */
+    T_MBYTES,   /* size_t bytes, given in megabytes (memcached's ext_*) */
+    T_EXTPATH,  /* -o ext_path=FILE:SIZE -> flash_path, flash_size */
 } opt_type_e;
 
 typedef enum stat_fmt {
@@ -42,6 +44,9 @@ typedef enum stat_fmt {
     F_YESNO_INV,  /* "yes" when the bool is false */
     F_PROTO,      /* auto -> auto-negotiate */
     F_THREADS,    /* num_threads_per_udp */
+    F_FLASH,      /* shown only with a flash tier (--flash-path) */
+    F_EXT,        /* memcached's ext_* row: the default text without a
+                     flash tier, the value with one */
 } stat_fmt_e;
 
 typedef struct opt {
@@ -186,8 +191,9 @@ static const opt_t opts[] = {
      "dynamic `stats sizes` (ignored)", "track_sizes", F_DEFAULT, 0, 0},
     {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "inline_ascii_response",
      F_DEFAULT, 0, 0},
-    {0, NULL, "ext_item_size", T_IGNARG, NOOFF, "512", NULL, "ext_item_size",
-     F_DEFAULT, 0, 0},
+    {0, NULL, "ext_item_size", T_SIZE, OFF(flash_min_item_size), "512",
+     "--flash-min-item-size (without a flash tier `stats settings` shows "
+     "memcached's default)", "ext_item_size", F_EXT, 0, 0},
     {0, NULL, "ext_item_age", T_IGNARG, NOOFF, "4294967295", NULL,
      "ext_item_age", F_DEFAULT, 0, 0},
     {0, NULL, "ext_low_ttl", T_IGNARG, NOOFF, "0", NULL, "ext_low_ttl",
@@ -234,6 +240,50 @@ static const opt_t opts[] = {
      "number of napi ids (ignored)", "num_napi_ids", F_DEFAULT, 0, 0},
     {'e', "memory-file", NULL, T_IGNARG, NOOFF, "(null)",
      "mmap a file for item memory (ignored)", "memory_file", F_DEFAULT, 0, 0},
+    /* the flash tier: after memcached's rows, shown only when configured */
+    {0, "flash-path", NULL, T_STR, OFF(flash_path), "none",
+     "file or block device of the flash tier (none: RAM only)", "flash_path",
+     F_FLASH, 0, 0},
+    {0, "flash-size", NULL, T_SIZE, OFF(flash_size), "0",
+     "bytes of flash to use, k/m/g/t suffix (0: the whole file or device)",
+     "flash_size", F_FLASH, 0, 0},
+    {0, "flash-segment-size", NULL, T_SIZE, OFF(flash_segment_size), "8m",
+     "flash segment: unit of writing and reclaim", "flash_segment_size",
+     F_FLASH, 0, 0},
+    {0, "flash-block-size", NULL, T_SIZE, OFF(flash_block_size), "16k",
+     "raw bytes of items compressed together; one read per hit",
+     "flash_block_size", F_FLASH, 0, 0},
+    {0, "flash-compression", NULL, T_STR, OFF(flash_compression), "3",
+     "zstd level of flash blocks, or none", "flash_compression", F_FLASH, 0,
+     0},
+    {0, "flash-io-depth", NULL, T_INT, OFF(flash_io_depth), "64",
+     "flash reads in flight per worker thread", "flash_io_depth", F_FLASH, 1,
+     65536},
+    {0, "flash-min-item-size", NULL, T_SIZE, OFF(flash_min_item_size), "0",
+     "smaller evicted items are not written to flash", "flash_min_item_size",
+     F_FLASH, 0, 0},
+    {0, "flash-promote", NULL, T_STR, OFF(flash_promote), "second-hit",
+     "copy flash hits back to RAM: second-hit, always or never",
+     "flash_promote", F_FLASH, 0, 0},
+    {0, "flash-index-mem", NULL, T_SIZE, OFF(flash_index_mem), "0",
+     "bytes of the flash index, outside -m (0: derived from the flash size)",
+     "flash_index_mem", F_FLASH, 0, 0},
+    {0, "flash-stall-ms", NULL, T_INT, OFF(flash_stall_ms), "100",
+     "longest wait of an eviction for the flash writer, then it is dropped",
+     "flash_stall_ms", F_FLASH, 0, 60000},
+    {0, "flash-reset", NULL, T_TRUE, OFF(flash_reset), "no",
+     "overwrite a flash file or device holding foreign data",
+     "flash_reset", F_FLASH, 0, 0},
+    /* memcached's extstore options with a meaning here (no stat) */
+    {0, NULL, "ext_path", T_EXTPATH, NOOFF, NULL,
+     "FILE:SIZE (SIZE with k/m/g/t): --flash-path and --flash-size", NULL,
+     F_DEFAULT, 0, 0},
+    {0, NULL, "ext_page_size", T_MBYTES, OFF(flash_segment_size), NULL,
+     "megabytes: --flash-segment-size", NULL, F_DEFAULT, 0, 0},
+    {0, NULL, "ext_threads", T_IGNARG, NOOFF, NULL, NULL, NULL, F_DEFAULT, 0,
+     0},
+    {0, NULL, "ext_io_threadcount", T_IGNARG, NOOFF, NULL, NULL, NULL,
+     F_DEFAULT, 0, 0},
     /* process flags: no stat */
     {'d', "daemon", NULL, T_TRUE, OFF(daemonize), "no", "run as a daemon",
      NULL, F_DEFAULT, 0, 0},
@@ -261,15 +311,8 @@ static const opt_t opts[] = {
      F_DEFAULT, 0, 0},
     {0, NULL, "sock_cookie_id", T_IGNARG, NOOFF, "0", "(ignored)", NULL,
      F_DEFAULT, 0, 0},
-    {0, NULL, "ext_path", T_IGNARG, NOOFF, "none",
-     "external storage file:size (flash tier: not yet)", NULL, F_DEFAULT, 0,
-     0},
-    {0, NULL, "ext_page_size", T_IGNARG, NOOFF, "64", NULL, NULL, F_DEFAULT,
-     0, 0},
-    {0, NULL, "ext_threads", T_IGNARG, NOOFF, "1", NULL, NULL, F_DEFAULT, 0,
-     0},
-    {0, NULL, "ext_io_depth", T_IGNARG, NOOFF, "1", NULL, NULL, F_DEFAULT, 0,
-     0},
+    {0, NULL, "ext_io_depth", T_INT, OFF(flash_io_depth), NULL,
+     "--flash-io-depth", NULL, F_DEFAULT, 1, 65536},
     {0, NULL, "ext_path_buf", T_IGNARG, NOOFF, "0", NULL, NULL, F_DEFAULT, 0,
      0},
     {0, NULL, "lru_crawler_schedule", T_IGNARG, NOOFF, "0", NULL, NULL,
@@ -291,7 +334,8 @@ static bool takes_arg(opt_type_e t)
 {
     switch (t) {
     case T_INT: case T_OCTAL: case T_STR: case T_SIZE: case T_MB:
-    case T_DOUBLE: case T_IGNARG: case T_EXTENDED:
+    case T_DOUBLE: case T_IGNARG: case T_EXTENDED: case T_MBYTES:
+    case T_EXTPATH:
         return true;
     default:
         return false;
@@ -311,7 +355,7 @@ static const char *opt_label(const opt_t *o, char *buf, size_t n)
     return buf;
 }
 
-/* Parses "<num>[kKmMgG]" into bytes. */
+/* Parses "<num>[kKmMgGtT]" into bytes. */
 static bool parse_size(const char *v, size_t *out)
 {
     char *end;
@@ -324,6 +368,7 @@ static bool parse_size(const char *v, size_t *out)
     case 'k': case 'K': mul = 1024ULL; end++; break;
     case 'm': case 'M': mul = 1024ULL * 1024; end++; break;
     case 'g': case 'G': mul = 1024ULL * 1024 * 1024; end++; break;
+    case 't': case 'T': mul = 1024ULL * 1024 * 1024 * 1024; end++; break;
     default: break;
     }
     if (*end != '\0' || n > (unsigned long long)SIZE_MAX / mul)
@@ -384,11 +429,45 @@ static settings_status_e apply(settings_t *s, const opt_t *o, const char *v,
         return SETTINGS_OK;
     case T_SIZE:
         if (!parse_size(v, (size_t *)(base + o->off))) {
-            fprintf(stderr, "tiercache: invalid size \"%s\" for %s\n", v,
+            fprintf(stderr, "tiercache: invalid size \"%s\" for %s (a "
+                    "number with an optional k, m, g or t suffix)\n", v,
                     label);
             return SETTINGS_EUSAGE;
         }
         return SETTINGS_OK;
+    case T_MBYTES: {
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno || end == v || *end != '\0' || v[0] == '-' || n == 0 ||
+            n > (unsigned long long)(SIZE_MAX >> 21)) {
+            fprintf(stderr, "tiercache: invalid size \"%s\" for %s "
+                    "(megabytes, > 0)\n", v, label);
+            return SETTINGS_EUSAGE;
+        }
+        *(size_t *)(base + o->off) = (size_t)n * 1024 * 1024;
+        return SETTINGS_OK;
+    }
+    case T_EXTPATH: {
+        /* FILE:SIZE; the last ':' splits (a path may hold one) */
+        const char *colon = strrchr(v, ':');
+        size_t size = 0;
+        if (colon == NULL || colon == v || !parse_size(colon + 1, &size) ||
+            size == 0) {
+            fprintf(stderr, "tiercache: invalid value \"%s\" for %s "
+                    "(expected FILE:SIZE, SIZE with an optional k, m, g or t "
+                    "suffix, e.g. /data/flash:64G)\n", v, label);
+            return SETTINGS_EUSAGE;
+        }
+        if (s->flash_path != NULL) {
+            fprintf(stderr, "tiercache: %s: only one flash file or device is "
+                    "supported (already have %s)\n", label, s->flash_path);
+            return SETTINGS_EUSAGE;
+        }
+        free(s->flash_path);
+        s->flash_path = strndup(v, (size_t)(colon - v));
+        s->flash_size = size;
+        return SETTINGS_OK;
+    }
     case T_MB: {
         errno = 0;
         unsigned long long n = strtoull(v, &end, 10);
@@ -512,6 +591,13 @@ void settings_default(settings_t *s)
     s->slab_chunk_max = 524288;
     s->delimiter = strdup(":");
     s->hash_algorithm = strdup("murmur3");
+    s->flash_segment_size = 8 * 1024 * 1024;
+    s->flash_block_size = 16 * 1024;
+    s->flash_compression = strdup("3");
+    s->flash_io_depth = 64;
+    s->flash_promote = strdup("second-hit");
+    s->flash_stall_ms = 100;
+    s->flash_level = 3;
 }
 
 void settings_free(settings_t *s)
@@ -523,13 +609,69 @@ void settings_free(settings_t *s)
     free(s->pidfile);
     free(s->delimiter);
     free(s->hash_algorithm);
+    free(s->flash_path);
+    free(s->flash_compression);
+    free(s->flash_promote);
     s->socket_path = s->listen = s->protocol = s->user = s->pidfile = NULL;
     s->delimiter = s->hash_algorithm = NULL;
+    s->flash_path = s->flash_compression = s->flash_promote = NULL;
+}
+
+/* The flash flags' words and ranges (the tier checks the geometry). */
+static settings_status_e validate_flash(settings_t *s)
+{
+    const char *c = s->flash_compression;
+    char *end;
+    if (strcmp(c, "none") == 0) {
+        s->flash_no_compression = true;
+    } else {
+        errno = 0;
+        long lvl = strtol(c, &end, 10);
+        if (errno || end == c || *end != '\0' || lvl < -100 || lvl > 22) {
+            fprintf(stderr, "tiercache: invalid value \"%s\" for "
+                    "--flash-compression (a zstd level -100..22, or none)\n",
+                    c);
+            return SETTINGS_EUSAGE;
+        }
+        s->flash_no_compression = false;
+        s->flash_level = (int)lvl;
+    }
+    static const char *const modes[] = {"second-hit", "always", "never"};
+    s->flash_promote_mode = -1;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s->flash_promote, modes[i]) == 0)
+            s->flash_promote_mode = i;
+    if (s->flash_promote_mode < 0) {
+        fprintf(stderr, "tiercache: invalid value \"%s\" for --flash-promote "
+                "(second-hit, always or never)\n", s->flash_promote);
+        return SETTINGS_EUSAGE;
+    }
+    if (s->flash_segment_size == 0 ||
+        s->flash_segment_size > 1024ULL * 1024 * 1024) {
+        fprintf(stderr, "tiercache: invalid --flash-segment-size %zu (1 byte "
+                "to 1g; the flash tier may ask for more)\n",
+                s->flash_segment_size);
+        return SETTINGS_EUSAGE;
+    }
+    if (s->flash_block_size == 0 ||
+        s->flash_block_size > 1024ULL * 1024 * 1024) {
+        fprintf(stderr, "tiercache: invalid --flash-block-size %zu (1 byte "
+                "to 1g; the flash tier may ask for less)\n",
+                s->flash_block_size);
+        return SETTINGS_EUSAGE;
+    }
+    if (s->flash_path != NULL && s->flash_path[0] == '\0') {
+        fprintf(stderr, "tiercache: --flash-path needs a file or device\n");
+        return SETTINGS_EUSAGE;
+    }
+    return SETTINGS_OK;
 }
 
 /* Cross-flag checks, with memcached's messages where it has one. */
 static settings_status_e validate(settings_t *s)
 {
+    if (validate_flash(s) != SETTINGS_OK)
+        return SETTINGS_EUSAGE;
     if (s->item_size_max < 1024) {
         fprintf(stderr, "Item max size cannot be less than 1024 bytes.\n");
         return SETTINGS_EUSAGE;
@@ -683,6 +825,17 @@ void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
         case F_THREADS:
             snprintf(buf, sizeof(buf), "%d", s->threads);
             break;
+        case F_EXT:
+            /* with a flash tier: the value, as a flash row */
+            if (s->flash_path == NULL) {
+                v = o->def;
+                break;
+            }
+            /* fall through */
+        case F_FLASH:
+            if (o->fmt == F_FLASH && s->flash_path == NULL)
+                continue;
+            /* fall through */
         case F_DEFAULT:
             switch (o->type) {
             case T_INT:

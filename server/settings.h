@@ -68,6 +68,23 @@ typedef struct settings {
     char *hash_algorithm;
     int tail_repair_time;
     bool binary_warned;
+    /* the flash tier: off while flash_path is NULL (RAM only) */
+    char *flash_path;           /* --flash-path, -o ext_path=FILE:SIZE */
+    size_t flash_size;          /* --flash-size: bytes (0: whole device) */
+    size_t flash_segment_size;  /* --flash-segment-size, -o ext_page_size */
+    size_t flash_block_size;    /* --flash-block-size */
+    char *flash_compression;    /* --flash-compression: zstd level | none */
+    int flash_io_depth;         /* --flash-io-depth */
+    size_t flash_min_item_size; /* --flash-min-item-size, -o ext_item_size */
+    char *flash_promote;        /* --flash-promote: second-hit|always|never */
+    size_t flash_index_mem;     /* --flash-index-mem: bytes (0: derived) */
+    int flash_stall_ms;         /* --flash-stall-ms */
+    bool flash_reset;           /* --flash-reset */
+    /* derived by settings_parse() from the strings above */
+    bool flash_no_compression;  /* flash_compression is "none" */
+    int flash_level;            /* the zstd level otherwise */
+    int flash_promote_mode;     /* 0 second-hit, 1 always, 2 never (the
+                                   order of cache_flash_promote_e) */
 } settings_t;
 
 typedef enum settings_status {

@@ -42,6 +42,16 @@ static const struct {
 #undef X
 };
 
+static const struct {
+    const char *name;
+    size_t off;
+} flash_fields[] = {
+#define X(n, d) {#n, offsetof(cache_stats_t, n)},
+    CACHE_FLASH_STATS_FIELDS(X)
+#undef X
+};
+#define NFLASH (sizeof(flash_fields) / sizeof(flash_fields[0]))
+
 #define NSERVER (sizeof(server_fields) / sizeof(server_fields[0]))
 #define NCACHE (sizeof(cache_fields) / sizeof(cache_fields[0]))
 
@@ -53,7 +63,10 @@ static const char *const general[] = {
     "response_obj_oom", "response_obj_count", "response_obj_bytes",
     "read_buf_count", "read_buf_bytes", "read_buf_bytes_free", "read_buf_oom",
     "reserved_fds", "cmd_get", "cmd_set", "cmd_flush", "cmd_touch", "cmd_meta",
-    "get_hits", "get_misses", "get_expired", "get_flushed", "delete_misses",
+    "get_hits", "get_misses", "get_expired", "get_flushed",
+    "get_extstore", "get_aborted_extstore", "get_oom_extstore",
+    "recache_from_extstore", "miss_from_extstore", "badcrc_from_extstore",
+    "delete_misses",
     "delete_hits", "incr_misses", "incr_hits", "decr_misses", "decr_hits",
     "cas_misses", "cas_hits", "cas_badval", "touch_hits", "touch_misses",
     "store_too_large", "store_no_memory", "auth_cmds", "auth_errors",
@@ -66,7 +79,16 @@ static const char *const general[] = {
     "slab_reassign_running", "slabs_moved", "lru_crawler_running",
     "lru_crawler_starts", "lru_maintainer_juggles", "malloc_fails",
     "log_worker_dropped", "log_worker_written", "log_watcher_skipped",
-    "log_watcher_sent", "log_watchers", "unexpected_napi_ids",
+    "log_watcher_sent", "log_watchers",
+    "extstore_compact_lost", "extstore_compact_rescues",
+    "extstore_compact_skipped", "extstore_page_allocs",
+    "extstore_page_evictions", "extstore_page_reclaims",
+    "extstore_pages_free", "extstore_pages_used", "extstore_objects_evicted",
+    "extstore_objects_read", "extstore_objects_written",
+    "extstore_objects_used", "extstore_bytes_evicted",
+    "extstore_bytes_written", "extstore_bytes_read", "extstore_bytes_used",
+    "extstore_bytes_fragmented", "extstore_limit_maxbytes",
+    "extstore_io_queue", "unexpected_napi_ids",
     "round_robin_fallback", "bytes", "curr_items", "total_items",
     "slab_global_page_pool", "expired_unfetched", "evicted_unfetched",
     "evicted_active", "evictions", "reclaimed", "crawler_reclaimed",
@@ -170,6 +192,68 @@ static bool special(server_t *srv, const char *name, outq_t *q)
     return true;
 }
 
+/* memcached's extstore names (printed only with a flash tier). */
+static bool is_extstore(const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(name, "extstore_", 9) == 0 ||
+           (n > 9 && strcmp(name + n - 9, "_extstore") == 0);
+}
+
+/*
+ * The value of an extstore name from the flash figures, where the meaning
+ * is the same; 0 for the rest (memcached's page/object bookkeeping that a
+ * segment ring has no equivalent of). Our reclaim takes the oldest segment
+ * whatever it holds: memcached calls that a page eviction (a "reclaim" there
+ * is a page found empty).
+ */
+static uint64_t extstore_value(const server_t *srv, const char *name,
+                               const cache_stats_t *cs)
+{
+    if (strcmp(name, "extstore_limit_maxbytes") == 0)
+        return (cs->flash_segments_free + cs->flash_segments_used) *
+               (uint64_t)srv->settings->flash_segment_size;
+    static const struct {
+        const char *name;
+        size_t off;
+    } map[] = {
+        {"get_extstore", offsetof(cache_stats_t, flash_reads)},
+        {"recache_from_extstore", offsetof(cache_stats_t, flash_promotions)},
+        {"badcrc_from_extstore",
+         offsetof(cache_stats_t, flash_checksum_failures)},
+        {"extstore_compact_rescues", offsetof(cache_stats_t, flash_rewrites)},
+        {"extstore_page_evictions", offsetof(cache_stats_t, flash_reclaims)},
+        {"extstore_pages_free", offsetof(cache_stats_t, flash_segments_free)},
+        {"extstore_pages_used", offsetof(cache_stats_t, flash_segments_used)},
+        {"extstore_objects_read", offsetof(cache_stats_t, flash_get_hits)},
+        {"extstore_objects_written",
+         offsetof(cache_stats_t, flash_items_written)},
+        {"extstore_objects_used", offsetof(cache_stats_t, flash_items)},
+        {"extstore_bytes_written",
+         offsetof(cache_stats_t, flash_bytes_written)},
+        {"extstore_bytes_read", offsetof(cache_stats_t, flash_bytes_read)},
+        {"extstore_bytes_used", offsetof(cache_stats_t, flash_bytes_used)},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i].name, name) == 0)
+            return *(const uint64_t *)((const char *)cs + map[i].off);
+    return 0;
+}
+
+/* Flash figures under their own names, after memcached's list. */
+static void reply_flash(server_t *srv, const cache_stats_t *cs, outq_t *q)
+{
+    for (size_t j = 0; j < NFLASH; j++)
+        emit_u64(q, flash_fields[j].name,
+                 *(const uint64_t *)((const char *)cs + flash_fields[j].off));
+    outq_printf(q, "STAT flash_compression_ratio %.2f\r\n",
+                cs->flash_compression_ratio);
+    outq_printf(q, "STAT flash_write_amplification %.2f\r\n",
+                cs->flash_write_amplification);
+    emit_u64(q, "memory_outside_limit",
+             cache_memory_outside_limit(srv->cache));
+}
+
 static void reply_general(server_t *srv, outq_t *q)
 {
     server_stats_t ss;
@@ -182,6 +266,11 @@ static void reply_general(server_t *srv, outq_t *q)
         const char *name = general[i];
         if (special(srv, name, q))
             continue;
+        if (is_extstore(name)) {
+            if (cs.flash_enabled)
+                emit_u64(q, name, extstore_value(srv, name, &cs));
+            continue;
+        }
         bool done = false;
         for (size_t j = 0; j < NSERVER && !done; j++) {
             if (strcmp(server_fields[j].name, name) == 0) {
@@ -207,6 +296,8 @@ static void reply_general(server_t *srv, outq_t *q)
                      *(const uint64_t *)((const char *)&cs +
                                          cache_fields[j].off));
     }
+    if (cs.flash_enabled)
+        reply_flash(srv, &cs, q);
 }
 
 static void reply_conns(server_t *srv, outq_t *q)

@@ -9,12 +9,22 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conn.h"
+
+/* Completions of async cache calls (flash reads) are ready. */
+static void on_flash(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    (void)fd;
+    (void)what;
+    cache_worker_poll(w->cw);
+}
 
 static void on_notify(evutil_socket_t fd, short what, void *arg)
 {
@@ -81,6 +91,15 @@ worker_status_e worker_create(server_t *srv, unsigned id, worker_t **out)
         worker_destroy(&w);
         return WORKER_ESYS;
     }
+    int cfd = cache_worker_fd(w->cw);
+    if (cfd >= 0) {
+        w->flash_ev = event_new(w->base, cfd, EV_READ | EV_PERSIST, on_flash,
+                                w);
+        if (w->flash_ev == NULL || event_add(w->flash_ev, NULL) != 0) {
+            worker_destroy(&w);
+            return WORKER_ESYS;
+        }
+    }
     *out = w;
     return WORKER_OK;
 }
@@ -144,6 +163,26 @@ void worker_stop(worker_t *w)
     w->started = false;
 }
 
+/*
+ * Runs completions until no closed connection waits for one, for at most
+ * WORKER_DRAIN_MS. A zombie still waiting after that is left allocated (its
+ * callback may yet come from cache_worker_destroy): a leak, never a crash.
+ */
+#define WORKER_DRAIN_MS 5000
+static void drain_zombies(worker_t *w)
+{
+    int fd = w->cw ? cache_worker_fd(w->cw) : -1;
+    for (int waited = 0; w->nzombies > 0 && fd >= 0 &&
+                         waited < WORKER_DRAIN_MS; waited += 10) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, 10);
+        cache_worker_poll(w->cw);
+    }
+    if (w->nzombies > 0)
+        fprintf(stderr, "tiercache: worker %u: %zu closed connections still "
+                "wait for the cache\n", w->id, w->nzombies);
+}
+
 void worker_destroy(worker_t **wp)
 {
     worker_t *w = *wp;
@@ -152,6 +191,9 @@ void worker_destroy(worker_t **wp)
     worker_stop(w);
     while (w->conns)
         conn_close(w->conns);
+    drain_zombies(w);
+    if (w->flash_ev)
+        event_free(w->flash_ev);
     for (size_t i = 0; i < w->nqueue; i++)
         close(w->queue[i].fd);
     free(w->queue);

@@ -6,6 +6,10 @@
  * under `lock` plus a byte on a notify pipe). Connections live and die on
  * their worker's thread.
  *
+ * The cache's completion fd (cache_worker_fd, the flash tier's eventfd) is
+ * watched by a persistent EV_READ event that runs cache_worker_poll(): the
+ * done callbacks of parked connections run there, on this thread.
+ *
  * Lock order: worker.lock is a leaf (never held while calling the cache or
  * taking another lock).
  */
@@ -39,6 +43,8 @@ typedef struct worker {
     cache_worker_t *cw;
     int notify[2];               /* [0] read end on this thread */
     struct event *notify_ev;
+    struct event *flash_ev;      /* cache_worker_fd() readable: poll */
+    size_t nzombies;             /* closed conns waiting for callbacks */
     pthread_mutex_t lock;        /* guards queue and the conn list */
     pending_fd_t *queue;
     size_t nqueue, queue_cap;

@@ -1,8 +1,10 @@
 /*
  * tiers/cache.c - the door (cache.h) over the RAM tier (ram/).
  *
- * Owns the cache_t (RAM tier + its threads + worker registry) and the
+ * Owns the cache_t (RAM tier + its threads + worker registry + the flash
+ * glue, tiering.h, when a flash tier is configured) and the
  * cache_worker_t (one worker's counters). Stats are assembled here.
+ * Without a flash tier every call goes straight to ram/ as before.
  *
  * Lock order: cache_t.wlock (worker list, retired and reset baselines) is
  * taken before any tier lock (stats walk LRU locks while holding it) and
@@ -18,12 +20,14 @@
 
 #include "ram/ram.h"
 #include "ram/threads.h"
+#include "tiering.h"
 
 struct cache_worker {
     cache_t *c;
     struct cache_worker *next; /* [c->wlock] */
     struct cache_worker *prev; /* [c->wlock] */
     ram_wstats_t st;           /* written by the owning thread only */
+    tier_worker_t *tw;         /* NULL without a flash tier */
 };
 
 struct cache {
@@ -33,6 +37,7 @@ struct cache {
     cache_worker_t *workers; /* [wlock] */
     ram_wsum_t retired;      /* [wlock] counters of destroyed workers */
     ram_wsum_t base;         /* [wlock] sums at the last stats reset */
+    tier_t *tier;            /* NULL without a flash tier */
 };
 
 const char *cache_strerror(cache_status_e status)
@@ -72,6 +77,18 @@ void cache_settings_default(cache_settings_t *s)
     s->crawler_sleep_us = 100;
     s->clock = NULL;
     s->clock_ctx = NULL;
+    s->flash_path = NULL;
+    s->flash_size = 0;
+    s->flash_segment_size = 8u << 20;
+    s->flash_block_size = 16u << 10;
+    s->flash_compression = 3;
+    s->flash_io_depth = 64;
+    s->flash_min_item_size = 0;
+    s->flash_promote = CACHE_PROMOTE_SECOND_HIT;
+    s->flash_index_mem = 0;
+    s->flash_stall_ms = 100;
+    s->flash_reset = false;
+    s->flash_tag_bits = 0;
 }
 
 cache_status_e cache_create(cache_t **out, const cache_settings_t *s)
@@ -85,9 +102,20 @@ cache_status_e cache_create(cache_t **out, const cache_settings_t *s)
         free(c);
         return st;
     }
+    if (s->err && s->err_len)
+        s->err[0] = '\0';
+    if (s->flash_path && *s->flash_path) {
+        st = tier_create(&c->tier, &c->ram, s);
+        if (st != CACHE_OK) {
+            ram_teardown(&c->ram);
+            free(c);
+            return st;
+        }
+    }
     pthread_mutex_init(&c->wlock, NULL);
     if (!ram_threads_start(&c->threads, &c->ram)) {
         pthread_mutex_destroy(&c->wlock);
+        tier_destroy(&c->tier);
         ram_teardown(&c->ram);
         free(c);
         return CACHE_NO_MEMORY;
@@ -106,8 +134,10 @@ void cache_destroy(cache_t **cp)
     while (c->workers) {
         cache_worker_t *w = c->workers;
         c->workers = w->next;
+        tier_worker_destroy(&w->tw);
         free(w);
     }
+    tier_destroy(&c->tier); /* the writer finishes its pending items */
     ram_teardown(&c->ram);
     pthread_mutex_destroy(&c->wlock);
     free(c);
@@ -121,6 +151,13 @@ cache_status_e cache_worker_create(cache_t *c, cache_worker_t **out)
     if (!w)
         return CACHE_NO_MEMORY;
     w->c = c;
+    if (c->tier) {
+        cache_status_e st = tier_worker_create(c->tier, &w->st, &w->tw);
+        if (st != CACHE_OK) {
+            free(w);
+            return st;
+        }
+    }
     pthread_mutex_lock(&c->wlock);
     w->next = c->workers;
     if (w->next)
@@ -137,6 +174,7 @@ void cache_worker_destroy(cache_worker_t **wp)
         return;
     cache_worker_t *w = *wp;
     cache_t *c = w->c;
+    tier_worker_destroy(&w->tw); /* completes what is in flight */
     pthread_mutex_lock(&c->wlock);
     ram_wstats_sum(&w->st, &c->retired);
     if (w->prev)
@@ -190,7 +228,9 @@ cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
-    return ram_get(&w->c->ram, &w->st, key, nkey, RAM_GET, 0, out);
+    if (w->tw)
+        return tier_get(w->tw, RAM_GET, key, nkey, 0, out, async);
+    return ram_get(&w->c->ram, &w->st, key, nkey, RAM_GET, 0, out, 0);
 }
 
 cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
@@ -201,7 +241,9 @@ cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
     ram_t *r = &w->c->ram;
-    return ram_get(r, &w->st, key, nkey, RAM_GAT, ram_realtime(r, exptime), out);
+    if (w->tw)
+        return tier_get(w->tw, RAM_GAT, key, nkey, ram_realtime(r, exptime), out, async);
+    return ram_get(r, &w->st, key, nkey, RAM_GAT, ram_realtime(r, exptime), out, 0);
 }
 
 cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
@@ -211,7 +253,9 @@ cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
     ram_t *r = &w->c->ram;
-    return ram_get(r, &w->st, key, nkey, RAM_TOUCH, ram_realtime(r, exptime), NULL);
+    if (w->tw)
+        return tier_get(w->tw, RAM_TOUCH, key, nkey, ram_realtime(r, exptime), NULL, async);
+    return ram_get(r, &w->st, key, nkey, RAM_TOUCH, ram_realtime(r, exptime), NULL, 0);
 }
 
 /* ---- writes ---- */
@@ -225,8 +269,12 @@ cache_status_e cache_item_alloc(cache_worker_t *w, const char *key,
         return CACHE_EINVAL;
     ram_t *r = &w->c->ram;
     cache_status_e st;
-    *out = ram_item_alloc(r, &w->st, key, nkey, flags, ram_realtime(r, exptime),
-                          nbytes, &st);
+    if (w->tw)
+        *out = tier_item_alloc(w->tw, key, nkey, flags, ram_realtime(r, exptime), nbytes,
+                               &st);
+    else
+        *out = ram_item_alloc(r, &w->st, key, nkey, flags, ram_realtime(r, exptime),
+                              nbytes, 0, NULL, &st);
     return st;
 }
 
@@ -235,7 +283,9 @@ cache_status_e cache_store(cache_worker_t *w, cache_item_t *it,
                            uint64_t *cas_out,
     const cache_async_t *async)
 {
-    return ram_store(&w->c->ram, &w->st, it, op, cas_in, cas_out);
+    if (w->tw)
+        return tier_store(w->tw, it, op, cas_in, cas_out, async);
+    return ram_store(&w->c->ram, &w->st, it, op, cas_in, cas_out, 0, NULL);
 }
 
 cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey,
@@ -243,7 +293,9 @@ cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey,
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
-    return ram_delete(&w->c->ram, &w->st, key, nkey, true);
+    if (w->tw)
+        return tier_delete(w->tw, key, nkey, true, async);
+    return ram_delete(&w->c->ram, &w->st, key, nkey, true, 0);
 }
 
 cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey,
@@ -251,7 +303,9 @@ cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey,
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
-    return ram_delete(&w->c->ram, &w->st, key, nkey, false);
+    if (w->tw)
+        return tier_delete(w->tw, key, nkey, false, async);
+    return ram_delete(&w->c->ram, &w->st, key, nkey, false, 0);
 }
 
 cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey,
@@ -261,12 +315,17 @@ cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey,
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
-    return ram_arith(&w->c->ram, &w->st, key, nkey, incr, delta, value_out, cas_out);
+    if (w->tw)
+        return tier_arith(w->tw, key, nkey, incr, delta, value_out, cas_out, async);
+    return ram_arith(&w->c->ram, &w->st, key, nkey, incr, delta, value_out, cas_out, 0,
+                     NULL);
 }
 
 void cache_flush_all(cache_worker_t *w, int64_t exptime)
 {
     ram_flush_all(&w->c->ram, exptime);
+    if (w->c->tier)
+        tier_flush(w->c->tier);
 }
 
 /* ---- stats ---- */
@@ -334,6 +393,8 @@ void cache_stats_snapshot(cache_t *c, cache_stats_t *out)
     out->malloc_fails = ld(&r->slabs.malloc_fails) + ld(&r->hash.malloc_fails);
     out->slab_global_page_pool = slabs_pool_pages(&r->slabs);
     out->lru_bumps_dropped = ld(&r->lru_bumps_dropped);
+    if (c->tier)
+        tier_stats(c->tier, out);
     out->bytes = out->curr_items = out->total_items = 0;
     for (unsigned id = 1; id <= r->slabs.largest; id++) {
         lru_class_t *l = &r->lru[id];
@@ -365,6 +426,8 @@ void cache_stats_reset(cache_t *c)
     pthread_mutex_lock(&c->wlock);
     do_worker_sums(c, &c->base);
     pthread_mutex_unlock(&c->wlock);
+    if (c->tier)
+        tier_stats_reset(c->tier);
     atomic_store(&r->lru_crawler_starts, 0);
     atomic_store(&r->lru_maintainer_juggles, 0);
     atomic_store(&r->lru_bumps_dropped, 0);
@@ -566,17 +629,20 @@ void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx)
 
 int cache_worker_fd(const cache_worker_t *w)
 {
-    (void)w;
-    return -1; /* no flash tier yet */
+    return w->tw ? tier_worker_fd(w->tw) : -1;
 }
 
 void cache_worker_poll(cache_worker_t *w)
 {
-    (void)w;
+    if (w->tw)
+        tier_worker_poll(w->tw);
 }
 
 size_t cache_memory_outside_limit(const cache_t *c)
 {
-    (void)c;
-    return 0; /* the flash glue fills this in */
+    /* cast: hash_buckets() takes a non-const table (a relaxed load) */
+    size_t m = hash_buckets((hash_t *)&c->ram.hash) * sizeof(item_t *);
+    if (c->tier)
+        m += tier_memory(c->tier);
+    return m;
 }

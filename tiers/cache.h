@@ -101,6 +101,8 @@ typedef struct cache_settings {
     unsigned flash_stall_ms;      /* --flash-stall-ms: max back-pressure
                                      wait of an eviction (100) */
     bool flash_reset;             /* --flash-reset: overwrite foreign data */
+    unsigned flash_tag_bits;      /* index tag bits: 0 = the build's default
+                                     (14); tests use 2 to force collisions */
     /* Out: cache_create writes a one-line reason here on failure, and a
      * note for the log on success (empty if none). May be NULL. */
     char *err;

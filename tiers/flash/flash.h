@@ -225,6 +225,15 @@ flash_status_e flash_lookup(flash_worker_t *fw, uint64_t hash, const char *key,
  */
 bool flash_loc_current(flash_t *f, uint64_t hash, uint64_t loc);
 
+/*
+ * True if the index still holds location `loc` for this hash and its
+ * segment is live, ignoring the removal epoch. Weaker than
+ * flash_loc_current (which also turns false when any key sharing the
+ * hash's epoch slot was removed): use it only to decide that an unmodified
+ * promoted copy need not be written again, never to install a read. O(1).
+ */
+bool flash_loc_indexed(flash_t *f, uint64_t hash, uint64_t loc);
+
 /* ---- stats ------------------------------------------------------------ */
 
 #define FLASH_STATS_FIELDS(X)                                                 \

@@ -543,15 +543,20 @@ void flash_set_flush(flash_t *f, int64_t oldest_live)
 
 bool flash_loc_current(flash_t *f, uint64_t hash, uint64_t loc)
 {
-    uint32_t gen = (uint32_t)(loc >> 48);
     uint32_t epoch = (uint32_t)(loc >> 32) & 0xffff;
-    uint32_t seg = (uint32_t)(loc >> INDEX_OFF_BITS) & INDEX_SEG_MAX;
-    uint32_t off = (uint32_t)loc & INDEX_OFF_MAX;
-    if (seg >= f->nseg)
-        return false;
     uint32_t now_epoch = atomic_load_explicit(&f->epoch[flash_epoch_slot(hash)],
                                               memory_order_acquire);
     if ((now_epoch & 0xffff) != epoch)
+        return false;
+    return flash_loc_indexed(f, hash, loc);
+}
+
+bool flash_loc_indexed(flash_t *f, uint64_t hash, uint64_t loc)
+{
+    uint32_t gen = (uint32_t)(loc >> 48);
+    uint32_t seg = (uint32_t)(loc >> INDEX_OFF_BITS) & INDEX_SEG_MAX;
+    uint32_t off = (uint32_t)loc & INDEX_OFF_MAX;
+    if (seg >= f->nseg)
         return false;
     pthread_mutex_lock(&f->seg_lock);
     bool ok = (f->segs[seg].gen & 0xffff) == gen && f->segs[seg].state != FSEG_FREE &&

@@ -24,7 +24,13 @@
  *   |  .. |  n | key                                                         |
  *   |  .. |  v | value     nbytes bytes, no "\r\n"                           |
  *   +-----+----+-----------------------------------------------------------+
- *   Bytes used: 49 + (flags ? 4 : 0) + nkey + nbytes.
+ *   |  .. | 0/8| flash location of a promoted, unmodified copy (ram.h),   |
+ *   |     |    | only with a flash tier and when the chunk has room        |
+ *   +-----+----+-----------------------------------------------------------+
+ *   Bytes used: 49 + (flags ? 4 : 0) + nkey + nbytes (+ 8).
+ *
+ * clsid 0: a temporary item malloc'ed outside the slabs (a flash hit that
+ * is not promoted); never linked, free()d when its last reference goes.
  *
  * Size: every size the cache shows or decides by (slab class choice, the
  * too-large limit, `bytes`, mem_requested, metadump's size=) is memcached
@@ -70,7 +76,16 @@ typedef uint32_t rel_time_t;
 #define ITEM_CFLAGS 0x40u  /* client flags are non-zero: stored (4 bytes) */
 #define ITEM_CASSZ 0x80u   /* cas enabled: the size counts memcached's 8 */
 
-typedef enum lru_id { LRU_HOT = 0, LRU_WARM = 1, LRU_COLD = 2, LRU_COUNT = 3 } lru_id_e;
+/* LRU_PENDING (the free value of the 2 LRU bits): evicted to the flash tier
+ * and waiting for its writer; still linked in the hash table, on no list
+ * (ram.h, "flash spill"). */
+typedef enum lru_id {
+    LRU_HOT = 0,
+    LRU_WARM = 1,
+    LRU_COLD = 2,
+    LRU_COUNT = 3,
+    LRU_PENDING = 3,
+} lru_id_e;
 
 /* Seconds between two `time` bumps of one item (memcached's). */
 #define ITEM_UPDATE_INTERVAL 60

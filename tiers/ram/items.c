@@ -8,11 +8,13 @@
  * LRU lock and only trylocks stripes (memcached's scheme).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ram.h"
 
 #define LRU_PULL_EVICT 1
+#define LRU_PULL_NOSPILL 2
 #define LRU_TAIL_TRIES 5
 #define ALLOC_TRIES 10
 
@@ -26,13 +28,93 @@ static inline uint64_t next_cas(ram_t *r)
     return atomic_fetch_add_explicit(&r->cas_id, 1, memory_order_relaxed) + 1;
 }
 
-bool ram_item_is_flushed(const ram_t *r, const item_t *it, rel_time_t now)
+bool ram_record_is_flushed(const ram_t *r, rel_time_t store_time, uint64_t cas,
+                           rel_time_t now)
 {
     rel_time_t ol = atomic_load_explicit(&r->oldest_live, memory_order_relaxed);
     if (ol == 0 || ol > now)
         return false;
     uint64_t ocas = atomic_load_explicit(&r->oldest_cas, memory_order_relaxed);
-    return it->time <= ol || (ocas != 0 && it->cas != 0 && it->cas < ocas);
+    return store_time <= ol || (ocas != 0 && cas != 0 && cas < ocas);
+}
+
+bool ram_item_is_flushed(const ram_t *r, const item_t *it, rel_time_t now)
+{
+    return ram_record_is_flushed(r, it->time, it->cas, now);
+}
+
+/* ---- flash helpers: pending state, ghosts, promoted locations ---- */
+
+static inline bool item_pending(const item_t *it)
+{
+    return item_lru(it) == LRU_PENDING;
+}
+
+static inline uint32_t *ghost_of(ram_t *r, uint64_t hv)
+{
+    return &r->ghost[hv & ((UINT64_C(1) << RAM_GHOST_BITS) - 1)];
+}
+
+static inline size_t item_used(const item_t *it)
+{
+    return ITEM_HEADER_SIZE + item_prefix(it) + item_nkey(it) + it->nbytes;
+}
+
+/* The 8 bytes after the value hold a promoted copy's flash location when
+ * the chunk has room (always with cas on: ITEM_ntotal counts 10 more). */
+static inline unsigned char *loc_slot(ram_t *r, item_t *it)
+{
+    if (it->clsid == 0 || r->slabs.cls[it->clsid].size < item_used(it) + 8)
+        return NULL;
+    return (unsigned char *)it + item_used(it);
+}
+
+static uint64_t item_loc(ram_t *r, item_t *it)
+{
+    uint64_t loc = 0;
+    unsigned char *p = loc_slot(r, it);
+    if (p)
+        memcpy(&loc, p, sizeof loc);
+    return loc;
+}
+
+static void item_loc_set(ram_t *r, item_t *it, uint64_t loc)
+{
+    unsigned char *p = loc_slot(r, it);
+    if (p)
+        memcpy(p, &loc, sizeof loc);
+}
+
+/* A change of the key of hv (stripe held): its flash copies go. */
+static inline void do_flash_changed(ram_t *r, uint64_t hv)
+{
+    if (r->flash_on)
+        r->fh.changed(r->fh.ctx, hv);
+}
+
+/* Can the key of `old` (its live RAM item, or NULL) have flash copies? A
+ * flash entry is only added by writing a pending item, which then leaves
+ * RAM (or, superseded, removes it in ram_spill_done), and every change
+ * removes the key's entries; so a plain linked item (not pending, not a
+ * promoted copy) means there is none. Stripe held. */
+static inline bool may_be_on_flash(ram_t *r, item_t *old)
+{
+    return !old || item_pending(old) || item_loc(r, old) != 0;
+}
+
+/* touch / gat / in-place arith of a linked item (stripe held): a pending
+ * item is marked dirty (its queued copy is stale: ram_spill_done keeps it
+ * in RAM); a promoted copy forgets its flash location. */
+static void do_item_modified(ram_t *r, item_t *it, uint64_t hv)
+{
+    if (!r->flash_on)
+        return;
+    if (item_pending(it)) {
+        it->prev = it;
+    } else if (item_loc(r, it)) {
+        item_loc_set(r, it, 0);
+        do_flash_changed(r, hv);
+    }
 }
 
 static inline bool item_expired(const item_t *it, rel_time_t now)
@@ -42,14 +124,35 @@ static inline bool item_expired(const item_t *it, rel_time_t now)
 
 void ram_item_release(ram_t *r, item_t *it)
 {
-    if (item_refcount_decr(it) == 0)
-        slabs_free(&r->slabs, it);
+    if (item_refcount_decr(it) == 0) {
+        if (it->clsid == 0)
+            free(it);
+        else
+            slabs_free(&r->slabs, it);
+    }
 }
 
-/* Caller holds the stripe of hv. Takes the hash's reference. */
-static void do_item_link(ram_t *r, item_t *it, uint64_t hv, rel_time_t now)
+item_t *ram_item_temp(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime,
+                      uint64_t cas, size_t nbytes)
 {
-    it->cas = r->set.use_cas ? next_cas(r) : 0;
+    if (nbytes > UINT32_MAX)
+        return NULL;
+    item_t *it = calloc(1, item_used_for(nkey, nbytes, flags));
+    if (!it)
+        return NULL;
+    it->cas = cas;
+    it->exptime = exptime;
+    it->nbytes = (uint32_t)nbytes;
+    atomic_store_explicit(&it->refcount, 1, memory_order_relaxed);
+    item_init_layout(it, nkey, flags, cas != 0);
+    memcpy(item_key(it), key, nkey);
+    return it;
+}
+
+/* Caller holds the stripe of hv. Takes the hash's reference. Keeps
+ * it->cas as it is (an item installed from flash). */
+static void do_item_link_cas(ram_t *r, item_t *it, uint64_t hv, rel_time_t now)
+{
     it->time = now;
     item_set_iflag(it, ITEM_LINKED);
     item_refcount_incr(it);
@@ -61,6 +164,13 @@ static void do_item_link(ram_t *r, item_t *it, uint64_t hv, rel_time_t now)
     pthread_mutex_unlock(&l->lock);
 }
 
+/* Caller holds the stripe of hv. Takes the hash's reference; new cas. */
+static void do_item_link(ram_t *r, item_t *it, uint64_t hv, rel_time_t now)
+{
+    it->cas = r->set.use_cas ? next_cas(r) : 0;
+    do_item_link_cas(r, it, hv, now);
+}
+
 /* Caller holds the stripe of hv, and the item's LRU lock if lru_locked.
  * Drops the hash's reference (may free the item). */
 static void do_item_unlink_x(ram_t *r, item_t *it, uint64_t hv, bool lru_locked)
@@ -69,6 +179,12 @@ static void do_item_unlink_x(ram_t *r, item_t *it, uint64_t hv, bool lru_locked)
         return;
     item_clear_iflag(it, ITEM_LINKED);
     do_hash_remove(&r->hash, it, hv);
+    if (item_pending(it)) {
+        /* superseded while in the flash writer's hands (ram.h: ghosts) */
+        (*ghost_of(r, hv))++;
+        ram_item_release(r, it);
+        return;
+    }
     lru_class_t *l = lru_of(r, it);
     if (!lru_locked)
         pthread_mutex_lock(&l->lock);
@@ -165,7 +281,7 @@ static item_t *do_item_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t n
  * Returns the number of items moved or freed.
  */
 static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t limit,
-                         int flags, rel_time_t max_age)
+                         int flags, rel_time_t max_age, item_t **spill)
 {
     lru_class_t *l = &r->lru[id];
     rel_time_t now = ram_now(r);
@@ -199,6 +315,7 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t limit,
             continue;
         }
         bool stop = true;
+        bool keep_ref = false;
         bool active = (item_iflags(search) & ITEM_ACTIVE) != 0;
         switch (cur) {
         case LRU_HOT:
@@ -228,6 +345,49 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t limit,
                 removed++;
                 stop = false;
             } else if ((flags & LRU_PULL_EVICT) && r->set.evict_to_free) {
+                ram_spill_e sp = RAM_SPILL_DROP;
+                if (r->flash_on && spill && !(flags & LRU_PULL_NOSPILL)) {
+                    uint64_t loc = item_loc(r, search);
+                    uint64_t linked = l->count[LRU_HOT] + l->count[LRU_WARM] +
+                                      l->count[LRU_COLD];
+                    if (atomic_load_explicit(&r->pending_cls[id], memory_order_relaxed) >
+                        linked / 2) {
+                        /* The writer is behind: at most a third of a
+                         * class's items may wait for it, so memory that
+                         * can be evicted without spilling always remains.
+                         * Leave this item; the allocator waits for the
+                         * writer (bounded by stall_ms), then evicts with
+                         * LRU_PULL_NOSPILL (a counted drop). */
+                        break;
+                    }
+                    if (loc && r->fh.indexed(r->fh.ctx, hv, loc)) {
+                        sp = RAM_SPILL_ON_FLASH;
+                        lru_stat_add(&r->respill_skipped, 1);
+                    } else {
+                        sp = r->fh.evict(r->fh.ctx, r, search, hv);
+                    }
+                } else if (r->flash_on && (flags & LRU_PULL_NOSPILL)) {
+                    lru_stat_add(&r->spill_drops_stall, 1);
+                }
+                if (sp == RAM_SPILL_QUEUE) {
+                    /* pending: linked, off the LRU; the reference taken
+                     * above becomes the flash writer's (ram.h) */
+                    do_lru_unlink(l, search);
+                    item_set_lru(search, LRU_PENDING);
+                    search->prev = NULL;
+                    search->next = *spill;
+                    *spill = search;
+                    atomic_fetch_add_explicit(&r->pending, 1, memory_order_relaxed);
+                    atomic_fetch_add_explicit(&r->pending_cls[id], 1, memory_order_relaxed);
+                    keep_ref = true;
+                    removed++;
+                    break;
+                }
+                if (sp == RAM_SPILL_ON_FLASH) {
+                    do_item_unlink_x(r, search, hv, true);
+                    removed++;
+                    break;
+                }
                 lru_stat_add(&l->st.evicted, 1);
                 atomic_store_explicit(&l->st.evicted_time, now - search->time,
                                       memory_order_relaxed);
@@ -242,7 +402,8 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t limit,
         default:
             break;
         }
-        ram_item_release(r, search);
+        if (!keep_ref)
+            ram_item_release(r, search);
         hash_unlock(&r->hash, hv);
         if (stop)
             break;
@@ -282,10 +443,10 @@ unsigned ram_lru_juggle(ram_t *r, unsigned cls, unsigned max)
     unsigned moves = 0;
     for (unsigned i = 0; i < max; i++) {
         int more = 0;
-        if (lru_pull_tail(r, cls, LRU_HOT, hot_limit, 0, hot_age) ||
-            lru_pull_tail(r, cls, LRU_WARM, warm_limit, 0, LRU_NO_MAX_AGE))
+        if (lru_pull_tail(r, cls, LRU_HOT, hot_limit, 0, hot_age, NULL) ||
+            lru_pull_tail(r, cls, LRU_WARM, warm_limit, 0, LRU_NO_MAX_AGE, NULL))
             more++;
-        more += lru_pull_tail(r, cls, LRU_COLD, 0, 0, 0);
+        more += lru_pull_tail(r, cls, LRU_COLD, 0, 0, 0, NULL);
         if (!more)
             break;
         moves++;
@@ -296,8 +457,10 @@ unsigned ram_lru_juggle(ram_t *r, unsigned cls, unsigned max)
 /* Allocation with eviction (memcached's do_item_alloc()); may be called
  * holding one stripe lock. */
 static item_t *do_item_alloc(ram_t *r, const char *key, size_t nkey, uint32_t flags,
-                             rel_time_t exptime, size_t nbytes, cache_status_e *st)
+                             rel_time_t exptime, size_t nbytes, unsigned rflags,
+                             item_t **spill, cache_status_e *st)
 {
+    int evict = LRU_PULL_EVICT | ((rflags & RAM_F_NOSPILL) ? LRU_PULL_NOSPILL : 0);
     size_t ntotal = item_ntotal_for(nkey, nbytes, flags, r->set.use_cas);
     unsigned id = slabs_clsid(&r->slabs, ntotal);
     if (id == 0 || nbytes > UINT32_MAX) {
@@ -312,15 +475,20 @@ static item_t *do_item_alloc(ram_t *r, const char *key, size_t nkey, uint32_t fl
         it = slabs_alloc(&r->slabs, id);
         if (it)
             break;
-        if (lru_pull_tail(r, id, LRU_COLD, 0, LRU_PULL_EVICT, 0) <= 0) {
-            if (lru_pull_tail(r, id, LRU_HOT, 0, 0, 0) <= 0)
-                lru_pull_tail(r, id, LRU_WARM, 0, 0, 0);
+        if (lru_pull_tail(r, id, LRU_COLD, 0, evict, 0, spill) <= 0) {
+            if (lru_pull_tail(r, id, LRU_HOT, 0, 0, 0, NULL) <= 0)
+                lru_pull_tail(r, id, LRU_WARM, 0, 0, 0, NULL);
         }
     }
     lru_class_t *l = &r->lru[id];
     if (i > 0)
         lru_stat_add(&l->st.direct_reclaims, i);
     if (!it) {
+        if (r->flash_on && spill &&
+            atomic_load_explicit(&r->pending_cls[id], memory_order_relaxed) > 0) {
+            *st = CACHE_PENDING; /* the writer will free memory: wait */
+            return NULL;
+        }
         lru_stat_add(&l->st.outofmemory, 1);
         *st = CACHE_NO_MEMORY;
         return NULL;
@@ -331,16 +499,18 @@ static item_t *do_item_alloc(ram_t *r, const char *key, size_t nkey, uint32_t fl
     it->nbytes = (uint32_t)nbytes;
     item_init_layout(it, nkey, flags, r->set.use_cas);
     memcpy(item_key(it), key, nkey);
+    if (r->flash_on)
+        item_loc_set(r, it, 0);
     *st = CACHE_OK;
     return it;
 }
 
 item_t *ram_item_alloc(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
                        uint32_t flags, rel_time_t exptime, size_t nbytes,
-                       cache_status_e *st)
+                       unsigned rflags, item_t **spill, cache_status_e *st)
 {
-    item_t *it = do_item_alloc(r, key, nkey, flags, exptime, nbytes, st);
-    if (!it) {
+    item_t *it = do_item_alloc(r, key, nkey, flags, exptime, nbytes, rflags, spill, st);
+    if (!it && *st != CACHE_PENDING) {
         if (*st == CACHE_TOO_LARGE)
             WSTAT_INC(ws, store_too_large);
         else
@@ -356,7 +526,8 @@ void ram_maybe_expand(ram_t *r)
 }
 
 cache_status_e ram_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
-                       ram_get_mode_e mode, rel_time_t exptime, item_t **out)
+                       ram_get_mode_e mode, rel_time_t exptime, item_t **out,
+                       unsigned rflags)
 {
     uint64_t hv = hash_key(key, nkey);
     rel_time_t now = ram_now(r);
@@ -366,17 +537,23 @@ cache_status_e ram_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
     if (it) {
         lru = item_lru(it);
         do_item_bump(r, it, now);
-        if (mode != RAM_GET)
+        if (mode != RAM_GET) {
             it->exptime = exptime;
+            do_item_modified(r, it, hv);
+        }
     }
     hash_unlock(&r->hash, hv);
 
     /* memcached counts gat/gats in cmd_touch only, never in cmd_get. */
-    if (mode == RAM_GET)
-        WSTAT_INC(ws, cmd_get);
-    else
-        WSTAT_INC(ws, cmd_touch);
+    if (!(rflags & RAM_F_RERUN)) {
+        if (mode == RAM_GET)
+            WSTAT_INC(ws, cmd_get);
+        else
+            WSTAT_INC(ws, cmd_touch);
+    }
     if (!it) {
+        if (rflags & RAM_F_DEFER)
+            return CACHE_PENDING;
         if (mode == RAM_GET)
             WSTAT_INC(ws, get_misses);
         else
@@ -402,9 +579,10 @@ cache_status_e ram_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
 }
 
 cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_e op,
-                         uint64_t cas_in, uint64_t *cas_out)
+                         uint64_t cas_in, uint64_t *cas_out, unsigned rflags,
+                         item_t **spill)
 {
-    if (item_iflags(it) & (ITEM_LINKED | ITEM_SLABBED))
+    if ((item_iflags(it) & (ITEM_LINKED | ITEM_SLABBED)) || it->clsid == 0)
         return CACHE_EINVAL;
     const char *key = item_ckey(it);
     size_t nkey = item_nkey(it);
@@ -412,9 +590,16 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
     rel_time_t now = ram_now(r);
     cache_status_e st = CACHE_NOT_STORED;
 
-    WCSTAT_INC(ws, it->clsid, set_cmds);
+    if (!(rflags & RAM_F_RERUN))
+        WCSTAT_INC(ws, it->clsid, set_cmds);
     hash_lock(&r->hash, hv);
     item_t *old = do_item_get(r, ws, key, nkey, hv, now);
+    if (!old && op != CACHE_STORE_SET && (rflags & RAM_F_DEFER)) {
+        /* add/replace/append/prepend/cas need to know about a flash copy */
+        hash_unlock(&r->hash, hv);
+        return CACHE_PENDING;
+    }
+    bool on_flash = r->flash_on && may_be_on_flash(r, old);
     if (old && op == CACHE_STORE_ADD) {
         do_item_update(old, now); /* add bumps the existing item */
     } else if (!old && (op == CACHE_STORE_REPLACE || op == CACHE_STORE_APPEND ||
@@ -428,6 +613,8 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
             /* memcached: a zero unique on either side (cas 0, or -C where
              * every item's unique is 0) never matches: EXISTS. */
             do_item_replace(r, old, it, hv, now);
+            if (on_flash)
+                do_flash_changed(r, hv);
             WSTAT_INC(ws, cas_hits);
             WCSTAT_INC(ws, old->clsid, cas_hits);
             if (cas_out)
@@ -443,7 +630,10 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
         st = CACHE_OK;
         if (op == CACHE_STORE_APPEND || op == CACHE_STORE_PREPEND) {
             size_t n = (size_t)old->nbytes + it->nbytes;
-            link = do_item_alloc(r, key, nkey, item_flags_get(old), old->exptime, n, &st);
+            link = do_item_alloc(r, key, nkey, item_flags_get(old), old->exptime, n,
+                                 rflags, spill, &st);
+            if (st == CACHE_PENDING)
+                st = CACHE_NO_MEMORY; /* cannot wait holding the stripe */
             if (link) {
                 char *d = item_value(link);
                 if (op == CACHE_STORE_APPEND) {
@@ -460,6 +650,8 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
                 do_item_replace(r, old, link, hv, now);
             else
                 do_item_link(r, link, hv, now);
+            if (on_flash)
+                do_flash_changed(r, hv);
             if (cas_out)
                 *cas_out = link->cas;
             if (link != it)
@@ -475,12 +667,18 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
 }
 
 cache_status_e ram_delete(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
-                          bool count)
+                          bool count, unsigned rflags)
 {
     uint64_t hv = hash_key(key, nkey);
     rel_time_t now = ram_now(r);
     hash_lock(&r->hash, hv);
     item_t *it = do_item_get(r, ws, key, nkey, hv, now);
+    if (!it && (rflags & RAM_F_DEFER)) {
+        hash_unlock(&r->hash, hv);
+        return CACHE_PENDING;
+    }
+    if (it && r->flash_on && may_be_on_flash(r, it))
+        do_flash_changed(r, hv);
     if (!count) {
         /* memcached's item_get + item_unlink: no delete counters */
         if (it) {
@@ -543,13 +741,17 @@ bool ram_parse_u64(const char *p, size_t n, uint64_t *out)
 
 cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
                          bool incr, uint64_t delta, uint64_t *value_out,
-                         uint64_t *cas_out)
+                         uint64_t *cas_out, unsigned rflags, item_t **spill)
 {
     uint64_t hv = hash_key(key, nkey);
     rel_time_t now = ram_now(r);
     cache_status_e st = CACHE_OK;
     hash_lock(&r->hash, hv);
     item_t *it = do_item_get(r, ws, key, nkey, hv, now);
+    if (!it && (rflags & RAM_F_DEFER)) {
+        hash_unlock(&r->hash, hv);
+        return CACHE_PENDING;
+    }
     if (!it) {
         if (incr)
             WSTAT_INC(ws, incr_misses);
@@ -558,6 +760,7 @@ cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
         hash_unlock(&r->hash, hv);
         return CACHE_NOT_FOUND;
     }
+    bool on_flash = r->flash_on && may_be_on_flash(r, it);
     uint64_t value;
     if (it->nbytes == 0 || !ram_parse_u64(item_cvalue(it), it->nbytes, &value)) {
         st = CACHE_NON_NUMERIC;
@@ -578,6 +781,10 @@ cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
         atomic_load_explicit(&it->refcount, memory_order_acquire) == 2) {
         /* In place, padded with spaces (memcached: "10" decr 1 -> "9 "). */
         it->cas = r->set.use_cas ? next_cas(r) : 0;
+        if (on_flash) {
+            item_loc_set(r, it, 0); /* no longer the promoted copy */
+            do_flash_changed(r, hv);
+        }
         char *d = item_value(it);
         memcpy(d, buf, (size_t)len);
         memset(d + len, ' ', it->nbytes - (size_t)len);
@@ -586,13 +793,15 @@ cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
             *cas_out = it->cas;
     } else {
         item_t *nw = do_item_alloc(r, key, nkey, item_flags_get(it), it->exptime,
-                                   (size_t)len, &st);
+                                   (size_t)len, rflags, spill, &st);
         if (!nw) {
             st = CACHE_NO_MEMORY;
             goto out;
         }
         memcpy(item_value(nw), buf, (size_t)len);
         do_item_replace(r, it, nw, hv, now);
+        if (on_flash)
+            do_flash_changed(r, hv);
         if (cas_out)
             *cas_out = nw->cas;
         ram_item_release(r, nw);
@@ -633,4 +842,106 @@ bool ram_crawl_item(void *ctx, item_t *it, uint64_t hv)
         do_item_unlink(r, it, hv);
     }
     return true;
+}
+
+/* ---- flash spill ---- */
+
+bool ram_flash_attach(ram_t *r, const ram_flash_hooks_t *h)
+{
+    r->ghost = calloc((size_t)1 << RAM_GHOST_BITS, sizeof *r->ghost);
+    if (!r->ghost)
+        return false;
+    r->fh = *h;
+    r->flash_on = true;
+    return true;
+}
+
+uint64_t ram_spill_seq(ram_t *r)
+{
+    return atomic_load_explicit(&r->spill_seq, memory_order_acquire);
+}
+
+void ram_spill_wait(ram_t *r, uint64_t seq_seen, int64_t deadline_ms)
+{
+    struct timespec ts = {.tv_sec = deadline_ms / 1000,
+                          .tv_nsec = (long)(deadline_ms % 1000) * 1000000L};
+    pthread_mutex_lock(&r->spill_lock);
+    while (atomic_load_explicit(&r->spill_seq, memory_order_relaxed) == seq_seen &&
+           atomic_load_explicit(&r->pending, memory_order_relaxed) > 0) {
+        if (pthread_cond_timedwait(&r->spill_cond, &r->spill_lock, &ts) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&r->spill_lock);
+}
+
+void ram_spill_done(ram_t *r, item_t *it, bool ok)
+{
+    uint64_t hv = hash_key(item_ckey(it), item_nkey(it));
+    unsigned id = it->clsid;
+    hash_lock(&r->hash, hv);
+    if (item_iflags(it) & ITEM_LINKED) {
+        if (ok && it->prev == it) {
+            /* touched while queued: the copy just written has a stale
+             * exptime; keep the RAM item (back on COLD), drop the copy */
+            do_flash_changed(r, hv);
+            it->prev = NULL;
+            lru_class_t *l = lru_of(r, it);
+            pthread_mutex_lock(&l->lock);
+            do_lru_link(l, it, LRU_COLD);
+            pthread_mutex_unlock(&l->lock);
+        } else {
+            /* on flash now (or dropped): RAM lets it go */
+            item_clear_iflag(it, ITEM_LINKED);
+            do_hash_remove(&r->hash, it, hv);
+            ram_item_release(r, it); /* the hash's reference */
+        }
+    } else {
+        /* superseded while queued: the writer may have indexed the old
+         * value; remove it before the ghost goes */
+        if (ok)
+            do_flash_changed(r, hv);
+        uint32_t *g = ghost_of(r, hv);
+        if (*g > 0)
+            (*g)--;
+    }
+    hash_unlock(&r->hash, hv);
+    ram_item_release(r, it); /* the writer's reference */
+    atomic_fetch_sub_explicit(&r->pending_cls[id], 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&r->pending, 1, memory_order_relaxed);
+    pthread_mutex_lock(&r->spill_lock);
+    atomic_fetch_add_explicit(&r->spill_seq, 1, memory_order_release);
+    pthread_cond_broadcast(&r->spill_cond);
+    pthread_mutex_unlock(&r->spill_lock);
+}
+
+cache_status_e ram_install(ram_t *r, ram_wstats_t *ws, ram_install_mode_e mode,
+                           const char *key, size_t nkey, uint64_t hv, item_t *nw,
+                           uint64_t cas, uint64_t loc, item_t **cur)
+{
+    rel_time_t now = ram_now(r);
+    cache_status_e st = CACHE_OK;
+    *cur = NULL;
+    hash_lock(&r->hash, hv);
+    item_t *it = do_item_get(r, ws, key, nkey, hv, now);
+    if (it) {
+        *cur = it;
+        st = CACHE_EXISTS;
+    } else if (*ghost_of(r, hv) != 0 || !r->fh.current(r->fh.ctx, hv, loc)) {
+        st = CACHE_NOT_FOUND;
+    } else if (mode == RAM_INSTALL_REMOVE) {
+        do_flash_changed(r, hv);
+    } else if (mode == RAM_INSTALL_LINK) {
+        nw->cas = cas;
+        do_item_link_cas(r, nw, hv, now);
+        if (loc_slot(r, nw))
+            item_loc_set(r, nw, loc);
+        else
+            do_flash_changed(r, hv); /* cannot remember it: a move */
+        item_refcount_incr(nw);
+        *cur = nw;
+    }
+    hash_unlock(&r->hash, hv);
+    if (st == CACHE_OK && mode == RAM_INSTALL_LINK && !r->set.maintainer_thread)
+        ram_maybe_expand(r);
+    return st;
 }

@@ -2,6 +2,7 @@
  * tiers/ram/ram.c - setup and teardown of the RAM tier, counter sums.
  * No locks of its own.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ram.h"
@@ -10,6 +11,12 @@ cache_status_e ram_init(ram_t *r, const cache_settings_t *s)
 {
     memset(r, 0, sizeof *r);
     r->set = *s;
+    pthread_mutex_init(&r->spill_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* ram_spill_wait */
+    pthread_cond_init(&r->spill_cond, &ca);
+    pthread_condattr_destroy(&ca);
     if (s->item_size_max < 1024 || s->slab_growth <= 1.0 || s->slab_page_size < 1024 ||
         s->slab_chunk_min < 1 || s->hash_power > 32 || s->hot_lru_pct > 100 ||
         s->warm_lru_pct > 100)
@@ -41,6 +48,10 @@ void ram_teardown(ram_t *r)
         lru_class_teardown(&r->lru[i]);
     hash_teardown(&r->hash);
     slabs_teardown(&r->slabs);
+    free(r->ghost);
+    r->ghost = NULL;
+    pthread_mutex_destroy(&r->spill_lock);
+    pthread_cond_destroy(&r->spill_cond);
 }
 
 void ram_wstats_sum(const ram_wstats_t *ws, ram_wsum_t *sum)

@@ -73,8 +73,72 @@ static inline void wstat_add(_Atomic uint64_t *p, uint64_t n)
 /* Adds the counters of *ws into *sum. */
 void ram_wstats_sum(const ram_wstats_t *ws, ram_wsum_t *sum);
 
+/*
+ * ---- flash spill (the glue in tiers/tiering.c sets the hooks) ----------
+ *
+ * With a flash tier, an item evicted from COLD's tail is either dropped
+ * (RAM_SPILL_DROP: not admitted), evicted without a write (RAM_SPILL_ON_FLASH:
+ * an unmodified promoted copy whose flash location is still current), or
+ * made PENDING (RAM_SPILL_QUEUE): it stays linked in the hash table (still
+ * a RAM hit), leaves its LRU list (lru bits = LRU_PENDING), keeps one extra
+ * reference for the flash writer, and is chained through it->next into the
+ * caller's `spill` list. The caller hands that list to the flash writer
+ * after dropping every RAM lock, and ram_spill_done() is called once per
+ * item when the writer has it (or dropped it):
+ *   - still the current item of its key: unlinked (its flash copy is now
+ *     findable), unless it was touched meanwhile ("dirty", it->prev == it):
+ *     then it goes back to COLD and its stale flash copy is removed;
+ *   - superseded (set/delete/expiry unlinked it while pending): its "ghost"
+ *     count is dropped and the flash copy just written is removed.
+ * Ghosts: while a superseded pending item is in the writer's hands, the
+ * writer may insert an index entry for its OLD value. ghost[hv & mask]
+ * counts such items (under the key's stripe lock: the mask covers the
+ * stripe bits), and a flash read result of a key with a ghost is refused
+ * (a miss, never a stale value).
+ * Promoted copies: an item installed from flash keeps its flash location
+ * in 8 bytes after its value (when its chunk has room); any change of the
+ * key clears it. Every change of a key (store, delete, arith, touch of a
+ * promoted copy, install-remove) calls hooks.changed(hv) under the stripe
+ * lock, which removes the key's flash index entries.
+ */
+typedef enum ram_spill {
+    RAM_SPILL_DROP = 0,
+    RAM_SPILL_ON_FLASH,
+    RAM_SPILL_QUEUE,
+} ram_spill_e;
+
+struct ram;
+typedef struct ram_flash_hooks {
+    void *ctx;
+    /* Eviction of `it`; caller holds its stripe and LRU lock. */
+    ram_spill_e (*evict)(void *ctx, struct ram *r, item_t *it, uint64_t hv);
+    /* The key of hv changed: drop its flash copies. Stripe lock held. */
+    void (*changed)(void *ctx, uint64_t hv);
+    /* Is flash location `loc` of hv still current? Stripe lock held. */
+    bool (*current)(void *ctx, uint64_t hv, uint64_t loc);
+    /* Is the flash copy at `loc` still findable through the index? Weaker
+     * than current (ignores removals of other keys that share its epoch
+     * slot): enough to skip re-spilling an unmodified promoted copy, never
+     * used to install a read. Stripe and LRU lock held. */
+    bool (*indexed)(void *ctx, uint64_t hv, uint64_t loc);
+} ram_flash_hooks_t;
+
+#define RAM_GHOST_BITS 16
+
 typedef struct ram {
     cache_settings_t set;
+    bool flash_on;            /* hooks set (ram_flash_attach) */
+    ram_flash_hooks_t fh;
+    uint32_t *ghost;          /* [stripe of hv] 1 << RAM_GHOST_BITS counts */
+    _Atomic uint64_t pending; /* items in the writer's hands */
+    _Atomic uint32_t pending_cls[SLAB_CLASS_MAX];
+    pthread_mutex_t spill_lock;
+    pthread_cond_t spill_cond; /* a pending item was done */
+    _Atomic uint64_t spill_seq; /* pending items done (changed under
+                                   spill_lock, read without it) */
+    _Atomic uint64_t respill_skipped; /* evicted, already on flash */
+    _Atomic uint64_t spill_drops_stall; /* evicted without spilling:
+                                           RAM_F_NOSPILL (stall bound) */
     slabs_t slabs;
     hash_t hash;
     lru_class_t lru[SLAB_CLASS_MAX];
@@ -110,29 +174,82 @@ rel_time_t ram_realtime(const ram_t *r, int64_t exptime);
 /* memcached's item_is_flushed() against now. */
 bool ram_item_is_flushed(const ram_t *r, const item_t *it, rel_time_t now);
 
+/* Flags of the operations below (0 = RAM only, as before). */
+#define RAM_F_DEFER 0x1u /* a miss (needed item absent) returns CACHE_PENDING
+                            counting nothing: the caller asks flash first */
+#define RAM_F_RERUN 0x2u /* a re-run after a flash read: cmd_get/cmd_touch
+                            and per-class set counts were already counted */
+#define RAM_F_NOSPILL 0x4u /* evictions drop (stall bound passed) */
+
 /* Allocates an unlinked item (refcount 1) with key, flags and exptime set,
- * evicting if needed. NULL with *st = CACHE_TOO_LARGE / CACHE_NO_MEMORY. */
+ * evicting if needed. NULL with *st = CACHE_TOO_LARGE / CACHE_NO_MEMORY,
+ * or (with a flash tier) CACHE_PENDING: no memory now, but items of this
+ * class are in the flash writer's hands: wait (ram_spill_wait) and retry.
+ * Items made pending are chained onto *spill (NULL: no spilling). */
 item_t *ram_item_alloc(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
                        uint32_t flags, rel_time_t exptime, size_t nbytes,
-                       cache_status_e *st);
+                       unsigned rflags, item_t **spill, cache_status_e *st);
 
-/* Drops a reference; frees the item at 0. */
+/* Drops a reference; frees the item at 0 (a temporary item: free()). */
 void ram_item_release(ram_t *r, item_t *it);
+
+/* A temporary (clsid 0, malloc'ed, unlinked) item with refcount 1; NULL if
+ * out of memory. Its cas is `cas`, its value uninitialised. */
+item_t *ram_item_temp(const char *key, size_t nkey, uint32_t flags, rel_time_t exptime,
+                      uint64_t cas, size_t nbytes);
 
 typedef enum ram_get_mode { RAM_GET, RAM_GAT, RAM_TOUCH } ram_get_mode_e;
 /* get / gat / touch with memcached's counting; *out referenced unless
  * mode is RAM_TOUCH (then out may be NULL). */
 cache_status_e ram_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
-                       ram_get_mode_e mode, rel_time_t exptime, item_t **out);
+                       ram_get_mode_e mode, rel_time_t exptime, item_t **out,
+                       unsigned rflags);
 
 cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_e op,
-                         uint64_t cas_in, uint64_t *cas_out);
+                         uint64_t cas_in, uint64_t *cas_out, unsigned rflags,
+                         item_t **spill);
 /* delete; counts delete_hits/misses only if `count` (cache_unlink: not). */
 cache_status_e ram_delete(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
-                          bool count);
+                          bool count, unsigned rflags);
 cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
                          bool incr, uint64_t delta, uint64_t *value_out,
-                         uint64_t *cas_out);
+                         uint64_t *cas_out, unsigned rflags, item_t **spill);
+
+/* ---- flash spill (items.c; see "flash spill" above) ---- */
+
+/* Sets the hooks and allocates the ghost counts. false: out of memory. */
+bool ram_flash_attach(ram_t *r, const ram_flash_hooks_t *h);
+/* The flash writer has the pending item `it` (ok) or dropped it (!ok);
+ * drops the writer's reference. Takes the stripe lock; no other lock may
+ * be held. */
+void ram_spill_done(ram_t *r, item_t *it, bool ok);
+/* Waits until some pending item is done or `deadline_ms` (CLOCK_MONOTONIC
+ * ms) passes. Holds no tier lock. */
+void ram_spill_wait(ram_t *r, uint64_t seq_seen, int64_t deadline_ms);
+uint64_t ram_spill_seq(ram_t *r);
+
+typedef enum ram_install_mode {
+    RAM_INSTALL_LINK,   /* link `nw` (a copy of the flash record) */
+    RAM_INSTALL_CHECK,  /* only check the record is still current */
+    RAM_INSTALL_REMOVE, /* check, then drop the key's flash copies */
+} ram_install_mode_e;
+/*
+ * Applies a flash read result of key (hv) under its stripe lock:
+ *   CACHE_EXISTS: a live RAM item exists (newer or equal): *cur gets it,
+ *                 referenced; nothing else is done;
+ *   CACHE_NOT_FOUND: the record is no longer current (flash location
+ *                 gone or a ghost): the caller starts over;
+ *   CACHE_OK: current: LINK linked `nw` keeping `cas` and remembering
+ *                 `loc` (*cur = nw with one more reference); CHECK did
+ *                 nothing; REMOVE called hooks.changed(hv).
+ */
+cache_status_e ram_install(ram_t *r, ram_wstats_t *ws, ram_install_mode_e mode,
+                           const char *key, size_t nkey, uint64_t hv, item_t *nw,
+                           uint64_t cas, uint64_t loc, item_t **cur);
+/* memcached's flush rule for a record stored at store_time with cas. */
+bool ram_record_is_flushed(const ram_t *r, rel_time_t store_time, uint64_t cas,
+                           rel_time_t now);
+
 void ram_flush_all(ram_t *r, int64_t exptime);
 
 /* memcached's safe_strtoull() over a non-terminated value. */

@@ -1,0 +1,513 @@
+"""The flash tier, end to end (tiercache only).
+
+A small geometry (-m 4, a 64 MiB flash file, 1 MiB segments) so that a few
+tens of MiB push most items out of RAM onto flash:
+  - bulk loads of 100 B - 8 KiB and of 20 - 200 B values (8x RAM), every key
+    read back: a miss is allowed (a dropped eviction), a wrong value never;
+  - overwrites and deletes of a share: no old value comes back;
+  - every text command on flash-resident items, with exact replies;
+  - writes until reclaim has wrapped the segment ring twice, then again;
+  - corruption of the flash file under the running server: misses, never a
+    wrong value, and the checksum failure counter moves;
+  - bad flags and a file holding foreign data refuse to start.
+
+Skips (with a message) while the server has no flash support: --flash-path
+unknown, or no flash_* figures in `stats`. Bulk loads are pipelined. The
+whole file is bounded (about a minute; the sanitizer build is slower).
+"""
+
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import BBTest, tiercache_only
+
+MiB = 1024 * 1024
+RAM_MB = 4
+FLASH_BYTES = 64 * MiB
+SEGMENT = '1m'
+DEADLINE = 85.0   # seconds for the whole file; long phases check it
+
+
+def base_args(path, *extra):
+    return ['-m', str(RAM_MB), '-t', '2', '--flash-path', path,
+            '--flash-size', '64m', '--flash-segment-size', SEGMENT,
+            '--flash-stall-ms', '2000'] + list(extra)
+
+
+def make_file(path, size=FLASH_BYTES, fill=None):
+    with open(path, 'wb') as f:
+        if fill is None:
+            f.truncate(size)
+        else:
+            chunk = (fill * (MiB // len(fill) + 1))[:MiB]
+            for _ in range(size // MiB):
+                f.write(chunk)
+
+
+def run_bad(args, timeout=20):
+    """Runs the server expecting it to refuse to start; returns
+    (exit code, stderr)."""
+    p = subprocess.run([harness.BIN, '-p', '0', '-l', harness.HOST] + args,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stderr.decode('utf-8', 'replace')
+
+
+_support = None
+
+
+def flash_support():
+    """None if the server has a flash tier, else why not (a skip reason)."""
+    global _support
+    if _support is not None:
+        return _support or None
+    if harness.REFERENCE:
+        _support = 'tiercache-only behaviour'
+        return _support
+    p = subprocess.run([harness.BIN, '--flash-path', '/nonexistent', '-V'],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=20)
+    if p.returncode != 0:
+        _support = ('the server has no --flash-path yet: %s'
+                    % p.stderr.decode('utf-8', 'replace').strip()[:200])
+        return _support
+    d = tempfile.mkdtemp(prefix='bb-flash-probe-')
+    path = os.path.join(d, 'flash')
+    make_file(path)
+    s = harness.Server(base_args(path))
+    try:
+        s.start()
+    except harness.ServerError as e:
+        _support = 'the server does not start with a flash file: %s' % e
+        s.stop(quiet=True)
+        return _support
+    try:
+        c = Client(s.port)
+        st = c.stats()
+        c.close()
+    finally:
+        s.stop(quiet=True)
+        os.unlink(path)
+    if 'flash_items' not in st:
+        _support = 'the tier has no flash support yet (no flash_* in stats)'
+        return _support
+    _support = ''
+    return None
+
+
+class Client:
+    """A fast pipelining client: bulk sets and multi-gets over one socket."""
+
+    def __init__(self, port, timeout=30.0):
+        self.sock = socket.create_connection((harness.HOST, port),
+                                             timeout=timeout)
+        self.buf = bytearray()
+        self.pos = 0
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise harness.Closed('connection closed')
+        if self.pos > (4 << 20):
+            del self.buf[:self.pos]
+            self.pos = 0
+        self.buf += chunk
+
+    def line(self):
+        while True:
+            i = self.buf.find(b'\r\n', self.pos)
+            if i >= 0:
+                out = bytes(self.buf[self.pos:i])
+                self.pos = i + 2
+                return out
+            self._fill()
+
+    def exact(self, n):
+        while len(self.buf) - self.pos < n:
+            self._fill()
+        out = bytes(self.buf[self.pos:self.pos + n])
+        self.pos += n
+        return out
+
+    def call(self, data, lines=1):
+        self.sock.sendall(data)
+        return [self.line() for _ in range(lines)]
+
+    def stats(self):
+        self.sock.sendall(b'stats\r\n')
+        out = {}
+        while True:
+            ln = self.line()
+            if ln == b'END':
+                return out
+            p = ln.decode().split(' ', 2)
+            out[p[1]] = p[2]
+
+    def set_many(self, items, batch=512):
+        """items: list of (key bytes, value bytes). Pipelined; every reply
+        must be STORED (returns the count of other replies)."""
+        bad = 0
+        for i in range(0, len(items), batch):
+            part = items[i:i + batch]
+            self.sock.sendall(b''.join(
+                b'set %s 0 0 %d\r\n%s\r\n' % (k, len(v), v) for k, v in part))
+            want = b'STORED\r\n' * len(part)
+            got = self.exact(len(want))
+            if got != want:
+                # re-sync on lines: count the replies that were not STORED
+                self.pos -= len(want)
+                for _ in part:
+                    if self.line() != b'STORED':
+                        bad += 1
+        return bad
+
+    def get_many(self, keys, per_get=64, gets_per_send=64, cas=False):
+        """Multi-gets `keys`; returns {key: value} (and cas if asked)."""
+        out = {}
+        cmd = b'gets ' if cas else b'get '
+        step = per_get * gets_per_send
+        for i in range(0, len(keys), step):
+            part = keys[i:i + step]
+            reqs = [part[j:j + per_get] for j in range(0, len(part), per_get)]
+            self.sock.sendall(b''.join(cmd + b' '.join(r) + b'\r\n'
+                                       for r in reqs))
+            for r in reqs:
+                seen = []
+                while True:
+                    ln = self.line()
+                    if ln == b'END':
+                        break
+                    f = ln.split(b' ')
+                    assert f[0] == b'VALUE', ln
+                    data = self.exact(int(f[3]) + 2)
+                    assert data[-2:] == b'\r\n', data[-10:]
+                    out[f[1]] = (data[:-2], int(f[4])) if cas else data[:-2]
+                    seen.append(f[1])
+                # VALUE lines in key order, requested keys only
+                it = iter(r)
+                assert all(any(k == x for x in it) for k in seen), \
+                    'VALUE lines out of order: %r' % seen[:10]
+        return out
+
+
+def value_for(rng, key, ver, lo, hi):
+    n = rng.randint(lo, hi)
+    head = b'%s/%d/' % (key, ver)
+    body = rng.randbytes(n // 2) + bytes([65 + n % 26]) * n
+    return (head + body)[:n] if n >= len(head) else head[:n]
+
+
+@tiercache_only
+class Flash(BBTest):
+    started = None
+
+    @classmethod
+    def setUpClass(cls):
+        why = flash_support()
+        if why:
+            raise unittest.SkipTest(why)
+        super().setUpClass()
+        Flash.started = Flash.started or time.monotonic()
+
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix='bb-flash-')
+        self.path = os.path.join(self.dir, 'flash')
+
+    def tearDown(self):
+        super().tearDown()
+        for f in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, f))
+        os.rmdir(self.dir)
+
+    def time_left(self):
+        return DEADLINE - (time.monotonic() - Flash.started)
+
+    def server(self, *extra, path=None):
+        path = path or self.path
+        if not os.path.exists(path):
+            make_file(path)
+        srv = self.start(base_args(path, *extra))
+        c = Client(srv.port)
+        self.addCleanup(c.close)
+        return srv, c
+
+    def check_all(self, c, expect, gone=(), what=''):
+        """Every key in expect reads back right or misses; keys in gone
+        miss. Returns the hit count."""
+        keys = list(expect) + list(gone)
+        got = c.get_many(keys)
+        wrong = [k for k in expect if k in got and got[k] != expect[k]]
+        back = [k for k in gone if k in got]
+        self.assertEqual(wrong[:5], [], '%s: wrong values' % what)
+        self.assertEqual(back[:5], [], '%s: deleted keys came back' % what)
+        return sum(1 for k in expect if k in got)
+
+    # -- bulk loads -------------------------------------------------------
+    def bulk(self, c, lo, hi, prefix, ram_factor=8):
+        rng = random.Random(lo * 7919 + hi)
+        items, total, i = [], 0, 0
+        while total < ram_factor * RAM_MB * MiB:
+            k = b'%s%d' % (prefix, i)
+            v = value_for(rng, k, 1, lo, hi)
+            items.append((k, v))
+            total += len(k) + len(v) + 50   # about an item's RAM size
+            i += 1
+        self.assertEqual(c.set_many(items), 0, 'sets not STORED')
+        return dict(items), rng
+
+    def overwrite_delete(self, c, expect, rng, lo, hi):
+        keys = list(expect)
+        rng.shuffle(keys)
+        share = len(keys) // 10
+        over, dele = keys[:share], keys[share:2 * share]
+        new = [(k, value_for(rng, k, 2, lo, hi)) for k in over]
+        self.assertEqual(c.set_many(new), 0)
+        expect.update(new)
+        for i in range(0, len(dele), 512):
+            part = dele[i:i + 512]
+            c.sock.sendall(b''.join(b'delete %s noreply\r\n' % k
+                                    for k in part))
+        for k in dele:
+            del expect[k]
+        # an old value must not come back: the new one or a miss
+        return dele
+
+    def test_bulk_large_wrap_and_faults(self):
+        srv, c = self.server()
+        expect, rng = self.bulk(c, 100, 8192, b'L')
+        st = c.stats()
+        self.assertGreater(int(st['flash_items_written']), 0, st)
+        hits = self.check_all(c, expect, what='large values')
+        self.assertGreater(hits, len(expect) // 2,
+                           'most keys should survive on flash')
+        gone = self.overwrite_delete(c, expect, rng, 100, 8192)
+        self.check_all(c, expect, gone, 'after overwrite/delete')
+
+        # write until reclaim has wrapped the ring twice (checking the last
+        # batches written and every key loaded before)
+        st = c.stats()
+        nseg = int(st['flash_segments_free']) + int(st['flash_segments_used'])
+        start = int(st['flash_reclaims'])
+        i = 0
+        while int(st['flash_reclaims']) - start < 2 * nseg:
+            self.assertGreater(self.time_left(), 25,
+                               'reclaim did not wrap the ring twice in time '
+                               '(%s reclaims of %d segments)'
+                               % (int(st['flash_reclaims']) - start, nseg))
+            batch = []
+            for _ in range(1024):
+                k = b'W%d' % i
+                v = rng.randbytes(rng.randint(2048, 8192))
+                batch.append((k, v))
+                i += 1
+            self.assertEqual(c.set_many(batch), 0)
+            expect.update(batch[::16])
+            st = c.stats()
+        self.check_all(c, expect, gone, 'after the ring wrapped twice')
+
+        # corruption under the running server: misses, never wrong values
+        before = c.stats()
+        self.corrupt(self.path)
+        self.check_all(c, expect, gone, 'after corruption')
+        after = c.stats()
+        moved = sum(int(after[n]) - int(before[n])
+                    for n in ('flash_checksum_failures', 'flash_read_errors'))
+        self.assertGreater(moved, 0, 'corrupted blocks went unnoticed')
+        self.assertEqual(after['badcrc_from_extstore'],
+                         after['flash_checksum_failures'])
+
+    def corrupt(self, path):
+        """Overwrites every other 64 KiB of the data area with junk."""
+        with open(path, 'r+b') as f:
+            sb = f.read(40)
+            off = 1 * MiB
+            if sb.startswith(b'TIERCACHE-FLASH'):
+                off = max(8192, struct.unpack_from('<Q', sb, 32)[0])
+            junk = bytes(random.Random(5).randbytes(64 * 1024))
+            size = os.path.getsize(path)
+            pos = off
+            while pos + len(junk) <= size:
+                f.seek(pos)
+                f.write(junk)
+                pos += 2 * len(junk)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def test_bulk_small_and_flush(self):
+        srv, c = self.server()
+        expect, rng = self.bulk(c, 20, 200, b's', ram_factor=8)
+        hits = self.check_all(c, expect, what='small values')
+        self.assertGreater(hits, len(expect) // 2)
+        self.assertGreater(int(c.stats()['flash_items']), 0)
+        gone = self.overwrite_delete(c, expect, rng, 20, 200)
+        self.check_all(c, expect, gone, 'small, after overwrite/delete')
+        # flush_all: flash-resident items go too
+        self.assertEqual(c.call(b'flush_all\r\n'), [b'OK'])
+        got = c.get_many(list(expect)[:5000])
+        self.assertEqual(list(got)[:5], [], 'flushed items came back')
+        self.assertEqual(c.call(b'set after 0 0 1\r\nx\r\nget after\r\n', 4),
+                         [b'STORED', b'VALUE after 0 1', b'x', b'END'])
+
+    # -- every text command on flash-resident items ------------------------
+    def test_commands_on_flash(self):
+        srv, c = self.server('--flash-promote', 'never')
+        probes = {}
+        for i in range(16):
+            k = b'probe%d' % i
+            v = b'value-of-probe-%d' % i
+            self.assertEqual(c.call(b'set %s 42 0 %d\r\n%s\r\n'
+                                    % (k, len(v), v)), [b'STORED'])
+            probes[k] = v
+        for k in (b'num1', b'num2'):
+            self.assertEqual(c.call(b'set %s 0 0 3\r\n100\r\n' % k),
+                             [b'STORED'])
+        # push them out of RAM with items of their size (slab class), never
+        # reading them before they are on flash (and --flash-promote never
+        # keeps them there)
+        self.bulk(c, 8, 40, b'f', ram_factor=4)
+        st0 = c.stats()
+        got = c.get_many(list(probes) + [b'num1', b'num2'], cas=True)
+        self.assertEqual(sorted(got), sorted(list(probes) + [b'num1', b'num2']),
+                         'probes lost on the way to flash')
+        st1 = c.stats()
+        self.assertGreaterEqual(
+            int(st1['flash_get_hits']) - int(st0['flash_get_hits']), 18,
+            'the probes were not read from flash')
+        cas = {k: cu for k, (v, cu) in got.items()}
+        # cas uniques survive the trip: sequential in store order, as given
+        # at set time, and the same on a second read
+        self.assertEqual([cas[b'probe%d' % i] - cas[b'probe0']
+                          for i in range(16)], list(range(16)))
+        self.assertEqual(c.get_many(list(probes), cas=True),
+                         {k: (probes[k], cas[k]) for k in probes})
+
+        def cmd(send, *lines):
+            got = c.call(send, len(lines))
+            if got != list(lines):
+                st = c.stats()
+                self.fail('reply to %r: %r, want %r (stats: %s)' % (
+                    send[:60], got, list(lines), ' '.join(
+                        '%s=%s' % (n, st.get(n)) for n in (
+                            'store_no_memory', 'evictions', 'curr_items',
+                            'flash_items', 'flash_drops_stall',
+                            'flash_drops_io', 'flash_drops_admission',
+                            'flash_queue_stalls', 'flash_promotions'))))
+
+        def p(i):
+            return b'probe%d' % i
+
+        def val(i):
+            return probes[p(i)]
+
+        # get / gets: value, flags and cas as stored
+        cmd(b'get probe0\r\n', b'VALUE probe0 42 %d' % len(val(0)), val(0),
+            b'END')
+        cmd(b'gets probe1\r\n',
+            b'VALUE probe1 42 %d %d' % (len(val(1)), cas[p(1)]), val(1),
+            b'END')
+        # gat / gats / touch
+        cmd(b'gat 0 probe2\r\n', b'VALUE probe2 42 %d' % len(val(2)), val(2),
+            b'END')
+        cmd(b'gats 0 probe3\r\n',
+            b'VALUE probe3 42 %d %d' % (len(val(3)), cas[p(3)]), val(3),
+            b'END')
+        cmd(b'touch probe4 0\r\n', b'TOUCHED')
+        cmd(b'get probe4\r\n', b'VALUE probe4 42 %d' % len(val(4)), val(4),
+            b'END')
+        # append / prepend see the flash value
+        cmd(b'append probe5 0 0 3\r\nXYZ\r\n', b'STORED')
+        cmd(b'get probe5\r\n', b'VALUE probe5 42 %d' % (len(val(5)) + 3),
+            val(5) + b'XYZ', b'END')
+        cmd(b'prepend probe6 0 0 3\r\nXYZ\r\n', b'STORED')
+        cmd(b'get probe6\r\n', b'VALUE probe6 42 %d' % (len(val(6)) + 3),
+            b'XYZ' + val(6), b'END')
+        # incr / decr
+        cmd(b'incr num1 5\r\n', b'105')
+        cmd(b'decr num2 3\r\n', b'97')
+        # cas: the right unique stores, a wrong one is EXISTS
+        cmd(b'cas probe7 1 0 2 %d\r\nok\r\n' % cas[p(7)], b'STORED')
+        cmd(b'get probe7\r\n', b'VALUE probe7 1 2', b'ok', b'END')
+        cmd(b'cas probe8 1 0 2 %d\r\nno\r\n' % (cas[p(8)] + 1000), b'EXISTS')
+        cmd(b'get probe8\r\n', b'VALUE probe8 42 %d' % len(val(8)), val(8),
+            b'END')
+        # add / replace
+        cmd(b'add probe9 0 0 1\r\nx\r\n', b'NOT_STORED')
+        cmd(b'get probe9\r\n', b'VALUE probe9 42 %d' % len(val(9)), val(9),
+            b'END')
+        cmd(b'replace probe10 7 0 3\r\nnew\r\n', b'STORED')
+        cmd(b'get probe10\r\n', b'VALUE probe10 7 3', b'new', b'END')
+        # delete
+        cmd(b'delete probe11\r\n', b'DELETED')
+        cmd(b'delete probe11\r\n', b'NOT_FOUND')
+        cmd(b'get probe11\r\n', b'END')
+        # a multi-get over flash and RAM keys, replies in key order
+        cmd(b'get probe12 probe10 nope probe13\r\n',
+            b'VALUE probe12 42 %d' % len(val(12)), val(12),
+            b'VALUE probe10 7 3', b'new',
+            b'VALUE probe13 42 %d' % len(val(13)), val(13), b'END')
+        # flush_all with a delay: visible now, gone after the delay
+        cmd(b'flush_all 2\r\n', b'OK')
+        cmd(b'get probe14\r\n', b'VALUE probe14 42 %d' % len(val(14)),
+            val(14), b'END')
+        time.sleep(2.2)
+        cmd(b'get probe14 probe15 probe12\r\n', b'END')
+        st = c.stats()
+        for n in ('flash_compression_ratio', 'flash_write_amplification'):
+            self.assertRegex(st[n], r'^\d+\.\d\d$')
+        for n in ('extstore_bytes_written', 'extstore_objects_written',
+                  'get_extstore', 'extstore_pages_used'):
+            self.assertIn(n, st)
+
+    # -- refusing to start -------------------------------------------------
+    def test_bad_flags(self):
+        make_file(self.path)
+        rc, err = run_bad(['-m', '4', '--flash-path', self.path,
+                           '--flash-size', '64x'])
+        self.assertNotEqual(rc, 0)
+        self.assertIn('--flash-size', err)
+        rc, err = run_bad(['-m', '4', '--flash-path', self.path,
+                           '--flash-size', '1m', '--flash-segment-size', '1m'])
+        self.assertNotEqual(rc, 0, 'a flash of one segment was accepted')
+        self.assertIn('small', err)
+        for bad in ('/proc/version', os.path.join(self.dir, 'no/such/dir/f')):
+            rc, err = run_bad(['-m', '4', '--flash-path', bad,
+                               '--flash-size', '64m'])
+            self.assertNotEqual(rc, 0, bad)
+            self.assertIn(bad, err)
+        rc, err = run_bad(['-o', 'ext_path=%s' % self.path])
+        self.assertNotEqual(rc, 0)
+        self.assertIn('ext_path', err)
+
+    def test_foreign_file(self):
+        make_file(self.path, fill=b'not a tiercache file, keep out! ')
+        rc, err = run_bad(['-m', '4', '--flash-path', self.path,
+                           '--flash-size', '64m',
+                           '--flash-segment-size', SEGMENT])
+        self.assertNotEqual(rc, 0, 'foreign data was overwritten')
+        self.assertIn(self.path, err)
+        with open(self.path, 'rb') as f:
+            self.assertEqual(f.read(8), b'not a ti', 'the file was touched')
+        # with --flash-reset it starts (and ext_path is an alias)
+        srv = self.start(['-m', '4', '-o', 'ext_path=%s:64m' % self.path,
+                          '--flash-segment-size', SEGMENT, '--flash-reset'])
+        c = Client(srv.port)
+        self.addCleanup(c.close)
+        st = c.stats()
+        self.assertIn('flash_items', st)
+        self.assertEqual(int(st['extstore_limit_maxbytes']) <= 64 * MiB, True)
+
+
+if __name__ == '__main__':
+    harness.main()

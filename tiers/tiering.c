@@ -1,0 +1,955 @@
+/*
+ * tiers/tiering.c - the flash glue: see tiering.h for what it does, ram.h
+ * ("flash spill") for the RAM side of evictions, flash/flash.h for the
+ * flash tier's contract.
+ *
+ * A request that misses RAM becomes a tr_req_t. Its life:
+ *
+ *   RAM op (RAM_F_DEFER) --PENDING--> flash_lookup --MISS--> RAM op again
+ *        |                               |  (without DEFER: the final answer)
+ *        v final                         v read_cb (now, or later from poll)
+ *     answer                      apply_read: dead record -> remove, RAM op again
+ *                                 get: promote (install) or a temporary item
+ *                                 delete: remove if still current
+ *                                 others: install, then RAM op again
+ *
+ * "Still current" (ram_install): under the key's stripe lock, no RAM item,
+ * no ghost, flash_loc_current(). Otherwise the request starts over (at most
+ * TIER_MAX_TRIES flash lookups; then RAM decides alone).
+ *
+ * Per-key order on one worker: a request that goes asynchronous registers
+ * as the head of its key (inflight list); requests for the same key that
+ * arrive meanwhile queue behind it (waiters, FIFO) and run when it is done.
+ *
+ * Lock order: none of this file's own (the worker is single-threaded);
+ * ram stripe lock -> flash locks through the hooks; flash_enqueue and
+ * flash_lookup are called holding no lock.
+ */
+#include "tiering.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "flash/block.h"
+#include "flash/flash.h"
+
+#define TIER_MAX_TRIES 8
+#define TIER_PROMOTE_PER_SEC 10000
+#define TIER_IFLT_SLOTS 256
+/* the index packs 10 slots in 64 bytes at ~90% load: 64 / 9 bytes per item */
+#define TIER_INDEX_BYTES_PER_9_ITEMS 64
+
+struct tier {
+    ram_t *r;
+    flash_t *f;
+    cache_flash_promote_e promote;
+    unsigned stall_ms;
+    uint64_t segment_size;
+    _Atomic uint64_t drops_admission; /* refused by flash_admit at eviction */
+    _Atomic uint64_t get_hits;
+    _Atomic uint64_t get_misses;
+    _Atomic uint64_t promotions;
+};
+
+typedef enum tr_op { TR_GET, TR_GAT, TR_TOUCH, TR_STORE, TR_DELETE, TR_UNLINK, TR_ARITH } tr_op_e;
+
+typedef struct tr_req tr_req_t;
+struct tr_req {
+    tr_req_t *next;     /* ready list, or the waiters chain */
+    tr_req_t *inext;    /* inflight list (heads only) */
+    tr_req_t *wait_head, *wait_tail; /* heads only: queued behind */
+    tier_worker_t *tw;
+    tr_op_e op;
+    ram_get_mode_e mode;
+    uint64_t hv;
+    size_t nkey;
+    char key[CACHE_KEY_MAX];
+    rel_time_t exptime;   /* gat / touch */
+    item_t *it;           /* store: our reference */
+    cache_store_op_e sop;
+    uint64_t cas_in;
+    bool incr;
+    uint64_t delta;
+    cache_async_t async;
+    bool is_async;
+    bool started;         /* the first RAM pass counted cmd_* */
+    bool flash_absent;    /* flash answered: RAM decides alone */
+    bool in_lookup;       /* inside flash_lookup (read_cb runs now) */
+    bool have_read;       /* read_cb ran: rec / read_nomem */
+    bool read_nomem;
+    bool registered;      /* head in the inflight list */
+    bool finished;
+    unsigned tries;
+    item_t *rec;          /* the flash record as a temporary item */
+    rel_time_t store_time;
+    unsigned hits;
+    uint64_t loc;
+    cache_result_t res;
+};
+
+struct tier_worker {
+    tier_t *t;
+    ram_t *r;
+    ram_wstats_t *ws;
+    ram_wstats_t *scratch;     /* counters not to be shown (promotion allocs) */
+    flash_worker_t *fw;
+    tr_req_t *ready_head, *ready_tail;
+    tr_req_t *inflight;        /* heads */
+    unsigned nheads;
+    uint16_t iflt[TIER_IFLT_SLOTS]; /* heads per hv slot */
+    int64_t promo_sec;
+    unsigned promo_count;
+};
+
+static inline void cnt(_Atomic uint64_t *p)
+{
+    atomic_fetch_add_explicit(p, 1, memory_order_relaxed);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- RAM hooks (called under the key's stripe lock) ---- */
+
+static ram_spill_e hook_evict(void *ctx, ram_t *r, item_t *it, uint64_t hv)
+{
+    (void)r;
+    (void)hv;
+    tier_t *t = ctx;
+    if (flash_admit(t->f, item_nkey(it), it->nbytes, (int64_t)it->exptime) != FLASH_OK) {
+        cnt(&t->drops_admission);
+        return RAM_SPILL_DROP;
+    }
+    return RAM_SPILL_QUEUE;
+}
+
+static void hook_changed(void *ctx, uint64_t hv)
+{
+    tier_t *t = ctx;
+    flash_remove(t->f, hv);
+}
+
+static bool hook_current(void *ctx, uint64_t hv, uint64_t loc)
+{
+    tier_t *t = ctx;
+    return flash_loc_current(t->f, hv, loc);
+}
+
+static bool hook_indexed(void *ctx, uint64_t hv, uint64_t loc)
+{
+    tier_t *t = ctx;
+    return flash_loc_indexed(t->f, hv, loc);
+}
+
+/* written_fn: on the flash writer thread, no flash lock held. */
+static void on_written(void *ctx, void *token, flash_status_e st)
+{
+    tier_t *t = ctx;
+    ram_spill_done(t->r, token, st == FLASH_OK);
+}
+
+/* Hands items made pending to the flash writer. No lock held: may wait up
+ * to stall_ms for queue space (back-pressure); a refusal is a drop. */
+static void spill_enqueue(tier_t *t, item_t *list)
+{
+    while (list) {
+        item_t *it = list;
+        list = it->next;
+        it->next = NULL;
+        flash_wr_item_t wi = {
+            .key = item_ckey(it),
+            .nkey = item_nkey(it),
+            .value = item_cvalue(it),
+            .nbytes = it->nbytes,
+            .flags = item_flags_get(it),
+            .exptime = (int64_t)it->exptime,
+            .cas = it->cas,
+            .store_time = (int64_t)it->time,
+            .hash = hash_key(item_ckey(it), item_nkey(it)),
+            .token = it,
+        };
+        if (flash_enqueue(t->f, &wi) != FLASH_OK)
+            ram_spill_done(t->r, it, false); /* counted by the flash tier */
+    }
+}
+
+/* ---- create / destroy ---- */
+
+cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
+{
+    *out = NULL;
+    tier_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return CACHE_NO_MEMORY;
+    t->r = r;
+    t->promote = s->flash_promote;
+    t->stall_ms = s->flash_stall_ms;
+
+    flash_settings_t fs;
+    flash_settings_default(&fs);
+    fs.path = s->flash_path;
+    fs.size = s->flash_size;
+    if (s->flash_segment_size)
+        fs.segment_size = s->flash_segment_size;
+    if (s->flash_block_size)
+        fs.block_size = s->flash_block_size;
+    fs.compression_level = s->flash_compression == CACHE_FLASH_NO_COMPRESSION
+                               ? FLASH_LEVEL_NONE
+                               : s->flash_compression;
+    if (s->flash_io_depth)
+        fs.io_depth = s->flash_io_depth;
+    fs.min_item_size = s->flash_min_item_size;
+    if (s->flash_index_mem)
+        fs.index_capacity = s->flash_index_mem * 9 / TIER_INDEX_BYTES_PER_9_ITEMS;
+    fs.tag_bits = s->flash_tag_bits;
+    fs.stall_ms = s->flash_stall_ms;
+    fs.reset = s->flash_reset;
+    fs.clock = s->clock;
+    fs.clock_ctx = s->clock_ctx;
+    t->segment_size = fs.segment_size;
+    fs.written = on_written;
+    fs.written_ctx = t;
+
+    char note[512];
+    flash_status_e st = flash_create(&t->f, &fs, note, sizeof note);
+    if (s->err && s->err_len)
+        snprintf(s->err, s->err_len, "%s", note);
+    if (st != FLASH_OK) {
+        free(t);
+        return st == FLASH_ENOMEM ? CACHE_NO_MEMORY : CACHE_EINVAL;
+    }
+    ram_flash_hooks_t h = {
+        .ctx = t,
+        .evict = hook_evict,
+        .changed = hook_changed,
+        .current = hook_current,
+        .indexed = hook_indexed,
+    };
+    if (!ram_flash_attach(r, &h)) {
+        flash_destroy(&t->f);
+        free(t);
+        return CACHE_NO_MEMORY;
+    }
+    *out = t;
+    return CACHE_OK;
+}
+
+void tier_destroy(tier_t **tp)
+{
+    if (!tp || !*tp)
+        return;
+    tier_t *t = *tp;
+    flash_destroy(&t->f); /* pending items are done (on_written) first */
+    free(t);
+    *tp = NULL;
+}
+
+size_t tier_memory(const tier_t *t)
+{
+    return flash_memory(t->f) + ((size_t)1 << RAM_GHOST_BITS) * sizeof(uint32_t);
+}
+
+void tier_flush(tier_t *t)
+{
+    flash_set_flush(t->f, atomic_load_explicit(&t->r->oldest_live, memory_order_relaxed));
+}
+
+/* ---- workers ---- */
+
+cache_status_e tier_worker_create(tier_t *t, ram_wstats_t *ws, tier_worker_t **out)
+{
+    *out = NULL;
+    tier_worker_t *tw = calloc(1, sizeof *tw);
+    if (!tw)
+        return CACHE_NO_MEMORY;
+    tw->scratch = calloc(1, sizeof *tw->scratch);
+    if (!tw->scratch || flash_worker_create(t->f, &tw->fw) != FLASH_OK) {
+        free(tw->scratch);
+        free(tw);
+        return CACHE_NO_MEMORY;
+    }
+    tw->t = t;
+    tw->r = t->r;
+    tw->ws = ws;
+    *out = tw;
+    return CACHE_OK;
+}
+
+static void run_ready(tier_worker_t *tw);
+
+void tier_worker_destroy(tier_worker_t **twp)
+{
+    if (!twp || !*twp)
+        return;
+    tier_worker_t *tw = *twp;
+    /* in-flight reads end as misses (read_cb -> ready); then RAM decides */
+    flash_worker_destroy(&tw->fw);
+    run_ready(tw);
+    free(tw->scratch);
+    free(tw);
+    *twp = NULL;
+}
+
+int tier_worker_fd(const tier_worker_t *tw)
+{
+    return tw->fw ? flash_worker_fd(tw->fw) : -1;
+}
+
+/* ---- per-key order ---- */
+
+static tr_req_t *inflight_find(tier_worker_t *tw, uint64_t hv, const char *key, size_t nkey)
+{
+    if (tw->nheads == 0 || tw->iflt[hv % TIER_IFLT_SLOTS] == 0)
+        return NULL;
+    for (tr_req_t *q = tw->inflight; q; q = q->inext)
+        if (q->hv == hv && q->nkey == nkey && memcmp(q->key, key, nkey) == 0)
+            return q;
+    return NULL;
+}
+
+static void inflight_add(tier_worker_t *tw, tr_req_t *q)
+{
+    q->registered = true;
+    q->inext = tw->inflight;
+    tw->inflight = q;
+    tw->nheads++;
+    tw->iflt[q->hv % TIER_IFLT_SLOTS]++;
+}
+
+static void inflight_del(tier_worker_t *tw, tr_req_t *q)
+{
+    for (tr_req_t **pp = &tw->inflight; *pp; pp = &(*pp)->inext) {
+        if (*pp == q) {
+            *pp = q->inext;
+            break;
+        }
+    }
+    q->registered = false;
+    tw->nheads--;
+    tw->iflt[q->hv % TIER_IFLT_SLOTS]--;
+}
+
+static void ready_push(tier_worker_t *tw, tr_req_t *q)
+{
+    q->next = NULL;
+    if (tw->ready_tail)
+        tw->ready_tail->next = q;
+    else
+        tw->ready_head = q;
+    tw->ready_tail = q;
+}
+
+static tr_req_t *ready_pop(tier_worker_t *tw)
+{
+    tr_req_t *q = tw->ready_head;
+    if (q) {
+        tw->ready_head = q->next;
+        if (!tw->ready_head)
+            tw->ready_tail = NULL;
+        q->next = NULL;
+    }
+    return q;
+}
+
+/* ---- one request ---- */
+
+static unsigned req_rflags(const tr_req_t *q)
+{
+    unsigned f = q->started ? RAM_F_RERUN : 0;
+    if (!q->flash_absent && q->tries < TIER_MAX_TRIES)
+        f |= RAM_F_DEFER;
+    return f;
+}
+
+/* The RAM operation of q; fills q->res unless it returns CACHE_PENDING. */
+static cache_status_e ram_op(tr_req_t *q)
+{
+    tier_worker_t *tw = q->tw;
+    ram_t *r = tw->r;
+    unsigned rf = req_rflags(q);
+    item_t *spill = NULL;
+    cache_status_e st;
+    memset(&q->res, 0, sizeof q->res);
+    switch (q->op) {
+    case TR_GET:
+    case TR_GAT:
+        st = ram_get(r, tw->ws, q->key, q->nkey, q->op == TR_GET ? RAM_GET : RAM_GAT,
+                     q->exptime, &q->res.item, rf);
+        break;
+    case TR_TOUCH:
+        st = ram_get(r, tw->ws, q->key, q->nkey, RAM_TOUCH, q->exptime, NULL, rf);
+        break;
+    case TR_STORE:
+        st = ram_store(r, tw->ws, q->it, q->sop, q->cas_in, &q->res.cas, rf, &spill);
+        break;
+    case TR_DELETE:
+    case TR_UNLINK:
+        st = ram_delete(r, tw->ws, q->key, q->nkey, q->op == TR_DELETE, rf);
+        break;
+    case TR_ARITH:
+    default:
+        st = ram_arith(r, tw->ws, q->key, q->nkey, q->incr, q->delta, &q->res.value,
+                       &q->res.cas, rf, &spill);
+        break;
+    }
+    q->started = true;
+    spill_enqueue(tw->t, spill);
+    if (st != CACHE_PENDING)
+        q->res.status = st;
+    return st;
+}
+
+/* flash_read_fn: copies the record out (valid only during the call). */
+static void read_cb(void *ctx, flash_status_e st, const flash_hit_t *hit)
+{
+    tr_req_t *q = ctx;
+    q->rec = NULL;
+    q->read_nomem = false;
+    if (st == FLASH_OK && hit) {
+        int64_t e = hit->exptime;
+        rel_time_t exptime = e <= 0 ? 0 : e > (int64_t)UINT32_MAX - 1 ? UINT32_MAX - 1
+                                                                      : (rel_time_t)e;
+        q->rec = ram_item_temp(hit->key, hit->nkey, hit->flags, exptime, hit->cas,
+                               hit->nbytes);
+        if (q->rec) {
+            memcpy(item_value(q->rec), hit->value, hit->nbytes);
+            int64_t s = hit->store_time;
+            q->store_time = s <= 0 ? 0 : s > (int64_t)UINT32_MAX ? UINT32_MAX : (rel_time_t)s;
+            q->hits = hit->hits;
+            q->loc = hit->loc;
+        } else {
+            q->read_nomem = true;
+        }
+    }
+    q->have_read = true;
+    if (!q->in_lookup)
+        ready_push(q->tw, q);
+}
+
+static bool may_promote(tier_worker_t *tw, unsigned hits)
+{
+    switch (tw->t->promote) {
+    case CACHE_PROMOTE_NEVER: return false;
+    case CACHE_PROMOTE_ALWAYS: break;
+    case CACHE_PROMOTE_SECOND_HIT:
+    default:
+        if (hits < 2)
+            return false;
+        break;
+    }
+    int64_t sec = mono_ms() / 1000;
+    if (sec != tw->promo_sec) {
+        tw->promo_sec = sec;
+        tw->promo_count = 0;
+    }
+    if (tw->promo_count >= TIER_PROMOTE_PER_SEC)
+        return false;
+    tw->promo_count++;
+    return true;
+}
+
+/* A RAM copy of the record `rec` (slab memory, unlinked), or NULL. Waits
+ * for the flash writer (bounded) when memory is held by pending items. */
+static item_t *alloc_copy(tier_worker_t *tw, const item_t *rec)
+{
+    cache_status_e st;
+    item_t *nw = tier_item_alloc(tw, item_ckey(rec), item_nkey(rec), item_flags_get(rec),
+                                 rec->exptime, rec->nbytes, &st);
+    if (nw)
+        memcpy(item_value(nw), item_cvalue(rec), rec->nbytes);
+    return nw;
+}
+
+/* Applies a flash read to q. true: q->res is final. false: run the RAM
+ * operation again (q's flags say how). */
+static bool apply_read(tr_req_t *q)
+{
+    tier_worker_t *tw = q->tw;
+    ram_t *r = tw->r;
+    item_t *rec = q->rec;
+    q->rec = NULL;
+    if (!rec) {
+        if (q->read_nomem && q->op != TR_GET) {
+            q->res.status = CACHE_NO_MEMORY;
+            return true;
+        }
+        q->flash_absent = true; /* a miss: RAM decides alone */
+        return false;
+    }
+    item_t *cur = NULL;
+    cache_status_e st;
+    rel_time_t now = ram_now(r);
+    bool expired = rec->exptime != 0 && rec->exptime <= now;
+    bool flushed = !expired && ram_record_is_flushed(r, q->store_time, rec->cas, now);
+    if (expired || flushed) {
+        st = ram_install(r, tw->ws, RAM_INSTALL_REMOVE, q->key, q->nkey, q->hv, NULL, 0,
+                         q->loc, &cur);
+        if (st == CACHE_OK) {
+            if (expired)
+                WSTAT_INC(tw->ws, get_expired);
+            else
+                WSTAT_INC(tw->ws, get_flushed);
+            q->flash_absent = true;
+        } else if (st == CACHE_EXISTS) {
+            ram_item_release(r, cur); /* a RAM item now: re-run */
+        } else {
+            q->tries++;
+        }
+        ram_item_release(r, rec);
+        return false;
+    }
+
+    switch (q->op) {
+    case TR_GET: {
+        item_t *nw = may_promote(tw, q->hits) ? alloc_copy(tw, rec) : NULL;
+        st = ram_install(r, tw->ws, nw ? RAM_INSTALL_LINK : RAM_INSTALL_CHECK, q->key,
+                         q->nkey, q->hv, nw, rec->cas, q->loc, &cur);
+        if (nw)
+            ram_item_release(r, nw); /* linked: cur holds it; else freed */
+        if (st == CACHE_NOT_FOUND) {
+            ram_item_release(r, rec);
+            q->tries++;
+            return false;
+        }
+        WSTAT_INC(tw->ws, get_hits);
+        if (st == CACHE_EXISTS) {
+            ram_item_release(r, rec);
+            WCSTAT_INC(tw->ws, cur->clsid, hits_cold);
+            q->res.item = cur;
+        } else if (nw) {
+            ram_item_release(r, rec);
+            item_set_iflag(cur, ITEM_FETCHED);
+            cnt(&tw->t->promotions);
+            cnt(&tw->t->get_hits);
+            q->res.item = cur;
+        } else {
+            cnt(&tw->t->get_hits);
+            q->res.item = rec; /* temporary: freed on release */
+        }
+        q->res.status = CACHE_OK;
+        return true;
+    }
+    case TR_DELETE:
+    case TR_UNLINK:
+        st = ram_install(r, tw->ws, RAM_INSTALL_REMOVE, q->key, q->nkey, q->hv, NULL, 0,
+                         q->loc, &cur);
+        ram_item_release(r, rec);
+        if (st == CACHE_OK) {
+            if (q->op == TR_DELETE)
+                WSTAT_INC(tw->ws, delete_hits);
+            q->res.status = CACHE_OK;
+            return true;
+        }
+        if (st == CACHE_EXISTS)
+            ram_item_release(r, cur);
+        else
+            q->tries++;
+        return false;
+    default: {
+        /* load into RAM, then the RAM operation decides */
+        item_t *nw = alloc_copy(tw, rec);
+        uint64_t cas = rec->cas;
+        ram_item_release(r, rec);
+        if (!nw) {
+            q->res.status = CACHE_NO_MEMORY;
+            return true;
+        }
+        st = ram_install(r, tw->ws, RAM_INSTALL_LINK, q->key, q->nkey, q->hv, nw, cas,
+                         q->loc, &cur);
+        ram_item_release(r, nw);
+        if (cur)
+            ram_item_release(r, cur);
+        if (st == CACHE_NOT_FOUND)
+            q->tries++;
+        return false;
+    }
+    }
+}
+
+/* Runs q as far as it goes. true: q->res is final; false: a flash read is
+ * in flight (read_cb will push q onto the ready list). */
+static bool step(tr_req_t *q)
+{
+    tier_worker_t *tw = q->tw;
+    for (;;) {
+        if (q->have_read) {
+            q->have_read = false;
+            if (apply_read(q))
+                return true;
+            continue;
+        }
+        if (ram_op(q) != CACHE_PENDING) {
+            if (q->op == TR_GET && q->res.status == CACHE_NOT_FOUND)
+                cnt(&tw->t->get_misses); /* missed RAM and flash */
+            return true;
+        }
+        if (!tw->fw) {
+            q->flash_absent = true;
+            continue;
+        }
+        q->tries++;
+        q->in_lookup = true;
+        flash_status_e fs = flash_lookup(tw->fw, q->hv, q->key, q->nkey, read_cb, q);
+        q->in_lookup = false;
+        if (fs == FLASH_PENDING)
+            return false;
+        if (fs != FLASH_OK) {
+            /* no candidate: a miss */
+            q->flash_absent = true;
+            q->have_read = false;
+        }
+    }
+}
+
+static void req_free(tr_req_t *q)
+{
+    if (q->it)
+        ram_item_release(q->tw->r, q->it);
+    free(q);
+}
+
+/* q is final: hand the result over, release the next request of the key. */
+static void complete(tier_worker_t *tw, tr_req_t *q)
+{
+    if (q->registered) {
+        inflight_del(tw, q);
+        tr_req_t *n = q->wait_head;
+        if (n) {
+            n->wait_head = n->next;
+            n->wait_tail = n->next ? q->wait_tail : NULL;
+            n->next = NULL;
+            inflight_add(tw, n);
+            ready_push(tw, n);
+        }
+    }
+    if (!q->is_async) {
+        q->finished = true; /* the synchronous caller takes it from here */
+        return;
+    }
+    cache_result_t res = q->res;
+    cache_async_t a = q->async;
+    req_free(q);
+    a.done(a.ctx, &res);
+}
+
+static void run_ready(tier_worker_t *tw)
+{
+    tr_req_t *q;
+    while ((q = ready_pop(tw))) {
+        if (step(q))
+            complete(tw, q);
+        else if (!q->registered && !q->have_read)
+            inflight_add(tw, q);
+    }
+}
+
+void tier_worker_poll(tier_worker_t *tw)
+{
+    if (tw->fw)
+        flash_worker_poll(tw->fw);
+    run_ready(tw);
+}
+
+/* Drives the worker until `*flag` (a request finished) or, with flag NULL,
+ * until no request of the key is in flight. */
+static void drive(tier_worker_t *tw, const bool *flag, uint64_t hv, const char *key,
+                  size_t nkey)
+{
+    for (;;) {
+        if (flag ? *flag : !inflight_find(tw, hv, key, nkey))
+            return;
+        if (tw->ready_head) {
+            run_ready(tw);
+            continue;
+        }
+        if (tw->fw) {
+            struct pollfd p = {.fd = flash_worker_fd(tw->fw), .events = POLLIN};
+            poll(&p, 1, 10);
+        }
+        tier_worker_poll(tw);
+    }
+}
+
+static tr_req_t *req_new(tier_worker_t *tw, tr_op_e op, const char *key, size_t nkey,
+                         const cache_async_t *async)
+{
+    tr_req_t *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->tw = tw;
+    q->op = op;
+    memcpy(q->key, key, nkey);
+    q->nkey = nkey;
+    q->hv = hash_key(key, nkey);
+    if (async) {
+        q->async = *async;
+        q->is_async = true;
+    }
+    return q;
+}
+
+/*
+ * Runs a request that could not be answered by RAM alone (started) or has
+ * to wait behind its key (!started). Returns the final status (q freed,
+ * result in *res) or CACHE_PENDING (async: done() later).
+ */
+static cache_status_e submit(tier_worker_t *tw, tr_req_t *q, cache_result_t *res)
+{
+    if (q->is_async) {
+        tr_req_t *head = inflight_find(tw, q->hv, q->key, q->nkey);
+        if (head) {
+            q->next = NULL;
+            if (head->wait_tail)
+                head->wait_tail->next = q;
+            else
+                head->wait_head = q;
+            head->wait_tail = q;
+            return CACHE_PENDING;
+        }
+    } else {
+        drive(tw, NULL, q->hv, q->key, q->nkey);
+    }
+    if (!step(q)) {
+        /* a flash read is in flight: later requests of the key queue */
+        if (!q->registered)
+            inflight_add(tw, q);
+        if (q->is_async)
+            return CACHE_PENDING;
+        /* complete() runs from run_ready: hands the key on, sets finished */
+        drive(tw, &q->finished, 0, NULL, 0);
+    }
+    *res = q->res;
+    cache_status_e st = q->res.status;
+    req_free(q);
+    return st;
+}
+
+/* Is a request of this key in flight on this worker (async callers must
+ * then queue behind it)? Cheap when nothing is in flight. */
+static inline bool key_busy(tier_worker_t *tw, const char *key, size_t nkey, uint64_t *hv)
+{
+    if (tw->nheads == 0)
+        return false;
+    *hv = hash_key(key, nkey);
+    return inflight_find(tw, *hv, key, nkey) != NULL;
+}
+
+/* ---- the cache.h operations ---- */
+
+cache_status_e tier_get(tier_worker_t *tw, ram_get_mode_e mode, const char *key,
+                        size_t nkey, rel_time_t exptime, item_t **out,
+                        const cache_async_t *async)
+{
+    uint64_t hv;
+    bool busy = key_busy(tw, key, nkey, &hv);
+    tr_op_e op = mode == RAM_GET ? TR_GET : mode == RAM_GAT ? TR_GAT : TR_TOUCH;
+    if (!busy) {
+        item_t *it = NULL;
+        cache_status_e st = ram_get(tw->r, tw->ws, key, nkey, mode, exptime,
+                                    out ? &it : NULL, RAM_F_DEFER);
+        if (st != CACHE_PENDING) {
+            if (out)
+                *out = it;
+            return st;
+        }
+    }
+    tr_req_t *q = req_new(tw, op, key, nkey, async);
+    if (!q)
+        return CACHE_NO_MEMORY;
+    q->started = !busy;
+    q->exptime = exptime;
+    cache_result_t res;
+    cache_status_e st = submit(tw, q, &res);
+    if (st == CACHE_PENDING)
+        return st;
+    if (out)
+        *out = res.item;
+    else if (res.item)
+        ram_item_release(tw->r, res.item);
+    return st;
+}
+
+cache_status_e tier_store(tier_worker_t *tw, item_t *it, cache_store_op_e op,
+                          uint64_t cas_in, uint64_t *cas_out, const cache_async_t *async)
+{
+    uint64_t hv;
+    bool busy = key_busy(tw, item_ckey(it), item_nkey(it), &hv);
+    if (!busy) {
+        item_t *spill = NULL;
+        uint64_t cas = 0;
+        cache_status_e st = ram_store(tw->r, tw->ws, it, op, cas_in, &cas, RAM_F_DEFER,
+                                      &spill);
+        spill_enqueue(tw->t, spill);
+        if (st != CACHE_PENDING) {
+            if (st == CACHE_OK && cas_out)
+                *cas_out = cas;
+            return st;
+        }
+    }
+    tr_req_t *q = req_new(tw, TR_STORE, item_ckey(it), item_nkey(it), async);
+    if (!q)
+        return CACHE_NO_MEMORY;
+    q->started = !busy;
+    item_refcount_incr(it);
+    q->it = it;
+    q->sop = op;
+    q->cas_in = cas_in;
+    cache_result_t res;
+    cache_status_e st = submit(tw, q, &res);
+    if (st == CACHE_OK && cas_out)
+        *cas_out = res.cas;
+    return st;
+}
+
+cache_status_e tier_delete(tier_worker_t *tw, const char *key, size_t nkey, bool count,
+                           const cache_async_t *async)
+{
+    uint64_t hv;
+    bool busy = key_busy(tw, key, nkey, &hv);
+    if (!busy) {
+        cache_status_e st = ram_delete(tw->r, tw->ws, key, nkey, count, RAM_F_DEFER);
+        if (st != CACHE_PENDING)
+            return st;
+    }
+    tr_req_t *q = req_new(tw, count ? TR_DELETE : TR_UNLINK, key, nkey, async);
+    if (!q)
+        return CACHE_NO_MEMORY;
+    q->started = !busy;
+    cache_result_t res;
+    return submit(tw, q, &res);
+}
+
+cache_status_e tier_arith(tier_worker_t *tw, const char *key, size_t nkey, bool incr,
+                          uint64_t delta, uint64_t *value_out, uint64_t *cas_out,
+                          const cache_async_t *async)
+{
+    uint64_t hv;
+    bool busy = key_busy(tw, key, nkey, &hv);
+    if (!busy) {
+        item_t *spill = NULL;
+        uint64_t v = 0, cas = 0;
+        cache_status_e st = ram_arith(tw->r, tw->ws, key, nkey, incr, delta, &v, &cas,
+                                      RAM_F_DEFER, &spill);
+        spill_enqueue(tw->t, spill);
+        if (st != CACHE_PENDING) {
+            if (st == CACHE_OK) {
+                if (value_out)
+                    *value_out = v;
+                if (cas_out)
+                    *cas_out = cas;
+            }
+            return st;
+        }
+    }
+    tr_req_t *q = req_new(tw, TR_ARITH, key, nkey, async);
+    if (!q)
+        return CACHE_NO_MEMORY;
+    q->started = !busy;
+    q->incr = incr;
+    q->delta = delta;
+    cache_result_t res;
+    cache_status_e st = submit(tw, q, &res);
+    if (st == CACHE_OK) {
+        if (value_out)
+            *value_out = res.value;
+        if (cas_out)
+            *cas_out = res.cas;
+    }
+    return st;
+}
+
+item_t *tier_item_alloc(tier_worker_t *tw, const char *key, size_t nkey, uint32_t flags,
+                        rel_time_t exptime, size_t nbytes, cache_status_e *st)
+{
+    ram_t *r = tw->r;
+    unsigned rf = 0;
+    int64_t deadline = 0;
+    for (;;) {
+        uint64_t seq = ram_spill_seq(r);
+        item_t *spill = NULL;
+        item_t *it = ram_item_alloc(r, tw->ws, key, nkey, flags, exptime, nbytes, rf,
+                                    &spill, st);
+        spill_enqueue(tw->t, spill);
+        if (it || *st != CACHE_PENDING)
+            return it;
+        /* memory is held by items in the writer's hands: back-pressure,
+         * bounded by stall_ms; past it evictions drop (flash_drops_stall) */
+        int64_t now = mono_ms();
+        if (deadline == 0)
+            deadline = now + tw->t->stall_ms;
+        if (now >= deadline) {
+            if (rf & RAM_F_NOSPILL) {
+                *st = CACHE_NO_MEMORY;
+                WSTAT_INC(tw->ws, store_no_memory);
+                return NULL;
+            }
+            rf |= RAM_F_NOSPILL;
+            continue;
+        }
+        ram_spill_wait(r, seq, deadline);
+    }
+}
+
+/* ---- stats ---- */
+
+static uint64_t ld(_Atomic uint64_t *p)
+{
+    return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+void tier_stats(tier_t *t, cache_stats_t *out)
+{
+    flash_stats_t fs;
+    flash_stats_snapshot(t->f, &fs);
+    out->flash_enabled = true;
+    out->flash_bytes_written = fs.flash_bytes_written;
+    out->flash_items_written = fs.flash_items_written;
+    out->flash_bytes_spilled = fs.flash_bytes_spilled;
+    out->flash_bytes_logical = fs.flash_bytes_logical;
+    out->flash_bytes_read = fs.flash_bytes_read;
+    out->flash_items = fs.flash_items;
+    out->flash_index_bytes = fs.flash_index_bytes;
+    out->flash_index_capacity = fs.flash_index_capacity;
+    out->flash_index_evictions = fs.flash_index_evictions;
+    out->flash_index_collateral = fs.flash_index_collateral;
+    out->flash_segments_free = fs.flash_segments_free;
+    out->flash_segments_used = fs.flash_segments_used;
+    out->flash_reclaims = fs.flash_reclaims;
+    out->flash_rewrites = fs.flash_rewrites;
+    out->flash_read_errors = fs.flash_read_errors;
+    out->flash_write_errors = fs.flash_write_errors;
+    out->flash_checksum_failures = fs.flash_checksum_failures;
+    out->flash_drops_admission = fs.flash_drops_admission + ld(&t->drops_admission);
+    out->flash_drops_stall = fs.flash_drops_stall + ld(&t->r->spill_drops_stall);
+    out->flash_drops_io = fs.flash_drops_io;
+    out->flash_reads = fs.flash_hits + fs.flash_misses;
+    out->flash_get_hits = ld(&t->get_hits);
+    out->flash_get_misses = ld(&t->get_misses);
+    out->flash_promotions = ld(&t->promotions);
+    out->flash_respill_skipped = ld(&t->r->respill_skipped);
+    /* device bytes in used segments: segments_used x segment size */
+    out->flash_bytes_used = fs.flash_segments_used * t->segment_size;
+    out->flash_compression_ratio =
+        fs.flash_bytes_spilled ? (double)fs.flash_bytes_logical / (double)fs.flash_bytes_spilled
+                               : 0.0;
+    out->flash_write_amplification =
+        fs.flash_bytes_spilled ? (double)fs.flash_bytes_written / (double)fs.flash_bytes_spilled
+                               : 0.0;
+}
+
+void tier_stats_reset(tier_t *t)
+{
+    atomic_store(&t->drops_admission, 0);
+    atomic_store(&t->get_hits, 0);
+    atomic_store(&t->get_misses, 0);
+    atomic_store(&t->promotions, 0);
+    atomic_store(&t->r->respill_skipped, 0);
+    atomic_store(&t->r->spill_drops_stall, 0);
+}

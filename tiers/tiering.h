@@ -1,0 +1,72 @@
+/*
+ * tiers/tiering.h - the flash glue behind cache.h (internal to tiers/).
+ *
+ * cache.c calls these only when a flash tier is configured; RAM-only
+ * caches never reach this file. What it does:
+ *   - builds the flash tier from cache_settings_t (tier_create) and wires
+ *     the RAM tier's spill hooks (ram.h, "flash spill"): evictions become
+ *     PENDING RAM items queued for the flash writer, written_fn lets them
+ *     go; every change of a key removes its flash index entries;
+ *   - serves RAM misses from flash: a get returns a promoted RAM item or a
+ *     temporary one; a mutation (add, replace, append, prepend, cas, incr,
+ *     decr, touch, gat, delete) first installs the flash record into RAM
+ *     (only if its location is still current and no RAM item exists, under
+ *     the key's stripe lock) and then re-runs the RAM operation;
+ *   - orders operations per key on one worker: an operation on a key with a
+ *     request in flight on this worker waits behind it (FIFO);
+ *   - completes asynchronously (cache_async_t) from tier_worker_poll(), or
+ *     synchronously by polling the worker's flash fd (async == NULL).
+ *
+ * Threads: tier_t is shared; a tier_worker_t belongs to one worker thread.
+ * Lock order: no lock of this file is held while calling into ram/ or
+ * flash/; ram's stripe lock -> flash locks (via the hooks).
+ */
+#ifndef TIERCACHE_TIERING_H
+#define TIERCACHE_TIERING_H
+
+#include "cache.h"
+#include "ram/ram.h"
+
+typedef struct tier tier_t;
+typedef struct tier_worker tier_worker_t;
+
+/* Opens the flash tier of s->flash_path and attaches it to `r`. On failure
+ * the flash tier's reason is in s->err; CACHE_EINVAL (or CACHE_NO_MEMORY). */
+cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s);
+/* Stops the flash writer (its pending items are done first), frees all.
+ * Every tier_worker_t must be destroyed first. NULL-safe. */
+void tier_destroy(tier_t **t);
+/* Bytes outside -m: flash index and buffers, ghost counts. */
+size_t tier_memory(const tier_t *t);
+
+/* Per worker: `ws` is the worker's RAM counters. */
+cache_status_e tier_worker_create(tier_t *t, ram_wstats_t *ws, tier_worker_t **out);
+/* Completes every request in flight (as flash misses if the device reads
+ * cannot finish), then frees the worker. NULL-safe. */
+void tier_worker_destroy(tier_worker_t **tw);
+int tier_worker_fd(const tier_worker_t *tw);
+void tier_worker_poll(tier_worker_t *tw);
+
+/* The cache.h operations (key already validated; exptime in item time). */
+cache_status_e tier_get(tier_worker_t *tw, ram_get_mode_e mode, const char *key,
+                        size_t nkey, rel_time_t exptime, item_t **out,
+                        const cache_async_t *async);
+cache_status_e tier_store(tier_worker_t *tw, item_t *it, cache_store_op_e op,
+                          uint64_t cas_in, uint64_t *cas_out, const cache_async_t *async);
+cache_status_e tier_delete(tier_worker_t *tw, const char *key, size_t nkey, bool count,
+                           const cache_async_t *async);
+cache_status_e tier_arith(tier_worker_t *tw, const char *key, size_t nkey, bool incr,
+                          uint64_t delta, uint64_t *value_out, uint64_t *cas_out,
+                          const cache_async_t *async);
+/* cache_item_alloc with spilling and bounded back-pressure. */
+item_t *tier_item_alloc(tier_worker_t *tw, const char *key, size_t nkey, uint32_t flags,
+                        rel_time_t exptime, size_t nbytes, cache_status_e *st);
+/* After ram_flush_all: tells the flash tier the flush time. */
+void tier_flush(tier_t *t);
+
+/* Adds the flash figures (CACHE_FLASH_STATS_FIELDS and the ratios). */
+void tier_stats(tier_t *t, cache_stats_t *out);
+/* Zeroes the glue's own counters (the flash tier's are not resettable). */
+void tier_stats_reset(tier_t *t);
+
+#endif /* TIERCACHE_TIERING_H */
