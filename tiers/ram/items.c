@@ -632,8 +632,18 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
             size_t n = (size_t)old->nbytes + it->nbytes;
             link = do_item_alloc(r, key, nkey, item_flags_get(old), old->exptime, n,
                                  rflags, spill, &st);
-            if (st == CACHE_PENDING)
-                st = CACHE_NO_MEMORY; /* cannot wait holding the stripe */
+            if (st == CACHE_PENDING) {
+                /* Cannot wait for the writer holding the stripe: evict
+                 * without spilling instead (a counted drop). At most a
+                 * third of a class waits for the writer (lru_pull_tail),
+                 * so this finds memory unless the class is truly full. */
+                link = do_item_alloc(r, key, nkey, item_flags_get(old), old->exptime, n,
+                                     rflags | RAM_F_NOSPILL, spill, &st);
+                if (st == CACHE_PENDING)
+                    st = CACHE_NO_MEMORY;
+            }
+            if (st == CACHE_NO_MEMORY)
+                WSTAT_INC(ws, store_no_memory);
             if (link) {
                 char *d = item_value(link);
                 if (op == CACHE_STORE_APPEND) {
@@ -794,6 +804,9 @@ cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
     } else {
         item_t *nw = do_item_alloc(r, key, nkey, item_flags_get(it), it->exptime,
                                    (size_t)len, rflags, spill, &st);
+        if (!nw && st == CACHE_PENDING) /* see append: cannot wait here */
+            nw = do_item_alloc(r, key, nkey, item_flags_get(it), it->exptime,
+                               (size_t)len, rflags | RAM_F_NOSPILL, spill, &st);
         if (!nw) {
             st = CACHE_NO_MEMORY;
             goto out;
