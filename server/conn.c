@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "process.h"
+#include "proto_bin.h"
 #include "proto_text.h"
 #include "worker.h"
 
@@ -95,6 +96,18 @@ static void describe_peer(conn_t *c)
     }
 }
 
+/* The protocol -B forces on every connection, or CONN_PROTO_AUTO (chosen
+ * from a connection's first byte; for UDP, from each datagram's). */
+static conn_proto_e forced_proto(const worker_t *w)
+{
+    const char *proto = w->srv->settings->protocol;
+    if (proto && strcmp(proto, "ascii") == 0)
+        return CONN_PROTO_TEXT;
+    if (proto && strcmp(proto, "binary") == 0)
+        return CONN_PROTO_BIN;
+    return CONN_PROTO_AUTO;
+}
+
 conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
 {
     conn_t *c = calloc(1, sizeof(*c));
@@ -105,6 +118,7 @@ conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
     c->w = w;
     c->fd = fd;
     c->is_unix = is_unix;
+    c->proto = forced_proto(w);
     snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", listen_addr);
     describe_peer(c);
     atomic_store(&c->last_cmd, (long long)time(NULL));
@@ -151,6 +165,7 @@ static void conn_free(conn_t *c)
 {
     release_slots(c);
     free(c->slots);
+    free(c->x.line);
     free(c);
 }
 
@@ -189,6 +204,7 @@ static void slot_done(void *ctx, cache_result_t *r)
     s->item = r->item;
     r->item = NULL;
     s->value = r->value;
+    s->cas = r->cas;
     s->done = true;
     c->inflight--;
     if (c->zombie) {
@@ -235,6 +251,7 @@ const cache_async_t *conn_arm(conn_t *c, conn_slot_t *s)
     s->status = CACHE_OK;
     s->item = NULL;
     s->value = 0;
+    s->cas = 0;
     c->inflight++;
     c->issuing = true;
     return &s->async;
@@ -285,8 +302,35 @@ void conn_start_nread(conn_t *c, cache_item_t *it, size_t nbytes,
     c->ncrlf = 0;
     c->op = op;
     c->cas_in = cas_in;
+    c->nread_kind = CONN_NREAD_TEXT;
     c->state = CONN_NREAD;
     atomic_store(&c->pub_state, PUB_NREAD);
+}
+
+void conn_start_nread_bin(conn_t *c, cache_item_t *it, size_t nbytes,
+                          cache_store_op_e op, uint64_t cas_in)
+{
+    conn_start_nread(c, it, nbytes, op, cas_in);
+    c->crlf[0] = '\r';
+    c->crlf[1] = '\n';
+    c->ncrlf = 2;
+    c->nread_kind = CONN_NREAD_BIN;
+}
+
+bool conn_keep_line(conn_t *c, const char *line, size_t len)
+{
+    if (len + 1 > c->x.line_cap) {
+        size_t cap = len + 1 < 256 ? 256 : len + 1;
+        char *nl = realloc(c->x.line, cap);
+        if (nl == NULL)
+            return false;
+        c->x.line = nl;
+        c->x.line_cap = cap;
+    }
+    memcpy(c->x.line, line, len);
+    c->x.line[len] = '\0';
+    c->x.line_len = len;
+    return true;
 }
 
 void conn_start_swallow(conn_t *c, size_t n)
@@ -340,6 +384,8 @@ static bool grow_rbuf(conn_t *c)
 /* Reads into the free tail of rbuf. *full says the read filled it all. */
 static io_status_e read_rbuf(conn_t *c, bool *short_read)
 {
+    if (c->dgram)
+        return IO_AGAIN; /* the datagram is used up: end the step */
     if (!ensure_rbuf(c))
         return IO_CLOSED;
     if (c->rpos > 0) {
@@ -368,6 +414,8 @@ static io_status_e read_rbuf(conn_t *c, bool *short_read)
 /* NREAD: one readv into the item's value, the crlf and rbuf. */
 static io_status_e read_nread(conn_t *c, bool *short_read)
 {
+    if (c->dgram)
+        return IO_AGAIN;
     if (!ensure_rbuf(c))
         return IO_CLOSED;
     struct iovec iov[3];
@@ -432,12 +480,57 @@ typedef enum parse_result {
     PR_CLOSE,     /* close the connection */
 } parse_result_e;
 
+/* One binary request (proto_bin.h): header, extras and key from rbuf; a
+ * value goes through NREAD, a refused one through SWALLOW. */
+static parse_result_e parse_bin(conn_t *c)
+{
+    bin_request_t req;
+    size_t used = 0;
+    memset(&req, 0, sizeof(req));
+    /* no value limit here: cache_item_alloc() refuses what cannot fit and
+     * the value is then swallowed, never buffered */
+    bin_parse_status_e st = bin_parse((const uint8_t *)c->rbuf + c->rpos,
+                                      c->rlen, NULL, &req, &used);
+    switch (st) {
+    case BIN_PARSE_OK:
+        process_bin(c, &req);
+        consume(c, used);
+        return PR_DONE;
+    case BIN_PARSE_EREPLY:
+        process_bin_error(c, &req);
+        if (req.close) {
+            c->close_after_write = true;
+            c->rlen = c->rpos = 0;
+            return PR_DONE;
+        }
+        consume(c, used);
+        conn_start_swallow(c, req.swallow);
+        return PR_DONE;
+    case BIN_PARSE_EUNFIN:
+        if (c->rlen == c->rsize && !grow_rbuf(c))
+            return PR_CLOSE;
+        return PR_MORE;
+    case BIN_PARSE_ECLOSE:
+    default:
+        return PR_CLOSE;
+    }
+}
+
 static parse_result_e parse_one(conn_t *c)
 {
     static const text_limits_t limits = {
         .line_max = TEXT_LINE_MAX,
         .get_line_max = CONN_GET_LINE_MAX,
     };
+    if (c->proto == CONN_PROTO_AUTO) {
+        c->proto = (unsigned char)c->rbuf[c->rpos] == BIN_MAGIC_REQ
+                       ? CONN_PROTO_BIN
+                       : CONN_PROTO_TEXT;
+        if (atomic_load(&c->w->srv->verbose) > 1 && c->proto == CONN_PROTO_BIN)
+            fprintf(stderr, "%d: Client using the binary protocol\n", c->fd);
+    }
+    if (c->proto == CONN_PROTO_BIN)
+        return parse_bin(c);
     text_request_t req;
     size_t used = 0;
     memset(&req, 0, sizeof(req));
@@ -445,6 +538,11 @@ static parse_result_e parse_one(conn_t *c)
         text_parse(c->rbuf + c->rpos, c->rlen, &limits, &req, &used);
     switch (st) {
     case TEXT_PARSE_OK:
+        if (req.cmd == TEXT_CMD_META) {
+            process_meta(c, req.args, req.args_len);
+            consume(c, used);
+            return PR_DONE;
+        }
         c->noreply = req.noreply;
         process_text(c, &req);
         consume(c, used);
@@ -517,7 +615,12 @@ static drive_result_e drive(conn_t *c, int *budget)
             break;
         case CONN_NREAD:
             if (fill_nread(c)) {
-                process_nread_done(c);
+                if (c->nread_kind == CONN_NREAD_META)
+                    process_meta_nread_done(c);
+                else if (c->nread_kind == CONN_NREAD_BIN)
+                    process_bin_nread_done(c);
+                else
+                    process_nread_done(c);
                 continue;
             }
             if (short_read)
@@ -609,8 +712,76 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (c->park == CONN_PARK_NONE || c->inflight > 0)
         return;
-    process_resume(c);
+    conn_park_e kind = c->park;
     c->park = CONN_PARK_NONE;
+    process_resume(c, kind);
+    if (c->park != CONN_PARK_NONE)
+        return; /* a meta/binary request issued its next call */
     trim_slots(c);
+    if (c->dgram) {
+        c->dgram_resumed(c);
+        return;
+    }
     run(c, EV_READ);
+}
+
+/* ---- datagram connections (udp.c) -------------------------------------- */
+
+conn_t *conn_create_dgram(worker_t *w, int fd, const char *addr,
+                          const char *listen_addr, size_t rbuf_size,
+                          conn_dgram_fn resumed, void *owner)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+    char *rbuf = rbuf_size != BUFPOOL_BUF_SIZE ? malloc(rbuf_size) : NULL;
+    if (c == NULL || rbuf == NULL) {
+        free(c);
+        free(rbuf);
+        return NULL;
+    }
+    c->w = w;
+    c->fd = fd;
+    c->dgram = true;
+    c->proto = forced_proto(w);
+    c->dgram_resumed = resumed;
+    c->dgram_owner = owner;
+    c->rbuf = rbuf;
+    c->rsize = rbuf_size;
+    snprintf(c->addr, sizeof(c->addr), "%s", addr);
+    snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", listen_addr);
+    atomic_store(&c->last_cmd, (long long)time(NULL));
+    outq_init(&c->out, &w->pool, w->cw);
+    slot_init(c, &c->slot0);
+    event_assign(&c->resume, w->base, -1, 0, on_resume, c);
+    worker_conn_link(w, c);
+    return c;
+}
+
+conn_step_e conn_dgram_step(conn_t *c)
+{
+    int budget = 1;
+    if (c->state == CONN_PARSE && c->rlen == 0)
+        return CONN_STEP_EMPTY;
+    atomic_store(&c->last_cmd, (long long)time(NULL));
+    switch (drive(c, &budget)) {
+    case DRIVE_PARKED: return CONN_STEP_PARKED;
+    case DRIVE_YIELD: return CONN_STEP_DONE;
+    case DRIVE_BLOCKED:
+        return c->close_after_write ? CONN_STEP_CLOSE : CONN_STEP_DONE;
+    case DRIVE_CLOSE: return CONN_STEP_CLOSE;
+    case DRIVE_IDLE:
+    default:
+        return CONN_STEP_EMPTY;
+    }
+}
+
+void conn_dgram_discard(conn_t *c)
+{
+    cache_item_release(c->w->cw, &c->item);
+    c->state = CONN_PARSE;
+    atomic_store(&c->pub_state, PUB_PARSE);
+    c->nleft = c->ncrlf = c->swallow = 0;
+    c->rpos = c->rlen = 0;
+    c->close_after_write = false;
+    c->noreply = false;
+    c->proto = forced_proto(c->w); /* memcached picks it per datagram */
 }

@@ -20,6 +20,15 @@
  * A connection closed while calls are in flight becomes a zombie: socket,
  * buffers and replies are gone, the struct (and its slots) stay until the
  * last callback fires (worker.nzombies counts them).
+ *
+ * Datagram connections (UDP, see udp.h): created by conn_create_dgram(),
+ * with no socket event. udp.c copies one datagram's payload into rbuf and
+ * calls conn_dgram_step() once per request; the replies stay in c->out for
+ * udp.c to frame. Wherever a stream connection would read its socket for
+ * more input, a datagram connection ends the step (a request must fit in its
+ * datagram; conn_dgram_discard() drops a partial one). A parked request
+ * resumes as usual, then calls c->dgram_resumed instead of running the
+ * socket.
  */
 #ifndef TIERCACHE_CONN_H
 #define TIERCACHE_CONN_H
@@ -52,9 +61,59 @@ typedef enum conn_park {
     CONN_PARK_ARITH,   /* the new value, NOT_FOUND, ... */
     CONN_PARK_STORE,   /* STORED, NOT_STORED, EXISTS, ... */
     CONN_PARK_SILENT,  /* no reply (the unlink after a failed set) */
+    CONN_PARK_META,    /* a meta command: process_meta_resume() goes on */
+    CONN_PARK_BIN,     /* a binary command: process_bin_resume() goes on */
 } conn_park_e;
 
+/* The protocol of a connection: chosen from its first byte (0x80 = binary)
+ * unless -B forces one; never changes afterwards (memcached's rule). */
+typedef enum conn_proto {
+    CONN_PROTO_AUTO = 0,
+    CONN_PROTO_TEXT,
+    CONN_PROTO_BIN,
+} conn_proto_e;
+
+/* Who finishes a value read (CONN_NREAD). */
+typedef enum conn_nread_kind {
+    CONN_NREAD_TEXT = 0, /* process_nread_done() */
+    CONN_NREAD_META,     /* ms: process_meta_nread_done() */
+    CONN_NREAD_BIN,      /* no "\r\n" follows: process_bin_nread_done() */
+} conn_nread_kind_e;
+
+/*
+ * A meta or binary request that outlives its bytes in rbuf (a value read,
+ * a parked cache call, several steps): what process_meta.c /
+ * process_bin.c need to go on. Meta keeps a copy of the command line and
+ * parses it again (meta_parse is pure and cheap); binary keeps the header
+ * fields and the key.
+ */
+typedef struct conn_xreq {
+    char *line;          /* meta: malloc'ed copy of the line */
+    size_t line_len, line_cap;
+    char keybuf[256];    /* meta: decoded base64 key; binary: the key */
+    size_t nkey;         /* binary key length */
+    int step;            /* where a parked request goes on */
+    bool created;        /* meta: the item was created by N */
+    bool won;            /* meta: W */
+    bool fetched;        /* meta: h, before this request */
+    uint32_t last_access;/* meta: l, before this request */
+    uint64_t cas;        /* cas compared / returned */
+    cache_status_e st;   /* a result kept between steps */
+    /* binary: the request header fields that matter after parsing */
+    uint8_t opcode;
+    uint8_t cmd;         /* bin_cmd_e */
+    bool quiet, return_key;
+    uint32_t opaque;
+    uint64_t req_cas;
+    uint32_t flags, exptime;
+    uint64_t delta, initial;
+} conn_xreq_t;
+
 struct conn;
+
+/* Called on the worker's thread when a datagram connection's parked request
+ * has queued its reply (c->park is NONE again). */
+typedef void (*conn_dgram_fn)(struct conn *c);
 
 /* The context of one async cache call. Its address is handed to the tier
  * and must stay valid until the done callback: slot 0 lives in conn_t, the
@@ -66,6 +125,7 @@ typedef struct conn_slot {
     bool done;            /* the result is in */
     cache_item_t *item;   /* get/gat hit, owned here until queued */
     uint64_t value;       /* arith */
+    uint64_t cas;         /* store/arith: the new cas (appended) */
 } conn_slot_t;
 
 typedef struct conn {
@@ -111,13 +171,48 @@ typedef struct conn {
     conn_slot_t slot0;
     conn_slot_t *slots;    /* slots 1.., for a parked multi-get */
     size_t slots_cap;
+    /* datagram connections: see the top of this file */
+    bool dgram;
+    conn_dgram_fn dgram_resumed;
+    void *dgram_owner;     /* udp.c's state */
     struct event resume;   /* activated when the last callback fired */
+    /* appended: meta and binary protocols */
+    conn_proto_e proto;
+    conn_nread_kind_e nread_kind;
+    conn_xreq_t x;
 } conn_t;
 
 /* Creates a connection for accepted socket `fd` on worker `w` and starts
  * reading. On failure closes fd and returns NULL. Worker thread only. */
 conn_t *conn_create(struct worker *w, int fd, bool is_unix,
                     const char *listen_addr);
+
+/* Creates a datagram connection on worker `w` for UDP socket `fd` (owned
+ * from then on: conn_close closes it), with a malloc'd read buffer of
+ * `rbuf_size` bytes (not BUFPOOL_BUF_SIZE) and links it in w->conns. No
+ * event is registered. `addr` is shown by `stats conns`. Returns NULL on
+ * OOM (fd left open). Worker thread only. */
+conn_t *conn_create_dgram(struct worker *w, int fd, const char *addr,
+                          const char *listen_addr, size_t rbuf_size,
+                          conn_dgram_fn resumed, void *owner);
+
+typedef enum conn_step {
+    CONN_STEP_DONE = 0, /* one request handled, more input is buffered */
+    CONN_STEP_EMPTY,    /* input used up (maybe inside a request) */
+    CONN_STEP_PARKED,   /* the request parked: wait for dgram_resumed */
+    CONN_STEP_CLOSE,    /* quit (c->close_after_write) or a line the
+                           stream protocol would close on */
+} conn_step_e;
+
+/* Datagram connections: handles at most one request from rbuf (with its
+ * value, if the buffer holds it). Its reply, if any, is queued on c->out.
+ * Never reads the socket. */
+conn_step_e conn_dgram_step(conn_t *c);
+
+/* Datagram connections: drops buffered input and an unfinished request
+ * (a reserved item, a swallow) and clears close_after_write, ready for the
+ * next datagram. Not while parked. */
+void conn_dgram_discard(conn_t *c);
 
 /* Closes the socket, releases items and buffers, frees c. */
 void conn_close(conn_t *c);
@@ -151,5 +246,13 @@ bool conn_reserve_slots(conn_t *c, size_t n);
 const cache_async_t *conn_arm(conn_t *c, conn_slot_t *s);
 void conn_disarm(conn_t *c, cache_status_e st);
 void conn_park(conn_t *c, conn_park_e kind);
+
+/* Enters NREAD for a binary value: no "\r\n" is read after it (c->crlf is
+ * preset to "\r\n" so the common checks pass). */
+void conn_start_nread_bin(conn_t *c, cache_item_t *it, size_t nbytes,
+                          cache_store_op_e op, uint64_t cas_in);
+
+/* Keeps a copy of a meta line in c->x.line. False when out of memory. */
+bool conn_keep_line(conn_t *c, const char *line, size_t len);
 
 #endif /* TIERCACHE_CONN_H */

@@ -28,10 +28,20 @@ typedef struct lsock {
     struct listener *l;
 } lsock_t;
 
+/* A bound UDP socket (-U); every worker serves a dup of it (udp.h). */
+typedef struct usock {
+    int fd;
+    int port;
+    bool v6;
+    char name[80];       /* "udp:127.0.0.1:11211" */
+} usock_t;
+
 struct listener {
     server_t *srv;
     lsock_t socks[MAX_LISTEN];
     unsigned n;
+    usock_t usocks[MAX_LISTEN];
+    unsigned nu;
     unsigned next_worker;
     struct event *retry_ev; /* re-enable accepting after EMFILE */
 };
@@ -100,6 +110,72 @@ static listener_status_e bind_tcp(listener_t *l, const char *host,
                  p);
         if (l->srv->tcp_port == 0)
             l->srv->tcp_port = p;
+    }
+    freeaddrinfo(res);
+    return st;
+}
+
+/* Binds UDP sockets for host:port (every address it resolves to). */
+static listener_status_e bind_udp(listener_t *l, const char *host,
+                                  const char *port)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "getaddrinfo(\"%s\"): %s\n", host ? host : "",
+                gai_strerror(rc));
+        return LISTENER_EADDR;
+    }
+    listener_status_e st = LISTENER_OK;
+    for (struct addrinfo *ai = res; ai && st == LISTENER_OK; ai = ai->ai_next) {
+        if (l->nu == MAX_LISTEN)
+            break;
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+                                           SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            perror("socket()");
+            st = LISTENER_EBIND;
+            break;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ai->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        /* memcached maximizes the send buffer of UDP sockets: replies of
+         * many datagrams go out in one burst (capped by wmem_max) */
+        int sndbuf = 4 * 1024 * 1024;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            fprintf(stderr, "failed to listen on UDP port %s: %s\n", port,
+                    strerror(errno));
+            close(fd);
+            st = LISTENER_EBIND;
+            break;
+        }
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char h[INET6_ADDRSTRLEN] = "?";
+        int p = 0;
+        getsockname(fd, (struct sockaddr *)&ss, &len);
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &in->sin_addr, h, sizeof(h));
+            p = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &in6->sin6_addr, h, sizeof(h));
+            p = ntohs(in6->sin6_port);
+        }
+        usock_t *us = &l->usocks[l->nu++];
+        us->fd = fd;
+        us->port = p;
+        us->v6 = ss.ss_family == AF_INET6;
+        snprintf(us->name, sizeof(us->name),
+                 us->v6 ? "udp6:[%s]:%d" : "udp:%s:%d", h, p);
     }
     freeaddrinfo(res);
     return st;
@@ -189,6 +265,22 @@ listener_status_e listener_create(server_t *srv, listener_t **out)
             st = bind_tcp(l, host, port);
         }
         free(list);
+        /* -U: the same addresses; an addr:port item's port applies to UDP
+         * too (memcached) */
+        if (st == LISTENER_OK && srv->settings->udp_port != 0) {
+            snprintf(defport, sizeof(defport), "%d", srv->settings->udp_port);
+            list = strdup(srv->settings->listen ? srv->settings->listen
+                                                : "127.0.0.1");
+            save = NULL;
+            for (char *item = strtok_r(list, ",", &save);
+                 item && st == LISTENER_OK;
+                 item = strtok_r(NULL, ",", &save)) {
+                const char *host, *port;
+                split_addr(item, &host, &port, defport);
+                st = bind_udp(l, host, port);
+            }
+            free(list);
+        }
     }
     if (st != LISTENER_OK) {
         listener_destroy(&l);
@@ -273,6 +365,18 @@ listener_status_e listener_start(listener_t *l)
             return LISTENER_ENOMEM;
     }
     set_accepting(l, true);
+    /* every worker serves every UDP socket (a dup each) */
+    for (unsigned i = 0; i < l->nu; i++) {
+        for (unsigned j = 0; j < l->srv->nworkers; j++) {
+            int fd = fcntl(l->usocks[i].fd, F_DUPFD_CLOEXEC, 0);
+            if (fd < 0 ||
+                !worker_dispatch_udp(l->srv->workers[j], fd,
+                                     l->usocks[i].name)) {
+                perror("dup(udp socket)");
+                return LISTENER_ENOMEM;
+            }
+        }
+    }
     return LISTENER_OK;
 }
 
@@ -292,6 +396,9 @@ void listener_write_port_file(const listener_t *l)
         if (!l->socks[i].is_unix)
             fprintf(f, "TCP INET: %d\n", l->socks[i].port);
     }
+    for (unsigned i = 0; i < l->nu; i++)
+        fprintf(f, "UDP INET%s: %d\n", l->usocks[i].v6 ? "6" : "",
+                l->usocks[i].port);
     fclose(f);
     if (rename(tmp, path) != 0)
         fprintf(stderr, "failed to rename %s: %s\n", tmp, strerror(errno));
@@ -309,6 +416,8 @@ void listener_destroy(listener_t **lp)
         if (l->socks[i].is_unix && l->srv->settings->socket_path)
             unlink(l->srv->settings->socket_path);
     }
+    for (unsigned i = 0; i < l->nu; i++)
+        close(l->usocks[i].fd);
     if (l->retry_ev)
         event_free(l->retry_ev);
     atomic_store(&l->srv->accepting, false);

@@ -303,11 +303,19 @@ static void reply_delete(conn_t *c, const text_request_t *req)
         conn_reply(c, st == CACHE_OK ? "DELETED" : "NOT_FOUND");
 }
 
-void process_resume(conn_t *c)
+void process_resume(conn_t *c, conn_park_e kind)
 {
     conn_slot_t *s0 = conn_slot(c, 0);
+    if (kind == CONN_PARK_META) {
+        process_meta_resume(c);
+        return;
+    }
+    if (kind == CONN_PARK_BIN) {
+        process_bin_resume(c);
+        return;
+    }
     c->noreply = c->park_noreply;
-    switch (c->park) {
+    switch (kind) {
     case CONN_PARK_GET:
         for (size_t i = 0; i < c->park_nslots; i++) {
             conn_slot_t *s = conn_slot(c, i);

@@ -36,6 +36,33 @@ void process_nread_done(conn_t *c);
  * VALUE lines in key order then END, or the one-line reply of a store,
  * arith, touch or delete. Releases the slots' items. The caller unparks.
  */
-void process_resume(conn_t *c);
+void process_resume(conn_t *c, conn_park_e kind);
+
+/* ---- meta protocol (process_meta.c) ----------------------------------
+ *
+ * process_meta(): one mn/mg/ms/md/ma/me line (TEXT_CMD_META's args: the
+ * whole line without its ending). Queues the reply (or enters NREAD for
+ * ms, SWALLOW after a refused ms) byte for byte as memcached 1.6.18; may
+ * park the connection (CONN_PARK_META) on a flash read, then
+ * process_meta_resume() goes on from the slot's result (it may park
+ * again). process_meta_nread_done(): the ms value is in c->item.
+ */
+void process_meta(conn_t *c, const char *line, size_t len);
+void process_meta_nread_done(conn_t *c);
+void process_meta_resume(conn_t *c);
+
+/* ---- binary protocol (process_bin.c) ---------------------------------
+ *
+ * process_bin(): one parsed request (BIN_PARSE_OK; its key and extras are
+ * copied, the value, if any, is read next through NREAD).
+ * process_bin_error(): the reply to BIN_PARSE_EREPLY. Replies go to c->out
+ * as memcached 1.6.18's packets; quiet opcodes suppress what memcached
+ * suppresses. Parking and resuming as for meta (CONN_PARK_BIN).
+ */
+struct bin_request;
+void process_bin(conn_t *c, const struct bin_request *req);
+void process_bin_error(conn_t *c, const struct bin_request *req);
+void process_bin_nread_done(conn_t *c);
+void process_bin_resume(conn_t *c);
 
 #endif /* TIERCACHE_PROCESS_H */

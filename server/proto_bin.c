@@ -5,6 +5,8 @@
  */
 #include "proto_bin.h"
 
+#include <limits.h>
+
 #include <string.h>
 
 static uint16_t rd16(const uint8_t *p)
@@ -194,6 +196,25 @@ bin_parse_status_e bin_parse(const uint8_t *buf, size_t len,
     req->key = (const char *)(ext + h->extlen);
     req->nkey = h->keylen;
 
+    /* Debian's 1.6.18 is built with SASL (off unless -S): list-mechs
+     * wants an empty body, auth/step a key and no extras (else "Invalid
+     * arguments" and close); auth/step then read their value and answer
+     * "Unknown command". Checked against memcached. */
+    if (h->opcode == BIN_OP_SASL_LIST_MECHS ||
+        h->opcode == BIN_OP_SASL_AUTH || h->opcode == BIN_OP_SASL_STEP) {
+        bool list = h->opcode == BIN_OP_SASL_LIST_MECHS;
+        bool shape = list ? (h->extlen == 0 && h->keylen == 0 &&
+                             h->bodylen == 0)
+                          : (h->extlen == 0 && h->keylen > 0);
+        req->cmd = BIN_CMD_NONE;
+        req->key = NULL;
+        req->nkey = 0;
+        if (!shape) {
+            return ereply(req, BIN_STATUS_EINVAL, true, 0);
+        }
+        return ereply(req, BIN_STATUS_UNKNOWN_COMMAND, false,
+                      h->bodylen - h->keylen);
+    }
     if (!classify(h->opcode, req)) {
         /* memcached swallows bodylen bytes after the extras and key it
          * already consumed (its over-read, reproduced). */
@@ -237,6 +258,13 @@ bin_parse_status_e bin_parse(const uint8_t *buf, size_t len,
         break;
     default:
         break;
+    }
+    /* memcached keeps the value length in an int: a "negative" one is
+     * "Too large." with nothing swallowed (what follows is parsed as the
+     * next header), checked by sending such a header alone */
+    if (req->vlen > (size_t)INT_MAX) {
+        req->vlen = 0;
+        return ereply(req, BIN_STATUS_E2BIG, false, 0);
     }
     if (req->vlen > value_max) {
         return ereply(req, BIN_STATUS_E2BIG, false, req->vlen);

@@ -55,8 +55,14 @@
  *
  * Before that, for every opcode: keylen + extlen > bodylen -> "Unknown
  * command" (0x81) and close; keylen > 250 -> "Invalid arguments" and close.
- * Unknown opcodes (verbosity 0x1b and the SASL opcodes 0x20-0x22 included:
- * 1.6.18 without SASL answers them so) -> "Unknown command", connection kept,
+ * SASL opcodes (Debian's 1.6.18 has SASL compiled in, off without -S):
+ * list-mechs with any body, or auth/step with extras or no key -> "Invalid
+ * arguments" and close; otherwise "Unknown command", auth/step having read
+ * their value (req->swallow = the value, no over-read).
+ * A set/add/replace/append/prepend whose value length is over INT_MAX
+ * (memcached's int goes negative) -> "Too large." with nothing swallowed.
+ * Other unknown opcodes (verbosity 0x1b included)
+ * -> "Unknown command", connection kept,
  * and memcached then discards bodylen bytes counted AFTER the extras and
  * key it already consumed (it over-reads extlen + keylen bytes of whatever
  * follows; reproduced, see req->swallow).

@@ -74,7 +74,8 @@ static const opt_t opts[] = {
      "TCP port to listen on (0: an ephemeral port)", "tcpport", F_PORT, 0,
      65535},
     {'U', "udp-port", NULL, T_INT, OFF(udp_port), "0",
-     "UDP port (not implemented: ignored)", "udpport", F_DEFAULT, 0, 65535},
+     "UDP port to listen on (0: off; no ephemeral UDP port)", "udpport",
+     F_DEFAULT, 0, 65535},
     {'l', "listen", NULL, T_STR, OFF(listen), "127.0.0.1",
      "interfaces to listen on, comma separated (addr or addr:port)",
      "inter", F_INTER, 0, 0},
@@ -113,7 +114,7 @@ static const opt_t opts[] = {
     {'b', "listen-backlog", NULL, T_INT, OFF(backlog), "1024",
      "the backlog queue limit", "tcp_backlog", F_DEFAULT, 1, INT_MAX},
     {'B', "protocol", NULL, T_STR, OFF(protocol), "auto",
-     "protocol: ascii, binary (not implemented) or auto",
+     "protocol: ascii, binary or auto (auto: from the first byte)",
      "binding_protocol", F_PROTO, 0, 0},
     {'S', "enable-sasl", NULL, T_IGNORE, NOOFF, "no",
      "SASL authentication (not implemented: ignored)", "auth_enabled_sasl",
@@ -700,12 +701,6 @@ static settings_status_e validate(settings_t *s)
                 " -- should be one of auto, binary, or ascii\n", s->protocol);
         return SETTINGS_EUSAGE;
     }
-    if (strcmp(s->protocol, "binary") == 0)
-        fprintf(stderr, "tiercache: warning: the binary protocol is not "
-                "implemented yet; serving ascii\n");
-    if (s->udp_port != 0)
-        fprintf(stderr, "tiercache: warning: UDP is not implemented; -U %d "
-                "ignored\n", s->udp_port);
     return SETTINGS_OK;
 }
 

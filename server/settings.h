@@ -19,7 +19,7 @@
 typedef struct settings {
     /* network */
     int port;              /* -p: TCP port; 0 = an ephemeral port */
-    int udp_port;          /* -U: accepted, UDP is not implemented */
+    int udp_port;          /* -U: UDP port, 0 = off (see udp.h) */
     char *socket_path;     /* -s: unix socket (disables TCP) */
     unsigned unix_mask;    /* -a: octal permission mask */
     char *listen;          /* -l: comma-separated interfaces */

@@ -16,6 +16,31 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "udp.h"
+
+/* Starts serving a UDP socket (worker thread). */
+static void add_udp(worker_t *w, int fd, const char *name)
+{
+    struct udp **a = realloc(w->udps, (w->nudps + 1) * sizeof(*a));
+    if (a == NULL) {
+        close(fd);
+        return;
+    }
+    w->udps = a;
+    if (udp_create(w, fd, name, &w->udps[w->nudps]) == UDP_OK)
+        w->nudps++;
+    else
+        fprintf(stderr, "tiercache: worker %u cannot serve %s\n", w->id, name);
+}
+
+static void close_udps(worker_t *w)
+{
+    for (size_t i = 0; i < w->nudps; i++)
+        udp_destroy(&w->udps[i]);
+    free(w->udps);
+    w->udps = NULL;
+    w->nudps = 0;
+}
 
 /* Completions of async cache calls (flash reads) are ready. */
 static void on_flash(evutil_socket_t fd, short what, void *arg)
@@ -48,13 +73,19 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
         pthread_mutex_unlock(&w->lock);
         if (quit) {
             close(p.fd);
-            atomic_fetch_sub(&w->srv->curr_conns, 1);
+            if (!p.is_udp)
+                atomic_fetch_sub(&w->srv->curr_conns, 1);
+            continue;
+        }
+        if (p.is_udp) {
+            add_udp(w, p.fd, p.listen_addr);
             continue;
         }
         STATS_ADD(&w->stats, total_connections, 1);
         conn_create(w, p.fd, p.is_unix, p.listen_addr);
     }
     if (quit) {
+        close_udps(w);
         while (w->conns)
             conn_close(w->conns);
         event_base_loopbreak(w->base);
@@ -130,7 +161,7 @@ static void notify(worker_t *w, char cmd)
     }
 }
 
-bool worker_dispatch(worker_t *w, int fd, bool is_unix,
+static bool dispatch(worker_t *w, int fd, bool is_unix, bool is_udp,
                      const char *listen_addr)
 {
     pthread_mutex_lock(&w->lock);
@@ -148,10 +179,22 @@ bool worker_dispatch(worker_t *w, int fd, bool is_unix,
     pending_fd_t *p = &w->queue[w->nqueue++];
     p->fd = fd;
     p->is_unix = is_unix;
+    p->is_udp = is_udp;
     snprintf(p->listen_addr, sizeof(p->listen_addr), "%s", listen_addr);
     pthread_mutex_unlock(&w->lock);
     notify(w, 'c');
     return true;
+}
+
+bool worker_dispatch(worker_t *w, int fd, bool is_unix,
+                     const char *listen_addr)
+{
+    return dispatch(w, fd, is_unix, false, listen_addr);
+}
+
+bool worker_dispatch_udp(worker_t *w, int fd, const char *name)
+{
+    return dispatch(w, fd, false, true, name);
 }
 
 void worker_stop(worker_t *w)
@@ -189,6 +232,7 @@ void worker_destroy(worker_t **wp)
     if (w == NULL)
         return;
     worker_stop(w);
+    close_udps(w);
     while (w->conns)
         conn_close(w->conns);
     drain_zombies(w);

@@ -3,8 +3,9 @@
  * buffer pool, counters and connections.
  *
  * The listener hands accepted sockets over with worker_dispatch() (a queue
- * under `lock` plus a byte on a notify pipe). Connections live and die on
- * their worker's thread.
+ * under `lock` plus a byte on a notify pipe), and a dup of every UDP socket
+ * with worker_dispatch_udp() (the worker then reads datagrams from it, see
+ * udp.h). Connections live and die on their worker's thread.
  *
  * The cache's completion fd (cache_worker_fd, the flash tier's eventfd) is
  * watched by a persistent EV_READ event that runs cache_worker_poll(): the
@@ -27,10 +28,12 @@
 struct event_base;
 struct event;
 struct conn;
+struct udp;
 
 typedef struct pending_fd {
     int fd;
     bool is_unix;
+    bool is_udp;       /* a UDP socket to serve, not a connection */
     char listen_addr[80];
 } pending_fd_t;
 
@@ -49,6 +52,8 @@ typedef struct worker {
     pending_fd_t *queue;
     size_t nqueue, queue_cap;
     struct conn *conns;          /* doubly linked */
+    struct udp **udps;           /* UDP sockets served (worker thread) */
+    size_t nudps;
     bufpool_t pool;
     server_stats_t stats;        /* written only by this thread */
 } worker_t;
@@ -70,6 +75,10 @@ worker_status_e worker_start(worker_t *w);
  * the fd is closed and false returned. */
 bool worker_dispatch(worker_t *w, int fd, bool is_unix,
                      const char *listen_addr);
+
+/* Hands a bound, non-blocking UDP socket to `w`, which serves it from then
+ * on (any thread). On failure the fd is closed and false returned. */
+bool worker_dispatch_udp(worker_t *w, int fd, const char *name);
 
 /* Asks the thread to close its connections and exit, then joins it. */
 void worker_stop(worker_t *w);

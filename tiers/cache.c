@@ -646,3 +646,26 @@ size_t cache_memory_outside_limit(const cache_t *c)
         m += tier_memory(c->tier);
     return m;
 }
+
+/* ---- peek (appended: meta/binary protocols) ---- */
+
+cache_status_e cache_peek(cache_worker_t *w, const char *key, size_t nkey,
+                          cache_item_meta_t *m)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    ram_t *r = &w->c->ram;
+    uint64_t hv = hash_key(key, nkey);
+    rel_time_t now = ram_now(r);
+    cache_status_e st = CACHE_NOT_FOUND;
+    hash_lock(&r->hash, hv);
+    item_t *it = do_hash_find(&r->hash, key, nkey, hv);
+    if (it && !ram_item_is_flushed(r, it, now) &&
+        !(it->exptime != 0 && it->exptime <= now)) {
+        fill_meta(m, it);
+        m->key = NULL;
+        st = CACHE_OK;
+    }
+    hash_unlock(&r->hash, hv);
+    return st;
+}

@@ -492,4 +492,19 @@ void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx);
  *   a store, no lock prefix): never torn, possibly a few ops stale.
  */
 
+/* ---- appended for the meta/binary protocols (server/process_meta.c) ----- */
+
+/*
+ * Peeks at a live item in RAM without bumping it, without touching its
+ * fetched bit and without counting anything (memcached's item_get with
+ * DONT_UPDATE, as `me`, mg's h/l flags and cas-checked deletes use it).
+ * Fills *m (m->key is set to NULL: the item is not referenced) and returns
+ * CACHE_OK, or CACHE_NOT_FOUND when there is no live RAM item (absent,
+ * expired, flushed, or only on flash: the caller decides whether to fall
+ * back to cache_get). CACHE_EINVAL for a bad key. Never blocks on IO, never
+ * unlinks. O(1), takes the key's stripe lock.
+ */
+cache_status_e cache_peek(cache_worker_t *w, const char *key, size_t nkey,
+                          cache_item_meta_t *m);
+
 #endif /* TIERCACHE_CACHE_H */

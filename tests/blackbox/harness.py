@@ -45,6 +45,22 @@ def free_port():
     return port
 
 
+def free_udp_port():
+    """Returns a port free for both TCP and UDP a moment ago (racy; callers
+    retry). memcaslap -U wants the server's TCP and UDP ports equal."""
+    for _ in range(50):
+        port = free_port()
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind((HOST, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+    raise ServerError('no port free for both TCP and UDP')
+
+
 def parse_port_file(text):
     """Returns the TCP port from a MEMCACHED_PORT_FILENAME file, or None."""
     m = re.search(r'^TCP INET6?: (\d+)$', text, re.M)
@@ -71,10 +87,14 @@ class Server:
     flags (the caller passes -s for a unix socket, which disables TCP in
     memcached). listen=False: no -l (tiercache's default listen address). unix: the socket path to wait for when tcp is False.
     check_exit: verify a clean exit on stop (tiercache) / death (memcached).
+    udp=True: both servers get -p P -U P -l 127.0.0.1 for a free port P
+    (there is no ephemeral UDP port); self.udp_port is P.
     """
 
     def __init__(self, args=None, tcp=True, unix=None, check_exit=True,
-                 env=None, binary=None, listen=True):
+                 env=None, binary=None, listen=True, udp=False):
+        self.udp = udp
+        self.udp_port = None
         self.listen = listen   # False: tiercache gets -p 0 but no -l
         self.bin = binary or BIN
         self.ref = os.path.basename(self.bin) == 'memcached'
@@ -110,13 +130,17 @@ class Server:
             cmd += ['-u', 'root']
             if self.tcp:
                 cmd += ['-l', HOST, '-p', str(port)]
+                if self.udp:
+                    cmd += ['-U', str(port)]
+        elif self.tcp and self.udp:
+            cmd += ['-p', str(port), '-U', str(port), '-l', HOST]
         elif self.tcp:
             cmd += ['-p', '0'] + (['-l', HOST] if self.listen else [])
         return cmd + self.args
 
     def start(self):
         last = None
-        for _ in range(3 if self.ref else 1):
+        for _ in range(3 if self.ref or self.udp else 1):
             try:
                 self._start_once()
                 return self
@@ -126,7 +150,12 @@ class Server:
         raise last
 
     def _start_once(self):
-        port = free_port() if self.ref and self.tcp else None
+        port = None
+        if self.tcp and self.udp:
+            port = free_udp_port()
+            self.udp_port = port
+        elif self.ref and self.tcp:
+            port = free_port()
         self.port = None
         env = dict(os.environ)
         env.update(self.extra_env)
@@ -148,7 +177,7 @@ class Server:
                                      self.stderr()))
             if self.tcp:
                 if self.port is None:
-                    if self.ref:
+                    if self.ref or self.udp:
                         self.port = port
                     else:
                         try:

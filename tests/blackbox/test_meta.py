@@ -1,0 +1,185 @@
+"""Meta protocol (mn mg ms md ma me): exact replies, as memcached 1.6.18.
+
+Every case of CASES runs on a fresh server (so cas values are the same on
+both servers) and must produce exactly the bytes listed; the reference run
+(suite 'reference') proves they are memcached's.
+"""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import BBTest  # noqa: E402
+
+# (name, bytes sent at once, exact reply)
+CASES = [
+    ('mn',
+     b'mn\r\n',
+     b'MN\r\n'),
+    ('mg_miss_quiet',
+     b'mg foo\r\nmg foo v\r\nmg foo v q\r\nmg foo k O123 q\r\nmg foo k O123\r\nmn\r\n',
+     b'EN\r\nEN\r\nEN kfoo O123\r\nMN\r\n'),
+    ('mg_flags',
+     b'ms foo 2\r\nhi\r\nmg foo v\r\nmg foo s v f t k O9 q\r\nmg foo h l\r\nmg foo h l v\r\n',
+     b'HD\r\nVA 2\r\nhi\r\nVA 2 s2 f0 t-1 kfoo O9\r\nhi\r\nHD h1 l0\r\nVA 2 h1 l0\r\nhi\r\n'),
+    ('ms_flags_ttl',
+     b'ms fo2 2 F5 T100\r\nhi\r\nmg fo2 s t f v\r\nmg fo2 c\r\n',
+     b'HD\r\nVA 2 s2 t100 f5\r\nhi\r\nHD c1\r\n'),
+    ('ms_modes_quiet',
+     b'ms foo 2 q\r\nhi\r\nms foo 2 ME q\r\nhi\r\nms nope 2 MR\r\nhi\r\nms nope 2 MR q\r\nhi\r\nmn\r\n',
+     b'NS\r\nNS\r\nNS\r\nMN\r\n'),
+    ('ms_append_prepend',
+     b'ms foo 2 c k O1\r\nhi\r\nms foo 2 MA\r\nXY\r\nmg foo v\r\nms foo 2 MP k\r\nAB\r\nmg foo v\r\nms nope 1 MA\r\nx\r\n',
+     b'HD c1 kfoo O1\r\nHD\r\nVA 4\r\nhiXY\r\nHD kfoo\r\nVA 6\r\nABhiXY\r\nNS\r\n'),
+    ('ms_cas',
+     b'ms foo 2 C1\r\nhi\r\nms foo 2 c\r\nhi\r\nms foo 2 C1 c\r\nhi\r\nms foo 2 C2 c\r\nhi\r\nms foo 2 MA C1\r\nhi\r\nms fox 2 C1\r\nhi\r\nms foo 2 ME C3\r\nhi\r\n',
+     b'NF\r\nHD c1\r\nHD c2\r\nHD c3\r\nEX\r\nNF\r\nNS\r\n'),
+    ('ms_bad_chunk',
+     b'ms foo 2\r\nhiX\r\nmn\r\nms foo 2 q\r\nhiX\r\nmn\r\n',
+     b'CLIENT_ERROR bad data chunk\r\nERROR\r\nMN\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\nMN\r\n'),
+    ('ms_bad_mode',
+     b'ms foo 2 Mz\r\nhi\r\nmn\r\n',
+     b'CLIENT_ERROR invalid mode for ms M token\r\nMN\r\n'),
+    ('ms_bad_len',
+     b'ms foo bar\r\nhi\r\nmn\r\n',
+     b'CLIENT_ERROR bad command line format\r\nERROR\r\nMN\r\n'),
+    ('md',
+     b'md foo\r\nmd foo\r\nmd foo q\r\nms foo 1\r\na\r\nmd foo q k O5\r\nmg foo\r\nmn\r\n',
+     b'NF\r\nNF\r\nNF\r\nHD\r\nEN\r\nMN\r\n'),
+    ('md_cas',
+     b'ms foo 1\r\na\r\nmd foo C99 k\r\nmg foo v\r\nmd foo C1 q\r\nmg foo v\r\nmn\r\n',
+     b'HD\r\nEX kfoo\r\nVA 1\r\na\r\nEN\r\nMN\r\n'),
+    ('ma',
+     b'ma cnt\r\nma cnt q\r\nma cnt N0 J10 v\r\nma cnt v\r\nma cnt MD D3 v c\r\nma cnt q\r\nma cnt v q\r\nma cnt M- D100 v\r\nma cnt M+ k O1\r\nmn\r\n',
+     b'NF\r\nNF\r\nVA 2\r\n10\r\nVA 2\r\n11\r\nVA 1 c3\r\n8\r\nVA 1\r\n0\r\nHD kcnt O1\r\nMN\r\n'),
+    ('ma_errors',
+     b'ms cn 2\r\nab\r\nma cn\r\nma cn MX\r\nma cn Dx\r\nma cn Jx\r\nma cn v v\r\n',
+     b'HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nCLIENT_ERROR invalid mode for ma M token\r\nCLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\n'),
+    ('ma_ttl_cas',
+     b'ms cn 2\r\n10\r\nma cn v t\r\nma cn v T100 t\r\nma cn C1 v\r\nma cn C5 v c\r\n',
+     b'HD\r\nVA 2 t-1\r\n11\r\nVA 2 t100\r\n12\r\nEX\r\nEX\r\n'),
+    ('mg_vivify',
+     b'mg vv N30 s t c v\r\nmg vv s t v\r\nmg vv v\r\nms vv 3\r\nnew\r\nmg vv v\r\n',
+     b'VA 0 s0 t30 c1 W\r\n\r\nVA 0 s0 t30 Z\r\n\r\nVA 0 Z\r\n\r\nHD\r\nVA 3\r\nnew\r\n'),
+    ('mg_recache',
+     b'ms rr 1 T10\r\na\r\nmg rr R30 v\r\nmg rr R30 v\r\nmg rr v\r\nmg rr R5 v\r\n',
+     b'HD\r\nVA 1 W\r\na\r\nVA 1 Z\r\na\r\nVA 1 Z\r\na\r\nVA 1 Z\r\na\r\n'),
+    ('md_stale',
+     b'ms st 1\r\na\r\nmd st I T30\r\nmg st v t c\r\nmg st v t\r\nms st 1 C1 I\r\nb\r\nmg st v c\r\nms st 1 C3 I c\r\nc\r\nmg st v\r\n',
+     b'HD\r\nHD\r\nVA 1 t30 c2 X W\r\na\r\nVA 1 t30 Z X\r\na\r\nHD\r\nVA 1 c3 Z X\r\nb\r\nHD c4\r\nVA 1\r\nc\r\n'),
+    ('base64_keys',
+     b'ms YWJj 2 b\r\nhi\r\nmg YWJj b k v\r\nmg abc k v\r\nmg YWJk b k v\r\nmd YWJj b k\r\nma YWJj b k\r\nmg YW== b\r\n',
+     b'HD\r\nVA 2 kYWJj b\r\nhi\r\nVA 2 kYWJj b\r\nhi\r\nEN kYWJk b\r\nHD kYWJj b\r\nNF kYWJj b\r\nEN\r\n'),
+    ('mg_touch',
+     b'mg foo T30 v t\r\nms foo 1\r\na\r\nmg foo T30 t v\r\nmg foo t\r\n',
+     b'EN\r\nHD\r\nVA 1 t30\r\na\r\nHD t30\r\n'),
+    ('syntax',
+     b'mg a b\r\nmg\r\nms\r\nmd\r\nma\r\nme\r\nmx\r\nmg a Z\r\nmg a v v\r\nmd a Z\r\nmg a Oxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\nmn\r\n',
+     b'CLIENT_ERROR error decoding key\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\nCLIENT_ERROR bad command line format\r\nERROR\r\nCLIENT_ERROR invalid flag\r\nCLIENT_ERROR duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR opaque token too long\r\nMN\r\n'),
+    ('too_large',
+     b'ms big 2000000\r\n' + b'x' * 2000000 + b'\r\nmn\r\n',
+     b'SERVER_ERROR object too large for cache\r\nMN\r\n'),
+    ('too_large_drops_old',
+     (b'ms big 1\r\na\r\nms big 2000000 q\r\n' + b'x' * 2000000 +
+      b'\r\nmg big v\r\nmn\r\n'),
+     b'HD\r\nSERVER_ERROR object too large for cache\r\nEN\r\nMN\r\n'),
+    ('quiet_pipeline',
+     b'ms q1 1 q\r\na\r\nms q2 1 q\r\nb\r\nmg q1 v q k\r\nmg q3 v q k\r\nmg q2 v q k\r\nmd q3 q\r\nmd q1 q\r\nmn\r\n',
+     b'VA 1 kq1\r\na\r\nVA 1 kq2\r\nb\r\nNF\r\nMN\r\n'),
+]
+
+
+class MetaCases(BBTest):
+    def run_case(self, name, send, expect, split=False):
+        srv = self.start([])
+        c = self.conn(srv)
+        if split:
+            # one byte at a time: every split point of the requests
+            for i in range(len(send)):
+                c.send(send[i:i + 1])
+        else:
+            c.send(send)
+        try:
+            got = c.recv_exact(len(expect), timeout=10)
+        except Exception as e:  # noqa: BLE001
+            self.fail('%s: %s' % (name, e))
+        self.assertEqual(got, expect, name)
+        self.nothing_more(c)
+
+
+def _make(name, send, expect):
+    def t(self):
+        self.run_case(name, send, expect)
+    return t
+
+
+for _name, _send, _expect in CASES:
+    setattr(MetaCases, 'test_' + _name, _make(_name, _send, _expect))
+
+
+class MetaMisc(BBTest):
+    SERVER_ARGS = []
+
+    def test_split_bytes(self):
+        # a pipeline sent one byte at a time gives the same replies
+        send = (b'ms sp 2 T0 F3\r\nhi\r\nmg sp v f s k\r\nmg nx v q\r\n'
+                b'ma sp2 N0 J5 v\r\nmd sp q\r\nmn\r\n')
+        expect = (b'HD\r\nVA 2 f3 s2 ksp\r\nhi\r\nVA 1\r\n5\r\nMN\r\n')
+        c = self.conn()
+        for i in range(len(send)):
+            c.send(send[i:i + 1])
+        self.assertEqual(c.recv_exact(len(expect)), expect)
+        self.nothing_more(c)
+
+    def test_me(self):
+        c = self.conn()
+        self.cmd(c, 'me meA\r\n', 'EN\r\n')
+        self.cmd(c, 'ms meA 2 T100\r\nhi\r\n', 'HD\r\n')
+        c.send(b'me meA\r\n')
+        line = c.readline()
+        self.assertRegex(line, rb'^ME meA exp=-(100|99) la=[01] cas=\d+ '
+                               rb'fetch=no cls=1 size=64\r\n$')
+        self.cmd(c, 'mg meA\r\n', 'HD\r\n')
+        c.send(b'me meA\r\n')
+        self.assertRegex(c.readline(), rb' fetch=yes cls=1 size=64\r\n$')
+        # a binary key is shown in base64
+        self.cmd(c, 'ms AAEC 1 b\r\nx\r\n', 'HD\r\n')
+        c.send(b'me AAEC b\r\n')
+        self.assertRegex(c.readline(), rb'^ME AAEC exp=-1 la=\d+ cas=\d+ ')
+
+    def test_cmd_meta_counts_me_only(self):
+        srv = self.start([])
+        c = self.conn(srv)
+        self.cmd(c, 'mn\r\nmg a v\r\nms a 1\r\nx\r\nmd a\r\nma a\r\n'
+                    'me a\r\n', 'MN\r\nEN\r\nHD\r\nHD\r\nNF\r\nEN\r\n')
+        st = self.stats(c)
+        self.assertEqual(st['cmd_meta'], '1')
+        self.assertEqual(st['cmd_get'], '1')
+        self.assertEqual(st['get_misses'], '1')
+        self.assertEqual(st['cmd_set'], '1')
+        self.assertEqual(st['delete_hits'], '1')
+        self.assertEqual(st['incr_misses'], '1')
+
+    def test_text_and_meta_mix(self):
+        c = self.conn()
+        self.cmd(c, 'set mix 7 0 2\r\nab\r\n', 'STORED\r\n')
+        self.cmd(c, 'mg mix f v\r\n', 'VA 2 f7\r\nab\r\n')
+        self.cmd(c, 'ms mix 3 F9\r\nxyz\r\n', 'HD\r\n')
+        self.cmd(c, 'get mix\r\n', 'VALUE mix 9 3\r\nxyz\r\nEND\r\n')
+
+    def test_ascii_only_server(self):
+        srv = self.start(['-B', 'ascii'])
+        c = self.conn(srv)
+        self.cmd(c, 'ms a 1\r\nx\r\nmg a v\r\n', 'HD\r\nVA 1\r\nx\r\n')
+
+    def test_large_value(self):
+        c = self.conn()
+        big = b'v' * 500000
+        self.cmd(c, b'ms lv 500000 T0\r\n' + big + b'\r\n', 'HD\r\n')
+        self.cmd(c, 'mg lv s v\r\n', b'VA 500000 s500000\r\n' + big + b'\r\n')
+
+
+if __name__ == '__main__':
+    harness.main()
