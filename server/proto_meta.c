@@ -2,10 +2,11 @@
  * server/proto_meta.c - memcached's meta text protocol: parser and reply
  * encoders. Contract and the verified behaviour table in proto_meta.h.
  *
- * No locks, no globals, no allocation. The number scanners duplicate the
- * (static) ones of proto_text.c: same memcached 1.6.18 safe_strto* rules.
+ * No locks, no globals, no allocation. Numbers follow memcached 1.6.18's
+ * safe_strto* rules (proto_num.h), as the text parser's do.
  */
 #include "proto_meta.h"
+#include "proto_num.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -41,94 +42,6 @@ typedef struct tokens {
 
 /* ------------------------------------------------------------------ */
 /* Numbers (memcached safe_strto* on LP64 glibc, bounded by the token). */
-
-static bool c_isspace(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
-           c == '\r';
-}
-
-/* strtoull-style scan: spaces, one sign, digits ending the token or
- * followed by a space byte. Work: O(n). */
-static bool scan_num(const char *p, size_t n, bool *neg, uint64_t *mag)
-{
-    size_t i = 0;
-    bool overflow = false;
-    uint64_t v = 0;
-
-    *neg = false;
-    while (i < n && c_isspace((unsigned char)p[i])) {
-        i++;
-    }
-    if (i < n && (p[i] == '+' || p[i] == '-')) {
-        *neg = p[i] == '-';
-        i++;
-    }
-    size_t digits = i;
-    while (i < n && p[i] >= '0' && p[i] <= '9') {
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            overflow = true;
-        } else {
-            v = v * 10 + d;
-        }
-        i++;
-    }
-    if (i == digits || overflow) {
-        return false;
-    }
-    if (i < n && !c_isspace((unsigned char)p[i])) {
-        return false;
-    }
-    *mag = v;
-    return true;
-}
-
-static bool safe_strtoull(const char *p, size_t n, uint64_t *out)
-{
-    bool neg;
-    uint64_t mag;
-
-    if (!scan_num(p, n, &neg, &mag)) {
-        return false;
-    }
-    uint64_t v = neg ? (uint64_t)0 - mag : mag;
-    if (neg && v > (uint64_t)INT64_MAX) {
-        return false; /* "-1" rejected, "-0" accepted */
-    }
-    *out = v;
-    return true;
-}
-
-static bool safe_strtoul(const char *p, size_t n, uint32_t *out)
-{
-    uint64_t v;
-
-    if (!safe_strtoull(p, n, &v)) {
-        return false;
-    }
-    *out = (uint32_t)v; /* "4294967296" -> 0, as memcached on LP64 */
-    return true;
-}
-
-static bool safe_strtol(const char *p, size_t n, int32_t *out)
-{
-    bool neg;
-    uint64_t mag;
-
-    if (!scan_num(p, n, &neg, &mag)) {
-        return false;
-    }
-    if ((!neg && mag > (uint64_t)INT64_MAX) ||
-        (neg && mag > (uint64_t)INT64_MAX + 1)) {
-        return false;
-    }
-    uint64_t v = neg ? (uint64_t)0 - mag : mag;
-    uint32_t low = (uint32_t)v;
-    *out = low <= (uint32_t)INT32_MAX ? (int32_t)low
-                                      : -(int32_t)(UINT32_MAX - low) - 1;
-    return true;
-}
 
 /* ------------------------------------------------------------------ */
 /* base64, memcached's base64.c behaviour. */
@@ -315,30 +228,30 @@ static const char *preparse(const tokens_t *toks, size_t first,
             break;
         }
         case 'N':
-            if (!safe_strtol(arg, narg, &req->vivify_ttl)) {
+            if (!proto_strtol(arg, narg, &req->vivify_ttl)) {
                 err = ERR_TOKEN;
                 has_error = true;
             }
             break;
         case 'T':
-            if (!safe_strtol(arg, narg, &req->ttl)) {
+            if (!proto_strtol(arg, narg, &req->ttl)) {
                 err = ERR_TOKEN;
                 has_error = true;
             }
             break;
         case 'R':
-            if (!safe_strtol(arg, narg, &req->recache_ttl)) {
+            if (!proto_strtol(arg, narg, &req->recache_ttl)) {
                 err = ERR_TOKEN;
                 has_error = true;
             }
             break;
         case 'F':
-            if (!safe_strtoul(arg, narg, &req->client_flags)) {
+            if (!proto_strtoul(arg, narg, &req->client_flags)) {
                 has_error = true; /* keeps the previous message */
             }
             break;
         case 'C':
-            if (!safe_strtoull(arg, narg, &req->cas)) {
+            if (!proto_strtoull(arg, narg, &req->cas)) {
                 err = ERR_TOKEN;
                 has_error = true;
             }
@@ -352,13 +265,13 @@ static const char *preparse(const tokens_t *toks, size_t first,
             }
             break;
         case 'J':
-            if (!safe_strtoull(arg, narg, &req->initial)) {
+            if (!proto_strtoull(arg, narg, &req->initial)) {
                 err = ERR_INITIAL;
                 has_error = true;
             }
             break;
         case 'D':
-            if (!safe_strtoull(arg, narg, &req->delta)) {
+            if (!proto_strtoull(arg, narg, &req->delta)) {
                 err = ERR_DELTA;
                 has_error = true;
             }
@@ -425,7 +338,7 @@ static meta_parse_status_e parse_ms(const tokens_t *toks, char *keybuf,
     if (toks->n >= META_TOKENS_LIMIT) {
         return ereply(req, ERR_TOOMANY, 0);
     }
-    if (!safe_strtol(toks->t[2].p, toks->t[2].n, &vlen) || vlen < 0 ||
+    if (!proto_strtol(toks->t[2].p, toks->t[2].n, &vlen) || vlen < 0 ||
         vlen > INT_MAX - 2) {
         return ereply(req, ERR_FORMAT, 0);
     }

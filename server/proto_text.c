@@ -9,6 +9,7 @@
  * TOKENS_MAX (ptr, len) pairs on the stack.
  */
 #include "proto_text.h"
+#include "proto_num.h"
 
 #include <limits.h>
 #include <string.h>
@@ -42,127 +43,20 @@ typedef struct tokens {
 /* ------------------------------------------------------------------ */
 /* Numbers: memcached's safe_strto* on 64-bit glibc, bounded by the token. */
 
-/* isspace() in the C locale, which strto* and memcached's xisspace use. */
-static bool c_isspace(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
-           c == '\r';
-}
-
-typedef enum num_status {
-    NUM_OK = 0,
-    NUM_BAD,   /* no digits, or junk right after them */
-    NUM_RANGE, /* magnitude beyond 64 bits (strto* sets ERANGE) */
-} num_status_e;
-
-/*
- * strtoull-style scan of token [p, p + n): leading whitespace, one optional
- * sign, decimal digits. The digits must end the token or be followed by a
- * whitespace byte (memcached: `xisspace(*endptr) || *endptr == '\0'`).
- * *mag gets the magnitude, *neg the sign. Work: O(n).
- */
-static num_status_e scan_num(const char *p, size_t n, bool *neg,
-                             uint64_t *mag)
-{
-    size_t i = 0;
-    bool overflow = false;
-    uint64_t v = 0;
-
-    *neg = false;
-    while (i < n && c_isspace((unsigned char)p[i])) {
-        i++;
-    }
-    if (i < n && (p[i] == '+' || p[i] == '-')) {
-        *neg = p[i] == '-';
-        i++;
-    }
-    size_t digits = i;
-    while (i < n && p[i] >= '0' && p[i] <= '9') {
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            overflow = true;
-        } else {
-            v = v * 10 + d;
-        }
-        i++;
-    }
-    if (i == digits) {
-        return NUM_BAD; /* strto*: endptr == str */
-    }
-    if (overflow) {
-        return NUM_RANGE;
-    }
-    if (i < n && !c_isspace((unsigned char)p[i])) {
-        return NUM_BAD;
-    }
-    *mag = v;
-    return NUM_OK;
-}
-
-/*
- * memcached safe_strtoull(): strtoull, then reject a '-' only when the
- * result looks negative as int64 ("-1" rejected, "-0" accepted,
- * "-9223372036854775809" accepted as 9223372036854775807).
- */
+/* memcached's safe_strto* rules (proto_num.h) on a token. */
 static bool safe_strtoull(const token_t *tok, uint64_t *out)
 {
-    bool neg;
-    uint64_t mag;
-
-    if (scan_num(tok->p, tok->n, &neg, &mag) != NUM_OK) {
-        return false;
-    }
-    uint64_t v = neg ? (uint64_t)0 - mag : mag;
-    if (neg && v > (uint64_t)INT64_MAX) {
-        return false;
-    }
-    *out = v;
-    return true;
+    return proto_strtoull(tok->p, tok->n, out);
 }
 
-/*
- * memcached safe_strtoul(): strtoul is 64-bit on LP64, same '-' rule as
- * safe_strtoull, then `*out = l` truncates to 32 bits: flags
- * "4294967296" is stored as 0 and "18446744073709551615" as 4294967295
- * (verified: VALUE a 0 1 / VALUE a 4294967295 1).
- */
 static bool safe_strtoul(const token_t *tok, uint32_t *out)
 {
-    uint64_t v;
-
-    if (!safe_strtoull(tok, &v)) {
-        return false;
-    }
-    *out = (uint32_t)v;
-    return true;
+    return proto_strtoul(tok->p, tok->n, out);
 }
 
-/*
- * memcached 1.6.18 safe_strtol(): strtol (64-bit long; ERANGE outside
- * int64), no INT_MAX check in this version, then `*out = l` truncates to
- * int32 (verified: "set a 0 -4294967296 1" stores a non-expiring item,
- * "set a 0 0 4294967297" reads a 1-byte value).
- */
 static bool safe_strtol(const token_t *tok, int32_t *out)
 {
-    bool neg;
-    uint64_t mag;
-
-    if (scan_num(tok->p, tok->n, &neg, &mag) != NUM_OK) {
-        return false;
-    }
-    if (!neg && mag > (uint64_t)INT64_MAX) {
-        return false;
-    }
-    if (neg && mag > (uint64_t)INT64_MAX + 1) {
-        return false;
-    }
-    uint64_t v = neg ? (uint64_t)0 - mag : mag;
-    uint32_t low = (uint32_t)v;
-    /* Two's complement conversion without implementation-defined casts. */
-    *out = low <= (uint32_t)INT32_MAX ? (int32_t)low
-                                      : -(int32_t)(UINT32_MAX - low) - 1;
-    return true;
+    return proto_strtol(tok->p, tok->n, out);
 }
 
 /* ------------------------------------------------------------------ */

@@ -28,8 +28,8 @@ build() {
     # shellcheck disable=SC2086
     $CC $CFLAGS -o "$OUT/$name" "$HERE/$name.c" "$@"
 }
-build fuzz_text "$ROOT/server/proto_text.c"
-build fuzz_meta "$ROOT/server/proto_meta.c" "$ROOT/server/proto_text.c"
+build fuzz_text "$ROOT/server/proto_text.c" "$ROOT/server/proto_num.c"
+build fuzz_meta "$ROOT/server/proto_meta.c" "$ROOT/server/proto_text.c" "$ROOT/server/proto_num.c"
 build fuzz_bin "$ROOT/server/proto_bin.c"
 
 [ "$SECONDS_EACH" -gt 0 ] || exit 0
