@@ -78,7 +78,7 @@ static int check_options(struct bench *b)
     struct bench_options *o = &b->opt;
     b->proto = proto_find(o->protocol);
     if (!b->proto)
-        return usage_error("unknown --protocol (only \"text\" is implemented)");
+        return usage_error("unknown --protocol (\"text\" or \"meta\")");
     if (o->conns < 1 || o->conns > MAX_CONNS)
         return usage_error("--conns must be 1..100000");
     if (o->threads < 1)

@@ -14,7 +14,7 @@
 
 #define BENCH_OPTIONS(X) \
     X(server, "server", STR, "127.0.0.1:11211", "HOST:PORT of the server under test") \
-    X(protocol, "protocol", STR, "text", "wire protocol (only \"text\" for now)") \
+    X(protocol, "protocol", STR, "text", "wire protocol: \"text\" or \"meta\"") \
     X(threads, "threads", UINT, "1", "client threads, each with its own event loop") \
     X(conns, "conns", UINT, "4", "connections in total, spread over the threads") \
     X(depth, "depth", UINT, "1", "closed loop: requests in flight per connection (pipelining)") \

@@ -7,8 +7,9 @@
  * the bytes at the head of its input; a parser is pure (bytes in, unit
  * out) and says PU_NEED_MORE until a whole unit has arrived.
  *
- * Only the classic text protocol exists ("text"); meta and binary would
- * add a struct proto_ops each and an entry in proto_find().
+ * Protocols: the classic text protocol ("text", proto_text.c) and the
+ * meta protocol ("meta", proto_meta.c); binary would add a struct
+ * proto_ops and an entry in proto_find().
  */
 #ifndef TCB_PROTO_H
 #define TCB_PROTO_H
@@ -81,5 +82,6 @@ const struct proto_ops *proto_find(const char *name);
 const char *proto_unit_name(enum proto_unit u);
 
 extern const struct proto_ops proto_text;
+extern const struct proto_ops proto_meta;
 
 #endif

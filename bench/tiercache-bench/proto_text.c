@@ -202,6 +202,8 @@ const struct proto_ops *proto_find(const char *name)
 {
     if (strcmp(name, "text") == 0)
         return &proto_text;
+    if (strcmp(name, "meta") == 0)
+        return &proto_meta;
     return NULL;
 }
 

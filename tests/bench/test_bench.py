@@ -229,6 +229,26 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(len(value['_v']), 16)
         self.assertTrue(value['records'])
 
+    def test_verify_meta_protocol(self):
+        """--protocol meta (mg / ms, quiet multi-get ended by mn): verify
+        clean, with misses (no --load, more keys than the run writes)."""
+        code, doc, out, err = self.bench(
+            '--protocol', 'meta', '--verify', '--key-prefix', 'meta:',
+            '--keys', 20000, '--threads', 2, '--conns', 4, '--depth', 4,
+            '--mget', 4, '--mget-ratio', 0.3, '--get-ratio', 0.9,
+            '--value-size', '24-2000', '--duration', 1.5, '--warmup', 0.2)
+        self.assertEqual(code, 0, out + err)
+        self.check_shape(doc)
+        self.assertEqual(doc['verify']['failures'], 0, out + err)
+        self.assertGreater(doc['verify']['checked'], 0)
+        self.assertEqual(doc['errors']['total'], 0, out + err)
+        res = doc['results']
+        for kind in ('get', 'set', 'mget'):
+            self.assertGreater(res['latency_us'][kind]['count'], 0, kind)
+        self.assertGreater(res['get_hits'], 0)
+        self.assertLess(res['get_hits'], res['get_keys'])   # misses seen
+        self.assertIn('meta protocol', out)
+
     def test_verify_detects_garbage(self):
         """Keys pre-filled with wrong values: every hit is a verify failure."""
         prefix, keys = 'garbage:', 200
