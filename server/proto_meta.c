@@ -7,6 +7,7 @@
  */
 #include "proto_meta.h"
 #include "proto_num.h"
+#include "proto_text.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -157,21 +158,9 @@ size_t meta_base64_encode(const char *src, size_t len, char *out,
 static void tokenize(const char *p, const char *end, tokens_t *toks)
 {
     toks->n = 0;
-    while (toks->n < TOKENS_MAX) {
-        while (p < end && *p == ' ') {
-            p++;
-        }
-        if (p == end) {
-            break;
-        }
-        const char *s = p;
-        while (p < end && *p != ' ') {
-            p++;
-        }
-        toks->t[toks->n].p = s;
-        toks->t[toks->n].n = (size_t)(p - s);
+    while (toks->n < TOKENS_MAX &&
+           text_next_token(&p, end, &toks->t[toks->n].p, &toks->t[toks->n].n))
         toks->n++;
-    }
 }
 
 static meta_parse_status_e ereply(meta_request_t *req, const char *error,

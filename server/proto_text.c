@@ -81,21 +81,9 @@ static bool has_prefix(const char *p, size_t n, const char *s)
 static void tokenize(const char *p, const char *end, tokens_t *toks)
 {
     toks->n = 0;
-    while (toks->n < TOKENS_MAX) {
-        while (p < end && *p == ' ') {
-            p++;
-        }
-        if (p == end) {
-            break;
-        }
-        const char *s = p;
-        while (p < end && *p != ' ') {
-            p++;
-        }
-        toks->t[toks->n].p = s;
-        toks->t[toks->n].n = (size_t)(p - s);
+    while (toks->n < TOKENS_MAX &&
+           text_next_token(&p, end, &toks->t[toks->n].p, &toks->t[toks->n].n))
         toks->n++;
-    }
 }
 
 /*
