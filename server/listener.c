@@ -48,66 +48,101 @@ struct listener {
 
 static void on_accept(evutil_socket_t fd, short what, void *arg);
 
-static listener_status_e bind_tcp(listener_t *l, const char *host,
-                                  const char *port)
+/* Resolves host:port for `socktype` (every address it names). */
+static listener_status_e resolve(const char *host, const char *port,
+                                 int socktype, struct addrinfo **res)
 {
-    const settings_t *s = l->srv->settings;
-    struct addrinfo hints, *res = NULL;
+    struct addrinfo hints;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_socktype = socktype;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int rc = getaddrinfo(host, port, &hints, &res);
+    int rc = getaddrinfo(host, port, &hints, res);
     if (rc != 0) {
         fprintf(stderr, "getaddrinfo(\"%s\"): %s\n", host ? host : "",
                 gai_strerror(rc));
         return LISTENER_EADDR;
     }
-    listener_status_e st = LISTENER_OK;
-    for (struct addrinfo *ai = res; ai && st == LISTENER_OK; ai = ai->ai_next) {
-        if (l->n == MAX_LISTEN)
-            break;
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-                                           SOCK_CLOEXEC, ai->ai_protocol);
+    return LISTENER_OK;
+}
+
+/* A non-blocking socket bound to `ai` (and listening, for TCP with
+ * `backlog`), or -1 after a message on stderr. UDP sockets get a large
+ * send buffer, as memcached's: replies of many datagrams leave in one burst
+ * (capped by wmem_max). */
+static int open_bound(const struct addrinfo *ai, int backlog, const char *port)
+{
+    bool udp = ai->ai_socktype == SOCK_DGRAM;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+                                       SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        perror("socket()");
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (udp) {
+        int sndbuf = 4 * 1024 * 1024;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    }
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        (!udp && listen(fd, backlog) != 0)) {
+        fprintf(stderr, "failed to listen on %s port %s: %s\n",
+                udp ? "UDP" : "TCP", port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The local address of a bound socket: host text into h, port returned,
+ * *v6 set for IPv6. */
+static int local_addr(int fd, char *h, size_t hlen, bool *v6)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int p = 0;
+    snprintf(h, hlen, "?");
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, h, (socklen_t)hlen);
+        p = ntohs(in->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, h, (socklen_t)hlen);
+        p = ntohs(in6->sin6_port);
+    }
+    *v6 = ss.ss_family == AF_INET6;
+    return p;
+}
+
+/* Binds and listens on TCP host:port (every address it resolves to). */
+static listener_status_e bind_tcp(listener_t *l, const char *host,
+                                  const char *port)
+{
+    struct addrinfo *res = NULL;
+    listener_status_e st = resolve(host, port, SOCK_STREAM, &res);
+    if (st != LISTENER_OK)
+        return st;
+    for (struct addrinfo *ai = res; ai && l->n < MAX_LISTEN; ai = ai->ai_next) {
+        int fd = open_bound(ai, l->srv->settings->backlog, port);
         if (fd < 0) {
-            perror("socket()");
             st = LISTENER_EBIND;
             break;
         }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (ai->ai_family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-            listen(fd, s->backlog) != 0) {
-            fprintf(stderr, "failed to listen on TCP port %s: %s\n", port,
-                    strerror(errno));
-            close(fd);
-            st = LISTENER_EBIND;
-            break;
-        }
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        char h[INET6_ADDRSTRLEN] = "?";
-        int p = 0;
-        getsockname(fd, (struct sockaddr *)&ss, &len);
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &in->sin_addr, h, sizeof(h));
-            p = ntohs(in->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &in6->sin6_addr, h, sizeof(h));
-            p = ntohs(in6->sin6_port);
-        }
+        char h[INET6_ADDRSTRLEN];
+        bool v6;
+        int p = local_addr(fd, h, sizeof(h), &v6);
         lsock_t *ls = &l->socks[l->n++];
         ls->fd = fd;
         ls->is_unix = false;
         ls->port = p;
         ls->l = l;
-        snprintf(ls->name, sizeof(ls->name),
-                 ss.ss_family == AF_INET6 ? "tcp6:[%s]:%d" : "tcp:%s:%d", h,
-                 p);
+        snprintf(ls->name, sizeof(ls->name), v6 ? "tcp6:[%s]:%d" : "tcp:%s:%d",
+                 h, p);
         if (l->srv->tcp_port == 0)
             l->srv->tcp_port = p;
     }
@@ -119,63 +154,22 @@ static listener_status_e bind_tcp(listener_t *l, const char *host,
 static listener_status_e bind_udp(listener_t *l, const char *host,
                                   const char *port)
 {
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "getaddrinfo(\"%s\"): %s\n", host ? host : "",
-                gai_strerror(rc));
-        return LISTENER_EADDR;
-    }
-    listener_status_e st = LISTENER_OK;
-    for (struct addrinfo *ai = res; ai && st == LISTENER_OK; ai = ai->ai_next) {
-        if (l->nu == MAX_LISTEN)
-            break;
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-                                           SOCK_CLOEXEC, ai->ai_protocol);
+    struct addrinfo *res = NULL;
+    listener_status_e st = resolve(host, port, SOCK_DGRAM, &res);
+    if (st != LISTENER_OK)
+        return st;
+    for (struct addrinfo *ai = res; ai && l->nu < MAX_LISTEN; ai = ai->ai_next) {
+        int fd = open_bound(ai, 0, port);
         if (fd < 0) {
-            perror("socket()");
             st = LISTENER_EBIND;
             break;
         }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (ai->ai_family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        /* memcached maximizes the send buffer of UDP sockets: replies of
-         * many datagrams go out in one burst (capped by wmem_max) */
-        int sndbuf = 4 * 1024 * 1024;
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            fprintf(stderr, "failed to listen on UDP port %s: %s\n", port,
-                    strerror(errno));
-            close(fd);
-            st = LISTENER_EBIND;
-            break;
-        }
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        char h[INET6_ADDRSTRLEN] = "?";
-        int p = 0;
-        getsockname(fd, (struct sockaddr *)&ss, &len);
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &in->sin_addr, h, sizeof(h));
-            p = ntohs(in->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &in6->sin6_addr, h, sizeof(h));
-            p = ntohs(in6->sin6_port);
-        }
+        char h[INET6_ADDRSTRLEN];
         usock_t *us = &l->usocks[l->nu++];
         us->fd = fd;
-        us->port = p;
-        us->v6 = ss.ss_family == AF_INET6;
+        us->port = local_addr(fd, h, sizeof(h), &us->v6);
         snprintf(us->name, sizeof(us->name),
-                 us->v6 ? "udp6:[%s]:%d" : "udp:%s:%d", h, p);
+                 us->v6 ? "udp6:[%s]:%d" : "udp:%s:%d", h, us->port);
     }
     freeaddrinfo(res);
     return st;
