@@ -17,23 +17,11 @@
  * starts with an empty line, so the split is unambiguous.
  */
 #include "proto.h"
+#include "proto_util.h"
 
 #include <string.h>
 
 #define MAX_LINE 2048   /* a reply line longer than this is garbage */
-
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
 
 static bool meta_put_get(struct buf *out, const struct keyspace *ks,
                          const uint64_t *keys, size_t n)
@@ -77,47 +65,14 @@ static bool meta_put_set_begin(struct buf *out, const struct keyspace *ks,
     keyspace_format(ks, key, p);
     p += ks->key_size;
     *p++ = ' ';
-    p = put_u64(p, vlen);
+    p = proto_put_u64(p, vlen);
     memcpy(p, " F", 2);
     p += 2;
-    p = put_u64(p, flags);
+    p = proto_put_u64(p, flags);
     memcpy(p, " T0\r\n", 5);
     p += 5;
     out->len += (size_t)(p - start);
     return true;
-}
-
-static bool meta_put_set_end(struct buf *out)
-{
-    return buf_append(out, "\r\n", 2);
-}
-
-static bool parse_u64(const char **pp, const char *end, uint64_t *out)
-{
-    const char *p = *pp;
-    uint64_t v = 0;
-    if (p >= end || *p < '0' || *p > '9')
-        return false;
-    while (p < end && *p >= '0' && *p <= '9') {
-        if (v > (UINT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(*p++ - '0');
-    }
-    *pp = p;
-    *out = v;
-    return true;
-}
-
-static bool line_is(const char *p, size_t n, const char *word)
-{
-    size_t wl = strlen(word);
-    return n == wl && memcmp(p, word, wl) == 0;
-}
-
-static bool line_starts(const char *p, size_t n, const char *word)
-{
-    size_t wl = strlen(word);
-    return n >= wl && memcmp(p, word, wl) == 0;
 }
 
 /* A status word at p[0..n), alone or followed by flags (memcached
@@ -137,7 +92,7 @@ static void parse_va(const char *p, size_t n, const char *buf_end,
     const char *end = p + n, *q = p + 3;
     uint64_t bytes = 0, flags = 0;
     bool have_f = false, have_k = false;
-    if (!parse_u64(&q, end, &bytes) || bytes > (1ULL << 31))
+    if (!proto_parse_u64(&q, end, &bytes) || bytes > (1ULL << 31))
         goto bad;
     while (q < end) {
         if (*q != ' ')
@@ -151,7 +106,7 @@ static void parse_va(const char *p, size_t n, const char *buf_end,
             q++;
         if (f == 'f') {
             const char *t = tok;
-            if (!parse_u64(&t, q, &flags) || t != q || flags > UINT32_MAX)
+            if (!proto_parse_u64(&t, q, &flags) || t != q || flags > UINT32_MAX)
                 goto bad;
             have_f = true;
         } else if (f == 'k') {
@@ -200,7 +155,7 @@ static void meta_parse(const char *p, size_t len, enum req_kind k,
     }
     size_t n = (size_t)(nl - 1 - p);
     size_t line = n + 2;
-    if (k != RK_SET && line_starts(p, n, "VA ")) {
+    if (k != RK_SET && proto_line_starts(p, n, "VA ")) {
         parse_va(p, n, p + len, k, r);
         return;
     }
@@ -209,7 +164,7 @@ static void meta_parse(const char *p, size_t len, enum req_kind k,
         r->unit = PU_END;       /* trailer of a single get's VA */
     else if (k == RK_GET && word_is(p, n, "EN"))
         r->unit = PU_END;
-    else if (k == RK_MGET && line_is(p, n, "MN"))
+    else if (k == RK_MGET && proto_line_is(p, n, "MN"))
         r->unit = PU_END;
     else if (k == RK_SET && word_is(p, n, "HD"))
         r->unit = PU_STORED;
@@ -219,11 +174,11 @@ static void meta_parse(const char *p, size_t len, enum req_kind k,
         r->unit = PU_EXISTS;
     else if (k == RK_SET && word_is(p, n, "NF"))
         r->unit = PU_NOT_FOUND;
-    else if (line_is(p, n, "ERROR"))
+    else if (proto_line_is(p, n, "ERROR"))
         r->unit = PU_ERROR;
-    else if (line_starts(p, n, "CLIENT_ERROR"))
+    else if (proto_line_starts(p, n, "CLIENT_ERROR"))
         r->unit = PU_CLIENT_ERROR;
-    else if (line_starts(p, n, "SERVER_ERROR"))
+    else if (proto_line_starts(p, n, "SERVER_ERROR"))
         r->unit = PU_SERVER_ERROR;
     else {
         r->unit = PU_BAD;
@@ -235,6 +190,6 @@ const struct proto_ops proto_meta = {
     .name = "meta",
     .put_get = meta_put_get,
     .put_set_begin = meta_put_set_begin,
-    .put_set_end = meta_put_set_end,
+    .put_set_end = proto_put_crlf,
     .parse = meta_parse,
 };

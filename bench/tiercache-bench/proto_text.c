@@ -7,23 +7,11 @@
  * CLIENT_ERROR <msg> or SERVER_ERROR <msg>.
  */
 #include "proto.h"
+#include "proto_util.h"
 
 #include <string.h>
 
 #define MAX_LINE 2048   /* a reply line longer than this is garbage */
-
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
 
 static bool text_put_get(struct buf *out, const struct keyspace *ks,
                          const uint64_t *keys, size_t n)
@@ -57,47 +45,14 @@ static bool text_put_set_begin(struct buf *out, const struct keyspace *ks,
     keyspace_format(ks, key, p);
     p += ks->key_size;
     *p++ = ' ';
-    p = put_u64(p, flags);
+    p = proto_put_u64(p, flags);
     memcpy(p, " 0 ", 3);
     p += 3;
-    p = put_u64(p, vlen);
+    p = proto_put_u64(p, vlen);
     *p++ = '\r';
     *p++ = '\n';
     out->len += (size_t)(p - start);
     return true;
-}
-
-static bool text_put_set_end(struct buf *out)
-{
-    return buf_append(out, "\r\n", 2);
-}
-
-static bool parse_u64(const char **pp, const char *end, uint64_t *out)
-{
-    const char *p = *pp;
-    uint64_t v = 0;
-    if (p >= end || *p < '0' || *p > '9')
-        return false;
-    while (p < end && *p >= '0' && *p <= '9') {
-        if (v > (UINT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(*p++ - '0');
-    }
-    *pp = p;
-    *out = v;
-    return true;
-}
-
-static bool line_is(const char *p, size_t n, const char *word)
-{
-    size_t wl = strlen(word);
-    return n == wl && memcmp(p, word, wl) == 0;
-}
-
-static bool line_starts(const char *p, size_t n, const char *word)
-{
-    size_t wl = strlen(word);
-    return n >= wl && memcmp(p, word, wl) == 0;
 }
 
 /* "VALUE <key> <flags> <bytes> [<cas>]" at p[0..n) (n excludes \r\n). */
@@ -114,18 +69,18 @@ static void parse_value(const char *p, size_t n, const char *buf_end,
     r->key = key;
     r->key_len = (size_t)(q - key);
     q++;
-    if (!parse_u64(&q, end, &flags) || flags > UINT32_MAX || q >= end ||
+    if (!proto_parse_u64(&q, end, &flags) || flags > UINT32_MAX || q >= end ||
         *q != ' ')
         goto bad;
     q++;
-    if (!parse_u64(&q, end, &bytes) || bytes > (1ULL << 31))
+    if (!proto_parse_u64(&q, end, &bytes) || bytes > (1ULL << 31))
         goto bad;
     if (q < end) {
         uint64_t cas;
         if (*q != ' ')
             goto bad;
         q++;
-        if (!parse_u64(&q, end, &cas) || q != end)
+        if (!proto_parse_u64(&q, end, &cas) || q != end)
             goto bad;
     }
     const char *data = end + 2;
@@ -163,26 +118,26 @@ static void text_parse(const char *p, size_t len, enum req_kind k,
     }
     size_t n = (size_t)(nl - 1 - p);
     size_t line = n + 2;
-    if (line_starts(p, n, "VALUE ")) {
+    if (proto_line_starts(p, n, "VALUE ")) {
         parse_value(p, n, p + len, r);
         return;
     }
     r->consumed = line;
-    if (line_is(p, n, "END"))
+    if (proto_line_is(p, n, "END"))
         r->unit = PU_END;
-    else if (line_is(p, n, "STORED"))
+    else if (proto_line_is(p, n, "STORED"))
         r->unit = PU_STORED;
-    else if (line_is(p, n, "NOT_STORED"))
+    else if (proto_line_is(p, n, "NOT_STORED"))
         r->unit = PU_NOT_STORED;
-    else if (line_is(p, n, "EXISTS"))
+    else if (proto_line_is(p, n, "EXISTS"))
         r->unit = PU_EXISTS;
-    else if (line_is(p, n, "NOT_FOUND"))
+    else if (proto_line_is(p, n, "NOT_FOUND"))
         r->unit = PU_NOT_FOUND;
-    else if (line_is(p, n, "ERROR"))
+    else if (proto_line_is(p, n, "ERROR"))
         r->unit = PU_ERROR;
-    else if (line_starts(p, n, "CLIENT_ERROR"))
+    else if (proto_line_starts(p, n, "CLIENT_ERROR"))
         r->unit = PU_CLIENT_ERROR;
-    else if (line_starts(p, n, "SERVER_ERROR"))
+    else if (proto_line_starts(p, n, "SERVER_ERROR"))
         r->unit = PU_SERVER_ERROR;
     else {
         r->unit = PU_BAD;
@@ -194,7 +149,7 @@ const struct proto_ops proto_text = {
     .name = "text",
     .put_get = text_put_get,
     .put_set_begin = text_put_set_begin,
-    .put_set_end = text_put_set_end,
+    .put_set_end = proto_put_crlf,
     .parse = text_parse,
 };
 
