@@ -2,7 +2,7 @@
  * tiers/ram/hash.c - hash table with striped locks. See hash.h.
  *
  * Lock order: stripe lock -> LRU lock -> slab locks. hash_expand() takes
- * every stripe in index order and nothing else.
+ * one stripe at a time and nothing else.
  */
 #include "hash.h"
 
@@ -30,38 +30,42 @@ hash_status_e hash_init(hash_t *h, unsigned power)
     atomic_init(&h->power, power);
     h->lock_power = power < HASH_LOCK_POWER_MAX ? power : HASH_LOCK_POWER_MAX;
     h->lock_mask = ((uint64_t)1 << h->lock_power) - 1;
-    h->locks = calloc((size_t)1 << h->lock_power, sizeof(pthread_mutex_t));
-    if (!h->locks) {
+    h->stripes = calloc((size_t)1 << h->lock_power, sizeof(hash_stripe_t));
+    if (!h->stripes) {
         free(h->buckets);
         h->buckets = NULL;
         return HASH_ENOMEM;
     }
-    for (size_t i = 0; i < ((size_t)1 << h->lock_power); i++)
-        pthread_mutex_init(&h->locks[i], NULL);
+    for (size_t i = 0; i < ((size_t)1 << h->lock_power); i++) {
+        pthread_mutex_init(&h->stripes[i].lock, NULL);
+        h->stripes[i].table = h->buckets;
+        h->stripes[i].power = power;
+    }
     return HASH_OK;
 }
 
 void hash_teardown(hash_t *h)
 {
-    if (h->locks) {
+    if (h->stripes) {
         for (size_t i = 0; i < ((size_t)1 << h->lock_power); i++)
-            pthread_mutex_destroy(&h->locks[i]);
+            pthread_mutex_destroy(&h->stripes[i].lock);
     }
-    free(h->locks);
+    free(h->stripes);
     free(h->buckets);
-    h->locks = NULL;
+    h->stripes = NULL;
     h->buckets = NULL;
 }
 
-static inline uint64_t bucket_of(hash_t *h, uint64_t hv)
+/* The chain head for hv; the caller holds hv's stripe lock. */
+static inline item_t **chain_of(hash_t *h, uint64_t hv)
 {
-    unsigned p = atomic_load_explicit(&h->power, memory_order_relaxed);
-    return hv & (((uint64_t)1 << p) - 1);
+    const hash_stripe_t *s = &h->stripes[hv & h->lock_mask];
+    return &s->table[hv & (((uint64_t)1 << s->power) - 1)];
 }
 
 item_t *do_hash_find(hash_t *h, const char *key, size_t nkey, uint64_t hv)
 {
-    item_t *it = h->buckets[bucket_of(h, hv)];
+    item_t *it = *chain_of(h, hv);
     while (it) {
         if (item_nkey(it) == nkey && memcmp(item_ckey(it), key, nkey) == 0)
             return it;
@@ -72,15 +76,15 @@ item_t *do_hash_find(hash_t *h, const char *key, size_t nkey, uint64_t hv)
 
 void do_hash_insert(hash_t *h, item_t *it, uint64_t hv)
 {
-    uint64_t b = bucket_of(h, hv);
-    it->h_next = h->buckets[b];
-    h->buckets[b] = it;
+    item_t **head = chain_of(h, hv);
+    it->h_next = *head;
+    *head = it;
     atomic_fetch_add_explicit(&h->nitems, 1, memory_order_relaxed);
 }
 
 bool do_hash_remove(hash_t *h, item_t *it, uint64_t hv)
 {
-    item_t **pp = &h->buckets[bucket_of(h, hv)];
+    item_t **pp = chain_of(h, hv);
     while (*pp) {
         if (*pp == it) {
             *pp = it->h_next;
@@ -95,6 +99,8 @@ bool do_hash_remove(hash_t *h, item_t *it, uint64_t hv)
 
 bool hash_needs_expand(hash_t *h)
 {
+    if (atomic_load_explicit(&h->expanding, memory_order_relaxed))
+        return false;
     unsigned p = atomic_load_explicit(&h->power, memory_order_relaxed);
     if (p >= 32)
         return false;
@@ -107,41 +113,56 @@ uint64_t hash_buckets(hash_t *h)
     return (uint64_t)1 << atomic_load_explicit(&h->power, memory_order_relaxed);
 }
 
+/* Moves the chains of stripe s from its table (2^p buckets) into nb
+ * (2^(p+1) buckets) and points the stripe at nb. */
+static void migrate_stripe(hash_t *h, size_t s, item_t **nb, unsigned p)
+{
+    hash_stripe_t *st = &h->stripes[s];
+    size_t oldn = (size_t)1 << p;
+    uint64_t nmask = (uint64_t)oldn * 2 - 1;
+    size_t step = (size_t)1 << h->lock_power;
+    pthread_mutex_lock(&st->lock);
+    for (size_t b = s; b < oldn; b += step) {
+        item_t *it = st->table[b];
+        while (it) {
+            item_t *next = it->h_next;
+            uint64_t nbk = hash_key(item_ckey(it), item_nkey(it)) & nmask;
+            it->h_next = nb[nbk];
+            nb[nbk] = it;
+            it = next;
+        }
+        st->table[b] = NULL;
+    }
+    st->table = nb;
+    st->power = p + 1;
+    pthread_mutex_unlock(&st->lock);
+}
+
 void hash_expand(hash_t *h)
 {
     bool exp = false;
     if (!atomic_compare_exchange_strong(&h->expanding, &exp, true))
         return; /* someone else is at it */
-    size_t nlocks = (size_t)1 << h->lock_power;
-    if (!hash_needs_expand(h))
-        goto out;
     unsigned p = atomic_load_explicit(&h->power, memory_order_relaxed);
-    size_t oldn = (size_t)1 << p;
-    item_t **nb = calloc(oldn * 2, sizeof(item_t *));
+    uint64_t n = atomic_load_explicit(&h->nitems, memory_order_relaxed);
+    if (p >= 32 || n <= (((uint64_t)1 << p) * 3) / 2)
+        goto out;
+    item_t **nb = calloc((size_t)1 << (p + 1), sizeof(item_t *));
     if (!nb) {
         atomic_fetch_add_explicit(&h->malloc_fails, 1, memory_order_relaxed);
         goto out;
     }
-    for (size_t i = 0; i < nlocks; i++)
-        pthread_mutex_lock(&h->locks[i]);
-    uint64_t nmask = (uint64_t)oldn * 2 - 1;
-    for (size_t b = 0; b < oldn; b++) {
-        item_t *it = h->buckets[b];
-        while (it) {
-            item_t *next = it->h_next;
-            uint64_t hv = hash_key(item_ckey(it), item_nkey(it));
-            uint64_t nbk = hv & nmask;
-            it->h_next = nb[nbk];
-            nb[nbk] = it;
-            it = next;
-        }
-    }
     item_t **old = h->buckets;
-    h->buckets = nb;
+    /* From here stats and walks see the new size; stripes still on the old
+     * table answer for themselves. */
     atomic_store_explicit(&h->power, p + 1, memory_order_relaxed);
-    for (size_t i = nlocks; i-- > 0;)
-        pthread_mutex_unlock(&h->locks[i]);
+    for (size_t s = 0; s < ((size_t)1 << h->lock_power); s++)
+        migrate_stripe(h, s, nb, p);
+    /* Every stripe now points at nb, and each switch happened under its
+     * lock: no thread can still be reading old. */
+    h->buckets = nb;
     free(old);
+    atomic_fetch_add_explicit(&h->expansions, 1, memory_order_relaxed);
 out:
     atomic_store(&h->expanding, false);
 }
@@ -151,22 +172,23 @@ bool hash_walk_step(hash_t *h, uint64_t *pos, uint64_t n, hash_walk_fn fn, void 
     uint64_t end = *pos + n;
     while (*pos < end) {
         uint64_t b = *pos;
-        pthread_mutex_t *lk = &h->locks[b & h->lock_mask];
-        pthread_mutex_lock(lk);
-        /* Read the size under a stripe: expansion needs all of them. */
+        hash_stripe_t *st = &h->stripes[b & h->lock_mask];
+        pthread_mutex_lock(&st->lock);
         uint64_t nb = hash_buckets(h);
         if (b >= nb) {
-            pthread_mutex_unlock(lk);
+            pthread_mutex_unlock(&st->lock);
             return false;
         }
-        item_t *it = h->buckets[b];
+        /* A stripe not yet migrated has a smaller table: its positions past
+         * that size are empty until it moves. */
+        item_t *it = b < ((uint64_t)1 << st->power) ? st->table[b] : NULL;
         bool go = true;
         while (it && go) {
             item_t *next = it->h_next;
             go = fn(ctx, it, hash_key(item_ckey(it), item_nkey(it)));
             it = next;
         }
-        pthread_mutex_unlock(lk);
+        pthread_mutex_unlock(&st->lock);
         (*pos)++;
         if (!go)
             return false;
