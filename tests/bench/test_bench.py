@@ -5,6 +5,8 @@ Environment:
                      MEMCACHED_PORT_FILENAME) or /usr/bin/memcached
                      (started with -u root on a free port)
     TIERCACHE_BENCH  the tiercache-bench binary
+    TIERCACHE_COMPARE  bench/compare (optional): its --smoke run against
+                     tiercache and memcached (tiercache suite only)
 
 One server serves the whole file; each test uses its own key prefix. The
 server is stopped with SIGTERM at the end and must exit 0 (tiercache).
@@ -14,9 +16,11 @@ Every bench run has --duration of a few seconds and a subprocess timeout.
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,6 +28,8 @@ import unittest
 
 SERVER = os.environ.get('TIERCACHE_BIN', '')
 BENCH = os.environ.get('TIERCACHE_BENCH', '')
+COMPARE = os.environ.get('TIERCACHE_COMPARE', '')
+MEMCACHED = '/usr/bin/memcached'
 IS_MEMCACHED = os.path.basename(SERVER) == 'memcached'
 HOST = '127.0.0.1'
 START_TIMEOUT = 10.0
@@ -323,6 +329,62 @@ class BenchTest(unittest.TestCase):
                      '--protocol', '--warmup', '--quiet'):
             self.assertIn(flag, p.stdout)
         self.assertIn('default', p.stdout)
+
+
+
+@unittest.skipUnless(SERVER and BENCH and COMPARE and not IS_MEMCACHED
+                     and os.access(MEMCACHED, os.X_OK),
+                     'TIERCACHE_COMPARE, tiercache and /usr/bin/memcached needed')
+class CompareSmokeTest(unittest.TestCase):
+    """bench/compare --smoke: one tiny RAM scenario against tiercache and
+    memcached (a few seconds), report, JSON and plots."""
+
+    def test_smoke(self):
+        # flash files need a disk filesystem (O_DIRECT), /tmp may be tmpfs
+        parent = '/var/tmp' if os.path.isdir('/var/tmp') else None
+        with tempfile.TemporaryDirectory(prefix='tcb-compare-', dir=parent) as d:
+            out, raw = os.path.join(d, 'report.md'), os.path.join(d, 'raw.json')
+            cmd = [sys.executable, COMPARE, '--smoke', '--tiercache', SERVER,
+                   '--bench', BENCH, '--memcached', MEMCACHED, '--out', out,
+                   '--json', raw, '--tmp-dir', d]
+            t = time.monotonic()
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            took = time.monotonic() - t
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertLess(took, 50, p.stderr)   # ~5 s in a release build
+            with open(out) as f:
+                report = f.read()
+            self.assertEqual(report, p.stdout)
+            self.assertIn('SMOKE RUN', report)
+            self.assertIn('| ram100 | memcached * |', report)
+            row = [l for l in report.splitlines()
+                   if l.startswith('| ram100 | memcached * |')][0]
+            self.assertRegex(row.split('|')[3], r'\d+\.\d\dx')   # ops/s ratio
+            with open(raw) as f:
+                doc = json.load(f)
+            self.assertEqual(doc['failures'], [])
+            recs = doc['records']
+            self.assertEqual(sorted(r['server'] for r in recs),
+                             ['memcached', 'tiercache'])
+            for r in recs:
+                self.assertEqual(r['scenario'], 'ram100')
+                self.assertEqual(r['errors'], 0, r)
+                self.assertEqual(r['hit'], 1.0, r)   # dataset fits in RAM
+                self.assertGreater(r['ops_s'], 0)
+                self.assertTrue(r['load_complete'])
+            if shutil.which('gnuplot'):
+                self.assertTrue(os.path.getsize(os.path.join(d, 'latency.svg')) > 0)
+                self.assertIn('latency.svg', report)
+            # the temp dir of the flash files is gone, no server is left
+            self.assertEqual([n for n in os.listdir(d)
+                              if n.startswith('tiercache-compare.')], [])
+
+    def test_bad_options(self):
+        for args in (['--scenarios', 'nope'], ['--servers', 'redis'],
+                     ['--runs', '0']):
+            p = subprocess.run([sys.executable, COMPARE] + args,
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, args)
 
 
 if __name__ == '__main__':

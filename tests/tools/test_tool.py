@@ -17,6 +17,7 @@ without).
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -174,6 +175,7 @@ class ToolTest(unittest.TestCase):
         p = tool(self.addr, 'dump')
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(b'Dumping memcache contents', p.stderr)
+        self.assertNotIn(b'Note:', p.stderr)   # no flash tier: nothing skipped
         dump = p.stdout
         self.assertEqual(dump.count(b'add '), len(ITEMS))
         for k, f, v in ITEMS[:3] + ITEMS[-3:]:
@@ -364,8 +366,11 @@ class FlashServerTest(unittest.TestCase):
                 self.assertIn(b'write amplification', p.stdout)
                 p = tool(addr, 'top', '--once', '-i', '0.2')
                 self.assertEqual(p.returncode, 0, p.stderr)
-                for name in (b'flash hits/s', b'spills/s', b'reclaims/s'):
+                for name in (b'flash hits/s', b'spills/s', b'reclaims/s',
+                             b'flash share of hits', b'items (flash)',
+                             b'segments used/free', b'flash fill'):
                     self.assertIn(name, p.stdout)
+                self.assertDumpSkipsFlash(srv.port, addr)
             finally:
                 problem = srv.stop()
             self.assertFalse(problem, problem)
@@ -379,6 +384,134 @@ class FlashServerTest(unittest.TestCase):
                     self.assertGreater(rep['totals']['records'], 0)
         finally:
             shutil.rmtree(d, ignore_errors=True)
+
+
+    def assertDumpSkipsFlash(self, port, addr):
+        """dump lists the RAM tier only and says how many flash items it
+        could not list (the server has no listing of keys on flash)."""
+        deadline = time.monotonic() + 10   # the flash writer is asynchronous
+        while True:
+            stats = dict(l.split(' ', 2)[1:] for l in talk(
+                port, b'stats\r\n', b'END\r\n').decode().splitlines()
+                if l.startswith('STAT '))
+            on_flash = int(stats['flash_items'])
+            if on_flash or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertGreater(on_flash, 0, 'nothing reached flash: test geometry')
+        p = tool(addr, 'dump')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m = re.search(rb'Note: (\d+) item\(s\) on the flash tier', p.stderr)
+        self.assertTrue(m, p.stderr)
+        self.assertGreaterEqual(int(m.group(1)), on_flash)   # the writer may add
+        self.assertIn(b'cannot enumerate the keys on flash', p.stderr)
+        n = p.stdout.count(b'\r\nadd ') + p.stdout.startswith(b'add ')
+        self.assertGreater(n, 0)
+        self.assertLess(n, 6000)   # not every stored item: flash ones missing
+        keys = tool(addr, 'keys')
+        self.assertEqual(keys.returncode, 0, keys.stderr)
+        self.assertIn(b'Note: ', keys.stderr)
+        self.assertEqual(len([l for l in keys.stdout.splitlines()
+                              if l.startswith(b'key=')]), n)
+
+
+def load_tool_module():
+    """tools/tiercache-tool as a module (its pure functions)."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader('tiercache_tool', TOOL)
+    spec = importlib.util.spec_from_loader('tiercache_tool', loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+@unittest.skipUnless(TOOL, 'TIERCACHE_TOOL not set')
+class TierViewTest(unittest.TestCase):
+    """The tier views computed from fixed stats (no server)."""
+
+    EXT = {'get_hits': '300', 'get_misses': '100', 'get_extstore': '120',
+           'curr_items': '1000', 'bytes': '2097152', 'uptime': '100',
+           'extstore_limit_maxbytes': str(64 << 20),
+           'extstore_bytes_used': str(16 << 20), 'extstore_bytes_fragmented': '0',
+           'extstore_pages_used': '16', 'extstore_pages_free': '48',
+           'extstore_objects_used': '600', 'extstore_objects_written': '800',
+           'extstore_compact_rescues': '200', 'extstore_page_reclaims': '3',
+           'extstore_page_evictions': '2', 'extstore_objects_evicted': '7',
+           'extstore_bytes_written': '1000000', 'badcrc_from_extstore': '0',
+           'miss_from_extstore': '1', 'get_aborted_extstore': '0',
+           'get_oom_extstore': '0'}
+
+    def test_extstore_lines(self):
+        m = load_tool_module()
+        text = '\n'.join(m.tier_lines(self.EXT))
+        self.assertIn('Tiers (memcached extstore):', text)
+        rows = {l.split()[0]: l.split() for l in text.splitlines()
+                if l.startswith(('  RAM', '  flash'))}
+        self.assertEqual(rows['RAM'][1:4], ['180', '45.0%', '400'])
+        self.assertEqual(rows['flash'][1:4], ['120', '30.0%', '600'])
+        self.assertIn('pages used/free      16/48 (25.0% of 64.0M in use)', text)
+        self.assertIn('write amplification  1.33', text)
+        self.assertIn('reclaims             5 pages (0.050/s since start), '
+                      '200 objects rescued', text)
+        self.assertIn('compression ratio    n/a', text)
+
+    def test_top_frame_extstore_rates(self):
+        m = load_tool_module()
+        cur = dict(self.EXT, get_extstore='220', extstore_objects_written='900',
+                   extstore_page_reclaims='13')
+        text = m.top_frame('x:1', self.EXT, cur, 2.0, 'test')
+        rows = {}
+        for line in text.splitlines()[1:]:
+            parts = line.rsplit(None, 1)
+            rows[parts[0].strip()] = parts[1]
+        self.assertEqual(float(rows['flash hits/s']), 50.0)
+        self.assertEqual(float(rows['spills/s']), 50.0)
+        self.assertEqual(float(rows['reclaims/s']), 5.0)
+        self.assertEqual(rows['items (flash)'], '600')
+        self.assertEqual(rows['flash fill'], '25.0%')
+        self.assertEqual(rows['pages used/free'], '16/48')
+
+    def test_no_tier_without_flash(self):
+        m = load_tool_module()
+        self.assertEqual(m.tier_lines({'get_hits': '1', 'curr_items': '1'}), [])
+
+
+MEMCACHED = '/usr/bin/memcached'
+
+
+@unittest.skipUnless(TOOL and REFERENCE and os.access(MEMCACHED, os.X_OK),
+                     'reference suite only (memcached with extstore)')
+class ExtstoreServerTest(unittest.TestCase):
+    """memcached with extstore: the tool shows extstore as the flash tier."""
+
+    def test_extstore_views(self):
+        d = tempfile.mkdtemp(prefix='tool-ext-', dir='/var/tmp')
+        try:
+            with harness.Server(['-m', '16', '-o', 'ext_path=%s/ext:64m' % d],
+                                binary=MEMCACHED) as srv:
+                addr = '%s:%d' % (harness.HOST, srv.port)
+                store_items(srv.port, ITEMS)
+                out = self.ok(addr, 'display')
+                self.assertIn('Tiers (memcached extstore):', out)
+                self.assertIn('pages used/free', out)
+                self.assertIn('compression ratio    n/a', out)
+                self.assertIn('Tiers (memcached extstore):', self.ok(addr, 'stats'))
+                out = self.ok(addr, 'top', '--once', '-i', '0.2')
+                for name in ('flash hits/s', 'spills/s', 'reclaims/s',
+                             'items (flash)', 'flash fill', 'flash share of hits'):
+                    self.assertIn(name, out)
+                p = tool(addr, 'dump')
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stdout.count(b'add '), len(ITEMS))
+                self.assertNotIn(b'Note:', p.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def ok(self, *args):
+        p = tool(*args)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        return p.stdout.decode('utf-8', 'replace')
 
 
 @unittest.skipIf(REFERENCE, 'tiercache-inspect has no memcached twin')
