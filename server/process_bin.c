@@ -12,10 +12,10 @@
  *   - set/add/replace with a cas in the header is a cas store (add too:
  *     NOT_FOUND on a missing key, EEXISTS on a mismatch); failures map to
  *     add -> EEXISTS, replace -> ENOENT, set/append/prepend -> NOT_STORED;
- *   - append/prepend with a cas: EEXISTS unless it matches (checked here
- *     before the append: not atomic with it);
- *   - delete / incr / decr with a cas: EEXISTS unless it matches (checked
- *     here first, same caveat);
+ *   - append/prepend with a cas: EEXISTS unless it matches (the cache
+ *     compares and appends in one step: cache_store's cas_in);
+ *   - delete / incr / decr with a cas: EEXISTS unless it matches (one
+ *     step in the cache: cache_delete_ex / cache_arith_ex);
  *   - incr/decr miss with exptime != 0xffffffff stores the initial value
  *     (flags 0) and answers it; with 0xffffffff: ENOENT;
  *   - errors carry cas 0 and the text of bin_status_text(); getk/gatk
@@ -45,7 +45,6 @@ enum {
     BSTEP_DELETE,
     BSTEP_ARITH,
     BSTEP_ARITH_ADD,    /* storing the initial value of a missed incr */
-    BSTEP_CAS_LOOKUP,   /* reading the current cas (delete/arith/append) */
 };
 
 static server_t *srv_of(conn_t *c) { return c->w->srv; }
@@ -252,17 +251,7 @@ void process_bin_nread_done(conn_t *c)
     c->state = CONN_PARSE;
     atomic_store(&c->pub_state, 0);
     c->nread_kind = CONN_NREAD_TEXT;
-    bool concat = c->x.cmd == BIN_CMD_APPEND || c->x.cmd == BIN_CMD_PREPEND;
-    if (concat && c->x.req_cas != 0) {
-        /* memcached compares the cas of the item appended to */
-        cache_item_meta_t m;
-        if (cache_peek(c->w->cw, c->x.keybuf, c->x.nkey, &m) == CACHE_OK &&
-            m.cas != c->x.req_cas) {
-            cache_item_release(c->w->cw, &c->item);
-            respond_error(c, BIN_STATUS_KEY_EEXISTS);
-            return;
-        }
-    }
+    /* append/prepend with a cas: the store compares it (c->cas_in) */
     commit_store(c);
 }
 
@@ -272,14 +261,21 @@ static void finish_delete(conn_t *c, cache_status_e st)
 {
     if (st == CACHE_OK)
         respond(c, BIN_STATUS_OK, 0, NULL, 0, NULL, 0, NULL, 0);
+    else if (st == CACHE_EXISTS)
+        respond_error(c, BIN_STATUS_KEY_EEXISTS);
     else
         respond_error(c, BIN_STATUS_KEY_ENOENT);
 }
 
 static void do_delete(conn_t *c)
 {
+    /* a cas (not 0) must match: compared and deleted in one step */
+    cache_delete_opts_t o = {.has_cas = c->x.req_cas != 0,
+                             .cas = c->x.req_cas};
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
-    cache_status_e st = cache_delete(c->w->cw, c->x.keybuf, c->x.nkey, a);
+    cache_status_e st =
+        o.has_cas ? cache_delete_ex(c->w->cw, c->x.keybuf, c->x.nkey, &o, a)
+                  : cache_delete(c->w->cw, c->x.keybuf, c->x.nkey, a);
     conn_disarm(c, st);
     if (st == CACHE_PENDING) {
         park(c, BSTEP_DELETE);
@@ -358,51 +354,21 @@ static void finish_arith(conn_t *c, cache_status_e st, uint64_t v,
 static void do_arith(conn_t *c)
 {
     uint64_t v = 0, cas = 0;
+    /* a cas (not 0) must match: compared and changed in one step */
+    cache_arith_opts_t o = {.cas = c->x.req_cas};
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
-    cache_status_e st = cache_arith(c->w->cw, c->x.keybuf, c->x.nkey,
-                                    c->x.cmd == BIN_CMD_INCR, c->x.delta, &v,
-                                    &cas, a);
+    bool incr = c->x.cmd == BIN_CMD_INCR;
+    cache_status_e st =
+        o.cas ? cache_arith_ex(c->w->cw, c->x.keybuf, c->x.nkey, incr,
+                               c->x.delta, &o, &v, &cas, a)
+              : cache_arith(c->w->cw, c->x.keybuf, c->x.nkey, incr,
+                            c->x.delta, &v, &cas, a);
     conn_disarm(c, st);
     if (st == CACHE_PENDING) {
         park(c, BSTEP_ARITH);
         return;
     }
     finish_arith(c, st, v, cas);
-}
-
-/* delete/incr/decr with a cas: compare with the current item first. */
-static void after_cas_lookup(conn_t *c, cache_status_e st, uint64_t cur_cas)
-{
-    if (st == CACHE_OK && cur_cas != c->x.req_cas) {
-        respond_error(c, BIN_STATUS_KEY_EEXISTS);
-        return;
-    }
-    if (c->x.cmd == BIN_CMD_DELETE)
-        do_delete(c);
-    else
-        do_arith(c);
-}
-
-static void cas_checked(conn_t *c)
-{
-    cache_item_meta_t m;
-    cache_status_e st = cache_peek(c->w->cw, c->x.keybuf, c->x.nkey, &m);
-    if (st == CACHE_OK || srv_of(c)->settings->flash_path == NULL) {
-        after_cas_lookup(c, st, st == CACHE_OK ? m.cas : 0);
-        return;
-    }
-    /* maybe on flash: read it (counts as a get) */
-    cache_item_t *it = NULL;
-    const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
-    st = cache_get(c->w->cw, c->x.keybuf, c->x.nkey, &it, a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, BSTEP_CAS_LOOKUP);
-        return;
-    }
-    uint64_t cas = it ? cache_item_cas(it) : 0;
-    cache_item_release(c->w->cw, &it);
-    after_cas_lookup(c, st, cas);
 }
 
 /* ---- stat --------------------------------------------------------------- */
@@ -560,17 +526,11 @@ void process_bin(conn_t *c, const bin_request_t *req)
         start_store(c, req->vlen);
         break;
     case BIN_CMD_DELETE:
-        if (x->req_cas)
-            cas_checked(c);
-        else
-            do_delete(c);
+        do_delete(c);
         break;
     case BIN_CMD_INCR:
     case BIN_CMD_DECR:
-        if (x->req_cas)
-            cas_checked(c);
-        else
-            do_arith(c);
+        do_arith(c);
         break;
     case BIN_CMD_QUIT:
         respond(c, BIN_STATUS_OK, 0, NULL, 0, NULL, 0, NULL, 0);
@@ -626,9 +586,6 @@ void process_bin_resume(conn_t *c)
         break;
     case BSTEP_ARITH_ADD:
         finish_arith_add(c, s->status, s->cas);
-        break;
-    case BSTEP_CAS_LOOKUP:
-        after_cas_lookup(c, s->status, it ? cache_item_cas(it) : 0);
         break;
     case BSTEP_UNLINK:
     default:

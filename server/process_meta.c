@@ -6,26 +6,20 @@
  * The line is first copied into c->x.line and parsed from there, so a
  * request outlives rbuf: after an ms value read, or when a cache call
  * parks the connection (CONN_PARK_META: process_meta_resume() parses the
- * copy again and goes on at c->x.step with the result in slot 0). The main
- * call of each command (mg lookup, ms store, md delete, ma arith) is
- * asynchronous; rare auxiliary steps (N vivify store, I stale copies, ma T,
- * cas lookups that miss RAM) are synchronous calls (async NULL), which may
- * wait for a flash read.
+ * copy again and goes on at c->x.step with the result in slot 0). Every
+ * cache call of a command is asynchronous, follow-up steps included (mg N
+ * vivify and its re-read, ma N create, me's flash read), so a flash read
+ * never blocks the worker.
  *
- * Item marks. memcached keeps three meta bits in each item: stale (md I /
- * ms I), win token sent (mg N/R/stale), key stored base64 (ms b). Our item
- * header has no room for them, so they live in a small direct-mapped table
- * keyed by (item address, cas): an item replaced, deleted or changed gets a
- * new cas (or address) and so loses its marks, as memcached's new item
- * would not carry them. A collision in the table, or a flash round trip of
- * the item, forgets a mark (a stale item then reads as fresh, a win token
- * can be handed out twice). The table is process-wide (the marks must be
- * seen by every worker) and guarded by one mutex; it is only touched by
- * meta commands that use these features.
+ * Item marks (stale, win token sent, base64 key) live in the item
+ * (cache.h CACHE_MARK_*): md I marks in place under the key's lock
+ * (cache_delete_ex), ms I stores with CACHE_STORE_CAS_STALE, mg claims the
+ * win token with one atomic cache_item_mark(). Conditional forms (md C,
+ * ma C, ms C in append/prepend mode) compare and act in one step in the
+ * cache (cache_delete_ex, cache_arith_ex, cache_store with cas_in).
  */
 #include "process.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,63 +31,18 @@
 
 #define BIT(ch) META_FLAG_BIT(ch)
 
-/* ---- item marks (see the top of this file) ----------------------------- */
-
-#define MARK_STALE 0x01u
-#define MARK_TOKEN 0x02u
-#define MARK_BINKEY 0x04u
-#define MARKS_CAP 4096u
-
-typedef struct mark {
-    const void *it;
-    uint64_t cas;
-    uint8_t bits;
-} mark_t;
-
-static pthread_mutex_t marks_lock = PTHREAD_MUTEX_INITIALIZER;
-static mark_t marks[MARKS_CAP];
-
-static size_t mark_slot(const void *it, uint64_t cas)
-{
-    uint64_t h = (uint64_t)(uintptr_t)it * 0x9E3779B97F4A7C15ull ^ cas;
-    h ^= h >> 29;
-    return (size_t)(h % MARKS_CAP);
-}
-
-static unsigned mark_get(const cache_item_t *it, uint64_t cas)
-{
-    size_t i = mark_slot(it, cas);
-    unsigned bits = 0;
-    pthread_mutex_lock(&marks_lock);
-    if (marks[i].it == it && marks[i].cas == cas)
-        bits = marks[i].bits;
-    pthread_mutex_unlock(&marks_lock);
-    return bits;
-}
-
-/* Sets the marks of (it, cas) to `bits` (0 clears). */
-static void mark_put(const cache_item_t *it, uint64_t cas, unsigned bits)
-{
-    size_t i = mark_slot(it, cas);
-    pthread_mutex_lock(&marks_lock);
-    if (bits) {
-        marks[i].it = it;
-        marks[i].cas = cas;
-        marks[i].bits = (uint8_t)bits;
-    } else if (marks[i].it == it && marks[i].cas == cas) {
-        marks[i].it = NULL;
-    }
-    pthread_mutex_unlock(&marks_lock);
-}
-
 /* ---- helpers ------------------------------------------------------------ */
 
 enum {
-    MSTEP_MG = 1,   /* mg lookup */
-    MSTEP_MS,       /* ms store */
-    MSTEP_MD,       /* md delete */
-    MSTEP_MA,       /* ma arith */
-    MSTEP_SILENT,   /* unlink after a refused ms */
+    MSTEP_MG = 1,     /* mg lookup */
+    MSTEP_MG_VIVIFY,  /* mg N: storing the empty item (c->item held) */
+    MSTEP_MG_REGET,   /* mg N lost the add: reading the winner's item */
+    MSTEP_MS,         /* ms store */
+    MSTEP_MD,         /* md delete / invalidate */
+    MSTEP_MA,         /* ma arith */
+    MSTEP_MA_CREATE,  /* ma N: storing the initial value */
+    MSTEP_ME,         /* me: reading an item that is not in RAM */
+    MSTEP_SILENT,     /* unlink after a refused ms */
 };
 
 static server_t *srv_of(conn_t *c) { return c->w->srv; }
@@ -113,6 +62,13 @@ static void reply(conn_t *c, const meta_request_t *r, meta_rc_e rc,
     size_t n = meta_encode_reply(buf, sizeof(buf), r, rc, v);
     if (n > 0)
         outq_text(&c->out, buf, n);
+}
+
+static void reply_key(conn_t *c, const meta_request_t *r, meta_rc_e rc)
+{
+    meta_item_view_t v = {.key = r->key, .nkey = r->nkey,
+                          .key_binary = r->key_binary};
+    reply(c, r, rc, &v, false);
 }
 
 static bool reparse(conn_t *c, meta_request_t *r)
@@ -147,52 +103,11 @@ static int64_t abs_time(conn_t *c, int32_t t)
     return cache_now(srv_of(c)->cache) + t;
 }
 
-/*
- * The current cas of key (synchronous; RAM first without counting, then,
- * with a flash tier, a real lookup). CACHE_OK or CACHE_NOT_FOUND.
- */
-static cache_status_e current_cas(conn_t *c, const char *key, size_t nkey,
-                                  uint64_t *cas)
+/* Seconds since an absolute access time (0 = unknown: 0). */
+static uint32_t since(conn_t *c, int64_t t)
 {
-    cache_item_meta_t m;
-    cache_status_e st = cache_peek(c->w->cw, key, nkey, &m);
-    if (st == CACHE_OK) {
-        *cas = m.cas;
-        return st;
-    }
-    if (srv_of(c)->settings->flash_path == NULL)
-        return CACHE_NOT_FOUND;
-    cache_item_t *it = NULL;
-    st = cache_get(c->w->cw, key, nkey, &it, NULL);
-    if (st == CACHE_OK)
-        *cas = cache_item_cas(it);
-    cache_item_release(c->w->cw, &it);
-    return st == CACHE_OK ? CACHE_OK : CACHE_NOT_FOUND;
-}
-
-/*
- * Replaces the live item `old` by a copy with exptime `exptime` (raw
- * protocol value) and a new cas, guarded by old's cas; marks the copy with
- * `bits`. Synchronous. Returns the store status, *cas_out the new cas.
- */
-static cache_status_e copy_marked(conn_t *c, cache_item_t *old,
-                                  const char *value, size_t nbytes,
-                                  int64_t exptime, unsigned bits,
-                                  uint64_t guard_cas, uint64_t *cas_out)
-{
-    cache_item_t *nw = NULL;
-    cache_status_e st = cache_item_alloc(
-        c->w->cw, cache_item_key(old), cache_item_nkey(old),
-        cache_item_flags(old), exptime, nbytes, &nw);
-    if (st != CACHE_OK)
-        return st;
-    memcpy(cache_item_data(nw), value, nbytes);
-    st = cache_store(c->w->cw, nw, CACHE_STORE_CAS, guard_cas, cas_out,
-                     NULL);
-    if (st == CACHE_OK)
-        mark_put(nw, *cas_out, bits);
-    cache_item_release(c->w->cw, &nw);
-    return st;
+    int64_t d = t > 0 ? cache_now(srv_of(c)->cache) - t : 0;
+    return d > 0 ? (uint32_t)d : 0;
 }
 
 /* ---- mg ----------------------------------------------------------------- */
@@ -203,23 +118,42 @@ static void mg_reply(conn_t *c, const meta_request_t *r, cache_item_t *it)
         reply(c, r, META_RC_EN, NULL, false);
         return;
     }
+    bool created = c->x.created;
+    if (!created && c->x.st != CACHE_OK && (r->flags & (BIT('h') | BIT('l')))) {
+        /* not in RAM before this mg (read from flash, or raced in): what
+         * the item itself knows; a flash record keeps no access history */
+        bool fetched;
+        int64_t la;
+        unsigned cls;
+        size_t size;
+        cache_item_access(c->w->cw, it, &fetched, &la, &cls, &size);
+        c->x.fetched = fetched;
+        c->x.last_access = since(c, la);
+    }
     uint64_t cas = cache_item_cas(it);
-    unsigned bits = mark_get(it, cas);
+    unsigned marks = cache_item_marks(it);
     int64_t exptime = cache_item_exptime(it);
-    bool won = c->x.created && (r->flags & BIT('N'));
-    bool token_sent = (bits & MARK_TOKEN) != 0;
-    bool stale = (bits & MARK_STALE) != 0;
-    if ((r->flags & BIT('R')) && !token_sent && !c->x.created &&
-        exptime != 0 && exptime < abs_time(c, r->recache_ttl))
-        won = true;
+    bool token_sent = (marks & CACHE_MARK_TOKEN) != 0;
+    bool stale = (marks & CACHE_MARK_STALE) != 0;
+    bool want = created && (r->flags & BIT('N'));
+    if ((r->flags & BIT('R')) && !token_sent && !created && exptime != 0 &&
+        exptime < abs_time(c, r->recache_ttl))
+        want = true;
     if (stale && !token_sent)
-        won = true;
-    if (won)
-        mark_put(it, cas, bits | MARK_TOKEN);
+        want = true;
+    bool won = false;
+    if (want) {
+        /* one atomic claim: of racing readers exactly one gets W */
+        unsigned before = cache_item_mark(it, CACHE_MARK_TOKEN);
+        if (created || !(before & CACHE_MARK_TOKEN))
+            won = true;
+        else
+            token_sent = true;
+    }
     meta_item_view_t v = {
         .key = cache_item_key(it),
         .nkey = cache_item_nkey(it),
-        .key_binary = (bits & MARK_BINKEY) != 0,
+        .key_binary = (marks & CACHE_MARK_BINKEY) != 0,
         .value_len = (uint32_t)cache_item_nbytes(it),
         .ttl = ttl_left(c, exptime),
         .cas = cas,
@@ -232,7 +166,7 @@ static void mg_reply(conn_t *c, const meta_request_t *r, cache_item_t *it)
     };
     bool value = (r->flags & BIT('v')) != 0;
     meta_rc_e rc = value ? META_RC_VA : META_RC_HD;
-    if (meta_reply_suppressed(r, rc, c->x.created)) {
+    if (meta_reply_suppressed(r, rc, created)) {
         cache_item_release(c->w->cw, &it);
         return;
     }
@@ -248,25 +182,58 @@ static void mg_reply(conn_t *c, const meta_request_t *r, cache_item_t *it)
     }
 }
 
+/* mg N lost its add: someone stored the key meanwhile; answer theirs. */
+static void mg_reget(conn_t *c, const meta_request_t *r)
+{
+    cache_item_t *it = NULL;
+    const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
+    cache_status_e st = cache_get(c->w->cw, r->key, r->nkey, &it, a);
+    conn_disarm(c, st);
+    if (st == CACHE_PENDING) {
+        park(c, MSTEP_MG_REGET);
+        return;
+    }
+    if (st != CACHE_OK)
+        cache_item_release(c->w->cw, &it);
+    mg_reply(c, r, it);
+}
+
+/* The add of mg N finished: c->item is the empty item. */
+static void mg_vivified(conn_t *c, const meta_request_t *r, cache_status_e st)
+{
+    cache_item_t *it = c->item;
+    c->item = NULL;
+    if (st == CACHE_OK) {
+        c->x.created = true;
+        cache_item_set_fetched(it); /* as memcached's bump after mg N */
+        mg_reply(c, r, it);
+        return;
+    }
+    cache_item_release(c->w->cw, &it);
+    if (st == CACHE_NOT_STORED)
+        mg_reget(c, r);
+    else
+        mg_reply(c, r, NULL);
+}
+
 /* mg N on a miss: an empty item (flags 0, ttl N) this client may fill. */
-static cache_item_t *mg_vivify(conn_t *c, const meta_request_t *r)
+static void mg_vivify(conn_t *c, const meta_request_t *r)
 {
     cache_item_t *it = NULL;
     if (cache_item_alloc(c->w->cw, r->key, r->nkey, 0, r->vivify_ttl, 0,
-                         &it) != CACHE_OK)
-        return NULL;
-    uint64_t cas = 0;
-    cache_status_e st = cache_store(c->w->cw, it, CACHE_STORE_ADD, 0, &cas,
-                                    NULL);
-    if (st != CACHE_OK) {
-        /* lost a race: someone stored it meanwhile */
-        cache_item_release(c->w->cw, &it);
-        if (cache_get(c->w->cw, r->key, r->nkey, &it, NULL) != CACHE_OK)
-            return NULL;
-        return it;
+                         &it) != CACHE_OK) {
+        mg_reply(c, r, NULL);
+        return;
     }
-    c->x.created = true;
-    return it;
+    c->item = it; /* our reference, for the reply */
+    const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
+    cache_status_e st = cache_store(c->w->cw, it, CACHE_STORE_ADD, 0, NULL, a);
+    conn_disarm(c, st);
+    if (st == CACHE_PENDING) {
+        park(c, MSTEP_MG_VIVIFY);
+        return;
+    }
+    mg_vivified(c, r, st);
 }
 
 static void mg_got(conn_t *c, const meta_request_t *r, cache_status_e st,
@@ -274,8 +241,10 @@ static void mg_got(conn_t *c, const meta_request_t *r, cache_status_e st,
 {
     if (st != CACHE_OK) {
         cache_item_release(c->w->cw, &it);
-        if (r->flags & BIT('N'))
-            it = mg_vivify(c, r);
+        if (r->flags & BIT('N')) {
+            mg_vivify(c, r);
+            return;
+        }
     }
     mg_reply(c, r, it);
 }
@@ -285,12 +254,14 @@ static void do_mg(conn_t *c, const meta_request_t *r)
     c->x.created = false;
     c->x.fetched = false;
     c->x.last_access = 0;
+    c->x.st = CACHE_NOT_FOUND; /* h/l facts not known yet */
     if (r->flags & (BIT('h') | BIT('l'))) {
+        /* before the fetch bumps it (memcached delays the bump) */
         cache_item_meta_t m;
         if (cache_peek(c->w->cw, r->key, r->nkey, &m) == CACHE_OK) {
             c->x.fetched = m.fetched;
-            int64_t la = cache_now(srv_of(c)->cache) - m.last_access;
-            c->x.last_access = la > 0 ? (uint32_t)la : 0;
+            c->x.last_access = since(c, m.last_access);
+            c->x.st = CACHE_OK;
         }
     }
     cache_item_t *it = NULL;
@@ -313,14 +284,16 @@ static void do_mg(conn_t *c, const meta_request_t *r)
 static cache_store_op_e ms_op(const meta_request_t *r)
 {
     bool cas = (r->flags & BIT('C')) != 0;
+    cache_store_op_e cas_op = (r->flags & BIT('I')) ? CACHE_STORE_CAS_STALE
+                                                    : CACHE_STORE_CAS;
     switch (r->mode) {
     case META_MODE_ADD: return CACHE_STORE_ADD;
     case META_MODE_APPEND: return CACHE_STORE_APPEND;
     case META_MODE_PREPEND: return CACHE_STORE_PREPEND;
     case META_MODE_REPLACE:
-        return cas ? CACHE_STORE_CAS : CACHE_STORE_REPLACE;
+        return cas ? cas_op : CACHE_STORE_REPLACE;
     default:
-        return cas ? CACHE_STORE_CAS : CACHE_STORE_SET;
+        return cas ? cas_op : CACHE_STORE_SET;
     }
 }
 
@@ -331,7 +304,11 @@ static void do_ms(conn_t *c, const meta_request_t *r)
         c->w->cw, r->key, r->nkey, r->client_flags,
         (r->flags & BIT('T')) ? r->ttl : 0, r->datalen, &it);
     if (st == CACHE_OK) {
-        conn_start_nread(c, it, r->datalen, ms_op(r), r->cas);
+        if (r->key_binary)
+            cache_item_mark(it, CACHE_MARK_BINKEY);
+        /* append/prepend compare cas_in too (0: no check), in the store */
+        conn_start_nread(c, it, r->datalen, ms_op(r),
+                         (r->flags & BIT('C')) ? r->cas : 0);
         c->nread_kind = CONN_NREAD_META;
         return;
     }
@@ -353,29 +330,7 @@ static void do_ms(conn_t *c, const meta_request_t *r)
 static void ms_done(conn_t *c, const meta_request_t *r, cache_status_e st,
                     uint64_t cas)
 {
-    cache_item_t *it = c->item;
-    c->item = NULL;
-    /* I with an older cas: store anyway, keeping the ttl, marked stale */
-    if (st == CACHE_EXISTS && (r->flags & BIT('I')) &&
-        c->op == CACHE_STORE_CAS) {
-        cache_item_t *cur = NULL;
-        if (cache_get(c->w->cw, r->key, r->nkey, &cur, NULL) == CACHE_OK) {
-            uint64_t cur_cas = cache_item_cas(cur);
-            if (r->cas < cur_cas) {
-                unsigned bits = MARK_STALE |
-                                (mark_get(cur, cur_cas) & MARK_TOKEN) |
-                                (r->key_binary ? MARK_BINKEY : 0u);
-                st = copy_marked(c, cur, cache_item_value(it),
-                                 cache_item_nbytes(it),
-                                 cache_item_exptime(cur), bits, cur_cas,
-                                 &cas);
-            }
-            cache_item_release(c->w->cw, &cur);
-        }
-    } else if (st == CACHE_OK && r->key_binary) {
-        mark_put(it, cas, MARK_BINKEY);
-    }
-    cache_item_release(c->w->cw, &it);
+    cache_item_release(c->w->cw, &c->item);
     meta_rc_e rc;
     switch (st) {
     case CACHE_OK: rc = META_RC_HD; break;
@@ -408,16 +363,6 @@ void process_meta_nread_done(conn_t *c)
         put_line(c, "CLIENT_ERROR bad data chunk");
         return;
     }
-    if ((c->op == CACHE_STORE_APPEND || c->op == CACHE_STORE_PREPEND) &&
-        (r.flags & BIT('C'))) {
-        /* memcached's simplified cas check of append/prepend */
-        uint64_t cur = 0;
-        if (current_cas(c, r.key, r.nkey, &cur) == CACHE_OK &&
-            cur != r.cas) {
-            ms_done(c, &r, CACHE_EXISTS, 0);
-            return;
-        }
-    }
     uint64_t cas = 0;
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_store(c->w->cw, c->item, c->op, c->cas_in,
@@ -434,53 +379,29 @@ void process_meta_nread_done(conn_t *c)
 
 static void md_done(conn_t *c, const meta_request_t *r, cache_status_e st)
 {
-    meta_item_view_t v = {.key = r->key, .nkey = r->nkey,
-                          .key_binary = r->key_binary};
-    reply(c, r, st == CACHE_OK ? META_RC_HD : META_RC_NF, &v, false);
-}
-
-/* md I: keep the item, mark it stale, new cas, new ttl if T. */
-static void md_stale(conn_t *c, const meta_request_t *r)
-{
-    cache_item_t *cur = NULL;
-    cache_status_e st = cache_get(c->w->cw, r->key, r->nkey, &cur, NULL);
-    if (st == CACHE_OK) {
-        uint64_t cas = 0, cur_cas = cache_item_cas(cur);
-        unsigned bits = (mark_get(cur, cur_cas) & MARK_BINKEY) | MARK_STALE;
-        int64_t exptime = (r->flags & BIT('T')) ? r->ttl
-                                                : cache_item_exptime(cur);
-        st = copy_marked(c, cur, cache_item_value(cur),
-                         cache_item_nbytes(cur), exptime, bits, cur_cas,
-                         &cas);
-        cache_item_release(c->w->cw, &cur);
-        if (st != CACHE_OK && st != CACHE_NOT_FOUND)
-            st = CACHE_OK; /* raced with a change: it is gone anyway */
-    }
-    md_done(c, r, st);
+    reply_key(c, r, st == CACHE_OK       ? META_RC_HD
+                    : st == CACHE_EXISTS ? META_RC_EX
+                                         : META_RC_NF);
 }
 
 static void do_md(conn_t *c, const meta_request_t *r)
 {
-    if (r->flags & BIT('C')) {
-        uint64_t cur = 0;
-        cache_status_e st = current_cas(c, r->key, r->nkey, &cur);
-        if (st != CACHE_OK) {
-            md_done(c, r, CACHE_NOT_FOUND);
-            return;
-        }
-        if (cur != r->cas) {
-            meta_item_view_t v = {.key = r->key, .nkey = r->nkey,
-                                  .key_binary = r->key_binary};
-            reply(c, r, META_RC_EX, &v, false);
-            return;
-        }
-    }
-    if (r->flags & BIT('I')) {
-        md_stale(c, r);
-        return;
-    }
+    /* C compare, then delete or (I) mark stale with a new cas and T ttl:
+     * one step under the key's lock, as memcached's md */
+    cache_delete_opts_t o = {
+        .has_cas = (r->flags & BIT('C')) != 0,
+        .cas = r->cas,
+        .mismatch_is_miss = true,
+        .stale = (r->flags & BIT('I')) != 0,
+        .set_exptime = (r->flags & BIT('I')) && (r->flags & BIT('T')),
+        .exptime = r->ttl,
+    };
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
-    cache_status_e st = cache_delete(c->w->cw, r->key, r->nkey, a);
+    /* a plain delete keeps the cheaper path (no load from flash) */
+    cache_status_e st =
+        (o.has_cas || o.stale)
+            ? cache_delete_ex(c->w->cw, r->key, r->nkey, &o, a)
+            : cache_delete(c->w->cw, r->key, r->nkey, a);
     conn_disarm(c, st);
     if (st == CACHE_PENDING) {
         park(c, MSTEP_MD);
@@ -491,13 +412,31 @@ static void do_md(conn_t *c, const meta_request_t *r)
 
 /* ---- ma ----------------------------------------------------------------- */
 
+/* Does flag t come before flag T in the request? */
+static bool t_before_T(const meta_request_t *r)
+{
+    if (!(r->flags & BIT('T')))
+        return false;
+    for (size_t i = 0; i < r->ntok; i++) {
+        if (r->tok[i].n > 0 && r->tok[i].p[0] == 't')
+            return true;
+        if (r->tok[i].n > 0 && r->tok[i].p[0] == 'T')
+            return false;
+    }
+    return false;
+}
+
 static void ma_reply_value(conn_t *c, const meta_request_t *r, uint64_t val,
                            uint64_t cas, bool created)
 {
     char num[24];
     int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)val);
     int64_t ttl = -1;
-    if (r->flags & BIT('t')) {
+    if ((r->flags & BIT('t')) && !created && t_before_T(r)) {
+        /* memcached applies the flags in order: t shows the old ttl */
+        ttl = ttl_left(c, (int64_t)c->x.cas);
+    } else if (r->flags & BIT('t')) {
+        /* the item was just changed or created: it is in RAM */
         cache_item_meta_t m;
         if (cache_peek(c->w->cw, r->key, r->nkey, &m) == CACHE_OK)
             ttl = ttl_left(c, m.exptime);
@@ -523,7 +462,17 @@ static void ma_reply_value(conn_t *c, const meta_request_t *r, uint64_t val,
     }
 }
 
-/* ma N on a miss: store J (ttl N) and answer it. */
+static void ma_created(conn_t *c, const meta_request_t *r, cache_status_e st,
+                       uint64_t cas)
+{
+    if (st != CACHE_OK) {
+        reply_key(c, r, META_RC_NS);
+        return;
+    }
+    ma_reply_value(c, r, r->initial, cas, true);
+}
+
+/* ma N on a miss: store J (ttl N, or T) and answer it. */
 static void ma_create(conn_t *c, const meta_request_t *r)
 {
     char num[24];
@@ -538,41 +487,36 @@ static void ma_create(conn_t *c, const meta_request_t *r)
     }
     memcpy(cache_item_data(it), num, (size_t)n);
     uint64_t cas = 0;
-    cache_status_e st = cache_store(c->w->cw, it, CACHE_STORE_ADD, 0, &cas,
-                                    NULL);
+    const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
+    cache_status_e st = cache_store(c->w->cw, it, CACHE_STORE_ADD, 0, &cas, a);
+    conn_disarm(c, st);
     cache_item_release(c->w->cw, &it);
-    if (st != CACHE_OK) {
-        meta_item_view_t v = {.key = r->key, .nkey = r->nkey,
-                              .key_binary = r->key_binary};
-        reply(c, r, META_RC_NS, &v, false);
+    if (st == CACHE_PENDING) {
+        park(c, MSTEP_MA_CREATE);
         return;
     }
-    ma_reply_value(c, r, r->initial, cas, true);
+    ma_created(c, r, st, cas);
 }
 
 static void ma_done(conn_t *c, const meta_request_t *r, cache_status_e st,
                     uint64_t val, uint64_t cas)
 {
-    meta_item_view_t v = {.key = r->key, .nkey = r->nkey,
-                          .key_binary = r->key_binary};
     switch (st) {
     case CACHE_OK:
-        if (r->flags & BIT('T'))
-            cache_touch(c->w->cw, r->key, r->nkey, r->ttl, NULL);
         ma_reply_value(c, r, val, cas, false);
         break;
     case CACHE_NOT_FOUND:
         if (r->flags & BIT('N'))
             ma_create(c, r);
         else
-            reply(c, r, META_RC_NF, &v, false);
+            reply_key(c, r, META_RC_NF);
         break;
     case CACHE_NON_NUMERIC:
         put_line(c, "CLIENT_ERROR cannot increment or decrement "
                     "non-numeric value");
         break;
     case CACHE_EXISTS:
-        reply(c, r, META_RC_EX, &v, false);
+        reply_key(c, r, META_RC_EX);
         break;
     default:
         put_line(c, "SERVER_ERROR out of memory");
@@ -582,20 +526,26 @@ static void ma_done(conn_t *c, const meta_request_t *r, cache_status_e st,
 
 static void do_ma(conn_t *c, const meta_request_t *r)
 {
-    if (r->flags & BIT('C')) {
-        uint64_t cur = 0;
-        if (current_cas(c, r->key, r->nkey, &cur) == CACHE_OK &&
-            cur != r->cas) {
-            ma_done(c, r, CACHE_EXISTS, 0, 0);
-            return;
-        }
-    }
+    /* C compare (0: none, as memcached's do_add_delta), the change and a
+     * T ttl: one step under the key's lock */
+    cache_arith_opts_t o = {
+        .cas = (r->flags & BIT('C')) ? r->cas : 0,
+        .set_exptime = (r->flags & BIT('T')) != 0,
+        .exptime = r->ttl,
+        /* c->x.cas: the old expiry, for t before T (lives until done) */
+        .old_exptime_out = (int64_t *)&c->x.cas,
+    };
+    c->x.cas = 0;
     uint64_t val = 0, cas = 0;
     bool incr = r->mode != META_MODE_DECR;
+    uint64_t delta = (r->flags & BIT('D')) ? r->delta : 1;
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
-    cache_status_e st = cache_arith(c->w->cw, r->key, r->nkey, incr,
-                                    (r->flags & BIT('D')) ? r->delta : 1,
-                                    &val, &cas, a);
+    cache_status_e st =
+        (o.cas || o.set_exptime)
+            ? cache_arith_ex(c->w->cw, r->key, r->nkey, incr, delta, &o, &val,
+                             &cas, a)
+            : cache_arith(c->w->cw, r->key, r->nkey, incr, delta, &val, &cas,
+                          a);
     conn_disarm(c, st);
     if (st == CACHE_PENDING) {
         park(c, MSTEP_MA);
@@ -606,23 +556,64 @@ static void do_ma(conn_t *c, const meta_request_t *r)
 
 /* ---- me ----------------------------------------------------------------- */
 
+static void me_line(conn_t *c, const meta_request_t *r, int64_t exptime,
+                    int64_t last_access, uint64_t cas, bool fetched,
+                    unsigned cls, size_t size)
+{
+    char buf[META_REPLY_MAX];
+    int64_t now = cache_now(srv_of(c)->cache);
+    int64_t exp = exptime == 0 ? -1 : now - exptime;
+    size_t n = meta_encode_me(buf, sizeof(buf), r->key, r->nkey,
+                              r->key_binary, exp, since(c, last_access), cas,
+                              fetched, cls, size);
+    outq_text(&c->out, buf, n);
+}
+
+/* me of an item read from flash (not in RAM): its record keeps no access
+ * history, so la= is 0 unless the item knows better; cls= is the class it
+ * would be stored in. */
+static void me_got(conn_t *c, const meta_request_t *r, cache_status_e st,
+                   cache_item_t *it)
+{
+    if (st != CACHE_OK || it == NULL) {
+        char buf[8];
+        outq_text(&c->out, buf, meta_encode_code(buf, sizeof(buf), META_RC_EN));
+        cache_item_release(c->w->cw, &it);
+        return;
+    }
+    bool fetched;
+    int64_t la;
+    unsigned cls;
+    size_t size;
+    cache_item_access(c->w->cw, it, &fetched, &la, &cls, &size);
+    me_line(c, r, cache_item_exptime(it), la, cache_item_cas(it), fetched,
+            cls, size);
+    cache_item_release(c->w->cw, &it);
+}
+
 static void do_me(conn_t *c, const meta_request_t *r)
 {
     STATS_ADD(&c->w->stats, cmd_meta, 1);
     cache_item_meta_t m;
-    char buf[META_REPLY_MAX];
-    size_t n;
     if (cache_peek(c->w->cw, r->key, r->nkey, &m) == CACHE_OK) {
-        int64_t now = cache_now(srv_of(c)->cache);
-        int64_t exp = m.exptime == 0 ? -1 : now - m.exptime;
-        int64_t la = now - m.last_access;
-        n = meta_encode_me(buf, sizeof(buf), r->key, r->nkey, r->key_binary,
-                           exp, (uint64_t)(la > 0 ? la : 0), m.cas,
-                           m.fetched, m.slab_class, m.total_size);
-    } else {
-        n = meta_encode_code(buf, sizeof(buf), META_RC_EN);
+        me_line(c, r, m.exptime, m.last_access, m.cas, m.fetched,
+                m.slab_class, m.total_size);
+        return;
     }
-    outq_text(&c->out, buf, n);
+    if (srv_of(c)->settings->flash_path == NULL) {
+        me_got(c, r, CACHE_NOT_FOUND, NULL);
+        return;
+    }
+    /* maybe on flash: a real read (counted as a get) */
+    cache_item_t *it = NULL;
+    const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
+    cache_status_e st = cache_get(c->w->cw, r->key, r->nkey, &it, a);
+    conn_disarm(c, st);
+    if (st == CACHE_PENDING) {
+        park(c, MSTEP_ME);
+        return;
+    }
+    me_got(c, r, st, it);
 }
 
 /* ---- entry points ------------------------------------------------------- */
@@ -680,6 +671,15 @@ void process_meta_resume(conn_t *c)
         mg_got(c, &r, s->status, it);
         it = NULL;
         break;
+    case MSTEP_MG_VIVIFY:
+        mg_vivified(c, &r, s->status);
+        break;
+    case MSTEP_MG_REGET:
+        if (s->status != CACHE_OK)
+            cache_item_release(c->w->cw, &it);
+        mg_reply(c, &r, it);
+        it = NULL;
+        break;
     case MSTEP_MS:
         ms_done(c, &r, s->status, s->cas);
         break;
@@ -688,6 +688,13 @@ void process_meta_resume(conn_t *c)
         break;
     case MSTEP_MA:
         ma_done(c, &r, s->status, s->value, s->cas);
+        break;
+    case MSTEP_MA_CREATE:
+        ma_created(c, &r, s->status, s->cas);
+        break;
+    case MSTEP_ME:
+        me_got(c, &r, s->status, it);
+        it = NULL;
         break;
     case MSTEP_SILENT:
     default:

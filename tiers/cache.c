@@ -669,3 +669,137 @@ cache_status_e cache_peek(cache_worker_t *w, const char *key, size_t nkey,
     hash_unlock(&r->hash, hv);
     return st;
 }
+
+/* ---- meta marks and keyed conditional operations (appended) ---- */
+
+unsigned cache_item_marks(const cache_item_t *it) { return item_marks(it); }
+
+unsigned cache_item_mark(cache_item_t *it, unsigned marks)
+{
+    return item_marks_or(it, marks);
+}
+
+void cache_item_set_fetched(cache_item_t *it)
+{
+    if (!(item_iflags(it) & ITEM_FETCHED))
+        item_set_iflag(it, ITEM_FETCHED);
+}
+
+void cache_item_access(cache_worker_t *w, const cache_item_t *it, bool *fetched,
+                       int64_t *last_access, unsigned *slab_class, size_t *total_size)
+{
+    *fetched = (item_iflags(it) & ITEM_FETCHED) != 0;
+    *last_access = (int64_t)it->time;
+    *total_size = item_ntotal(it);
+    *slab_class = it->clsid ? it->clsid : slabs_clsid(&w->c->ram.slabs, *total_size);
+}
+
+/* An async keyed call through the flash glue: the carrier holds the
+ * results until the glue's done fires. */
+typedef struct keyed_call {
+    cache_worker_t *w;
+    item_t *carrier;
+    int64_t *old_exptime_out;
+    cache_async_t user;
+} keyed_call_t;
+
+static void keyed_done(void *ctx, cache_result_t *res)
+{
+    keyed_call_t *kc = ctx;
+    ram_keyed_t k;
+    ram_keyed_read(kc->carrier, &k);
+    if (res->status == CACHE_OK) {
+        res->value = k.value_out;
+        res->cas = k.cas_out;
+        if (kc->old_exptime_out)
+            *kc->old_exptime_out = k.old_exptime;
+    }
+    ram_item_release(&kc->w->c->ram, kc->carrier);
+    cache_async_t user = kc->user;
+    free(kc);
+    user.done(user.ctx, res);
+}
+
+/* Runs k: straight in RAM without a flash tier, else as a store of a
+ * carrier (ram.h, "keyed conditional operations"). On a final status the
+ * results are in *k. */
+static cache_status_e keyed_run(cache_worker_t *w, const char *key, size_t nkey,
+                                ram_keyed_t *k, int64_t *old_exptime_out,
+                                const cache_async_t *async)
+{
+    if (!w->tw)
+        return ram_keyed(&w->c->ram, &w->st, key, nkey, k, 0, NULL);
+    item_t *carrier = ram_keyed_carrier(key, nkey, k);
+    if (!carrier)
+        return CACHE_NO_MEMORY;
+    keyed_call_t *kc = NULL;
+    cache_async_t a;
+    if (async) {
+        kc = malloc(sizeof *kc);
+        if (!kc) {
+            ram_item_release(&w->c->ram, carrier);
+            return CACHE_NO_MEMORY;
+        }
+        kc->w = w;
+        kc->carrier = carrier;
+        kc->old_exptime_out = old_exptime_out;
+        kc->user = *async;
+        a.done = keyed_done;
+        a.ctx = kc;
+    }
+    uint64_t cas = 0;
+    cache_status_e st = tier_store(w->tw, carrier, RAM_STORE_KEYED, 0, &cas,
+                                   async ? &a : NULL);
+    if (st == CACHE_PENDING)
+        return st; /* kc owns the carrier now */
+    ram_keyed_read(carrier, k);
+    free(kc);
+    ram_item_release(&w->c->ram, carrier);
+    return st;
+}
+
+cache_status_e cache_delete_ex(cache_worker_t *w, const char *key, size_t nkey,
+                               const cache_delete_opts_t *o,
+                               const cache_async_t *async)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    ram_keyed_t k = {
+        .kind = RAM_KEYED_DELETE,
+        .has_cas = o->has_cas,
+        .cas = o->cas,
+        .mismatch_is_miss = o->mismatch_is_miss,
+        .stale = o->stale,
+        .set_exptime = o->set_exptime,
+        .exptime = o->set_exptime ? ram_realtime(&w->c->ram, o->exptime) : 0,
+    };
+    return keyed_run(w, key, nkey, &k, NULL, async);
+}
+
+cache_status_e cache_arith_ex(cache_worker_t *w, const char *key, size_t nkey,
+                              bool incr, uint64_t delta,
+                              const cache_arith_opts_t *o, uint64_t *value_out,
+                              uint64_t *cas_out, const cache_async_t *async)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    ram_keyed_t k = {
+        .kind = RAM_KEYED_ARITH,
+        .has_cas = o->cas != 0,
+        .cas = o->cas,
+        .set_exptime = o->set_exptime,
+        .exptime = o->set_exptime ? ram_realtime(&w->c->ram, o->exptime) : 0,
+        .incr = incr,
+        .delta = delta,
+    };
+    cache_status_e st = keyed_run(w, key, nkey, &k, o->old_exptime_out, async);
+    if (st == CACHE_OK) {
+        if (value_out)
+            *value_out = k.value_out;
+        if (cas_out)
+            *cas_out = k.cas_out;
+        if (o->old_exptime_out)
+            *o->old_exptime_out = k.old_exptime;
+    }
+    return st;
+}

@@ -242,11 +242,18 @@ typedef enum cache_store_op {
     CACHE_STORE_APPEND,  /* keeps the old item's flags and exptime */
     CACHE_STORE_PREPEND, /* keeps the old item's flags and exptime */
     CACHE_STORE_CAS,
+    /* meta `ms I` with a cas: as CAS, but a cas older than the item's
+     * also stores: the new value keeps the old item's exptime and is
+     * marked CACHE_MARK_STALE (plus TOKEN if the old item had it);
+     * memcached's CAS_STALE. */
+    CACHE_STORE_CAS_STALE,
 } cache_store_op_e;
 
 /*
  * Commit: links `it` (from cache_item_alloc) under `op`. `cas_in` is used
- * only by CACHE_STORE_CAS. On CACHE_OK, *cas_out (if not NULL) gets the new
+ * by CACHE_STORE_CAS / CAS_STALE, and by APPEND / PREPEND when not 0 (the
+ * cas of the item appended to must equal it, else CACHE_EXISTS; compared
+ * and appended in one step under the key's lock, as memcached). On CACHE_OK, *cas_out (if not NULL) gets the new
  * cas unique. Returns CACHE_OK, CACHE_NOT_STORED (add on a live item;
  * replace/append/prepend on a missing one), CACHE_EXISTS (cas mismatch;
  * as memcached, a unique of 0 given or stored, e.g. with use_cas off, never
@@ -497,7 +504,7 @@ void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx);
 /*
  * Peeks at a live item in RAM without bumping it, without touching its
  * fetched bit and without counting anything (memcached's item_get with
- * DONT_UPDATE, as `me`, mg's h/l flags and cas-checked deletes use it).
+ * DONT_UPDATE, as `me` and mg's h/l flags use it).
  * Fills *m (m->key is set to NULL: the item is not referenced) and returns
  * CACHE_OK, or CACHE_NOT_FOUND when there is no live RAM item (absent,
  * expired, flushed, or only on flash: the caller decides whether to fall
@@ -506,5 +513,94 @@ void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx);
  */
 cache_status_e cache_peek(cache_worker_t *w, const char *key, size_t nkey,
                           cache_item_meta_t *m);
+
+/* ---- appended: meta item marks, one-step conditional operations -------- */
+
+/*
+ * Meta marks kept in the item (memcached's it_flags bits of the same
+ * meaning). A new item (cache_item_alloc) has none; a replacement (set,
+ * append, incr that reallocates) starts without them, as in memcached.
+ * The flash record (format 1) cannot carry them: an item marked STALE or
+ * BINKEY is evicted without spilling (never served back unmarked); a
+ * TOKEN-only item spills and comes back without its token.
+ */
+#define CACHE_MARK_STALE 0x1u  /* md I / ms I: value invalidated (mg: X) */
+#define CACHE_MARK_TOKEN 0x2u  /* a win token was handed out (mg: Z) */
+#define CACHE_MARK_BINKEY 0x4u /* stored with a base64 key (ms b) */
+
+/* The marks of a referenced item. */
+unsigned cache_item_marks(const cache_item_t *it);
+
+/*
+ * ORs `marks` into a referenced item's marks and returns the marks it had
+ * before: one atomic step, so of several callers setting TOKEN exactly one
+ * sees it clear (mg's win token). On an item not yet stored (from
+ * cache_item_alloc) it sets what the stored item will carry.
+ */
+unsigned cache_item_mark(cache_item_t *it, unsigned marks);
+
+/* Marks a referenced item fetched, as a get's bump would (mg N: memcached
+ * counts the vivifying mg as the item's first fetch). */
+void cache_item_set_fetched(cache_item_t *it);
+
+/* What a conditional delete does (cache_delete_ex). */
+typedef struct cache_delete_opts {
+    bool has_cas;     /* act only if the item's cas equals `cas` (compared
+                         literally: 0 matches only a cas of 0) */
+    uint64_t cas;
+    bool mismatch_is_miss; /* count a cas mismatch in delete_misses (meta
+                              md; binary delete counts nothing) */
+    bool stale;       /* md I: keep the item, mark it STALE, clear TOKEN,
+                         give it a new cas (counts nothing) */
+    bool set_exptime; /* with stale: new expiry `exptime` (raw value) */
+    int64_t exptime;
+} cache_delete_opts_t;
+
+/*
+ * delete (or invalidate) with a cas check, compare and act in one step
+ * under the key's lock; for a flash-resident item the record is loaded
+ * into RAM first and the step runs there (async as the other calls).
+ * CACHE_OK, CACHE_NOT_FOUND (counts delete_misses), CACHE_EXISTS (cas
+ * mismatch). A plain delete counts delete_hits as cache_delete.
+ */
+cache_status_e cache_delete_ex(cache_worker_t *w, const char *key, size_t nkey,
+                               const cache_delete_opts_t *o,
+                               const cache_async_t *async);
+
+/* What a conditional incr/decr does (cache_arith_ex). */
+typedef struct cache_arith_opts {
+    uint64_t cas;     /* != 0: act only if the item's cas equals it
+                         (memcached's do_add_delta: 0 means no check) */
+    bool set_exptime; /* meta ma T: after the change, expiry `exptime` */
+    int64_t exptime;
+    /* If not NULL: gets the item's expiry before the change (absolute
+     * unix, 0 = never) when the call completes with CACHE_OK, before
+     * done() runs (ma prints t of the old expiry when t precedes T). Must
+     * stay valid until then. */
+    int64_t *old_exptime_out;
+} cache_arith_opts_t;
+
+/*
+ * cache_arith plus a cas check and a new expiry, all in one step under the
+ * key's lock (flash-resident items: loaded first, as cache_delete_ex).
+ * CACHE_EXISTS on a cas mismatch (counts nothing, as memcached); otherwise
+ * as cache_arith (value and cas through the out parameters or, when
+ * PENDING, result->value / result->cas).
+ */
+cache_status_e cache_arith_ex(cache_worker_t *w, const char *key, size_t nkey,
+                              bool incr, uint64_t delta,
+                              const cache_arith_opts_t *o, uint64_t *value_out,
+                              uint64_t *cas_out, const cache_async_t *async);
+
+/*
+ * Access facts of a referenced item, for meta `mg h/l` and `me`:
+ * *fetched (read before), *last_access (absolute unix; 0 = unknown: an
+ * item read from flash, whose record keeps no access history) and
+ * *slab_class / *total_size (the class it is or would be stored in, and
+ * memcached's ITEM_ntotal).
+ */
+void cache_item_access(cache_worker_t *w, const cache_item_t *it,
+                       bool *fetched, int64_t *last_access,
+                       unsigned *slab_class, size_t *total_size);
 
 #endif /* TIERCACHE_CACHE_H */

@@ -172,6 +172,30 @@ class Binary(BinTest):
         c.send(req(DELETEQ, b'bd') + req(NOOP))
         self.assertEqual(self.read_packet(c), res(NOOP))
 
+    def test_cas_checked_ops_count_nothing_on_mismatch(self):
+        # delete/incr/append with a cas that does not match: EEXISTS and
+        # no hit/miss counter; a matching cas acts (one step in the cache)
+        srv = self.start([])
+        c = self.conn(srv)
+        c.send(req(SET, b'cc', setx(0, 0), b'5'))
+        cas = self.read_packet(c)[3]
+        self.xfer(c, req(DELETE, b'cc', cas=cas + 1), err(DELETE, 2, EXISTS))
+        self.xfer(c, req(INCR, b'cc', arithx(1, 0, 0), cas=cas + 1),
+                  err(INCR, 2, EXISTS))
+        self.xfer(c, req(APPEND, b'cc', value=b'0', cas=cas + 1),
+                  err(APPEND, 2, EXISTS))
+        t = self.conn(srv)
+        st = self.stats(t)
+        for k in ('delete_misses', 'delete_hits', 'incr_misses',
+                  'incr_hits', 'cas_badval', 'cas_misses'):
+            self.assertEqual(st[k], '0', k)
+        self.xfer(c, req(INCR, b'cc', arithx(2, 0, 0), cas=cas),
+                  res(INCR, value=struct.pack('>Q', 7), cas=cas + 1))
+        self.xfer(c, req(DELETE, b'cc', cas=cas + 1), res(DELETE))
+        st = self.stats(t)
+        self.assertEqual(st['incr_hits'], '1')
+        self.assertEqual(st['delete_hits'], '1')
+
     def test_incr_decr(self):
         c = self.conn()
         # miss with exptime != 0xffffffff: the initial value is stored

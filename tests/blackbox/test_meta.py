@@ -8,10 +8,11 @@ both servers) and must produce exactly the bytes listed; the reference run
 import os
 import re
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import BBTest  # noqa: E402
+from harness import BBTest, tiercache_only  # noqa: E402
 
 # (name, bytes sent at once, exact reply)
 CASES = [
@@ -85,6 +86,30 @@ CASES = [
      (b'ms big 1\r\na\r\nms big 2000000 q\r\n' + b'x' * 2000000 +
       b'\r\nmg big v\r\nmn\r\n'),
      b'HD\r\nSERVER_ERROR object too large for cache\r\nEN\r\nMN\r\n'),
+    # md I in place (new cas, ttl), ms I only with a real older cas (C0:
+    # EX), ma t shows the ttl before a later T and after an earlier one
+    ('stale_cas0_ttl_order',
+     b'ms a 1\r\n1\r\nmd a I T30\r\nmg a v c t\r\nms a 1 C0 I\r\n2\r\n'
+     b'mg a v c t\r\nma a t T60 v\r\nma a T90 t v\r\nmd a I C99\r\n'
+     b'md a I C6 q\r\nmg a c t v\r\n',
+     b'HD\r\nHD\r\nVA 1 c2 t30 X W\r\n1\r\nEX\r\nVA 1 c2 t30 Z X\r\n1\r\n'
+     b'VA 1 t30\r\n2\r\nVA 1 t90\r\n3\r\nEX\r\nEX\r\nVA 1 c4 t90\r\n3\r\n'),
+    # the base64-key mark survives md I (in place); a stale ms keeps the
+    # token; ms MA/MP with a cas compares it (C0: no check)
+    ('binkey_stale_append_cas',
+     b'ms YWJj 1 b\r\nx\r\nmd YWJj b I\r\nmg abc k v c\r\nms abc 1 C1 I\r\n'
+     b'y\r\nmg abc k v c\r\nms abc 2 MA C9\r\nzz\r\nms abc 2 MA C3\r\nzz\r\n'
+     b'mg abc v c\r\nms abc 2 MP C0\r\nqq\r\nmg abc v\r\n',
+     b'HD\r\nHD\r\nVA 1 kYWJj b c2 X W\r\nx\r\nHD\r\nVA 1 kabc c3 Z X\r\n'
+     b'y\r\nEX\r\nHD\r\nVA 3 c4\r\nyzz\r\nHD\r\nVA 5\r\nqqyzz\r\n'),
+    # mg N counts as the first fetch (h1 next), stale store after a win
+    ('vivify_fetched_stale',
+     b'mg nv N30 h l t v\r\nmg nv h l t v\r\nmd nv I\r\nmg nv v c\r\n'
+     b'ms nv 1 T10 I C1\r\nz\r\nmg nv R40 v c t\r\nmg nv v\r\n'
+     b'md nv C3 I T5\r\nmg nv t v c\r\n',
+     b'VA 0 h0 l0 t30 W\r\n\r\nVA 0 h1 l0 t30 Z\r\n\r\nHD\r\n'
+     b'VA 0 c2 X W\r\n\r\nHD\r\nVA 1 c3 t30 Z X\r\nz\r\nVA 1 Z X\r\nz\r\n'
+     b'HD\r\nVA 1 t5 c4 X W\r\nz\r\n'),
     ('quiet_pipeline',
      b'ms q1 1 q\r\na\r\nms q2 1 q\r\nb\r\nmg q1 v q k\r\nmg q3 v q k\r\nmg q2 v q k\r\nmd q3 q\r\nmd q1 q\r\nmn\r\n',
      b'VA 1 kq1\r\na\r\nVA 1 kq2\r\nb\r\nNF\r\nMN\r\n'),
@@ -162,6 +187,41 @@ class MetaMisc(BBTest):
         self.assertEqual(st['delete_hits'], '1')
         self.assertEqual(st['incr_misses'], '1')
 
+    def test_conditional_counts(self):
+        # md C mismatch counts a delete miss; md I and ma T count nothing
+        # more (no touch); a stale ms counts a cas hit; ma C0 checks nothing
+        srv = self.start([])
+        c = self.conn(srv)
+        self.cmd(c, 'ms a 1\r\n1\r\nmd a C99\r\nma a C0 v\r\nmd a I T30\r\n'
+                    'ma a T90 v\r\nms a 1 C1 I\r\n7\r\n',
+                 'HD\r\nEX\r\nVA 1\r\n2\r\nHD\r\nVA 1\r\n3\r\nHD\r\n')
+        st = self.stats(c)
+        self.assertEqual(st['delete_misses'], '1')
+        self.assertEqual(st['delete_hits'], '0')
+        self.assertEqual(st['incr_hits'], '2')
+        self.assertEqual(st['cmd_touch'], '0')
+        self.assertEqual(st['touch_hits'], '0')
+        self.assertEqual(st['cas_hits'], '1')
+        self.assertEqual(st['cas_badval'], '0')
+        self.assertEqual(st['cmd_set'], '2')
+
+    def test_one_token_winner(self):
+        # clients racing on an invalidated item: exactly one gets W
+        srv = self.start([])
+        c = self.conn(srv)
+        for rnd in range(20):
+            key = 'tok%d' % rnd
+            self.cmd(c, 'ms %s 1\r\nx\r\nmd %s I\r\n' % (key, key),
+                     'HD\r\nHD\r\n')
+            conns = [self.conn(srv) for _ in range(4)]
+            for k in conns:
+                k.send(('mg %s\r\n' % key).encode())
+            got = [k.readline() for k in conns]
+            self.assertEqual(sorted(got), [b'HD X W\r\n'] + [b'HD Z X\r\n'] * 3,
+                             got)
+            for k in conns:
+                k.close()
+
     def test_text_and_meta_mix(self):
         c = self.conn()
         self.cmd(c, 'set mix 7 0 2\r\nab\r\n', 'STORED\r\n')
@@ -179,6 +239,81 @@ class MetaMisc(BBTest):
         big = b'v' * 500000
         self.cmd(c, b'ms lv 500000 T0\r\n' + big + b'\r\n', 'HD\r\n')
         self.cmd(c, 'mg lv s v\r\n', b'VA 500000 s500000\r\n' + big + b'\r\n')
+
+
+@tiercache_only  # memcached's extstore has no --flash-path (and other figures)
+class MetaOnFlash(BBTest):
+    """Meta commands on items that live on flash only: every step parks the
+    connection (async cache calls), cas checks compare the flash item's
+    cas in one step, marks set after the item is loaded into RAM."""
+
+    def fill(self, c, n):
+        # small incompressible values in the probes' slab class: pushes
+        # the probes out of the 4 MiB of RAM onto flash
+        for base in range(0, n, 2000):
+            batch = b''.join(
+                b'ms fill%d 12 q\r\n%s\r\n' % (i, os.urandom(6).hex().encode())
+                for i in range(base, min(n, base + 2000)))
+            self.cmd(c, batch + b'mn\r\n', 'MN\r\n')
+
+    def test_meta_on_flash_items(self):
+        fd, path = tempfile.mkstemp(prefix='tc-meta-flash-')
+        os.close(fd)
+        self.addCleanup(os.unlink, path)
+        with open(path, 'wb') as f:
+            f.truncate(64 << 20)
+        srv = self.start(['-m', '4', '-t', '2', '--flash-path', path,
+                          '--flash-size', '64m', '--flash-segment-size', '1m',
+                          '--flash-promote', 'never'])
+        c = self.conn(srv)
+        cas = {}
+        for k, v in ((b'p1', b'12'), (b'p2', b'22'), (b'p3', b'32'),
+                     (b'p4', b'42'), (b'n1', b'10'), (b'b1', b'bb')):
+            c.send(b'ms %s %d c\r\n%s\r\n' % (k, len(v), v))
+            line = c.readline()
+            self.assertTrue(line.startswith(b'HD c'), line)
+            cas[k] = int(line[4:])
+        self.fill(c, 120000)
+        st0 = self.stats(c)
+        self.assertGreater(int(st0['flash_items']), 1000, 'nothing spilled')
+        # h/l of a flash item never read: h0 (first fetch)
+        c.send(b'mg p2 h l v\r\n')
+        self.assertRegex(c.readline(), rb'^VA 2 h0 l\d+\r\n$')
+        self.assertEqual(c.readline(), b'22\r\n')
+        for k in (b'p1', b'p3', b'p4', b'n1'):
+            c.send(b'me %s\r\n' % k)
+            line = c.readline()
+            # not in RAM: me reads the flash record (la: 0 while the
+            # record's time is not handed over, else seconds since then)
+            self.assertRegex(line, rb'^ME %s exp=-1 la=\d+ cas=%d fetch=no '
+                             rb'cls=1 size=\d+\r\n$' % (k, cas[k]))
+        # md with the flash item's cas: wrong -> EX, right + I -> stale
+        self.cmd(c, 'md p3 C%d q\r\nmd p3 C%d I\r\nmg p3 v\r\n'
+                    % (cas[b'p3'] + 100, cas[b'p3']),
+                 'EX\r\nHD\r\nVA 2 X W\r\n32\r\n')
+        # ma with the flash item's cas, T and t in one step
+        self.cmd(c, 'ma n1 C%d v\r\nma n1 C%d t T100 v\r\nmg n1 t v\r\n'
+                    % (cas[b'n1'] + 100, cas[b'n1']),
+                 'EX\r\nVA 2 t-1\r\n11\r\nVA 2 t100\r\n11\r\n')
+        # append with the flash item's cas
+        self.cmd(c, 'ms p4 1 MA C%d\r\nx\r\nms p4 1 MA C%d\r\ny\r\n'
+                    'mg p4 v\r\n' % (cas[b'p4'] + 100, cas[b'p4']),
+                 'EX\r\nHD\r\nVA 3\r\n42y\r\n')
+        # md of a flash item with a wrong cas counts a delete miss
+        self.cmd(c, 'md p1 C%d\r\nmd p1 C%d\r\nmg p1 v\r\n'
+                    % (cas[b'p1'] + 100, cas[b'p1']),
+                 'EX\r\nHD\r\nEN\r\n')
+        # N vivify and ma N on keys flash has never seen: the add asks
+        # flash first, then creates
+        self.cmd(c, 'mg vv N30 s v\r\nmg vv v\r\nma nn N0 J7 v\r\n'
+                    'ma nn v\r\nmn\r\n',
+                 'VA 0 s0 W\r\n\r\nVA 0 Z\r\n\r\nVA 1\r\n7\r\n'
+                 'VA 1\r\n8\r\nMN\r\n')
+        # mg N on a key that is on flash: no vivify, the flash value
+        self.cmd(c, 'mg b1 N30 v\r\n', 'VA 2\r\nbb\r\n')
+        st1 = self.stats(c)
+        # device reads were issued: the steps above really parked
+        self.assertGreater(int(st1['flash_reads']), int(st0['flash_reads']))
 
 
 if __name__ == '__main__':

@@ -16,18 +16,31 @@
  *   |  40 |  4 | nbytes    value bytes                      (immutable)     |
  *   |  44 |  2 | refcount  atomic: 1 for the hash link + 1 per reference    |
  *   |  46 |  1 | iflags    atomic: LINKED|FETCHED|ACTIVE|SLABBED|LRU(2 bits)|
- *   |     |    |           |CFLAGS|CASSZ                                     |
+ *   |     |    |           |CFLAGS|CASSZ (all 8 bits used)                   |
  *   |  47 |  1 | clsid     slab class id (1..63)            (immutable)     |
  *   +-----+----+-----------------------------------------------------------+
  *   |  48 |  1 | nkey      key length (1..250)              (immutable)     |
- *   |  49 | 0/4| flags     client flags (native order), only if CFLAGS      |
+ *   |  49 |  1 | marks     atomic: meta STALE|TOKEN|BINKEY (cache.h's      |
+ *   |     |    |           CACHE_MARK_*), 0 for a fresh item               |
+ *   |  50 | 0/4| flags     client flags (native order), only if CFLAGS      |
  *   |  .. |  n | key                                                         |
  *   |  .. |  v | value     nbytes bytes, no "\r\n"                           |
  *   +-----+----+-----------------------------------------------------------+
  *   |  .. | 0/8| flash location of a promoted, unmodified copy (ram.h),   |
  *   |     |    | only with a flash tier and when the chunk has room        |
  *   +-----+----+-----------------------------------------------------------+
- *   Bytes used: 49 + (flags ? 4 : 0) + nkey + nbytes (+ 8).
+ *   Bytes used: 50 + (flags ? 4 : 0) + nkey + nbytes (+ 8).
+ *
+ * Meta marks (memcached's ITEM_STALE, ITEM_TOKEN_SENT, ITEM_KEY_BINARY)
+ * need 3 bits. The fixed 48 bytes have none to spare: iflags uses all 8
+ * bits; refcount's top bits would be reached by a burst of references (a
+ * multi-get of one key takes one per key); clsid has 2 free bits but
+ * slabs.c and the flash glue index arrays with it; nbytes' top bits are
+ * free but nbytes is read without locks everywhere. So the marks take the
+ * byte after nkey: memcached's ITEM_ntotal counts 2 bytes ("\r\n") we
+ * never store, so the byte always fits the chunk and no item changes size
+ * or slab class (ITEM_ntotal is unchanged; with cas on there are still 9
+ * spare bytes for the 8-byte flash location).
  *
  * clsid 0: a temporary item malloc'ed outside the slabs (a flash hit that
  * is not promoted); never linked, free()d when its last reference goes.
@@ -106,6 +119,8 @@ struct cache_item {
 typedef struct cache_item item_t;
 
 #define ITEM_HEADER_SIZE 48u
+/* data[0] nkey, data[1] marks; then the flags (if any), key, value */
+#define ITEM_PREFIX_MIN 2u
 
 _Static_assert(sizeof(item_t) == ITEM_HEADER_SIZE, "item header is 48 bytes");
 
@@ -118,12 +133,37 @@ static inline size_t item_ntotal_for(size_t nkey, size_t nbytes, uint32_t flags,
 /* Bytes of the chunk the item really uses (<= item_ntotal_for()). */
 static inline size_t item_used_for(size_t nkey, size_t nbytes, uint32_t flags)
 {
-    return ITEM_HEADER_SIZE + 1 + (flags ? 4u : 0u) + nkey + nbytes;
+    return ITEM_HEADER_SIZE + ITEM_PREFIX_MIN + (flags ? 4u : 0u) + nkey + nbytes;
 }
 
 static inline size_t item_prefix(const item_t *it)
 {
-    return 1u + ((atomic_load_explicit(&it->iflags, memory_order_relaxed) & ITEM_CFLAGS) ? 4u : 0u);
+    return ITEM_PREFIX_MIN +
+           ((atomic_load_explicit(&it->iflags, memory_order_relaxed) & ITEM_CFLAGS) ? 4u : 0u);
+}
+
+/* The meta marks byte (data[1]); relaxed atomics: marks are independent
+ * bits, set by fetch_or (one winner per bit) and cleared by fetch_and. */
+static inline _Atomic uint8_t *item_marks_p(const item_t *it)
+{
+    return (_Atomic uint8_t *)(void *)(uintptr_t)&it->data[1];
+}
+
+static inline unsigned item_marks(const item_t *it)
+{
+    return atomic_load_explicit(item_marks_p(it), memory_order_relaxed);
+}
+
+/* ORs `m` in; returns the marks before. */
+static inline unsigned item_marks_or(item_t *it, unsigned m)
+{
+    return atomic_fetch_or_explicit(item_marks_p(it), (uint8_t)m, memory_order_relaxed);
+}
+
+/* Clears the marks `m`; returns the marks before. */
+static inline unsigned item_marks_clear(item_t *it, unsigned m)
+{
+    return atomic_fetch_and_explicit(item_marks_p(it), (uint8_t)~m, memory_order_relaxed);
 }
 
 static inline size_t item_nkey(const item_t *it) { return it->data[0]; }
@@ -142,15 +182,16 @@ static inline void item_init_layout(item_t *it, size_t nkey, uint32_t flags, boo
     unsigned f = (flags ? ITEM_CFLAGS : 0u) | (use_cas ? ITEM_CASSZ : 0u);
     atomic_fetch_or_explicit(&it->iflags, (uint8_t)f, memory_order_relaxed);
     it->data[0] = (unsigned char)nkey;
+    atomic_init(item_marks_p(it), 0);
     if (flags)
-        memcpy(it->data + 1, &flags, sizeof flags);
+        memcpy(it->data + ITEM_PREFIX_MIN, &flags, sizeof flags);
 }
 
 static inline uint32_t item_flags_get(const item_t *it)
 {
     uint32_t f = 0;
-    if (item_prefix(it) > 1)
-        memcpy(&f, it->data + 1, sizeof f);
+    if (item_prefix(it) > ITEM_PREFIX_MIN)
+        memcpy(&f, it->data + ITEM_PREFIX_MIN, sizeof f);
     return f;
 }
 

@@ -360,7 +360,11 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t limit,
                          * LRU_PULL_NOSPILL (a counted drop). */
                         break;
                     }
-                    if (loc && r->fh.indexed(r->fh.ctx, hv, loc)) {
+                    if (!r->fh.keeps_marks &&
+                        (item_marks(search) & (CACHE_MARK_STALE | CACHE_MARK_BINKEY))) {
+                        /* the record cannot carry the marks (ram.h):
+                         * a plain eviction */
+                    } else if (loc && r->fh.indexed(r->fh.ctx, hv, loc)) {
                         sp = RAM_SPILL_ON_FLASH;
                         lru_stat_add(&r->respill_skipped, 1);
                     } else {
@@ -582,6 +586,16 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
                          uint64_t cas_in, uint64_t *cas_out, unsigned rflags,
                          item_t **spill)
 {
+    if (op == RAM_STORE_KEYED && it->clsid == 0) {
+        ram_keyed_t k;
+        ram_keyed_read(it, &k);
+        cache_status_e kst = ram_keyed(r, ws, item_ckey(it), item_nkey(it), &k, rflags,
+                                       spill);
+        memcpy(item_value(it), &k, sizeof k);
+        if (kst == CACHE_OK && cas_out)
+            *cas_out = k.cas_out;
+        return kst;
+    }
     if ((item_iflags(it) & (ITEM_LINKED | ITEM_SLABBED)) || it->clsid == 0)
         return CACHE_EINVAL;
     const char *key = item_ckey(it);
@@ -605,13 +619,25 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
     } else if (!old && (op == CACHE_STORE_REPLACE || op == CACHE_STORE_APPEND ||
                         op == CACHE_STORE_PREPEND)) {
         /* NOT_STORED */
-    } else if (op == CACHE_STORE_CAS) {
+    } else if (old && cas_in != 0 && old->cas != cas_in &&
+               (op == CACHE_STORE_APPEND || op == CACHE_STORE_PREPEND)) {
+        /* memcached: append/prepend with a cas must match it */
+        st = CACHE_EXISTS;
+    } else if (op == CACHE_STORE_CAS || op == CACHE_STORE_CAS_STALE) {
+        bool match = old && cas_in != 0 && old->cas != 0 && cas_in == old->cas;
+        bool stale = old && !match && op == CACHE_STORE_CAS_STALE && cas_in != 0 &&
+                     cas_in < old->cas;
         if (!old) {
             st = CACHE_NOT_FOUND;
             WSTAT_INC(ws, cas_misses);
-        } else if (cas_in != 0 && old->cas != 0 && cas_in == old->cas) {
+        } else if (match || stale) {
             /* memcached: a zero unique on either side (cas 0, or -C where
-             * every item's unique is 0) never matches: EXISTS. */
+             * every item's unique is 0) never matches: EXISTS. An older
+             * unique with ms I stores a stale value (CAS_STALE). */
+            if (stale) {
+                it->exptime = old->exptime;
+                item_marks_or(it, CACHE_MARK_STALE | (item_marks(old) & CACHE_MARK_TOKEN));
+            }
             do_item_replace(r, old, it, hv, now);
             if (on_flash)
                 do_flash_changed(r, hv);
@@ -749,27 +775,16 @@ bool ram_parse_u64(const char *p, size_t n, uint64_t *out)
     return true;
 }
 
-cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
-                         bool incr, uint64_t delta, uint64_t *value_out,
-                         uint64_t *cas_out, unsigned rflags, item_t **spill)
+/* incr/decr of the live item `it` of hv (stripe held; our reference is
+ * released here). With set_exptime the resulting item gets `exptime`. */
+static cache_status_e do_arith(ram_t *r, ram_wstats_t *ws, item_t *it, uint64_t hv,
+                               rel_time_t now, bool incr, uint64_t delta,
+                               bool set_exptime, rel_time_t exptime, uint64_t *value_out,
+                               uint64_t *cas_out, unsigned rflags, item_t **spill)
 {
-    uint64_t hv = hash_key(key, nkey);
-    rel_time_t now = ram_now(r);
+    const char *key = item_ckey(it);
+    size_t nkey = item_nkey(it);
     cache_status_e st = CACHE_OK;
-    hash_lock(&r->hash, hv);
-    item_t *it = do_item_get(r, ws, key, nkey, hv, now);
-    if (!it && (rflags & RAM_F_DEFER)) {
-        hash_unlock(&r->hash, hv);
-        return CACHE_PENDING;
-    }
-    if (!it) {
-        if (incr)
-            WSTAT_INC(ws, incr_misses);
-        else
-            WSTAT_INC(ws, decr_misses);
-        hash_unlock(&r->hash, hv);
-        return CACHE_NOT_FOUND;
-    }
     bool on_flash = r->flash_on && may_be_on_flash(r, it);
     uint64_t value;
     if (it->nbytes == 0 || !ram_parse_u64(item_cvalue(it), it->nbytes, &value)) {
@@ -791,6 +806,8 @@ cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
         atomic_load_explicit(&it->refcount, memory_order_acquire) == 2) {
         /* In place, padded with spaces (memcached: "10" decr 1 -> "9 "). */
         it->cas = r->set.use_cas ? next_cas(r) : 0;
+        if (set_exptime)
+            it->exptime = exptime;
         if (on_flash) {
             item_loc_set(r, it, 0); /* no longer the promoted copy */
             do_flash_changed(r, hv);
@@ -802,11 +819,13 @@ cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
         if (cas_out)
             *cas_out = it->cas;
     } else {
-        item_t *nw = do_item_alloc(r, key, nkey, item_flags_get(it), it->exptime,
-                                   (size_t)len, rflags, spill, &st);
+        item_t *nw = do_item_alloc(r, key, nkey, item_flags_get(it),
+                                   set_exptime ? exptime : it->exptime, (size_t)len,
+                                   rflags, spill, &st);
         if (!nw && st == CACHE_PENDING) /* see append: cannot wait here */
-            nw = do_item_alloc(r, key, nkey, item_flags_get(it), it->exptime,
-                               (size_t)len, rflags | RAM_F_NOSPILL, spill, &st);
+            nw = do_item_alloc(r, key, nkey, item_flags_get(it),
+                               set_exptime ? exptime : it->exptime, (size_t)len,
+                               rflags | RAM_F_NOSPILL, spill, &st);
         if (!nw) {
             st = CACHE_NO_MEMORY;
             goto out;
@@ -823,8 +842,112 @@ cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
         *value_out = value;
 out:
     ram_item_release(r, it);
+    return st;
+}
+
+cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
+                         bool incr, uint64_t delta, uint64_t *value_out,
+                         uint64_t *cas_out, unsigned rflags, item_t **spill)
+{
+    uint64_t hv = hash_key(key, nkey);
+    rel_time_t now = ram_now(r);
+    hash_lock(&r->hash, hv);
+    item_t *it = do_item_get(r, ws, key, nkey, hv, now);
+    if (!it && (rflags & RAM_F_DEFER)) {
+        hash_unlock(&r->hash, hv);
+        return CACHE_PENDING;
+    }
+    if (!it) {
+        if (incr)
+            WSTAT_INC(ws, incr_misses);
+        else
+            WSTAT_INC(ws, decr_misses);
+        hash_unlock(&r->hash, hv);
+        return CACHE_NOT_FOUND;
+    }
+    cache_status_e st = do_arith(r, ws, it, hv, now, incr, delta, false, 0, value_out,
+                                 cas_out, rflags, spill);
     hash_unlock(&r->hash, hv);
     return st;
+}
+
+/* ---- keyed conditional operations (ram.h) ---- */
+
+/* md / binary delete with a cas, md I (stale). Stripe of hv held. */
+static cache_status_e do_keyed_delete(ram_t *r, ram_wstats_t *ws, item_t *it, uint64_t hv,
+                                      ram_keyed_t *k)
+{
+    cache_status_e st = CACHE_OK;
+    if (k->has_cas && it->cas != k->cas) {
+        if (k->mismatch_is_miss)
+            WSTAT_INC(ws, delete_misses);
+        st = CACHE_EXISTS;
+    } else if (k->stale) {
+        /* memcached's md I: in place, so a reader holding the item sees
+         * the mark; the token is cleared so the next mg wins again */
+        item_marks_or(it, CACHE_MARK_STALE);
+        item_marks_clear(it, CACHE_MARK_TOKEN);
+        it->cas = r->set.use_cas ? next_cas(r) : 0;
+        if (k->set_exptime)
+            it->exptime = k->exptime;
+        do_item_modified(r, it, hv);
+        k->cas_out = it->cas;
+    } else {
+        if (r->flash_on && may_be_on_flash(r, it))
+            do_flash_changed(r, hv);
+        WSTAT_INC(ws, delete_hits);
+        WCSTAT_INC(ws, it->clsid, delete_hits);
+        do_item_unlink(r, it, hv);
+    }
+    ram_item_release(r, it);
+    return st;
+}
+
+cache_status_e ram_keyed(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
+                         ram_keyed_t *k, unsigned rflags, item_t **spill)
+{
+    uint64_t hv = hash_key(key, nkey);
+    rel_time_t now = ram_now(r);
+    cache_status_e st;
+    hash_lock(&r->hash, hv);
+    item_t *it = do_item_get(r, ws, key, nkey, hv, now);
+    if (!it) {
+        if (rflags & RAM_F_DEFER) {
+            hash_unlock(&r->hash, hv);
+            return CACHE_PENDING;
+        }
+        if (k->kind == RAM_KEYED_DELETE)
+            WSTAT_INC(ws, delete_misses);
+        else if (k->incr)
+            WSTAT_INC(ws, incr_misses);
+        else
+            WSTAT_INC(ws, decr_misses);
+        st = CACHE_NOT_FOUND;
+    } else if (k->kind == RAM_KEYED_DELETE) {
+        st = do_keyed_delete(r, ws, it, hv, k);
+    } else if (k->has_cas && k->cas != 0 && it->cas != k->cas) {
+        ram_item_release(r, it); /* memcached: no counter for a mismatch */
+        st = CACHE_EXISTS;
+    } else {
+        k->old_exptime = it->exptime;
+        st = do_arith(r, ws, it, hv, now, k->incr, k->delta, k->set_exptime, k->exptime,
+                      &k->value_out, &k->cas_out, rflags, spill);
+    }
+    hash_unlock(&r->hash, hv);
+    return st;
+}
+
+item_t *ram_keyed_carrier(const char *key, size_t nkey, const ram_keyed_t *k)
+{
+    item_t *it = ram_item_temp(key, nkey, 0, 0, 0, sizeof *k);
+    if (it)
+        memcpy(item_value(it), k, sizeof *k);
+    return it;
+}
+
+void ram_keyed_read(const item_t *carrier, ram_keyed_t *k)
+{
+    memcpy(k, item_cvalue(carrier), sizeof *k);
 }
 
 void ram_flush_all(ram_t *r, int64_t exptime)

@@ -121,6 +121,12 @@ typedef struct ram_flash_hooks {
      * slot): enough to skip re-spilling an unmodified promoted copy, never
      * used to install a read. Stripe and LRU lock held. */
     bool (*indexed)(void *ctx, uint64_t hv, uint64_t loc);
+    /* The flash record keeps an item's meta marks (CACHE_MARK_*). While
+     * false (record format 1 has no room for them), an item marked STALE
+     * or BINKEY is evicted without spilling: served back unmarked it would
+     * read as fresh, or print its binary key raw. TOKEN alone spills (a
+     * lost token only lets a second client win, as a restart would). */
+    bool keeps_marks;
 } ram_flash_hooks_t;
 
 #define RAM_GHOST_BITS 16
@@ -214,6 +220,50 @@ cache_status_e ram_delete(ram_t *r, ram_wstats_t *ws, const char *key, size_t nk
 cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
                          bool incr, uint64_t delta, uint64_t *value_out,
                          uint64_t *cas_out, unsigned rflags, item_t **spill);
+
+/* ---- keyed conditional operations (items.c) ----
+ *
+ * cache_delete_ex / cache_arith_ex: the cas compare and the act in one
+ * step under the key's stripe lock. With a flash tier they travel the
+ * store path: ram_store(carrier, RAM_STORE_KEYED, ...) where the carrier
+ * (ram_keyed_carrier) is a temporary item holding the key and, in its
+ * value, a ram_keyed_t. The flash glue passes store ops through
+ * unchanged, so a flash-resident item is loaded into RAM first and the
+ * keyed step re-runs there, in per-key order, async like any store. The
+ * results are written back into the carrier (ram_keyed_read).
+ */
+typedef enum ram_keyed_kind {
+    RAM_KEYED_DELETE = 1,
+    RAM_KEYED_ARITH,
+} ram_keyed_kind_e;
+
+typedef struct ram_keyed {
+    ram_keyed_kind_e kind;
+    bool has_cas;          /* delete: compare literally; arith: cas != 0 */
+    uint64_t cas;
+    bool mismatch_is_miss; /* delete: count EXISTS in delete_misses */
+    bool stale;            /* delete: md I (mark, new cas, keep) */
+    bool set_exptime;      /* delete with stale, arith: new expiry */
+    rel_time_t exptime;
+    bool incr;             /* arith */
+    uint64_t delta;
+    uint64_t value_out;    /* arith: new value */
+    uint64_t cas_out;      /* new cas */
+    rel_time_t old_exptime; /* arith: the item's expiry before */
+} ram_keyed_t;
+
+/* Not a cache_store_op_e member: only ram_store() knows it. */
+#define RAM_STORE_KEYED ((cache_store_op_e)0x40)
+
+/* Runs k on key under its stripe lock: CACHE_OK, CACHE_NOT_FOUND,
+ * CACHE_EXISTS, (arith) CACHE_NON_NUMERIC / CACHE_NO_MEMORY, or with
+ * RAM_F_DEFER and no RAM item CACHE_PENDING (nothing counted). */
+cache_status_e ram_keyed(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
+                         ram_keyed_t *k, unsigned rflags, item_t **spill);
+/* A carrier for k (temporary item, refcount 1), NULL if out of memory. */
+item_t *ram_keyed_carrier(const char *key, size_t nkey, const ram_keyed_t *k);
+/* The ram_keyed_t (with results) of a carrier. */
+void ram_keyed_read(const item_t *carrier, ram_keyed_t *k);
 
 /* ---- flash spill (items.c; see "flash spill" above) ---- */
 
