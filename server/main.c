@@ -122,6 +122,15 @@ static void log_startup(const settings_t *s, cache_t *cache, const char *note)
     fprintf(stderr, "tiercache: memory: %zu MiB of items (-m) + %zu bytes "
             "(%.1f MiB) outside -m (hash table, flash index and buffers)\n",
             s->mem_mb, out, (double)out / (1024.0 * 1024.0));
+    if (s->flash_path) {
+        cache_stats_t st;
+        cache_stats_snapshot(cache, &st);
+        fprintf(stderr, "tiercache: the flash index grows with its items, to at most "
+                "%llu bytes (%.1f MiB, %llu items)\n",
+                (unsigned long long)st.flash_index_bytes_max,
+                (double)st.flash_index_bytes_max / (1024.0 * 1024.0),
+                (unsigned long long)st.flash_index_capacity_max);
+    }
     if (note[0] != '\0')
         fprintf(stderr, "tiercache: %s\n", note);
 }

@@ -377,7 +377,9 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(flash_items, "items the index points at")                              \
     X(flash_bytes_used, "device bytes in used segments")                      \
     X(flash_index_bytes, "bytes of the index")                               \
-    X(flash_index_capacity, "index capacity, items")                         \
+    X(flash_index_capacity, "index capacity, items (grows with the items)")  \
+    X(flash_index_bytes_max, "bytes the index may grow to")                  \
+    X(flash_index_capacity_max, "index capacity at that size, items")        \
     X(flash_index_evictions, "index entries dropped: index full")            \
     X(flash_index_collateral, "index entries dropped: same tag as a write")   \
     X(flash_segments_free, "segments free")                                  \

@@ -22,8 +22,9 @@
  * arrive meanwhile queue behind it (waiters, FIFO) and run when it is done.
  *
  * Lock order: none of this file's own (the worker is single-threaded);
- * ram stripe lock -> flash locks through the hooks; flash_enqueue and
- * flash_lookup are called holding no lock.
+ * ram stripe lock -> flash locks through the hooks; flash_enqueue,
+ * flash_lookup and flash_complete are called holding no lock (on_written
+ * runs under flash's completion lock, outermost, and takes the stripe).
  */
 #include "tiering.h"
 
@@ -39,6 +40,10 @@
 #define TIER_MAX_TRIES 8
 #define TIER_PROMOTE_PER_SEC 10000
 #define TIER_IFLT_SLOTS 256
+/* a worker short of memory runs this many due written_fn calls itself */
+#define TIER_COMPLETE_CHUNK 256
+/* ... else waits this long for the writer's next batch, then retries */
+#define TIER_COMPLETE_WAIT_MS 1
 /* the index packs 10 slots in 64 bytes at ~90% load: 64 / 9 bytes per item */
 #define TIER_INDEX_BYTES_PER_9_ITEMS 64
 
@@ -148,7 +153,8 @@ static bool hook_indexed(void *ctx, uint64_t hv, uint64_t loc)
     return flash_loc_indexed(t->f, hv, loc);
 }
 
-/* written_fn: on the flash writer thread, no flash lock held. */
+/* written_fn: inside flash_complete (a worker short of memory) or on the
+ * flash writer thread; only flash's completion lock held. */
 static void on_written(void *ctx, void *token, flash_status_e st)
 {
     tier_t *t = ctx;
@@ -880,11 +886,19 @@ item_t *tier_item_alloc(tier_worker_t *tw, const char *key, size_t nkey, uint32_
         if (it || *st != CACHE_PENDING)
             return it;
         /* memory is held by items in the writer's hands: back-pressure,
-         * bounded by stall_ms; past it evictions drop (flash_drops_stall) */
+         * bounded by stall_ms; past it evictions drop (flash_drops_stall).
+         * Items the writer has indexed give their memory back when their
+         * written_fn runs: run a chunk here, on this thread, instead of
+         * waiting for the writer to (one wakeup per batch, not per item) */
         int64_t now = mono_ms();
         if (deadline == 0)
             deadline = now + tw->t->stall_ms;
-        if (now >= deadline) {
+        if (now < deadline) {
+            if (flash_complete(tw->t->f, TIER_COMPLETE_CHUNK) > 0)
+                continue;
+            if (ram_spill_seq(r) != seq)
+                continue; /* another thread freed some meanwhile */
+        } else {
             if (rf & RAM_F_NOSPILL) {
                 *st = CACHE_NO_MEMORY;
                 WSTAT_INC(tw->ws, store_no_memory);
@@ -893,7 +907,7 @@ item_t *tier_item_alloc(tier_worker_t *tw, const char *key, size_t nkey, uint32_
             rf |= RAM_F_NOSPILL;
             continue;
         }
-        ram_spill_wait(r, seq, deadline);
+        flash_complete_wait(tw->t->f, TIER_COMPLETE_WAIT_MS);
     }
 }
 
@@ -917,6 +931,8 @@ void tier_stats(tier_t *t, cache_stats_t *out)
     out->flash_items = fs.flash_items;
     out->flash_index_bytes = fs.flash_index_bytes;
     out->flash_index_capacity = fs.flash_index_capacity;
+    out->flash_index_bytes_max = fs.flash_index_bytes_max;
+    out->flash_index_capacity_max = fs.flash_index_capacity_max;
     out->flash_index_evictions = fs.flash_index_evictions;
     out->flash_index_collateral = fs.flash_index_collateral;
     out->flash_segments_free = fs.flash_segments_free;

@@ -16,8 +16,11 @@
  * reclaim bumped the generation): it is not reused until they finish.
  *
  * Lock order (outermost first): the cache's stripe lock -> seg_lock ->
- * builder lock (bld_lock[i]) -> index bucket locks. q_lock is a leaf (never
- * held with another flash lock). A worker may go seg_lock -> bld_lock and
+ * builder lock (bld_lock[i]) -> index bucket locks. q_lock and d_lock are
+ * leaves (never held with another flash lock). c_lock (complete.c) is the
+ * OUTERMOST of all: it is held while written_fn callbacks run, and they take
+ * the cache's stripe lock and then flash locks; nobody takes c_lock holding
+ * any lock. A worker may go seg_lock -> bld_lock and
  * then drop seg_lock (hand over hand): the writer resets or retires a
  * builder only holding seg_lock and then that builder's lock, so a builder
  * a worker holds cannot change identity under it. The writer adds to a
@@ -48,6 +51,10 @@
 #define FLASH_MAX_REWRITE_PCT 50u
 /* while the device fails, enqueue refuses for this long after each error */
 #define FLASH_FAIL_HOLD_MS 1000
+/* completions: hash slots of the "same key pending" counter, and how many
+ * callbacks one pass takes off the list at a time */
+#define FLASH_DONE_HSLOTS 16384u
+#define FLASH_DONE_CHUNK 64u
 
 typedef enum fseg_state {
     FSEG_FREE = 0,
@@ -71,6 +78,13 @@ typedef struct wr_qent {
     flash_wr_item_t it;
     bool tomb;
 } wr_qent_t;
+
+/* A due written_fn call (complete.c). */
+typedef struct flash_done {
+    void *token;
+    uint64_t hash;
+    flash_status_e st;
+} flash_done_t;
 
 #define FLASH_STAT_ATOMIC(name, desc) _Atomic uint64_t name;
 typedef struct flash_counters {
@@ -134,6 +148,17 @@ struct flash {
     wr_qent_t *q;
     unsigned qcap, qhead, qlen;
     bool stop;
+
+    /* completions (complete.c): written_fn calls made due by the writer,
+     * run in order by whoever holds c_lock (a worker that needs memory, or
+     * the writer when idle / the list is full / a same-hash item comes) */
+    pthread_mutex_t c_lock;    /* outermost: held across callbacks */
+    pthread_mutex_t d_lock;    /* leaf: the list, counts, waiters */
+    pthread_cond_t d_cond;     /* entries were added (waiters > 0) */
+    flash_done_t *done;
+    unsigned dcap, dhead, dlen;
+    unsigned d_waiters;
+    uint16_t *d_hcount;        /* entries (listed or running) per hash slot */
 
     /* health */
     _Atomic int64_t fail_until_ms;  /* monotonic ms; enqueue says EIO before */
@@ -204,6 +229,22 @@ flash_status_e flash_writer_try_add(flash_t *f, const flash_record_t *rec, uint6
 flash_status_e flash_writer_rotate(flash_t *f);
 /* Reaps the writer's IO; blocking waits up to timeout_ms (0: none). */
 void flash_writer_reap(flash_t *f, int timeout_ms);
+
+/* complete.c */
+/* Allocates the list (cap entries); false on ENOMEM. */
+bool flash_done_init(flash_t *f, unsigned cap);
+void flash_done_free(flash_t *f);
+/* Writer: makes written_fn(token, st) due. Runs a chunk itself first when
+ * the list is full. No lock held by the caller. */
+void flash_done_push(flash_t *f, void *token, uint64_t hash, flash_status_e st);
+/* Writer: is a callback for an item with this hash slot listed or running?
+ * Then it must run before another item with the hash is indexed (its
+ * written_fn may remove the hash's index entries). */
+bool flash_done_hash_due(flash_t *f, uint64_t hash);
+/* Writer: wakes threads in flash_complete_wait if entries are listed. */
+void flash_done_signal(flash_t *f);
+/* Entries listed (racy snapshot). */
+unsigned flash_done_len(flash_t *f);
 
 /* reclaim.c */
 /* Reclaims the tail segment. rewrite: hot items may be rewritten into the

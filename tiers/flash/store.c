@@ -4,8 +4,8 @@
  * queue, remove, loc_current, stats. Contract: flash.h; internals:
  * flash_int.h (segment table, lock order).
  *
- * Lock order: seg_lock -> bld_lock[i] -> index bucket locks; q_lock is a
- * leaf. No globals.
+ * Lock order: c_lock (only around written_fn) -> seg_lock -> bld_lock[i] ->
+ * index bucket locks; q_lock and d_lock are leaves. No globals.
  */
 #include "flash/flash_int.h"
 
@@ -40,7 +40,7 @@ void flash_settings_default(flash_settings_t *s)
     memset(s, 0, sizeof *s);
     s->segment_size = 8u << 20;
     s->block_size = 16u << 10;
-    s->compression_level = 3;
+    s->compression_level = 1;
     s->io_depth = 64;
     s->read_bytes_cap = 4u << 20;
     s->min_item_size = 0;
@@ -286,15 +286,18 @@ static flash_status_e alloc_parts(flash_t *f, char *err, size_t errlen)
     f->q = calloc(f->qcap, sizeof *f->q);
     f->rbuf = device_buf_alloc(f->segsize);
     f->rscratch = malloc(f->max_record);
+    /* d_hcount is u16: listed + running entries stay below 65536 */
+    unsigned dmax = 65535u - FLASH_DONE_CHUNK;
+    bool done_ok = flash_done_init(f, f->qcap < dmax ? f->qcap : dmax);
     f->cctx = ZSTD_createCCtx();
     f->wdctx = ZSTD_createDCtx();
-    if (!f->segs || !f->q || !f->rbuf || !f->rscratch || !f->cctx || !f->wdctx) {
+    if (!f->segs || !f->q || !f->rbuf || !f->rscratch || !f->cctx || !f->wdctx || !done_ok) {
         seterr(err, errlen, "%s: out of memory", f->path);
         return FLASH_ENOMEM;
     }
     for (uint32_t i = 0; i < f->nseg; i++)
         f->segs[i].bld = -1;
-    uint64_t cap = f->s.index_capacity ? f->s.index_capacity : f->sb.device_size / 256;
+    uint64_t cap = f->s.index_capacity ? f->s.index_capacity : f->sb.device_size / FLASH_INDEX_MIN_ITEM_BYTES;
     if (cap < 64)
         cap = 64;
     index_status_e is = index_create(&f->idx, cap, f->s.tag_bits, NULL);
@@ -334,6 +337,7 @@ static void free_parts(flash_t *f)
     free(f->rscratch);
     device_buf_free(f->rbuf);
     free(f->q);
+    flash_done_free(f);
     free(f->segs);
     device_close(&f->dev);
     free(f->path);
@@ -344,6 +348,9 @@ static void init_locks(flash_t *f)
     pthread_mutex_init(&f->seg_lock, NULL);
     pthread_cond_init(&f->seg_cond, NULL);
     pthread_mutex_init(&f->q_lock, NULL);
+    pthread_mutex_init(&f->c_lock, NULL);
+    pthread_mutex_init(&f->d_lock, NULL);
+    pthread_cond_init(&f->d_cond, NULL);
     pthread_cond_init(&f->q_nonempty, NULL);
     pthread_cond_init(&f->q_nonfull, NULL);
     for (int i = 0; i < FLASH_NBUILDERS; i++)
@@ -357,6 +364,9 @@ static void destroy_locks(flash_t *f)
     pthread_mutex_destroy(&f->seg_lock);
     pthread_cond_destroy(&f->seg_cond);
     pthread_mutex_destroy(&f->q_lock);
+    pthread_mutex_destroy(&f->c_lock);
+    pthread_mutex_destroy(&f->d_lock);
+    pthread_cond_destroy(&f->d_cond);
     pthread_cond_destroy(&f->q_nonempty);
     pthread_cond_destroy(&f->q_nonfull);
     for (int i = 0; i < FLASH_NBUILDERS; i++)
@@ -442,6 +452,7 @@ size_t flash_memory(const flash_t *f)
     m += FLASH_NBUILDERS * ((size_t)f->segsize + f->max_record);
     m += (size_t)f->segsize + f->max_record;              /* reclaim buffers */
     m += (size_t)f->qcap * sizeof(wr_qent_t);
+    m += (size_t)f->dcap * sizeof(flash_done_t) + FLASH_DONE_HSLOTS * sizeof(uint16_t);
     m += (size_t)f->nseg * sizeof(fseg_t);
     m += (size_t)atomic_load_explicit(&f->worker_bytes, memory_order_relaxed);
     return m;
@@ -585,6 +596,8 @@ void flash_stats_snapshot(flash_t *f, flash_stats_t *out)
     out->flash_items = is.items;
     out->flash_index_bytes = is.bytes;
     out->flash_index_capacity = is.capacity;
+    out->flash_index_bytes_max = is.bytes_max;
+    out->flash_index_capacity_max = is.capacity_max;
     out->flash_index_evictions = is.evictions;
     pthread_mutex_lock(&f->seg_lock);
     out->flash_segments_used = f->nring;

@@ -4,7 +4,10 @@
  * aligned O_DIRECT write on its own aio context, double-buffered (while one
  * builder's image is being written the other fills). Runs reclaim when
  * free segments run low (reclaim.c). Contract: flash.h; internals and lock
- * order: flash_int.h (seg_lock -> bld_lock[i] -> index; q_lock a leaf).
+ * order: flash_int.h (c_lock -> seg_lock -> bld_lock[i] -> index; q_lock and
+ * d_lock leaves). written_fn calls are listed (complete.c), not made here,
+ * except when the writer runs the list itself (idle, full, same hash); it
+ * holds no lock then.
  *
  * Everything named f->open_bld, bld_busy, writes_inflight, next_seq is
  * touched by the writer thread only.
@@ -12,11 +15,12 @@
 #include "flash/flash_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
 
-#define WR_BATCH 32
+#define WR_BATCH 128
 #define WR_IDLE_POLL_MS 2   /* queue wait while segment writes are in flight */
 
 void flash_writer_reap(flash_t *f, int timeout_ms)
@@ -250,6 +254,10 @@ static void process(flash_t *f, const wr_qent_t *e)
     flash_block_loc_t loc;
     flash_status_e st = flash_writer_add(f, &rec, it->hash, false, &loc);
     if (st == FLASH_OK) {
+        /* a due callback of the same hash may remove the hash's entries:
+         * it must run before this copy is indexed (complete.c) */
+        if (flash_done_hash_due(f, it->hash))
+            flash_complete(f, UINT_MAX);
         index_insert_result_t r;
         index_loc_t il = { loc.seg_id, loc.blkoff };
         index_insert(f->idx, it->hash, il, flash_seg_age, f, &r);
@@ -262,7 +270,7 @@ static void process(flash_t *f, const wr_qent_t *e)
     } else {
         FSTAT_ADD(f, flash_drops_io, 1);
     }
-    f->s.written(f->s.written_ctx, it->token, st);
+    flash_done_push(f, it->token, it->hash, st);
 }
 
 void *flash_writer_main(void *arg)
@@ -273,9 +281,14 @@ void *flash_writer_main(void *arg)
         flash_writer_reap(f, 0);
         flash_reclaim_maintain(f);
         unsigned n = 0;
+        bool idle_done = false;
+        /* read before q_lock (both are leaves); only this thread adds */
+        bool due = flash_done_len(f) > 0;
         pthread_mutex_lock(&f->q_lock);
         while (f->qlen == 0 && !f->stop) {
-            if (f->writes_inflight > 0) {
+            if (f->writes_inflight > 0 || due) {
+                /* callbacks are due: if no item comes for a while, nobody
+                 * needs memory: the writer runs them (below) */
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
                 ts.tv_nsec += WR_IDLE_POLL_MS * 1000000L;
@@ -283,7 +296,9 @@ void *flash_writer_main(void *arg)
                     ts.tv_sec++;
                     ts.tv_nsec -= 1000000000L;
                 }
-                pthread_cond_timedwait(&f->q_nonempty, &f->q_lock, &ts);
+                if (pthread_cond_timedwait(&f->q_nonempty, &f->q_lock, &ts) == ETIMEDOUT &&
+                    f->qlen == 0)
+                    idle_done = true;
                 break;
             }
             pthread_cond_wait(&f->q_nonempty, &f->q_lock);
@@ -301,10 +316,15 @@ void *flash_writer_main(void *arg)
             process(f, &batch[i]);
             flash_reclaim_maintain(f);
         }
+        if (n)
+            flash_done_signal(f);
+        if (idle_done || stop)
+            flash_complete(f, UINT_MAX);
         if (stop && n == 0)
             break;
     }
     while (f->writes_inflight > 0)
         flash_writer_reap(f, 100);
+    flash_complete(f, UINT_MAX);
     return NULL;
 }

@@ -690,3 +690,125 @@ Test(store, stall_bound_then_drop)
     pthread_mutex_unlock(&E.m);
     wait_written(enqueued);
 }
+
+/* ---- completions (complete.c): written_fn via flash_complete ---- */
+
+/* Records the order written_fn ran in: the item number parsed from the
+ * value ("v<i>.<ver>|"); a version-1 item also removes its hash, as the
+ * cache's ram_spill_done does for a superseded copy. */
+static struct {
+    pthread_mutex_t m;
+    unsigned order[1024];
+    unsigned n;
+    unsigned on_caller; /* ran on the test thread */
+    pthread_t caller;
+    bool remove_v1;
+} C;
+
+static void rec_written(void *ctx, void *token, flash_status_e st)
+{
+    (void)ctx;
+    pin_t *p = token;
+    unsigned vi = 0, vv = 0;
+    cr_assert(sscanf(p->value, "v%u.%u|", &vi, &vv) == 2);
+    if (C.remove_v1 && vv == 1 && st == FLASH_OK)
+        flash_remove(E.f, XXH3_64bits(p->key, p->nkey));
+    pthread_mutex_lock(&C.m);
+    cr_assert(C.n < 1024);
+    C.order[C.n++] = vi;
+    if (pthread_equal(pthread_self(), C.caller))
+        C.on_caller++;
+    pthread_mutex_unlock(&C.m);
+    free(p->value);
+    free(p);
+    if (st == FLASH_OK)
+        atomic_fetch_add(&E.written_ok, 1);
+    atomic_fetch_add(&E.written, 1);
+}
+
+static void open_rec(const char *name)
+{
+    memset(&C, 0, sizeof C);
+    pthread_mutex_init(&C.m, NULL);
+    C.caller = pthread_self();
+    make_path(name);
+    flash_settings_t s;
+    settings(&s);
+    s.written = rec_written;
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert_eq(flash_worker_create(E.f, &E.w), FLASH_OK);
+}
+
+Test(store, complete_in_order_exactly_once)
+{
+    open_rec("complete");
+    enqueued = 0;
+    for (unsigned i = 0; i < 200; i++)
+        spill_ok(i, 0);
+    /* take them as a worker short of memory would: small chunks */
+    for (int k = 0; k < 5000 && atomic_load(&E.written) < 200; k++) {
+        if (flash_complete(E.f, 7) == 0)
+            flash_complete_wait(E.f, 2);
+    }
+    wait_written(200);
+    cr_assert_eq(C.n, 200);
+    for (unsigned i = 0; i < 200; i++)
+        cr_assert_eq(C.order[i], i, "callback %u ran for item %u", i, C.order[i]);
+    cr_assert_eq(atomic_load(&E.written_ok), 200);
+    cr_assert_eq(flash_complete(E.f, 100), 0, "nothing left to run");
+    cr_assert(!flash_complete_wait(E.f, 1));
+    pthread_mutex_destroy(&C.m);
+}
+
+Test(store, writer_runs_callbacks_nobody_takes)
+{
+    open_rec("complete_idle");
+    enqueued = 0;
+    for (unsigned i = 0; i < 50; i++)
+        spill_ok(i, 0);
+    wait_written(50); /* never calls flash_complete: the idle writer does */
+    cr_assert_eq(C.on_caller, 0);
+    for (unsigned i = 0; i < 50; i++)
+        cr_assert_eq(C.order[i], i);
+    pthread_mutex_destroy(&C.m);
+}
+
+Test(store, destroy_with_callbacks_due)
+{
+    open_rec("complete_destroy");
+    enqueued = 0;
+    for (unsigned i = 0; i < 240; i++)
+        spill_ok(i, 0);
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f); /* every item queued or due gets its callback */
+    cr_assert_eq(atomic_load(&E.written), 240);
+    cr_assert_eq(C.n, 240);
+    for (unsigned i = 0; i < 240; i++)
+        cr_assert_eq(C.order[i], i);
+    pthread_mutex_destroy(&C.m);
+}
+
+Test(store, same_key_callback_runs_before_newer_copy_indexed)
+{
+    /* v1's callback removes the hash (a superseded copy); v2 of the same
+     * key is queued right behind it. The writer must run v1's callback
+     * before indexing v2, or the removal would hit v2 and lose it. */
+    open_rec("complete_samekey");
+    C.remove_v1 = true;
+    enqueued = 0;
+    for (unsigned i = 0; i < 100; i++) {
+        spill_ok(i, 1);
+        spill_ok(i, 2);
+    }
+    wait_written(200);
+    rd_t rds[100];
+    for (unsigned i = 0; i < 100; i++)
+        rds[i] = (rd_t){ .i = i, .want_ver = 2 };
+    read_keys(rds, 100);
+    for (unsigned i = 0; i < 100; i++) {
+        cr_assert_eq(rds[i].st, FLASH_OK, "key %u: v2 lost (%s)", i, flash_strerror(rds[i].st));
+        cr_assert(rds[i].match, "key %u: got version %d", i, rds[i].got_ver);
+    }
+    pthread_mutex_destroy(&C.m);
+}

@@ -1,0 +1,149 @@
+/*
+ * tiers/flash/complete.c - due written_fn callbacks (contract: flash.h
+ * flash_complete; internals: flash_int.h).
+ *
+ * Why: a written_fn call lets the cache free an evicted item's memory
+ * (ram_spill_done: stripe lock, unlink, free, wake memory waiters). Run on
+ * the writer thread, per item, it took ~30% of the writer's time and each
+ * wakeup preempted the writer on a 2-core machine (perf: 24k context
+ * switches/s during a load). Now the writer only lists the call; a worker
+ * that needs memory runs a chunk of them itself (flash_complete), the
+ * writer runs them only when idle, when the list is full, or when an item
+ * whose hash has a listed call must be indexed (below).
+ *
+ * Order: callbacks run one thread at a time (c_lock) in list order, the
+ * order the writer finished the items. Same-key rule: an item's written_fn
+ * may remove every index entry of its hash (a superseded or touched copy);
+ * so it must run BEFORE a later item of that hash is indexed, or it would
+ * remove the newer copy's entry. d_hcount counts listed-or-running calls
+ * per hash slot; the writer checks it before each index insert and, on a
+ * hit, runs the whole list first (flash_done_hash_due + flash_complete).
+ * A slot's count drops only after its callback returned.
+ *
+ * Lock order: c_lock (outermost: held across callbacks, which take the
+ * cache's stripe lock and flash locks) -> d_lock (leaf). No globals.
+ */
+#include "flash/flash_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+static inline unsigned hslot(uint64_t hash)
+{
+    return (unsigned)(hash ^ (hash >> 29)) % FLASH_DONE_HSLOTS;
+}
+
+bool flash_done_init(flash_t *f, unsigned cap)
+{
+    f->dcap = cap ? cap : 1;
+    f->done = calloc(f->dcap, sizeof *f->done);
+    f->d_hcount = calloc(FLASH_DONE_HSLOTS, sizeof *f->d_hcount);
+    return f->done && f->d_hcount;
+}
+
+void flash_done_free(flash_t *f)
+{
+    free(f->done);
+    free(f->d_hcount);
+    f->done = NULL;
+    f->d_hcount = NULL;
+}
+
+unsigned flash_complete(flash_t *f, unsigned max)
+{
+    flash_done_t run[FLASH_DONE_CHUNK];
+    unsigned n = 0;
+    pthread_mutex_lock(&f->c_lock);
+    while (n < max) {
+        unsigned k = max - n < FLASH_DONE_CHUNK ? max - n : FLASH_DONE_CHUNK;
+        pthread_mutex_lock(&f->d_lock);
+        if (k > f->dlen)
+            k = f->dlen;
+        for (unsigned i = 0; i < k; i++) {
+            run[i] = f->done[f->dhead];
+            f->dhead = (f->dhead + 1) % f->dcap;
+        }
+        f->dlen -= k;
+        pthread_mutex_unlock(&f->d_lock);
+        if (k == 0)
+            break;
+        for (unsigned i = 0; i < k; i++)
+            f->s.written(f->s.written_ctx, run[i].token, run[i].st);
+        pthread_mutex_lock(&f->d_lock);
+        for (unsigned i = 0; i < k; i++)
+            f->d_hcount[hslot(run[i].hash)]--;
+        pthread_mutex_unlock(&f->d_lock);
+        n += k;
+    }
+    pthread_mutex_unlock(&f->c_lock);
+    return n;
+}
+
+bool flash_complete_wait(flash_t *f, unsigned timeout_ms)
+{
+    pthread_mutex_lock(&f->d_lock);
+    if (f->dlen == 0 && timeout_ms > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += timeout_ms / 1000;
+        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        f->d_waiters++;
+        while (f->dlen == 0) {
+            if (pthread_cond_timedwait(&f->d_cond, &f->d_lock, &ts) == ETIMEDOUT)
+                break;
+        }
+        f->d_waiters--;
+    }
+    bool due = f->dlen > 0;
+    pthread_mutex_unlock(&f->d_lock);
+    return due;
+}
+
+void flash_done_push(flash_t *f, void *token, uint64_t hash, flash_status_e st)
+{
+    for (;;) {
+        pthread_mutex_lock(&f->d_lock);
+        if (f->dlen < f->dcap) {
+            flash_done_t *d = &f->done[(f->dhead + f->dlen) % f->dcap];
+            d->token = token;
+            d->hash = hash;
+            d->st = st;
+            f->dlen++;
+            f->d_hcount[hslot(hash)]++;
+            pthread_mutex_unlock(&f->d_lock);
+            return;
+        }
+        pthread_mutex_unlock(&f->d_lock);
+        /* full: nobody is taking them; the writer runs a chunk */
+        flash_complete(f, FLASH_DONE_CHUNK);
+    }
+}
+
+bool flash_done_hash_due(flash_t *f, uint64_t hash)
+{
+    pthread_mutex_lock(&f->d_lock);
+    bool due = f->d_hcount[hslot(hash)] > 0;
+    pthread_mutex_unlock(&f->d_lock);
+    return due;
+}
+
+void flash_done_signal(flash_t *f)
+{
+    pthread_mutex_lock(&f->d_lock);
+    if (f->d_waiters > 0 && f->dlen > 0)
+        pthread_cond_broadcast(&f->d_cond);
+    pthread_mutex_unlock(&f->d_lock);
+}
+
+unsigned flash_done_len(flash_t *f)
+{
+    pthread_mutex_lock(&f->d_lock);
+    unsigned n = f->dlen;
+    pthread_mutex_unlock(&f->d_lock);
+    return n;
+}
