@@ -44,6 +44,9 @@ struct aio_ctx {
     unsigned depth;
     unsigned inflight;
     bool shutdown;
+    bool deferred;       /* queue only; aio_ctx_poll submits */
+    bool kicked;         /* deferred: eventfd written since the last poll */
+    bool in_poll;        /* deferred: poll submits at its end, no kick */
     req_list_t pending;  /* not yet submitted (FIFO) */
     req_list_t done;     /* finished, callback not yet run */
     aio_req_t *free;     /* recycled request structs */
@@ -161,6 +164,7 @@ static void submit_queued(aio_ctx_t *ctx)
             batch[n++] = &r->iocb;
         }
         int ret = io_submit(ctx->io, (long)n, batch);
+        ctx->st.submit_calls++;
         if (ret > 0) {
             for (int i = 0; i < ret; i++)
                 list_pop(&ctx->pending);
@@ -203,9 +207,17 @@ static aio_status_e queue(aio_ctx_t *ctx, bool write, int fd, void *buf, size_t 
     r->fd = fd;
     r->write = write;
     list_push(&ctx->pending, r);
-    submit_queued(ctx);
+    if (!ctx->deferred) {
+        submit_queued(ctx);
+    } else if (!ctx->kicked && !ctx->in_poll) {
+        ctx->kicked = true;
+        ctx->st.kicks++;
+        signal_efd(ctx);
+    }
     return AIO_OK;
 }
+
+void aio_ctx_set_deferred(aio_ctx_t *ctx, bool on) { ctx->deferred = on; }
 
 aio_status_e aio_read(aio_ctx_t *ctx, int fd, void *buf, size_t len, uint64_t off,
                       aio_cb_fn cb, void *arg)
@@ -305,12 +317,18 @@ unsigned aio_ctx_poll(aio_ctx_t *ctx)
     uint64_t v;
     ssize_t rn = read(ctx->efd, &v, sizeof v); /* EAGAIN when nothing: fine */
     (void)rn;
+    ctx->kicked = false;
+    ctx->in_poll = true;
     reap(ctx, 0);
     submit_queued(ctx);
     unsigned n = 0;
-    /* a callback may queue IO that fails at submission: deliver that too */
-    while (ctx->done.head)
+    /* callbacks may queue IO (deferred: submitted here, after them), and IO
+     * may fail at submission: deliver that too */
+    while (ctx->done.head) {
         n += deliver(ctx);
+        submit_queued(ctx);
+    }
+    ctx->in_poll = false;
     return n;
 }
 

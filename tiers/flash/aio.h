@@ -14,8 +14,17 @@
  * inside the syscall, e.g. on filesystem metadata; nothing here waits longer).
  * Callbacks run only inside aio_ctx_poll() and aio_ctx_destroy(), never inside
  * aio_read/aio_write, so a caller may issue IO while holding its own state.
- * A callback may issue new IO on the same context (it is queued/submitted at
- * once); it must not call aio_ctx_poll or aio_ctx_destroy.
+ *
+ * Deferred submission (aio_ctx_set_deferred, used by the flash workers):
+ * aio_read/aio_write only queue, and the first request queued since the last
+ * poll writes 1 to the eventfd. The event loop finishes what it is doing
+ * (e.g. parses every request that arrived in this pass), sees the eventfd
+ * readable and calls aio_ctx_poll, which submits every queued request with
+ * one io_submit (per AIO_BATCH). One syscall (and one device doorbell) per
+ * loop pass instead of one per request, for one eventfd write per pass.
+ * A callback may issue new IO on the same context (it is queued, and
+ * submitted at once, or in deferred mode before aio_ctx_poll returns); it
+ * must not call aio_ctx_poll or aio_ctx_destroy.
  *
  * Threads: a context belongs to one thread; nothing in it is locked.
  * Buffers: owned by the caller and must stay valid (and untouched) until the
@@ -56,6 +65,8 @@ typedef struct aio_stats {
     uint64_t inflight;      /* in the kernel now */
     uint64_t queued;        /* waiting in user space now */
     uint64_t submitted;     /* iocbs accepted by io_submit (resubmissions too) */
+    uint64_t submit_calls;  /* io_submit syscalls */
+    uint64_t kicks;         /* deferred mode: eventfd writes to get polled */
     uint64_t completed;     /* callbacks invoked */
     uint64_t errors;        /* callbacks with result < 0 */
     uint64_t short_done;    /* callbacks with 0 <= result < len */
@@ -86,13 +97,21 @@ void aio_ctx_destroy(aio_ctx_t **ctx);
 int aio_ctx_fd(const aio_ctx_t *ctx);
 
 /*
+ * aio_ctx_set_deferred: on = deferred submission (see the top of this file);
+ * off (the default) = submit at once. Requests already queued stay queued
+ * until the next aio_ctx_poll / aio_read / aio_write. O(1).
+ */
+void aio_ctx_set_deferred(aio_ctx_t *ctx, bool on);
+
+/*
  * aio_read / aio_write: queue a read/write of len bytes at offset off of fd
  * into/from buf and submit it at once if the depth allows. AIO_OK means the
  * callback will run exactly once, later, from aio_ctx_poll (also for errors
  * found at submission, e.g. a bad fd, which the eventfd signals). Fails with
  * AIO_EINVAL, AIO_ENOMEM or AIO_ESHUTDOWN, and then the callback never runs.
- * Work: at most one io_submit syscall (of up to the free depth) and one
- * small allocation (reused from a free list when possible).
+ * Work: at most one io_submit syscall (of up to the free depth; in deferred
+ * mode none, at most one eventfd write) and one small allocation (reused
+ * from a free list when possible).
  */
 aio_status_e aio_read(aio_ctx_t *ctx, int fd, void *buf, size_t len, uint64_t off,
                       aio_cb_fn cb, void *arg);
@@ -103,8 +122,10 @@ aio_status_e aio_write(aio_ctx_t *ctx, int fd, const void *buf, size_t len, uint
  * aio_ctx_poll: call when aio_ctx_fd() is readable (calling it at other
  * times is harmless). Drains the eventfd, reaps every finished event without
  * waiting, continues short transfers, submits queued requests up to the
- * depth, then invokes the callbacks of finished requests. Returns the number
- * of callbacks invoked. Work: O(finished + submitted) plus a few syscalls.
+ * depth, invokes the callbacks of finished requests, then submits what the
+ * callbacks queued (so a deferred-mode callback's IO goes out in the same
+ * poll). Returns the number of callbacks invoked. Work: O(finished +
+ * submitted) plus a few syscalls.
  */
 unsigned aio_ctx_poll(aio_ctx_t *ctx);
 

@@ -296,3 +296,78 @@ Test(aio, callback_issues_next_io)
     device_buf_free(c.buf);
     device_close(&dev);
 }
+
+/* Deferred mode: requests only queue, one eventfd kick per batch, and the
+ * poll submits the whole batch with one io_submit; callbacks' IO goes out in
+ * the same poll. */
+Test(aio, deferred_batches_submissions)
+{
+    device_t *dev = NULL;
+    cr_assert_eq(device_open(&dev, path, NBLK * BLK, errbuf, sizeof errbuf), DEVICE_OK, "%s", errbuf);
+    int fd = device_fd(dev);
+    aio_ctx_t *ctx = NULL;
+    cr_assert_eq(aio_ctx_create(&ctx, 64, errbuf, sizeof errbuf), AIO_OK, "%s", errbuf);
+    aio_ctx_set_deferred(ctx, true);
+    uint8_t *wbuf = device_buf_alloc(NBLK * BLK);
+    uint8_t *rbuf = device_buf_alloc(NBLK * BLK);
+    static done_rec_t wd[NBLK], rd[NBLK];
+    for (unsigned i = 0; i < NBLK; i++)
+        memset(wbuf + i * BLK, (int)(i + 1), BLK);
+    for (unsigned i = 0; i < 40; i++)
+        cr_assert_eq(aio_write(ctx, fd, wbuf + i * BLK, BLK, (uint64_t)i * BLK, record_cb, &wd[i]),
+                     AIO_OK);
+    aio_stats_t st;
+    aio_ctx_stats(ctx, &st);
+    cr_assert_eq(st.submit_calls, 0, "deferred: nothing submitted before the poll");
+    cr_assert_eq(st.queued, 40);
+    cr_assert_eq(st.kicks, 1, "one eventfd kick per batch");
+    struct pollfd pfd = { .fd = aio_ctx_fd(ctx), .events = POLLIN };
+    cr_assert_eq(poll(&pfd, 1, 0), 1, "the kick makes the eventfd readable");
+    unsigned total = aio_ctx_poll(ctx); /* submits the batch */
+    aio_ctx_stats(ctx, &st);
+    cr_assert_eq(st.submit_calls, 1, "one io_submit for 40 requests");
+    cr_assert_eq(st.submitted, 40);
+    run_until(ctx, &total, 40, 64);
+    for (unsigned i = 0; i < 40; i++)
+        cr_assert_eq(wd[i].result, BLK, "write %u: %ld", i, wd[i].result);
+
+    /* a second batch, over the depth: 64 go in one call, the rest after */
+    for (unsigned i = 0; i < NBLK; i++)
+        cr_assert_eq(aio_read(ctx, fd, rbuf + i * BLK, BLK, (uint64_t)i * BLK, record_cb, &rd[i]),
+                     AIO_OK);
+    aio_ctx_stats(ctx, &st);
+    cr_assert_eq(st.kicks, 2);
+    cr_assert_eq(st.queued, NBLK);
+    total = 0;
+    run_until(ctx, &total, NBLK, 64);
+    for (unsigned i = 0; i < 40; i++)
+        cr_assert_eq(rd[i].result, BLK, "read %u: %ld", i, rd[i].result);
+    cr_assert_eq(memcmp(wbuf, rbuf, 40 * BLK), 0);
+    aio_ctx_stats(ctx, &st);
+    cr_assert_eq(st.queued, 0);
+    cr_assert_eq(st.inflight, 0);
+    cr_assert_lt(st.submit_calls, 1 + NBLK / 4, "reads went out in batches (%llu calls)",
+                 (unsigned long long)st.submit_calls);
+
+    /* a callback's IO is submitted by the same poll, without a kick */
+    chain_t c = { .ctx = ctx, .fd = fd, .buf = device_buf_alloc(BLK), .left = 5 };
+    cr_assert_eq(aio_read(ctx, c.fd, c.buf, BLK, 0, chain_cb, &c), AIO_OK);
+    aio_ctx_stats(ctx, &st);
+    uint64_t kicks = st.kicks;
+    total = 0;
+    run_until(ctx, &total, 6, 64);
+    cr_assert_eq(c.done, 6);
+    aio_ctx_stats(ctx, &st);
+    cr_assert_eq(st.kicks, kicks, "no kick from inside the poll");
+
+    /* queued, never polled: destroy cancels them */
+    done_rec_t late = { 0, 0 };
+    cr_assert_eq(aio_read(ctx, fd, rbuf, BLK, 0, record_cb, &late), AIO_OK);
+    aio_ctx_destroy(&ctx);
+    cr_assert_eq(late.calls, 1);
+    cr_assert_eq(late.result, -ECANCELED);
+    device_buf_free(c.buf);
+    device_buf_free(wbuf);
+    device_buf_free(rbuf);
+    device_close(&dev);
+}
