@@ -47,6 +47,11 @@
 /* the index packs 10 slots in 64 bytes at ~90% load: 64 / 9 bytes per item */
 #define TIER_INDEX_BYTES_PER_9_ITEMS 64
 
+/* Records keep the RAM item's meta marks in the same bits (format.h). */
+_Static_assert((CACHE_MARK_STALE | CACHE_MARK_TOKEN | CACHE_MARK_BINKEY) ==
+                   (FLASH_REC_MARKS_MASK & ~FLASH_REC_FETCHED),
+               "meta marks and the flash record's marks byte agree");
+
 struct tier {
     ram_t *r;
     flash_t *f;
@@ -178,6 +183,8 @@ static void spill_enqueue(tier_t *t, item_t *list)
             .exptime = (int64_t)it->exptime,
             .cas = it->cas,
             .store_time = (int64_t)it->time,
+            .marks = (uint8_t)(item_marks(it) |
+                               ((item_iflags(it) & ITEM_FETCHED) ? FLASH_REC_FETCHED : 0)),
             .hash = hash_key(item_ckey(it), item_nkey(it)),
             .token = it,
         };
@@ -237,6 +244,7 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
         .changed = hook_changed,
         .current = hook_current,
         .indexed = hook_indexed,
+        .keeps_marks = true, /* records carry the meta marks (format 2) */
     };
     if (!ram_flash_attach(r, &h)) {
         flash_destroy(&t->f);
@@ -428,6 +436,13 @@ static void read_cb(void *ctx, flash_status_e st, const flash_hit_t *hit)
             memcpy(item_value(q->rec), hit->value, hit->nbytes);
             int64_t s = hit->store_time;
             q->store_time = s <= 0 ? 0 : s > (int64_t)UINT32_MAX ? UINT32_MAX : (rel_time_t)s;
+            /* What the RAM item knew: its meta marks, its last access
+             * (the record's store time is the item's `time` at spill),
+             * and "fetched" once the flash copy was read before. */
+            item_marks_or(q->rec, hit->marks & ~FLASH_REC_FETCHED);
+            q->rec->time = q->store_time;
+            if ((hit->marks & FLASH_REC_FETCHED) || hit->hits >= 2)
+                item_set_iflag(q->rec, ITEM_FETCHED);
             q->hits = hit->hits;
             q->loc = hit->loc;
         } else {
@@ -468,8 +483,10 @@ static item_t *alloc_copy(tier_worker_t *tw, const item_t *rec)
     cache_status_e st;
     item_t *nw = tier_item_alloc(tw, item_ckey(rec), item_nkey(rec), item_flags_get(rec),
                                  rec->exptime, rec->nbytes, &st);
-    if (nw)
+    if (nw) {
         memcpy(item_value(nw), item_cvalue(rec), rec->nbytes);
+        item_marks_or(nw, item_marks(rec));
+    }
     return nw;
 }
 
@@ -514,7 +531,11 @@ static bool apply_read(tr_req_t *q)
 
     switch (q->op) {
     case TR_GET: {
-        item_t *nw = may_promote(tw, q->hits) ? alloc_copy(tw, rec) : NULL;
+        /* An invalidated (stale) item is promoted whatever the policy:
+         * the win token a reader claims on it must stick, and a flash
+         * record cannot remember it. */
+        bool must = (item_marks(rec) & CACHE_MARK_STALE) != 0;
+        item_t *nw = must || may_promote(tw, q->hits) ? alloc_copy(tw, rec) : NULL;
         st = ram_install(r, tw->ws, nw ? RAM_INSTALL_LINK : RAM_INSTALL_CHECK, q->key,
                          q->nkey, q->hv, nw, rec->cas, q->loc, &cur);
         if (nw)

@@ -315,6 +315,37 @@ class MetaOnFlash(BBTest):
         # device reads were issued: the steps above really parked
         self.assertGreater(int(st1['flash_reads']), int(st0['flash_reads']))
 
+    def test_marks_survive_flash(self):
+        """Meta marks travel with the item to flash and back (record format
+        2): a stale item keeps X and hands out exactly one win token; a
+        base64 key stays base64; h/l say what the RAM item knew."""
+        fd, path = tempfile.mkstemp(prefix='tc-meta-marks-')
+        os.close(fd)
+        self.addCleanup(os.unlink, path)
+        with open(path, 'wb') as f:
+            f.truncate(64 << 20)
+        srv = self.start(['-m', '4', '-t', '2', '--flash-path', path,
+                          '--flash-size', '64m', '--flash-segment-size', '1m',
+                          '--flash-promote', 'never'])
+        c = self.conn(srv)
+        self.cmd(c, 'ms st 2\r\nab\r\nmd st I T60\r\n'
+                    'ms YmluYXJ5a2V5 2 b\r\nxy\r\nms hk 2\r\nhh\r\n'
+                    'mg hk v\r\n',
+                 'HD\r\nHD\r\nHD\r\nHD\r\nVA 2\r\nhh\r\n')
+        self.fill(c, 120000)
+        st0 = self.stats(c)
+        # stale: X and the win token on the first fetch, Z after it
+        self.cmd(c, 'mg st v\r\nmg st v\r\n', 'VA 2 X W\r\nab\r\nVA 2 Z X\r\nab\r\n')
+        # a base64 key comes back base64 (b flag shown), value intact
+        self.cmd(c, 'mg YmluYXJ5a2V5 b k v\r\n', 'VA 2 kYmluYXJ5a2V5 b\r\nxy\r\n')
+        # hk was fetched in RAM before it spilled: not a first fetch
+        c.send(b'mg hk h l v\r\n')
+        self.assertRegex(c.readline(), rb'^VA 2 h1 l\d+\r\n$')
+        self.assertEqual(c.readline(), b'hh\r\n')
+        st1 = self.stats(c)
+        self.assertGreaterEqual(int(st1['flash_get_hits']) - int(st0['flash_get_hits']), 3,
+                                'the probes were not read from flash')
+
 
 if __name__ == '__main__':
     harness.main()

@@ -95,7 +95,7 @@ flash_blk_status_e flash_blockb_append(flash_blockb_t *bb, const flash_record_t 
     if (rec->nkey == 0 || rec->nkey > FLASH_KEY_MAX)
         return FLASH_BLK_EINVAL;
     size_t sz = flash_record_size(rec->nkey, rec->nvalue);
-    if (sz > bb->capacity)
+    if (rec->nvalue > FLASH_REC_VLEN_MASK || sz > bb->capacity)
         return FLASH_BLK_ETOOBIG;
     if (bb->nrec > 0 && bb->raw_len + sz > bb->target)
         return FLASH_BLK_EFULL;
@@ -104,7 +104,8 @@ flash_blk_status_e flash_blockb_append(flash_blockb_t *bb, const flash_record_t 
     uint8_t *p = bb->raw + bb->raw_len;
     fl_put_u8(p + 0, (uint8_t)rec->nkey);
     fl_put_u32(p + 1, rec->flags);
-    fl_put_u32(p + 5, rec->nvalue);
+    fl_put_u32(p + 5, rec->nvalue); /* < 2^24: byte 8 is 0, then the marks */
+    fl_put_u8(p + FLASH_REC_MARKS_OFF, (uint8_t)(rec->marks & FLASH_REC_MARKS_MASK));
     fl_put_u32(p + 9, rec->exptime);
     fl_put_u64(p + 13, rec->cas);
     fl_put_u32(p + 21, rec->store_time);
@@ -216,9 +217,11 @@ static flash_blk_status_e parse_record(const uint8_t *raw, uint32_t raw_len, uin
         return FLASH_BLK_ECORRUPT;
     const uint8_t *p = raw + off;
     uint32_t nkey = fl_get_u8(p);
-    uint32_t nvalue = fl_get_u32(p + 5);
+    uint32_t nvalue = fl_get_u32(p + 5) & FLASH_REC_VLEN_MASK;
+    uint8_t marks = fl_get_u8(p + FLASH_REC_MARKS_OFF);
     uint64_t end = (uint64_t)off + FLASH_REC_HDR_LEN + nkey + nvalue;
-    if (nkey == 0 || nkey > FLASH_KEY_MAX || end > raw_len)
+    if (nkey == 0 || nkey > FLASH_KEY_MAX || end > raw_len ||
+        (marks & ~FLASH_REC_MARKS_MASK) != 0)
         return FLASH_BLK_ECORRUPT;
     r->nkey = nkey;
     r->flags = fl_get_u32(p + 1);
@@ -226,6 +229,7 @@ static flash_blk_status_e parse_record(const uint8_t *raw, uint32_t raw_len, uin
     r->exptime = fl_get_u32(p + 9);
     r->cas = fl_get_u64(p + 13);
     r->store_time = fl_get_u32(p + 21);
+    r->marks = marks;
     r->key = (const char *)(p + FLASH_REC_HDR_LEN);
     r->value = p + FLASH_REC_HDR_LEN + nkey;
     *next = (uint32_t)end;

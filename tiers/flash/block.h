@@ -77,6 +77,7 @@ typedef struct flash_record {
     uint32_t exptime;
     uint32_t store_time;
     uint64_t cas;
+    uint8_t marks;           /* meta marks (format.h RECORD offset 8) */
 } flash_record_t;
 
 /* Where a block lives; written in its header, checked on read. */

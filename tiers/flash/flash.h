@@ -149,6 +149,8 @@ typedef struct flash_wr_item {
     int64_t exptime;      /* absolute unix, 0 = never */
     uint64_t cas;
     int64_t store_time;   /* unix seconds the item was stored */
+    uint8_t marks;        /* meta marks (CACHE_MARK_* bits) and
+                             FLASH_REC_FETCHED, kept on flash */
     uint64_t hash;        /* XXH3_64bits(key, nkey), exactly: the reader
                              rehashes the keys of a block to tell which
                              record an index slot belongs to */
@@ -230,6 +232,7 @@ typedef struct flash_hit {
     int64_t exptime;      /* absolute unix, 0 = never */
     uint64_t cas;
     int64_t store_time;
+    uint8_t marks;        /* meta marks the item had when it was spilled */
     unsigned hits;        /* index hit counter after this hit (0..3) */
     uint64_t loc;         /* opaque location: for flash_loc_current() */
 } flash_hit_t;

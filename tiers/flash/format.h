@@ -25,7 +25,8 @@
  *
  *   off  size  meaning
  *     0    16  magic FLASH_MAGIC "TIERCACHE-FLASH\0"
- *    16     4  format version (FLASH_FORMAT_VERSION = 1)
+ *    16     4  format version (FLASH_FORMAT_VERSION = 2; 1 had a 4-byte
+ *              value length and no meta marks in a record)
  *    20     4  encoded length in bytes (FLASH_SB_LEN = 128)
  *    24     8  device size used, bytes (>= data_offset + N * segment_size)
  *    32     8  data offset, bytes (4096-aligned, >= FLASH_HEADER_AREA)
@@ -139,7 +140,13 @@
  *   off  size  meaning
  *     0     1  key length (1 .. 250)
  *     1     4  client flags
- *     5     4  value length, bytes
+ *     5     3  value length, bytes (24-bit; <= FLASH_BLK_MAX_RAW, 8 MiB)
+ *     8     1  meta marks (format 2): bit 0 STALE (invalidated by md I /
+ *              ms I: served as a win/stale candidate), bit 1 TOKEN (a
+ *              recache token was handed out), bit 2 BINKEY (the key was
+ *              set base64-encoded, shown base64 to meta clients), bit 3
+ *              FETCHED (the item had been read while in RAM: mg h, me);
+ *              other bits 0. Bits 0-2 are tiers/cache.h's CACHE_MARK_*.
  *     9     4  exptime, absolute (0 = never)
  *    13     8  cas
  *    21     4  store time (when the item was last stored; for flush_all)
@@ -231,7 +238,7 @@
 #define FLASH_MAGIC "TIERCACHE-FLASH"  /* 15 chars + NUL = 16 bytes */
 #define FLASH_MAGIC_LEN 16
 
-#define FLASH_FORMAT_VERSION 1u
+#define FLASH_FORMAT_VERSION 2u
 
 /* Geometry. Field widths are the single source of these limits. */
 #define FLASH_UNIT 512u                 /* block offset unit, min alignment */
@@ -271,6 +278,10 @@
 
 /* Record. */
 #define FLASH_REC_HDR_LEN 25u
+#define FLASH_REC_VLEN_MASK 0xffffffu  /* offset 5: low 24 bits = value length */
+#define FLASH_REC_MARKS_OFF 8u          /* offset 8: meta marks byte */
+#define FLASH_REC_FETCHED 0x08u         /* marks bit 3: read while in RAM */
+#define FLASH_REC_MARKS_MASK 0x0fu      /* STALE | TOKEN | BINKEY | FETCHED */
 #define FLASH_KEY_MAX 250u
 
 /* Summary entry. */

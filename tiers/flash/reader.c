@@ -237,6 +237,7 @@ static void deliver_hit(flash_worker_t *fw, rd_op_t *op, const flash_record_t *r
         .exptime = rec->exptime,
         .cas = rec->cas,
         .store_time = rec->store_time,
+        .marks = rec->marks,
         .hits = hits,
         .loc = flash_loc_pack(op->gen, op->epoch, c->loc.segment, c->loc.offset),
     };

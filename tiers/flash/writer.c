@@ -250,6 +250,7 @@ static void process(flash_t *f, const wr_qent_t *e)
         .exptime = clamp_u32(it->exptime),
         .store_time = clamp_u32(it->store_time),
         .cas = it->cas,
+        .marks = it->marks,
     };
     flash_block_loc_t loc;
     flash_status_e st = flash_writer_add(f, &rec, it->hash, false, &loc);

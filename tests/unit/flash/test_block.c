@@ -64,7 +64,7 @@ static flash_record_t mkrec(unsigned i, char *key, uint8_t *val, uint32_t nval, 
     flash_record_t r = {
         .key = key, .nkey = (size_t)n, .value = val, .nvalue = nval,
         .flags = i * 3u, .exptime = i ? 1700000000u + i : 0, .store_time = 1690000000u + i,
-        .cas = 0x100000000ull + i,
+        .cas = 0x100000000ull + i, .marks = (uint8_t)(i % 16),
     };
     return r;
 }
@@ -79,6 +79,7 @@ static void check_rec(const flash_record_t *got, const flash_record_t *want)
     cr_assert_eq(got->exptime, want->exptime);
     cr_assert_eq(got->store_time, want->store_time);
     cr_assert_eq(got->cas, want->cas);
+    cr_assert_eq(got->marks, want->marks, "meta marks %u vs %u", got->marks, want->marks);
 }
 
 static uint32_t seal(int level)
@@ -387,6 +388,11 @@ Test(block, crafted_payloads)
     /* raw block with a value length running past the end */
     stored = small_block(FLASH_LEVEL_NONE);
     put32(dst + FLASH_BLK_HDR_LEN + 5, 0xffffffffu);
+    recksum();
+    cr_assert_eq(open_blk(stored, &v), FLASH_BLK_ECORRUPT);
+    /* meta marks byte (format 2) with a bit no mark uses */
+    stored = small_block(FLASH_LEVEL_NONE);
+    dst[FLASH_BLK_HDR_LEN + FLASH_REC_MARKS_OFF] |= 0x10;
     recksum();
     cr_assert_eq(open_blk(stored, &v), FLASH_BLK_ECORRUPT);
     /* zero key length */

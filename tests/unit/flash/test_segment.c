@@ -577,7 +577,7 @@ Test(segment, header_codec)
     flash_seghdr_encode(&bad, b);
     cr_assert_eq(flash_seghdr_decode(b, sizeof b, SEG, &o), FLASH_SEG_EHEADER);
     bad = h;
-    bad.version = 2;
+    bad.version = FLASH_FORMAT_VERSION + 1;
     flash_seghdr_encode(&bad, b);
     cr_assert_eq(flash_seghdr_decode(b, sizeof b, SEG, &o), FLASH_SEG_EVERSION);
 }

@@ -61,7 +61,7 @@ Test(superblock, roundtrip)
     uint8_t buf[FLASH_SB_LEN];
     flash_sb_encode(&sb, buf);
     cr_assert_eq(memcmp(buf, "TIERCACHE-FLASH\0", 16), 0);
-    cr_assert_eq(buf[16], 1); /* version, little-endian */
+    cr_assert_eq(buf[16], FLASH_FORMAT_VERSION); /* version, little-endian */
     cr_assert_eq(buf[17] | buf[18] | buf[19], 0);
     flash_sb_t out;
     memset(&out, 0xff, sizeof out);
@@ -92,7 +92,7 @@ Test(superblock, decode_errors)
     cr_assert_eq(flash_sb_decode(buf, 0, &out), FLASH_SB_ETRUNCATED);
 
     flash_sb_t bad = sb;
-    bad.version = 2;
+    bad.version = FLASH_FORMAT_VERSION + 1;
     flash_sb_encode(&bad, buf);
     cr_assert_eq(flash_sb_decode(buf, sizeof buf, &out), FLASH_SB_EVERSION);
 
@@ -150,7 +150,7 @@ Test(superblock, random_bytes)
         if (i & 1)
             memcpy(buf, FLASH_MAGIC, FLASH_MAGIC_LEN);
         if (i & 2)
-            buf[16] = 1, buf[17] = buf[18] = buf[19] = 0;
+            buf[16] = (uint8_t)FLASH_FORMAT_VERSION, buf[17] = buf[18] = buf[19] = 0;
         size_t len = (size_t)(rnd() % (sizeof buf + 1));
         cr_assert_neq(flash_sb_decode(buf, len, &out), FLASH_SB_OK);
         if (i & 1)
