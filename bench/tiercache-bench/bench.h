@@ -5,7 +5,8 @@
  * one connection that owns key k (k % conns == its global index), so each
  * element has a single writer thread and needs no lock.
  *
- * struct counters: whole-run tallies, one per worker. The worker is the
+ * struct counters: whole-run tallies, one per worker (err_status: binary
+ * replies with an error status, broken down by code in status[]). The worker is the
  * only writer (ctr_add: relaxed load + store, no lock prefix); main reads
  * them with relaxed loads for the progress line and after join for the
  * report. struct window: figures of the measured window only, plain
@@ -46,15 +47,25 @@ struct bench {
 
 #define COUNTERS(X) \
     X(ops) X(get_keys) X(get_hits) \
-    X(err_server) X(err_client) X(err_error) X(not_stored) X(bad_reply) \
+    X(err_server) X(err_client) X(err_error) X(not_stored) X(err_status) X(bad_reply) \
     X(conn_errors) X(lost) \
     X(verify_checked) X(verify_wrong) X(verify_stale) X(verify_key) \
     X(loaded) X(load_failed)
+
+/* Binary protocol error statuses, counted by code: slot s < 255 is
+ * status s, slot 255 is every status >= 0xff. */
+#define BIN_STATUS_SLOTS 256
+
+static inline unsigned bin_status_slot(uint16_t status)
+{
+    return status < BIN_STATUS_SLOTS - 1 ? status : BIN_STATUS_SLOTS - 1;
+}
 
 struct counters {
 #define X(name) _Atomic uint64_t name;
     COUNTERS(X)
 #undef X
+    _Atomic uint64_t status[BIN_STATUS_SLOTS];  /* err_status by code */
     _Atomic int conns_up;
 };
 

@@ -230,6 +230,7 @@ static bool conn_issue(struct conn *c, uint64_t t_sched)
     q->hits = 0;
     q->version = 0;
     q->t_sched = t_sched;
+    q->opaque = c->next_opaque++;
     q->nkeys = 1;
     if (w->phase == PHASE_LOAD) {
         q->kind = RK_SET;
@@ -238,7 +239,9 @@ static bool conn_issue(struct conn *c, uint64_t t_sched)
         double r = rng_double(&c->rng);
         if (r < b->opt.get_ratio) {
             q->kind = RK_GET;
-            if (b->opt.mget > 0 &&
+            /* --mget 1 is a single get: meta and binary send a batch
+             * (quiet gets ended by mn / NOOP) only for n > 1 */
+            if (b->opt.mget > 1 &&
                 (b->opt.mget_ratio >= 1.0 || rng_double(&c->rng) < b->opt.mget_ratio)) {
                 q->kind = RK_MGET;
                 q->nkeys = (uint16_t)b->opt.mget;
@@ -257,7 +260,8 @@ static bool conn_issue(struct conn *c, uint64_t t_sched)
             uint32_t flags;
             q->version = ++b->sent[k];
             size_t vlen = valgen_verify_len(b->vg, k, q->version, &flags);
-            ok = b->proto->put_set_begin(&c->out, &b->ks, k, flags, vlen);
+            ok = b->proto->put_set_begin(&c->out, &b->ks, k, flags, vlen,
+                                         q->opaque);
             if (ok) {
                 valgen_verify_make(b->vg, k, q->version, c->out.data + c->out.len);
                 c->out.len += vlen;
@@ -266,7 +270,8 @@ static bool conn_issue(struct conn *c, uint64_t t_sched)
             const char *v;
             size_t vlen;
             valgen_pick(b->vg, &c->rng, &v, &vlen);
-            ok = b->proto->put_set_begin(&c->out, &b->ks, k, 0, vlen);
+            ok = b->proto->put_set_begin(&c->out, &b->ks, k, 0, vlen,
+                                         q->opaque);
             if (ok) {
                 memcpy(c->out.data + c->out.len, v, vlen);
                 c->out.len += vlen;
@@ -274,7 +279,7 @@ static bool conn_issue(struct conn *c, uint64_t t_sched)
         }
         ok = ok && b->proto->put_set_end(&c->out);
     } else {
-        ok = b->proto->put_get(&c->out, &b->ks, q->keys, q->nkeys);
+        ok = b->proto->put_get(&c->out, &b->ks, q->keys, q->nkeys, q->opaque);
     }
     if (!ok)
         return false;
@@ -438,7 +443,26 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
     struct worker *w = c->w;
     const struct bench *b = w->b;
     struct req *q = &c->ring[c->head];
+    if (r->has_opaque && r->opaque != q->opaque) {
+        ctr_add(w->ctr.bad_reply, 1);
+        char msg[96];
+        snprintf(msg, sizeof(msg), "reply with opaque %u, expected %u (%s)",
+                 r->opaque, q->opaque, q->kind == RK_SET ? "set" : "get");
+        conn_fail(c, msg, 0);
+        return false;
+    }
     switch (r->unit) {
+    case PU_STATUS:
+        ctr_add(w->ctr.err_status, 1);
+        ctr_add(w->ctr.status[bin_status_slot(r->status)], 1);
+        worker_log(w, "conn %u: status 0x%04x (%s) in reply to a %s\n", c->gidx,
+                   r->status, proto_bin_status_name(r->status),
+                   q->kind == RK_SET ? "set" : q->kind == RK_GET ? "get" : "multi-get");
+        if (q->kind == RK_SET && w->phase == PHASE_LOAD)
+            ctr_add(w->ctr.load_failed, 1);
+        if (r->ends)
+            conn_complete(c, q, now);
+        return true;
     case PU_ERROR:
         ctr_add(w->ctr.err_error, 1);
         conn_complete(c, q, now);
@@ -480,6 +504,8 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
         switch (r->unit) {
         case PU_VALUE:
             on_value(c, q, r);
+            if (r->ends)
+                conn_complete(c, q, now);
             return true;
         case PU_END:
             conn_complete(c, q, now);

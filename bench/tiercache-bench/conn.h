@@ -3,7 +3,9 @@
  * A conn lives on one worker's event_base and is touched only by that
  * worker's thread. Requests in flight sit in a ring in send order; since
  * the server answers in order, the reply bytes at the head of the input
- * always belong to the ring's head.
+ * always belong to the ring's head. Each request gets an opaque (a
+ * sequence number); a protocol that echoes it (binary) has it checked
+ * against the head's, and a mismatch is a bad reply.
  *
  *   state machine:   DOWN --connect()--> CONNECTING --writable, no error--> UP
  *                      ^                                                    |
@@ -38,6 +40,7 @@ struct req {
     uint16_t pos;           /* retrieval: next key a VALUE may match */
     uint16_t hits;
     uint32_t version;       /* verify set: version sent */
+    uint32_t opaque;        /* sent with the request; binary echoes it */
     uint64_t t_sched;       /* latency is measured from here */
     uint64_t *keys;         /* nkeys key indices (slot storage) */
 };
@@ -59,6 +62,7 @@ struct conn {
     unsigned ring_cap;
     unsigned head;
     unsigned count;
+    uint32_t next_opaque;   /* opaque of the next request (wraps) */
     struct rng rng;
     struct zipf zipf;       /* verify + zipf: ranks over this conn's keys */
     struct keypick pick;    /* run phase key choice */

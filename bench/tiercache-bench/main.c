@@ -78,7 +78,7 @@ static int check_options(struct bench *b)
     struct bench_options *o = &b->opt;
     b->proto = proto_find(o->protocol);
     if (!b->proto)
-        return usage_error("unknown --protocol (\"text\" or \"meta\")");
+        return usage_error("unknown --protocol (\"text\", \"meta\" or \"binary\")");
     if (o->conns < 1 || o->conns > MAX_CONNS)
         return usage_error("--conns must be 1..100000");
     if (o->threads < 1)
@@ -213,7 +213,8 @@ static void live_sum(struct worker **ws, unsigned n, struct live *l)
         l->hits += ctr_get(c->get_hits);
         l->errs += ctr_get(c->err_server) + ctr_get(c->err_client) +
                    ctr_get(c->err_error) + ctr_get(c->not_stored) +
-                   ctr_get(c->bad_reply) + ctr_get(c->conn_errors);
+                   ctr_get(c->err_status) + ctr_get(c->bad_reply) +
+                   ctr_get(c->conn_errors);
         l->vfail += ctr_get(c->verify_wrong) + ctr_get(c->verify_stale) +
                     ctr_get(c->verify_key);
         l->loaded += ctr_get(c->loaded);

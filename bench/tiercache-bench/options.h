@@ -14,7 +14,7 @@
 
 #define BENCH_OPTIONS(X) \
     X(server, "server", STR, "127.0.0.1:11211", "HOST:PORT of the server under test") \
-    X(protocol, "protocol", STR, "text", "wire protocol: \"text\" or \"meta\"") \
+    X(protocol, "protocol", STR, "text", "wire protocol: \"text\", \"meta\" or \"binary\" (GETK, GETKQ batches ended by NOOP, SET)") \
     X(threads, "threads", UINT, "1", "client threads, each with its own event loop") \
     X(conns, "conns", UINT, "4", "connections in total, spread over the threads") \
     X(depth, "depth", UINT, "1", "closed loop: requests in flight per connection (pipelining)") \
@@ -29,7 +29,7 @@
     X(value_size, "value-size", STR, "1024", "value bytes: N (fixed) or A-B (uniform)") \
     X(value_dist, "value-dist", STR, "", "fixed | uniform | json (200 B - 4 KiB JSON documents); default from --value-size") \
     X(get_ratio, "get-ratio", DBL, "0.9", "share of requests that read (the rest are sets)") \
-    X(mget, "mget", UINT, "0", "keys per multi-get (0: single-key gets only)") \
+    X(mget, "mget", UINT, "0", "keys per multi-get (0 or 1: single-key gets only)") \
     X(mget_ratio, "mget-ratio", DBL, "1", "with --mget N: share of reads sent as N-key multi-gets") \
     X(zipf, "zipf", DBL, "0", "Zipf skew theta in (0, 1) for key popularity (0: uniform)") \
     X(load, "load", FLAG, "off", "first write every key once at full speed and report the rate") \

@@ -24,8 +24,9 @@
 #define MAX_LINE 2048   /* a reply line longer than this is garbage */
 
 static bool meta_put_get(struct buf *out, const struct keyspace *ks,
-                         const uint64_t *keys, size_t n)
+                         const uint64_t *keys, size_t n, uint32_t opaque)
 {
+    (void)opaque;
     bool quiet = n > 1;
     /* "mg " key " v f k q\r\n" per key, "mn\r\n" at the end */
     char *p = buf_reserve(out, n * ((size_t)ks->key_size + 12) + 4);
@@ -54,8 +55,10 @@ static bool meta_put_get(struct buf *out, const struct keyspace *ks,
 }
 
 static bool meta_put_set_begin(struct buf *out, const struct keyspace *ks,
-                               uint64_t key, uint32_t flags, size_t vlen)
+                               uint64_t key, uint32_t flags, size_t vlen,
+                               uint32_t opaque)
 {
+    (void)opaque;
     char *p = buf_reserve(out, 3 + ks->key_size + 48 + vlen + 2);
     if (!p)
         return false;

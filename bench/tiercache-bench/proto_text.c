@@ -14,8 +14,9 @@
 #define MAX_LINE 2048   /* a reply line longer than this is garbage */
 
 static bool text_put_get(struct buf *out, const struct keyspace *ks,
-                         const uint64_t *keys, size_t n)
+                         const uint64_t *keys, size_t n, uint32_t opaque)
 {
+    (void)opaque;
     char *p = buf_reserve(out, 6 + n * ((size_t)ks->key_size + 1));
     if (!p)
         return false;
@@ -34,8 +35,10 @@ static bool text_put_get(struct buf *out, const struct keyspace *ks,
 }
 
 static bool text_put_set_begin(struct buf *out, const struct keyspace *ks,
-                               uint64_t key, uint32_t flags, size_t vlen)
+                               uint64_t key, uint32_t flags, size_t vlen,
+                               uint32_t opaque)
 {
+    (void)opaque;
     char *p = buf_reserve(out, 4 + ks->key_size + 40 + vlen + 2);
     if (!p)
         return false;
@@ -159,6 +162,8 @@ const struct proto_ops *proto_find(const char *name)
         return &proto_text;
     if (strcmp(name, "meta") == 0)
         return &proto_meta;
+    if (strcmp(name, "binary") == 0)
+        return &proto_bin;
     return NULL;
 }
 
@@ -175,6 +180,7 @@ const char *proto_unit_name(enum proto_unit u)
     case PU_ERROR: return "ERROR";
     case PU_CLIENT_ERROR: return "CLIENT_ERROR";
     case PU_SERVER_ERROR: return "SERVER_ERROR";
+    case PU_STATUS: return "error status";
     case PU_BAD: return "bad reply";
     }
     return "?";

@@ -21,6 +21,8 @@ void results_add(struct results *r, const struct window *win,
 #define X(name) r->tot.name += ctr_get(ctr->name);
     COUNTERS(X)
 #undef X
+    for (unsigned i = 0; i < BIN_STATUS_SLOTS; i++)
+        r->tot.status[i] += ctr_get(ctr->status[i]);
 }
 
 static uint64_t verify_failures(const struct results *r)
@@ -31,7 +33,8 @@ static uint64_t verify_failures(const struct results *r)
 static uint64_t errors_total(const struct results *r)
 {
     return r->tot.err_server + r->tot.err_client + r->tot.err_error +
-           r->tot.not_stored + r->tot.bad_reply + r->tot.conn_errors;
+           r->tot.not_stored + r->tot.err_status + r->tot.bad_reply +
+           r->tot.conn_errors;
 }
 
 int results_exit_code(const struct bench *b, const struct results *r)
@@ -118,12 +121,20 @@ void report_table(FILE *f, const struct bench *b, const struct results *r)
             (unsigned long long)r->win.bytes_recv,
             r->duration > 0 ? (double)r->win.bytes_recv / r->duration / 1048576.0 : 0.0);
     fprintf(f, "errors (whole run): %llu: server %llu, client %llu, ERROR %llu, "
-               "not stored %llu, bad reply %llu, connection %llu (requests lost %llu)\n",
+               "not stored %llu, error status %llu, bad reply %llu, connection %llu "
+               "(requests lost %llu)\n",
             (unsigned long long)errors_total(r),
             (unsigned long long)r->tot.err_server, (unsigned long long)r->tot.err_client,
             (unsigned long long)r->tot.err_error, (unsigned long long)r->tot.not_stored,
+            (unsigned long long)r->tot.err_status,
             (unsigned long long)r->tot.bad_reply, (unsigned long long)r->tot.conn_errors,
             (unsigned long long)r->tot.lost);
+    for (unsigned i = 0; i < BIN_STATUS_SLOTS; i++)
+        if (r->tot.status[i])
+            fprintf(f, "  status 0x%04x%s (%s): %llu\n", i,
+                    i == BIN_STATUS_SLOTS - 1 ? " or above" : "",
+                    proto_bin_status_name((uint16_t)i),
+                    (unsigned long long)r->tot.status[i]);
     if (b->opt.verify)
         fprintf(f, "verify (whole run): %llu values checked, %llu failures: "
                    "wrong value %llu, wrong version %llu, wrong key %llu -> %s\n",
@@ -212,12 +223,21 @@ bool report_json(const char *path, const struct bench *b,
     }
     fprintf(f, "}},\n");
     fprintf(f, "  \"errors\": {\"total\": %llu, \"server_error\": %llu, \"client_error\": %llu, "
-               "\"error\": %llu, \"not_stored\": %llu, \"bad_reply\": %llu, "
-               "\"connection\": %llu, \"lost_requests\": %llu},\n",
+               "\"error\": %llu, \"not_stored\": %llu, \"error_status\": %llu, "
+               "\"bad_reply\": %llu, \"connection\": %llu, \"lost_requests\": %llu, "
+               "\"status\": {",
             (unsigned long long)errors_total(r), (unsigned long long)r->tot.err_server,
             (unsigned long long)r->tot.err_client, (unsigned long long)r->tot.err_error,
-            (unsigned long long)r->tot.not_stored, (unsigned long long)r->tot.bad_reply,
+            (unsigned long long)r->tot.not_stored, (unsigned long long)r->tot.err_status,
+            (unsigned long long)r->tot.bad_reply,
             (unsigned long long)r->tot.conn_errors, (unsigned long long)r->tot.lost);
+    const char *sep = "";
+    for (unsigned i = 0; i < BIN_STATUS_SLOTS; i++)
+        if (r->tot.status[i]) {
+            fprintf(f, "%s\"0x%04x\": %llu", sep, i, (unsigned long long)r->tot.status[i]);
+            sep = ", ";
+        }
+    fprintf(f, "}},\n");
     fprintf(f, "  \"verify\": {\"enabled\": %s, \"checked\": %llu, \"failures\": %llu, "
                "\"wrong_value\": %llu, \"wrong_version\": %llu, \"wrong_key\": %llu},\n",
             o->verify ? "true" : "false", (unsigned long long)r->tot.verify_checked,

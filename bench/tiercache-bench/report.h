@@ -12,6 +12,7 @@ struct totals {
 #define X(name) uint64_t name;
     COUNTERS(X)
 #undef X
+    uint64_t status[BIN_STATUS_SLOTS];  /* binary error statuses by code */
 };
 
 struct results {

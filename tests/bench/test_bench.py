@@ -255,6 +255,71 @@ class BenchTest(unittest.TestCase):
         self.assertLess(res['get_hits'], res['get_keys'])   # misses seen
         self.assertIn('meta protocol', out)
 
+    def test_verify_binary_protocol(self):
+        """--protocol binary (GETK, GETKQ batches ended by NOOP, SET with
+        flags / exptime extras), closed loop with pipelining: after --load
+        every key hits, verify is clean, no error status."""
+        keys = 2000
+        code, doc, out, err = self.bench(
+            '--protocol', 'binary', '--verify', '--load', '--key-prefix', 'bin:',
+            '--keys', keys, '--threads', 2, '--conns', 6, '--depth', 8,
+            '--mget', 6, '--mget-ratio', 0.4, '--get-ratio', 0.8,
+            '--value-size', '24-3000', '--zipf', 0.9, '--duration', 1.5,
+            '--warmup', 0.3)
+        self.assertEqual(code, 0, out + err)
+        self.check_shape(doc)
+        self.assertEqual(doc['config']['protocol'], 'binary')
+        self.assertEqual(doc['verify']['failures'], 0, out + err)
+        self.assertEqual(doc['errors']['total'], 0, out + err)
+        self.assertEqual(doc['errors']['status'], {})
+        self.assertTrue(doc['load']['complete'])
+        self.assertEqual(doc['load']['stored'], keys)
+        res = doc['results']
+        for kind in ('get', 'set', 'mget'):
+            self.assertGreater(res['latency_us'][kind]['count'], 0, kind)
+        # every key was loaded and the dataset (~3 MiB) fits: all hits
+        self.assertGreater(res['get_keys'], 0)
+        self.assertEqual(res['get_hits'], res['get_keys'])
+        self.assertGreaterEqual(doc['verify']['checked'], res['get_hits'])
+        self.assertIn('binary protocol', out)
+
+    def test_verify_binary_protocol_misses(self):
+        """--protocol binary without --load: GETK misses (status 1) end a
+        get, GETKQ misses are silent and the NOOP ends the batch."""
+        code, doc, out, err = self.bench(
+            '--protocol', 'binary', '--verify', '--key-prefix', 'binmiss:',
+            '--keys', 20000, '--conns', 4, '--depth', 4, '--mget', 4,
+            '--mget-ratio', 0.5, '--get-ratio', 0.9, '--value-size', '24-2000',
+            '--duration', 1.5, '--warmup', 0.2)
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(doc['verify']['failures'], 0, out + err)
+        self.assertEqual(doc['errors']['total'], 0, out + err)
+        res = doc['results']
+        self.assertGreater(res['latency_us']['mget']['count'], 0)
+        self.assertGreater(res['get_hits'], 0)
+        self.assertLess(res['get_hits'], res['get_keys'])   # misses seen
+        self.assertGreater(doc['verify']['checked'], 0)
+
+    def test_verify_binary_detects_garbage(self):
+        """Binary verify: keys pre-filled (text protocol) with wrong values
+        are caught on every hit, single GETK and GETKQ batch alike."""
+        prefix, keys = 'bingarbage:', 200
+        with socket.create_connection((HOST, self.server.port), timeout=5) as s:
+            for i in range(keys):
+                raw_set(s, key_name(prefix, 32, i), b'not a bench value %d' % i * 3)
+            self.assertEqual(set(read_replies(s, keys)), {b'STORED'})
+        code, doc, out, err = self.bench(
+            '--protocol', 'binary', '--verify', '--key-prefix', prefix,
+            '--keys', keys, '--conns', 2, '--depth', 4, '--get-ratio', 1,
+            '--mget', 4, '--mget-ratio', 0.5, '--duration', 1, '--warmup', 0)
+        self.assertEqual(code, 1, out + err)
+        self.assertGreater(doc['verify']['wrong_value'], 0)
+        self.assertEqual(doc['verify']['failures'], doc['verify']['checked'])
+        self.assertEqual(doc['verify']['wrong_key'], 0)
+        self.assertEqual(doc['errors']['total'], 0, out + err)
+        self.assertIn('FAIL', out)
+        self.assertIn('no version header', err)
+
     def test_verify_detects_garbage(self):
         """Keys pre-filled with wrong values: every hit is a verify failure."""
         prefix, keys = 'garbage:', 200
@@ -316,7 +381,7 @@ class BenchTest(unittest.TestCase):
         self.assertGreater(doc['verify']['wrong_value'], 0)
 
     def test_bad_options(self):
-        for args in (['--protocol', 'binary'], ['--zipf', '1.5'],
+        for args in (['--protocol', 'nope'], ['--zipf', '1.5'],
                      ['--value-size', '10-5'], ['--no-such-flag'],
                      ['--verify', '--value-size', '8']):
             p = subprocess.run([BENCH] + args, capture_output=True, text=True,
@@ -328,8 +393,199 @@ class BenchTest(unittest.TestCase):
                      '--value-dist', '--mget', '--load', '--verify', '--json',
                      '--protocol', '--warmup', '--quiet'):
             self.assertIn(flag, p.stdout)
+        self.assertIn('binary', p.stdout)
         self.assertIn('default', p.stdout)
 
+
+
+class FakeBinaryServer:
+    """A binary protocol server on an ephemeral port that answers every
+    request from a rule: rule(opcode, key, opaque) -> None (no reply) or
+    (status, opaque, extras, key, value). NOOP is always answered with
+    success. trickle: send replies one byte per send() (the client then
+    parses replies split at every point)."""
+
+    def __init__(self, rule, trickle=False):
+        self.rule = rule
+        self.trickle = trickle
+        self.sock = socket.socket()
+        self.sock.bind((HOST, 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop_event = threading.Event()
+        self.threads = []
+        self.acceptor = threading.Thread(target=self.accept_loop)
+        self.acceptor.start()
+
+    def accept_loop(self):
+        while not self.stop_event.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            t = threading.Thread(target=self.serve, args=(conn,))
+            t.start()
+            self.threads.append(t)
+
+    def serve(self, conn):
+        conn.settimeout(0.2)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buf = b''
+        with conn:
+            while not self.stop_event.is_set():
+                try:
+                    chunk = conn.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buf += chunk
+                out = []
+                while len(buf) >= 24:
+                    body = int.from_bytes(buf[8:12], 'big')
+                    if len(buf) < 24 + body:
+                        break
+                    op, klen, elen = buf[1], int.from_bytes(buf[2:4], 'big'), buf[4]
+                    opaque = buf[12:16]
+                    key = buf[24 + elen:24 + elen + klen]
+                    buf = buf[24 + body:]
+                    reply = ((0, opaque, b'', b'', b'') if op == 0x0a
+                             else self.rule(op, key, opaque))
+                    if reply is None:
+                        continue
+                    status, opq, rext, rkey, rval = reply
+                    out.append(bytes([0x81, op]) + len(rkey).to_bytes(2, 'big') +
+                               bytes([len(rext), 0]) + status.to_bytes(2, 'big') +
+                               (len(rext) + len(rkey) + len(rval)).to_bytes(4, 'big') +
+                               opq + bytes(8) + rext + rkey + rval)
+                data = b''.join(out)
+                try:
+                    if self.trickle:
+                        for i in range(len(data)):
+                            conn.sendall(data[i:i + 1])
+                    else:
+                        conn.sendall(data)
+                except OSError:
+                    return
+
+    def close(self):
+        self.stop_event.set()
+        self.acceptor.join(10)
+        for t in self.threads:
+            t.join(10)
+        self.sock.close()
+
+
+@unittest.skipUnless(BENCH, 'TIERCACHE_BENCH needed')
+class BinaryFakeServerTest(unittest.TestCase):
+    """--protocol binary against scripted replies: error statuses are
+    counted by code, a wrong opaque is a bad reply."""
+
+    def run_bench(self, server, *args):
+        with tempfile.TemporaryDirectory(prefix='tcb-bench-') as d:
+            out = os.path.join(d, 'out.json')
+            cmd = [BENCH, '--server', '%s:%d' % (HOST, server.port),
+                   '--protocol', 'binary', '--json', out, '--quiet',
+                   '--keys', '100', '--conns', '2', '--depth', '4',
+                   '--duration', '0.5', '--warmup', '0'] + [str(a) for a in args]
+            p = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=RUN_TIMEOUT)
+            for bad in BAD_STDERR:
+                self.assertNotIn(bad, p.stderr, p.stderr)
+            with open(out) as f:
+                return p.returncode, json.load(f), p.stdout, p.stderr
+
+    def test_error_statuses_counted(self):
+        def rule(op, key, opaque):
+            if op == 0x01:
+                return (0x0005, opaque, b'', b'', b'Not stored.')     # SET
+            if op == 0x0c:
+                return (0x0082, opaque, b'', b'', b'Out of memory')   # GETK
+            # GETKQ: a miss (silent) for even keys, an error for odd ones
+            return (None if key[-1] % 2 == 0
+                    else (0x0084, opaque, b'', b'', b'Internal'))
+        server = FakeBinaryServer(rule)
+        try:
+            code, doc, out, err = self.run_bench(
+                server, '--get-ratio', 0.7, '--mget', 3, '--mget-ratio', 0.5)
+        finally:
+            server.close()
+        self.assertEqual(code, 0, out + err)
+        errors = doc['errors']
+        self.assertEqual(errors['bad_reply'], 0, out + err)
+        self.assertEqual(errors['connection'], 0, out + err)
+        self.assertEqual(set(errors['status']), {'0x0005', '0x0082', '0x0084'},
+                         errors)
+        self.assertEqual(errors['error_status'], sum(errors['status'].values()))
+        self.assertEqual(errors['total'], errors['error_status'])
+        res = doc['results']
+        for kind in ('get', 'set', 'mget'):
+            self.assertGreater(res['latency_us'][kind]['count'], 0, kind)
+        self.assertEqual(res['get_hits'], 0)
+        self.assertIn('status 0x0082 (Out of memory)', out)
+        self.assertIn('status 0x0005 (Item not stored)', out)
+
+    def test_replies_split_at_every_byte(self):
+        """Replies arrive one byte at a time: hits (GETK, GETKQ for odd
+        keys), misses (GETK status 1 with the key as body, silent GETKQ)
+        and stored SETs all parse, with no bad reply."""
+        def rule(op, key, opaque):
+            if op == 0x01:
+                return (0, opaque, b'', b'', b'')
+            hit = key[-1] % 2 == 1
+            if op == 0x0c:
+                return ((0, opaque, b'\0\0\0\7', key, b'v' * 40) if hit
+                        else (0x0001, opaque, b'', b'', key))
+            return (0, opaque, b'\0\0\0\7', key, b'w' * 300) if hit else None
+        server = FakeBinaryServer(rule, trickle=True)
+        try:
+            code, doc, out, err = self.run_bench(
+                server, '--get-ratio', 0.8, '--mget', 4, '--mget-ratio', 0.5)
+        finally:
+            server.close()
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(doc['errors']['total'], 0, out + err)
+        res = doc['results']
+        for kind in ('get', 'set', 'mget'):
+            self.assertGreater(res['latency_us'][kind]['count'], 0, kind)
+        self.assertGreater(res['get_hits'], 0)
+        self.assertLess(res['get_hits'], res['get_keys'])
+
+    def test_mget_one_is_a_single_get(self):
+        """--mget 1 sends single GETKs (a batch only for 2+ keys)."""
+        def rule(op, key, opaque):
+            if op != 0x0c:
+                return (0x0081, opaque, b'', b'', b'Unknown command')
+            return (0, opaque, b'\0\0\0\0', key, b'x')
+        server = FakeBinaryServer(rule)
+        try:
+            code, doc, out, err = self.run_bench(server, '--get-ratio', 1,
+                                                 '--mget', 1)
+        finally:
+            server.close()
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(doc['errors']['total'], 0, out + err)
+        res = doc['results']
+        self.assertGreater(res['latency_us']['get']['count'], 0)
+        self.assertEqual(res['latency_us']['mget']['count'], 0)
+        self.assertEqual(res['get_hits'], res['get_keys'])
+
+    def test_wrong_opaque_is_bad_reply(self):
+        def rule(op, key, opaque):
+            wrong = (int.from_bytes(opaque, 'big') + 7).to_bytes(4, 'big')
+            return (0x0001, wrong, b'', b'', b'Not found')
+        server = FakeBinaryServer(rule)
+        try:
+            code, doc, out, err = self.run_bench(server, '--get-ratio', 1,
+                                                 '--verify')
+        finally:
+            server.close()
+        self.assertEqual(code, 1, out + err)
+        self.assertGreater(doc['errors']['bad_reply'], 0)
+        self.assertIn('opaque', err)
 
 
 @unittest.skipUnless(SERVER and BENCH and COMPARE and not IS_MEMCACHED
