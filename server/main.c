@@ -107,6 +107,8 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
     cs->flash_index_mem = s->flash_index_mem;
     cs->flash_stall_ms = (unsigned)s->flash_stall_ms;
     cs->flash_reset = s->flash_reset;
+    cs->slab_reassign = s->slab_reassign;
+    cs->slab_automove = (unsigned)s->slab_automove;
 }
 
 /* The start-up lines of a server with a flash tier: memory outside -m and

@@ -1,9 +1,13 @@
 /*
  * server/process.c - see process.h. Reply strings are memcached 1.6.18's.
+ *
+ * Lock order: no lock of its own. `slabs reassign` runs the page move in
+ * the calling worker (cache_slabs_reassign: bounded, ~100 ms at worst).
  */
 #include "process.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -513,18 +517,117 @@ static void reply_lru_crawler(conn_t *c, const text_request_t *req)
     conn_reply(c, "ERROR");
 }
 
+/* memcached's safe_strtol(): strtol, then a space or the end; the long is
+ * truncated to 32 bits as memcached's (int32_t) store does. */
+static bool mc_strtol32(const char *s, int32_t *out)
+{
+    char *end;
+    errno = 0;
+    long l = strtol(s, &end, 10);
+    if (errno == ERANGE || end == s)
+        return false;
+    if (*end != '\0' && !isspace((unsigned char)*end))
+        return false;
+    *out = (int32_t)(uint32_t)(unsigned long)l;
+    return true;
+}
+
+/* memcached's safe_strtoul() (into 32 bits). */
+static bool mc_strtoul32(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long l = strtoul(s, &end, 10);
+    if (errno == ERANGE || end == s)
+        return false;
+    if (*end != '\0' && !isspace((unsigned char)*end))
+        return false;
+    if ((long)l < 0 && memchr(s, '-', (size_t)(end - s)) != NULL)
+        return false;
+    *out = (uint32_t)l;
+    return true;
+}
+
+/* memcached 1.6.18's process_slabs_command(): `slabs reassign <src> <dst>`
+ * (exactly 4 tokens, no noreply) and `slabs automove <0|1|2>` /
+ * `slabs automove ratio <r>` (noreply honoured); anything else ERROR. */
+static void reply_slabs(conn_t *c, char **tok, size_t n)
+{
+    server_t *srv = srv_of(c);
+    if (n == 4 && strcmp(tok[1], "reassign") == 0) {
+        int32_t src, dst;
+        if (!srv->settings->slab_reassign) {
+            conn_reply(c, "CLIENT_ERROR slab reassignment disabled");
+            return;
+        }
+        if (!mc_strtol32(tok[2], &src) || !mc_strtol32(tok[3], &dst)) {
+            conn_reply(c, "CLIENT_ERROR bad command line format");
+            return;
+        }
+        switch (cache_slabs_reassign(srv->cache, src, dst)) {
+        case CACHE_REASSIGN_OK: conn_reply(c, "OK"); break;
+        case CACHE_REASSIGN_BUSY:
+            conn_reply(c, "BUSY currently processing reassign request");
+            break;
+        case CACHE_REASSIGN_BADCLASS:
+            conn_reply(c, "BADCLASS invalid src or dst class id");
+            break;
+        case CACHE_REASSIGN_NOSPARE:
+            conn_reply(c, "NOSPARE source class has no spare pages");
+            break;
+        case CACHE_REASSIGN_SAME:
+            conn_reply(c, "SAME src and dst class are identical");
+            break;
+        case CACHE_REASSIGN_DISABLED:
+            conn_reply(c, "CLIENT_ERROR slab reassignment disabled");
+            break;
+        }
+        return;
+    }
+    if (n < 3 || strcmp(tok[1], "automove") != 0) {
+        conn_reply(c, "ERROR");
+        return;
+    }
+    bool saved = c->noreply;
+    if (strcmp(tok[n - 1], "noreply") == 0)
+        c->noreply = true;
+    if (strcmp(tok[2], "ratio") == 0) {
+        char *end = NULL;
+        double ratio = 0;
+        if (n >= 4) {
+            errno = 0;
+            ratio = strtod(tok[3], &end);
+        }
+        /* memcached's safe_strtod() */
+        if (n < 4 || errno == ERANGE || end == tok[3] ||
+            (*end != '\0' && !isspace((unsigned char)*end))) {
+            conn_reply(c, "ERROR");
+        } else {
+            cache_slabs_automove_ratio_set(srv->cache, ratio);
+            conn_reply(c, "OK");
+        }
+    } else {
+        uint32_t level;
+        if (!mc_strtoul32(tok[2], &level)) {
+            conn_reply(c, "CLIENT_ERROR bad command line format");
+        } else if (level > 2) {
+            conn_reply(c, "ERROR");
+        } else {
+            /* `stats settings` shows the cache's level (stats.c) */
+            cache_slabs_automove_set(srv->cache, level);
+            conn_reply(c, "OK");
+        }
+    }
+    c->noreply = saved;
+}
+
 static void reply_admin(conn_t *c, const text_request_t *req)
 {
     char buf[256];
-    char *tok[4];
-    size_t n = tokens(req->args, req->args_len, buf, sizeof(buf), tok, 4);
-    if (n >= 2 && strcmp(tok[0], "slabs") == 0) {
-        if (strcmp(tok[1], "automove") == 0 && n >= 3)
-            conn_reply(c, "OK");
-        else if (strcmp(tok[1], "reassign") == 0 && n >= 4)
-            conn_reply(c, "SERVER_ERROR slabs reassign not supported");
-        else
-            conn_reply(c, "ERROR");
+    char *tok[8];
+    size_t n = tokens(req->args, req->args_len, buf, sizeof(buf), tok, 8);
+    if (n >= 1 && strcmp(tok[0], "slabs") == 0) {
+        reply_slabs(c, tok, n);
     } else if (n >= 2 && strcmp(tok[0], "lru") == 0) {
         if (strcmp(tok[1], "mode") == 0 || strcmp(tok[1], "tune") == 0 ||
             strcmp(tok[1], "temp_ttl") == 0)

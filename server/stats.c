@@ -138,6 +138,26 @@ static void emit_line(void *ctx, const char *name, const char *value)
     outq_printf((outq_t *)ctx, "STAT %s %s\r\n", name, value);
 }
 
+/* `stats settings`: slab_automove and slab_automove_ratio are the values
+ * in force (`slabs automove` changes them at run time), the rest comes
+ * from the settings. */
+typedef struct settings_ctx {
+    outq_t *q;
+    unsigned automove;
+    double ratio;
+} settings_ctx_t;
+
+static void emit_setting(void *ctx, const char *name, const char *value)
+{
+    settings_ctx_t *sc = ctx;
+    if (strcmp(name, "slab_automove") == 0)
+        outq_printf(sc->q, "STAT %s %u\r\n", name, sc->automove);
+    else if (strcmp(name, "slab_automove_ratio") == 0)
+        outq_printf(sc->q, "STAT %s %.2f\r\n", name, sc->ratio);
+    else
+        emit_line(sc->q, name, value);
+}
+
 static void emit_u64(outq_t *q, const char *name, uint64_t v)
 {
     outq_printf(q, "STAT %s %" PRIu64 "\r\n", name, v);
@@ -334,7 +354,9 @@ stats_status_e stats_reply(server_t *srv, const char *args, size_t args_len,
     if (args_len == 0) {
         reply_general(srv, q);
     } else if (arg_is(args, args_len, "settings")) {
-        settings_stats(srv->settings, srv->tcp_port, emit_line, q);
+        settings_ctx_t sc = {q, cache_slabs_automove(srv->cache),
+                             cache_slabs_automove_ratio(srv->cache)};
+        settings_stats(srv->settings, srv->tcp_port, emit_setting, &sc);
     } else if (arg_is(args, args_len, "items")) {
         cache_stats_group(srv->cache, CACHE_STATS_ITEMS, emit_line, q);
     } else if (arg_is(args, args_len, "slabs")) {

@@ -8,7 +8,8 @@
  *
  * Lock order: cache_t.wlock (worker list, retired and reset baselines) is
  * taken before any tier lock (stats walk LRU locks while holding it) and
- * never while holding one.
+ * never while holding one. cache_slabs_reassign holds no lock of its own
+ * (ram/ram.h has the tier's order, slab move_lock first).
  */
 #include "cache.h"
 
@@ -72,6 +73,8 @@ void cache_settings_default(cache_settings_t *s)
     s->warm_lru_pct = 40;
     s->hot_max_factor = 0.2;
     s->warm_max_factor = 2.0;
+    s->slab_reassign = true;
+    s->slab_automove = 1;
     s->maintainer_thread = true;
     s->crawler_thread = true;
     s->crawler_sleep_us = 100;
@@ -379,14 +382,11 @@ void cache_stats_snapshot(cache_t *c, cache_stats_t *out)
     out->hash_power_level = atomic_load_explicit(&r->hash.power, memory_order_relaxed);
     out->hash_bytes = hash_buckets(&r->hash) * sizeof(item_t *);
     out->hash_is_expanding = atomic_load_explicit(&r->hash.expanding, memory_order_relaxed);
-    out->slab_reassign_rescues = 0;
-    out->slab_reassign_chunk_rescues = 0;
-    out->slab_reassign_evictions_nomem = 0;
-    out->slab_reassign_inline_reclaim = 0;
-    out->slab_reassign_busy_items = 0;
-    out->slab_reassign_busy_deletes = 0;
-    out->slab_reassign_running = 0;
-    out->slabs_moved = 0;
+#define MV_STAT(n) out->n = ld(&r->slabs.n);
+    SLABS_MOVE_STATS(MV_STAT)
+#undef MV_STAT
+    out->slab_reassign_running =
+        atomic_load_explicit(&r->slabs.move_running, memory_order_relaxed);
     out->lru_crawler_running = ld(&r->crawler_running);
     out->lru_crawler_starts = ld(&r->lru_crawler_starts);
     out->lru_maintainer_juggles = ld(&r->lru_maintainer_juggles);
@@ -432,6 +432,9 @@ void cache_stats_reset(cache_t *c)
     atomic_store(&r->lru_maintainer_juggles, 0);
     atomic_store(&r->lru_bumps_dropped, 0);
     atomic_store(&r->slabs.malloc_fails, 0);
+#define MV_RESET(n) atomic_store(&r->slabs.n, 0);
+    SLABS_MOVE_STATS(MV_RESET)
+#undef MV_RESET
     atomic_store(&r->hash.malloc_fails, 0);
     for (unsigned id = 1; id <= r->slabs.largest; id++) {
         lru_class_t *l = &r->lru[id];
@@ -802,4 +805,38 @@ cache_status_e cache_arith_ex(cache_worker_t *w, const char *key, size_t nkey,
             *o->old_exptime_out = k.old_exptime;
     }
     return st;
+}
+
+cache_reassign_e cache_slabs_reassign(cache_t *c, int src, int dst)
+{
+    if (!c->ram.set.slab_reassign)
+        return CACHE_REASSIGN_DISABLED;
+    switch (ram_slabs_reassign(&c->ram, src, dst)) {
+    case RAM_MOVE_OK: return CACHE_REASSIGN_OK;
+    case RAM_MOVE_BUSY: return CACHE_REASSIGN_BUSY;
+    case RAM_MOVE_BADCLASS: return CACHE_REASSIGN_BADCLASS;
+    case RAM_MOVE_NOSPARE: return CACHE_REASSIGN_NOSPARE;
+    case RAM_MOVE_SAME: return CACHE_REASSIGN_SAME;
+    }
+    return CACHE_REASSIGN_BUSY;
+}
+
+void cache_slabs_automove_set(cache_t *c, unsigned level)
+{
+    ram_automove_set(&c->ram, level);
+}
+
+unsigned cache_slabs_automove(const cache_t *c)
+{
+    return ram_automove_get(&c->ram);
+}
+
+void cache_slabs_automove_ratio_set(cache_t *c, double ratio)
+{
+    ram_automove_ratio_set(&c->ram, ratio);
+}
+
+double cache_slabs_automove_ratio(const cache_t *c)
+{
+    return ram_automove_ratio_get(&c->ram);
 }

@@ -74,6 +74,9 @@ typedef struct cache_settings {
     size_t slab_chunk_min;    /* -n: smallest key+value+flags space (48) */
     double slab_growth;       /* -f: chunk size growth factor (1.25) */
     bool slab_prealloc;       /* -L: allocate all of mem_limit at start */
+    bool slab_reassign;       /* pages may move between classes (true) */
+    unsigned slab_automove;   /* 0 off, 1 (default), 2 aggressive; see
+                                 ram/threads.h for the rule */
     bool evict_to_free;       /* false with -M: NO_MEMORY instead of evict */
     bool use_cas;             /* false with -C: cas uniques are all 0 */
     unsigned hash_power;      /* initial log2 of hash buckets (16) */
@@ -604,5 +607,34 @@ cache_status_e cache_arith_ex(cache_worker_t *w, const char *key, size_t nkey,
 void cache_item_access(cache_worker_t *w, const cache_item_t *it,
                        bool *fetched, int64_t *last_access,
                        unsigned *slab_class, size_t *total_size);
+
+/* ---- slab page moves ---- */
+
+typedef enum cache_reassign {
+    CACHE_REASSIGN_OK = 0,   /* "OK": the page moved */
+    CACHE_REASSIGN_BUSY,     /* "BUSY ...": a move runs, or items stayed busy */
+    CACHE_REASSIGN_BADCLASS, /* "BADCLASS ..." */
+    CACHE_REASSIGN_NOSPARE,  /* "NOSPARE ..." */
+    CACHE_REASSIGN_SAME,     /* "SAME ..." */
+    CACHE_REASSIGN_DISABLED, /* slab_reassign is off */
+} cache_reassign_e;
+
+/*
+ * memcached's `slabs reassign src dst`: moves one page of class src (-1:
+ * any class with 2+ pages) to class dst (0: the global page pool), evicting
+ * or rescuing the items in it. Done before returning (memcached replies OK
+ * first and moves in the background): bounded to ~100 ms of waiting for
+ * busy items, then CACHE_REASSIGN_BUSY with nothing moved. Thread-safe.
+ */
+cache_reassign_e cache_slabs_reassign(cache_t *c, int src, int dst);
+
+/* `slabs automove <level>`: 0 off, 1, 2 (caller validates the level). */
+void cache_slabs_automove_set(cache_t *c, unsigned level);
+/* The level set (as memcached, shown even while slab_reassign is off,
+ * when the automover does nothing). */
+unsigned cache_slabs_automove(const cache_t *c);
+/* `slabs automove ratio <r>` (0.8 at start) and its current value. */
+void cache_slabs_automove_ratio_set(cache_t *c, double ratio);
+double cache_slabs_automove_ratio(const cache_t *c);
 
 #endif /* TIERCACHE_CACHE_H */

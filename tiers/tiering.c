@@ -193,6 +193,13 @@ static void spill_enqueue(tier_t *t, item_t *list)
     }
 }
 
+/* ram_flash_hooks_t.enqueue: items a slab page move evicts spill like LRU
+ * evictions do. */
+static void hook_enqueue(void *ctx, item_t *list)
+{
+    spill_enqueue(ctx, list);
+}
+
 /* ---- create / destroy ---- */
 
 cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
@@ -245,6 +252,7 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
         .current = hook_current,
         .indexed = hook_indexed,
         .keeps_marks = true, /* records carry the meta marks (format 2) */
+        .enqueue = hook_enqueue,
     };
     if (!ram_flash_attach(r, &h)) {
         flash_destroy(&t->f);

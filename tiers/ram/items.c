@@ -3,9 +3,14 @@
  * of the RAM tier: get/touch, store (set/add/replace/append/prepend/cas),
  * delete, incr/decr, flush_all, the LRU tail policy and eviction.
  *
- * Lock order: hash stripe -> lru_class_t.lock -> slab locks. do_ functions
- * need the stripe lock of the key they are given. lru_pull_tail() holds an
- * LRU lock and only trylocks stripes (memcached's scheme).
+ * Also the item side of slab page moves (ram_slabs_reassign, at the end).
+ *
+ * Lock order: slabs move_lock -> hash stripe -> lru_class_t.lock -> slab
+ * class lock -> slabs pool_lock. do_ functions need the stripe lock of the
+ * key they are given. lru_pull_tail() holds an LRU lock and only trylocks
+ * stripes (memcached's scheme). The page mover (move_chunk) holds a slab
+ * class lock while it reads a chunk's flags and key, and only trylocks the
+ * stripe there; it drops the class lock before taking the LRU lock.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +270,70 @@ static item_t *do_item_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t n
     return it;
 }
 
+
+typedef enum evict {
+    EVICT_DONE = 0, /* unlinked (dropped, or already on flash) */
+    EVICT_QUEUED,   /* pending: the caller's reference is the writer's */
+    EVICT_LEFT,     /* the flash writer is behind: left in place */
+} evict_e;
+
+/* The eviction of one live item (memcached's, plus the flash spill of
+ * ram.h): caller holds the stripe of hv and l->lock (l = class id's LRU),
+ * and one reference of its own besides the hash's. Used by the LRU tail
+ * and by the page mover, so moved items spill exactly like evictions. */
+static evict_e do_item_evict(ram_t *r, lru_class_t *l, unsigned id, item_t *search,
+                             uint64_t hv, int flags, item_t **spill, rel_time_t now)
+{
+    ram_spill_e sp = RAM_SPILL_DROP;
+    if (r->flash_on && spill && !(flags & LRU_PULL_NOSPILL)) {
+        uint64_t loc = item_loc(r, search);
+        uint64_t linked = l->count[LRU_HOT] + l->count[LRU_WARM] + l->count[LRU_COLD];
+        if (atomic_load_explicit(&r->pending_cls[id], memory_order_relaxed) > linked / 2) {
+            /* The writer is behind: at most a third of a class's items
+             * may wait for it, so memory that can be evicted without
+             * spilling always remains. Leave this item; the allocator
+             * waits for the writer (bounded by stall_ms), then evicts
+             * with LRU_PULL_NOSPILL (a counted drop). */
+            return EVICT_LEFT;
+        }
+        if (!r->fh.keeps_marks &&
+            (item_marks(search) & (CACHE_MARK_STALE | CACHE_MARK_BINKEY))) {
+            /* the record cannot carry the marks (ram.h): a plain eviction */
+        } else if (loc && r->fh.indexed(r->fh.ctx, hv, loc)) {
+            sp = RAM_SPILL_ON_FLASH;
+            lru_stat_add(&r->respill_skipped, 1);
+        } else {
+            sp = r->fh.evict(r->fh.ctx, r, search, hv);
+        }
+    } else if (r->flash_on && (flags & LRU_PULL_NOSPILL)) {
+        lru_stat_add(&r->spill_drops_stall, 1);
+    }
+    if (sp == RAM_SPILL_QUEUE) {
+        /* pending: linked, off the LRU; the caller's reference becomes the
+         * flash writer's (ram.h) */
+        do_lru_unlink(l, search);
+        item_set_lru(search, LRU_PENDING);
+        search->prev = NULL;
+        search->next = *spill;
+        *spill = search;
+        atomic_fetch_add_explicit(&r->pending, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->pending_cls[id], 1, memory_order_relaxed);
+        return EVICT_QUEUED;
+    }
+    if (sp == RAM_SPILL_ON_FLASH) {
+        do_item_unlink_x(r, search, hv, true);
+        return EVICT_DONE;
+    }
+    lru_stat_add(&l->st.evicted, 1);
+    atomic_store_explicit(&l->st.evicted_time, now - search->time, memory_order_relaxed);
+    if (search->exptime != 0)
+        lru_stat_add(&l->st.evicted_nonzero, 1);
+    if (!(item_iflags(search) & ITEM_FETCHED))
+        lru_stat_add(&l->st.evicted_unfetched, 1);
+    do_item_unlink_x(r, search, hv, true);
+    return EVICT_DONE;
+}
+
 /*
  * memcached's lru_pull_tail(), with tiercache's scan-resistant policy (see
  * lru.h): looks at up to 5 items from the tail of list `cur` of class `id`.
@@ -345,61 +414,11 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t limit,
                 removed++;
                 stop = false;
             } else if ((flags & LRU_PULL_EVICT) && r->set.evict_to_free) {
-                ram_spill_e sp = RAM_SPILL_DROP;
-                if (r->flash_on && spill && !(flags & LRU_PULL_NOSPILL)) {
-                    uint64_t loc = item_loc(r, search);
-                    uint64_t linked = l->count[LRU_HOT] + l->count[LRU_WARM] +
-                                      l->count[LRU_COLD];
-                    if (atomic_load_explicit(&r->pending_cls[id], memory_order_relaxed) >
-                        linked / 2) {
-                        /* The writer is behind: at most a third of a
-                         * class's items may wait for it, so memory that
-                         * can be evicted without spilling always remains.
-                         * Leave this item; the allocator waits for the
-                         * writer (bounded by stall_ms), then evicts with
-                         * LRU_PULL_NOSPILL (a counted drop). */
-                        break;
-                    }
-                    if (!r->fh.keeps_marks &&
-                        (item_marks(search) & (CACHE_MARK_STALE | CACHE_MARK_BINKEY))) {
-                        /* the record cannot carry the marks (ram.h):
-                         * a plain eviction */
-                    } else if (loc && r->fh.indexed(r->fh.ctx, hv, loc)) {
-                        sp = RAM_SPILL_ON_FLASH;
-                        lru_stat_add(&r->respill_skipped, 1);
-                    } else {
-                        sp = r->fh.evict(r->fh.ctx, r, search, hv);
-                    }
-                } else if (r->flash_on && (flags & LRU_PULL_NOSPILL)) {
-                    lru_stat_add(&r->spill_drops_stall, 1);
-                }
-                if (sp == RAM_SPILL_QUEUE) {
-                    /* pending: linked, off the LRU; the reference taken
-                     * above becomes the flash writer's (ram.h) */
-                    do_lru_unlink(l, search);
-                    item_set_lru(search, LRU_PENDING);
-                    search->prev = NULL;
-                    search->next = *spill;
-                    *spill = search;
-                    atomic_fetch_add_explicit(&r->pending, 1, memory_order_relaxed);
-                    atomic_fetch_add_explicit(&r->pending_cls[id], 1, memory_order_relaxed);
+                evict_e ev = do_item_evict(r, l, id, search, hv, flags, spill, now);
+                if (ev == EVICT_LEFT)
+                    break;
+                if (ev == EVICT_QUEUED)
                     keep_ref = true;
-                    removed++;
-                    break;
-                }
-                if (sp == RAM_SPILL_ON_FLASH) {
-                    do_item_unlink_x(r, search, hv, true);
-                    removed++;
-                    break;
-                }
-                lru_stat_add(&l->st.evicted, 1);
-                atomic_store_explicit(&l->st.evicted_time, now - search->time,
-                                      memory_order_relaxed);
-                if (search->exptime != 0)
-                    lru_stat_add(&l->st.evicted_nonzero, 1);
-                if (!(item_iflags(search) & ITEM_FETCHED))
-                    lru_stat_add(&l->st.evicted_unfetched, 1);
-                do_item_unlink_x(r, search, hv, true);
                 removed++;
             }
             break;
@@ -1080,4 +1099,211 @@ cache_status_e ram_install(ram_t *r, ram_wstats_t *ws, ram_install_mode_e mode,
     if (st == CACHE_OK && mode == RAM_INSTALL_LINK && !r->set.maintainer_thread)
         ram_maybe_expand(r);
     return st;
+}
+
+/* ---- slab page moves (ram.h, slabs.h) ---- */
+
+#define MOVE_ROUNDS 100        /* passes over the page before giving up */
+#define MOVE_NAP_NS 1000000L   /* 1 ms between passes */
+
+typedef enum move_chunk {
+    MOVE_CHUNK_FREE = 0,
+    MOVE_CHUNK_BUSY,
+} move_chunk_e;
+
+static void mv_count(_Atomic uint64_t *p)
+{
+    atomic_fetch_add_explicit(p, 1, memory_order_relaxed);
+}
+
+/* Copies the linked item `it` (stripe of hv and its LRU lock l held, our
+ * reference besides the hash's) into the free chunk `nw` of the same class
+ * and puts the copy in its place: same cas, time, flags and LRU list. */
+static void do_item_rescue(ram_t *r, lru_class_t *l, item_t *it, item_t *nw, uint64_t hv)
+{
+    size_t used = r->slabs.cls[it->clsid].size - ITEM_HEADER_SIZE;
+    memcpy(nw->data, it->data, used); /* key, value, marks, flash location */
+    nw->cas = it->cas;
+    nw->time = it->time;
+    nw->exptime = it->exptime;
+    nw->nbytes = it->nbytes;
+    lru_id_e lru = item_lru(it);
+    unsigned keep = ITEM_FETCHED | ITEM_ACTIVE | ITEM_CFLAGS | ITEM_CASSZ;
+    atomic_store_explicit(&nw->iflags, (uint8_t)((item_iflags(it) & keep) | ITEM_LINKED),
+                          memory_order_relaxed);
+    /* nw's reference (1, from the allocation) becomes the hash's */
+    do_hash_remove(&r->hash, it, hv);
+    do_hash_insert(&r->hash, nw, hv);
+    do_lru_unlink(l, it);
+    do_lru_link(l, nw, lru);
+    item_clear_iflag(it, ITEM_LINKED);
+    ram_item_release(r, it); /* the hash's reference; ours is dropped later */
+}
+
+/* One chunk of the page being moved out of class id. */
+static move_chunk_e move_chunk(ram_t *r, unsigned id, item_t *it, item_t **spill)
+{
+    slabs_t *s = &r->slabs;
+    slabclass_t *c = &s->cls[id];
+    pthread_mutex_lock(&c->lock);
+    unsigned f = item_iflags(it);
+    if (f & ITEM_SLABBED) {
+        pthread_mutex_unlock(&c->lock);
+        return MOVE_CHUNK_FREE;
+    }
+    if (!(f & ITEM_LINKED)) {
+        /* being written by a store, or unlinked and still referenced
+         * (or being freed): let it bleed off */
+        pthread_mutex_unlock(&c->lock);
+        mv_count(&s->slab_reassign_busy_items);
+        return MOVE_CHUNK_BUSY;
+    }
+    /* Linked: the key is stable, and the chunk cannot be freed while we
+     * hold the class lock (slabs_free takes it). Trylock only: the class
+     * lock comes after stripes in the lock order. */
+    uint64_t hv = hash_key(item_ckey(it), item_nkey(it));
+    if (!hash_trylock(&r->hash, hv)) {
+        pthread_mutex_unlock(&c->lock);
+        return MOVE_CHUNK_BUSY;
+    }
+    if (!(item_iflags(it) & ITEM_LINKED)) {
+        hash_unlock(&r->hash, hv);
+        pthread_mutex_unlock(&c->lock);
+        return MOVE_CHUNK_BUSY;
+    }
+    unsigned refs = item_refcount_incr(it); /* cannot reach 0: linked */
+    pthread_mutex_unlock(&c->lock);
+
+    move_chunk_e res = MOVE_CHUNK_BUSY;
+    rel_time_t now = ram_now(r);
+    lru_class_t *l = &r->lru[id];
+    bool keep_ref = false;
+    if (item_pending(it)) {
+        /* in the flash writer's hands: ram_spill_done will unlink it */
+        mv_count(&s->slab_reassign_busy_items);
+    } else if ((it->exptime != 0 && it->exptime <= now) ||
+               ram_item_is_flushed(r, it, now)) {
+        mv_count(&s->slab_reassign_inline_reclaim);
+        if (r->flash_on && may_be_on_flash(r, it))
+            do_flash_changed(r, hv);
+        do_item_unlink(r, it, hv);
+    } else if (refs != 2) {
+        /* referenced by a reader: left alone (no busy delete, unlike
+         * memcached: a referenced item never leaves the hash for a move) */
+        mv_count(&s->slab_reassign_busy_items);
+    } else {
+        item_t *nw = slabs_alloc_free(s, id);
+        pthread_mutex_lock(&l->lock);
+        if (nw) {
+            do_item_rescue(r, l, it, nw, hv);
+            mv_count(&s->slab_reassign_rescues);
+        } else {
+            evict_e ev = do_item_evict(r, l, id, it, hv, LRU_PULL_EVICT, spill, now);
+            if (ev == EVICT_QUEUED)
+                keep_ref = true; /* the writer's now; freed via spill_done */
+            if (ev != EVICT_LEFT)
+                mv_count(&s->slab_reassign_evictions_nomem);
+        }
+        pthread_mutex_unlock(&l->lock);
+    }
+    if (!keep_ref)
+        ram_item_release(r, it); /* may free the chunk: it is claimed */
+    hash_unlock(&r->hash, hv);
+    /* our release above may have been the last: look again */
+    pthread_mutex_lock(&c->lock);
+    if (item_iflags(it) & ITEM_SLABBED)
+        res = MOVE_CHUNK_FREE;
+    pthread_mutex_unlock(&c->lock);
+    return res;
+}
+
+void ram_automove_set(ram_t *r, unsigned level)
+{
+    atomic_store_explicit(&r->automove, level, memory_order_relaxed);
+}
+
+unsigned ram_automove_get(const ram_t *r)
+{
+    return atomic_load_explicit(&r->automove, memory_order_relaxed);
+}
+
+void ram_automove_ratio_set(ram_t *r, double ratio)
+{
+    uint64_t b;
+    memcpy(&b, &ratio, sizeof b);
+    atomic_store_explicit(&r->automove_ratio, b, memory_order_relaxed);
+}
+
+double ram_automove_ratio_get(const ram_t *r)
+{
+    uint64_t b = atomic_load_explicit(&r->automove_ratio, memory_order_relaxed);
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+ram_move_e ram_slabs_reassign(ram_t *r, int src, int dst)
+{
+    slabs_t *s = &r->slabs;
+    if (pthread_mutex_trylock(&s->move_lock) != 0)
+        return RAM_MOVE_BUSY;
+    ram_move_e res = RAM_MOVE_OK;
+    if (src == dst) {
+        res = RAM_MOVE_SAME;
+        goto out;
+    }
+    if (src == -1)
+        src = slabs_pick_any(s, dst < 0 ? 0 : (unsigned)dst);
+    if (src < 0 || (unsigned)src > s->reassign_largest || dst < 0 ||
+        (unsigned)dst > s->reassign_largest) {
+        res = RAM_MOVE_BADCLASS;
+        goto out;
+    }
+    char *page = NULL;
+    switch (slabs_move_begin(s, (unsigned)src, &page)) {
+    case SLABS_OK: break;
+    case SLABS_NOSPARE: res = RAM_MOVE_NOSPARE; goto out;
+    default: res = RAM_MOVE_BADCLASS; goto out;
+    }
+    atomic_store_explicit(&s->move_running, 1, memory_order_relaxed);
+    bool spill_ok = r->flash_on && r->fh.enqueue != NULL && r->set.evict_to_free;
+    bool done = src == 0;
+    if (src != 0) {
+        slabclass_t *c = &s->cls[src];
+        /* chunks known free (claimed chunks stay free): later rounds only
+         * look at the busy ones; without it every round looks at all */
+        unsigned char *freed = calloc(c->perslab, 1);
+        for (unsigned round = 0; round < MOVE_ROUNDS && !done; round++) {
+            if (round > 0) {
+                struct timespec ts = {0, MOVE_NAP_NS};
+                nanosleep(&ts, NULL);
+            }
+            item_t *spill = NULL;
+            unsigned busy = 0;
+            for (unsigned k = 0; k < c->perslab; k++) {
+                if (freed && freed[k])
+                    continue;
+                item_t *it = (item_t *)(page + (size_t)k * c->size);
+                if (move_chunk(r, (unsigned)src, it, spill_ok ? &spill : NULL) !=
+                    MOVE_CHUNK_FREE)
+                    busy++;
+                else if (freed)
+                    freed[k] = 1;
+            }
+            if (spill)
+                r->fh.enqueue(r->fh.ctx, spill);
+            done = busy == 0 || slabs_move_ready(s, (unsigned)src);
+        }
+        free(freed);
+    }
+    if (done) {
+        slabs_move_finish(s, (unsigned)src, (unsigned)dst);
+    } else {
+        slabs_move_abort(s, (unsigned)src);
+        res = RAM_MOVE_BUSY;
+    }
+    atomic_store_explicit(&s->move_running, 0, memory_order_relaxed);
+out:
+    pthread_mutex_unlock(&s->move_lock);
+    return res;
 }

@@ -11,6 +11,8 @@ cache_status_e ram_init(ram_t *r, const cache_settings_t *s)
 {
     memset(r, 0, sizeof *r);
     r->set = *s;
+    atomic_init(&r->automove, s->slab_automove); /* acts only with slab_reassign */
+    ram_automove_ratio_set(r, 0.8);
     pthread_mutex_init(&r->spill_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

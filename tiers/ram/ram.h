@@ -6,8 +6,10 @@
  * worker (see wstat_inc) and read by stats snapshots.
  *
  * Lock order (whole tier):
- *     hash stripe lock -> lru_class_t.lock -> slabclass_t.lock -> slabs pool_lock
- * Code holding an LRU lock only trylocks stripes. hash_expand() takes all
+ *     slabs move_lock -> hash stripe lock -> lru_class_t.lock ->
+ *     slabclass_t.lock -> slabs pool_lock
+ * Code holding an LRU lock only trylocks stripes; the page mover holding a
+ * class lock only trylocks stripes too (slabs.h). hash_expand() takes all
  * stripes holding nothing else. The maintainer/crawler state lock
  * (ram_threads_t.lock) is never held together with any of these.
  */
@@ -127,6 +129,12 @@ typedef struct ram_flash_hooks {
      * read as fresh, or print its binary key raw. TOKEN alone spills (a
      * lost token only lets a second client win, as a restart would). */
     bool keeps_marks;
+    /* Optional: hands a list of items made pending (chained through
+     * ->next) to the flash writer; no tier lock held. The page mover
+     * (ram_slabs_reassign) evicts with spilling only when this is set;
+     * without it, the items of a moved page are evicted without a flash
+     * copy (a plain drop). */
+    void (*enqueue)(void *ctx, item_t *list);
 } ram_flash_hooks_t;
 
 #define RAM_GHOST_BITS 16
@@ -158,6 +166,8 @@ typedef struct ram {
     _Atomic uint64_t lru_crawler_starts;
     _Atomic uint64_t lru_bumps_dropped;
     _Atomic uint64_t crawler_running;
+    _Atomic unsigned automove;     /* slab_automove level */
+    _Atomic uint64_t automove_ratio; /* slab_automove_ratio, double bits */
     ram_wstats_t bg;          /* counters of background threads */
 } ram_t;
 
@@ -312,6 +322,43 @@ unsigned ram_lru_juggle(ram_t *r, unsigned cls, unsigned max);
 /* Crawler: checks one item under its stripe lock; unlinks it when expired
  * or flushed. For hash_walk_step(); ctx is the ram_t. */
 bool ram_crawl_item(void *ctx, item_t *it, uint64_t hv);
+
+/* ---- slab page moves (items.c; slabs.h describes the page side) ---- */
+
+typedef enum ram_move {
+    RAM_MOVE_OK = 0,   /* the page moved */
+    RAM_MOVE_BUSY,     /* another move runs, or items stayed busy */
+    RAM_MOVE_BADCLASS, /* a class id out of range */
+    RAM_MOVE_NOSPARE,  /* the source has fewer than 2 pages */
+    RAM_MOVE_SAME,     /* src == dst */
+} ram_move_e;
+
+/*
+ * memcached's `slabs reassign src dst`, done now (memcached's rebalancer
+ * thread does it soon after replying OK): src -1 picks any class with 2+
+ * pages; dst 0 (or src 0) is the global page pool. Checks in memcached's
+ * order (BUSY, SAME, BADCLASS, NOSPARE). Each chunk of the page: free
+ * ones are claimed; expired/flushed items are reclaimed
+ * (slab_reassign_inline_reclaim); a live item no one else references is
+ * copied into a free chunk of its class if there is one (rescues), else
+ * evicted through the LRU's eviction (evictions_nomem; with a flash tier
+ * and hooks.enqueue it spills like any eviction); a referenced or pending
+ * item is retried (busy_items) for up to ~100 ms (never unlinked for the
+ * move: memcached's busy deletes are not done, busy_deletes stays 0); if
+ * the page is still not free the move is undone (the chunks freed so far
+ * go back to the free list; items already evicted stay evicted):
+ * RAM_MOVE_BUSY.
+ * Takes the stripe, LRU and slab locks itself: the caller holds none.
+ */
+ram_move_e ram_slabs_reassign(ram_t *r, int src, int dst);
+
+/* slab_automove level: 0 off, 1 (default) or 2 (aggressive); the
+ * maintainer acts on it only while set.slab_reassign. */
+void ram_automove_set(ram_t *r, unsigned level);
+unsigned ram_automove_get(const ram_t *r);
+/* slab_automove_ratio (0.8): youngest age < ratio x oldest age moves. */
+void ram_automove_ratio_set(ram_t *r, double ratio);
+double ram_automove_ratio_get(const ram_t *r);
 
 /* Grows the hash table if needed (takes all stripes). */
 void ram_maybe_expand(ram_t *r);

@@ -18,14 +18,33 @@
  * assigned to classes (total_malloced) stay within mem_limit (0 = no
  * limit). As memcached, a class that has no page yet always gets its first
  * one, even over the limit, so a tiny -m can still store items of every
- * size: total_malloced <= mem_limit + one page per class. Pages never leave
- * their class (no slab rebalancing: slabs_moved stays 0).
+ * size: total_malloced <= mem_limit + one page per class.
  * With prealloc, floor(mem_limit / slab_page_size) pages are malloc'ed at
  * creation into a global pool (slab_global_page_pool) and classes take
  * from it first.
  *
- * Lock order: slabclass_t.lock -> slabs_t.pool_lock. Callers may hold a
- * stripe lock and an LRU lock (see items.c) before either.
+ * Page moves (memcached's slab rebalancer; the item side is in items.c,
+ * ram_slabs_reassign): one page of a class is "claimed" (slabs_move_begin:
+ * its free chunks leave the free list, and from then on a chunk of that
+ * page given back by slabs_free is kept aside, counted in mv_claimed,
+ * instead of going back on the free list, so nothing can allocate from the
+ * page). When every chunk is claimed (items.c evicted or rescued the live
+ * ones), slabs_move_finish hands the page to another class, cut into its
+ * chunk size, or to the global pool (class 0); slabs_move_abort gives the
+ * free chunks back when live items stayed busy. A page moved to the pool
+ * stays counted in total_malloced (as memcached's): npool_counted of the
+ * pool's pages are such pages, and a class taking one is not charged
+ * again. Only classes whose pages are slab_page_size bytes take part
+ * (the ids 1..reassign_largest, memcached's power_largest).
+ *
+ * Lock order: slabs_t.move_lock -> (stripe lock -> LRU lock) ->
+ * slabclass_t.lock -> slabs_t.pool_lock. Callers may hold a stripe lock
+ * and an LRU lock (see items.c) before a class lock. The mover holds one
+ * class lock while it *trylocks* a stripe (memcached's scheme), never
+ * waits for a stripe with a class lock held. Only one class lock is held
+ * at a time (slabs_move_finish takes src, drops it, then takes dst).
+ * A chunk's SLABBED flag only changes under its class lock (alloc clears
+ * it, free sets it), so the mover's view of "free" is exact.
  */
 #ifndef TIERCACHE_RAM_SLABS_H
 #define TIERCACHE_RAM_SLABS_H
@@ -45,6 +64,7 @@ typedef enum slabs_status {
     SLABS_OK = 0,
     SLABS_EINVAL,
     SLABS_ENOMEM,
+    SLABS_NOSPARE, /* page move: the source has fewer than 2 pages */
 } slabs_status_e;
 
 typedef struct slabclass {
@@ -57,7 +77,15 @@ typedef struct slabclass {
     uint64_t npages;   /* [lock] */
     void **pages;      /* [lock] every page, to free them */
     size_t pages_cap;
+    char *mv_page;     /* [lock] page being emptied by a move, or NULL */
+    unsigned mv_claimed; /* [lock] chunks of mv_page known free */
 } slabclass_t;
+
+/* Counters of page moves (memcached's `stats` names). X(name) */
+#define SLABS_MOVE_STATS(X)                                                   \
+    X(slabs_moved) X(slab_reassign_rescues) X(slab_reassign_chunk_rescues)   \
+    X(slab_reassign_evictions_nomem) X(slab_reassign_inline_reclaim)         \
+    X(slab_reassign_busy_items) X(slab_reassign_busy_deletes)
 
 typedef struct slabs {
     slabclass_t cls[SLAB_CLASS_MAX];
@@ -67,9 +95,19 @@ typedef struct slabs {
     size_t mem_limit;         /* 0 = unlimited */
     pthread_mutex_t pool_lock;
     size_t mem_malloced;      /* [pool_lock] bytes of pages given to classes */
-    void **pool;              /* [pool_lock] preallocated free pages */
+    void **pool;              /* [pool_lock] free pages (prealloc, moved) */
     size_t npool;
+    size_t pool_cap;          /* [pool_lock] */
+    size_t npool_counted;     /* [pool_lock] pool pages already counted in
+                                 mem_malloced (moved there from a class) */
     _Atomic uint64_t malloc_fails;
+    unsigned reassign_largest; /* highest id a page may move from/to */
+    pthread_mutex_t move_lock; /* one page move at a time */
+    unsigned pick_cursor;      /* [move_lock] round robin of src -1 */
+    _Atomic uint32_t move_running;
+#define SLABS_MV_DECL(n) _Atomic uint64_t n;
+    SLABS_MOVE_STATS(SLABS_MV_DECL)
+#undef SLABS_MV_DECL
 } slabs_t;
 
 /* Computes the classes and (with prealloc) fills the pool. SLABS_EINVAL for
@@ -89,8 +127,32 @@ unsigned slabs_clsid(const slabs_t *s, size_t ntotal);
  * except a new page is cut into chunks (O(perslab)). */
 item_t *slabs_alloc(slabs_t *s, unsigned id);
 
-/* Gives a chunk back to its class. */
+/* Takes a free chunk of class `id` from its free list only (never a new
+ * page): the mover's rescue chunk. NULL if none. */
+item_t *slabs_alloc_free(slabs_t *s, unsigned id);
+
+/* Gives a chunk back to its class (or, in a page being moved, claims it). */
 void slabs_free(slabs_t *s, item_t *it);
+
+/* ---- page moves (see the top of this file); caller holds move_lock ---- */
+
+/* Claims a page of class src (src 0: nothing to claim, a pool page is
+ * used). *page gets the page (NULL for src 0). SLABS_NOSPARE when src has
+ * fewer than 2 pages (pool: fewer than 2 free pages), SLABS_EINVAL for a
+ * bad id. */
+slabs_status_e slabs_move_begin(slabs_t *s, unsigned src, char **page);
+/* Is every chunk of the claimed page free? */
+bool slabs_move_ready(slabs_t *s, unsigned src);
+/* Gives the claimed page (or, src 0, a pool page) to dst (0 = the pool),
+ * cut into dst's chunks. SLABS_ENOMEM if dst's page array could not grow
+ * (the page then goes to the pool). Counts slabs_moved. */
+slabs_status_e slabs_move_finish(slabs_t *s, unsigned src, unsigned dst);
+/* Ends a move that could not free the page: its free chunks go back to
+ * the free list. */
+void slabs_move_abort(slabs_t *s, unsigned src);
+/* memcached's slabs_reassign_pick_any(): a class other than dst with at
+ * least 2 pages, round robin; -1 if none. Caller holds move_lock. */
+int slabs_pick_any(slabs_t *s, unsigned dst);
 
 typedef struct slabs_class_info {
     size_t chunk_size;
@@ -98,6 +160,7 @@ typedef struct slabs_class_info {
     uint64_t total_pages;
     uint64_t total_chunks;
     uint64_t free_chunks;
+    size_t page_bytes;
 } slabs_class_info_t;
 
 /* Snapshot of one class (takes its lock). */

@@ -1,7 +1,9 @@
 /*
  * tiers/ram/threads.c - LRU maintainer and expiry crawler. See threads.h.
  *
- * Lock order: t->lock is never held with any tier lock.
+ * Lock order: t->lock is never held with any tier lock. The automover
+ * takes one LRU lock or one class lock at a time (samples), then calls
+ * ram_slabs_reassign holding nothing.
  */
 #include "threads.h"
 
@@ -36,6 +38,94 @@ static bool nap(ram_threads_t *t, unsigned long us)
     return go;
 }
 
+#define AUTOMOVE_INTERVAL_MS 1000
+#define AUTOMOVE_MIN_SRC_PAGES 2   /* a source keeps more than this */
+#define AUTOMOVE_FREE_PAGES 2.5    /* free chunks worth this many pages */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Age of a class's oldest COLD item (else of its other tails), s. */
+static uint32_t class_age(ram_t *r, unsigned id, rel_time_t now)
+{
+    lru_class_t *l = &r->lru[id];
+    uint32_t age = 0;
+    pthread_mutex_lock(&l->lock);
+    item_t *t = l->tail[LRU_COLD];
+    if (!t)
+        t = l->tail[LRU_WARM] ? l->tail[LRU_WARM] : l->tail[LRU_HOT];
+    if (t && now > t->time)
+        age = now - t->time;
+    pthread_mutex_unlock(&l->lock);
+    return age;
+}
+
+ram_move_e ram_automove_step(ram_t *r, automove_t *a, int *src, int *dst)
+{
+    unsigned level = ram_automove_get(r);
+    unsigned w = level >= 2 ? 1 : AUTOMOVE_WINDOW;
+    rel_time_t now = ram_now(r);
+    int oldest = -1, youngest = -1;
+    uint64_t oldest_age = 0, youngest_age = UINT64_MAX;
+    bool youngest_evicting = false;
+    *src = *dst = -1;
+    unsigned slot = a->cur % w;
+    a->cur++;
+    for (unsigned n = 1; n <= r->slabs.reassign_largest; n++) {
+        lru_class_t *l = &r->lru[n];
+        uint64_t ev = atomic_load_explicit(&l->st.evicted, memory_order_relaxed) +
+                      atomic_load_explicit(&l->st.outofmemory, memory_order_relaxed);
+        slabs_class_info_t in;
+        slabs_class_info(&r->slabs, n, &in);
+        automove_sample_t *sm = &a->win[n][slot];
+        memset(sm, 0, sizeof *sm);
+        sm->evicted = ev > a->evicted[n];
+        sm->dirty = sm->evicted || in.total_pages > a->pages[n];
+        sm->excess_free = in.free_chunks > (uint64_t)in.perslab * 2;
+        sm->age = class_age(r, n, now);
+        a->evicted[n] = ev;
+        a->pages[n] = in.total_pages;
+        if (in.page_bytes != r->slabs.page_size)
+            continue;
+        unsigned nev = 0, ndirty = 0, nfree = 0;
+        uint64_t age = 0;
+        for (unsigned k = 0; k < w; k++) {
+            nev += a->win[n][k].evicted;
+            ndirty += a->win[n][k].dirty;
+            nfree += a->win[n][k].excess_free;
+            age += a->win[n][k].age;
+        }
+        age /= w;
+        if (a->cur >= w && in.total_pages > 1 &&
+            (double)in.free_chunks > in.perslab * AUTOMOVE_FREE_PAGES && ndirty == 0) {
+            *src = (int)n;
+            *dst = 0;
+            break;
+        }
+        if (age > oldest_age && in.total_pages > AUTOMOVE_MIN_SRC_PAGES) {
+            oldest = (int)n;
+            oldest_age = age;
+        }
+        if (age < youngest_age && in.total_pages != 0 && nfree < w && nev > w / 2) {
+            youngest = (int)n;
+            youngest_age = age;
+            youngest_evicting = sm->evicted;
+        }
+    }
+    if (*src < 0) {
+        if (a->cur < w || youngest < 0 || oldest < 0 || youngest == oldest ||
+            !youngest_evicting || !((double)youngest_age < (double)oldest_age * ram_automove_ratio_get(r)))
+            return RAM_MOVE_SAME;
+        *src = oldest;
+        *dst = youngest;
+    }
+    return ram_slabs_reassign(r, *src, *dst);
+}
+
 static void *maintainer_main(void *arg)
 {
     ram_threads_t *t = arg;
@@ -47,6 +137,15 @@ static void *maintainer_main(void *arg)
             did += ram_lru_juggle(r, id, MAINT_MOVES_PER_CLASS);
         atomic_fetch_add_explicit(&r->lru_maintainer_juggles, 1, memory_order_relaxed);
         ram_maybe_expand(r);
+        if (ram_automove_get(r) != 0 && r->set.slab_reassign) {
+            int64_t ms = mono_ms();
+            if (ms - t->am.last_ms >= AUTOMOVE_INTERVAL_MS) {
+                int src, dst;
+                t->am.last_ms = ms;
+                if (ram_automove_step(r, &t->am, &src, &dst) == RAM_MOVE_OK)
+                    did++;
+            }
+        }
         if (did == 0) {
             sleep_us = sleep_us * 2 > MAINT_SLEEP_MAX_US ? MAINT_SLEEP_MAX_US : sleep_us * 2;
         } else {

@@ -112,3 +112,72 @@ Test(slabs, cache_small_m_stores_every_size)
     cache_destroy(&c);
     cr_assert_null(c);
 }
+
+Test(slabs, move_page_claims_chunks_and_recarves)
+{
+    slabs_t s;
+    cr_assert_eq(slabs_init(&s, 4 * MiB, MiB, 48, 1.25, MiB, false), SLABS_OK);
+    char *page = NULL;
+    cr_assert_eq(slabs_move_begin(&s, 1, &page), SLABS_NOSPARE, "no page yet");
+    static item_t *its[2 * 10922];
+    for (unsigned i = 0; i < 2 * 10922; i++)
+        cr_assert_not_null(its[i] = slabs_alloc(&s, 1));
+    /* free a few chunks of each page, then claim page 0 */
+    slabs_free(&s, its[0]);
+    slabs_free(&s, its[10922]);
+    cr_assert_eq(slabs_move_begin(&s, 1, &page), SLABS_OK);
+    cr_assert_eq(s.cls[1].nfree, 1, "page 0's free chunk left the free list");
+    cr_assert_not(slabs_move_ready(&s, 1));
+    /* a chunk of the page given back is claimed, never handed out again */
+    slabs_free(&s, its[1]);
+    item_t *again = slabs_alloc_free(&s, 1);
+    cr_assert_eq(again, its[10922]);
+    cr_assert_null(slabs_alloc_free(&s, 1));
+    for (unsigned i = 2; i < 10922; i++)
+        slabs_free(&s, its[i]);
+    cr_assert(slabs_move_ready(&s, 1));
+    size_t before = slabs_total_malloced(&s);
+    cr_assert_eq(slabs_move_finish(&s, 1, 12), SLABS_OK);
+    slabs_class_info_t in;
+    slabs_class_info(&s, 12, &in);
+    cr_assert_eq(in.total_pages, 1);
+    cr_assert_eq(in.free_chunks, 885, "re-cut into 1184-byte chunks");
+    slabs_class_info(&s, 1, &in);
+    cr_assert_eq(in.total_pages, 1);
+    cr_assert_eq(slabs_total_malloced(&s), before, "a move costs nothing");
+    cr_assert_eq(atomic_load(&s.slabs_moved), 1);
+    /* class 1 is down to one page: nothing more to give */
+    cr_assert_eq(slabs_move_begin(&s, 1, &page), SLABS_NOSPARE, "1 page left");
+    slabs_teardown(&s);
+}
+
+Test(slabs, move_abort_gives_chunks_back)
+{
+    slabs_t s;
+    cr_assert_eq(slabs_init(&s, 4 * MiB, MiB, 48, 1.25, MiB, false), SLABS_OK);
+    static item_t *its[2 * 10922];
+    for (unsigned i = 0; i < 2 * 10922; i++)
+        cr_assert_not_null(its[i] = slabs_alloc(&s, 1));
+    for (unsigned i = 0; i < 100; i++)
+        slabs_free(&s, its[i]);
+    char *page;
+    cr_assert_eq(slabs_move_begin(&s, 1, &page), SLABS_OK);
+    cr_assert_eq(s.cls[1].nfree, 0);
+    slabs_free(&s, its[100]);
+    slabs_move_abort(&s, 1);
+    cr_assert_eq(s.cls[1].nfree, 101);
+    cr_assert_eq(s.cls[1].npages, 2);
+    /* page 0 to the pool; a class taking it is not charged again */
+    for (unsigned i = 101; i < 10922; i++)
+        slabs_free(&s, its[i]);
+    cr_assert_eq(slabs_move_begin(&s, 1, &page), SLABS_OK);
+    cr_assert(slabs_move_ready(&s, 1));
+    cr_assert_eq(slabs_move_finish(&s, 1, 0), SLABS_OK);
+    cr_assert_eq(slabs_pool_pages(&s), 1);
+    size_t before = slabs_total_malloced(&s);
+    item_t *it = slabs_alloc(&s, 7);
+    cr_assert_not_null(it);
+    cr_assert_eq(slabs_pool_pages(&s), 0);
+    cr_assert_eq(slabs_total_malloced(&s), before);
+    slabs_teardown(&s);
+}
