@@ -290,7 +290,12 @@ class ToolTest(unittest.TestCase):
                     out += data
             return True
         try:
-            drain(1.0)
+            # wait for 3 frames (a loaded sanitizer build can take longer than
+            # 3 x 0.2 s to start Python and draw them), at most 15 s
+            deadline = time.monotonic() + 15.0
+            while (out.count(b'\x1b[H\x1b[2J') < 3 and time.monotonic() < deadline
+                   and drain(0.1)):
+                pass
             os.write(fd, b'q')
             drain(5.0)
             _, status = os.waitpid(pid, 0)
