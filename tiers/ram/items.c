@@ -159,6 +159,8 @@ item_t *ram_item_temp(const char *key, size_t nkey, uint32_t flags, rel_time_t e
 static void do_item_link_cas(ram_t *r, item_t *it, uint64_t hv, rel_time_t now)
 {
     it->time = now;
+    if (it->exptime != 0)
+        ram_crawl_note(r, it->exptime);
     item_set_iflag(it, ITEM_LINKED);
     item_refcount_incr(it);
     do_hash_insert(&r->hash, it, hv);
@@ -562,6 +564,8 @@ cache_status_e ram_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
         do_item_bump(r, it, now);
         if (mode != RAM_GET) {
             it->exptime = exptime;
+            if (exptime != 0)
+                ram_crawl_note(r, exptime);
             do_item_modified(r, it, hv);
         }
     }
@@ -825,8 +829,11 @@ static cache_status_e do_arith(ram_t *r, ram_wstats_t *ws, item_t *it, uint64_t 
         atomic_load_explicit(&it->refcount, memory_order_acquire) == 2) {
         /* In place, padded with spaces (memcached: "10" decr 1 -> "9 "). */
         it->cas = r->set.use_cas ? next_cas(r) : 0;
-        if (set_exptime)
+        if (set_exptime) {
             it->exptime = exptime;
+            if (exptime != 0)
+                ram_crawl_note(r, exptime);
+        }
         if (on_flash) {
             item_loc_set(r, it, 0); /* no longer the promoted copy */
             do_flash_changed(r, hv);
@@ -907,8 +914,11 @@ static cache_status_e do_keyed_delete(ram_t *r, ram_wstats_t *ws, item_t *it, ui
         item_marks_or(it, CACHE_MARK_STALE);
         item_marks_clear(it, CACHE_MARK_TOKEN);
         it->cas = r->set.use_cas ? next_cas(r) : 0;
-        if (k->set_exptime)
+        if (k->set_exptime) {
             it->exptime = k->exptime;
+            if (k->exptime != 0)
+                ram_crawl_note(r, k->exptime);
+        }
         do_item_modified(r, it, hv);
         k->cas_out = it->cas;
     } else {
@@ -981,6 +991,7 @@ void ram_flush_all(ram_t *r, int64_t exptime)
     } else {
         atomic_store_explicit(&r->oldest_live, nw, memory_order_relaxed);
     }
+    ram_crawl_note(r, nw); /* the crawler reclaims the flushed items then */
 }
 
 bool ram_crawl_item(void *ctx, item_t *it, uint64_t hv)
@@ -995,6 +1006,8 @@ bool ram_crawl_item(void *ctx, item_t *it, uint64_t hv)
         if (!flushed && !(item_iflags(it) & ITEM_FETCHED))
             lru_stat_add(&l->st.expired_unfetched, 1);
         do_item_unlink(r, it, hv);
+    } else if (it->exptime != 0 && it->exptime < r->crawl_pass_min) {
+        r->crawl_pass_min = it->exptime;
     }
     return true;
 }

@@ -166,10 +166,31 @@ typedef struct ram {
     _Atomic uint64_t lru_crawler_starts;
     _Atomic uint64_t lru_bumps_dropped;
     _Atomic uint64_t crawler_running;
+    /* The crawler's schedule: the earliest clock time at which a pass can
+     * reclaim something (the smallest exptime of a linked item, or a
+     * flush_all's time), RAM_CRAWL_NONE when none is known. Stores, touches
+     * and flushes lower it (ram_crawl_note); a pass resets it, then lowers
+     * it to the smallest exptime it left behind (crawl_pass_min, touched by
+     * the crawler thread only). A workload without TTLs never pays for a
+     * pass, except the safety pass every CRAWL_MAX_IDLE_S (threads.c). */
+    _Atomic uint32_t crawl_due;
+    rel_time_t crawl_pass_min;
     _Atomic unsigned automove;     /* slab_automove level */
     _Atomic uint64_t automove_ratio; /* slab_automove_ratio, double bits */
     ram_wstats_t bg;          /* counters of background threads */
 } ram_t;
+
+#define RAM_CRAWL_NONE UINT32_MAX
+
+/* Lowers r->crawl_due to t (a clock time) if t is earlier. Lock-free. */
+static inline void ram_crawl_note(ram_t *r, rel_time_t t)
+{
+    uint32_t cur = atomic_load_explicit(&r->crawl_due, memory_order_relaxed);
+    while (t < cur && !atomic_compare_exchange_weak_explicit(
+                          &r->crawl_due, &cur, t, memory_order_relaxed,
+                          memory_order_relaxed))
+        ;
+}
 
 /* Sets up a ram_t from settings (copied). CACHE_EINVAL / CACHE_NO_MEMORY. */
 cache_status_e ram_init(ram_t *r, const cache_settings_t *s);

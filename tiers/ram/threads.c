@@ -16,6 +16,7 @@
 #define MAINT_MOVES_PER_CLASS 500
 #define CRAWL_BATCH_BUCKETS 1024
 #define CRAWL_PASS_PAUSE_US 1000000
+#define CRAWL_MAX_IDLE_S 60
 
 /* Sleeps up to `us` or until stopped; returns false when stopped. */
 static bool nap(ram_threads_t *t, unsigned long us)
@@ -155,12 +156,29 @@ static void *maintainer_main(void *arg)
     return NULL;
 }
 
+/* A pass runs when r->crawl_due says something can be reclaimed (an
+ * exptime or a flush reached; see ram.h), and at least every
+ * CRAWL_MAX_IDLE_S as a safety net; the thread checks once a second. */
 static void *crawler_main(void *arg)
 {
     ram_threads_t *t = arg;
     ram_t *r = t->ram;
     unsigned long pause = r->set.crawler_sleep_us;
+    rel_time_t last_pass = 0;
+    bool first = true;
     for (;;) {
+        rel_time_t now = ram_now(r);
+        uint32_t due = atomic_load_explicit(&r->crawl_due, memory_order_relaxed);
+        if (!first && now < due && now - last_pass < CRAWL_MAX_IDLE_S) {
+            if (!nap(t, CRAWL_PASS_PAUSE_US))
+                break;
+            continue;
+        }
+        first = false;
+        last_pass = now;
+        atomic_store_explicit(&r->crawl_due, RAM_CRAWL_NONE, memory_order_relaxed);
+        r->crawl_pass_min = RAM_CRAWL_NONE;
+        uint64_t grown0 = atomic_load_explicit(&r->hash.expansions, memory_order_relaxed);
         atomic_fetch_add_explicit(&r->lru_crawler_starts, 1, memory_order_relaxed);
         atomic_store_explicit(&r->crawler_running, 1, memory_order_relaxed);
         uint64_t pos = 0;
@@ -175,6 +193,10 @@ static void *crawler_main(void *arg)
                 break;
         }
         atomic_store_explicit(&r->crawler_running, 0, memory_order_relaxed);
+        /* What this pass left behind. A table expansion during the pass may
+         * have moved items behind the walk: then pass again soon. */
+        bool grew = atomic_load_explicit(&r->hash.expansions, memory_order_relaxed) != grown0;
+        ram_crawl_note(r, grew ? now : r->crawl_pass_min);
         if (!go || !nap(t, CRAWL_PASS_PAUSE_US))
             break;
     }
