@@ -163,6 +163,8 @@ static void release_slots(conn_t *c)
 
 static void conn_free(conn_t *c)
 {
+    if (c->dump_free)
+        c->dump_free(c->dump);
     release_slots(c);
     free(c->slots);
     free(c->x.line);

@@ -63,6 +63,7 @@ typedef enum conn_park {
     CONN_PARK_SILENT,  /* no reply (the unlink after a failed set) */
     CONN_PARK_META,    /* a meta command: process_meta_resume() goes on */
     CONN_PARK_BIN,     /* a binary command: process_bin_resume() goes on */
+    CONN_PARK_DUMP,    /* lru_crawler metadump: its flash walk (c->dump) */
 } conn_park_e;
 
 /* The protocol of a connection: chosen from its first byte (0x80 = binary)
@@ -176,6 +177,10 @@ typedef struct conn {
     conn_dgram_fn dgram_resumed;
     void *dgram_owner;     /* udp.c's state */
     struct event resume;   /* activated when the last callback fired */
+    /* appended: the flash part of a metadump (process.c), written by the
+     * walk thread until its callback fires; freed with dump_free */
+    void *dump;
+    void (*dump_free)(void *dump);
     /* appended: meta and binary protocols */
     conn_proto_e proto;
     conn_nread_kind_e nread_kind;

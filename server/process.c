@@ -307,6 +307,8 @@ static void reply_delete(conn_t *c, const text_request_t *req)
         conn_reply(c, st == CACHE_OK ? "DELETED" : "NOT_FOUND");
 }
 
+static void metadump_resume(conn_t *c);
+
 void process_resume(conn_t *c, conn_park_e kind)
 {
     conn_slot_t *s0 = conn_slot(c, 0);
@@ -352,6 +354,9 @@ void process_resume(conn_t *c, conn_park_e kind)
     case CONN_PARK_STORE:
         reply_store(c, s0->status);
         break;
+    case CONN_PARK_DUMP:
+        metadump_resume(c);
+        break;
     case CONN_PARK_SILENT:
     case CONN_PARK_NONE:
     default:
@@ -377,11 +382,11 @@ typedef struct meta_ctx {
     bool all;
 } meta_ctx_t;
 
-static bool meta_visit(void *ctx, const cache_item_meta_t *m)
+/* memcached's metadump line for one item into out (room for
+ * META_LINE_MAX); returns its length. */
+#define META_LINE_MAX (CACHE_KEY_MAX * 3 + 160)
+static size_t meta_line(char *out, const cache_item_meta_t *m)
 {
-    meta_ctx_t *mc = ctx;
-    if (!mc->all && (m->slab_class >= 64 || !mc->classes[m->slab_class]))
-        return true;
     char key[CACHE_KEY_MAX * 3 + 1];
     size_t o = 0;
     for (size_t i = 0; i < m->nkey && o + 4 < sizeof(key); i++) {
@@ -394,13 +399,103 @@ static bool meta_visit(void *ctx, const cache_item_meta_t *m)
         }
     }
     key[o] = '\0';
-    outq_printf(mc->q,
-                "key=%s exp=%lld la=%lld cas=%" PRIu64
-                " fetch=%s cls=%u size=%zu\n",
-                key, m->exptime ? (long long)m->exptime : -1LL,
-                (long long)m->last_access, m->cas, m->fetched ? "yes" : "no",
-                m->slab_class, m->total_size);
+    int n = snprintf(out, META_LINE_MAX,
+                     "key=%s exp=%lld la=%lld cas=%" PRIu64
+                     " fetch=%s cls=%u size=%zu\n",
+                     key, m->exptime ? (long long)m->exptime : -1LL,
+                     (long long)m->last_access, m->cas, m->fetched ? "yes" : "no",
+                     m->slab_class, m->total_size);
+    if (n < 0)
+        return 0;
+    return (size_t)n < META_LINE_MAX ? (size_t)n : META_LINE_MAX - 1;
+}
+
+static bool meta_wanted(const bool *classes, bool all, unsigned cls)
+{
+    return all || (cls < 64 && classes[cls]);
+}
+
+static bool meta_visit(void *ctx, const cache_item_meta_t *m)
+{
+    meta_ctx_t *mc = ctx;
+    if (!meta_wanted(mc->classes, mc->all, m->slab_class))
+        return true;
+    char line[META_LINE_MAX];
+    size_t n = meta_line(line, m);
+    outq_text(mc->q, line, n);
     return true;
+}
+
+/*
+ * The flash part of a metadump: the walk thread appends lines to this
+ * private buffer (the connection's output queue belongs to the worker);
+ * process_resume() copies it out on the worker, then writes END. Bounded:
+ * past METADUMP_FLASH_MAX bytes the walk stops and the reply ends with
+ * "SERVER_ERROR metadump truncated ..." before END (memcached streams its
+ * dump and has no such bound).
+ */
+#define METADUMP_FLASH_MAX ((size_t)64 << 20)
+
+typedef struct meta_dump {
+    bool classes[64];
+    bool all;
+    bool truncated;
+    bool nomem;
+    char *buf;
+    size_t len, cap;
+} meta_dump_t;
+
+static void meta_dump_free(void *p)
+{
+    meta_dump_t *d = p;
+    if (d)
+        free(d->buf);
+    free(d);
+}
+
+/* Runs on the walk thread: touches only *d. */
+static bool meta_dump_visit(void *ctx, const cache_item_meta_t *m)
+{
+    meta_dump_t *d = ctx;
+    if (!meta_wanted(d->classes, d->all, m->slab_class))
+        return true;
+    char line[META_LINE_MAX];
+    size_t n = meta_line(line, m);
+    if (d->len + n > METADUMP_FLASH_MAX) {
+        d->truncated = true;
+        return false;
+    }
+    if (d->len + n > d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 65536;
+        while (cap < d->len + n)
+            cap *= 2;
+        char *nb = realloc(d->buf, cap);
+        if (!nb) {
+            d->nomem = true;
+            return false;
+        }
+        d->buf = nb;
+        d->cap = cap;
+    }
+    memcpy(d->buf + d->len, line, n);
+    d->len += n;
+    return true;
+}
+
+/* On the worker, after the flash walk ended: the lines, then END. */
+static void metadump_resume(conn_t *c)
+{
+    meta_dump_t *d = c->dump;
+    c->dump = NULL;
+    c->dump_free = NULL;
+    if (d && d->len)
+        outq_text(&c->out, d->buf, d->len);
+    if (d && d->truncated)
+        conn_reply(c, "SERVER_ERROR metadump truncated: flash listing over 64 MiB");
+    else if (d && d->nomem)
+        conn_reply(c, "SERVER_ERROR out of memory during metadump");
+    outq_text(&c->out, "END\r\n", 5);
+    meta_dump_free(d);
 }
 
 /* Splits args into up to `max` space-separated tokens (pointers into a
@@ -502,8 +597,32 @@ static void reply_lru_crawler(conn_t *c, const text_request_t *req)
                 mc.classes[id] = true;
             }
         }
-        cache_walk_items(srv->cache, meta_visit, &mc);
-        outq_text(&c->out, "END\r\n", 5);
+        /* the RAM part here, the flash part on the walk thread (or
+         * BUSY before any line if a flash walk runs already) */
+        meta_dump_t *d = calloc(1, sizeof(*d));
+        if (!d) {
+            conn_reply(c, "SERVER_ERROR out of memory");
+            return;
+        }
+        memcpy(d->classes, mc.classes, sizeof(d->classes));
+        d->all = mc.all;
+        const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
+        cache_status_e st =
+            cache_metadump(c->w->cw, meta_visit, &mc, meta_dump_visit, d, async);
+        conn_disarm(c, st);
+        if (st == CACHE_EXISTS) {
+            meta_dump_free(d);
+            conn_reply(c, "BUSY currently processing crawler request");
+            return;
+        }
+        if (st == CACHE_NO_MEMORY)
+            d->nomem = true; /* the RAM part was listed: say so, then END */
+        c->dump = d;
+        c->dump_free = meta_dump_free;
+        if (st == CACHE_PENDING)
+            conn_park(c, CONN_PARK_DUMP);
+        else
+            metadump_resume(c);
         return;
     }
     if (strcmp(tok[0], "crawl") == 0 || strcmp(tok[0], "enable") == 0 ||

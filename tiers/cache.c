@@ -630,6 +630,58 @@ void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx)
         ;
 }
 
+/* The RAM part of a metadump: also notes the hashes of the items waiting
+ * for the flash writer (they may be on flash, and gone from RAM, by the
+ * time the flash part looks). */
+typedef struct md_ctx {
+    walk_ctx_t wc;
+    uint64_t *pending;
+    size_t npending, cap;
+    bool nomem;
+} md_ctx_t;
+
+static bool md_one(void *arg, item_t *it, uint64_t hv)
+{
+    md_ctx_t *md = arg;
+    if (item_lru(it) == LRU_PENDING && !md->nomem) {
+        if (md->npending == md->cap) {
+            size_t cap = md->cap ? md->cap * 2 : 1024;
+            uint64_t *np = realloc(md->pending, cap * sizeof *np);
+            if (np) {
+                md->pending = np;
+                md->cap = cap;
+            } else {
+                md->nomem = true;
+            }
+        }
+        if (!md->nomem)
+            md->pending[md->npending++] = hv;
+    }
+    return walk_one(&md->wc, it, hv);
+}
+
+cache_status_e cache_metadump(cache_worker_t *w, cache_item_visit_fn ram_visit, void *ram_ctx,
+                              cache_item_visit_fn flash_visit, void *flash_ctx,
+                              const cache_async_t *async)
+{
+    cache_t *c = w->c;
+    if (!w->tw) {
+        cache_walk_items(c, ram_visit, ram_ctx);
+        return CACHE_OK;
+    }
+    if (!tier_walk_claim(c->tier))
+        return CACHE_EXISTS;
+    md_ctx_t md = {
+        .wc = {.r = &c->ram, .now = ram_now(&c->ram), .visit = ram_visit, .ctx = ram_ctx},
+    };
+    uint64_t pos = 0;
+    while (hash_walk_step(&c->ram.hash, &pos, 256, md_one, &md))
+        ;
+    cache_status_e st = tier_walk(w->tw, flash_visit, flash_ctx, md.pending, md.npending, async);
+    free(md.pending);
+    return st;
+}
+
 int cache_worker_fd(const cache_worker_t *w)
 {
     return w->tw ? tier_worker_fd(w->tw) : -1;

@@ -469,6 +469,36 @@ cache_status_e cache_dump_class(cache_t *c, unsigned slab_class,
 void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx);
 
 
+/*
+ * lru_crawler metadump with the flash tier: lists every live item once,
+ * the RAM tier through ram_visit (as cache_walk_items, on the caller, same
+ * locking rules), then the items that live only on flash through
+ * flash_visit (not expired or flushed, no RAM item of the key, not listed
+ * by the RAM part). A flash meta has last_access = the time the item was
+ * stored (flash keeps no access time), slab_class / total_size = the class
+ * the item would take and memcached's ITEM_ntotal.
+ * The device is read on a walk thread of the cache's own, never on the
+ * worker: with `async` the call returns CACHE_PENDING once the RAM part is
+ * done, and `flash_visit` runs ON THE WALK THREAD (it must only touch
+ * memory private to the caller, and must not call into the cache);
+ * async->done fires on this worker (inside cache_worker_poll) once the
+ * walk ended and flash_visit will not be called again. With async NULL
+ * the walk runs on the caller, then CACHE_OK. Without a flash tier: the
+ * RAM part, then CACHE_OK.
+ * CACHE_EXISTS: a flash walk already runs (one at a time, process-wide;
+ * memcached answers "BUSY currently processing crawler request"): nothing
+ * was visited. CACHE_NO_MEMORY: the flash part could not start (the RAM
+ * part was visited). A visit returning false stops its part.
+ * Items that move from RAM to flash while the walk runs are listed once
+ * if they were already waiting for the flash writer when the RAM part saw
+ * them; one evicted after the RAM part passed it (writes during the dump)
+ * may be listed twice, and one promoted or set after the flash walk passed
+ * it may be missed.
+ */
+cache_status_e cache_metadump(cache_worker_t *w, cache_item_visit_fn ram_visit, void *ram_ctx,
+                              cache_item_visit_fn flash_visit, void *flash_ctx,
+                              const cache_async_t *async);
+
 /* ---- notes from the RAM tier implementation (appended) -----------------
  *
  * - cache_dump_class() walks the class's COLD list only, from its head, as

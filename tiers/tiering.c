@@ -29,13 +29,16 @@
 #include "tiering.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "flash/block.h"
 #include "flash/flash.h"
+#include "flash/format.h"
 
 #define TIER_MAX_TRIES 8
 #define TIER_PROMOTE_PER_SEC 10000
@@ -62,7 +65,13 @@ struct tier {
     _Atomic uint64_t get_hits;
     _Atomic uint64_t get_misses;
     _Atomic uint64_t promotions;
+    /* the flash walk (metadump): one at a time, process-wide */
+    pthread_mutex_t walk_lock;
+    bool walk_busy;            /* [walk_lock] */
+    _Atomic bool walk_stop;    /* a worker going away: stop at once */
 };
+
+typedef struct tier_walk tier_walk_t;
 
 typedef enum tr_op { TR_GET, TR_GAT, TR_TOUCH, TR_STORE, TR_DELETE, TR_UNLINK, TR_ARITH } tr_op_e;
 
@@ -112,6 +121,8 @@ struct tier_worker {
     uint16_t iflt[TIER_IFLT_SLOTS]; /* heads per hv slot */
     int64_t promo_sec;
     unsigned promo_count;
+    tier_walk_t *walk;         /* the flash walk this worker started */
+    _Atomic bool walk_done;    /* set by the walk thread when it ends */
 };
 
 static inline void cnt(_Atomic uint64_t *p)
@@ -210,6 +221,7 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
         return CACHE_NO_MEMORY;
     t->r = r;
     t->promote = s->flash_promote;
+    pthread_mutex_init(&t->walk_lock, NULL);
     t->stall_ms = s->flash_stall_ms;
 
     flash_settings_t fs;
@@ -242,6 +254,7 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
     if (s->err && s->err_len)
         snprintf(s->err, s->err_len, "%s", note);
     if (st != FLASH_OK) {
+        pthread_mutex_destroy(&t->walk_lock);
         free(t);
         return st == FLASH_ENOMEM ? CACHE_NO_MEMORY : CACHE_EINVAL;
     }
@@ -256,6 +269,7 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
     };
     if (!ram_flash_attach(r, &h)) {
         flash_destroy(&t->f);
+        pthread_mutex_destroy(&t->walk_lock);
         free(t);
         return CACHE_NO_MEMORY;
     }
@@ -269,6 +283,7 @@ void tier_destroy(tier_t **tp)
         return;
     tier_t *t = *tp;
     flash_destroy(&t->f); /* pending items are done (on_written) first */
+    pthread_mutex_destroy(&t->walk_lock);
     free(t);
     *tp = NULL;
 }
@@ -305,12 +320,14 @@ cache_status_e tier_worker_create(tier_t *t, ram_wstats_t *ws, tier_worker_t **o
 }
 
 static void run_ready(tier_worker_t *tw);
+static void walk_finish(tier_worker_t *tw, bool wait);
 
 void tier_worker_destroy(tier_worker_t **twp)
 {
     if (!twp || !*twp)
         return;
     tier_worker_t *tw = *twp;
+    walk_finish(tw, true);
     /* in-flight reads end as misses (read_cb -> ready); then RAM decides */
     flash_worker_destroy(&tw->fw);
     run_ready(tw);
@@ -690,6 +707,7 @@ void tier_worker_poll(tier_worker_t *tw)
     if (tw->fw)
         flash_worker_poll(tw->fw);
     run_ready(tw);
+    walk_finish(tw, false);
 }
 
 /* Drives the worker until `*flag` (a request finished) or, with flag NULL,
@@ -997,4 +1015,193 @@ void tier_stats_reset(tier_t *t)
     atomic_store(&t->promotions, 0);
     atomic_store(&t->r->respill_skipped, 0);
     atomic_store(&t->r->spill_drops_stall, 0);
+}
+
+/* ---- the flash walk (lru_crawler metadump) ----
+ *
+ * tier_walk starts a thread of its own that runs flash_walk (blocking
+ * preads) and hands each live record, after the RAM checks below, to the
+ * caller's visit (on that thread). When it ends it sets tw->walk_done and
+ * writes the worker's eventfd; tier_worker_poll then joins it and calls
+ * the done callback on the worker. One walk at a time (t->walk_busy).
+ * A record is dropped if its key has a RAM item (the RAM walk lists that
+ * one; a promoted unmodified copy exists in both), if it is expired or
+ * flushed by the RAM tier's rules, or if its hash was listed already: by
+ * this walk (a record reclaim rewrote ahead of the walk) or by the RAM walk
+ * just before (the `skip` hashes: items that were waiting for the flash
+ * writer then, and may have left RAM since).
+ */
+struct tier_walk {
+    tier_t *t;
+    tier_worker_t *tw;
+    cache_item_visit_fn visit;
+    void *ctx;
+    cache_async_t async;
+    pthread_t thr;
+    uint64_t *seen;            /* open addressing, 0 = empty */
+    size_t seen_cap, seen_n;
+    bool seen_zero;            /* hash 0 was listed */
+    bool seen_nomem;           /* the set could not grow: no dedup */
+};
+
+/* True if `h` was listed already; else records it. */
+static bool seen_check(tier_walk_t *wk, uint64_t h)
+{
+    if (h == 0) {
+        bool was = wk->seen_zero;
+        wk->seen_zero = true;
+        return was;
+    }
+    if (wk->seen_nomem)
+        return false;
+    if ((wk->seen_n + 1) * 2 > wk->seen_cap) {
+        size_t cap = wk->seen_cap ? wk->seen_cap * 2 : 4096;
+        uint64_t *ns = calloc(cap, sizeof *ns);
+        if (!ns) {
+            wk->seen_nomem = true;
+            return false;
+        }
+        for (size_t i = 0; i < wk->seen_cap; i++) {
+            uint64_t v = wk->seen[i];
+            if (!v)
+                continue;
+            size_t j = (size_t)(v % cap);
+            while (ns[j])
+                j = (j + 1) % cap;
+            ns[j] = v;
+        }
+        free(wk->seen);
+        wk->seen = ns;
+        wk->seen_cap = cap;
+    }
+    size_t j = (size_t)(h % wk->seen_cap);
+    while (wk->seen[j]) {
+        if (wk->seen[j] == h)
+            return true;
+        j = (j + 1) % wk->seen_cap;
+    }
+    wk->seen[j] = h;
+    wk->seen_n++;
+    return false;
+}
+
+static bool walk_rec(void *ctx, const flash_walk_rec_t *rec)
+{
+    tier_walk_t *wk = ctx;
+    ram_t *r = wk->t->r;
+    if (atomic_load_explicit(&wk->t->walk_stop, memory_order_relaxed))
+        return false;
+    rel_time_t now = ram_now(r);
+    if (rec->exptime != 0 && rec->exptime <= (int64_t)now)
+        return true;
+    if (ram_record_is_flushed(r, (rel_time_t)rec->store_time, rec->cas, now))
+        return true;
+    hash_lock(&r->hash, rec->hash);
+    bool in_ram = do_hash_find(&r->hash, rec->key, rec->nkey, rec->hash) != NULL;
+    hash_unlock(&r->hash, rec->hash);
+    if (in_ram || seen_check(wk, rec->hash))
+        return true;
+    size_t total = item_ntotal_for(rec->nkey, rec->nbytes, rec->flags, r->set.use_cas);
+    cache_item_meta_t m = {
+        .key = rec->key,
+        .nkey = rec->nkey,
+        .exptime = rec->exptime,
+        .last_access = rec->store_time, /* flash keeps no access time */
+        .cas = rec->cas,
+        .fetched = (rec->marks & FLASH_REC_FETCHED) != 0,
+        .slab_class = slabs_clsid(&r->slabs, total),
+        .nbytes = rec->nbytes,
+        .total_size = total,
+    };
+    return wk->visit(wk->ctx, &m);
+}
+
+static void walk_run(tier_walk_t *wk)
+{
+    flash_walk_stats_t st;
+    flash_walk(wk->t->f, walk_rec, wk, &wk->t->walk_stop, &st);
+    free(wk->seen);
+    wk->seen = NULL;
+}
+
+static void *walk_main(void *arg)
+{
+    tier_walk_t *wk = arg;
+    walk_run(wk);
+    atomic_store_explicit(&wk->tw->walk_done, true, memory_order_release);
+    uint64_t one = 1;
+    ssize_t n = write(flash_worker_fd(wk->tw->fw), &one, sizeof one);
+    (void)n; /* EAGAIN only if the counter is full: the loop is awake */
+    return NULL;
+}
+
+static void walk_release(tier_t *t)
+{
+    pthread_mutex_lock(&t->walk_lock);
+    t->walk_busy = false;
+    pthread_mutex_unlock(&t->walk_lock);
+}
+
+/* Joins a finished walk (or, with wait, stops and joins a running one) and
+ * calls its done callback. */
+static void walk_finish(tier_worker_t *tw, bool wait)
+{
+    tier_walk_t *wk = tw->walk;
+    if (!wk)
+        return;
+    if (!wait && !atomic_load_explicit(&tw->walk_done, memory_order_acquire))
+        return;
+    if (wait)
+        atomic_store(&tw->t->walk_stop, true);
+    pthread_join(wk->thr, NULL);
+    atomic_store(&tw->t->walk_stop, false);
+    tw->walk = NULL;
+    atomic_store(&tw->walk_done, false);
+    walk_release(tw->t);
+    cache_result_t res = { .status = CACHE_OK };
+    cache_async_t a = wk->async;
+    free(wk);
+    a.done(a.ctx, &res);
+}
+
+bool tier_walk_claim(tier_t *t)
+{
+    pthread_mutex_lock(&t->walk_lock);
+    bool busy = t->walk_busy;
+    t->walk_busy = true;
+    pthread_mutex_unlock(&t->walk_lock);
+    return !busy;
+}
+
+cache_status_e tier_walk(tier_worker_t *tw, cache_item_visit_fn visit, void *ctx,
+                         const uint64_t *skip, size_t nskip, const cache_async_t *async)
+{
+    tier_t *t = tw->t;
+    tier_walk_t *wk = calloc(1, sizeof *wk);
+    if (!wk) {
+        walk_release(t);
+        return CACHE_NO_MEMORY;
+    }
+    wk->t = t;
+    wk->tw = tw;
+    wk->visit = visit;
+    wk->ctx = ctx;
+    for (size_t i = 0; i < nskip; i++)
+        seen_check(wk, skip[i]);
+    if (!async) {
+        walk_run(wk);
+        free(wk);
+        walk_release(t);
+        return CACHE_OK;
+    }
+    wk->async = *async;
+    tw->walk = wk;
+    if (pthread_create(&wk->thr, NULL, walk_main, wk) != 0) {
+        tw->walk = NULL;
+        free(wk->seen);
+        free(wk);
+        walk_release(t);
+        return CACHE_NO_MEMORY;
+    }
+    return CACHE_PENDING;
 }

@@ -64,6 +64,22 @@ item_t *tier_item_alloc(tier_worker_t *tw, const char *key, size_t nkey, uint32_
 /* After ram_flush_all: tells the flash tier the flush time. */
 void tier_flush(tier_t *t);
 
+/*
+ * lru_crawler metadump, the flash part. One walk at a time, process-wide:
+ * tier_walk_claim() first (false: another walk runs), then tier_walk(),
+ * which releases the claim when the walk ends (or fails to start).
+ * tier_walk lists every live flash-only item once through visit (called
+ * on a walk thread of its own, or on the caller with async NULL; visit
+ * must not call into the cache). Records whose key has a RAM item, expired
+ * or flushed ones, and those whose hash is in skip[0..nskip) (listed by the
+ * RAM walk) are left out. CACHE_PENDING: the walk runs, async->done fires
+ * on this worker (tier_worker_poll) when it ended; CACHE_OK (async NULL:
+ * done); CACHE_NO_MEMORY (not started).
+ */
+bool tier_walk_claim(tier_t *t);
+cache_status_e tier_walk(tier_worker_t *tw, cache_item_visit_fn visit, void *ctx,
+                         const uint64_t *skip, size_t nskip, const cache_async_t *async);
+
 /* Adds the flash figures (CACHE_FLASH_STATS_FIELDS and the ratios). */
 void tier_stats(tier_t *t, cache_stats_t *out);
 /* Zeroes the glue's own counters (the flash tier's are not resettable). */

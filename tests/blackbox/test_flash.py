@@ -471,6 +471,94 @@ class Flash(BBTest):
             self.assertIn(n, st)
 
     # -- refusing to start -------------------------------------------------
+    # -- lru_crawler metadump lists flash-resident items (issue 5) --------
+    def metadump(self, c):
+        """Sends `lru_crawler metadump all` on c; returns the lines."""
+        c.sock.sendall(b'lru_crawler metadump all\r\n')
+        return self.dump_lines(c)
+
+    def dump_lines(self, c):
+        """Reads a metadump reply: lines end with "\\n" (as memcached's),
+        the reply with "END\\r\\n"."""
+        parts = c.line().split(b'\n')
+        self.assertEqual(parts[-1], b'END', parts[-1][:200])
+        for ln in parts[:-1]:
+            self.assertTrue(ln.startswith(b'key='), ln)
+        return parts[:-1]
+
+    def test_metadump_lists_flash(self):
+        srv, c = self.server('--flash-promote', 'never')
+        expect, rng = self.bulk(c, 100, 2000, b'D')
+        gone = set(self.overwrite_delete(c, expect, rng, 100, 2000))
+        st = c.stats()
+        self.assertGreater(int(st['flash_items']), len(expect) // 2, st)
+
+        # a concurrent get on another connection answers while the dump
+        # runs (the flash part parks the dumping connection only)
+        other = Client(srv.port)
+        self.addCleanup(other.close)
+        probe = next(iter(expect))
+        c.sock.sendall(b'lru_crawler metadump all\r\n')
+        t0 = time.monotonic()
+        got = other.call(b'get %s\r\n' % probe, lines=1)
+        self.assertEqual(got[0].split(b' ')[:2], [b'VALUE', probe])
+        other.exact(len(expect[probe]) + 2)
+        self.assertEqual(other.line(), b'END')
+        self.assertLess(time.monotonic() - t0, 10.0)
+        lines = self.dump_lines(c)
+
+        dumped = {}
+        dups = []
+        for ln in lines:
+            f = dict(x.split(b'=', 1) for x in ln.split(b' '))
+            k = f[b'key']
+            if k in dumped:
+                dups.append(k)
+            dumped[k] = f
+        self.assertEqual(dups[:5], [], 'keys listed twice')
+        back = [k for k in dumped if k in gone]
+        self.assertEqual(back[:5], [], 'deleted keys listed')
+        self.assertEqual([k for k in dumped if k not in expect][:5], [],
+                         'unknown keys listed')
+        # every live key (gets hits) is listed, with its cas
+        live = c.get_many(list(expect), cas=True)
+        self.assertGreater(len(live), len(expect) // 2)
+        missing = [k for k in live if k not in dumped]
+        self.assertEqual(missing[:5], [], 'live keys not listed (%d of %d)'
+                         % (len(missing), len(live)))
+        extra = [k for k in dumped if k not in live]
+        self.assertEqual(extra[:5], [], 'listed keys that miss')
+        badcas = [k for k, (v, cas) in live.items()
+                  if int(dumped[k][b'cas']) != cas]
+        self.assertEqual(badcas[:5], [], 'wrong cas')
+        for k in list(dumped)[:50]:
+            f = dumped[k]
+            self.assertEqual(f[b'exp'], b'-1')
+            self.assertIn(f[b'fetch'], (b'yes', b'no'))
+            self.assertGreater(int(f[b'cls']), 0)
+        # most of them only on flash: the flash part was listed
+        self.assertGreater(len(dumped), int(c.stats()['curr_items']))
+        # a second dump after the first lists the same keys
+        again = self.metadump(c)
+        self.assertEqual(len(again), len(lines))
+        # dumps at once: one flash walk at a time, the others answer as
+        # memcached does while its crawler runs (or list, if it finished)
+        conns = [Client(srv.port) for _ in range(3)]
+        for x in conns:
+            self.addCleanup(x.close)
+        for x in conns:
+            x.sock.sendall(b'lru_crawler metadump all\r\n')
+        busy = 0
+        for x in conns:
+            first = x.line()
+            if first == b'BUSY currently processing crawler request':
+                busy += 1
+                continue
+            parts = first.split(b'\n')
+            self.assertEqual(parts[-1], b'END', first[:100])
+            self.assertEqual(len(parts) - 1, len(lines))
+        self.assertLess(busy, 3)
+
     def test_bad_flags(self):
         make_file(self.path)
         rc, err = run_bad(['-m', '4', '--flash-path', self.path,

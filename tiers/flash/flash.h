@@ -44,6 +44,7 @@
 #ifndef TIERCACHE_FLASH_FLASH_H
 #define TIERCACHE_FLASH_FLASH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -271,6 +272,55 @@ bool flash_loc_current(flash_t *f, uint64_t hash, uint64_t loc);
  * promoted copy need not be written again, never to install a read. O(1).
  */
 bool flash_loc_indexed(flash_t *f, uint64_t hash, uint64_t loc);
+
+/* ---- walking the records (lru_crawler metadump) ----------------------- */
+
+/* A live record, valid only during the flash_walk_fn call. */
+typedef struct flash_walk_rec {
+    const char *key;
+    size_t nkey;
+    uint32_t nbytes;
+    uint32_t flags;
+    int64_t exptime;      /* absolute unix, 0 = never */
+    uint64_t cas;
+    int64_t store_time;
+    uint8_t marks;        /* as flash_wr_item_t.marks (FLASH_REC_FETCHED) */
+    uint64_t hash;        /* XXH3_64bits of the key */
+} flash_walk_rec_t;
+
+/* Return false to stop the walk. Called with no flash lock held. */
+typedef bool (*flash_walk_fn)(void *ctx, const flash_walk_rec_t *r);
+
+typedef struct flash_walk_stats {
+    uint64_t segments;         /* segments walked */
+    uint64_t segments_skipped; /* reused or freed under the walk */
+    uint64_t blocks;           /* blocks decoded */
+    uint64_t block_errors;     /* blocks or segment headers that failed to
+                                  validate (skipped) */
+    uint64_t io_errors;        /* segment reads that failed (skipped) */
+    uint64_t records;          /* records seen */
+    uint64_t listed;           /* records handed to the callback */
+} flash_walk_stats_t;
+
+/*
+ * Lists every live record once: segments in ring order (tail to head) from
+ * a snapshot of the ring at the start; on-device segments read with
+ * synchronous aligned O_DIRECT preads of one segment at a time, in-memory
+ * (open / being written) segments copied out under their builder lock. A
+ * record is listed only if the index still points at its block and it owns
+ * that slot (the last record of the key in the block), its segment was not
+ * reused meanwhile, and it is neither expired nor flushed (flash's flush
+ * time; the caller may apply stricter rules). Records added after the walk
+ * passed their segment are missed; a record that reclaim rewrites ahead of
+ * the walk while it runs may be seen twice (the caller dedups by hash if it
+ * must). IO errors and bad blocks are counted in *stats (may be NULL),
+ * logged once per segment and skipped. `stop` (may be NULL) is polled
+ * between blocks. BLOCKING (a whole device is read): call on a thread of
+ * its own, never on a worker. FLASH_OK, or FLASH_ENOMEM (nothing walked).
+ * Memory: one segment-size buffer + one block of scratch.
+ */
+flash_status_e flash_walk(flash_t *f, flash_walk_fn fn, void *ctx,
+                          const _Atomic bool *stop, flash_walk_stats_t *stats);
 
 /* ---- stats ------------------------------------------------------------ */
 

@@ -121,17 +121,25 @@ static void teardown(void)
     pthread_cond_destroy(&E.c);
 }
 
-static void open_store(const char *name, unsigned tag_bits)
+/* Opens the test store; clock NULL = the store's default clock. */
+static void open_store_clock(const char *name, unsigned tag_bits, flash_clock_fn clock)
 {
     make_path(name);
     flash_settings_t s;
     settings(&s);
     if (tag_bits)
         s.tag_bits = tag_bits;
+    if (clock)
+        s.clock = clock;
     char err[512];
     flash_status_e st = flash_create(&E.f, &s, err, sizeof err);
     cr_assert_eq(st, FLASH_OK, "create: %s: %s", flash_strerror(st), err);
     cr_assert_eq(flash_worker_create(E.f, &E.w), FLASH_OK);
+}
+
+static void open_store(const char *name, unsigned tag_bits)
+{
+    open_store_clock(name, tag_bits, NULL);
 }
 
 /* ---- items ---- */
@@ -155,7 +163,9 @@ static uint32_t valof(char *buf, unsigned i, unsigned ver)
     return n;
 }
 
-static flash_status_e spill(unsigned i, unsigned ver)
+/* Enqueues key i, version ver, expiring at exptime (0 = never), stored at
+ * store_time; the pin is freed by written_fn (or here on a refusal). */
+static flash_status_e spill_at(unsigned i, unsigned ver, int64_t exptime, int64_t store_time)
 {
     pin_t *p = calloc(1, sizeof *p);
     p->nkey = keyof(p->key, sizeof p->key, i);
@@ -163,8 +173,8 @@ static flash_status_e spill(unsigned i, unsigned ver)
     p->nbytes = valof(p->value, i, ver);
     flash_wr_item_t it = {
         .key = p->key, .nkey = p->nkey, .value = p->value, .nbytes = p->nbytes,
-        .flags = i, .exptime = 0, .cas = ((uint64_t)i << 16) | ver,
-        .store_time = time(NULL), .hash = XXH3_64bits(p->key, p->nkey), .token = p,
+        .flags = i, .exptime = exptime, .cas = ((uint64_t)i << 16) | ver,
+        .store_time = store_time, .hash = XXH3_64bits(p->key, p->nkey), .token = p,
     };
     flash_status_e st = flash_enqueue(E.f, &it);
     if (st != FLASH_OK) {
@@ -172,6 +182,11 @@ static flash_status_e spill(unsigned i, unsigned ver)
         free(p);
     }
     return st;
+}
+
+static flash_status_e spill(unsigned i, unsigned ver)
+{
+    return spill_at(i, ver, 0, time(NULL));
 }
 
 static uint64_t enqueued;
@@ -426,17 +441,15 @@ Test(store, spill_and_read_back)
     free(rds);
 }
 
-Test(store, remove_and_overwrite)
+/* Every 4th key leaves the index (a set or delete in RAM); every 8th is
+ * then spilled again as version 1 (want[i] = 1), the others stay deleted
+ * (want[i] = 99). Waits until the new copies are written. */
+static void overwrite_or_delete_quarter(unsigned *want)
 {
-    open_store("overwrite", 0);
-    enqueued = 0;
-    spill_all(NKEYS, 0);
-    unsigned *want = calloc(NKEYS, sizeof *want);
     for (unsigned i = 0; i < NKEYS; i += 4) {
-        flash_remove(E.f, XXH3_64bits("", 0) ^ 0); /* harmless no-op remove */
         char key[64];
         size_t nkey = keyof(key, sizeof key, i);
-        flash_remove(E.f, XXH3_64bits(key, nkey)); /* set or delete in RAM */
+        flash_remove(E.f, XXH3_64bits(key, nkey));
         if (i % 8 == 0) {
             spill_ok(i, 1); /* the newer copy, evicted again */
             want[i] = 1;
@@ -445,6 +458,16 @@ Test(store, remove_and_overwrite)
         }
     }
     wait_written(enqueued);
+}
+
+Test(store, remove_and_overwrite)
+{
+    open_store("overwrite", 0);
+    enqueued = 0;
+    spill_all(NKEYS, 0);
+    unsigned *want = calloc(NKEYS, sizeof *want);
+    flash_remove(E.f, XXH3_64bits("", 0)); /* harmless no-op remove */
+    overwrite_or_delete_quarter(want);
     rd_t *rds = read_all(NKEYS, want);
     unsigned miss = 0;
     for (unsigned i = 0; i < NKEYS; i++) {
@@ -539,16 +562,14 @@ Test(store, tag_collisions_never_wrong) { wrap_twice(2); }
 
 /* ---- faults ---- */
 
-Test(store, corrupted_blocks_are_misses)
+/* Flips `count` bytes at pseudo-random offsets (from `seed`) in the first 12
+ * segments of the store's file, past the superblock area. */
+static void flip_bytes(uint64_t seed, int count)
 {
-    open_store("corrupt", 0);
-    enqueued = 0;
-    spill_all(NKEYS, 0);
-    /* flip bytes all over the written segments (not the first 8 KiB) */
     int fd = open(E.path, O_RDWR);
     cr_assert(fd >= 0);
-    uint64_t x = 12345;
-    for (int k = 0; k < 400; k++) {
+    uint64_t x = seed;
+    for (int k = 0; k < count; k++) {
         x = x * 6364136223846793005ull + 1;
         off_t off = FLASH_HEADER_AREA + (off_t)((x >> 20) % (12u * SEG_SIZE));
         uint8_t b;
@@ -558,6 +579,16 @@ Test(store, corrupted_blocks_are_misses)
     }
     fsync(fd);
     close(fd);
+}
+
+
+Test(store, corrupted_blocks_are_misses)
+{
+    open_store("corrupt", 0);
+    enqueued = 0;
+    spill_all(NKEYS, 0);
+    /* flip bytes all over the written segments (not the first 8 KiB) */
+    flip_bytes(12345, 400);
     rd_t *rds = read_all(NKEYS, NULL);
     unsigned bad = 0;
     for (unsigned i = 0; i < NKEYS; i++) {
@@ -811,4 +842,216 @@ Test(store, same_key_callback_runs_before_newer_copy_indexed)
         cr_assert(rds[i].match, "key %u: got version %d", i, rds[i].got_ver);
     }
     pthread_mutex_destroy(&C.m);
+}
+
+/* ---- flash_walk (lru_crawler metadump, issue 5) ---- */
+
+static _Atomic int64_t walk_skew; /* added to the real clock */
+
+static int64_t walk_clock(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL) + atomic_load(&walk_skew);
+}
+
+static void open_walk_store(const char *name, unsigned tag_bits)
+{
+    atomic_store(&walk_skew, 0);
+    open_store_clock(name, tag_bits, walk_clock);
+}
+
+/* An item of version ver that expires at `exptime` (absolute). */
+static void spill_exp(unsigned i, unsigned ver, int64_t exptime)
+{
+    cr_assert_eq(spill_at(i, ver, exptime, walk_clock(NULL)), FLASH_OK);
+    enqueued++;
+}
+
+typedef struct walk_seen {
+    unsigned n;          /* keys 0..n-1 */
+    unsigned *count;     /* times listed */
+    uint64_t *cas;       /* cas listed */
+    unsigned other;      /* records of keys outside 0..n-1 */
+} walk_seen_t;
+
+static bool walk_visit(void *ctx, const flash_walk_rec_t *r)
+{
+    walk_seen_t *ws = ctx;
+    char key[64];
+    unsigned i;
+    cr_assert(r->nkey < sizeof key);
+    memcpy(key, r->key, r->nkey);
+    key[r->nkey] = '\0';
+    if (sscanf(key, "key:%u", &i) != 1 || i >= ws->n) {
+        ws->other++;
+        return true;
+    }
+    cr_assert_eq(r->hash, XXH3_64bits(r->key, r->nkey));
+    char val[1024];
+    unsigned ver = (unsigned)(r->cas & 0xffff);
+    cr_assert_eq(r->nbytes, valof(val, i, ver), "key %u: value length", i);
+    cr_assert_eq(r->flags, i);
+    ws->count[i]++;
+    ws->cas[i] = r->cas;
+    return true;
+}
+
+static void walk_all(walk_seen_t *ws, unsigned n, flash_walk_stats_t *st)
+{
+    ws->n = n;
+    ws->count = calloc(n, sizeof *ws->count);
+    ws->cas = calloc(n, sizeof *ws->cas);
+    ws->other = 0;
+    cr_assert_eq(flash_walk(E.f, walk_visit, ws, NULL, st), FLASH_OK);
+}
+
+/* want[i]: version expected, 99 = deleted, 98 = expired. */
+static void walk_check(unsigned n, const unsigned *want, unsigned tag_bits)
+{
+    walk_seen_t ws;
+    flash_walk_stats_t st;
+    walk_all(&ws, n, &st);
+    cr_assert_eq(ws.other, 0);
+    cr_assert_eq(st.block_errors + st.io_errors, 0);
+    unsigned *wv = calloc(n, sizeof *wv);
+    for (unsigned i = 0; i < n; i++)
+        wv[i] = want[i] >= 98 ? 0 : want[i];
+    rd_t *rds = read_all(n, wv);
+    unsigned listed = 0, live = 0;
+    for (unsigned i = 0; i < n; i++)
+        live += want[i] < 98;
+    for (unsigned i = 0; i < n; i++) {
+        cr_assert(ws.count[i] <= 1, "key %u listed %u times", i, ws.count[i]);
+        if (want[i] >= 98) {
+            cr_assert_eq(ws.count[i], 0, "%s key %u listed",
+                         want[i] == 99 ? "deleted" : "expired", i);
+            continue;
+        }
+        /* listed exactly when a lookup finds it, and then the newest */
+        bool found = rds[i].st == FLASH_OK;
+        cr_assert_eq(ws.count[i] == 1, found, "key %u: listed %u, lookup %s", i,
+                     ws.count[i], flash_strerror(rds[i].st));
+        if (found) {
+            cr_assert(rds[i].match, "key %u: lookup got v%d, want v%u", i,
+                      rds[i].got_ver, want[i]);
+            cr_assert_eq(ws.cas[i], ((uint64_t)i << 16) | want[i], "key %u: cas", i);
+            listed++;
+        }
+    }
+    /* with 2 tag bits collisions drop many entries; else nearly none */
+    cr_assert(listed > (tag_bits ? live / 4 : live - live / 100), "only %u of %u listed",
+              listed, live);
+    cr_assert_eq(st.listed, listed);
+    cr_assert(st.segments > 0 && st.blocks > 0);
+    free(rds);
+    free(wv);
+    free(ws.count);
+    free(ws.cas);
+}
+
+static void walk_scenario(const char *name, unsigned tag_bits)
+{
+    open_walk_store(name, tag_bits);
+    enqueued = 0;
+    unsigned *want = calloc(NKEYS, sizeof *want);
+    int64_t now = walk_clock(NULL);
+    for (unsigned i = 0; i < NKEYS; i++) {
+        if (i % 10 == 3) {
+            spill_exp(i, 0, now + 100); /* expires below */
+            want[i] = 98;
+        } else {
+            spill_ok(i, 0);
+        }
+    }
+    wait_written(enqueued);
+    overwrite_or_delete_quarter(want);
+    atomic_store(&walk_skew, 200);
+    walk_check(NKEYS, want, tag_bits);
+    free(want);
+}
+
+Test(store, walk_lists_live_records_once) { walk_scenario("walk", 0); }
+Test(store, walk_tag_collisions) { walk_scenario("walkcoll", 2); }
+
+/* Reclaim has wrapped the ring (rewrites moved hot records): still every
+ * listed key once, at its newest version. */
+Test(store, walk_after_wrap)
+{
+    open_walk_store("walkwrap", 0);
+    enqueued = 0;
+    unsigned n = NKEYS;
+    unsigned *want = calloc(n, sizeof *want);
+    for (unsigned round = 0; round < 6; round++) {
+        for (unsigned i = 0; i < n; i++) {
+            char key[64];
+            size_t nkey = keyof(key, sizeof key, i);
+            flash_remove(E.f, XXH3_64bits(key, nkey));
+            spill_ok(i, round);
+            want[i] = round;
+        }
+        wait_written(enqueued);
+        if (round == 3) { /* hits make some records hot: rewritten */
+            rd_t *rds = read_all(n / 4, want);
+            free(rds);
+        }
+    }
+    flash_stats_t s = stats();
+    cr_assert(s.flash_reclaims > 0, "the ring did not wrap");
+    walk_seen_t ws;
+    walk_all(&ws, n, NULL);
+    for (unsigned i = 0; i < n; i++) {
+        cr_assert(ws.count[i] <= 1, "key %u listed %u times", i, ws.count[i]);
+        if (ws.count[i])
+            cr_assert_eq(ws.cas[i], ((uint64_t)i << 16) | want[i], "key %u: old cas", i);
+    }
+    free(ws.count);
+    free(ws.cas);
+    free(want);
+}
+
+/* A stop flag ends the walk early. */
+Test(store, walk_stop_flag)
+{
+    open_walk_store("walkstop", 0);
+    enqueued = 0;
+    spill_all(2000, 0);
+    _Atomic bool stop = true;
+    walk_seen_t ws;
+    ws.n = 2000;
+    ws.count = calloc(2000, sizeof *ws.count);
+    ws.cas = calloc(2000, sizeof *ws.cas);
+    ws.other = 0;
+    flash_walk_stats_t st;
+    cr_assert_eq(flash_walk(E.f, walk_visit, &ws, &stop, &st), FLASH_OK);
+    cr_assert_eq(st.listed, 0);
+    free(ws.count);
+    free(ws.cas);
+}
+
+/* Corrupted blocks and segment headers: skipped, counted and logged; what
+ * is listed is intact (walk_visit checks every record's length and flags),
+ * never a wrong record. */
+Test(store, walk_skips_corruption)
+{
+    open_walk_store("walkcorrupt", 0);
+    enqueued = 0;
+    spill_all(NKEYS, 0);
+    flip_bytes(777, 300);
+    int logs0 = atomic_load(&E.logs);
+    walk_seen_t ws;
+    flash_walk_stats_t st;
+    walk_all(&ws, NKEYS, &st);
+    unsigned listed = 0;
+    for (unsigned i = 0; i < NKEYS; i++) {
+        cr_assert(ws.count[i] <= 1, "key %u listed %u times", i, ws.count[i]);
+        if (ws.count[i]) {
+            cr_assert_eq(ws.cas[i], (uint64_t)i << 16);
+            listed++;
+        }
+    }
+    cr_assert(st.block_errors + st.segments_skipped > 0, "corruption not seen");
+    cr_assert(atomic_load(&E.logs) > logs0, "not logged");
+    cr_assert(listed > 0 && listed < NKEYS, "listed %u", listed);
+    free(ws.count);
+    free(ws.cas);
 }
