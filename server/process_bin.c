@@ -85,20 +85,6 @@ static void respond_error(conn_t *c, bin_status_e st)
         outq_text(&c->out, (const char *)buf, n);
 }
 
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)(v >> 32));
-    wr32(p + 4, (uint32_t)v);
-}
-
 /* Parks the connection: the request goes on at `step`. */
 static void park(conn_t *c, int step)
 {
@@ -135,7 +121,7 @@ static void finish_get(conn_t *c, cache_status_e st, cache_item_t *it)
         .cas = cache_item_cas(it),
     };
     bin_encode_header(hdr, &h);
-    wr32(hdr + BIN_HEADER_LEN, cache_item_flags(it));
+    bin_wr32(hdr + BIN_HEADER_LEN, cache_item_flags(it));
     memcpy(hdr + BIN_HEADER_LEN + 4, cache_item_key(it), nkey);
     outq_text(&c->out, (const char *)hdr, BIN_HEADER_LEN + 4 + nkey);
     if (vlen > 0) {
@@ -287,7 +273,7 @@ static void do_delete(conn_t *c)
 static void arith_value(conn_t *c, uint64_t v, uint64_t cas)
 {
     uint8_t body[8];
-    wr64(body, v);
+    bin_wr64(body, v);
     respond(c, BIN_STATUS_OK, cas, NULL, 0, NULL, 0, body, 8);
 }
 

@@ -9,42 +9,6 @@
 
 #include <string.h>
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)(v >> 32));
-    wr32(p + 4, (uint32_t)v);
-}
-
 bin_parse_status_e bin_parse_header(const uint8_t *buf, size_t len,
                                     bin_header_t *hdr)
 {
@@ -53,13 +17,13 @@ bin_parse_status_e bin_parse_header(const uint8_t *buf, size_t len,
     }
     hdr->magic = buf[0];
     hdr->opcode = buf[1];
-    hdr->keylen = rd16(buf + 2);
+    hdr->keylen = bin_rd16(buf + 2);
     hdr->extlen = buf[4];
     hdr->datatype = buf[5];
-    hdr->vbucket = rd16(buf + 6);
-    hdr->bodylen = rd32(buf + 8);
-    hdr->opaque = rd32(buf + 12);
-    hdr->cas = rd64(buf + 16);
+    hdr->vbucket = bin_rd16(buf + 6);
+    hdr->bodylen = bin_rd32(buf + 8);
+    hdr->opaque = bin_rd32(buf + 12);
+    hdr->cas = bin_rd64(buf + 16);
     return BIN_PARSE_OK;
 }
 
@@ -232,8 +196,8 @@ bin_parse_status_e bin_parse(const uint8_t *buf, size_t len,
     case BIN_CMD_SET:
     case BIN_CMD_ADD:
     case BIN_CMD_REPLACE:
-        req->flags = rd32(ext);
-        req->exptime = rd32(ext + 4);
+        req->flags = bin_rd32(ext);
+        req->exptime = bin_rd32(ext + 4);
         req->vlen = h->bodylen - h->keylen - 8u;
         break;
     case BIN_CMD_APPEND:
@@ -242,19 +206,19 @@ bin_parse_status_e bin_parse(const uint8_t *buf, size_t len,
         break;
     case BIN_CMD_INCR:
     case BIN_CMD_DECR:
-        req->delta = rd64(ext);
-        req->initial = rd64(ext + 8);
-        req->exptime = rd32(ext + 16);
+        req->delta = bin_rd64(ext);
+        req->initial = bin_rd64(ext + 8);
+        req->exptime = bin_rd32(ext + 16);
         break;
     case BIN_CMD_FLUSH:
         if (h->extlen == 4) {
-            req->exptime = rd32(ext);
+            req->exptime = bin_rd32(ext);
             req->has_exptime = true;
         }
         break;
     case BIN_CMD_TOUCH:
     case BIN_CMD_GAT:
-        req->exptime = rd32(ext);
+        req->exptime = bin_rd32(ext);
         break;
     default:
         break;
@@ -279,13 +243,13 @@ void bin_encode_header(uint8_t out[BIN_HEADER_LEN], const bin_header_t *hdr)
 {
     out[0] = hdr->magic;
     out[1] = hdr->opcode;
-    wr16(out + 2, hdr->keylen);
+    bin_wr16(out + 2, hdr->keylen);
     out[4] = hdr->extlen;
     out[5] = hdr->datatype;
-    wr16(out + 6, hdr->vbucket);
-    wr32(out + 8, hdr->bodylen);
-    wr32(out + 12, hdr->opaque);
-    wr64(out + 16, hdr->cas);
+    bin_wr16(out + 6, hdr->vbucket);
+    bin_wr32(out + 8, hdr->bodylen);
+    bin_wr32(out + 12, hdr->opaque);
+    bin_wr64(out + 16, hdr->cas);
 }
 
 size_t bin_encode_response(uint8_t *buf, size_t cap, uint8_t opcode,

@@ -96,6 +96,44 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Big-endian (network order) field access for the binary protocol's
+ * header and extras: bin_rdN reads, bin_wrN writes N bits at p. */
+static inline uint16_t bin_rd16(const uint8_t *p)
+{
+    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static inline uint32_t bin_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline uint64_t bin_rd64(const uint8_t *p)
+{
+    return (uint64_t)bin_rd32(p) << 32 | bin_rd32(p + 4);
+}
+
+static inline void bin_wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void bin_wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline void bin_wr64(uint8_t *p, uint64_t v)
+{
+    bin_wr32(p, (uint32_t)(v >> 32));
+    bin_wr32(p + 4, (uint32_t)v);
+}
+
 #define BIN_HEADER_LEN 24
 #define BIN_MAGIC_REQ 0x80
 #define BIN_MAGIC_RES 0x81
