@@ -156,6 +156,15 @@ item_t *ram_item_temp(const char *key, size_t nkey, uint32_t flags, rel_time_t e
 
 /* Caller holds the stripe of hv. Takes the hash's reference. Keeps
  * it->cas as it is (an item installed from flash). */
+/* Changes a linked item's exptime in place (touch, gat, incr, md I) and
+ * tells the crawler's schedule (ram.h crawl_due). Caller holds the stripe. */
+static void item_exptime_set(ram_t *r, item_t *it, rel_time_t exptime)
+{
+    it->exptime = exptime;
+    if (exptime != 0)
+        ram_crawl_note(r, exptime);
+}
+
 static void do_item_link_cas(ram_t *r, item_t *it, uint64_t hv, rel_time_t now)
 {
     it->time = now;
@@ -563,9 +572,7 @@ cache_status_e ram_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
         lru = item_lru(it);
         do_item_bump(r, it, now);
         if (mode != RAM_GET) {
-            it->exptime = exptime;
-            if (exptime != 0)
-                ram_crawl_note(r, exptime);
+            item_exptime_set(r, it, exptime);
             do_item_modified(r, it, hv);
         }
     }
@@ -829,11 +836,8 @@ static cache_status_e do_arith(ram_t *r, ram_wstats_t *ws, item_t *it, uint64_t 
         atomic_load_explicit(&it->refcount, memory_order_acquire) == 2) {
         /* In place, padded with spaces (memcached: "10" decr 1 -> "9 "). */
         it->cas = r->set.use_cas ? next_cas(r) : 0;
-        if (set_exptime) {
-            it->exptime = exptime;
-            if (exptime != 0)
-                ram_crawl_note(r, exptime);
-        }
+        if (set_exptime)
+            item_exptime_set(r, it, exptime);
         if (on_flash) {
             item_loc_set(r, it, 0); /* no longer the promoted copy */
             do_flash_changed(r, hv);
@@ -914,11 +918,8 @@ static cache_status_e do_keyed_delete(ram_t *r, ram_wstats_t *ws, item_t *it, ui
         item_marks_or(it, CACHE_MARK_STALE);
         item_marks_clear(it, CACHE_MARK_TOKEN);
         it->cas = r->set.use_cas ? next_cas(r) : 0;
-        if (k->set_exptime) {
-            it->exptime = k->exptime;
-            if (k->exptime != 0)
-                ram_crawl_note(r, k->exptime);
-        }
+        if (k->set_exptime)
+            item_exptime_set(r, it, k->exptime);
         do_item_modified(r, it, hv);
         k->cas_out = it->cas;
     } else {
