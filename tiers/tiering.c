@@ -970,28 +970,11 @@ void tier_stats(tier_t *t, cache_stats_t *out)
     flash_stats_t fs;
     flash_stats_snapshot(t->f, &fs);
     out->flash_enabled = true;
-    out->flash_bytes_written = fs.flash_bytes_written;
-    out->flash_items_written = fs.flash_items_written;
-    out->flash_bytes_spilled = fs.flash_bytes_spilled;
-    out->flash_bytes_logical = fs.flash_bytes_logical;
-    out->flash_bytes_read = fs.flash_bytes_read;
-    out->flash_items = fs.flash_items;
-    out->flash_index_bytes = fs.flash_index_bytes;
-    out->flash_index_capacity = fs.flash_index_capacity;
-    out->flash_index_bytes_max = fs.flash_index_bytes_max;
-    out->flash_index_capacity_max = fs.flash_index_capacity_max;
-    out->flash_index_evictions = fs.flash_index_evictions;
-    out->flash_index_collateral = fs.flash_index_collateral;
-    out->flash_segments_free = fs.flash_segments_free;
-    out->flash_segments_used = fs.flash_segments_used;
-    out->flash_reclaims = fs.flash_reclaims;
-    out->flash_rewrites = fs.flash_rewrites;
-    out->flash_read_errors = fs.flash_read_errors;
-    out->flash_write_errors = fs.flash_write_errors;
-    out->flash_checksum_failures = fs.flash_checksum_failures;
+#define TIER_STATS_MIRROR(name, desc) out->name = fs.name;
+    FLASH_STATS_MIRRORED(TIER_STATS_MIRROR)
+#undef TIER_STATS_MIRROR
     out->flash_drops_admission = fs.flash_drops_admission + ld(&t->drops_admission);
     out->flash_drops_stall = fs.flash_drops_stall + ld(&t->r->spill_drops_stall);
-    out->flash_drops_io = fs.flash_drops_io;
     out->flash_reads = fs.flash_hits + fs.flash_misses;
     out->flash_get_hits = ld(&t->get_hits);
     out->flash_get_misses = ld(&t->get_misses);
