@@ -15,6 +15,7 @@ the tests expect is memcached's exact behaviour.
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -110,6 +111,7 @@ class Server:
         self.stdout_path = os.path.join(self.tmpdir, 'stdout')
         self.port_file = os.path.join(self.tmpdir, 'portfile')
         self.exit_code = None
+        self.final_stderr = None   # kept once stop() removed tmpdir
 
     # -- lifecycle -------------------------------------------------------
     def __enter__(self):
@@ -159,6 +161,8 @@ class Server:
         self.port = None
         env = dict(os.environ)
         env.update(self.extra_env)
+        os.makedirs(self.tmpdir, exist_ok=True)
+        self.final_stderr = None
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         env['MEMCACHED_PORT_FILENAME'] = self.port_file
@@ -215,6 +219,8 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def stderr(self):
+        if self.final_stderr is not None:
+            return self.final_stderr
         try:
             with open(self.stderr_path, 'rb') as f:
                 return f.read().decode('utf-8', 'replace')
@@ -248,6 +254,9 @@ class Server:
         for f in (self.err_f, self.out_f):
             f.close()
         err = self.stderr()
+        # the files go with the process; what they said stays readable
+        self.final_stderr = err
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
         if self.check_exit and not quiet and problem is None and not self.ref:
             if code != 0:
                 problem = 'server exit code %s (want 0)' % code
