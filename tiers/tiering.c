@@ -42,7 +42,7 @@
 
 #define TIER_MAX_TRIES 8
 #define TIER_PROMOTE_PER_SEC 10000
-#define TIER_IFLT_SLOTS 256
+#define TIER_IFLT_SLOTS 1024   /* in-flight key heads: chains of ~1 at 1000 in flight */
 /* a worker short of memory runs this many due written_fn calls itself */
 #define TIER_COMPLETE_CHUNK 256
 /* ... else waits this long for the writer's next batch, then retries */
@@ -78,7 +78,7 @@ typedef enum tr_op { TR_GET, TR_GAT, TR_TOUCH, TR_STORE, TR_DELETE, TR_UNLINK, T
 typedef struct tr_req tr_req_t;
 struct tr_req {
     tr_req_t *next;     /* ready list, or the waiters chain */
-    tr_req_t *inext;    /* inflight list (heads only) */
+    tr_req_t *inext;    /* inflight chain of its hv slot (heads only) */
     tr_req_t *wait_head, *wait_tail; /* heads only: queued behind */
     tier_worker_t *tw;
     tr_op_e op;
@@ -116,9 +116,8 @@ struct tier_worker {
     ram_wstats_t *scratch;     /* counters not to be shown (promotion allocs) */
     flash_worker_t *fw;
     tr_req_t *ready_head, *ready_tail;
-    tr_req_t *inflight;        /* heads */
+    tr_req_t *iflt[TIER_IFLT_SLOTS]; /* heads, chained per hv slot */
     unsigned nheads;
-    uint16_t iflt[TIER_IFLT_SLOTS]; /* heads per hv slot */
     int64_t promo_sec;
     unsigned promo_count;
     tier_walk_t *walk;         /* the flash walk this worker started */
@@ -232,6 +231,7 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
         fs.segment_size = s->flash_segment_size;
     if (s->flash_block_size)
         fs.block_size = s->flash_block_size;
+    fs.dict_size = s->flash_dict_size;
     fs.compression_level = s->flash_compression == CACHE_FLASH_NO_COMPRESSION
                                ? FLASH_LEVEL_NONE
                                : s->flash_compression;
@@ -345,9 +345,9 @@ int tier_worker_fd(const tier_worker_t *tw)
 
 static tr_req_t *inflight_find(tier_worker_t *tw, uint64_t hv, const char *key, size_t nkey)
 {
-    if (tw->nheads == 0 || tw->iflt[hv % TIER_IFLT_SLOTS] == 0)
+    if (tw->nheads == 0)
         return NULL;
-    for (tr_req_t *q = tw->inflight; q; q = q->inext)
+    for (tr_req_t *q = tw->iflt[hv % TIER_IFLT_SLOTS]; q; q = q->inext)
         if (q->hv == hv && q->nkey == nkey && memcmp(q->key, key, nkey) == 0)
             return q;
     return NULL;
@@ -355,16 +355,16 @@ static tr_req_t *inflight_find(tier_worker_t *tw, uint64_t hv, const char *key, 
 
 static void inflight_add(tier_worker_t *tw, tr_req_t *q)
 {
+    tr_req_t **head = &tw->iflt[q->hv % TIER_IFLT_SLOTS];
     q->registered = true;
-    q->inext = tw->inflight;
-    tw->inflight = q;
+    q->inext = *head;
+    *head = q;
     tw->nheads++;
-    tw->iflt[q->hv % TIER_IFLT_SLOTS]++;
 }
 
 static void inflight_del(tier_worker_t *tw, tr_req_t *q)
 {
-    for (tr_req_t **pp = &tw->inflight; *pp; pp = &(*pp)->inext) {
+    for (tr_req_t **pp = &tw->iflt[q->hv % TIER_IFLT_SLOTS]; *pp; pp = &(*pp)->inext) {
         if (*pp == q) {
             *pp = q->inext;
             break;
@@ -372,7 +372,6 @@ static void inflight_del(tier_worker_t *tw, tr_req_t *q)
     }
     q->registered = false;
     tw->nheads--;
-    tw->iflt[q->hv % TIER_IFLT_SLOTS]--;
 }
 
 static void ready_push(tier_worker_t *tw, tr_req_t *q)
