@@ -98,6 +98,7 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
     cs->flash_size = s->flash_size;
     cs->flash_segment_size = (uint32_t)s->flash_segment_size;
     cs->flash_block_size = (uint32_t)s->flash_block_size;
+    cs->flash_dict_size = s->flash_dict_size;
     cs->flash_compression = s->flash_no_compression
                                 ? CACHE_FLASH_NO_COMPRESSION
                                 : s->flash_level;

@@ -251,9 +251,12 @@ static const opt_t opts[] = {
     {0, "flash-segment-size", NULL, T_SIZE, OFF(flash_segment_size), "8m",
      "flash segment: unit of writing and reclaim", "flash_segment_size",
      F_FLASH, 0, 0},
-    {0, "flash-block-size", NULL, T_SIZE, OFF(flash_block_size), "16k",
+    {0, "flash-block-size", NULL, T_SIZE, OFF(flash_block_size), "4k",
      "raw bytes of items compressed together; one read per hit",
      "flash_block_size", F_FLASH, 0, 0},
+    {0, "flash-dict-size", NULL, T_SIZE, OFF(flash_dict_size), "64k",
+     "zstd dictionary trained on the first 1 MiB of spilled values; small blocks "
+     "then compress like big ones (0: none; 1k..64k)", "flash_dict_size", F_FLASH, 0, 0},
     {0, "flash-compression", NULL, T_STR, OFF(flash_compression), "1",
      "zstd level of flash blocks (-100..22), or none; 1 shrinks JSON-like values 4.5x (3: 4.6x for 15% more CPU)", "flash_compression", F_FLASH, 0,
      0},
@@ -593,7 +596,8 @@ void settings_default(settings_t *s)
     s->delimiter = strdup(":");
     s->hash_algorithm = strdup("murmur3");
     s->flash_segment_size = 8 * 1024 * 1024;
-    s->flash_block_size = 16 * 1024;
+    s->flash_block_size = 4 * 1024;
+    s->flash_dict_size = 64 * 1024;
     s->flash_compression = strdup("1");
     s->flash_io_depth = 64;
     s->flash_promote = strdup("second-hit");
@@ -659,6 +663,12 @@ static settings_status_e validate_flash(settings_t *s)
         fprintf(stderr, "tiercache: invalid --flash-block-size %zu (1 byte "
                 "to 1g; the flash tier may ask for less)\n",
                 s->flash_block_size);
+        return SETTINGS_EUSAGE;
+    }
+    if (s->flash_dict_size != 0 &&
+        (s->flash_dict_size < 1024 || s->flash_dict_size > 64 * 1024)) {
+        fprintf(stderr, "tiercache: invalid --flash-dict-size %zu (0 for none, or "
+                "1k to 64k)\n", s->flash_dict_size);
         return SETTINGS_EUSAGE;
     }
     if (s->flash_path != NULL && s->flash_path[0] == '\0') {

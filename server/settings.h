@@ -73,6 +73,7 @@ typedef struct settings {
     size_t flash_size;          /* --flash-size: bytes (0: whole device) */
     size_t flash_segment_size;  /* --flash-segment-size, -o ext_page_size */
     size_t flash_block_size;    /* --flash-block-size */
+    size_t flash_dict_size;     /* --flash-dict-size (0 = none) */
     char *flash_compression;    /* --flash-compression: zstd level | none */
     int flash_io_depth;         /* --flash-io-depth */
     size_t flash_min_item_size; /* --flash-min-item-size, -o ext_item_size */

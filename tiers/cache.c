@@ -83,7 +83,8 @@ void cache_settings_default(cache_settings_t *s)
     s->flash_path = NULL;
     s->flash_size = 0;
     s->flash_segment_size = 8u << 20;
-    s->flash_block_size = 16u << 10;
+    s->flash_block_size = 4u << 10;
+    s->flash_dict_size = 64u << 10;
     s->flash_compression = 1;
     s->flash_io_depth = 64;
     s->flash_min_item_size = 0;

@@ -94,7 +94,8 @@ typedef struct cache_settings {
     const char *flash_path;       /* --flash-path: file or block device */
     uint64_t flash_size;          /* --flash-size, bytes (0 = whole device) */
     uint32_t flash_segment_size;  /* --flash-segment-size (8 MiB) */
-    uint32_t flash_block_size;    /* --flash-block-size, raw bytes (16 KiB) */
+    uint32_t flash_block_size;    /* --flash-block-size, raw bytes (4 KiB) */
+    size_t flash_dict_size;       /* --flash-dict-size, bytes (64 KiB; 0 = none) */
     int flash_compression;        /* --flash-compression: zstd level (3);
                                      CACHE_FLASH_NO_COMPRESSION = none */
     unsigned flash_io_depth;      /* --flash-io-depth, per worker (64) */
@@ -385,6 +386,7 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(flash_index_capacity_max, "index capacity at that size, items")        \
     X(flash_index_evictions, "index entries dropped: index full")            \
     X(flash_index_collateral, "index entries dropped: same tag as a write")   \
+    X(flash_dict_bytes, "bytes of the zstd dictionary blocks use (0: none)")  \
     X(flash_segments_free, "segments free")                                  \
     X(flash_segments_used, "segments holding data")                          \
     X(flash_reclaims, "segments reclaimed")                                  \

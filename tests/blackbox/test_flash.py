@@ -345,6 +345,70 @@ class Flash(BBTest):
             f.flush()
             os.fsync(f.fileno())
 
+    def json_values(self, rng, n):
+        """JSON-like documents: long shared field names, varying numbers
+        and strings (what a dictionary learns)."""
+        words = [b'alpha', b'beta', b'gamma', b'delta', b'omega', b'sigma']
+        out = []
+        for i in range(n):
+            fields = [b'"customer_identifier":%d' % rng.randrange(10 ** 9),
+                      b'"display_name":"%s-%d"' % (rng.choice(words), rng.randrange(999)),
+                      b'"account_is_active":%s' % rng.choice([b'true', b'false']),
+                      b'"last_login_timestamp":"2026-11-%02dT%02d:%02d:00Z"' % (
+                          rng.randint(1, 28), rng.randrange(24), rng.randrange(60)),
+                      b'"preferred_language":"%s"' % rng.choice([b'en', b'de', b'fr']),
+                      b'"reputation_score":%d.%02d' % (rng.randrange(100), rng.randrange(100))]
+            rng.shuffle(fields)
+            tags = b','.join(b'{"tag_name":"%s","weight":%d}' % (
+                rng.choice(words), rng.randrange(10)) for _ in range(rng.randint(1, 30)))
+            out.append(b'{%s,"tags":[%s]}' % (b','.join(fields), tags))
+        return out
+
+    def load_json(self, c, prefix, seed):
+        rng = random.Random(seed)
+        items, total, i = [], 0, 0
+        while total < 8 * RAM_MB * MiB:
+            batch = self.json_values(rng, 512)
+            for v in batch:
+                items.append((b'%s%d' % (prefix, i), v))
+                total += len(v) + 60
+                i += 1
+        self.assertEqual(c.set_many(items), 0, 'sets not STORED')
+        return dict(items)
+
+    def test_dictionary(self):
+        """The first MiB of spilled values trains a zstd dictionary; blocks
+        made with it read back right and take fewer device bytes than the
+        same values without one (--flash-dict-size 0)."""
+        ratios = {}
+        for dict_size in ('0', '64k'):
+            path = os.path.join(self.dir, 'flash-dict-' + dict_size)
+            srv, c = self.server('--flash-dict-size', dict_size, path=path)
+            expect = self.load_json(c, b'J', 11)
+            st = c.stats()
+            deadline = time.monotonic() + 10
+            while (dict_size != '0' and int(st['flash_dict_bytes']) == 0 and
+                   time.monotonic() < deadline):
+                time.sleep(0.1)
+                st = c.stats()
+            if dict_size == '0':
+                self.assertEqual(st['flash_dict_bytes'], '0')
+            else:
+                self.assertGreater(int(st['flash_dict_bytes']), 1024, st)
+                self.assertLessEqual(int(st['flash_dict_bytes']), 65536)
+                # the dictionary is trained after ~1 MiB: load as much again
+                # so most blocks are made with it
+                expect.update(self.load_json(c, b'K', 12))
+                self.assertIn('compression dictionary of', srv.stderr())
+            hits = self.check_all(c, expect, what='dict %s' % dict_size)
+            self.assertGreater(hits, len(expect) * 9 // 10)
+            st = c.stats()
+            ratios[dict_size] = (int(st['flash_bytes_written']) /
+                                 int(st['flash_bytes_logical']))
+        # with the dictionary, at least 15% fewer device bytes per logical
+        # byte (23% measured on these seeded values: 0.294 -> 0.226)
+        self.assertLess(ratios['64k'], ratios['0'] * 0.85, ratios)
+
     def test_bulk_small_and_flush(self):
         srv, c = self.server()
         expect, rng = self.bulk(c, 20, 200, b's', ram_factor=8)

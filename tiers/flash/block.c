@@ -35,6 +35,7 @@ const char *flash_blk_strerror(flash_blk_status_e st)
     case FLASH_BLK_EDECOMPRESS: return "block: decompression failed";
     case FLASH_BLK_ECORRUPT: return "block: records corrupt";
     case FLASH_BLK_ENOTFOUND: return "block: key not found";
+    case FLASH_BLK_ENODICT: return "block: its dictionary is not loaded";
     case FLASH_BLK_END: return "block: end of records";
     }
     return "block: unknown status";
@@ -130,7 +131,7 @@ static uint64_t block_checksum(const uint8_t *hdr, const uint8_t *payload, size_
 }
 
 flash_blk_status_e flash_blockb_seal(flash_blockb_t *bb, ZSTD_CCtx *cctx, int level,
-                                     const flash_block_loc_t *loc, uint8_t *dst,
+                                     const flash_dict_t *dict, const flash_block_loc_t *loc, uint8_t *dst,
                                      size_t dst_cap, uint32_t *stored_out)
 {
     if (bb->nrec == 0)
@@ -142,21 +143,28 @@ flash_blk_status_e flash_blockb_seal(flash_blockb_t *bb, ZSTD_CCtx *cctx, int le
         return FLASH_BLK_ENOSPC;
     uint8_t *payload = dst + FLASH_BLK_HDR_LEN;
     uint32_t stored = bb->raw_len;
-    uint8_t codec = FLASH_CODEC_RAW;
+    uint8_t codec = FLASH_CODEC_RAW, slot = 0;
     if (cctx && level != FLASH_LEVEL_NONE) {
         /* a destination one byte short of raw: zstd fails unless it shrinks */
-        size_t r = ZSTD_compressCCtx(cctx, payload, bb->raw_len - 1, bb->raw,
-                                     bb->raw_len, level);
+        size_t r;
+        if (dict && dict->cdict)
+            r = ZSTD_compress_usingCDict(cctx, payload, bb->raw_len - 1, bb->raw,
+                                         bb->raw_len, dict->cdict);
+        else
+            r = ZSTD_compressCCtx(cctx, payload, bb->raw_len - 1, bb->raw,
+                                  bb->raw_len, level);
         if (!ZSTD_isError(r) && r < bb->raw_len) {
             stored = (uint32_t)r;
-            codec = FLASH_CODEC_ZSTD;
+            codec = dict && dict->cdict ? FLASH_CODEC_ZSTD_DICT : FLASH_CODEC_ZSTD;
+            slot = codec == FLASH_CODEC_ZSTD_DICT ? (uint8_t)dict->slot : 0;
         }
     }
     if (codec == FLASH_CODEC_RAW)
         memcpy(payload, bb->raw, bb->raw_len);
     memcpy(dst, FLASH_BLK_MAGIC, 4);
     fl_put_u8(dst + 4, codec);
-    memset(dst + 5, 0, 3);
+    fl_put_u8(dst + 5, slot);
+    memset(dst + 6, 0, 2);
     fl_put_u32(dst + 8, bb->nrec);
     fl_put_u32(dst + 12, bb->raw_len);
     fl_put_u32(dst + 16, stored);
@@ -182,6 +190,7 @@ flash_blk_status_e flash_block_header(const uint8_t *b, size_t len, flash_block_
     if (memcmp(b, FLASH_BLK_MAGIC, 4) != 0)
         return FLASH_BLK_EMAGIC;
     h->codec = fl_get_u8(b + 4);
+    h->dict_slot = fl_get_u8(b + 5);
     h->nrec = fl_get_u32(b + 8);
     h->raw_len = fl_get_u32(b + 12);
     h->stored_len = fl_get_u32(b + 16);
@@ -195,8 +204,10 @@ flash_blk_status_e flash_block_header(const uint8_t *b, size_t len, flash_block_
     if (h->codec == FLASH_CODEC_RAW) {
         if (h->stored_len != h->raw_len)
             return FLASH_BLK_EHEADER;
-    } else if (h->codec == FLASH_CODEC_ZSTD) {
+    } else if (h->codec == FLASH_CODEC_ZSTD || h->codec == FLASH_CODEC_ZSTD_DICT) {
         if (h->stored_len == 0 || h->stored_len >= h->raw_len)
+            return FLASH_BLK_EHEADER;
+        if (h->codec == FLASH_CODEC_ZSTD_DICT && h->dict_slot >= FLASH_DICT_SLOTS)
             return FLASH_BLK_EHEADER;
     } else {
         return FLASH_BLK_EHEADER;
@@ -238,8 +249,8 @@ static flash_blk_status_e parse_record(const uint8_t *raw, uint32_t raw_len, uin
 
 flash_blk_status_e flash_block_open(const uint8_t *buf, size_t len,
                                     const flash_block_loc_t *expect, ZSTD_DCtx *dctx,
-                                    uint8_t *scratch, size_t scratch_cap,
-                                    flash_block_view_t *view)
+                                    const flash_dicts_t *dicts, uint8_t *scratch,
+                                    size_t scratch_cap, flash_block_view_t *view)
 {
     flash_block_hdr_t h;
     flash_blk_status_e st = flash_block_header(buf, len, &h);
@@ -257,12 +268,21 @@ flash_blk_status_e flash_block_open(const uint8_t *buf, size_t len,
             return FLASH_BLK_ESTALE;
     }
     const uint8_t *raw = payload;
-    if (h.codec == FLASH_CODEC_ZSTD) {
+    if (h.codec != FLASH_CODEC_RAW) {
         if (!scratch || scratch_cap < h.raw_len)
             return FLASH_BLK_ENOSPC;
         if (!dctx)
             return FLASH_BLK_EINVAL;
-        size_t r = ZSTD_decompressDCtx(dctx, scratch, h.raw_len, payload, h.stored_len);
+        size_t r;
+        if (h.codec == FLASH_CODEC_ZSTD_DICT) {
+            const flash_dict_t *d = flash_dicts_slot(dicts, h.dict_slot);
+            if (!d)
+                return FLASH_BLK_ENODICT;
+            r = ZSTD_decompress_usingDDict(dctx, scratch, h.raw_len, payload, h.stored_len,
+                                           d->ddict);
+        } else {
+            r = ZSTD_decompressDCtx(dctx, scratch, h.raw_len, payload, h.stored_len);
+        }
         if (ZSTD_isError(r) || r != h.raw_len)
             return FLASH_BLK_EDECOMPRESS;
         raw = scratch;

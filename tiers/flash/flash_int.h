@@ -37,6 +37,8 @@
 
 #include "flash/aio.h"
 #include "flash/device.h"
+#include "flash/dict.h"
+#include "flash/dict_train.h"
 #include "flash/flash.h"
 #include "flash/index.h"
 #include "flash/segment.h"
@@ -104,6 +106,7 @@ struct flash {
     index_t *idx;
     uint32_t nseg;
     uint32_t segsize;
+    flash_dicts_t dicts;       /* blocks' dictionaries (dict.h: atomics) */
     uint32_t max_record;       /* flash_seg_max_record */
     unsigned reserve;          /* effective reserve_segments */
     unsigned rewrite_pct;      /* effective */
@@ -131,6 +134,7 @@ struct flash {
     aio_ctx_t *waio;
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *wdctx;
+    flash_dict_trainer_t *dtrain; /* NULL once sampling is over or off */
     uint8_t *rbuf;             /* reclaim buffer, segment_size, aligned */
     uint8_t *rscratch;         /* reclaim decompression, max_record */
     uint64_t next_seq;

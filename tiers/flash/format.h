@@ -13,9 +13,13 @@
  *
  *   offset 0      superblock (128 B used, rest of the first 4 KiB zero)
  *   offset 4096   state record (128 B used, rest of the next 4 KiB zero)
+ *   offset 8192   dictionary slot 0, dictionary slot 1 (FLASH_DICT_SLOT_SIZE
+ *                 each; zero until a dictionary is written there)
  *   data_offset   segment 0, segment 1, ... segment N-1   (a ring)
  *
- *   data_offset is 4096-aligned and >= FLASH_HEADER_AREA (8192). Segment i
+ *   data_offset is 4096-aligned and >= FLASH_HEADER_AREA (147456: the
+ *   three areas above; all of it is zeroed when the device is formatted,
+ *   so a dictionary of an earlier format never survives). Segment i
  *   starts at data_offset + i * segment_size. segment_size is a multiple of
  *   4096 and <= FLASH_MAX_SEGMENT_SIZE (8 MiB: 2^14 units of 512 B, the
  *   width of a block offset). N <= FLASH_MAX_SEGMENTS (2^18).
@@ -25,8 +29,9 @@
  *
  *   off  size  meaning
  *     0    16  magic FLASH_MAGIC "TIERCACHE-FLASH\0"
- *    16     4  format version (FLASH_FORMAT_VERSION = 2; 1 had a 4-byte
- *              value length and no meta marks in a record)
+ *    16     4  format version (FLASH_FORMAT_VERSION = 3; 2 had no
+ *              dictionary area and no codec 2; 1 had a 4-byte value length
+ *              and no meta marks in a record)
  *    20     4  encoded length in bytes (FLASH_SB_LEN = 128)
  *    24     8  device size used, bytes (>= data_offset + N * segment_size)
  *    32     8  data offset, bytes (4096-aligned, >= FLASH_HEADER_AREA)
@@ -72,6 +77,34 @@
  *   110     2  index geometry at shutdown: slots per bucket
  *   112     8  reserved (0)
  *   120     8  checksum: XXH3_64bits of bytes [0, 120)
+ *
+ * DICTIONARY SLOT (at 8192 + slot * FLASH_DICT_SLOT_SIZE; written once, by
+ * the dictionary trainer, BEFORE any block names the slot; never rewritten
+ * in format 3, where only slot 0 is used: slot 1 is reserved for a retrained
+ * dictionary, which may take a slot once no live block names it)
+ *
+ *   off  size  meaning
+ *     0     4  magic "TCDI"
+ *     4     4  slot format version (1)
+ *     8     8  instance id (the superblock's; another id = not ours: ignored)
+ *    16     4  dictionary id: the zstd dictionary id inside the content
+ *              (ZDICT format; also in every zstd frame made with it)
+ *    20     4  content length, bytes (1 .. FLASH_DICT_MAX = 65536)
+ *    24     8  creation time
+ *    32     4  samples the dictionary was trained on
+ *    36     4  sample bytes
+ *    40     8  content checksum: XXH3_64bits of the content bytes
+ *    48    72  reserved (0)
+ *   120     8  checksum: XXH3_64bits of bytes [0, 120)
+ *   512     n  content: a zstd dictionary (n = content length)
+ *
+ *   Why a dictionary: a block is the unit of a flash read and of one
+ *   decompression, so small blocks make reads cheap, but zstd compresses a
+ *   small block badly: each starts with no history. A dictionary trained
+ *   on the first spilled values gives every block that history. Measured
+ *   (bench/RESULTS.md, 2026-11-25): 4 KiB blocks of the bench's JSON values
+ *   compress 3.45x alone and 5.68x with a 64 KiB dictionary (16 KiB blocks
+ *   without one: 4.49x), and decompress 1.5x faster per byte.
  *
  * SEGMENT (segment_size bytes, built in RAM and written whole, in order)
  *
@@ -121,8 +154,11 @@
  *   off  size  meaning
  *     0     4  magic "TCBK"
  *     4     1  codec: 0 = raw (payload is the raw records), 1 = zstd (payload
- *              is one zstd frame that decompresses to exactly raw length)
- *     5     3  reserved (0)
+ *              is one zstd frame that decompresses to exactly raw length),
+ *              2 = zstd with a dictionary (as 1, the frame made with the
+ *              dictionary of slot byte 5)
+ *     5     1  codec 2: dictionary slot (0 .. FLASH_DICT_SLOTS - 1); else 0
+ *     6     2  reserved (0)
  *     8     4  record count (>= 1)
  *    12     4  raw length, bytes (sum of the record sizes; <= 8 MiB)
  *    16     4  stored length, bytes of payload after this header (raw
@@ -238,7 +274,7 @@
 #define FLASH_MAGIC "TIERCACHE-FLASH"  /* 15 chars + NUL = 16 bytes */
 #define FLASH_MAGIC_LEN 16
 
-#define FLASH_FORMAT_VERSION 2u
+#define FLASH_FORMAT_VERSION 3u
 
 /* Geometry. Field widths are the single source of these limits. */
 #define FLASH_UNIT 512u                 /* block offset unit, min alignment */
@@ -249,7 +285,17 @@
 #define FLASH_MAX_SEGMENTS (1u << FLASH_SEGID_BITS)
 #define FLASH_MAX_SEGMENT_SIZE ((uint32_t)(1u << FLASH_BLKOFF_BITS) * FLASH_UNIT)
 #define FLASH_MIN_SEGMENT_SIZE (64u * 1024u)
-#define FLASH_HEADER_AREA 8192u         /* superblock + state record */
+/* Dictionary slots (offset FLASH_DICT_OFFSET + slot * FLASH_DICT_SLOT_SIZE). */
+#define FLASH_DICT_OFFSET 8192u
+#define FLASH_DICT_SLOTS 2u
+#define FLASH_DICT_MAGIC "TCDI"
+#define FLASH_DICT_VERSION 1u
+#define FLASH_DICT_HDR_LEN 512u         /* 128 B used; content starts here */
+#define FLASH_DICT_HDR_CKSUM_OFF 120u
+#define FLASH_DICT_MAX 65536u           /* content bytes */
+#define FLASH_DICT_MIN 1024u            /* smallest dictionary worth training */
+#define FLASH_DICT_SLOT_SIZE 69632u     /* 512 + 64 KiB, rounded up to 4096 */
+#define FLASH_HEADER_AREA (FLASH_DICT_OFFSET + FLASH_DICT_SLOTS * FLASH_DICT_SLOT_SIZE)
 
 /* Superblock (offset 0) and state record (offset FLASH_STATE_OFFSET). */
 #define FLASH_SB_LEN 128u
@@ -274,6 +320,7 @@
 #define FLASH_BLK_HDR_CKSUM_OFF 32u
 #define FLASH_CODEC_RAW 0u
 #define FLASH_CODEC_ZSTD 1u
+#define FLASH_CODEC_ZSTD_DICT 2u
 #define FLASH_BLK_MAX_RAW FLASH_MAX_SEGMENT_SIZE
 
 /* Record. */

@@ -505,7 +505,7 @@ static void read_done(void *arg, long res)
         }
         flash_block_loc_t expect = { op->seg, op->gen, (uint16_t)op->cand[op->i].loc.offset };
         flash_block_view_t v;
-        bs = flash_block_open(blk, avail, &expect, fw->dctx, fw->scratch, f->max_record, &v);
+        bs = flash_block_open(blk, avail, &expect, fw->dctx, &f->dicts, fw->scratch, f->max_record, &v);
         if (bs == FLASH_BLK_OK) {
             release_reader(f, op->seg);
             flash_record_t rec;

@@ -127,7 +127,7 @@ static void do_block(flash_t *f, const flash_seghdr_t *h, size_t imglen, uint32_
     flash_block_loc_t expect = { seg, h->gen, (uint16_t)blkoff };
     size_t off = (size_t)blkoff * FLASH_UNIT;
     flash_block_view_t v;
-    flash_blk_status_e bs = flash_block_open(f->rbuf + off, imglen - off, &expect, f->wdctx,
+    flash_blk_status_e bs = flash_block_open(f->rbuf + off, imglen - off, &expect, f->wdctx, &f->dicts,
                                              f->rscratch, f->max_record, &v);
     if (bs != FLASH_BLK_OK || v.nrec != nitems) {
         if (bs != FLASH_BLK_ESTALE)

@@ -135,7 +135,8 @@ static flash_seg_status_e seal_open(flash_seg_t *s)
     flash_block_loc_t loc = {s->h.seg_id, s->h.gen, (uint16_t)s->cur_unit};
     uint64_t limit = s->cfg.segment_size - sum_space(s->nsum);
     uint32_t stored = 0;
-    flash_blk_status_e bs = flash_blockb_seal(s->open, s->cfg.cctx, s->cfg.level, &loc,
+    flash_blk_status_e bs = flash_blockb_seal(s->open, s->cfg.cctx, s->cfg.level,
+                                              flash_dicts_active(s->cfg.dicts), &loc,
                                               s->buf + used_bytes(s),
                                               (size_t)(limit - used_bytes(s)), &stored);
     if (bs != FLASH_BLK_OK) /* impossible: every add reserved the bound */
@@ -298,8 +299,8 @@ flash_blk_status_e flash_seg_view(const flash_seg_t *s, ZSTD_DCtx *dctx,
     if (blkoff < FLASH_SEG_FIRST_BLOCK || blkoff >= s->cur_unit)
         return FLASH_BLK_EMISPLACED;
     size_t off = (size_t)blkoff * FLASH_UNIT;
-    return flash_block_open(s->buf + off, used_bytes(s) - off, loc, dctx, scratch,
-                            scratch_cap, v);
+    return flash_block_open(s->buf + off, used_bytes(s) - off, loc, dctx, s->cfg.dicts,
+                            scratch, scratch_cap, v);
 }
 
 /* ---- codecs ---- */

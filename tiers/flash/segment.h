@@ -40,6 +40,7 @@
 #include <zstd.h>
 
 #include "flash/block.h"
+#include "flash/dict.h"
 #include "flash/format.h"
 
 typedef enum flash_seg_status {
@@ -64,6 +65,8 @@ typedef struct flash_seg_config {
     int level;               /* zstd level, or FLASH_LEVEL_NONE */
     ZSTD_CCtx *cctx;         /* borrowed, NULL = store raw; used by add and
                                 finalize; must outlive the builder */
+    const flash_dicts_t *dicts; /* borrowed, may be NULL: blocks sealed with
+                                the active dictionary, viewed with any */
 } flash_seg_config_t;
 
 /* Decoded segment header (format.h "SEGMENT HEADER"). */

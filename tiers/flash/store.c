@@ -39,8 +39,9 @@ void flash_settings_default(flash_settings_t *s)
 {
     memset(s, 0, sizeof *s);
     s->segment_size = 8u << 20;
-    s->block_size = 16u << 10;
+    s->block_size = 4u << 10;
     s->compression_level = 1;
+    s->dict_size = FLASH_DICT_MAX;
     s->io_depth = 64;
     s->read_bytes_cap = 4u << 20;
     s->min_item_size = 0;
@@ -179,6 +180,11 @@ static flash_status_e check_settings(const flash_settings_t *s, char *err, size_
                "segment size (%u)", p, s->block_size, FLASH_UNIT, s->segment_size / 4);
         return FLASH_EINVAL;
     }
+    if (s->dict_size != 0 && (s->dict_size < FLASH_DICT_MIN || s->dict_size > FLASH_DICT_MAX)) {
+        seterr(err, errlen, "%s: dictionary size %zu must be 0 (none) or between %u and %u",
+               p, s->dict_size, FLASH_DICT_MIN, FLASH_DICT_MAX);
+        return FLASH_EINVAL;
+    }
     if (s->tag_bits > INDEX_TAG_FIELD_BITS) {
         seterr(err, errlen, "%s: tag bits %u > %d", p, s->tag_bits, INDEX_TAG_FIELD_BITS);
         return FLASH_EINVAL;
@@ -271,6 +277,43 @@ static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
     return FLASH_OK;
 }
 
+/* The trainer's callback (its own thread): the slot reaches the device
+ * before the dictionary is published, so no block names a slot the device
+ * lacks (format.h DICTIONARY SLOT). */
+static void dict_ready(void *arg, flash_dict_t *d, flash_dict_status_e st)
+{
+    flash_t *f = arg;
+    if (!d) {
+        flash_log(f, "%s: no compression dictionary (%s); blocks are compressed "
+                  "without one", f->path, flash_dict_strerror(st));
+        return;
+    }
+    uint8_t *buf = device_buf_alloc(FLASH_DICT_SLOT_SIZE);
+    char e2[256] = "out of memory";
+    device_status_e ds = DEVICE_ENOMEM;
+    if (buf) {
+        memset(buf, 0, FLASH_DICT_SLOT_SIZE);
+        flash_dict_slot_encode(d, f->instance_id, buf);
+        ds = device_pwrite(f->dev, buf, FLASH_DICT_SLOT_SIZE,
+                           FLASH_DICT_OFFSET + (uint64_t)d->slot * FLASH_DICT_SLOT_SIZE,
+                           e2, sizeof e2);
+        device_buf_free(buf);
+    }
+    if (ds != DEVICE_OK) {
+        flash_log(f, "%s: cannot write the compression dictionary (%s); blocks are "
+                  "compressed without one", f->path, e2);
+        flash_dict_destroy(&d);
+        return;
+    }
+    uint32_t len = d->len, n = d->samples, sb = d->sample_bytes;
+    if (flash_dicts_publish(&f->dicts, d, true) != FLASH_DICT_OK) {
+        flash_dict_destroy(&d);
+        return;
+    }
+    flash_log(f, "%s: compression dictionary of %u bytes trained on %u values (%u "
+              "bytes); new blocks use it", f->path, len, n, sb);
+}
+
 static flash_status_e alloc_parts(flash_t *f, char *err, size_t errlen)
 {
     f->nseg = f->sb.segment_count;
@@ -311,7 +354,22 @@ static flash_status_e alloc_parts(flash_t *f, char *err, size_t errlen)
         .block_target = f->s.block_size,
         .level = f->s.compression_level,
         .cctx = f->s.compression_level == FLASH_LEVEL_NONE ? NULL : f->cctx,
+        .dicts = &f->dicts,
     };
+    if (f->s.dict_size > 0 && f->s.compression_level != FLASH_LEVEL_NONE) {
+        flash_dict_train_cfg_t tc;
+        flash_dict_train_cfg_default(&tc);
+        tc.dict_max = f->s.dict_size;
+        tc.slot = 0;
+        tc.level = f->s.compression_level;
+        tc.ready = dict_ready;
+        tc.arg = f;
+        flash_dict_status_e ds = flash_dict_trainer_create(&f->dtrain, &tc);
+        if (ds != FLASH_DICT_OK) {
+            seterr(err, errlen, "%s: dictionary trainer: %s", f->path, flash_dict_strerror(ds));
+            return ds == FLASH_DICT_ENOMEM ? FLASH_ENOMEM : FLASH_EINVAL;
+        }
+    }
     for (int i = 0; i < FLASH_NBUILDERS; i++) {
         if (flash_seg_create(&f->bld[i], &cfg) != FLASH_SEG_OK) {
             seterr(err, errlen, "%s: cannot allocate a segment builder", f->path);
@@ -328,6 +386,8 @@ static flash_status_e alloc_parts(flash_t *f, char *err, size_t errlen)
 
 static void free_parts(flash_t *f)
 {
+    flash_dict_trainer_destroy(&f->dtrain);  /* joins a running training */
+    flash_dicts_teardown(&f->dicts);
     aio_ctx_destroy(&f->waio);
     for (int i = 0; i < FLASH_NBUILDERS; i++)
         flash_seg_destroy(&f->bld[i]);
@@ -398,6 +458,7 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     f->s.path = f->path;
     f->open_bld = -1;
     f->next_seq = 1;
+    flash_dicts_init(&f->dicts);
     init_locks(f);
     char note[512];
     note[0] = '\0';
@@ -455,6 +516,12 @@ size_t flash_memory(const flash_t *f)
     m += (size_t)f->dcap * sizeof(flash_done_t) + FLASH_DONE_HSLOTS * sizeof(uint16_t);
     m += (size_t)f->nseg * sizeof(fseg_t);
     m += (size_t)atomic_load_explicit(&f->worker_bytes, memory_order_relaxed);
+    /* the dictionary: what it holds once trained, the sample buffer and
+     * ~4x its size (content, CDict, DDict) before */
+    size_t db = flash_dicts_bytes(&f->dicts);
+    if (db == 0 && f->dtrain)
+        db = (1u << 20) + 4 * f->s.dict_size;
+    m += db;
     return m;
 }
 
@@ -599,6 +666,8 @@ void flash_stats_snapshot(flash_t *f, flash_stats_t *out)
     out->flash_index_bytes_max = is.bytes_max;
     out->flash_index_capacity_max = is.capacity_max;
     out->flash_index_evictions = is.evictions;
+    const flash_dict_t *d = flash_dicts_active(&f->dicts);
+    out->flash_dict_bytes = d ? d->len : 0;
     pthread_mutex_lock(&f->seg_lock);
     out->flash_segments_used = f->nring;
     out->flash_segments_free = f->nseg - f->nring;

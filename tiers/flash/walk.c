@@ -135,7 +135,7 @@ static void walk_image(walker_t *w, const uint8_t *img, size_t len, uint32_t seg
         size_t total = flash_block_total_len(&bh);
         flash_block_loc_t expect = { seg, gen, (uint16_t)u };
         flash_block_view_t v;
-        flash_blk_status_e bs = flash_block_open(img + off, len - off, &expect, w->dctx,
+        flash_blk_status_e bs = flash_block_open(img + off, len - off, &expect, w->dctx, &w->f->dicts,
                                                  w->scratch, w->f->max_record, &v);
         if (bs == FLASH_BLK_OK) {
             if (!walk_view(w, &v, seg, gen, u, now))

@@ -34,6 +34,7 @@ typedef struct walk {
     uint8_t *seg_buf;        /* segment_size bytes */
     uint8_t *scratch;        /* FLASH_BLK_MAX_RAW bytes: one raw block */
     ZSTD_DCtx *dctx;
+    flash_dicts_t dicts;     /* the file's dictionaries (decode only) */
     unit_hash_t *uh;         /* records of the current segment's good blocks */
     size_t nuh, capuh;
     uint32_t *units;         /* distinct item block units of the summary */
@@ -226,6 +227,26 @@ static inspect_status_e check_header_area(walk_t *w)
             r->state_ok = true;
         }
     }
+    for (unsigned i = 0; i < FLASH_DICT_SLOTS; i++) {
+        size_t off = FLASH_DICT_OFFSET + (size_t)i * FLASH_DICT_SLOT_SIZE;
+        if ((size_t)n <= off)
+            break;
+        flash_dict_t *d;
+        flash_dict_status_e ds = flash_dict_slot_decode(buf + off, (size_t)n - off, i,
+                                                        r->sb.instance_id, FLASH_LEVEL_NONE, &d);
+        if (ds == FLASH_DICT_EEMPTY)
+            continue;
+        if (ds != FLASH_DICT_OK) {
+            problem(w, INSPECT_ERROR, -1, -1, off, "dictionary slot %u (offset %zu): %s; "
+                    "its blocks cannot be read", i, off, flash_dict_strerror(ds));
+            continue;
+        }
+        r->dict_id[i] = d->id;
+        r->dict_len[i] = d->len;
+        r->dict_samples[i] = d->samples;
+        if (flash_dicts_publish(&w->dicts, d, false) != FLASH_DICT_OK)
+            flash_dict_destroy(&d);
+    }
     return INSPECT_OK;
 }
 
@@ -288,7 +309,7 @@ static uint32_t check_block(walk_t *w, inspect_seg_t *s, uint32_t unit, uint32_t
             b.status = FLASH_BLK_ETRUNCATED;
         } else {
             flash_block_loc_t expect = { s->id, h->gen, (uint16_t)unit };
-            b.status = flash_block_open(p, total, &expect, w->dctx, w->scratch,
+            b.status = flash_block_open(p, total, &expect, w->dctx, &w->dicts, w->scratch,
                                         FLASH_BLK_MAX_RAW, &view);
         }
     }
@@ -527,6 +548,7 @@ inspect_status_e inspect_file(const char *path, const inspect_ops_t *ops, void *
     w.ops = ops;
     w.ctx = ctx;
     w.r = r;
+    flash_dicts_init(&w.dicts);
     w.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (w.fd < 0) {
         snprintf(r->error, sizeof r->error, "%s: cannot open: %s", path, strerror(errno));
@@ -563,6 +585,7 @@ out:
         snprintf(r->error, sizeof r->error, "%s: %llu problem(s) found", path,
                  (unsigned long long)r->errors);
     ZSTD_freeDCtx(w.dctx);
+    flash_dicts_teardown(&w.dicts);
     free(w.seg_buf);
     free(w.scratch);
     free(w.uh);

@@ -108,6 +108,9 @@ typedef struct inspect_report {
     flash_sb_status_e state_status;
     bool state_ok;
     flash_state_t state;
+    uint32_t dict_id[FLASH_DICT_SLOTS];      /* 0: slot empty or unreadable */
+    uint32_t dict_len[FLASH_DICT_SLOTS];
+    uint32_t dict_samples[FLASH_DICT_SLOTS];
     uint32_t seg_count[INSPECT_SEG_MISSING + 1];   /* by kind */
     uint64_t max_seq;             /* highest seq among USED segments */
     uint64_t blocks_ok, blocks_bad;

@@ -48,6 +48,12 @@ static void json_open(inspect_printer_t *p, const inspect_report_t *r)
     fprintf(p->out, ", \"file_size\": %llu", (ull)r->file_size);
 }
 
+static const char *codec_name(uint8_t codec)
+{
+    return codec == FLASH_CODEC_ZSTD ? "zstd" : codec == FLASH_CODEC_ZSTD_DICT ? "zstd+dict"
+                                                                               : "raw";
+}
+
 static void json_superblock(inspect_printer_t *p, const inspect_report_t *r)
 {
     FILE *f = p->out;
@@ -60,6 +66,12 @@ static void json_superblock(inspect_printer_t *p, const inspect_report_t *r)
             sb->version, (ull)sb->device_size, (ull)sb->data_offset, sb->segment_size,
             sb->segment_count, sb->alignment, sb->block_target, (ull)sb->created,
             (ull)sb->instance_id, sb->features);
+    fputs(",\n \"dictionaries\": [", f);
+    for (unsigned i = 0, n = 0; i < FLASH_DICT_SLOTS; i++)
+        if (r->dict_id[i])
+            fprintf(f, "%s{\"slot\": %u, \"id\": %u, \"bytes\": %u, \"samples\": %u}",
+                    n++ ? ", " : "", i, r->dict_id[i], r->dict_len[i], r->dict_samples[i]);
+    fputs("]", f);
     if (!r->state_ok) {
         fputs(",\n \"state\": {\"valid\": false, \"error\": ", f);
         json_str(f, flash_sb_strerror(r->state_status));
@@ -127,7 +139,7 @@ static void json_block(inspect_printer_t *p, const inspect_seg_t *s, const inspe
     if (b->hdr_ok)
         fprintf(f, ", \"codec\": \"%s\", \"records\": %u, \"raw_len\": %u, "
                 "\"stored_len\": %u, \"disk_len\": %u",
-                b->hdr.codec == FLASH_CODEC_ZSTD ? "zstd" : "raw", b->hdr.nrec,
+                codec_name(b->hdr.codec), b->hdr.nrec,
                 b->hdr.raw_len, b->hdr.stored_len, b->disk_len);
     fputs("}", f);
     (void)s;
@@ -219,6 +231,10 @@ static void text_superblock(inspect_printer_t *p, const inspect_report_t *r)
     fprintf(f, "  device size %llu, data offset %llu, %u segments of %u bytes, "
             "alignment %u, block target %u\n", (ull)sb->device_size, (ull)sb->data_offset,
             sb->segment_count, sb->segment_size, sb->alignment, sb->block_target);
+    for (unsigned i = 0; i < FLASH_DICT_SLOTS; i++)
+        if (r->dict_id[i])
+            fprintf(f, "dictionary slot %u: id %u, %u bytes, trained on %u values\n", i,
+                    r->dict_id[i], r->dict_len[i], r->dict_samples[i]);
     if (r->state_ok) {
         const flash_state_t *st = &r->state;
         fprintf(f, "state record: %s, run %llu, last seq %llu, min valid seq %llu, "
@@ -260,7 +276,7 @@ static void text_block(inspect_printer_t *p, const inspect_seg_t *s, const inspe
     fprintf(f, "  block unit %5u (offset %llu): ", b->unit, (ull)b->offset);
     if (b->hdr_ok)
         fprintf(f, "%s, %u records, raw %u, stored %u, disk %u: ",
-                b->hdr.codec == FLASH_CODEC_ZSTD ? "zstd" : "raw", b->hdr.nrec,
+                codec_name(b->hdr.codec), b->hdr.nrec,
                 b->hdr.raw_len, b->hdr.stored_len, b->disk_len);
     fprintf(f, "%s\n", b->status == FLASH_BLK_OK ? "ok" : flash_blk_strerror(b->status));
     (void)s;

@@ -304,7 +304,7 @@ Test(segment, fill_finalize_roundtrip)
         cr_assert_eq(bh.loc.blkoff, off / 512);
         flash_block_view_t v;
         flash_block_loc_t want = {1234, 7, (uint16_t)(off / 512)};
-        cr_assert_eq(flash_block_open(disk + off, SEG - off, &want, dctx, scratch, SEG / 4, &v),
+        cr_assert_eq(flash_block_open(disk + off, SEG - off, &want, dctx, NULL, scratch, SEG / 4, &v),
                      FLASH_BLK_OK);
         nrec += v.nrec;
         nblk++;
@@ -320,7 +320,7 @@ Test(segment, fill_finalize_roundtrip)
             continue;
         size_t bo = (size_t)ops[i].loc.blkoff * 512;
         flash_block_view_t v;
-        cr_assert_eq(flash_block_open(disk + bo, SEG - bo, &ops[i].loc, dctx, scratch, SEG / 4,
+        cr_assert_eq(flash_block_open(disk + bo, SEG - bo, &ops[i].loc, dctx, NULL, scratch, SEG / 4,
                                       &v),
                      FLASH_BLK_OK);
         flash_record_t got;

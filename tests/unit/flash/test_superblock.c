@@ -19,7 +19,7 @@ static uint64_t rnd(void)
 static flash_sb_t good_sb(void)
 {
     flash_sb_t sb;
-    cr_assert_eq(flash_sb_init(&sb, 64ull * MiB + 12345, 1 * MiB, 512, 16384, 1700000000,
+    cr_assert_eq(flash_sb_init(&sb, 64ull * MiB + FLASH_HEADER_AREA + 4153, 1 * MiB, 512, 16384, 1700000000,
                                0x1122334455667788ull),
                  FLASH_SB_OK);
     return sb;
@@ -30,7 +30,7 @@ Test(superblock, init_geometry)
     flash_sb_t sb = good_sb();
     cr_assert_eq(sb.version, FLASH_FORMAT_VERSION);
     cr_assert_eq(sb.data_offset, FLASH_HEADER_AREA);
-    /* (64 MiB + 12345 - 8192) / 1 MiB = 64 whole segments */
+    /* (64 MiB + header area + 4153 - header area) / 1 MiB = 64 whole segments */
     cr_assert_eq(sb.segment_count, 64);
     cr_assert_eq(flash_sb_validate(&sb), FLASH_SB_OK);
     cr_assert_eq(flash_sb_segment_offset(&sb, 0), FLASH_HEADER_AREA);
@@ -46,7 +46,7 @@ Test(superblock, init_geometry)
     cr_assert_eq(flash_sb_init(&x, 64 * MiB, 1 * MiB, 512, 256, 0, 0), FLASH_SB_EGEOMETRY);
     cr_assert_eq(flash_sb_init(&x, 64 * MiB, 1 * MiB, 512, MiB / 2, 0, 0), FLASH_SB_EGEOMETRY);
     cr_assert_eq(flash_sb_init(&x, 1 * MiB, 1 * MiB, 512, 16384, 0, 0), FLASH_SB_ETOOSMALL);
-    cr_assert_eq(flash_sb_init(&x, 1 * MiB + 8192, 1 * MiB, 4096, 16384, 0, 0), FLASH_SB_OK);
+    cr_assert_eq(flash_sb_init(&x, 1 * MiB + FLASH_HEADER_AREA, 1 * MiB, 4096, 16384, 0, 0), FLASH_SB_OK);
     cr_assert_eq(x.segment_count, 1);
     /* count is capped at 2^18 */
     cr_assert_eq(flash_sb_init(&x, (1ull << 40), 64 * 1024, 512, 4096, 0, 0), FLASH_SB_OK);

@@ -1,0 +1,143 @@
+/*
+ * tiers/flash/dict_train.c - the dictionary trainer: sample buffer, one
+ * training thread. See dict_train.h.
+ */
+#include "flash/dict_train.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zdict.h>
+
+struct flash_dict_trainer {
+    flash_dict_train_cfg_t cfg;
+    uint8_t *buf;            /* samples back to back */
+    size_t used;
+    size_t *sizes;
+    unsigned n;
+    bool started;            /* sampling over (writer's view) */
+    bool joinable;           /* the training thread was created */
+    pthread_t thread;
+};
+
+void flash_dict_train_cfg_default(flash_dict_train_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->dict_max = FLASH_DICT_MAX;
+    cfg->sample_bytes = 1u << 20;
+    cfg->max_samples = 16384;
+    cfg->sample_max = 16u << 10;
+}
+
+flash_dict_status_e flash_dict_trainer_create(flash_dict_trainer_t **out,
+                                              const flash_dict_train_cfg_t *cfg)
+{
+    *out = NULL;
+    if (cfg->dict_max == 0 || cfg->dict_max > FLASH_DICT_MAX || cfg->max_samples == 0 ||
+        cfg->sample_max == 0 || cfg->sample_bytes < 8 * cfg->dict_max ||
+        cfg->slot >= FLASH_DICT_SLOTS || !cfg->ready)
+        return FLASH_DICT_EINVAL;
+    flash_dict_trainer_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return FLASH_DICT_ENOMEM;
+    t->cfg = *cfg;
+    t->buf = malloc(cfg->sample_bytes);
+    t->sizes = calloc(cfg->max_samples, sizeof *t->sizes);
+    if (!t->buf || !t->sizes) {
+        free(t->buf);
+        free(t->sizes);
+        free(t);
+        return FLASH_DICT_ENOMEM;
+    }
+    *out = t;
+    return FLASH_DICT_OK;
+}
+
+flash_dict_status_e flash_dict_train(flash_dict_t **out, unsigned slot, const void *samples,
+                                     const size_t *sizes, unsigned n, size_t dict_max,
+                                     int level, uint64_t now)
+{
+    *out = NULL;
+    if (dict_max == 0 || dict_max > FLASH_DICT_MAX || n == 0 || slot >= FLASH_DICT_SLOTS)
+        return FLASH_DICT_EINVAL;
+    void *content = malloc(dict_max);
+    if (!content)
+        return FLASH_DICT_ENOMEM;
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += sizes[i];
+    size_t r = ZDICT_trainFromBuffer(content, dict_max, samples, sizes, n);
+    flash_dict_status_e st;
+    if (ZDICT_isError(r)) {
+        st = FLASH_DICT_ETRAIN;
+    } else {
+        st = flash_dict_create(out, slot, content, r, level, now);
+        if (st == FLASH_DICT_ECONTENT)
+            st = FLASH_DICT_ETRAIN;
+        if (st == FLASH_DICT_OK) {
+            (*out)->samples = n;
+            (*out)->sample_bytes = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+        }
+    }
+    free(content);
+    return st;
+}
+
+static void *train_main(void *arg)
+{
+    flash_dict_trainer_t *t = arg;
+    flash_dict_t *d = NULL;
+    flash_dict_status_e st = flash_dict_train(&d, t->cfg.slot, t->buf, t->sizes, t->n,
+                                              t->cfg.dict_max, t->cfg.level,
+                                              (uint64_t)time(NULL));
+    t->cfg.ready(t->cfg.arg, d, st);
+    return NULL;
+}
+
+bool flash_dict_trainer_offer(flash_dict_trainer_t *t, const void *a, size_t na,
+                              const void *b, size_t nb)
+{
+    if (t->started)
+        return false;
+    size_t room = t->cfg.sample_bytes - t->used;
+    size_t want = na + nb;
+    if (want > t->cfg.sample_max)
+        want = t->cfg.sample_max;
+    if (want > room)
+        want = room;
+    size_t ca = na < want ? na : want;
+    memcpy(t->buf + t->used, a, ca);
+    if (want > ca)
+        memcpy(t->buf + t->used + ca, b, want - ca);
+    t->used += want;
+    if (want > 0)
+        t->sizes[t->n++] = want;
+    if (t->used < t->cfg.sample_bytes && t->n < t->cfg.max_samples)
+        return true;
+    /* full: train on a thread of its own; the buffer is the thread's now */
+    t->started = true;
+    if (pthread_create(&t->thread, NULL, train_main, t) == 0)
+        t->joinable = true;
+    else
+        t->cfg.ready(t->cfg.arg, NULL, FLASH_DICT_ENOMEM);
+    return false;
+}
+
+bool flash_dict_trainer_started(const flash_dict_trainer_t *t)
+{
+    return t->started;
+}
+
+void flash_dict_trainer_destroy(flash_dict_trainer_t **tp)
+{
+    if (!tp || !*tp)
+        return;
+    flash_dict_trainer_t *t = *tp;
+    if (t->joinable)
+        pthread_join(t->thread, NULL);
+    free(t->buf);
+    free(t->sizes);
+    free(t);
+    *tp = NULL;
+}
