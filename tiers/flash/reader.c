@@ -21,9 +21,9 @@
  *
  * Read length: the index does not know a block's stored length, so the
  * first read must guess. A compressed block is much shorter than the raw
- * block size (JSON values, 16 KiB raw: ~3.4 KB stored), so reading a fixed
- * block_size + 4 KiB window (the old way: 20 KiB per hit) moved ~5x the
- * bytes needed. Each worker keeps a decaying histogram of the lengths it had
+ * block size (JSON values, 4 KiB raw with the dictionary: ~1 KB stored;
+ * 16 KiB raw without: ~3.4 KB), so reading a fixed block_size + 4 KiB
+ * window (the old way) moves several times the bytes needed. Each worker keeps a decaying histogram of the lengths it had
  * to read (block start to block end, in alignment units) and reads the
  * RD_COVER_PCT percentile of it, rounded to the device's alignment unit
  * (512 B here, not 4 KiB: the O_DIRECT rule is the logical block size).
@@ -83,8 +83,10 @@ struct flash_worker {
     uint8_t *hitbuf;          /* in-memory hit copy: key + value */
     size_t hitcap;
     rd_op_t *wait_head, *wait_tail;
-    rd_op_t *free_ops;
+    rd_op_t *free_ops;        /* without buffers */
     unsigned nfree_ops;
+    uint8_t **free_bufs;      /* window-sized read buffers */
+    unsigned nfree_bufs, max_free_bufs;
     unsigned inflight;
     size_t inflight_bytes;
     size_t window;            /* largest first read: block_size + 4 KiB */
@@ -98,7 +100,10 @@ struct flash_worker {
     bool closing;
 };
 
-#define FREE_OPS_MAX 64
+/* Pools: an op is ~0.7 KB and a multi-get can park hundreds per worker; a
+ * read buffer is needed only while its read is in flight or its block is
+ * decoded, so io_depth of them (x2) cover a busy worker. */
+#define FREE_OPS_MAX 1024
 
 enum { ADV_HIT, ADV_DONE, ADV_PENDING };
 
@@ -120,11 +125,7 @@ static rd_op_t *op_get(flash_worker_t *fw)
     if (op) {
         fw->free_ops = op->next;
         fw->nfree_ops--;
-        uint8_t *buf = op->buf;
-        size_t cap = op->cap;
         memset(op, 0, sizeof *op);
-        op->buf = buf;
-        op->cap = cap;
     } else if ((op = calloc(1, sizeof *op))) {
         mem_add(fw->f, sizeof *op);
     }
@@ -135,9 +136,13 @@ static rd_op_t *op_get(flash_worker_t *fw)
 
 static void op_put(flash_worker_t *fw, rd_op_t *op)
 {
-    if (op->cap != fw->window) {
-        mem_sub(fw->f, op->cap);
-        device_buf_free(op->buf);
+    if (op->buf) {
+        if (op->cap == fw->window && fw->nfree_bufs < fw->max_free_bufs && !fw->closing) {
+            fw->free_bufs[fw->nfree_bufs++] = op->buf;
+        } else {
+            mem_sub(fw->f, op->cap);
+            device_buf_free(op->buf);
+        }
         op->buf = NULL;
         op->cap = 0;
     }
@@ -147,8 +152,7 @@ static void op_put(flash_worker_t *fw, rd_op_t *op)
         fw->nfree_ops++;
         return;
     }
-    mem_sub(fw->f, op->cap + sizeof *op);
-    device_buf_free(op->buf);
+    mem_sub(fw->f, sizeof *op);
     free(op);
 }
 
@@ -323,6 +327,11 @@ static bool ensure_cap(flash_worker_t *fw, rd_op_t *op, size_t need)
 {
     if (op->cap >= need)
         return true;
+    if (op->cap == 0 && need <= fw->window && fw->nfree_bufs > 0) {
+        op->buf = fw->free_bufs[--fw->nfree_bufs];
+        op->cap = fw->window;
+        return true;
+    }
     uint8_t *nb = device_buf_alloc(need);
     if (!nb)
         return false;
@@ -542,15 +551,19 @@ flash_status_e flash_worker_create(flash_t *f, flash_worker_t **out)
     fw->dctx = ZSTD_createDCtx();
     fw->scratch = malloc(f->max_record);
     fw->hitbuf = malloc(fw->hitcap);
+    fw->max_free_bufs = 2 * f->s.io_depth;
+    fw->free_bufs = calloc(fw->max_free_bufs, sizeof *fw->free_bufs);
     char err[200];
-    if (!fw->dctx || !fw->scratch || !fw->hitbuf ||
+    if (!fw->dctx || !fw->scratch || !fw->hitbuf || !fw->free_bufs ||
         aio_ctx_create(&fw->aio, f->s.io_depth, err, sizeof err) != AIO_OK) {
-        if (fw->dctx && fw->scratch && fw->hitbuf)
+        bool allocated = fw->dctx && fw->scratch && fw->hitbuf && fw->free_bufs;
+        if (allocated)
             flash_log(f, "%s: worker aio context: %s", f->path, err);
-        flash_status_e st = fw->dctx && fw->scratch && fw->hitbuf ? FLASH_EIO : FLASH_ENOMEM;
+        flash_status_e st = allocated ? FLASH_EIO : FLASH_ENOMEM;
         ZSTD_freeDCtx(fw->dctx);
         free(fw->scratch);
         free(fw->hitbuf);
+        free(fw->free_bufs);
         free(fw);
         return st;
     }
@@ -574,10 +587,14 @@ void flash_worker_destroy(flash_worker_t **pfw)
         finish_miss(fw, op);
     while ((op = fw->free_ops)) {
         fw->free_ops = op->next;
-        mem_sub(f, op->cap + sizeof *op);
-        device_buf_free(op->buf);
+        mem_sub(f, sizeof *op);
         free(op);
     }
+    while (fw->nfree_bufs > 0) {
+        mem_sub(f, fw->window);
+        device_buf_free(fw->free_bufs[--fw->nfree_bufs]);
+    }
+    free(fw->free_bufs);
     mem_sub(f, fw->fixed_bytes);
     ZSTD_freeDCtx(fw->dctx);
     free(fw->scratch);
