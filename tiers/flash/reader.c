@@ -33,6 +33,12 @@
  * Submission is deferred (aio.h): the reads a worker issues in one event
  * loop pass leave with one io_submit.
  *
+ * One read per distinct block: a lookup whose candidate block is already
+ * being read by this worker (same segment, offset and generation) issues
+ * nothing; it follows that read (the leader's) and is answered from the
+ * same decoded block. Keys set together are spilled together, so a
+ * multi-get of them costs one read and one decompression per block.
+ *
  * Per worker at most io_depth reads and read_bytes_cap bytes are in flight
  * (one read always may be); the rest wait in a FIFO in user space.
  * Lock order: seg_lock -> bld_lock -> index; none is held across read_fn.
@@ -73,7 +79,15 @@ typedef struct rd_op {
     size_t skew;              /* block start within buf */
     uint64_t base;            /* device offset of buf[0] */
     flash_worker_t *fw;
+    /* one read per block: a leader (its read in flight) is in the worker's
+     * block table and lists the ops that wait on the same block */
+    struct rd_op *hnext;      /* block table chain (leaders) */
+    struct rd_op *followers;  /* leader: ops waiting on its block */
+    struct rd_op *fnext;      /* follower list / a group being finished */
+    bool leading;             /* in the block table */
 } rd_op_t;
+
+#define RD_BLK_SLOTS 256
 
 struct flash_worker {
     flash_t *f;
@@ -85,6 +99,7 @@ struct flash_worker {
     rd_op_t *wait_head, *wait_tail;
     rd_op_t *free_ops;        /* without buffers */
     unsigned nfree_ops;
+    rd_op_t *blk_ht[RD_BLK_SLOTS]; /* leaders by block (seg, offset) */
     uint8_t **free_bufs;      /* window-sized read buffers */
     unsigned nfree_bufs, max_free_bufs;
     unsigned inflight;
@@ -178,6 +193,47 @@ static rd_op_t *wait_pop(flash_worker_t *fw)
         if (!fw->wait_head)
             fw->wait_tail = NULL;
     }
+    return op;
+}
+
+/* ---- the block table: one read per block ---- */
+
+static unsigned blk_slot(uint32_t seg, uint32_t blkoff)
+{
+    return ((seg * 0x9E3779B1u) ^ (blkoff * 0x85EBCA6Bu)) >> 24; /* < RD_BLK_SLOTS */
+}
+
+static rd_op_t *blk_find(flash_worker_t *fw, uint32_t seg, uint32_t gen, uint32_t blkoff)
+{
+    for (rd_op_t *l = fw->blk_ht[blk_slot(seg, blkoff)]; l; l = l->hnext)
+        if (l->seg == seg && l->gen == gen && l->cand[l->i].loc.offset == blkoff)
+            return l;
+    return NULL;
+}
+
+static void blk_lead(flash_worker_t *fw, rd_op_t *op)
+{
+    rd_op_t **head = &fw->blk_ht[blk_slot(op->seg, op->cand[op->i].loc.offset)];
+    op->hnext = *head;
+    *head = op;
+    op->leading = true;
+}
+
+/* Takes the leader out of the table; returns the read's group: the leader
+ * first, then its followers, chained by fnext. */
+static rd_op_t *blk_group(flash_worker_t *fw, rd_op_t *op)
+{
+    if (op->leading) {
+        rd_op_t **pp = &fw->blk_ht[blk_slot(op->seg, op->cand[op->i].loc.offset)];
+        while (*pp && *pp != op)
+            pp = &(*pp)->hnext;
+        if (*pp)
+            *pp = op->hnext;
+        op->hnext = NULL;
+        op->leading = false;
+    }
+    op->fnext = op->followers;
+    op->followers = NULL;
     return op;
 }
 
@@ -398,6 +454,17 @@ static int advance(flash_worker_t *fw, rd_op_t *op, bool from_queue)
             op->i++;
             continue;
         }
+        rd_op_t *lead = blk_find(fw, seg, s->gen, c->loc.offset);
+        if (lead) {
+            /* that block is being read: wait for it (the leader holds the
+             * segment's reader count) */
+            pthread_mutex_unlock(&f->seg_lock);
+            op->gen = lead->gen;
+            op->seg = seg;
+            op->fnext = lead->followers;
+            lead->followers = op;
+            return ADV_PENDING;
+        }
         if (!can_issue(fw) || (!from_queue && fw->wait_head)) {
             pthread_mutex_unlock(&f->seg_lock);
             wait_push(fw, op, from_queue);
@@ -407,8 +474,10 @@ static int advance(flash_worker_t *fw, rd_op_t *op, bool from_queue)
         op->gen = s->gen;
         op->seg = seg;
         pthread_mutex_unlock(&f->seg_lock);
-        if (issue_first(fw, op))
+        if (issue_first(fw, op)) {
+            blk_lead(fw, op);
             return ADV_PENDING;
+        }
         release_reader(f, seg);
         op->worst = FLASH_EIO;
         op->i++;
@@ -468,6 +537,54 @@ static void checksum_failure(flash_worker_t *fw, rd_op_t *op, flash_blk_status_e
     index_remove_location(f->idx, op->hash, op->seg);
 }
 
+/* The read of a group failed (IO error, bad block): every op of it goes on
+ * to its next candidate; a bad block counts for each lookup it failed. */
+static void group_failed(flash_worker_t *fw, rd_op_t *group, flash_status_e worst,
+                         flash_blk_status_e bs)
+{
+    for (rd_op_t *o = group; o; o = o->fnext) {
+        if (worst == FLASH_ECHECKSUM && bs != FLASH_BLK_ESTALE)
+            checksum_failure(fw, o, bs);
+        else if (worst == FLASH_EIO)
+            o->worst = FLASH_EIO;
+        o->i++;
+    }
+    for (rd_op_t *o = group, *next; o; o = next) {
+        next = o->fnext;
+        continue_op(fw, o, false);
+    }
+}
+
+/* The group's block decoded into v: every op that finds its key gets its
+ * hit (read_fn copies the record out); the others go on to their next
+ * candidate, only once no one uses v any more (v may point into the
+ * leader's buffer or the worker's scratch). */
+static void group_opened(flash_worker_t *fw, rd_op_t *group, const flash_block_view_t *v)
+{
+    rd_op_t *done = NULL, *retry = NULL;
+    for (rd_op_t *o = group, *next; o; o = next) {
+        next = o->fnext;
+        flash_record_t rec;
+        if (find_owned(fw, o, v, &rec)) {
+            deliver_hit(fw, o, &rec);
+            o->fnext = done;
+            done = o;
+        } else {
+            o->i++;
+            o->fnext = retry;
+            retry = o;
+        }
+    }
+    for (rd_op_t *o = done, *next; o; o = next) {
+        next = o->fnext;
+        op_put(fw, o);
+    }
+    for (rd_op_t *o = retry, *next; o; o = next) {
+        next = o->fnext;
+        continue_op(fw, o, false);
+    }
+}
+
 static void read_done(void *arg, long res)
 {
     rd_op_t *op = arg;
@@ -477,15 +594,16 @@ static void read_done(void *arg, long res)
     fw->inflight_bytes -= op->len;
     if (fw->closing) {
         release_reader(f, op->seg);
-        finish_miss(fw, op);
+        for (rd_op_t *o = blk_group(fw, op), *next; o; o = next) {
+            next = o->fnext;
+            finish_miss(fw, o);
+        }
         return;
     }
     if (res < 0 || (size_t)res < op->len) {
         log_read_error(fw, op, res);
         release_reader(f, op->seg);
-        op->worst = FLASH_EIO;
-        op->i++;
-        continue_op(fw, op, false);
+        group_failed(fw, blk_group(fw, op), FLASH_EIO, FLASH_BLK_OK);
         return;
     }
     FSTAT_ADD(f, flash_bytes_read, (uint64_t)res);
@@ -504,12 +622,10 @@ static void read_done(void *arg, long res)
             if (op->base + need > seg_end)
                 need = (size_t)(seg_end - op->base);
             if (ensure_cap(fw, op, need) && submit(fw, op, op->have, need - op->have))
-                return;
+                return; /* still leading: followers wait for the rest */
             log_read_error(fw, op, -ENOMEM);
             release_reader(f, op->seg);
-            op->worst = FLASH_EIO;
-            op->i++;
-            continue_op(fw, op, false);
+            group_failed(fw, blk_group(fw, op), FLASH_EIO, FLASH_BLK_OK);
             return;
         }
         flash_block_loc_t expect = { op->seg, op->gen, (uint16_t)op->cand[op->i].loc.offset };
@@ -517,22 +633,12 @@ static void read_done(void *arg, long res)
         bs = flash_block_open(blk, avail, &expect, fw->dctx, &f->dicts, fw->scratch, f->max_record, &v);
         if (bs == FLASH_BLK_OK) {
             release_reader(f, op->seg);
-            flash_record_t rec;
-            if (find_owned(fw, op, &v, &rec)) {
-                deliver_hit(fw, op, &rec);
-                op_put(fw, op);
-                return;
-            }
-            op->i++;
-            continue_op(fw, op, false);
+            group_opened(fw, blk_group(fw, op), &v);
             return;
         }
     }
     release_reader(f, op->seg);
-    if (bs != FLASH_BLK_ESTALE)
-        checksum_failure(fw, op, bs);
-    op->i++;
-    continue_op(fw, op, false);
+    group_failed(fw, blk_group(fw, op), FLASH_ECHECKSUM, bs);
 }
 
 /* ---- API ---- */

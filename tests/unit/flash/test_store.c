@@ -441,6 +441,37 @@ Test(store, spill_and_read_back)
     free(rds);
 }
 
+/* Keys spilled together share blocks: looked up together (a multi-get),
+ * each block is read and decoded once and every key still gets its own
+ * value; looked up one by one, each key reads its block again. */
+Test(store, one_read_per_block)
+{
+    open_store("perblock", 0);
+    enqueued = 0;
+    spill_all(NKEYS, 0);
+    enum { N = 48 };
+    rd_t rds[N];
+    memset(rds, 0, sizeof rds);
+    for (unsigned k = 0; k < N; k++)
+        rds[k].i = k;
+    uint64_t b0 = stats().flash_bytes_read;
+    read_keys(rds, N); /* one batch: all lookups before any completion */
+    uint64_t together = stats().flash_bytes_read - b0;
+    for (unsigned k = 0; k < N; k++) {
+        cr_assert_eq(rds[k].st, FLASH_OK, "key %u", k);
+        cr_assert(rds[k].match, "key %u: wrong value", k);
+    }
+    b0 = stats().flash_bytes_read;
+    for (unsigned k = 0; k < N; k++) {
+        read_keys(&rds[k], 1);
+        cr_assert(rds[k].st == FLASH_OK && rds[k].match, "key %u alone", k);
+    }
+    uint64_t alone = stats().flash_bytes_read - b0;
+    /* ~8 values of 100-800 B per 4 KiB block: at least 3x fewer bytes */
+    cr_assert(together > 0 && together * 3 < alone, "together %llu, alone %llu",
+              (unsigned long long)together, (unsigned long long)alone);
+}
+
 /* Every 4th key leaves the index (a set or delete in RAM); every 8th is
  * then spilled again as version 1 (want[i] = 1), the others stay deleted
  * (want[i] = 99). Waits until the new copies are written. */
