@@ -237,6 +237,9 @@
  *    state record with min valid seq = highest seq seen + 1 so no segment of
  *    that run is ever replayed. (A crash loses the flash contents, as
  *    memcached's extstore loses them on every restart; never correctness.)
+ *    Then load the dictionary slots: a slot that fails its checksums is
+ *    lost, and the blocks that name it read as misses (ENODICT), never as
+ *    wrong values; a slot's instance id must be the superblock's.
  * 2. Before serving, write state RUNNING (run count + 1, no snapshot), so a
  *    crash of this run cannot pass for a clean stop.
  * 3. Read every segment header; keep those that validate, carry the
