@@ -92,6 +92,11 @@ static void *train_main(void *arg)
                                               t->cfg.dict_max, t->cfg.level,
                                               (uint64_t)time(NULL));
     t->cfg.ready(t->cfg.arg, d, st);
+    /* the samples are of no further use: only this thread touches them now */
+    free(t->buf);
+    free(t->sizes);
+    t->buf = NULL;
+    t->sizes = NULL;
     return NULL;
 }
 

@@ -47,8 +47,8 @@ typedef struct flash_dict_trainer flash_dict_trainer_t;
 void flash_dict_train_cfg_default(flash_dict_train_cfg_t *cfg);
 
 /*
- * Creates a trainer (allocates cfg->sample_bytes + the sample table; no
- * thread yet). Fails: FLASH_DICT_EINVAL (sizes 0, dict_max >
+ * Creates a trainer (allocates cfg->sample_bytes + the sample table, freed
+ * by the training thread when it is done; no thread yet). Fails: FLASH_DICT_EINVAL (sizes 0, dict_max >
  * FLASH_DICT_MAX, sample_bytes < 8 * dict_max: zstd needs far more sample
  * than dictionary), FLASH_DICT_ENOMEM. On failure *out is NULL.
  */

@@ -520,7 +520,7 @@ size_t flash_memory(const flash_t *f)
      * ~4x its size (content, CDict, DDict) before */
     size_t db = flash_dicts_bytes(&f->dicts);
     if (db == 0 && f->dtrain)
-        db = (1u << 20) + 4 * f->s.dict_size;
+        db = (1u << 20) + 4 * f->s.dict_size; /* freed once trained */
     m += db;
     return m;
 }
