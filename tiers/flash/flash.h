@@ -96,8 +96,9 @@ typedef struct flash_settings {
                                   16 KiB blocks without, for a quarter of
                                   the decompression per hit) */
     int compression_level;     /* zstd level; FLASH_LEVEL_NONE = none (1:
-                                  on 16 KiB JSON-like blocks 4.51x vs 4.58x
-                                  at 3, for 14% less compressor CPU) */
+                                  on 16 KiB JSON-like blocks without a
+                                  dictionary 4.51x vs 4.58x at 3, for 14%
+                                  less compressor CPU) */
     size_t dict_size;          /* zstd dictionary trained on the first
                                   spilled values, bytes (64 KiB; 0 = none;
                                   <= FLASH_DICT_MAX). See dict_train.h. */

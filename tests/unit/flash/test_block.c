@@ -136,7 +136,8 @@ Test(block, one_record_both_codecs)
         cr_assert_eq(flash_block_next(&v, &cur, &got), FLASH_BLK_OK);
         cr_assert_eq(flash_block_next(&v, &cur, &got), FLASH_BLK_END);
         /* no expectation: tools may open any block */
-        cr_assert_eq(flash_block_open(dst, stored, NULL, dctx, NULL, scratch, CAP, &v), FLASH_BLK_OK);
+        cr_assert_eq(flash_block_open(dst, stored, NULL, dctx, NULL, scratch, CAP, &v),
+                     FLASH_BLK_OK);
     }
 }
 
@@ -192,7 +193,8 @@ Test(block, big_record_alone)
     cr_assert_eq(flash_block_find(&v, key, r.nkey, &got), FLASH_BLK_OK);
     check_rec(&got, &r);
     /* scratch too small for the raw bytes */
-    cr_assert_eq(flash_block_open(dst, stored, &LOC, dctx, NULL, scratch, 1000, &v), FLASH_BLK_ENOSPC);
+    cr_assert_eq(flash_block_open(dst, stored, &LOC, dctx, NULL, scratch, 1000, &v),
+                 FLASH_BLK_ENOSPC);
     /* too big for the capacity */
     static uint8_t huge[CAP];
     flash_record_t h = mkrec(11, key, huge, CAP - 10, 1);
@@ -212,11 +214,14 @@ Test(block, bad_arguments)
     cr_assert_eq(flash_blockb_append(bb, &r), FLASH_BLK_OK, "250-byte key, empty value");
     uint32_t stored = 0;
     flash_block_loc_t zero = {1, 1, 0};
-    cr_assert_eq(flash_blockb_seal(bb, cctx, LEVEL, NULL, &zero, dst, CAP, &stored), FLASH_BLK_EINVAL);
-    cr_assert_eq(flash_blockb_seal(bb, cctx, LEVEL, NULL, &LOC, dst, 511, &stored), FLASH_BLK_ENOSPC);
+    cr_assert_eq(flash_blockb_seal(bb, cctx, LEVEL, NULL, &zero, dst, CAP, &stored),
+                 FLASH_BLK_EINVAL);
+    cr_assert_eq(flash_blockb_seal(bb, cctx, LEVEL, NULL, &LOC, dst, 511, &stored),
+                 FLASH_BLK_ENOSPC);
     cr_assert_eq(flash_blockb_count(bb), 1, "failed seal keeps the records");
     seal(LEVEL);
-    cr_assert_eq(flash_blockb_seal(bb, cctx, LEVEL, NULL, &LOC, dst, CAP, &stored), FLASH_BLK_EEMPTY);
+    cr_assert_eq(flash_blockb_seal(bb, cctx, LEVEL, NULL, &LOC, dst, CAP, &stored),
+                 FLASH_BLK_EEMPTY);
     flash_blockb_t *x = NULL;
     cr_assert_eq(flash_blockb_create(&x, 0, 10), FLASH_BLK_EINVAL);
     cr_assert_eq(flash_blockb_create(&x, 100, 10), FLASH_BLK_EINVAL);
@@ -328,10 +333,12 @@ Test(block, stale_and_misplaced)
     cr_assert_eq(flash_block_open(dst, stored, &l, dctx, NULL, scratch, CAP, &v), FLASH_BLK_ESTALE);
     l = LOC;
     l.seg_id++;
-    cr_assert_eq(flash_block_open(dst, stored, &l, dctx, NULL, scratch, CAP, &v), FLASH_BLK_EMISPLACED);
+    cr_assert_eq(flash_block_open(dst, stored, &l, dctx, NULL, scratch, CAP, &v),
+                 FLASH_BLK_EMISPLACED);
     l = LOC;
     l.blkoff++;
-    cr_assert_eq(flash_block_open(dst, stored, &l, dctx, NULL, scratch, CAP, &v), FLASH_BLK_EMISPLACED);
+    cr_assert_eq(flash_block_open(dst, stored, &l, dctx, NULL, scratch, CAP, &v),
+                 FLASH_BLK_EMISPLACED);
 }
 
 Test(block, truncated)
@@ -412,7 +419,8 @@ Test(block, crafted_payloads)
     cr_assert_eq(open_blk(stored, &v), FLASH_BLK_EMAGIC);
     /* no dctx for a zstd block */
     stored = small_block(LEVEL);
-    cr_assert_eq(flash_block_open(dst, stored, &LOC, NULL, NULL, scratch, CAP, &v), FLASH_BLK_EINVAL);
+    cr_assert_eq(flash_block_open(dst, stored, &LOC, NULL, NULL, scratch, CAP, &v),
+                 FLASH_BLK_EINVAL);
 }
 
 /* Random bytes, random bytes behind a plausible header, and valid blocks
@@ -528,7 +536,8 @@ static void ratio_for(uint32_t target, size_t lo, size_t hi, double *ratio_paylo
         raw += flash_record_size(r.nkey, r.nvalue);
         if (flash_blockb_append(b, &r) == FLASH_BLK_EFULL) {
             uint32_t st;
-            cr_assert_eq(flash_blockb_seal(b, cctx, LEVEL, NULL, &LOC, dst, CAP, &st), FLASH_BLK_OK);
+            cr_assert_eq(flash_blockb_seal(b, cctx, LEVEL, NULL, &LOC, dst, CAP, &st),
+                         FLASH_BLK_OK);
             payload += (uint32_t)dst[16] | (uint32_t)dst[17] << 8 | (uint32_t)dst[18] << 16;
             disk += st;
             cr_assert_eq(flash_blockb_append(b, &r), FLASH_BLK_OK);
