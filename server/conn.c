@@ -113,6 +113,7 @@ conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
     conn_t *c = calloc(1, sizeof(*c));
     if (c == NULL) {
         close(fd);
+        atomic_fetch_sub(&w->srv->curr_conns, 1); /* the listener counted it */
         return NULL;
     }
     c->w = w;
@@ -133,6 +134,7 @@ conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
     if (!c->ev_added) {
         close(fd);
         free(c);
+        atomic_fetch_sub(&w->srv->curr_conns, 1);
         return NULL;
     }
     worker_conn_link(w, c);

@@ -92,6 +92,8 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
     cs->maintainer_thread = s->lru_maintainer;
     cs->crawler_thread = s->lru_crawler;
     cs->crawler_sleep_us = (unsigned)s->lru_crawler_sleep;
+    cs->slab_reassign = s->slab_reassign;
+    cs->slab_automove = (unsigned)s->slab_automove;
     if (s->flash_path == NULL)
         return; /* RAM only: the tier's flash defaults stay */
     cs->flash_path = s->flash_path;
@@ -108,8 +110,6 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
     cs->flash_index_mem = s->flash_index_mem;
     cs->flash_stall_ms = (unsigned)s->flash_stall_ms;
     cs->flash_reset = s->flash_reset;
-    cs->slab_reassign = s->slab_reassign;
-    cs->slab_automove = (unsigned)s->slab_automove;
 }
 
 /* The start-up lines of a server with a flash tier: memory outside -m and

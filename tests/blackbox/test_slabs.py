@@ -181,5 +181,19 @@ class SlabsTest(BBTest):
         self.assertGreaterEqual(int(sl['12:total_pages']), 3)
 
 
+    @tiercache_only
+    def test_automove_off_moves_nothing(self):
+        # the same starved class as above, with -o slab_automove=0: the
+        # automover must stay off (it ran anyway without a flash tier once)
+        srv = self.start(['-m', '4', '-o', 'slab_automove=0'])
+        c = self.conn(srv, timeout=30)
+        self.assertEqual(self.stats(c, 'settings')['slab_automove'], '0')
+        fill(c, 'a', 60000, 10)
+        deadline = time.time() + 5    # longer than the automover's 3 s window
+        while time.time() < deadline:
+            fill(c, 'b', 2200, 1000)
+            time.sleep(0.3)
+        self.assertEqual(self.stats(c)['slabs_moved'], '0')
+
 if __name__ == '__main__':
     harness.main()
