@@ -349,6 +349,8 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
         }
         c->state = CONN_UP;
         c->retry_ms = RETRY_MIN_MS;
+        if (!c->w->first_up)
+            c->w->first_up = now_ns();
         ctr_add(c->w->ctr.conns_up, 1);
         event_del(c->ev_write);
         c->want_write = false;

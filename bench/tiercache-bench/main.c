@@ -289,6 +289,28 @@ static bool run_phase(const struct bench *b, struct worker **ws, unsigned n,
     return ok;
 }
 
+/* Exit 3 (nothing completed): says per thread whether it ran, whether
+ * its connections came up and whether requests sat unanswered, so a rare
+ * failure tells a starved client, a refused connection and a silent
+ * server apart. */
+static void explain_nothing_done(struct worker **ws, unsigned n, uint64_t t0)
+{
+    for (unsigned i = 0; i < n; i++) {
+        const struct worker *w = ws[i];
+        unsigned inflight = 0;
+        for (unsigned k = 0; k < w->nconns; k++)
+            inflight += w->conns[k].count;
+        double began = w->began > t0 ? (double)(w->began - t0) / 1e6 : 0.0;
+        double up = w->first_up > t0 ? (double)(w->first_up - t0) / 1e6 : -1.0;
+        fprintf(stderr, "tiercache-bench: [thread %u] nothing completed: loop "
+                "began at +%.1f ms, first connection up at %s%.1f ms, conns up "
+                "%d/%u, connect errors %llu, requests unanswered %u\n",
+                w->id, began, up < 0 ? "(never) " : "+", up < 0 ? 0.0 : up,
+                atomic_load(&w->ctr.conns_up), w->nconns,
+                (unsigned long long)ctr_get(w->ctr.conn_errors), inflight);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static struct bench bench;
@@ -375,8 +397,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "load %s in %.2f s\n", res.load_complete ? "done" : "INCOMPLETE",
                     res.load_secs);
     }
+    uint64_t run_t0 = 0;
     if (!interrupted) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = run_t0 = now_ns();
         uint64_t ms = t0 + (uint64_t)(b->opt.warmup * 1e9);
         uint64_t me = ms + (uint64_t)(b->opt.duration * 1e9);
         if (!run_phase(b, ws, nt, PHASE_RUN, t0, me, ms, me))
@@ -392,6 +415,8 @@ int main(int argc, char **argv)
     report_table(stdout, b, &res);
     fflush(stdout);
     code = results_exit_code(b, &res);
+    if (code == 3 && run_t0 != 0)
+        explain_nothing_done(ws, nt, run_t0);
     if (*b->opt.json && !report_json(b->opt.json, b, &res) && code == 0)
         code = EXIT_RUNTIME;
 out:

@@ -101,8 +101,13 @@ static void *worker_main(void *arg)
         .tv_usec = (suseconds_t)(left % 1000000000ULL / 1000),
     };
     evtimer_add(w->ev_end, &tv);
-    for (unsigned i = 0; i < w->nconns; i++)
+    w->began = now;
+    w->first_up = 0;
+    for (unsigned i = 0; i < w->nconns; i++) {
+        if (w->conns[i].state == CONN_UP && !w->first_up)
+            w->first_up = now;
         conn_begin_phase(&w->conns[i], now);
+    }
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
     w->stopping = true;
     evtimer_del(w->ev_end);

@@ -41,6 +41,9 @@ struct worker {
     uint64_t measure_end;
     unsigned load_done;         /* conns that loaded their whole slice */
     uint64_t load_end;          /* when the last of them finished */
+    /* this phase, for the "nothing completed" diagnosis (0: never) */
+    uint64_t began;             /* the thread started its loop */
+    uint64_t first_up;          /* a connection was up */
 
     _Atomic bool finished;      /* set by the thread as it returns */
     struct counters ctr;
