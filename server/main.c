@@ -107,6 +107,7 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
     cs->flash_io_depth = (unsigned)s->flash_io_depth;
     cs->flash_min_item_size = s->flash_min_item_size;
     cs->flash_promote = (cache_flash_promote_e)s->flash_promote_mode;
+    cs->flash_promote_rate = (unsigned)s->flash_promote_rate;
     cs->flash_index_mem = s->flash_index_mem;
     cs->flash_stall_ms = (unsigned)s->flash_stall_ms;
     cs->flash_reset = s->flash_reset;

@@ -270,6 +270,10 @@ static const opt_t opts[] = {
     {0, "flash-promote", NULL, T_STR, OFF(flash_promote), "second-hit",
      "copy flash hits back to RAM: second-hit, always or never",
      "flash_promote", F_FLASH, 0, 0},
+    {0, "flash-promote-rate", NULL, T_INT, OFF(flash_promote_rate), "1000",
+     "most flash hits copied back to RAM per second per worker thread; each "
+     "evicts RAM items to flash (0: no limit)", "flash_promote_rate", F_FLASH, 0,
+     100000000},
     {0, "flash-index-mem", NULL, T_SIZE, OFF(flash_index_mem), "0",
      "most bytes the flash index may grow to, outside -m (0: one item per 64 flash bytes)",
      "flash_index_mem", F_FLASH, 0, 0},
@@ -601,6 +605,7 @@ void settings_default(settings_t *s)
     s->flash_dict_size = 64 * 1024;
     s->flash_compression = strdup("1");
     s->flash_io_depth = 64;
+    s->flash_promote_rate = 1000;
     s->flash_promote = strdup("second-hit");
     s->flash_stall_ms = 100;
     s->flash_level = 3;

@@ -76,6 +76,7 @@ typedef struct settings {
     size_t flash_dict_size;     /* --flash-dict-size (0 = none) */
     char *flash_compression;    /* --flash-compression: zstd level | none */
     int flash_io_depth;         /* --flash-io-depth */
+    int flash_promote_rate;     /* --flash-promote-rate (0: no limit) */
     size_t flash_min_item_size; /* --flash-min-item-size, -o ext_item_size */
     char *flash_promote;        /* --flash-promote: second-hit|always|never */
     size_t flash_index_mem;     /* --flash-index-mem: bytes (0: derived) */

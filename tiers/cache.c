@@ -87,6 +87,7 @@ void cache_settings_default(cache_settings_t *s)
     s->flash_dict_size = 64u << 10;
     s->flash_compression = 1;
     s->flash_io_depth = 64;
+    s->flash_promote_rate = 1000;
     s->flash_min_item_size = 0;
     s->flash_promote = CACHE_PROMOTE_SECOND_HIT;
     s->flash_index_mem = 0;

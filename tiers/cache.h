@@ -101,6 +101,8 @@ typedef struct cache_settings {
     unsigned flash_io_depth;      /* --flash-io-depth, per worker (64) */
     size_t flash_min_item_size;   /* --flash-min-item-size (0: spill all) */
     cache_flash_promote_e flash_promote; /* --flash-promote (second hit) */
+    unsigned flash_promote_rate;  /* --flash-promote-rate: per worker per
+                                     second (1000; 0: no limit) */
     uint64_t flash_index_mem;     /* --flash-index-mem, bytes (0: derived) */
     unsigned flash_stall_ms;      /* --flash-stall-ms: max back-pressure
                                      wait of an eviction (100) */

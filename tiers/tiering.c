@@ -41,7 +41,6 @@
 #include "flash/format.h"
 
 #define TIER_MAX_TRIES 8
-#define TIER_PROMOTE_PER_SEC 10000
 #define TIER_IFLT_SLOTS 1024   /* in-flight key heads: chains of ~1 at 1000 in flight */
 /* a worker short of memory runs this many due written_fn calls itself */
 #define TIER_COMPLETE_CHUNK 256
@@ -59,6 +58,7 @@ struct tier {
     ram_t *r;
     flash_t *f;
     cache_flash_promote_e promote;
+    unsigned promote_rate;     /* per worker per second; 0 = no limit */
     unsigned stall_ms;
     uint64_t segment_size;
     _Atomic uint64_t drops_admission; /* refused by flash_admit at eviction */
@@ -220,6 +220,7 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
         return CACHE_NO_MEMORY;
     t->r = r;
     t->promote = s->flash_promote;
+    t->promote_rate = s->flash_promote_rate;
     pthread_mutex_init(&t->walk_lock, NULL);
     t->stall_ms = s->flash_stall_ms;
 
@@ -494,7 +495,7 @@ static bool may_promote(tier_worker_t *tw, unsigned hits)
         tw->promo_sec = sec;
         tw->promo_count = 0;
     }
-    if (tw->promo_count >= TIER_PROMOTE_PER_SEC)
+    if (tw->t->promote_rate && tw->promo_count >= tw->t->promote_rate)
         return false;
     tw->promo_count++;
     return true;

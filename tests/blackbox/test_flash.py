@@ -409,6 +409,34 @@ class Flash(BBTest):
         # byte (23% measured on these seeded values: 0.294 -> 0.226)
         self.assertLess(ratios['64k'], ratios['0'] * 0.85, ratios)
 
+    def test_promote_rate(self):
+        """--flash-promote always copies every flash hit back to RAM, at
+        most --flash-promote-rate per second per worker (-t 2 here)."""
+        for rate in ('5', '0'):
+            path = os.path.join(self.dir, 'flash-promote-' + rate)
+            srv, c = self.server('--flash-promote', 'always',
+                                 '--flash-promote-rate', rate, path=path)
+            expect, rng = self.bulk(c, 1000, 2000, b'P')
+            st0 = c.stats()
+            keys = list(expect)[:400]          # the oldest: on flash
+            t0 = time.monotonic()
+            got = c.get_many(keys)
+            secs = time.monotonic() - t0
+            st1 = c.stats()
+            flash_hits = int(st1['flash_get_hits']) - int(st0['flash_get_hits'])
+            promoted = (int(st1['flash_promotions']) -
+                        int(st0['flash_promotions']))
+            self.assertGreater(flash_hits, 300, st1)
+            self.assertEqual([k for k in got if got[k] != expect[k]][:3], [])
+            if rate == '0':
+                self.assertEqual(promoted, flash_hits)
+            else:
+                # a one-second window per worker: at most rate per second
+                # begun, each worker (secs is well below 2 s here)
+                self.assertLessEqual(promoted, 2 * 5 * (int(secs) + 2),
+                                     (promoted, secs))
+                self.assertGreater(promoted, 0)
+
     def test_bulk_small_and_flush(self):
         srv, c = self.server()
         expect, rng = self.bulk(c, 20, 200, b's', ram_factor=8)
