@@ -8,20 +8,13 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "flash_test.h"
 #include "flash/block.h"
 
 #define TARGET 16384u
 #define CAP (256u * 1024u)
 #define LEVEL 3
 
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 static flash_blockb_t *bb;
 static ZSTD_CCtx *cctx;
@@ -67,19 +60,6 @@ static flash_record_t mkrec(unsigned i, char *key, uint8_t *val, uint32_t nval, 
         .cas = 0x100000000ull + i, .marks = (uint8_t)(i % 16),
     };
     return r;
-}
-
-static void check_rec(const flash_record_t *got, const flash_record_t *want)
-{
-    cr_assert_eq(got->nkey, want->nkey);
-    cr_assert_eq(memcmp(got->key, want->key, want->nkey), 0);
-    cr_assert_eq(got->nvalue, want->nvalue);
-    cr_assert_eq(memcmp(got->value, want->value, want->nvalue), 0);
-    cr_assert_eq(got->flags, want->flags);
-    cr_assert_eq(got->exptime, want->exptime);
-    cr_assert_eq(got->store_time, want->store_time);
-    cr_assert_eq(got->cas, want->cas);
-    cr_assert_eq(got->marks, want->marks, "meta marks %u vs %u", got->marks, want->marks);
 }
 
 static uint32_t seal(int level)

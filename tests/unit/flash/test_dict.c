@@ -13,6 +13,7 @@
 #include <xxhash.h>
 #include <zdict.h>
 
+#include "flash_test.h"
 #include "flash/block.h"
 #include "flash/dict.h"
 #include "flash/dict_train.h"
@@ -32,14 +33,6 @@ static const flash_block_loc_t LOC = {9, 4, 1};
 
 /* ---- deterministic data ---- */
 
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 static const char *const words[] = {"alpha", "bravo", "charlie", "delta", "echo",
                                     "foxtrot", "golf", "hotel", "india", "juliet",
@@ -166,19 +159,6 @@ static flash_dict_status_e train_on(const corpus_t *c, unsigned first, unsigned 
     return st;
 }
 
-static void check_rec(const flash_record_t *got, const flash_record_t *want)
-{
-    cr_assert_eq(got->nkey, want->nkey);
-    cr_assert_eq(memcmp(got->key, want->key, want->nkey), 0);
-    cr_assert_eq(got->nvalue, want->nvalue);
-    cr_assert_eq(memcmp(got->value, want->value, want->nvalue), 0);
-    cr_assert_eq(got->flags, want->flags);
-    cr_assert_eq(got->exptime, want->exptime);
-    cr_assert_eq(got->store_time, want->store_time);
-    cr_assert_eq(got->cas, want->cas);
-    cr_assert_eq(got->marks, want->marks);
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -227,6 +207,21 @@ static uint32_t seal_block(const corpus_t *c, unsigned first, unsigned n, const 
     cr_assert_eq(flash_blockb_seal(bb, cctx, LEVEL, d, &LOC, dst, dst_cap, &stored), FLASH_BLK_OK);
     flash_blockb_destroy(&bb);
     return stored;
+}
+
+/* Opens the block in dst (stored bytes) with the set and checks that it
+ * holds records [first, first + n) of c, each intact. */
+static void open_and_check(const corpus_t *c, uint32_t stored, const flash_dicts_t *set,
+                           unsigned first, unsigned n)
+{
+    flash_block_view_t v;
+    cr_assert_eq(flash_block_open(dst, stored, &LOC, dctx, set, scratch, BLK_CAP, &v),
+                 FLASH_BLK_OK);
+    for (unsigned i = first; i < first + n; i++) {
+        flash_record_t want = corpus_rec(c, i), got;
+        cr_assert_eq(flash_block_find(&v, want.key, want.nkey, &got), FLASH_BLK_OK);
+        check_rec(&got, &want);
+    }
 }
 
 /* Rewrites the block checksum of dst (stored bytes of payload) after a
@@ -632,14 +627,7 @@ Test(dict, slot_roundtrip)
     flash_dicts_init(&set);
     cr_assert_eq(flash_dicts_publish(&set, r, true), FLASH_DICT_OK);
     uint32_t stored = seal_block(c, 2100, 5, d);
-    flash_block_view_t v;
-    cr_assert_eq(flash_block_open(dst, stored, &LOC, dctx, &set, scratch, BLK_CAP, &v),
-                 FLASH_BLK_OK);
-    for (unsigned i = 2100; i < 2105; i++) {
-        flash_record_t want = corpus_rec(c, i), got;
-        cr_assert_eq(flash_block_find(&v, want.key, want.nkey, &got), FLASH_BLK_OK);
-        check_rec(&got, &want);
-    }
+    open_and_check(c, stored, &set, 2100, 5);
     flash_dicts_teardown(&set);
 
     /* never written; another device; bad slot */
@@ -961,14 +949,7 @@ Test(dict, trainer_trains_once)
     l.dict = NULL;
     uint32_t stored = seal_block(c, 2500, 6, d);
     cr_assert_eq(dst[4], FLASH_CODEC_ZSTD_DICT);
-    flash_block_view_t v;
-    cr_assert_eq(flash_block_open(dst, stored, &LOC, dctx, &set, scratch, BLK_CAP, &v),
-                 FLASH_BLK_OK);
-    for (unsigned i = 2500; i < 2506; i++) {
-        flash_record_t want = corpus_rec(c, i), got;
-        cr_assert_eq(flash_block_find(&v, want.key, want.nkey, &got), FLASH_BLK_OK);
-        check_rec(&got, &want);
-    }
+    open_and_check(c, stored, &set, 2500, 6);
     flash_dicts_teardown(&set);
     log_fini(&l);
     corpus_free(&c);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "flash_test.h"
 #include "flash/segment.h"
 
 #define SEG (1024u * 1024u)
@@ -15,14 +16,6 @@
 #define LEVEL 3
 #define MAXOPS 80000
 
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 static ZSTD_CCtx *cctx;
 static ZSTD_DCtx *dctx;
