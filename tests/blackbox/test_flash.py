@@ -18,6 +18,7 @@ whole file is bounded (about a minute; the sanitizer build is slower).
 
 import os
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -88,6 +89,7 @@ def flash_support():
     except harness.ServerError as e:
         _support = 'the server does not start with a flash file: %s' % e
         s.stop(quiet=True)
+        shutil.rmtree(d, ignore_errors=True)
         return _support
     try:
         c = Client(s.port)
@@ -95,7 +97,7 @@ def flash_support():
         c.close()
     finally:
         s.stop(quiet=True)
-        os.unlink(path)
+        shutil.rmtree(d, ignore_errors=True)
     if 'flash_items' not in st:
         _support = 'the tier has no flash support yet (no flash_* in stats)'
         return _support

@@ -2,6 +2,7 @@
 help, memcached's flags, bad flags, signals."""
 
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -64,6 +65,7 @@ class Process(BBTest):
 
     def test_unix_socket_mask(self):
         d = tempfile.mkdtemp(prefix='bb-unix-')
+        self.addCleanup(shutil.rmtree, d, True)
         path = os.path.join(d, 'tc.sock')
         srv = self.start(['-s', path, '-a', '640'], tcp=False, unix=path)
         mode = stat.S_IMODE(os.stat(path).st_mode)
@@ -75,6 +77,7 @@ class Process(BBTest):
 
     def test_daemonize_pidfile(self):
         d = tempfile.mkdtemp(prefix='bb-daemon-')
+        self.addCleanup(shutil.rmtree, d, True)
         pidfile = os.path.join(d, 'tc.pid')
         portfile = os.path.join(d, 'port')
         errpath = os.path.join(d, 'stderr')
