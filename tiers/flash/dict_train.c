@@ -5,6 +5,7 @@
 #include "flash/dict_train.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,7 @@ struct flash_dict_trainer {
     unsigned n;
     bool started;            /* sampling over (writer's view) */
     bool joinable;           /* the training thread was created */
+    _Atomic bool released;   /* the samples are freed (any thread reads) */
     pthread_t thread;
 };
 
@@ -97,6 +99,7 @@ static void *train_main(void *arg)
     free(t->sizes);
     t->buf = NULL;
     t->sizes = NULL;
+    atomic_store(&t->released, true);
     return NULL;
 }
 
@@ -127,6 +130,13 @@ bool flash_dict_trainer_offer(flash_dict_trainer_t *t, const void *a, size_t na,
     else
         t->cfg.ready(t->cfg.arg, NULL, FLASH_DICT_ENOMEM);
     return false;
+}
+
+size_t flash_dict_trainer_bytes(const flash_dict_trainer_t *t)
+{
+    if (!t || atomic_load(&((flash_dict_trainer_t *)t)->released))
+        return 0;
+    return t->cfg.sample_bytes + (size_t)t->cfg.max_samples * sizeof *t->sizes;
 }
 
 bool flash_dict_trainer_started(const flash_dict_trainer_t *t)

@@ -63,7 +63,11 @@ flash_dict_status_e flash_dict_trainer_create(flash_dict_trainer_t **out,
 bool flash_dict_trainer_offer(flash_dict_trainer_t *t, const void *a, size_t na,
                               const void *b, size_t nb);
 
-/* True once training started (offer returned false). */
+/* Bytes the trainer holds for its samples (0 once training freed them, or
+ * t NULL). Any thread. O(1). */
+size_t flash_dict_trainer_bytes(const flash_dict_trainer_t *t);
+
+/* True once training started (offer returned false). Offering thread only. */
 bool flash_dict_trainer_started(const flash_dict_trainer_t *t);
 
 /*

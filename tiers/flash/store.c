@@ -516,12 +516,12 @@ size_t flash_memory(const flash_t *f)
     m += (size_t)f->dcap * sizeof(flash_done_t) + FLASH_DONE_HSLOTS * sizeof(uint16_t);
     m += (size_t)f->nseg * sizeof(fseg_t);
     m += (size_t)atomic_load_explicit(&f->worker_bytes, memory_order_relaxed);
-    /* the dictionary: what it holds once trained, the sample buffer and
-     * ~4x its size (content, CDict, DDict) before */
+    /* the dictionary: what it holds once trained, else ~4x its size
+     * (content, CDict, DDict) to come; the trainer's samples until freed */
     size_t db = flash_dicts_bytes(&f->dicts);
     if (db == 0 && f->dtrain)
-        db = (1u << 20) + 4 * f->s.dict_size; /* freed once trained */
-    m += db;
+        db = 4 * f->s.dict_size;
+    m += db + flash_dict_trainer_bytes(f->dtrain);
     return m;
 }
 

@@ -267,7 +267,7 @@ static void process(flash_t *f, const wr_qent_t *e)
         FSTAT_ADD(f, flash_items_written, 1);
         FSTAT_ADD(f, flash_bytes_logical, it->nkey + it->nbytes);
         /* the first spilled values train the dictionary (dict_train.h) */
-        if (f->dtrain && !flash_dict_trainer_started(f->dtrain))
+        if (f->dtrain) /* a no-op once it has enough */
             flash_dict_trainer_offer(f->dtrain, it->key, it->nkey, it->value, it->nbytes);
     } else if (st == FLASH_EADMIT) {
         FSTAT_ADD(f, flash_drops_admission, 1);
