@@ -270,6 +270,9 @@ static void reply_flash(server_t *srv, const cache_stats_t *cs, outq_t *q)
                 cs->flash_compression_ratio);
     outq_printf(q, "STAT flash_write_amplification %.2f\r\n",
                 cs->flash_write_amplification);
+    outq_printf(q, "STAT flash_recovery %s\r\n",
+                cs->flash_recovery ? cs->flash_recovery : "new");
+    outq_printf(q, "STAT flash_recovery_seconds %.3f\r\n", cs->flash_recovery_seconds);
     emit_u64(q, "memory_outside_limit",
              cache_memory_outside_limit(srv->cache));
 }

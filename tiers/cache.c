@@ -142,6 +142,8 @@ void cache_destroy(cache_t **cp)
         tier_worker_destroy(&w->tw);
         free(w);
     }
+    if (c->tier)
+        tier_persist(c->tier); /* a clean stop: the next start is warm */
     tier_destroy(&c->tier); /* the writer finishes its pending items */
     ram_teardown(&c->ram);
     pthread_mutex_destroy(&c->wlock);

@@ -403,7 +403,9 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(flash_drops_stall, "evictions dropped: writer behind past stall bound") \
     X(flash_drops_io, "evictions dropped: device failing")                   \
     X(flash_promotions, "flash hits copied back to RAM")                     \
-    X(flash_respill_skipped, "evictions not rewritten: unmodified copy on flash")
+    X(flash_respill_skipped, "evictions not rewritten: unmodified copy on flash") \
+    X(flash_recovered_items, "items the last start recovered")                \
+    X(flash_recovery_errors, "segments, maps or dictionaries recovery skipped")
 
 typedef struct cache_stats {
 #define CACHE_STATS_DECLARE(name, desc) uint64_t name;
@@ -413,6 +415,9 @@ typedef struct cache_stats {
     bool flash_enabled; /* a flash tier is configured */
     double flash_compression_ratio;   /* logical / spilled bytes */
     double flash_write_amplification; /* bytes written / bytes spilled */
+    const char *flash_recovery;       /* what the last start found: "new",
+                                         "clean", "crash" (static string) */
+    double flash_recovery_seconds;    /* how long recovery took */
 } cache_stats_t;
 
 /* Fills *out with current values (counters summed over workers). Takes the

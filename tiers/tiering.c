@@ -57,6 +57,7 @@ _Static_assert((CACHE_MARK_STALE | CACHE_MARK_TOKEN | CACHE_MARK_BINKEY) ==
 struct tier {
     ram_t *r;
     flash_t *f;
+    flash_recovery_t rec;      /* what flash_create recovered */
     cache_flash_promote_e promote;
     unsigned promote_rate;     /* per worker per second; 0 = no limit */
     unsigned stall_ms;
@@ -176,6 +177,26 @@ static void on_written(void *ctx, void *token, flash_status_e st)
     ram_spill_done(t->r, token, st == FLASH_OK);
 }
 
+/* The flash writer's view of a RAM item. */
+static flash_wr_item_t wr_item(item_t *it)
+{
+    flash_wr_item_t wi = {
+        .key = item_ckey(it),
+        .nkey = item_nkey(it),
+        .value = item_cvalue(it),
+        .nbytes = it->nbytes,
+        .flags = item_flags_get(it),
+        .exptime = (int64_t)it->exptime,
+        .cas = it->cas,
+        .store_time = (int64_t)it->time,
+        .marks = (uint8_t)(item_marks(it) |
+                           ((item_iflags(it) & ITEM_FETCHED) ? FLASH_REC_FETCHED : 0)),
+        .hash = hash_key(item_ckey(it), item_nkey(it)),
+        .token = it,
+    };
+    return wi;
+}
+
 /* Hands items made pending to the flash writer. No lock held: may wait up
  * to stall_ms for queue space (back-pressure); a refusal is a drop. */
 static void spill_enqueue(tier_t *t, item_t *list)
@@ -184,20 +205,7 @@ static void spill_enqueue(tier_t *t, item_t *list)
         item_t *it = list;
         list = it->next;
         it->next = NULL;
-        flash_wr_item_t wi = {
-            .key = item_ckey(it),
-            .nkey = item_nkey(it),
-            .value = item_cvalue(it),
-            .nbytes = it->nbytes,
-            .flags = item_flags_get(it),
-            .exptime = (int64_t)it->exptime,
-            .cas = it->cas,
-            .store_time = (int64_t)it->time,
-            .marks = (uint8_t)(item_marks(it) |
-                               ((item_iflags(it) & ITEM_FETCHED) ? FLASH_REC_FETCHED : 0)),
-            .hash = hash_key(item_ckey(it), item_nkey(it)),
-            .token = it,
-        };
+        flash_wr_item_t wi = wr_item(it);
         if (flash_enqueue(t->f, &wi) != FLASH_OK)
             ram_spill_done(t->r, it, false); /* counted by the flash tier */
     }
@@ -259,6 +267,21 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
         free(t);
         return st == FLASH_ENOMEM ? CACHE_NO_MEMORY : CACHE_EINVAL;
     }
+    /* a clean shutdown's RAM state: flush horizon and the cas counter (new
+     * cas values stay above every old one) */
+    flash_recovery(t->f, &t->rec);
+    if (t->rec.kind == FLASH_RECOVERY_CLEAN) {
+        uint64_t cas = atomic_load_explicit(&r->cas_id, memory_order_relaxed);
+        if (t->rec.max_cas > cas)
+            atomic_store_explicit(&r->cas_id, t->rec.max_cas, memory_order_relaxed);
+        if (t->rec.flush_oldest_live > 0) {
+            atomic_store_explicit(&r->oldest_cas, t->rec.flush_oldest_cas,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&r->oldest_live, (rel_time_t)t->rec.flush_oldest_live,
+                                  memory_order_relaxed);
+            ram_crawl_note(r, (rel_time_t)t->rec.flush_oldest_live);
+        }
+    }
     ram_flash_hooks_t h = {
         .ctx = t,
         .evict = hook_evict,
@@ -276,6 +299,78 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
     }
     *out = t;
     return CACHE_OK;
+}
+
+typedef struct persist_ctx {
+    tier_t *t;
+    rel_time_t now;
+    item_t **v;
+    size_t n, cap;
+    bool nomem;
+} persist_ctx_t;
+
+/* hash walk callback (stripe held): picks the live items flash lacks */
+static bool persist_pick(void *arg, item_t *it, uint64_t hv)
+{
+    persist_ctx_t *pc = arg;
+    ram_t *r = pc->t->r;
+    if (item_lru(it) == LRU_PENDING)
+        return true; /* the writer has it (waited for: does not happen) */
+    if ((it->exptime != 0 && it->exptime <= pc->now) || ram_item_is_flushed(r, it, pc->now))
+        return true;
+    uint64_t loc = ram_item_flash_loc(r, it);
+    if (loc && flash_loc_indexed(pc->t->f, hv, loc))
+        return true; /* an unmodified promoted copy: flash has it */
+    if (pc->n == pc->cap) {
+        size_t cap = pc->cap ? pc->cap * 2 : 4096;
+        item_t **nv = realloc(pc->v, cap * sizeof *nv);
+        if (!nv) {
+            pc->nomem = true;
+            return false;
+        }
+        pc->v = nv;
+        pc->cap = cap;
+    }
+    item_refcount_incr(it);
+    pc->v[pc->n++] = it;
+    return true;
+}
+
+void tier_persist(tier_t *t)
+{
+    ram_t *r = t->r;
+    /* the items already in the writer's hands come back first (bounded:
+     * a failing device drops them) */
+    int64_t deadline = mono_ms() + 30000;
+    while (atomic_load_explicit(&r->pending, memory_order_acquire) > 0 && mono_ms() < deadline) {
+        flash_complete(t->f, UINT32_MAX);
+        flash_complete_wait(t->f, 10);
+    }
+    persist_ctx_t pc = {.t = t, .now = ram_now(r)};
+    uint64_t pos = 0;
+    while (hash_walk_step(&r->hash, &pos, 256, persist_pick, &pc))
+        ;
+    uint64_t queued = 0, refused = 0;
+    for (size_t i = 0; i < pc.n; i++) {
+        flash_wr_item_t wi = wr_item(pc.v[i]);
+        if (flash_enqueue_persist(t->f, &wi) == FLASH_OK)
+            queued++;
+        else
+            refused++;
+    }
+    flash_persist_state_t ps = {
+        .flush_oldest_live = atomic_load_explicit(&r->oldest_live, memory_order_relaxed),
+        .flush_oldest_cas = atomic_load_explicit(&r->oldest_cas, memory_order_relaxed),
+        .max_cas = atomic_load_explicit(&r->cas_id, memory_order_relaxed),
+        .ram_items = queued,
+        .ram_refused = refused + (pc.nomem ? 1 : 0),
+    };
+    flash_persist_report_t rep;
+    char err[256];
+    (void)flash_persist(t->f, &ps, &rep, err, sizeof err); /* logs itself */
+    for (size_t i = 0; i < pc.n; i++)
+        ram_item_release(r, pc.v[i]);
+    free(pc.v);
 }
 
 void tier_destroy(tier_t **tp)
@@ -988,6 +1083,10 @@ void tier_stats(tier_t *t, cache_stats_t *out)
     out->flash_write_amplification =
         fs.flash_bytes_spilled ? (double)fs.flash_bytes_written / (double)fs.flash_bytes_spilled
                                : 0.0;
+    out->flash_recovery = t->rec.kind == FLASH_RECOVERY_CLEAN   ? "clean"
+                          : t->rec.kind == FLASH_RECOVERY_CRASH ? "crash"
+                                                                : "new";
+    out->flash_recovery_seconds = t->rec.seconds;
 }
 
 void tier_stats_reset(tier_t *t)

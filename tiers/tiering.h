@@ -33,6 +33,16 @@ typedef struct tier_worker tier_worker_t;
 /* Opens the flash tier of s->flash_path and attaches it to `r`. On failure
  * the flash tier's reason is in s->err; CACHE_EINVAL (or CACHE_NO_MEMORY). */
 cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s);
+/*
+ * The clean stop: waits (bounded) for the items in the flash writer's hands,
+ * queues every live RAM item that has no current copy on flash, then
+ * flash_persist (the live map and the state record CLEAN with the RAM
+ * tier's flush state and cas counter, all fdatasync'd). Every
+ * tier_worker_t must be destroyed first and no RAM thread may run; call
+ * tier_destroy next. Logs what it kept; a failure is logged, and the next
+ * start then sees a run that did not stop cleanly. Blocking.
+ */
+void tier_persist(tier_t *t);
 /* Stops the flash writer (its pending items are done first), frees all.
  * Every tier_worker_t must be destroyed first. NULL-safe. */
 void tier_destroy(tier_t **t);

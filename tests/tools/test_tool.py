@@ -387,6 +387,13 @@ class FlashServerTest(unittest.TestCase):
                 if int(stats.get('flash_bytes_written', '0')) > 0:
                     self.assertGreater(rep['totals']['segments_used'], 0)
                     self.assertGreater(rep['totals']['records'], 0)
+                # the clean stop left a live map of every key (RAM ones
+                # were written to flash at shutdown) for the next start
+                self.assertIn(b'state record: CLEAN', p.stdout)
+                self.assertIn(b'live map: segment', p.stdout)
+                self.assertTrue(rep['state']['live_map_ok'], rep['state'])
+                self.assertGreaterEqual(rep['state']['live_map_items'], 5990, rep['state'])
+                self.assertLessEqual(rep['state']['live_map_items'], 6000, rep['state'])
         finally:
             shutil.rmtree(d, ignore_errors=True)
 

@@ -140,6 +140,63 @@ void flash_settings_default(flash_settings_t *s);
 flash_status_e flash_create(flash_t **out, const flash_settings_t *s,
                             char *err, size_t errlen);
 
+/* ---- restart ---------------------------------------------------------- */
+
+typedef enum flash_recovery_kind {
+    FLASH_RECOVERY_NEW = 0,  /* formatted at this start (new file, reset,
+                                another geometry) */
+    FLASH_RECOVERY_CLEAN,    /* the index of a clean shutdown was rebuilt */
+    FLASH_RECOVERY_CRASH,    /* the last run did not stop cleanly */
+} flash_recovery_kind_e;
+
+/* What flash_create found and rebuilt. */
+typedef struct flash_recovery {
+    flash_recovery_kind_e kind;
+    uint64_t items;            /* index entries rebuilt */
+    uint64_t bytes;            /* device bytes of the segments kept */
+    uint64_t segments;         /* segments kept */
+    uint64_t segments_lost;    /* listed but failed their checks */
+    double seconds;            /* time spent */
+    int64_t flush_oldest_live; /* the flush_all horizon at shutdown (unix
+                                  seconds, 0 = none) */
+    uint64_t flush_oldest_cas; /* ... its cas horizon (0 = none) */
+    uint64_t max_cas;          /* the largest cas handed out before */
+} flash_recovery_t;
+
+/* The recovery flash_create did. O(1), any thread. */
+void flash_recovery(const flash_t *f, flash_recovery_t *out);
+
+/* The RAM tier's state a clean shutdown keeps (restored at start through
+ * flash_recovery). */
+typedef struct flash_persist_state {
+    int64_t flush_oldest_live; /* unix seconds, 0 = none */
+    uint64_t flush_oldest_cas;
+    uint64_t max_cas;
+    uint64_t ram_items;        /* RAM items queued for it (for the log) */
+    uint64_t ram_refused;      /* RAM items that could not be (admission) */
+} flash_persist_state_t;
+
+typedef struct flash_persist_report {
+    uint64_t items;            /* index entries the live map keeps */
+    uint64_t segments;         /* segments in the ring */
+    uint64_t map_bytes;        /* encoded live map */
+    uint64_t reclaimed;        /* segments reclaimed to make room for it */
+    double seconds;
+} flash_persist_report_t;
+
+/*
+ * The clean shutdown (format.h CLEAN SHUTDOWN): stops the writer after it
+ * has written everything queued, writes the open segment, the live map and
+ * the state record CLEAN with `st`, each made durable (fdatasync) before
+ * the next. Afterwards the tier serves nothing and writes nothing more:
+ * call flash_destroy next. Every flash_worker_t must be destroyed first.
+ * FLASH_OK, or an error with a one-line reason in err (the next start then
+ * sees a run that did not stop cleanly). Blocking: reads every summary of
+ * the ring (O(items)).
+ */
+flash_status_e flash_persist(flash_t *f, const flash_persist_state_t *st,
+                             flash_persist_report_t *rep, char *err, size_t errlen);
+
 /* Stops the writer (finishing the items it has), waits for IO, frees all.
  * Every flash_worker_t must be destroyed first. NULL-safe; sets *f NULL. */
 void flash_destroy(flash_t **f);
@@ -181,6 +238,15 @@ flash_status_e flash_admit(const flash_t *f, size_t nkey, size_t nbytes,
  * Called with no cache lock held.
  */
 flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it);
+
+/*
+ * Queues an item for a clean shutdown (a RAM item that must survive it):
+ * as flash_enqueue, but waits for queue space as long as the writer runs,
+ * and no written_fn is called for it (the caller keeps the item's memory
+ * valid until flash_persist returns). FLASH_OK, FLASH_EADMIT (admission),
+ * FLASH_EIO (device failing) or FLASH_EFULL (writer stopping).
+ */
+flash_status_e flash_enqueue_persist(flash_t *f, const flash_wr_item_t *it);
 
 /*
  * Runs up to `max` due written_fn callbacks on the calling thread, in order
@@ -355,7 +421,9 @@ flash_status_e flash_walk(flash_t *f, flash_walk_fn fn, void *ctx,
     X(flash_read_errors, "device read errors")                                \
     X(flash_write_errors, "device write errors")                              \
     X(flash_checksum_failures, "blocks that failed their checksum")           \
-    X(flash_drops_io, "evictions dropped: device failing")
+    X(flash_drops_io, "evictions dropped: device failing")                   \
+    X(flash_recovered_items, "items the last start recovered")                \
+    X(flash_recovery_errors, "segments, maps or dictionaries recovery skipped")
 
 /* Every counter of the store: the mirrored ones and those the glue
  * combines with its own (hits, misses, drops) or keeps to itself. */

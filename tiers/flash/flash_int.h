@@ -178,6 +178,11 @@ struct flash {
     _Atomic uint32_t epoch[FLASH_EPOCHS];
 
     flash_counters_t st;
+
+    /* restart (recover.c, persist.c) */
+    uint64_t run_count;        /* starts of this format, this one included */
+    flash_recovery_t rec;      /* what this start recovered */
+    bool persisted;            /* flash_persist ran: write nothing more */
 };
 
 static inline unsigned flash_rm_stripe(uint64_t hash)
@@ -233,6 +238,13 @@ flash_status_e flash_writer_try_add(flash_t *f, const flash_record_t *rec, uint6
 flash_status_e flash_writer_rotate(flash_t *f);
 /* Reaps the writer's IO; blocking waits up to timeout_ms (0: none). */
 void flash_writer_reap(flash_t *f, int timeout_ms);
+/* Stops the writer thread: it takes every queued item, waits for its
+ * writes and runs the due callbacks, then exits; joined here. The caller
+ * then owns the writer state (persist.c). No-op if not running. */
+void flash_writer_stop(flash_t *f);
+/* With the writer stopped: seals and writes the open segment (if any),
+ * waits for every write, runs the due callbacks. Calling thread only. */
+void flash_writer_finish(flash_t *f);
 
 /* complete.c */
 /* Allocates the list (cap entries); false on ENOMEM. */
@@ -250,7 +262,36 @@ void flash_done_signal(flash_t *f);
 /* Entries listed (racy snapshot). */
 unsigned flash_done_len(flash_t *f);
 
+/* persist.c */
+/* Reads segment seg's header and summary into f->rbuf (caller: the only
+ * user of rbuf: the writer, or a thread that stopped it). FLASH_OK with *h
+ * and *sum (inside rbuf) set; FLASH_EIO (logged) or FLASH_ECHECKSUM (header
+ * or summary invalid, another instance or place). */
+flash_status_e flash_read_summary(flash_t *f, uint32_t seg, flash_seghdr_t *h,
+                                  const uint8_t **sum);
+/* fdatasync of the device; FLASH_EIO with a reason in err. */
+flash_status_e flash_sync(flash_t *f, char *err, size_t errlen);
+/* Writes the state record (one aligned 4 KiB write) and syncs. */
+flash_status_e flash_write_state(flash_t *f, const flash_state_t *st, char *err,
+                                 size_t errlen);
+
+/* recover.c */
+/* Start over a device with our superblock and the settings' geometry
+ * (f->sb, f->instance_id set; parts allocated; writer not started): after
+ * a clean shutdown rebuilds the segment table, head/tail, next seq, index
+ * and dictionaries (FLASH_OK); otherwise FLASH_MISS (the caller formats);
+ * FLASH_ENOMEM. A one-line note for the log in `note`. */
+flash_status_e flash_recover(flash_t *f, char *note, size_t notelen);
+
 /* reclaim.c */
+/* Hit counter of the index slot that summary ITEM entry i owns, or -1 if it
+ * owns none ([i, i1): the rest of its block's entries; `sum` a segment's
+ * summary, seg/blkoff its place). See reclaim.c. */
+int flash_sum_owner_hits(flash_t *f, const uint8_t *sum, uint32_t i, uint32_t i1,
+                         uint32_t seg, uint32_t blkoff);
+/* End (exclusive) of the entries of the block of ITEM entry i: the next ITEM
+ * entry of another block, or count (tombstones between are included). */
+uint32_t flash_sum_block_end(const uint8_t *sum, uint32_t i, uint32_t count);
 /* Reclaims the tail segment. rewrite: hot items may be rewritten into the
  * open segment (must exist). Returns false if nothing can be reclaimed. */
 bool flash_reclaim_one(flash_t *f, bool rewrite);

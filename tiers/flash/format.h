@@ -49,12 +49,13 @@
  *   120     8  checksum: XXH3_64bits of bytes [0, 120)
  *
  * STATE RECORD (offset 4096; rewritten at start and at clean shutdown, one
- * 512-B write each time, so it is never torn on a device with 512-B atomic
+ * 4 KiB write (128 B used) each time, fdatasync'd; the used part lies in
+ * one 512-B sector, so it is never torn on a device with 512-B atomic
  * sector writes; a torn or missing record reads as "not clean")
  *
  *   off  size  meaning
  *     0     8  magic "TCFSTATE"
- *     8     4  format version (1)
+ *     8     4  format version (FLASH_FORMAT_VERSION, 3)
  *    12     4  state: 1 = CLEAN (written last at a clean shutdown, after the
  *              open segment was written); 2 = RUNNING (written at start,
  *              before the first segment write or the first client request)
@@ -68,13 +69,11 @@
  *    60     4  reserved (0)
  *    64     8  flush oldest_cas at shutdown (0 = none)
  *    72     8  max cas ever handed out (the next run starts above it)
- *    80     4  index snapshot: first segment id (0xffffffff = no snapshot)
- *    84     4  index snapshot: segment count (consecutive ids, no wrap)
- *    88     8  index snapshot: length in bytes
- *    96     8  index snapshot: XXH3_64bits of its length bytes
- *   104     4  index geometry at shutdown: bucket count
- *   108     2  index geometry at shutdown: tag bits
- *   110     2  index geometry at shutdown: slots per bucket
+ *    80     4  live map: first segment slot (0xffffffff = no map)
+ *    84     4  live map: segment slots it covers (consecutive ids, no wrap)
+ *    88     8  live map: length in bytes
+ *    96     8  live map: XXH3_64bits of its length bytes
+ *   104     8  reserved (0; format 3 before restarts: index geometry)
  *   112     8  reserved (0)
  *   120     8  checksum: XXH3_64bits of bytes [0, 120)
  *
@@ -208,64 +207,91 @@
  *   indexes expired items and they fall out on first read or at reclaim; a
  *   wholly expired segment is skipped by the header's max exptime.
  *
- * INDEX SNAPSHOT (written at clean shutdown only; raw bytes laid over the
- * consecutive segment slots the state record names, starting at the first
- * one's offset; its layout is the index module's bucket array, verbatim)
+ * LIVE MAP (written at a clean shutdown only, over consecutive FREE segment
+ * slots the state record names; livemap.h/.c draw it)
  *
- * RECOVERY (a later step; what this format guarantees it can do)
+ *   off  size  meaning
+ *     0     8  magic "TCLIVMAP"
+ *     8     4  version (1)
+ *    12     4  segment count M (the ring, oldest first; 0 = empty)
+ *    16     8  instance id (the superblock's)
+ *    24     8  total length in bytes (header + table + bits)
+ *    32    24  reserved (0)
+ *    56     8  checksum: XXH3_64bits of bytes [0, 56)
+ *    64  16*M  table: segment id (4), summary entry count (4), seq (8);
+ *              ids consecutive modulo N, seqs increasing
+ *  64+16M   -  bits: per table entry in order, ceil(count / 8) bytes; bit i
+ *              (byte i/8, bit i%8) = summary entry i is live (the index
+ *              held the slot it owns at the shutdown)
  *
- * Why a snapshot and not only tombstones: the index forgets flash copies
- * (capacity eviction, collateral drop, reclaim of a segment that is not yet
- * overwritten) while they stay readable on the device. A later set or
- * delete of such a key finds no slot, so no tombstone can be written for
- * it, and a pure summary replay would resurrect that older copy. The index
- * as it stood at a clean shutdown holds exactly the current flash version
- * of each key, since every runtime set / delete / flush removed the older
- * slots. So the index is saved at shutdown and is the authority at start;
- * the summaries rebuild it when its geometry changed.
+ * Why a live map and not the index's buckets or a summary replay: the
+ * index forgets flash copies (capacity eviction, collateral drop, reclaim
+ * of a segment not yet overwritten) while they stay readable on the
+ * device, and a later set or delete of such a key finds no slot, so no
+ * tombstone can be written for it: a replay of the summaries would bring
+ * that older copy back. The index as it stood at a clean shutdown holds
+ * exactly the current flash version of each key. One bit per summary
+ * entry (10M items: 1.25 MB) names it independently of the index's
+ * geometry, so a start with another --flash-index-mem (or -m, -t) rebuilds
+ * the same entries into an index of any size.
  *
- * Clean shutdown: write the open segment if it holds anything (its items
- * are in the index); reclaim the segments the snapshot will cover (oldest
- * first, as reclaim always goes) so no entry points into them; write the
- * snapshot; then the state record: CLEAN, last seq, min valid seq = seq of
- * the oldest segment still live, flush state, max cas, snapshot place and
- * checksum, index geometry.
+ * CLEAN SHUTDOWN (persist.c; SIGTERM, SIGUSR1, `shutdown`)
  *
- * 1. Read the superblock (must validate) and the state record. Unless the
- *    state is CLEAN with the superblock's instance id and a snapshot whose
- *    checksum matches, the last run crashed: recover nothing, and write a
- *    state record with min valid seq = highest seq seen + 1 so no segment of
- *    that run is ever replayed. (A crash loses the flash contents, as
- *    memcached's extstore loses them on every restart; never correctness.)
- *    Then load the dictionary slots: a slot that fails its checksums is
- *    lost, and the blocks that name it read as misses (ENODICT), never as
- *    wrong values; a slot's instance id must be the superblock's.
- * 2. Before serving, write state RUNNING (run count + 1, no snapshot), so a
- *    crash of this run cannot pass for a clean stop.
- * 3. Read every segment header; keep those that validate, carry the
- *    instance id, sit at their own segment id, have min valid seq <= seq <=
- *    last seq, lie outside the snapshot, and whose summary checksum
- *    matches: the segment table (id -> generation, seq). A stale index
- *    entry into any other segment is dropped.
- * 4. Same index geometry: load the snapshot's buckets verbatim, dropping
- *    slots whose segment did not survive step 3. Other geometry: replay the
- *    summaries in (seq, entry) order; an ITEM (hash -> segment, block) is
- *    inserted only if the old snapshot holds a slot with that hash's old
- *    tag, segment and block in one of the hash's old buckets (so only the
- *    current version returns); TOMBSTONE removes that hash's entries.
- * 5. Flush state and the cas counter come from the state record (written
- *    last; each segment header also carries its seal-time flush state and
- *    max cas, for tools and cross-checks). A flush is a time horizon, so no
- *    per-key "flush" entry exists. Once oldest_live <= now, a segment whose
- *    max store time <= oldest_live or whose max cas < oldest_cas is wholly
- *    flushed, one whose max exptime is not 0 and <= now wholly expired: its
- *    entries may be skipped. Other records are checked on read against
- *    their own store time, cas and exptime.
+ *   1. The RAM tier hands every live RAM item that has no current flash
+ *      copy to the writer (tiering.c); the writer writes what is queued and
+ *      the open segment, short.
+ *   2. For each ring segment its summary is read back; an ITEM entry is
+ *      live iff it owns an index slot (tag, segment, block; the LAST entry
+ *      of the block with the slot's tag and bucket, as reclaim decides).
+ *   3. The map goes into free slots (the tail is reclaimed if no run is
+ *      long enough), fdatasync; then the state record CLEAN: last seq, min
+ *      valid seq = the first ring segment's, flush oldest_live / oldest_cas,
+ *      max cas, the map's place, length and checksum; fdatasync. A power
+ *      cut after the stop loses nothing; a crash before the state record
+ *      is written leaves RUNNING: the next start treats the run as crashed.
+ *
+ * RECOVERY (recover.c)
+ *
+ * 1. The superblock must decode and match the geometry the settings give
+ *    (segment size and count, data offset, alignment); otherwise the file
+ *    is formatted anew (another instance id: no segment of the old one is
+ *    ever read) and the log says why.
+ * 2. State CLEAN with our instance id and a map whose checksum, header and
+ *    table check: the dictionary slots are loaded first (a slot that fails
+ *    its checks is lost; blocks naming it read as misses, ENODICT); each
+ *    table segment's header and summary are read and must carry our
+ *    instance id, sit at their own id, have the table's seq and entry
+ *    count and pass the summary checksum (else the segment stays in the
+ *    ring as BAD, its entries are misses, counted); the live entries are
+ *    inserted in table (seq) order into a new index of the configured
+ *    size. Ring: tail = the first table entry, head = after the last;
+ *    next seq = last seq + 1. Flush state and max cas go back to the RAM
+ *    tier (new cas values start above every old one).
+ * 3. Otherwise (state RUNNING: the last run crashed or was killed; no or a
+ *    damaged state record or map) the file is formatted anew: nothing of
+ *    the crashed run is served, so no deleted or overwritten value can
+ *    come back. Recovery after a crash is the next step (see CRASH below).
+ * 4. Before the first request: state RUNNING (run count + 1, no map),
+ *    fdatasync, so a crash of this run cannot pass for a clean stop.
+ *
+ * CRASH (not built yet). What a crash must keep is what was durably on
+ * flash, and never an older value of a key whose delete, overwrite or
+ * flush a client saw answered. The live map cannot help (RAM is gone); the
+ * summaries can, if every way the index forgets a copy that stays
+ * readable leaves a durable trace before a client can see a newer state:
+ * a remove of an indexed copy writes a tombstone (already in the
+ * summaries; to be made durable before the reply, group-committed, in a
+ * small journal area rather than by sealing segments early); a reclaim
+ * moves min valid seq forward (the state record) before it drops the
+ * segment's slots; an index eviction or collateral drop journals its
+ * (bucket, tag, segment, block) class. A replay then applies summaries and
+ * journal in (seq, entry) order. Operations on keys that have no flash
+ * copy must not wait on the device.
  *
  * TOMBSTONE entries: the writer adds one when a delete or overwrite removes
- * an indexed flash copy. Recovery through the snapshot does not need them;
- * a replay-only reader (tiercache-inspect, a future lossy mode) applies
- * them so that every deletion it can see is honoured.
+ * an indexed flash copy. Recovery through the live map does not need them;
+ * a replay (tiercache-inspect, crash recovery) applies them so that every
+ * deletion it can see is honoured.
  */
 #ifndef TIERCACHE_FLASH_FORMAT_H
 #define TIERCACHE_FLASH_FORMAT_H

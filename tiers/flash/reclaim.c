@@ -45,8 +45,8 @@ static uint64_t hash_at(const uint8_t *sum, uint32_t i)
  * between them). It owns a slot of its tag at (seg, blkoff) in one of its
  * buckets if no later ITEM entry of the block has that tag and that bucket
  * (flash_slot_owner, with the summary's hashes). */
-static int owner_hits(flash_t *f, const uint8_t *sum, uint32_t i, uint32_t i1,
-                      uint32_t seg, uint32_t blkoff)
+int flash_sum_owner_hits(flash_t *f, const uint8_t *sum, uint32_t i, uint32_t i1,
+                         uint32_t seg, uint32_t blkoff)
 {
     uint64_t hash = hash_at(sum, i);
     unsigned tag = index_tag(f->idx, hash);
@@ -72,6 +72,20 @@ static int owner_hits(flash_t *f, const uint8_t *sum, uint32_t i, uint32_t i1,
     return -1;
 }
 
+uint32_t flash_sum_block_end(const uint8_t *sum, uint32_t i, uint32_t count)
+{
+    uint16_t blkoff = fl_get_u16(sum + (size_t)i * FLASH_SUM_ENTRY_LEN + 8);
+    uint32_t end = i + 1;
+    for (uint32_t j = i + 1; j < count; j++) {
+        if (!is_item(sum, j))
+            continue;
+        if (fl_get_u16(sum + (size_t)j * FLASH_SUM_ENTRY_LEN + 8) != blkoff)
+            break;
+        end = j + 1;
+    }
+    return end;
+}
+
 /* Rewrites one hot record into the open segment and moves its slot there,
  * all under its hash's remove stripe (no orphan copy if a flash_remove
  * races). True if rewritten. */
@@ -82,7 +96,7 @@ static bool rewrite_one(flash_t *f, const uint8_t *sum, uint32_t i, uint32_t i1,
     pthread_mutex_t *m = &f->rm_lock[flash_rm_stripe(hash)];
     for (int attempt = 0; attempt < 2; attempt++) {
         pthread_mutex_lock(m);
-        if (owner_hits(f, sum, i, i1, seg, blkoff) <= 0) {
+        if (flash_sum_owner_hits(f, sum, i, i1, seg, blkoff) <= 0) {
             pthread_mutex_unlock(m);
             return false;
         }
@@ -120,7 +134,7 @@ static void do_block(flash_t *f, const flash_seghdr_t *h, size_t imglen, uint32_
             continue;
         nitems++;
         if (!want && *budget > 0)
-            want = owner_hits(f, sum, i, i1, seg, blkoff) > 0;
+            want = flash_sum_owner_hits(f, sum, i, i1, seg, blkoff) > 0;
     }
     if (!want)
         return;
@@ -141,7 +155,7 @@ static void do_block(flash_t *f, const flash_seghdr_t *h, size_t imglen, uint32_
         flash_record_t rec;
         if (flash_block_next(&v, &cursor, &rec) != FLASH_BLK_OK)
             return;
-        if (owner_hits(f, sum, i, i1, seg, blkoff) <= 0)
+        if (flash_sum_owner_hits(f, sum, i, i1, seg, blkoff) <= 0)
             continue;
         uint64_t rsz = flash_record_size(rec.nkey, rec.nvalue);
         if (rsz <= *budget && !flash_record_dead(f, &rec, now) &&
@@ -188,16 +202,9 @@ static bool walk_segment(flash_t *f, uint32_t seg, uint32_t gen, bool rewrite)
         /* this block's entries: its ITEMs are consecutive among the ITEMs
          * (tombstones may sit between them) */
         uint16_t blkoff = fl_get_u16(sum + (size_t)i * FLASH_SUM_ENTRY_LEN + 8);
-        uint32_t j = i + 1, end = i + 1;
-        for (; j < h.summary_count; j++) {
-            if (!is_item(sum, j))
-                continue;
-            if (fl_get_u16(sum + (size_t)j * FLASH_SUM_ENTRY_LEN + 8) != blkoff)
-                break;
-            end = j + 1;
-        }
+        uint32_t end = flash_sum_block_end(sum, i, h.summary_count);
         do_block(f, &h, len, i, end, blkoff, &budget, now);
-        i = j;
+        i = end;
     }
     /* everything still pointing into this segment goes (the rewritten
      * records' slots were moved out already) */

@@ -221,11 +221,58 @@ static flash_status_e open_device(flash_t *f, char *err, size_t errlen)
         if (ds != DEVICE_OK)
             return from_device(ds);
         seterr(err, errlen, "%s: foreign data (reset requested): reinitialised", f->path);
-    } else if (kind == DEVICE_KIND_TIERCACHE) {
-        seterr(err, errlen, "%s: existing tiercache flash data reinitialised (restart "
-               "recovery is not implemented yet)", f->path);
     }
     return FLASH_OK;
+}
+
+/* A device with our magic: adopts its superblock if it decodes and has the
+ * geometry these settings would give (then recovery decides what to keep).
+ * False: it will be formatted, and `err` says why. */
+static bool adopt_superblock(flash_t *f, char *err, size_t errlen)
+{
+    uint8_t *buf = device_buf_alloc(FLASH_IO_ALIGN);
+    if (!buf)
+        return false;
+    char e2[256];
+    flash_sb_t sb, want;
+    bool ok = device_pread(f->dev, buf, FLASH_IO_ALIGN, 0, e2, sizeof e2) == DEVICE_OK &&
+              flash_sb_decode(buf, FLASH_IO_ALIGN, &sb) == FLASH_SB_OK;
+    device_buf_free(buf);
+    if (!ok) {
+        seterr(err, errlen, "%s: tiercache superblock unreadable: flash contents discarded",
+               f->path);
+        return false;
+    }
+    if (flash_sb_init(&want, device_size(f->dev), f->s.segment_size, device_block_size(f->dev),
+                      f->s.block_size, 0, 0) != FLASH_SB_OK ||
+        want.segment_size != sb.segment_size || want.segment_count != sb.segment_count ||
+        want.data_offset != sb.data_offset || want.device_size != sb.device_size ||
+        want.alignment != sb.alignment) {
+        seterr(err, errlen, "%s: geometry changed (segments of %u bytes x %u on the device, "
+               "%u x %u asked): flash contents discarded", f->path, sb.segment_size,
+               sb.segment_count, want.segment_size, want.segment_count);
+        return false;
+    }
+    f->sb = sb;
+    f->instance_id = sb.instance_id;
+    return true;
+}
+
+/* After a recovery: the state record RUNNING for this run (run count + 1,
+ * no map), durable before the first write or request (format.h). */
+static flash_status_e start_run(flash_t *f, char *err, size_t errlen)
+{
+    flash_state_t st;
+    memset(&st, 0, sizeof st);
+    st.version = FLASH_FORMAT_VERSION;
+    st.state = FLASH_STATE_RUNNING;
+    st.instance_id = f->instance_id;
+    st.run_count = ++f->run_count;
+    st.last_seq = f->next_seq - 1;
+    st.min_valid_seq = f->nring ? f->segs[f->tail].seq : f->next_seq;
+    st.time = (uint64_t)flash_now(f);
+    st.map_first_seg = FLASH_STATE_NO_SNAPSHOT;
+    return flash_write_state(f, &st, err, errlen);
 }
 
 /* Writes the superblock and a RUNNING state record (format.h). */
@@ -235,6 +282,7 @@ static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
     if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id)
         id = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)f;
     f->instance_id = id;
+    f->run_count = 1;
     uint64_t now = (uint64_t)flash_now(f);
     uint32_t align = device_block_size(f->dev);
     flash_sb_status_e ss = flash_sb_init(&f->sb, device_size(f->dev), f->s.segment_size,
@@ -265,7 +313,7 @@ static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
     st.run_count = 1;
     st.min_valid_seq = 1;
     st.time = now;
-    st.snap_first_seg = FLASH_STATE_NO_SNAPSHOT;
+    st.map_first_seg = FLASH_STATE_NO_SNAPSHOT;
     flash_state_encode(&st, buf + FLASH_STATE_OFFSET);
     char e2[256];
     device_status_e ds = device_pwrite(f->dev, buf, FLASH_HEADER_AREA, 0, e2, sizeof e2);
@@ -463,10 +511,33 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     char note[512];
     note[0] = '\0';
     st = open_device(f, note, sizeof note);
-    if (st == FLASH_OK)
+    bool reuse = false;
+    if (st == FLASH_OK && device_kind(f->dev) == DEVICE_KIND_TIERCACHE)
+        reuse = adopt_superblock(f, note, sizeof note);
+    if (st == FLASH_OK && !reuse)
         st = format_device(f, note, sizeof note);
     if (st == FLASH_OK)
         st = alloc_parts(f, note, sizeof note);
+    if (st == FLASH_OK && reuse) {
+        st = flash_recover(f, note, sizeof note);
+        if (st == FLASH_MISS) {
+            /* not recoverable: a new format (another instance id, so no
+             * segment of the old one is ever read); the note stays */
+            char keep[512];
+            snprintf(keep, sizeof keep, "%s", note);
+            st = format_device(f, note, sizeof note);
+            if (st == FLASH_OK)
+                snprintf(note, sizeof note, "%s", keep);
+        } else if (st == FLASH_OK) {
+            char e2[256];
+            st = start_run(f, e2, sizeof e2);
+            if (st != FLASH_OK)
+                snprintf(note, sizeof note, "%s", e2);
+        }
+    }
+    /* a recovered dictionary stays: no second training */
+    if (st == FLASH_OK && flash_dicts_active(&f->dicts))
+        flash_dict_trainer_destroy(&f->dtrain);
     if (st == FLASH_OK) {
         if (pthread_create(&f->writer, NULL, flash_writer_main, f) != 0) {
             snprintf(note, sizeof note, "%s: cannot start the writer thread", f->path);
@@ -559,6 +630,26 @@ static void do_push(flash_t *f, const flash_wr_item_t *it, bool tomb)
     e->tomb = tomb;
     f->qlen++;
     pthread_cond_signal(&f->q_nonempty);
+}
+
+flash_status_e flash_enqueue_persist(flash_t *f, const flash_wr_item_t *it)
+{
+    if (flash_admit(f, it->nkey, it->nbytes, it->exptime) != FLASH_OK)
+        return FLASH_EADMIT;
+    if (flash_mono_ms() < atomic_load_explicit(&f->fail_until_ms, memory_order_relaxed))
+        return FLASH_EIO;
+    flash_wr_item_t t = *it;
+    t.token = NULL; /* no written_fn */
+    pthread_mutex_lock(&f->q_lock);
+    while (f->qlen == f->qcap && !f->stop)
+        pthread_cond_wait(&f->q_nonfull, &f->q_lock);
+    if (f->stop) {
+        pthread_mutex_unlock(&f->q_lock);
+        return FLASH_EFULL;
+    }
+    do_push(f, &t, false);
+    pthread_mutex_unlock(&f->q_lock);
+    return FLASH_OK;
 }
 
 flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it)

@@ -50,10 +50,10 @@ typedef struct flash_state {
     uint32_t flush_oldest_live;
     uint64_t flush_oldest_cas;
     uint64_t max_cas;
-    uint32_t snap_first_seg;  /* FLASH_STATE_NO_SNAPSHOT = none */
-    uint32_t snap_seg_count;
-    uint64_t snap_len;
-    uint64_t snap_cksum;
+    uint32_t map_first_seg;  /* FLASH_STATE_NO_SNAPSHOT = none */
+    uint32_t map_seg_count;
+    uint64_t map_len;
+    uint64_t map_cksum;
     uint32_t index_buckets;
     uint16_t index_tag_bits;
     uint16_t index_slots_per_bucket;

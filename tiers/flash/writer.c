@@ -254,6 +254,7 @@ static void process(flash_t *f, const wr_qent_t *e)
     };
     flash_block_loc_t loc;
     flash_status_e st = flash_writer_add(f, &rec, it->hash, false, &loc);
+    bool cb = it->token != NULL; /* NULL: a clean shutdown's RAM item */
     if (st == FLASH_OK) {
         /* a due callback of the same hash may remove the hash's entries:
          * it must run before this copy is indexed (complete.c) */
@@ -274,7 +275,8 @@ static void process(flash_t *f, const wr_qent_t *e)
     } else {
         FSTAT_ADD(f, flash_drops_io, 1);
     }
-    flash_done_push(f, it->token, it->hash, st);
+    if (cb)
+        flash_done_push(f, it->token, it->hash, st);
 }
 
 void *flash_writer_main(void *arg)
@@ -331,4 +333,25 @@ void *flash_writer_main(void *arg)
         flash_writer_reap(f, 100);
     flash_complete(f, UINT_MAX);
     return NULL;
+}
+
+void flash_writer_stop(flash_t *f)
+{
+    if (!f->writer_started)
+        return;
+    pthread_mutex_lock(&f->q_lock);
+    f->stop = true;
+    pthread_cond_broadcast(&f->q_nonempty);
+    pthread_cond_broadcast(&f->q_nonfull);
+    pthread_mutex_unlock(&f->q_lock);
+    pthread_join(f->writer, NULL);
+    f->writer_started = false;
+}
+
+void flash_writer_finish(flash_t *f)
+{
+    seal_and_write(f);
+    while (f->writes_inflight > 0)
+        flash_writer_reap(f, 100);
+    flash_complete(f, UINT_MAX);
 }

@@ -83,6 +83,11 @@ static uint64_t item_loc(ram_t *r, item_t *it)
     return loc;
 }
 
+uint64_t ram_item_flash_loc(ram_t *r, item_t *it)
+{
+    return item_loc(r, it);
+}
+
 static void item_loc_set(ram_t *r, item_t *it, uint64_t loc)
 {
     unsigned char *p = loc_slot(r, it);

@@ -308,6 +308,9 @@ void ram_spill_done(ram_t *r, item_t *it, bool ok);
  * ms) passes. Holds no tier lock. */
 void ram_spill_wait(ram_t *r, uint64_t seq_seen, int64_t deadline_ms);
 uint64_t ram_spill_seq(ram_t *r);
+/* A promoted copy's flash location (0: none, or not a promoted copy).
+ * Caller holds the item's stripe lock or a reference. O(1). */
+uint64_t ram_item_flash_loc(ram_t *r, item_t *it);
 
 typedef enum ram_install_mode {
     RAM_INSTALL_LINK,   /* link `nw` (a copy of the flash record) */

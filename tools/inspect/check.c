@@ -18,6 +18,7 @@
 #include <zstd.h>
 
 #include "flash/device.h"
+#include "flash/livemap.h"
 
 /* A record's key hash and its block, to check the summary against. */
 typedef struct unit_hash {
@@ -62,6 +63,7 @@ const char *inspect_seg_kind_name(inspect_seg_kind_e k)
     case INSPECT_SEG_USED: return "used";
     case INSPECT_SEG_OTHER: return "other-instance";
     case INSPECT_SEG_BAD: return "bad";
+    case INSPECT_SEG_MAP: return "live-map";
     case INSPECT_SEG_MISSING: return "missing";
     }
     return "unknown";
@@ -466,6 +468,51 @@ static bool check_contents(walk_t *w, inspect_seg_t *s)
     return true;
 }
 
+/* Is segment id one the CLEAN state's live map lies over? */
+static bool in_map(const inspect_report_t *r, uint32_t id)
+{
+    return r->map_present && id >= r->state.map_first_seg &&
+           id - r->state.map_first_seg < r->state.map_seg_count;
+}
+
+/* Reads and checks the live map a CLEAN state record names (format.h). */
+static void check_map(walk_t *w)
+{
+    inspect_report_t *r = w->r;
+    const flash_state_t *st = &r->state;
+    if (!r->state_ok || st->state != FLASH_STATE_CLEAN ||
+        st->map_first_seg == FLASH_STATE_NO_SNAPSHOT)
+        return;
+    r->map_present = true;
+    uint64_t off = flash_sb_segment_offset(&r->sb, st->map_first_seg);
+    uint8_t *buf = st->map_len <= (uint64_t)64 << 20 ? malloc((size_t)st->map_len + 1) : NULL;
+    ssize_t n = buf && off != UINT64_MAX ? read_at(w->fd, buf, (size_t)st->map_len, off) : -1;
+    flash_map_t m;
+    flash_map_status_e ms = FLASH_MAP_ETRUNCATED;
+    if (n == (ssize_t)st->map_len && XXH3_64bits(buf, (size_t)n) != st->map_cksum)
+        ms = FLASH_MAP_ECHECKSUM;
+    else if (n == (ssize_t)st->map_len)
+        ms = flash_map_decode(buf, st->map_len, r->sb.instance_id, r->sb.segment_count, &m);
+    if (ms == FLASH_MAP_OK) {
+        r->map_ok = true;
+        r->map_segments = m.nsegs;
+        const uint8_t *bits = m.bits;
+        for (uint32_t i = 0; i < m.nsegs; i++) {
+            flash_map_seg_t e;
+            flash_map_entry(&m, i, &e);
+            for (uint32_t k = 0; k < e.count; k++)
+                r->map_live += flash_map_get(bits, k);
+            bits += flash_map_bits_len(e.count);
+        }
+    } else {
+        problem(w, INSPECT_ERROR, (int64_t)st->map_first_seg, -1, off,
+                "live map (segment %u, %llu bytes): %s: the next start discards the flash "
+                "contents", st->map_first_seg, (unsigned long long)st->map_len,
+                flash_map_strerror(ms));
+    }
+    free(buf);
+}
+
 static bool check_segment(walk_t *w, uint32_t id)
 {
     inspect_report_t *r = w->r;
@@ -476,6 +523,8 @@ static bool check_segment(walk_t *w, uint32_t id)
     s.hdr_status = FLASH_SEG_OK;
     if (s.offset >= r->file_size || r->file_size - s.offset < FLASH_UNIT) {
         s.kind = INSPECT_SEG_MISSING;  /* the truncation is reported once */
+    } else if (in_map(r, id)) {
+        s.kind = INSPECT_SEG_MAP;      /* checked whole by check_map */
     } else {
         ssize_t n = read_at(w->fd, w->seg_buf, FLASH_UNIT, s.offset);
         if (n != (ssize_t)FLASH_UNIT) {
@@ -564,6 +613,8 @@ inspect_status_e inspect_file(const char *path, const inspect_ops_t *ops, void *
         goto out;
     }
     st = check_header_area(&w);
+    if (r->sb_ok)
+        check_map(&w);
     if (ops && ops->superblock && (st == INSPECT_OK || r->sb_ok))
         ops->superblock(ctx, r);
     if (st != INSPECT_OK)

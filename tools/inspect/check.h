@@ -66,6 +66,7 @@ typedef enum inspect_seg_kind {
     INSPECT_SEG_USED,        /* header of this instance */
     INSPECT_SEG_OTHER,       /* valid header of another instance id */
     INSPECT_SEG_BAD,         /* header does not decode / misplaced */
+    INSPECT_SEG_MAP,         /* holds the live map of a clean shutdown */
     INSPECT_SEG_MISSING,     /* beyond the end of the file */
 } inspect_seg_kind_e;
 
@@ -108,6 +109,10 @@ typedef struct inspect_report {
     flash_sb_status_e state_status;
     bool state_ok;
     flash_state_t state;
+    bool map_present;             /* a CLEAN state names a live map */
+    bool map_ok;                  /* ... and it reads back intact */
+    uint32_t map_segments;        /* segments the map lists */
+    uint64_t map_live;            /* summary entries it keeps */
     uint32_t dict_id[FLASH_DICT_SLOTS];      /* 0: slot empty or unreadable */
     uint32_t dict_len[FLASH_DICT_SLOTS];
     uint32_t dict_samples[FLASH_DICT_SLOTS];

@@ -81,11 +81,12 @@ static void json_superblock(inspect_printer_t *p, const inspect_report_t *r)
     const flash_state_t *st = &r->state;
     fprintf(f, ",\n \"state\": {\"valid\": true, \"state\": \"%s\", \"run_count\": %llu, "
             "\"last_seq\": %llu, \"min_valid_seq\": %llu, \"time\": %llu, "
-            "\"flush_oldest_live\": %u, \"max_cas\": %llu, \"snapshot\": %s}",
+            "\"flush_oldest_live\": %u, \"max_cas\": %llu, \"live_map\": %s, "
+            "\"live_map_ok\": %s, \"live_map_segments\": %u, \"live_map_items\": %llu}",
             st->state == FLASH_STATE_CLEAN ? "clean" : "running", (ull)st->run_count,
             (ull)st->last_seq, (ull)st->min_valid_seq, (ull)st->time,
-            st->flush_oldest_live, (ull)st->max_cas,
-            st->snap_first_seg == FLASH_STATE_NO_SNAPSHOT ? "false" : "true");
+            st->flush_oldest_live, (ull)st->max_cas, r->map_present ? "true" : "false",
+            r->map_ok ? "true" : "false", r->map_segments, (ull)r->map_live);
 }
 
 static bool shown(const inspect_printer_t *p, const inspect_seg_t *s)
@@ -238,12 +239,17 @@ static void text_superblock(inspect_printer_t *p, const inspect_report_t *r)
     if (r->state_ok) {
         const flash_state_t *st = &r->state;
         fprintf(f, "state record: %s, run %llu, last seq %llu, min valid seq %llu, "
-                "written %llu, max cas %llu, %s\n",
+                "written %llu, max cas %llu, flush horizon %u\n",
                 st->state == FLASH_STATE_CLEAN ? "CLEAN" : "RUNNING (not a clean shutdown)",
                 (ull)st->run_count, (ull)st->last_seq, (ull)st->min_valid_seq,
-                (ull)st->time, (ull)st->max_cas,
-                st->snap_first_seg == FLASH_STATE_NO_SNAPSHOT ? "no index snapshot"
-                                                              : "index snapshot");
+                (ull)st->time, (ull)st->max_cas, st->flush_oldest_live);
+        if (r->map_present)
+            fprintf(f, "live map: segment %u (+%u), %llu bytes, %s: %u segments, %llu items "
+                    "kept for the next start\n", st->map_first_seg, st->map_seg_count - 1,
+                    (ull)st->map_len, r->map_ok ? "ok" : "DAMAGED", r->map_segments,
+                    (ull)r->map_live);
+        else
+            fprintf(f, "live map: none (the next start keeps nothing)\n");
     } else {
         fprintf(f, "state record: invalid (%s)\n", flash_sb_strerror(r->state_status));
     }
@@ -327,10 +333,10 @@ static void text_finish(inspect_printer_t *p, const inspect_report_t *r, int exi
     FILE *f = p->out;
     if (r->sb_ok) {
         fprintf(f, "segments: %u used, %u empty, %u of another instance, %u bad, "
-                "%u missing; highest seq %llu\n", r->seg_count[INSPECT_SEG_USED],
+                "%u live map, %u missing; highest seq %llu\n", r->seg_count[INSPECT_SEG_USED],
                 r->seg_count[INSPECT_SEG_EMPTY], r->seg_count[INSPECT_SEG_OTHER],
-                r->seg_count[INSPECT_SEG_BAD], r->seg_count[INSPECT_SEG_MISSING],
-                (ull)r->max_seq);
+                r->seg_count[INSPECT_SEG_BAD], r->seg_count[INSPECT_SEG_MAP],
+                r->seg_count[INSPECT_SEG_MISSING], (ull)r->max_seq);
         fprintf(f, "blocks: %llu ok, %llu bad\n", (ull)r->blocks_ok, (ull)r->blocks_bad);
         fprintf(f, "items: %llu records in readable blocks; summaries: %llu items, "
                 "%llu tombstones\n", (ull)r->records, (ull)r->sum_items, (ull)r->sum_tombs);

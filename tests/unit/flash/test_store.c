@@ -340,18 +340,6 @@ Test(store, refuse_foreign_then_reset)
     cr_assert(err[0] != 0); /* a note for the log */
 }
 
-Test(store, reinitialises_own_file)
-{
-    open_store("reinit", 0);
-    flash_worker_destroy(&E.w);
-    flash_destroy(&E.f);
-    flash_settings_t s;
-    settings(&s);
-    char err[512];
-    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
-    cr_assert(strstr(err, "reinitialised") != NULL, "%s", err);
-}
-
 Test(store, too_small_and_unwritable)
 {
     make_path("small");
@@ -1085,4 +1073,209 @@ Test(store, walk_skips_corruption)
     cr_assert(listed > 0 && listed < NKEYS, "listed %u", listed);
     free(ws.count);
     free(ws.cas);
+}
+
+/* ---- restart (persist.c, recover.c) ---- */
+
+/* A run that ends without flash_persist (a crash, as far as the file
+ * knows) leaves nothing the next start may trust: its contents go. */
+Test(store, unclean_stop_discards)
+{
+    open_store("reinit", 0);
+    enqueued = 0;
+    spill_all(200, 0);
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f);
+    flash_settings_t s;
+    settings(&s);
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert(strstr(err, "did not stop cleanly") != NULL, "%s", err);
+    flash_recovery_t rec;
+    flash_recovery(E.f, &rec);
+    cr_assert_eq(rec.kind, FLASH_RECOVERY_CRASH);
+    cr_assert_eq(stats().flash_items, 0);
+}
+
+/* Reopens the store at E.path with the fixture's settings. */
+static void reopen(char *err, size_t errlen)
+{
+    flash_settings_t s;
+    settings(&s);
+    flash_status_e st = flash_create(&E.f, &s, err, errlen);
+    cr_assert_eq(st, FLASH_OK, "reopen: %s: %s", flash_strerror(st), err);
+    cr_assert_eq(flash_worker_create(E.f, &E.w), FLASH_OK);
+}
+
+static uint64_t key_hash(unsigned i)
+{
+    char key[64];
+    size_t nkey = keyof(key, sizeof key, i);
+    return XXH3_64bits(key, nkey);
+}
+
+/* A clean stop (flash_persist) and a new start: every key the index held
+ * is found again with its latest value; removed and overwritten copies
+ * never come back; the RAM state handed over returns as given. */
+Test(store, clean_restart_keeps_the_index)
+{
+    open_store("restart", 0);
+    enqueued = 0;
+    spill_all(NKEYS, 0);
+    unsigned *want = calloc(NKEYS, sizeof *want);
+    for (unsigned i = 0; i < NKEYS; i += 5) {      /* overwrite a fifth */
+        flash_remove(E.f, key_hash(i));
+        spill_ok(i, 1);
+        want[i] = 1;
+    }
+    wait_written(enqueued);  /* a remove only reaches indexed copies */
+    for (unsigned i = 3; i < NKEYS; i += 7)        /* remove a seventh */
+        flash_remove(E.f, key_hash(i));
+    wait_written(enqueued);
+    rd_t *before = read_all(NKEYS, want);
+    flash_worker_destroy(&E.w);
+    flash_persist_state_t ps = {.flush_oldest_live = 1700000000, .flush_oldest_cas = 77,
+                                .max_cas = 123456789};
+    flash_persist_report_t rep;
+    char err[512];
+    cr_assert_eq(flash_persist(E.f, &ps, &rep, err, sizeof err), FLASH_OK, "%s", err);
+    uint64_t items = stats().flash_items;
+    cr_assert_eq(rep.items, items, "map keeps %llu of %llu indexed",
+                 (unsigned long long)rep.items, (unsigned long long)items);
+    flash_destroy(&E.f);
+    reopen(err, sizeof err);
+    cr_assert(strstr(err, "recovered") != NULL, "%s", err);
+    flash_recovery_t rec;
+    flash_recovery(E.f, &rec);
+    cr_assert_eq(rec.kind, FLASH_RECOVERY_CLEAN);
+    cr_assert_eq(rec.items, items);
+    cr_assert_eq(rec.max_cas, 123456789u);
+    cr_assert_eq(rec.flush_oldest_live, 1700000000);
+    cr_assert_eq(rec.flush_oldest_cas, 77u);
+    cr_assert_eq(stats().flash_items, items);
+    rd_t *after = read_all(NKEYS, want);
+    unsigned found = 0;
+    for (unsigned i = 0; i < NKEYS; i++) {
+        bool removed = i % 7 == 3;
+        if (removed)
+            cr_assert_neq(after[i].st, FLASH_OK, "key %u: a removed key came back", i);
+        if (after[i].st == FLASH_OK) {
+            cr_assert(after[i].match, "key %u: wrong value after restart", i);
+            found++;
+        }
+        /* what was found before the stop is found after it */
+        cr_assert_eq(after[i].st == FLASH_OK, before[i].st == FLASH_OK, "key %u", i);
+    }
+    cr_assert(found > NKEYS / 2, "%u found", found);
+    /* the next writes go on from there: spill, stop, start once more */
+    for (unsigned i = 1; i < NKEYS; i += 5) {
+        flash_remove(E.f, key_hash(i));
+        spill_ok(i, 2);
+        want[i] = 2;
+    }
+    wait_written(enqueued);
+    flash_worker_destroy(&E.w);
+    cr_assert_eq(flash_persist(E.f, &ps, &rep, err, sizeof err), FLASH_OK, "%s", err);
+    flash_destroy(&E.f);
+    reopen(err, sizeof err);
+    rd_t *again = read_all(NKEYS, want);
+    for (unsigned i = 0; i < NKEYS; i++)
+        if (again[i].st == FLASH_OK)
+            cr_assert(again[i].match, "key %u: wrong value after the second restart", i);
+    for (unsigned i = 1; i < NKEYS; i += 5)
+        cr_assert_eq(again[i].st, FLASH_OK, "key %u: written before the stop, lost", i);
+    free(again);
+    free(after);
+    free(before);
+    free(want);
+}
+
+/* Damage to what a clean stop wrote: the live map, one segment's summary,
+ * the state record. Each is a miss (nothing, or that segment) and a
+ * message, never a wrong value and never a failed start. */
+static void damage(uint64_t off, size_t len)
+{
+    int fd = open(E.path, O_RDWR);
+    cr_assert(fd >= 0);
+    uint8_t b[64];
+    cr_assert(len <= sizeof b);
+    cr_assert_eq(pread(fd, b, len, (off_t)off), (ssize_t)len);
+    for (size_t k = 0; k < len; k++)
+        b[k] ^= 0x5a;
+    cr_assert_eq(pwrite(fd, b, len, (off_t)off), (ssize_t)len);
+    close(fd);
+}
+
+static void stop_clean(void)
+{
+    flash_worker_destroy(&E.w);
+    flash_persist_state_t ps = {0};
+    flash_persist_report_t rep;
+    char err[512];
+    cr_assert_eq(flash_persist(E.f, &ps, &rep, err, sizeof err), FLASH_OK, "%s", err);
+    flash_destroy(&E.f);
+}
+
+static flash_state_t read_state(void)
+{
+    int fd = open(E.path, O_RDONLY);
+    uint8_t b[FLASH_STATE_LEN];
+    cr_assert_eq(pread(fd, b, sizeof b, FLASH_STATE_OFFSET), (ssize_t)sizeof b);
+    close(fd);
+    flash_state_t st;
+    cr_assert_eq(flash_state_decode(b, sizeof b, &st), FLASH_SB_OK);
+    return st;
+}
+
+Test(store, damaged_restart_state_is_a_miss)
+{
+    open_store("damage", 0);
+    enqueued = 0;
+    spill_all(NKEYS, 0);
+    stop_clean();
+    flash_state_t st = read_state();
+    cr_assert_eq(st.state, FLASH_STATE_CLEAN);
+    cr_assert_neq(st.map_first_seg, FLASH_STATE_NO_SNAPSHOT);
+    /* the map: a byte in its bits */
+    uint64_t map_off = FLASH_HEADER_AREA + (uint64_t)st.map_first_seg * SEG_SIZE;
+    damage(map_off + st.map_len - 1, 1);
+    char err[512];
+    reopen(err, sizeof err);
+    cr_assert(strstr(err, "live map") != NULL, "%s", err);
+    cr_assert_eq(stats().flash_items, 0);
+    /* one segment's summary: that segment's keys miss, the others stay */
+    spill_all(NKEYS, 0);
+    stop_clean();
+    st = read_state();
+    uint64_t seg0 = FLASH_HEADER_AREA;  /* the first segment of this format */
+    int fd = open(E.path, O_RDONLY);
+    uint8_t hdr[FLASH_SEGHDR_LEN];
+    cr_assert_eq(pread(fd, hdr, sizeof hdr, (off_t)seg0), (ssize_t)sizeof hdr);
+    close(fd);
+    uint32_t sum_off = (uint32_t)hdr[56] | (uint32_t)hdr[57] << 8 | (uint32_t)hdr[58] << 16 |
+                       (uint32_t)hdr[59] << 24;
+    damage(seg0 + sum_off + 3, 2);
+    reopen(err, sizeof err);
+    flash_recovery_t rec;
+    flash_recovery(E.f, &rec);
+    cr_assert_eq(rec.kind, FLASH_RECOVERY_CLEAN, "%s", err);
+    cr_assert_eq(rec.segments_lost, 1);
+    cr_assert(rec.items > 0);
+    cr_assert_eq(stats().flash_recovery_errors, 1);
+    rd_t *rds = read_all(NKEYS, NULL);
+    unsigned found = 0;
+    for (unsigned i = 0; i < NKEYS; i++)
+        if (rds[i].st == FLASH_OK) {
+            cr_assert(rds[i].match, "key %u: wrong value", i);
+            found++;
+        }
+    cr_assert(found > 0 && found < NKEYS, "%u found", found);
+    free(rds);
+    /* the state record: its checksum fails: read as not clean */
+    stop_clean();
+    damage(FLASH_STATE_OFFSET + 40, 1);
+    reopen(err, sizeof err);
+    flash_recovery(E.f, &rec);
+    cr_assert_eq(rec.kind, FLASH_RECOVERY_CRASH, "%s", err);
+    cr_assert_eq(stats().flash_items, 0);
 }

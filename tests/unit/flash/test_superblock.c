@@ -172,10 +172,10 @@ static flash_state_t good_state(void)
         .flush_oldest_live = 1700000100,
         .flush_oldest_cas = 0xdeadbeefcafeull,
         .max_cas = 0xfeedfacefeedull,
-        .snap_first_seg = 12,
-        .snap_seg_count = 3,
-        .snap_len = 2500000,
-        .snap_cksum = 0x0123456789abcdefull,
+        .map_first_seg = 12,
+        .map_seg_count = 3,
+        .map_len = 2500000,
+        .map_cksum = 0x0123456789abcdefull,
         .index_buckets = 123457,
         .index_tag_bits = 14,
         .index_slots_per_bucket = 10,
@@ -200,10 +200,10 @@ Test(superblock, state_roundtrip)
     cr_assert_eq(out.flush_oldest_live, s.flush_oldest_live);
     cr_assert_eq(out.flush_oldest_cas, s.flush_oldest_cas);
     cr_assert_eq(out.max_cas, s.max_cas);
-    cr_assert_eq(out.snap_first_seg, s.snap_first_seg);
-    cr_assert_eq(out.snap_seg_count, s.snap_seg_count);
-    cr_assert_eq(out.snap_len, s.snap_len);
-    cr_assert_eq(out.snap_cksum, s.snap_cksum);
+    cr_assert_eq(out.map_first_seg, s.map_first_seg);
+    cr_assert_eq(out.map_seg_count, s.map_seg_count);
+    cr_assert_eq(out.map_len, s.map_len);
+    cr_assert_eq(out.map_cksum, s.map_cksum);
     cr_assert_eq(out.index_buckets, s.index_buckets);
     cr_assert_eq(out.index_tag_bits, s.index_tag_bits);
     cr_assert_eq(out.index_slots_per_bucket, s.index_slots_per_bucket);

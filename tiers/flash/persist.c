@@ -1,0 +1,274 @@
+/*
+ * tiers/flash/persist.c - the clean shutdown (flash_persist) and the reading
+ * of segment summaries it shares with recovery (recover.c). Contract:
+ * flash.h; bytes: format.h "LIVE MAP", "CLEAN SHUTDOWN".
+ *
+ * Order, each step durable before the next is written:
+ *   1. the writer thread is stopped (it writes what was queued) and the open
+ *      segment is sealed and written, short;
+ *   2. the live map: for each segment of the ring, tail to head, its summary
+ *      is read back and an ITEM entry's bit is set iff the index holds the
+ *      slot that entry owns (the reclaim rule, flash_sum_owner_hits);
+ *   3. the map is written into free segment slots (the tail is reclaimed
+ *      when no run of free slots is long enough), then fdatasync;
+ *   4. the state record CLEAN (map place, length and checksum, flush state,
+ *      max cas, last seq), then fdatasync.
+ * A crash before 4 leaves the RUNNING record of this run: the next start
+ * treats the run as crashed.
+ *
+ * Threads: called once, by the thread that will destroy the flash tier,
+ * with no worker using it any more. Blocking (reads every summary).
+ */
+#include "flash/flash_int.h"
+#include "flash/livemap.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+flash_status_e flash_read_summary(flash_t *f, uint32_t seg, flash_seghdr_t *h,
+                                  const uint8_t **sum)
+{
+    char err[256];
+    uint64_t off = flash_seg_dev_off(f, seg);
+    if (device_pread(f->dev, f->rbuf, FLASH_IO_ALIGN, off, err, sizeof err) != DEVICE_OK) {
+        FSTAT_ADD(f, flash_read_errors, 1);
+        flash_log(f, "%s", err);
+        return FLASH_EIO;
+    }
+    if (flash_seghdr_decode(f->rbuf, FLASH_IO_ALIGN, f->segsize, h) != FLASH_SEG_OK ||
+        h->instance_id != f->instance_id || h->seg_id != seg)
+        return FLASH_ECHECKSUM;
+    uint64_t start = h->summary_off & ~(uint64_t)(FLASH_IO_ALIGN - 1);
+    uint64_t end = fl_round_up(h->data_end, FLASH_IO_ALIGN);
+    if (end > f->segsize || start >= end)
+        return FLASH_ECHECKSUM;
+    if (device_pread(f->dev, f->rbuf, (size_t)(end - start), off + start, err, sizeof err) !=
+        DEVICE_OK) {
+        FSTAT_ADD(f, flash_read_errors, 1);
+        flash_log(f, "%s", err);
+        return FLASH_EIO;
+    }
+    FSTAT_ADD(f, flash_bytes_read, FLASH_IO_ALIGN + (end - start));
+    const uint8_t *s = f->rbuf + (h->summary_off - start);
+    if (flash_summary_check(h, s, (size_t)(end - h->summary_off)) != FLASH_SEG_OK)
+        return FLASH_ECHECKSUM;
+    *sum = s;
+    return FLASH_OK;
+}
+
+flash_status_e flash_sync(flash_t *f, char *err, size_t errlen)
+{
+    if (fdatasync(device_fd(f->dev)) != 0) {
+        snprintf(err, errlen, "%s: fdatasync: %s", f->path, strerror(errno));
+        return FLASH_EIO;
+    }
+    return FLASH_OK;
+}
+
+flash_status_e flash_write_state(flash_t *f, const flash_state_t *st, char *err, size_t errlen)
+{
+    uint8_t *buf = device_buf_alloc(FLASH_IO_ALIGN);
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory", f->path);
+        return FLASH_ENOMEM;
+    }
+    memset(buf, 0, FLASH_IO_ALIGN);
+    flash_state_encode(st, buf);
+    device_status_e ds = device_pwrite(f->dev, buf, FLASH_IO_ALIGN, FLASH_STATE_OFFSET, err,
+                                       errlen);
+    device_buf_free(buf);
+    if (ds != DEVICE_OK)
+        return FLASH_EIO;
+    return flash_sync(f, err, errlen);
+}
+
+/* The live map of the ring as it stands: *out (device_buf_alloc'd, rounded
+ * up to FLASH_IO_ALIGN with zeros), its length and live entry count. */
+typedef struct map_build {
+    uint8_t *buf;
+    uint64_t len;        /* encoded bytes */
+    uint64_t alloc;      /* buffer bytes (multiple of FLASH_IO_ALIGN) */
+    uint64_t live;       /* bits set */
+    uint64_t segments;   /* table entries */
+    uint64_t first_seq;  /* seq of the first entry (0: none) */
+} map_build_t;
+
+static flash_status_e build_map(flash_t *f, map_build_t *mb)
+{
+    memset(mb, 0, sizeof *mb);
+    uint32_t n = f->nring, tail = f->tail;
+    flash_map_seg_t *tab = calloc(n ? n : 1, sizeof *tab);
+    uint8_t **runs = calloc(n ? n : 1, sizeof *runs);
+    if (!tab || !runs) {
+        free(tab);
+        free(runs);
+        return FLASH_ENOMEM;
+    }
+    flash_status_e st = FLASH_OK;
+    for (uint32_t k = 0; k < n && st == FLASH_OK; k++) {
+        uint32_t seg = (tail + k) % f->nseg;
+        tab[k].seg_id = seg;
+        tab[k].seq = f->segs[seg].seq;
+        tab[k].count = 0;
+        if (f->segs[seg].state != FSEG_USED)
+            continue;
+        flash_seghdr_t h;
+        const uint8_t *sum;
+        if (flash_read_summary(f, seg, &h, &sum) != FLASH_OK || h.gen != f->segs[seg].gen ||
+            h.seq != f->segs[seg].seq) {
+            flash_log(f, "%s: shutdown: segment %u unreadable or invalid; its items are "
+                      "not kept", f->path, seg);
+            continue;
+        }
+        runs[k] = calloc(1, (size_t)flash_map_bits_len(h.summary_count) + 1);
+        if (!runs[k]) {
+            st = FLASH_ENOMEM;
+            break;
+        }
+        tab[k].count = h.summary_count;
+        for (uint32_t i = 0; i < h.summary_count; i++) {
+            const uint8_t *e = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
+            if (fl_get_u8(e + 10) != FLASH_SUM_ITEM)
+                continue;
+            uint32_t end = flash_sum_block_end(sum, i, h.summary_count);
+            if (flash_sum_owner_hits(f, sum, i, end, seg, fl_get_u16(e + 8)) >= 0) {
+                flash_map_set(runs[k], i);
+                mb->live++;
+            }
+        }
+    }
+    if (st == FLASH_OK) {
+        uint32_t *counts = calloc(n ? n : 1, sizeof *counts);
+        if (!counts) {
+            st = FLASH_ENOMEM;
+        } else {
+            for (uint32_t k = 0; k < n; k++)
+                counts[k] = tab[k].count;
+            mb->len = flash_map_len(n, counts);
+            free(counts);
+            mb->alloc = fl_round_up(mb->len, FLASH_IO_ALIGN);
+            mb->buf = device_buf_alloc((size_t)mb->alloc);
+            if (!mb->buf) {
+                st = FLASH_ENOMEM;
+            } else {
+                memset(mb->buf, 0, (size_t)mb->alloc);
+                uint8_t *bits;
+                flash_map_encode(mb->buf, f->instance_id, n, tab, &bits);
+                for (uint32_t k = 0; k < n; k++) {
+                    uint64_t bl = flash_map_bits_len(tab[k].count);
+                    if (runs[k] && bl)
+                        memcpy(bits, runs[k], (size_t)bl);
+                    bits += bl;
+                }
+                mb->segments = n;
+                mb->first_seq = n ? tab[0].seq : 0;
+            }
+        }
+    }
+    for (uint32_t k = 0; k < n; k++)
+        free(runs[k]);
+    free(runs);
+    free(tab);
+    return st;
+}
+
+/* A run of `need` free segment slots with no wrap: its first id, or
+ * UINT32_MAX. The free slots are [head, tail) modulo nseg. */
+static uint32_t free_run(const flash_t *f, uint32_t need)
+{
+    uint32_t head = atomic_load_explicit(&f->head, memory_order_relaxed), tail = f->tail;
+    if (f->nring == 0)
+        return need <= f->nseg ? 0 : UINT32_MAX;
+    if (f->nring == f->nseg)
+        return UINT32_MAX;
+    if (tail > head)
+        return tail - head >= need ? head : UINT32_MAX;
+    if (f->nseg - head >= need)
+        return head;
+    return tail >= need ? 0 : UINT32_MAX;
+}
+
+flash_status_e flash_persist(flash_t *f, const flash_persist_state_t *in,
+                             flash_persist_report_t *rep, char *err, size_t errlen)
+{
+    memset(rep, 0, sizeof *rep);
+    if (err && errlen)
+        err[0] = '\0';
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    flash_writer_stop(f);
+    flash_writer_finish(f);
+    f->persisted = true; /* nothing more is written but what follows */
+
+    map_build_t mb;
+    uint32_t start = UINT32_MAX, need = 0;
+    for (uint32_t tries = 0;; tries++) {
+        flash_status_e st = build_map(f, &mb);
+        if (st != FLASH_OK) {
+            snprintf(err, errlen, "%s: shutdown: out of memory building the live map",
+                     f->path);
+            return st;
+        }
+        need = (uint32_t)((mb.alloc + f->segsize - 1) / f->segsize);
+        start = free_run(f, need);
+        if (start != UINT32_MAX || tries >= f->nseg)
+            break;
+        device_buf_free(mb.buf);
+        if (!flash_reclaim_one(f, false))
+            break;
+        rep->reclaimed++;
+    }
+    if (start == UINT32_MAX) {
+        device_buf_free(mb.buf);
+        snprintf(err, errlen, "%s: shutdown: no room for the live map (%u segments)",
+                 f->path, need);
+        return FLASH_EFULL;
+    }
+    flash_status_e st = FLASH_OK;
+    if (device_pwrite(f->dev, mb.buf, (size_t)mb.alloc, flash_seg_dev_off(f, start), err,
+                      errlen) != DEVICE_OK)
+        st = FLASH_EIO;
+    if (st == FLASH_OK)
+        st = flash_sync(f, err, errlen);
+    flash_state_t s;
+    memset(&s, 0, sizeof s);
+    s.version = FLASH_FORMAT_VERSION;
+    s.state = FLASH_STATE_CLEAN;
+    s.instance_id = f->instance_id;
+    s.run_count = f->run_count;
+    s.last_seq = f->next_seq - 1;
+    s.min_valid_seq = mb.segments ? mb.first_seq : f->next_seq;
+    s.time = (uint64_t)flash_now(f);
+    s.flush_oldest_live = in->flush_oldest_live > 0 && in->flush_oldest_live <= UINT32_MAX
+                              ? (uint32_t)in->flush_oldest_live : 0;
+    s.flush_oldest_cas = in->flush_oldest_cas;
+    s.max_cas = in->max_cas;
+    s.map_first_seg = start;
+    s.map_seg_count = need;
+    s.map_len = mb.len;
+    s.map_cksum = XXH3_64bits(mb.buf, (size_t)mb.len);
+    device_buf_free(mb.buf);
+    if (st == FLASH_OK)
+        st = flash_write_state(f, &s, err, errlen);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    rep->items = mb.live;
+    rep->segments = mb.segments;
+    rep->map_bytes = mb.len;
+    rep->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (st == FLASH_OK)
+        flash_log(f, "%s: clean shutdown: %llu items kept (%llu written from RAM now%s) in "
+                  "%llu segments, live map %llu bytes, %.3f s", f->path,
+                  (unsigned long long)rep->items, (unsigned long long)in->ram_items,
+                  in->ram_refused ? ", some too large or too close to expiry" : "",
+                  (unsigned long long)rep->segments, (unsigned long long)rep->map_bytes,
+                  rep->seconds);
+    else
+        flash_log(f, "%s", err);
+    return st;
+}
