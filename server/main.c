@@ -110,6 +110,7 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
     cs->flash_promote_rate = (unsigned)s->flash_promote_rate;
     cs->flash_index_mem = s->flash_index_mem;
     cs->flash_stall_ms = (unsigned)s->flash_stall_ms;
+    cs->flash_checkpoint_ms = (unsigned)s->flash_checkpoint_s * 1000u;
     cs->flash_reset = s->flash_reset;
 }
 

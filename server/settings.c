@@ -280,6 +280,10 @@ static const opt_t opts[] = {
     {0, "flash-stall-ms", NULL, T_INT, OFF(flash_stall_ms), "100",
      "longest wait of an eviction for the flash writer, then it is dropped",
      "flash_stall_ms", F_FLASH, 0, 60000},
+    {0, "flash-checkpoint-interval", NULL, T_INT, OFF(flash_checkpoint_s), "60",
+     "seconds between crash checkpoints of the flash index; after a crash the "
+     "last one still valid is served (0: none, a crash loses the flash contents)",
+     "flash_checkpoint_interval", F_FLASH, 0, 86400},
     {0, "flash-reset", NULL, T_TRUE, OFF(flash_reset), "no",
      "overwrite a flash file or device holding foreign data",
      "flash_reset", F_FLASH, 0, 0},
@@ -608,6 +612,7 @@ void settings_default(settings_t *s)
     s->flash_promote_rate = 1000;
     s->flash_promote = strdup("second-hit");
     s->flash_stall_ms = 100;
+    s->flash_checkpoint_s = 60;
     s->flash_level = 3;
 }
 

@@ -81,6 +81,7 @@ typedef struct settings {
     char *flash_promote;        /* --flash-promote: second-hit|always|never */
     size_t flash_index_mem;     /* --flash-index-mem: bytes (0: derived) */
     int flash_stall_ms;         /* --flash-stall-ms */
+    int flash_checkpoint_s;     /* --flash-checkpoint-interval */
     bool flash_reset;           /* --flash-reset */
     /* derived by settings_parse() from the strings above */
     bool flash_no_compression;  /* flash_compression is "none" */

@@ -92,6 +92,7 @@ void cache_settings_default(cache_settings_t *s)
     s->flash_promote = CACHE_PROMOTE_SECOND_HIT;
     s->flash_index_mem = 0;
     s->flash_stall_ms = 100;
+    s->flash_checkpoint_ms = 60000;
     s->flash_reset = false;
     s->flash_tag_bits = 0;
 }
@@ -248,8 +249,10 @@ cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
     ram_t *r = &w->c->ram;
-    if (w->tw)
+    if (w->tw) {
+        tier_note_mutation(w->c->tier, key, nkey);
         return tier_get(w->tw, RAM_GAT, key, nkey, ram_realtime(r, exptime), out, async);
+    }
     return ram_get(r, &w->st, key, nkey, RAM_GAT, ram_realtime(r, exptime), out, 0);
 }
 
@@ -260,8 +263,10 @@ cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
     ram_t *r = &w->c->ram;
-    if (w->tw)
+    if (w->tw) {
+        tier_note_mutation(w->c->tier, key, nkey);
         return tier_get(w->tw, RAM_TOUCH, key, nkey, ram_realtime(r, exptime), NULL, async);
+    }
     return ram_get(r, &w->st, key, nkey, RAM_TOUCH, ram_realtime(r, exptime), NULL, 0);
 }
 
@@ -290,8 +295,10 @@ cache_status_e cache_store(cache_worker_t *w, cache_item_t *it,
                            uint64_t *cas_out,
     const cache_async_t *async)
 {
-    if (w->tw)
+    if (w->tw) {
+        tier_note_mutation(w->c->tier, item_ckey(it), item_nkey(it));
         return tier_store(w->tw, it, op, cas_in, cas_out, async);
+    }
     return ram_store(&w->c->ram, &w->st, it, op, cas_in, cas_out, 0, NULL);
 }
 
@@ -300,8 +307,10 @@ cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey,
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
-    if (w->tw)
+    if (w->tw) {
+        tier_note_mutation(w->c->tier, key, nkey);
         return tier_delete(w->tw, key, nkey, true, async);
+    }
     return ram_delete(&w->c->ram, &w->st, key, nkey, true, 0);
 }
 
@@ -310,8 +319,10 @@ cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey,
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
-    if (w->tw)
+    if (w->tw) {
+        tier_note_mutation(w->c->tier, key, nkey);
         return tier_delete(w->tw, key, nkey, false, async);
+    }
     return ram_delete(&w->c->ram, &w->st, key, nkey, false, 0);
 }
 
@@ -322,8 +333,10 @@ cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey,
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
-    if (w->tw)
+    if (w->tw) {
+        tier_note_mutation(w->c->tier, key, nkey);
         return tier_arith(w->tw, key, nkey, incr, delta, value_out, cas_out, async);
+    }
     return ram_arith(&w->c->ram, &w->st, key, nkey, incr, delta, value_out, cas_out, 0,
                      NULL);
 }
@@ -788,6 +801,7 @@ static cache_status_e keyed_run(cache_worker_t *w, const char *key, size_t nkey,
 {
     if (!w->tw)
         return ram_keyed(&w->c->ram, &w->st, key, nkey, k, 0, NULL);
+    tier_note_mutation(w->c->tier, key, nkey);
     item_t *carrier = ram_keyed_carrier(key, nkey, k);
     if (!carrier)
         return CACHE_NO_MEMORY;

@@ -104,6 +104,8 @@ typedef struct cache_settings {
     unsigned flash_promote_rate;  /* --flash-promote-rate: per worker per
                                      second (1000; 0: no limit) */
     uint64_t flash_index_mem;     /* --flash-index-mem, bytes (0: derived) */
+    unsigned flash_checkpoint_ms; /* --flash-checkpoint-interval (ms; 0 =
+                                     no crash checkpoints) */
     unsigned flash_stall_ms;      /* --flash-stall-ms: max back-pressure
                                      wait of an eviction (100) */
     bool flash_reset;             /* --flash-reset: overwrite foreign data */
@@ -405,7 +407,10 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(flash_promotions, "flash hits copied back to RAM")                     \
     X(flash_respill_skipped, "evictions not rewritten: unmodified copy on flash") \
     X(flash_recovered_items, "items the last start recovered")                \
-    X(flash_recovery_errors, "segments, maps or dictionaries recovery skipped")
+    X(flash_recovery_errors, "segments, maps or dictionaries recovery skipped") \
+    X(flash_checkpoints, "crash checkpoints taken")                           \
+    X(flash_checkpoints_invalidated, "checkpoints a change made unusable")    \
+    X(flash_checkpoints_dirty, "checkpoint builds a change spoiled")
 
 typedef struct cache_stats {
 #define CACHE_STATS_DECLARE(name, desc) uint64_t name;

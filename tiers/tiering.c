@@ -218,6 +218,20 @@ static void hook_enqueue(void *ctx, item_t *list)
     spill_enqueue(ctx, list);
 }
 
+/* flash_settings_t.ram_state: what a crash checkpoint keeps of RAM */
+static void ram_state(void *ctx, flash_persist_state_t *out)
+{
+    tier_t *t = ctx;
+    out->flush_oldest_live = atomic_load_explicit(&t->r->oldest_live, memory_order_relaxed);
+    out->flush_oldest_cas = atomic_load_explicit(&t->r->oldest_cas, memory_order_relaxed);
+    out->max_cas = atomic_load_explicit(&t->r->cas_id, memory_order_relaxed);
+}
+
+void tier_note_mutation(tier_t *t, const char *key, size_t nkey)
+{
+    flash_note_mutation(t->f, hash_key(key, nkey));
+}
+
 /* ---- create / destroy ---- */
 
 cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
@@ -255,6 +269,9 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
     fs.clock = s->clock;
     fs.clock_ctx = s->clock_ctx;
     t->segment_size = fs.segment_size;
+    fs.checkpoint_ms = s->flash_checkpoint_ms;
+    fs.ram_state = ram_state;
+    fs.ram_state_ctx = t;
     fs.written = on_written;
     fs.written_ctx = t;
 
@@ -270,7 +287,7 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
     /* a clean shutdown's RAM state: flush horizon and the cas counter (new
      * cas values stay above every old one) */
     flash_recovery(t->f, &t->rec);
-    if (t->rec.kind == FLASH_RECOVERY_CLEAN) {
+    if (t->rec.kind == FLASH_RECOVERY_CLEAN || t->rec.kind == FLASH_RECOVERY_CHECKPOINT) {
         uint64_t cas = atomic_load_explicit(&r->cas_id, memory_order_relaxed);
         if (t->rec.max_cas > cas)
             atomic_store_explicit(&r->cas_id, t->rec.max_cas, memory_order_relaxed);
@@ -391,6 +408,7 @@ size_t tier_memory(const tier_t *t)
 
 void tier_flush(tier_t *t)
 {
+    flash_note_flush(t->f);
     flash_set_flush(t->f, atomic_load_explicit(&t->r->oldest_live, memory_order_relaxed));
 }
 
@@ -1083,9 +1101,10 @@ void tier_stats(tier_t *t, cache_stats_t *out)
     out->flash_write_amplification =
         fs.flash_bytes_spilled ? (double)fs.flash_bytes_written / (double)fs.flash_bytes_spilled
                                : 0.0;
-    out->flash_recovery = t->rec.kind == FLASH_RECOVERY_CLEAN   ? "clean"
-                          : t->rec.kind == FLASH_RECOVERY_CRASH ? "crash"
-                                                                : "new";
+    out->flash_recovery = t->rec.kind == FLASH_RECOVERY_CLEAN        ? "clean"
+                          : t->rec.kind == FLASH_RECOVERY_CHECKPOINT ? "checkpoint"
+                          : t->rec.kind == FLASH_RECOVERY_CRASH      ? "crash"
+                                                                     : "new";
     out->flash_recovery_seconds = t->rec.seconds;
 }
 

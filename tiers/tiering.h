@@ -71,7 +71,12 @@ cache_status_e tier_arith(tier_worker_t *tw, const char *key, size_t nkey, bool 
 /* cache_item_alloc with spilling and bounded back-pressure. */
 item_t *tier_item_alloc(tier_worker_t *tw, const char *key, size_t nkey, uint32_t flags,
                         rel_time_t exptime, size_t nbytes, cache_status_e *st);
-/* After ram_flush_all: tells the flash tier the flush time. */
+/* Before a client changes a key (store, delete, arith, touch): the crash
+ * checkpoint is made unusable first if it may keep the key (flash.h
+ * flash_note_mutation). No lock held. */
+void tier_note_mutation(tier_t *t, const char *key, size_t nkey);
+/* After ram_flush_all: tells the flash tier the flush time (and makes the
+ * crash checkpoint unusable). */
 void tier_flush(tier_t *t);
 
 /*

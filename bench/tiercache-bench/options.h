@@ -36,6 +36,7 @@
     X(load_depth, "load-depth", UINT, "16", "requests in flight per connection during --load") \
     X(load_timeout, "load-timeout", DBL, "300", "give up on --load after this many seconds") \
     X(verify, "verify", FLAG, "off", "check every reply (values derive from key and version; exit 1 on a wrong value)") \
+    X(verify_version, "verify-version", UINT, "0", "with --verify and no --load: every key already holds this version (written by an earlier --load --verify run, e.g. before a restart); a miss is counted, an older or newer version is a failure") \
     X(seed, "seed", UINT, "1", "random seed (key choice, op mix)") \
     X(json, "json", STR, "", "also write the results as JSON to this file") \
     X(quiet, "quiet", FLAG, "off", "no progress line on stderr")

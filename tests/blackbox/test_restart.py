@@ -5,7 +5,9 @@ flash and leaves a live map of the index; the next start with the same
 flash file serves every item that was cached before, with the same value,
 flags, cas and remaining TTL, whatever -m and -t it is given. flush_all
 (also delayed) stays in force; new cas values stay above every old one.
-After a kill -9 nothing wrong is ever served.
+After a kill -9 the last crash checkpoint comes back if no key it kept
+changed since; an overwrite, delete or flush_all answered before the kill
+never comes undone.
 
 Small geometry (-m 4, a 64 MiB flash file, 1 MiB segments): the loads are
 8x RAM, so most keys are on flash at the stop and the RAM part is large.
@@ -106,13 +108,16 @@ class Restart(BBTest):
         self.assertEqual(c.call(b'mn\r\n'), [b'MN'])
         return keys
 
-    def assert_same(self, before, after, what):
+    def assert_same(self, before, after, what, elapsed):
+        """elapsed: seconds from the start of the read before the stop to
+        the end of the read after the start: the most a TTL may have
+        dropped (plus rounding)."""
         missing = [k for k in before if k not in after]
         extra = [k for k in after if k not in before]
         wrong = [k for k in before if k in after and
                  (after[k][:3] != before[k][:3] or
                   (before[k][3] >= 0) != (after[k][3] >= 0) or
-                  abs(after[k][3] - before[k][3]) > 3)]
+                  not (before[k][3] - elapsed - 2 <= after[k][3] <= before[k][3] + 1))]
         self.assertEqual((missing[:5], len(missing)), ([], 0), what + ': lost')
         self.assertEqual(extra[:5], [], what + ': keys that were not there')
         self.assertEqual([(k, before[k], after[k]) for k in wrong[:3]], [],
@@ -123,6 +128,7 @@ class Restart(BBTest):
         keys = self.load(c, b'k')
         st = c.stats()
         self.assertGreater(int(st['flash_items']), len(keys) // 3, st)
+        t_before = time.monotonic()
         before = meta_all(c, keys)
         self.assertGreater(len(before), len(keys) * 8 // 10)
         self.assertTrue(all(k not in before for k in keys[5::10]))
@@ -136,7 +142,7 @@ class Restart(BBTest):
         self.assertGreaterEqual(int(st['flash_recovered_items']), len(before), st)
         self.assertEqual(st['curr_items'], '0', 'RAM starts empty')
         after = meta_all(c, keys)
-        self.assert_same(before, after, how)
+        self.assert_same(before, after, how, time.monotonic() - t_before)
         # new cas values stay above every old one
         self.assertEqual(c.call(b'set fresh 0 0 1\r\nx\r\n'), [b'STORED'])
         cas = int(c.call(b'mg fresh c\r\n')[0].split(b' ')[1][1:])
@@ -173,17 +179,74 @@ class Restart(BBTest):
                          'a delayed flush_all was forgotten by the restart')
         self.down(srv, c)
 
-    def test_kill_serves_nothing_wrong(self):
-        srv, c = self.up()
+    def wait_checkpoint(self, c, after):
+        """Waits (bounded) until a crash checkpoint newer than `after` was
+        taken; returns the count."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            n = int(c.stats()['flash_checkpoints'])
+            if n > after:
+                return n
+            time.sleep(0.1)
+        self.fail('no crash checkpoint within 20 s')
+
+    def test_kill_after_checkpoint(self):
+        """kill -9 after a checkpoint and reads only: what the checkpoint
+        kept comes back exactly; nothing else."""
+        srv, c = self.up('--flash-checkpoint-interval', '1')
         keys = self.load(c, b'x', n_ram=3)
+        n0 = int(c.stats()['flash_checkpoints'])
+        self.wait_checkpoint(c, n0)
+        before = meta_all(c, keys)
+        max_cas = max(v[2] for v in before.values())
         self.down(srv, c, 'kill')
-        srv, c = self.up()
-        self.assertIn('did not stop cleanly', srv.stderr())
+        srv, c = self.up('--flash-checkpoint-interval', '1')
+        self.assertIn('from the last crash checkpoint', srv.stderr())
         st = c.stats()
-        self.assertEqual(st['flash_recovery'], 'crash', st)
+        self.assertEqual(st['flash_recovery'], 'checkpoint', st)
         got = meta_all(c, keys)
-        self.assertEqual(got, {}, 'after a crash nothing is recovered yet')
+        # what the checkpoint kept: the segments written before it (not the
+        # open one, not RAM)
+        kept = int(st['flash_recovered_items'])
+        self.assertGreater(kept, 500, st)
+        self.assertGreaterEqual(len(got), kept * 99 // 100, 'recovered entries unreadable')
+        wrong = [k for k in got if k not in before or got[k][:3] != before[k][:3]]
+        self.assertEqual(wrong[:3], [], 'a value the server did not hold before the kill')
+        self.assertEqual(c.call(b'set fresh 0 0 1\r\nx\r\n'), [b'STORED'])
+        cas = int(c.call(b'mg fresh c\r\n')[0].split(b' ')[1][1:])
+        self.assertGreater(cas, max_cas)
         self.down(srv, c)
+
+    def test_kill_after_changes(self):
+        """kill -9 right after overwrites, deletes and a flush_all were
+        answered: none of the older values comes back."""
+        for change in ('overwrite', 'delete', 'flush'):
+            srv, c = self.up('--flash-checkpoint-interval', '1')
+            keys = self.load(c, b'y', n_ram=3)
+            self.wait_checkpoint(c, int(c.stats()['flash_checkpoints']))
+            on_flash = list(meta_all(c, keys))[:300]
+            new = {}
+            if change == 'overwrite':
+                for k in on_flash:
+                    v = b'changed/' + k
+                    self.assertEqual(c.call(b'set %s 9 0 %d\r\n%s\r\n' % (k, len(v), v)),
+                                     [b'STORED'])
+                    new[k] = v
+            elif change == 'delete':
+                for k in on_flash:
+                    self.assertEqual(c.call(b'delete %s\r\n' % k), [b'DELETED'])
+            else:
+                self.assertEqual(c.call(b'flush_all\r\n'), [b'OK'])
+            self.down(srv, c, 'kill')
+            srv, c = self.up('--flash-checkpoint-interval', '1')
+            got = meta_all(c, keys)
+            if change == 'flush':
+                self.assertEqual(len(got), 0, 'flushed keys came back after a crash')
+            for k in on_flash:
+                if k in got:
+                    self.assertEqual(got[k][0], new.get(k), '%s: %r came back' % (change, k))
+            self.down(srv, c)
+            os.unlink(self.path)
 
 
 if __name__ == '__main__':

@@ -87,6 +87,8 @@ typedef void (*flash_log_fn)(void *ctx, const char *line);
  * items arrive, so a generous maximum costs address space, not memory. */
 #define FLASH_INDEX_MIN_ITEM_BYTES 64
 
+struct flash_persist_state;
+
 typedef struct flash_settings {
     const char *path;          /* file or block device */
     uint64_t size;             /* bytes; 0 = the whole device / file */
@@ -116,6 +118,12 @@ typedef struct flash_settings {
     unsigned rewrite_pct;      /* reclaim rewrites at most this % of a
                                   segment's bytes (25) */
     bool reset;                /* reinitialise a foreign file/device */
+    unsigned checkpoint_ms;    /* crash checkpoint interval (60000; 0 =
+                                  none: a crash loses the flash contents) */
+    /* The RAM tier's flush state and cas counter, for a checkpoint (may be
+     * NULL: none kept). Called on the writer thread, no flash lock held. */
+    void (*ram_state)(void *ctx, struct flash_persist_state *out);
+    void *ram_state_ctx;
     flash_clock_fn clock;
     void *clock_ctx;
     flash_written_fn written;  /* required */
@@ -146,7 +154,10 @@ typedef enum flash_recovery_kind {
     FLASH_RECOVERY_NEW = 0,  /* formatted at this start (new file, reset,
                                 another geometry) */
     FLASH_RECOVERY_CLEAN,    /* the index of a clean shutdown was rebuilt */
-    FLASH_RECOVERY_CRASH,    /* the last run did not stop cleanly */
+    FLASH_RECOVERY_CHECKPOINT, /* it crashed: the index of its last valid
+                                  crash checkpoint was rebuilt */
+    FLASH_RECOVERY_CRASH,    /* it crashed and left no valid checkpoint:
+                                formatted anew */
 } flash_recovery_kind_e;
 
 /* What flash_create found and rebuilt. */
@@ -264,6 +275,18 @@ unsigned flash_complete(flash_t *f, unsigned max);
  * holding no lock.
  */
 bool flash_complete_wait(flash_t *f, unsigned timeout_ms);
+
+/*
+ * A client is about to change the key of `hash` (store, delete, arith,
+ * touch): if the crash checkpoint may keep it, the checkpoint is made
+ * unusable first (one state write + fdatasync, at most once per
+ * checkpoint; other callers wait for it). Call before the change, holding
+ * no lock. Otherwise O(1) and lock-free.
+ */
+void flash_note_mutation(flash_t *f, uint64_t hash);
+
+/* A flush_all: as flash_note_mutation for every key. */
+void flash_note_flush(flash_t *f);
 
 /*
  * The key was set, deleted or flushed in RAM: removes every index entry
@@ -423,7 +446,10 @@ flash_status_e flash_walk(flash_t *f, flash_walk_fn fn, void *ctx,
     X(flash_checksum_failures, "blocks that failed their checksum")           \
     X(flash_drops_io, "evictions dropped: device failing")                   \
     X(flash_recovered_items, "items the last start recovered")                \
-    X(flash_recovery_errors, "segments, maps or dictionaries recovery skipped")
+    X(flash_recovery_errors, "segments, maps or dictionaries recovery skipped") \
+    X(flash_checkpoints, "crash checkpoints taken")                           \
+    X(flash_checkpoints_invalidated, "checkpoints a change made unusable")    \
+    X(flash_checkpoints_dirty, "checkpoint builds a change spoiled")
 
 /* Every counter of the store: the mirrored ones and those the glue
  * combines with its own (hits, misses, drops) or keeps to itself. */

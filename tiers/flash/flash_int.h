@@ -36,6 +36,7 @@
 #include <zstd.h>
 
 #include "flash/aio.h"
+#include "flash/bloom.h"
 #include "flash/device.h"
 #include "flash/dict.h"
 #include "flash/dict_train.h"
@@ -183,6 +184,18 @@ struct flash {
     uint64_t run_count;        /* starts of this format, this one included */
     flash_recovery_t rec;      /* what this start recovered */
     bool persisted;            /* flash_persist ran: write nothing more */
+
+    /* crash checkpoints (ckpt.c) */
+    pthread_mutex_t ck_lock;   /* leaf: the state record's invalidation */
+    _Atomic bool ck_valid;     /* the state record names a checkpoint */
+    _Atomic(bloom_t *) ck_filter; /* keys the valid checkpoint may keep */
+    _Atomic(bloom_t *) ck_build;  /* ... the one being built (NULL: none) */
+    _Atomic bool ck_dirty;     /* a key of the build changed, or a flush */
+    bloom_t *ck_retired[2];    /* [ck_lock] filters replaced lately */
+    flash_state_t ck_state;    /* [ck_lock] the state record last written */
+    int64_t ck_last_ms;        /* writer: when the last build ended */
+    uint64_t ck_last_seq;      /* writer: next_seq then */
+    bool ck_too_big_logged;    /* writer */
 };
 
 static inline unsigned flash_rm_stripe(uint64_t hash)
@@ -263,6 +276,19 @@ void flash_done_signal(flash_t *f);
 unsigned flash_done_len(flash_t *f);
 
 /* persist.c */
+/* The live map of the ring as it stands (USED segments' entries that own
+ * an index slot): buf (device_buf_alloc'd, `alloc` bytes, zero-padded),
+ * its length and live entry count. keys (may be NULL): every ITEM hash of
+ * the ring is added to it, each before the index is asked about it. */
+typedef struct map_build {
+    uint8_t *buf;
+    uint64_t len;        /* encoded bytes */
+    uint64_t alloc;      /* buffer bytes (multiple of FLASH_IO_ALIGN) */
+    uint64_t live;       /* bits set */
+    uint64_t segments;   /* table entries */
+    uint64_t first_seq;  /* seq of the first entry (0: none) */
+} map_build_t;
+flash_status_e flash_build_map(flash_t *f, map_build_t *mb, bloom_t *keys);
 /* Reads segment seg's header and summary into f->rbuf (caller: the only
  * user of rbuf: the writer, or a thread that stopped it). FLASH_OK with *h
  * and *sum (inside rbuf) set; FLASH_EIO (logged) or FLASH_ECHECKSUM (header
@@ -274,6 +300,21 @@ flash_status_e flash_sync(flash_t *f, char *err, size_t errlen);
 /* Writes the state record (one aligned 4 KiB write) and syncs. */
 flash_status_e flash_write_state(flash_t *f, const flash_state_t *st, char *err,
                                  size_t errlen);
+
+/* ckpt.c */
+/* Writer thread: takes a checkpoint when the interval has passed and
+ * something changed. */
+void flash_ckpt_maybe(flash_t *f);
+/* flash_remove, after the index entries went: a build that may keep the
+ * hash is not published. Lock-free. */
+void flash_ckpt_note_remove(flash_t *f, uint64_t hash);
+/* Frees the filters (flash_destroy). */
+void flash_ckpt_teardown(flash_t *f);
+
+/* writer.c: takes the segment slot at the head for a checkpoint (USED, in
+ * the ring, with a seq; reclaims the tail if the ring is full). */
+flash_status_e flash_writer_alloc_slot(flash_t *f, uint32_t *seg, uint32_t *gen,
+                                       uint64_t *seq);
 
 /* recover.c */
 /* Start over a device with our superblock and the settings' geometry

@@ -73,7 +73,8 @@
  *    84     4  live map: segment slots it covers (consecutive ids, no wrap)
  *    88     8  live map: length in bytes
  *    96     8  live map: XXH3_64bits of its length bytes
- *   104     8  reserved (0; format 3 before restarts: index geometry)
+ *   104     8  map seq: RUNNING with a map (a crash checkpoint): the seq
+ *              of the segment slot holding it (see CRASH CHECKPOINT)
  *   112     8  reserved (0)
  *   120     8  checksum: XXH3_64bits of bytes [0, 120)
  *

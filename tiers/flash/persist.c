@@ -88,18 +88,7 @@ flash_status_e flash_write_state(flash_t *f, const flash_state_t *st, char *err,
     return flash_sync(f, err, errlen);
 }
 
-/* The live map of the ring as it stands: *out (device_buf_alloc'd, rounded
- * up to FLASH_IO_ALIGN with zeros), its length and live entry count. */
-typedef struct map_build {
-    uint8_t *buf;
-    uint64_t len;        /* encoded bytes */
-    uint64_t alloc;      /* buffer bytes (multiple of FLASH_IO_ALIGN) */
-    uint64_t live;       /* bits set */
-    uint64_t segments;   /* table entries */
-    uint64_t first_seq;  /* seq of the first entry (0: none) */
-} map_build_t;
-
-static flash_status_e build_map(flash_t *f, map_build_t *mb)
+flash_status_e flash_build_map(flash_t *f, map_build_t *mb, bloom_t *keys)
 {
     memset(mb, 0, sizeof *mb);
     uint32_t n = f->nring, tail = f->tail;
@@ -137,6 +126,11 @@ static flash_status_e build_map(flash_t *f, map_build_t *mb)
             if (fl_get_u8(e + 10) != FLASH_SUM_ITEM)
                 continue;
             uint32_t end = flash_sum_block_end(sum, i, h.summary_count);
+            if (keys) {
+                /* before the index is looked at: see ckpt.c */
+                bloom_add(keys, fl_get_u64(e));
+                atomic_thread_fence(memory_order_seq_cst);
+            }
             if (flash_sum_owner_hits(f, sum, i, end, seg, fl_get_u16(e + 8)) >= 0) {
                 flash_map_set(runs[k], i);
                 mb->live++;
@@ -209,7 +203,7 @@ flash_status_e flash_persist(flash_t *f, const flash_persist_state_t *in,
     map_build_t mb;
     uint32_t start = UINT32_MAX, need = 0;
     for (uint32_t tries = 0;; tries++) {
-        flash_status_e st = build_map(f, &mb);
+        flash_status_e st = flash_build_map(f, &mb, NULL);
         if (st != FLASH_OK) {
             snprintf(err, errlen, "%s: shutdown: out of memory building the live map",
                      f->path);

@@ -50,23 +50,39 @@ static void load_dicts(flash_t *f)
     device_buf_free(buf);
 }
 
-/* Reads and checks the live map the state record names. */
+/* Reads and checks the live map the state record names: after a clean
+ * stop at the start of its slots; a crash checkpoint 4 KiB into its slot,
+ * behind an empty segment header carrying the record's map seq. */
 static flash_status_e read_map(flash_t *f, const flash_state_t *st, uint8_t **buf,
                                flash_map_t *m)
 {
     *buf = NULL;
     if (st->map_first_seg == FLASH_STATE_NO_SNAPSHOT)
         return FLASH_MISS;
+    bool ckpt = st->state == FLASH_STATE_RUNNING;
+    uint64_t skip = ckpt ? FLASH_IO_ALIGN : 0;
     uint64_t alloc = fl_round_up(st->map_len, FLASH_IO_ALIGN);
     if (st->map_len < FLASH_MAP_HDR_LEN || st->map_first_seg >= f->nseg ||
-        (uint64_t)st->map_first_seg * f->segsize + alloc > (uint64_t)f->nseg * f->segsize)
+        (ckpt && (st->map_seg_count != 1 || skip + alloc > f->segsize)) ||
+        (uint64_t)st->map_first_seg * f->segsize + skip + alloc >
+            (uint64_t)f->nseg * f->segsize)
         return FLASH_ECHECKSUM;
-    uint8_t *b = device_buf_alloc((size_t)alloc);
+    uint8_t *b = device_buf_alloc((size_t)(alloc > FLASH_IO_ALIGN ? alloc : FLASH_IO_ALIGN));
     if (!b)
         return FLASH_ENOMEM;
     char err[256];
-    if (device_pread(f->dev, b, (size_t)alloc, flash_seg_dev_off(f, st->map_first_seg), err,
-                     sizeof err) != DEVICE_OK) {
+    uint64_t off = flash_seg_dev_off(f, st->map_first_seg);
+    if (ckpt) {
+        flash_seghdr_t h;
+        if (device_pread(f->dev, b, FLASH_IO_ALIGN, off, err, sizeof err) != DEVICE_OK ||
+            flash_seghdr_decode(b, FLASH_IO_ALIGN, f->segsize, &h) != FLASH_SEG_OK ||
+            h.instance_id != f->instance_id || h.seg_id != st->map_first_seg ||
+            h.seq != st->map_seq || h.summary_count != 0) {
+            device_buf_free(b);
+            return FLASH_ECHECKSUM;
+        }
+    }
+    if (device_pread(f->dev, b, (size_t)alloc, off + skip, err, sizeof err) != DEVICE_OK) {
         flash_log(f, "%s", err);
         device_buf_free(b);
         return FLASH_EIO;
@@ -142,11 +158,12 @@ flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
                 flash_state_decode(buf, FLASH_IO_ALIGN, &st) == FLASH_SB_OK &&
                 st.instance_id == f->instance_id;
     device_buf_free(buf);
-    if (!have || st.state != FLASH_STATE_CLEAN) {
+    bool clean = have && st.state == FLASH_STATE_CLEAN;
+    if (!have || (!clean && st.map_first_seg == FLASH_STATE_NO_SNAPSHOT)) {
         rec->kind = FLASH_RECOVERY_CRASH;
-        snprintf(note, notelen, "%s: the last run did not stop cleanly (%s): flash contents "
-                 "discarded (recovery after a crash is not built yet)", f->path,
-                 have ? "state RUNNING" : "no valid state record");
+        snprintf(note, notelen, "%s: the last run did not stop cleanly and left no valid "
+                 "crash checkpoint (%s): flash contents discarded", f->path,
+                 have ? "none, or a key it kept had changed" : "no valid state record");
         return FLASH_MISS;
     }
     uint8_t *mbuf;
@@ -157,13 +174,17 @@ flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
     if (ms != FLASH_OK) {
         rec->kind = FLASH_RECOVERY_CRASH;
         FSTAT_ADD(f, flash_recovery_errors, 1);
-        snprintf(note, notelen, "%s: clean state but its live map is %s: flash contents "
-                 "discarded", f->path, ms == FLASH_EIO ? "unreadable" : "damaged");
+        snprintf(note, notelen, "%s: %s but its live map is %s: flash contents discarded",
+                 f->path, clean ? "clean state" : "the last run did not stop cleanly",
+                 ms == FLASH_EIO ? "unreadable" : "damaged");
         return FLASH_MISS;
     }
     load_dicts(f);
     f->run_count = st.run_count;
     f->next_seq = st.last_seq + 1;
+    if (!clean) /* the crashed run wrote at most a ring of segments after
+                 * the checkpoint: no new seq may equal one of theirs */
+        f->next_seq += f->nseg + 1;
     for (uint32_t i = 0; i < f->nseg; i++) {
         f->segs[i].state = FSEG_FREE;
         f->segs[i].gen = (uint32_t)st.run_count << 8;
@@ -173,26 +194,30 @@ flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
         flash_map_entry(&m, 0, &first);
         flash_map_entry(&m, m.nsegs - 1, &last);
         if (last.seq >= f->next_seq)
-            f->next_seq = last.seq + 1;
+            f->next_seq = last.seq + 1 + (clean ? 0 : f->nseg + 1);
         f->tail = first.seg_id;
         atomic_store_explicit(&f->head, (last.seg_id + 1) % f->nseg, memory_order_relaxed);
         f->nring = m.nsegs;
     }
     replay_map(f, &m, rec);
     device_buf_free(mbuf);
-    rec->kind = FLASH_RECOVERY_CLEAN;
+    rec->kind = clean ? FLASH_RECOVERY_CLEAN : FLASH_RECOVERY_CHECKPOINT;
     rec->flush_oldest_live = st.flush_oldest_live;
     rec->flush_oldest_cas = st.flush_oldest_cas;
-    rec->max_cas = st.max_cas;
+    /* after a crash, cas values were handed out past the checkpoint's
+     * counter: start far above (2^32 more than any run gives between two
+     * checkpoints) */
+    rec->max_cas = st.max_cas + (clean ? 0 : (UINT64_C(1) << 32));
     if (st.flush_oldest_live)
         atomic_store_explicit(&f->flush_oldest_live, (int64_t)st.flush_oldest_live,
                               memory_order_relaxed);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     rec->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     FSTAT_ADD(f, flash_recovered_items, rec->items);
-    snprintf(note, notelen, "%s: recovered %llu items in %llu segments (%llu bytes) after a "
-             "clean shutdown in %.3f s%s", f->path, (unsigned long long)rec->items,
-             (unsigned long long)rec->segments, (unsigned long long)rec->bytes, rec->seconds,
+    snprintf(note, notelen, "%s: recovered %llu items in %llu segments (%llu bytes) %s in "
+             "%.3f s%s", f->path, (unsigned long long)rec->items,
+             (unsigned long long)rec->segments, (unsigned long long)rec->bytes,
+             clean ? "after a clean shutdown" : "from the last crash checkpoint", rec->seconds,
              rec->segments_lost ? "; some segments failed their checks (see above)" : "");
     return FLASH_OK;
 }

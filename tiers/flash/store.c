@@ -52,6 +52,7 @@ void flash_settings_default(flash_settings_t *s)
     s->stall_ms = 100;
     s->reserve_segments = 2;
     s->rewrite_pct = 25;
+    s->checkpoint_ms = 60000;
 }
 
 /* ---- helpers shared by the modules ---- */
@@ -272,6 +273,7 @@ static flash_status_e start_run(flash_t *f, char *err, size_t errlen)
     st.min_valid_seq = f->nring ? f->segs[f->tail].seq : f->next_seq;
     st.time = (uint64_t)flash_now(f);
     st.map_first_seg = FLASH_STATE_NO_SNAPSHOT;
+    f->ck_state = st;
     return flash_write_state(f, &st, err, errlen);
 }
 
@@ -314,6 +316,7 @@ static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
     st.min_valid_seq = 1;
     st.time = now;
     st.map_first_seg = FLASH_STATE_NO_SNAPSHOT;
+    f->ck_state = st;
     flash_state_encode(&st, buf + FLASH_STATE_OFFSET);
     char e2[256];
     device_status_e ds = device_pwrite(f->dev, buf, FLASH_HEADER_AREA, 0, e2, sizeof e2);
@@ -434,6 +437,7 @@ static flash_status_e alloc_parts(flash_t *f, char *err, size_t errlen)
 
 static void free_parts(flash_t *f)
 {
+    flash_ckpt_teardown(f);
     flash_dict_trainer_destroy(&f->dtrain);  /* joins a running training */
     flash_dicts_teardown(&f->dicts);
     aio_ctx_destroy(&f->waio);
@@ -465,6 +469,7 @@ static void init_locks(flash_t *f)
         pthread_mutex_init(&f->bld_lock[i], NULL);
     for (int i = 0; i < FLASH_RM_STRIPES; i++)
         pthread_mutex_init(&f->rm_lock[i], NULL);
+    pthread_mutex_init(&f->ck_lock, NULL);
 }
 
 static void destroy_locks(flash_t *f)
@@ -481,6 +486,7 @@ static void destroy_locks(flash_t *f)
         pthread_mutex_destroy(&f->bld_lock[i]);
     for (int i = 0; i < FLASH_RM_STRIPES; i++)
         pthread_mutex_destroy(&f->rm_lock[i]);
+    pthread_mutex_destroy(&f->ck_lock);
 }
 
 flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
@@ -688,6 +694,7 @@ void flash_remove(flash_t *f, uint64_t hash)
     unsigned n = index_remove(f->idx, hash);
     atomic_fetch_add_explicit(&f->epoch[flash_epoch_slot(hash)], 1, memory_order_release);
     pthread_mutex_unlock(m);
+    flash_ckpt_note_remove(f, hash);
     if (n == 0)
         return;
     if (n > 1)

@@ -156,9 +156,7 @@ void flash_state_encode(const flash_state_t *st, uint8_t *b)
     fl_put_u32(b + 84, st->map_seg_count);
     fl_put_u64(b + 88, st->map_len);
     fl_put_u64(b + 96, st->map_cksum);
-    fl_put_u32(b + 104, st->index_buckets);
-    fl_put_u16(b + 108, st->index_tag_bits);
-    fl_put_u16(b + 110, st->index_slots_per_bucket);
+    fl_put_u64(b + 104, st->map_seq);
     fl_put_u64(b + 120, XXH3_64bits(b, 120));
 }
 
@@ -189,9 +187,7 @@ flash_sb_status_e flash_state_decode(const uint8_t *b, size_t len, flash_state_t
     st.map_seg_count = fl_get_u32(b + 84);
     st.map_len = fl_get_u64(b + 88);
     st.map_cksum = fl_get_u64(b + 96);
-    st.index_buckets = fl_get_u32(b + 104);
-    st.index_tag_bits = fl_get_u16(b + 108);
-    st.index_slots_per_bucket = fl_get_u16(b + 110);
+    st.map_seq = fl_get_u64(b + 104);
     *out = st;
     return FLASH_SB_OK;
 }

@@ -54,9 +54,8 @@ typedef struct flash_state {
     uint32_t map_seg_count;
     uint64_t map_len;
     uint64_t map_cksum;
-    uint32_t index_buckets;
-    uint16_t index_tag_bits;
-    uint16_t index_slots_per_bucket;
+    uint64_t map_seq;        /* RUNNING with a map: seq of the segment slot
+                                that holds the crash checkpoint */
 } flash_state_t;
 
 /* Static string for a status; never NULL. */

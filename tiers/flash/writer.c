@@ -164,6 +164,41 @@ static flash_status_e open_next(flash_t *f)
     return FLASH_OK;
 }
 
+flash_status_e flash_writer_alloc_slot(flash_t *f, uint32_t *segp, uint32_t *genp,
+                                       uint64_t *seqp)
+{
+    for (uint32_t k = 0; f->nring == f->nseg; k++) {
+        if (f->in_reclaim || k > f->nseg)
+            return FLASH_EFULL;
+        if (!flash_reclaim_one(f, false))
+            flash_writer_reap(f, 100);
+    }
+    uint32_t seg = atomic_load_explicit(&f->head, memory_order_relaxed);
+    pthread_mutex_lock(&f->seg_lock);
+    while (f->segs[seg].readers > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&f->seg_cond, &f->seg_lock, &ts);
+    }
+    fseg_t *s = &f->segs[seg];
+    s->state = FSEG_USED;  /* holds no item: reads never name it */
+    s->bld = -1;
+    s->seq = f->next_seq++;
+    s->cksum_logged = false;
+    atomic_store_explicit(&f->head, (seg + 1) % f->nseg, memory_order_relaxed);
+    f->nring++;
+    *segp = seg;
+    *genp = s->gen;
+    *seqp = s->seq;
+    pthread_mutex_unlock(&f->seg_lock);
+    return FLASH_OK;
+}
+
 flash_status_e flash_writer_add(flash_t *f, const flash_record_t *rec, uint64_t hash,
                                 bool rewrite, flash_block_loc_t *loc)
 {
@@ -286,6 +321,7 @@ void *flash_writer_main(void *arg)
     for (;;) {
         flash_writer_reap(f, 0);
         flash_reclaim_maintain(f);
+        flash_ckpt_maybe(f);
         unsigned n = 0;
         bool idle_done = false;
         /* read before q_lock (both are leaves); only this thread adds */
@@ -307,7 +343,20 @@ void *flash_writer_main(void *arg)
                     idle_done = true;
                 break;
             }
-            pthread_cond_wait(&f->q_nonempty, &f->q_lock);
+            if (f->s.checkpoint_ms == 0) {
+                pthread_cond_wait(&f->q_nonempty, &f->q_lock);
+                continue;
+            }
+            /* idle: wake up for the next checkpoint (4 times a second) */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 250 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&f->q_nonempty, &f->q_lock, &ts) == ETIMEDOUT)
+                break;
         }
         while (n < WR_BATCH && f->qlen > 0) {
             batch[n++] = f->q[f->qhead];

@@ -1,0 +1,249 @@
+/*
+ * tiers/flash/ckpt.c - crash checkpoints (format.h CRASH CHECKPOINT).
+ *
+ * Every checkpoint interval the writer thread writes a live map of the
+ * index, as a clean stop does, into a segment slot of its own in the ring,
+ * then names it in the RUNNING state record (fdatasync before each step).
+ * After a crash, recovery rebuilds the index from the last valid
+ * checkpoint. A checkpoint stays valid only while no key it keeps has
+ * changed: the first mutation of a key that may be in it (its Bloom
+ * filter) makes it unusable durably BEFORE the mutation is applied
+ * (flash_note_mutation: one 4 KiB state write + fdatasync, once per
+ * checkpoint), and flush_all does the same. So a crash never brings back
+ * a value whose delete, overwrite or flush a client saw answered; what a
+ * crash loses is what was spilled after the last valid checkpoint.
+ *
+ * While one is being built, a flash_remove of a key it may keep marks it
+ * dirty (not published): the builder adds each hash to the new filter
+ * before it looks the hash up in the index, flash_remove looks at the
+ * filter after it removed the index entries (seq_cst fences on both
+ * sides), so one of them sees the other.
+ *
+ * Before a build the due written_fn callbacks run (flash_complete): a
+ * queued copy superseded in RAM is removed from the index before the
+ * builder can see it.
+ *
+ * Lock order: ck_lock is a leaf (held across the state write only); it is
+ * taken with a cache stripe lock held (flash_remove never takes it).
+ * Threads: flash_ckpt_maybe on the writer thread only; flash_note_* on any.
+ */
+#include "flash/flash_int.h"
+#include "flash/livemap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+/* Filters retired at a publish: a worker may still probe them for a few
+ * nanoseconds; freed two publishes later. */
+static void retire(flash_t *f, bloom_t *b)
+{
+    bloom_destroy(&f->ck_retired[1]);
+    f->ck_retired[1] = f->ck_retired[0];
+    f->ck_retired[0] = b;
+}
+
+void flash_ckpt_teardown(flash_t *f)
+{
+    bloom_t *b = atomic_exchange(&f->ck_filter, NULL);
+    bloom_destroy(&b);
+    b = atomic_exchange(&f->ck_build, NULL);
+    bloom_destroy(&b);
+    bloom_destroy(&f->ck_retired[0]);
+    bloom_destroy(&f->ck_retired[1]);
+}
+
+/* Writes the state record without a map (ck_lock held). */
+static void invalidate_locked(flash_t *f)
+{
+    if (!atomic_load(&f->ck_valid))
+        return;
+    flash_state_t st = f->ck_state;
+    st.map_first_seg = FLASH_STATE_NO_SNAPSHOT;
+    st.map_seg_count = 0;
+    st.map_len = 0;
+    st.map_cksum = 0;
+    st.map_seq = 0;
+    st.time = (uint64_t)flash_now(f);
+    char err[256];
+    if (flash_write_state(f, &st, err, sizeof err) != FLASH_OK) {
+        /* the record may still name the map: say so loudly; the next
+         * start after a crash could serve stale values from it */
+        flash_log(f, "%s: cannot invalidate the crash checkpoint: %s", f->path, err);
+        FSTAT_ADD(f, flash_write_errors, 1);
+        return;
+    }
+    f->ck_state = st;
+    atomic_store(&f->ck_valid, false);
+    FSTAT_ADD(f, flash_checkpoints_invalidated, 1);
+}
+
+void flash_note_mutation(flash_t *f, uint64_t hash)
+{
+    if (!atomic_load_explicit(&f->ck_valid, memory_order_acquire))
+        return;
+    bloom_t *b = atomic_load_explicit(&f->ck_filter, memory_order_acquire);
+    if (b && !bloom_maybe(b, hash))
+        return;
+    pthread_mutex_lock(&f->ck_lock);
+    invalidate_locked(f);
+    pthread_mutex_unlock(&f->ck_lock);
+}
+
+void flash_note_flush(flash_t *f)
+{
+    atomic_store(&f->ck_dirty, true);
+    if (!atomic_load(&f->ck_valid))
+        return;
+    pthread_mutex_lock(&f->ck_lock);
+    invalidate_locked(f);
+    pthread_mutex_unlock(&f->ck_lock);
+}
+
+void flash_ckpt_note_remove(flash_t *f, uint64_t hash)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    bloom_t *b = atomic_load(&f->ck_build);
+    if (b && bloom_maybe(b, hash))
+        atomic_store(&f->ck_dirty, true);
+}
+
+/* Encodes an empty segment header for the checkpoint's slot. */
+static void slot_header(const flash_t *f, uint32_t seg, uint32_t gen, uint64_t seq, uint8_t *buf)
+{
+    flash_seghdr_t h;
+    memset(&h, 0, sizeof h);
+    h.version = FLASH_FORMAT_VERSION;
+    h.instance_id = f->instance_id;
+    h.seq = seq;
+    h.seg_id = seg;
+    h.gen = gen;
+    h.created = (uint64_t)flash_now(f);
+    h.summary_off = FLASH_UNIT;
+    h.summary_cksum = XXH3_64bits(buf, 0);
+    h.data_end = FLASH_UNIT;
+    flash_seghdr_encode(&h, buf);
+}
+
+/* Takes one checkpoint (writer thread). */
+static void take(flash_t *f)
+{
+    flash_complete(f, UINT32_MAX);
+    index_stats_t is;
+    index_stats(f->idx, &is);
+    bloom_t *b = bloom_create(is.items + 1024);
+    if (!b)
+        return;
+    atomic_store(&f->ck_dirty, false);
+    atomic_store(&f->ck_build, b);
+    atomic_thread_fence(memory_order_seq_cst);
+    flash_persist_state_t ram = {0};
+    if (f->s.ram_state)
+        f->s.ram_state(f->s.ram_state_ctx, &ram);
+    map_build_t mb;
+    flash_status_e st = flash_build_map(f, &mb, b);
+    uint32_t seg = 0, gen = 0;
+    uint64_t seq = 0;
+    if (st == FLASH_OK && mb.alloc + FLASH_IO_ALIGN > f->segsize) {
+        if (!f->ck_too_big_logged)
+            flash_log(f, "%s: crash checkpoint of %llu bytes does not fit a segment: none "
+                      "taken (a crash then loses the flash contents)", f->path,
+                      (unsigned long long)mb.len);
+        f->ck_too_big_logged = true;
+        st = FLASH_EFULL;
+    }
+    if (st == FLASH_OK)
+        st = flash_writer_alloc_slot(f, &seg, &gen, &seq);
+    uint8_t *buf = NULL;
+    char err[256];
+    if (st == FLASH_OK) {
+        buf = device_buf_alloc((size_t)(FLASH_IO_ALIGN + mb.alloc));
+        if (!buf)
+            st = FLASH_ENOMEM;
+    }
+    if (st == FLASH_OK) {
+        memset(buf, 0, FLASH_IO_ALIGN);
+        slot_header(f, seg, gen, seq, buf);
+        memcpy(buf + FLASH_IO_ALIGN, mb.buf, (size_t)mb.alloc);
+        if (device_pwrite(f->dev, buf, (size_t)(FLASH_IO_ALIGN + mb.alloc),
+                          flash_seg_dev_off(f, seg), err, sizeof err) != DEVICE_OK) {
+            FSTAT_ADD(f, flash_write_errors, 1);
+            flash_log(f, "%s: crash checkpoint: %s", f->path, err);
+            st = FLASH_EIO;
+        } else {
+            FSTAT_ADD(f, flash_bytes_written, FLASH_IO_ALIGN + mb.alloc);
+            st = flash_sync(f, err, sizeof err);
+        }
+    }
+    device_buf_free(buf);
+    f->ck_last_ms = flash_mono_ms();
+    f->ck_last_seq = f->next_seq;
+    atomic_store(&f->ck_build, NULL);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (st != FLASH_OK || atomic_load(&f->ck_dirty)) {
+        if (st == FLASH_OK)
+            FSTAT_ADD(f, flash_checkpoints_dirty, 1);
+        device_buf_free(mb.buf);
+        pthread_mutex_lock(&f->ck_lock);
+        retire(f, b);
+        pthread_mutex_unlock(&f->ck_lock);
+        return;
+    }
+    flash_state_t s;
+    memset(&s, 0, sizeof s);
+    s.version = FLASH_FORMAT_VERSION;
+    s.state = FLASH_STATE_RUNNING;
+    s.instance_id = f->instance_id;
+    s.run_count = f->run_count;
+    s.last_seq = seq;
+    s.min_valid_seq = mb.segments ? mb.first_seq : seq;
+    s.time = (uint64_t)flash_now(f);
+    s.flush_oldest_live = ram.flush_oldest_live > 0 && ram.flush_oldest_live <= UINT32_MAX
+                              ? (uint32_t)ram.flush_oldest_live : 0;
+    s.flush_oldest_cas = ram.flush_oldest_cas;
+    s.max_cas = ram.max_cas;
+    s.map_first_seg = seg;
+    s.map_seg_count = 1;
+    s.map_len = mb.len;
+    s.map_cksum = XXH3_64bits(mb.buf, (size_t)mb.len);
+    s.map_seq = seq;
+    device_buf_free(mb.buf);
+    pthread_mutex_lock(&f->ck_lock);
+    /* a flush or a change of a kept key since the build began: no */
+    if (!atomic_load(&f->ck_dirty) && flash_write_state(f, &s, err, sizeof err) == FLASH_OK) {
+        f->ck_state = s;
+        bloom_t *old = atomic_exchange(&f->ck_filter, b);
+        atomic_store(&f->ck_valid, true);
+        retire(f, old);
+        FSTAT_ADD(f, flash_checkpoints, 1);
+    } else {
+        retire(f, b);
+    }
+    pthread_mutex_unlock(&f->ck_lock);
+}
+
+void flash_ckpt_maybe(flash_t *f)
+{
+    if (f->s.checkpoint_ms == 0 || f->persisted)
+        return;
+    int64_t now = flash_mono_ms();
+    if (now - f->ck_last_ms < (int64_t)f->s.checkpoint_ms)
+        return;
+    /* a build holds the writer (it reads every summary): not while
+     * evictions wait in the queue (racy read: a hint) */
+    if (__atomic_load_n(&f->qlen, __ATOMIC_RELAXED) > 0)
+        return;
+    index_stats_t is;
+    index_stats(f->idx, &is);
+    if (is.items == 0) { /* nothing a crash could keep */
+        f->ck_last_ms = now;
+        return;
+    }
+    /* nothing new on the device and the last one still holds */
+    if (f->next_seq == f->ck_last_seq && atomic_load(&f->ck_valid)) {
+        f->ck_last_ms = now;
+        return;
+    }
+    take(f);
+}
