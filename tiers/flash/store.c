@@ -31,6 +31,8 @@ const char *flash_strerror(flash_status_e st)
     case FLASH_EINVAL: return "invalid flash settings or argument";
     case FLASH_ENOMEM: return "out of memory";
     case FLASH_EFOREIGN: return "flash path holds foreign data";
+    case FLASH_EDAMAGED: return "flash superblock damaged";
+    case FLASH_EBUSY: return "flash path in use by another process";
     }
     return "unknown flash status";
 }
@@ -153,6 +155,7 @@ static flash_status_e from_device(device_status_e st)
     case DEVICE_ETOOBIG:
     case DEVICE_ENOTSUP: return FLASH_EINVAL;
     case DEVICE_ENOMEM: return FLASH_ENOMEM;
+    case DEVICE_EBUSY: return FLASH_EBUSY;
     default: return FLASH_EIO;
     }
 }
@@ -203,33 +206,43 @@ static flash_status_e check_settings(const flash_settings_t *s, char *err, size_
     return FLASH_OK;
 }
 
-/* Opens the device and decides whether it may be formatted. */
-static flash_status_e open_device(flash_t *f, char *err, size_t errlen)
+/* Opens (and holds) the device and decides whether it may be formatted;
+ * *reset: foreign or damaged content the operator asked to reset (done
+ * later, with the format). Writes nothing. On success note[] says what will
+ * happen to existing content (logged only if the whole start succeeds); on
+ * failure err[] says why. */
+static flash_status_e open_device(flash_t *f, bool *reset, char *note, size_t notelen,
+                                  char *err, size_t errlen)
 {
     const flash_settings_t *s = &f->s;
     device_status_e ds = device_open(&f->dev, f->path, s->size, err, errlen);
     if (ds != DEVICE_OK)
         return from_device(ds);
     device_kind_e kind = device_kind(f->dev);
-    if (kind == DEVICE_KIND_FOREIGN) {
+    if (kind == DEVICE_KIND_FOREIGN || kind == DEVICE_KIND_DAMAGED) {
+        bool damaged = kind == DEVICE_KIND_DAMAGED;
         if (!s->reset) {
-            seterr(err, errlen, "%s: holds foreign data (%s); refusing to overwrite it "
-                   "without a reset", f->path, device_kind_what(f->dev));
-            return FLASH_EFOREIGN;
+            seterr(err, errlen, damaged ? "%s: %s; refusing to reinitialise it without a reset"
+                                        : "%s: holds foreign data (%s); refusing to overwrite "
+                                          "it without a reset",
+                   f->path, device_kind_what(f->dev));
+            return damaged ? FLASH_EDAMAGED : FLASH_EFOREIGN;
         }
-        ds = device_reset(f->dev, err, errlen);
-        if (ds != DEVICE_OK)
-            return from_device(ds);
-        seterr(err, errlen, "%s: foreign data (reset requested): reinitialised", f->path);
+        seterr(note, notelen, "%s: %s%s (reset requested): reinitialised", f->path,
+               damaged ? "" : "foreign data: ", device_kind_what(f->dev));
+        *reset = true;
     } else if (kind == DEVICE_KIND_TIERCACHE) {
-        seterr(err, errlen, "%s: existing tiercache flash data reinitialised (restart "
-               "recovery is not implemented yet)", f->path);
+        flash_sb_t old;
+        if (device_superblock(f->dev, &old))
+            seterr(note, notelen, "%s: tiercache flash data of an earlier run (%u segments of "
+                   "%u bytes) discarded and the file reinitialised: restart recovery is not "
+                   "implemented yet", f->path, old.segment_count, old.segment_size);
     }
     return FLASH_OK;
 }
 
-/* Writes the superblock and a RUNNING state record (format.h). */
-static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
+/* The geometry of the new format in f->sb (no IO). */
+static flash_status_e plan_format(flash_t *f, char *err, size_t errlen)
 {
     uint64_t id = 0;
     if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id)
@@ -242,15 +255,21 @@ static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
     if (ss == FLASH_SB_OK && f->sb.segment_count < FLASH_MIN_SEGMENTS)
         ss = FLASH_SB_ETOOSMALL;
     if (ss != FLASH_SB_OK) {
-        char note[256];
-        snprintf(note, sizeof note, "%s", err ? err : "");
         seterr(err, errlen, "%s: size %llu bytes is too small or invalid for segments of "
-               "%u bytes: need at least %u segments plus %u header bytes (%s)%s%s",
+               "%u bytes: need at least %u segments plus %u header bytes (%s)",
                f->path, (unsigned long long)device_size(f->dev), f->s.segment_size,
-               FLASH_MIN_SEGMENTS, FLASH_HEADER_AREA, flash_sb_strerror(ss),
-               note[0] ? "; " : "", note);
+               FLASH_MIN_SEGMENTS, FLASH_HEADER_AREA, flash_sb_strerror(ss));
         return FLASH_EINVAL;
     }
+    return FLASH_OK;
+}
+
+/* Writes the superblock (f->sb, plan_format) and a RUNNING state record
+ * (format.h): the first write to the device of this start. */
+static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
+{
+    uint64_t id = f->instance_id;
+    uint64_t now = f->sb.created;
     uint8_t *buf = device_buf_alloc(FLASH_HEADER_AREA);
     if (!buf) {
         seterr(err, errlen, "%s: out of memory", f->path);
@@ -460,23 +479,32 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     f->next_seq = 1;
     flash_dicts_init(&f->dicts);
     init_locks(f);
-    char note[512];
-    note[0] = '\0';
-    st = open_device(f, note, sizeof note);
+    /* every check and allocation before the first write, so a failed start
+     * leaves an existing file as it was; a file this start created is
+     * removed (device_discard) */
+    char note[512], fail[512];
+    note[0] = fail[0] = '\0';
+    bool reset = false;
+    st = open_device(f, &reset, note, sizeof note, fail, sizeof fail);
     if (st == FLASH_OK)
-        st = format_device(f, note, sizeof note);
+        st = plan_format(f, fail, sizeof fail);
     if (st == FLASH_OK)
-        st = alloc_parts(f, note, sizeof note);
+        st = alloc_parts(f, fail, sizeof fail);
+    if (st == FLASH_OK && reset)
+        st = from_device(device_reset(f->dev, fail, sizeof fail));
+    if (st == FLASH_OK)
+        st = format_device(f, fail, sizeof fail);
     if (st == FLASH_OK) {
         if (pthread_create(&f->writer, NULL, flash_writer_main, f) != 0) {
-            snprintf(note, sizeof note, "%s: cannot start the writer thread", f->path);
+            snprintf(fail, sizeof fail, "%s: cannot start the writer thread", f->path);
             st = FLASH_ENOMEM;
         } else {
             f->writer_started = true;
         }
     }
-    seterr(err, errlen, "%s", note);
+    seterr(err, errlen, "%s", st == FLASH_OK ? note : fail);
     if (st != FLASH_OK) {
+        device_discard(&f->dev);
         free_parts(f);
         destroy_locks(f);
         free(f);

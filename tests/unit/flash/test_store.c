@@ -413,6 +413,155 @@ static rd_t *read_all(unsigned n, const unsigned *want)
     return rds;
 }
 
+/* ---- ownership and failed starts (issue 10) ---- */
+
+/* The file's bytes (NULL if absent); *len its length. */
+static uint8_t *file_bytes(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    struct stat sb;
+    cr_assert_eq(fstat(fd, &sb), 0);
+    uint8_t *b = malloc((size_t)sb.st_size + 1);
+    cr_assert_eq(pread(fd, b, (size_t)sb.st_size, 0), sb.st_size);
+    close(fd);
+    *len = (size_t)sb.st_size;
+    return b;
+}
+
+static void assert_same_file(const uint8_t *before, size_t n0, const char *what)
+{
+    size_t n1 = 0;
+    uint8_t *now = file_bytes(E.path, &n1);
+    cr_assert_not_null(now, "%s: the file was removed", what);
+    cr_assert_eq(n1, n0, "%s: size changed", what);
+    cr_assert_eq(memcmp(now, before, n0), 0, "%s: content changed", what);
+    free(now);
+}
+
+Test(store, second_open_is_refused_and_changes_nothing)
+{
+    open_store("held", 0);
+    size_t n0;
+    uint8_t *before = file_bytes(E.path, &n0);
+    flash_settings_t s;
+    settings(&s);
+    s.reset = true; /* not even a reset gets past the hold */
+    flash_t *g = NULL;
+    char err[512];
+    cr_assert_eq(flash_create(&g, &s, err, sizeof err), FLASH_EBUSY, "%s", err);
+    cr_assert_null(g);
+    cr_assert(strstr(err, E.path) != NULL, "%s", err);
+    cr_assert(strstr(err, "in use") != NULL, "%s", err);
+    cr_assert_str_eq(flash_strerror(FLASH_EBUSY), "flash path in use by another process");
+    assert_same_file(before, n0, "second open");
+    free(before);
+    /* the first one still works */
+    enqueued = 0;
+    for (unsigned i = 0; i < 50; i++)
+        spill_ok(i, 3);
+    wait_written(enqueued);
+    unsigned want[50];
+    for (unsigned i = 0; i < 50; i++)
+        want[i] = 3;
+    rd_t *rds = read_all(50, want);
+    for (unsigned i = 0; i < 50; i++)
+        cr_assert(rds[i].st == FLASH_OK && rds[i].match, "key %u", i);
+    free(rds);
+    /* once it is closed, the path is free again */
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f);
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+}
+
+Test(store, damaged_superblock_refused_then_reset)
+{
+    open_store("damaged", 0);
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f);
+    /* one byte of a field (segment count), magic intact */
+    int fd = open(E.path, O_RDWR);
+    uint8_t b;
+    cr_assert_eq(pread(fd, &b, 1, 44), 1);
+    b ^= 0x10;
+    cr_assert_eq(pwrite(fd, &b, 1, 44), 1);
+    close(fd);
+    size_t n0;
+    uint8_t *before = file_bytes(E.path, &n0);
+    flash_settings_t s;
+    settings(&s);
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EDAMAGED, "%s", err);
+    cr_assert_null(E.f);
+    cr_assert(strstr(err, E.path) != NULL, "%s", err);
+    cr_assert(strstr(err, "damaged") != NULL, "%s", err);
+    cr_assert(strstr(err, "reinitialised") == NULL, "%s", err);
+    assert_same_file(before, n0, "damaged superblock");
+    free(before);
+    s.reset = true;
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert(strstr(err, "damaged") != NULL && strstr(err, "reinitialised") != NULL, "%s", err);
+}
+
+Test(store, foreign_data_deep_in_a_sparse_file)
+{
+    make_path("deep");
+    int fd = open(E.path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    cr_assert(fd >= 0);
+    cr_assert_eq(ftruncate(fd, FILE_SIZE), 0);
+    cr_assert_eq(pwrite(fd, "precious", 8, 1u << 20), 8);
+    close(fd);
+    size_t n0;
+    uint8_t *before = file_bytes(E.path, &n0);
+    flash_settings_t s;
+    settings(&s);
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EFOREIGN, "%s", err);
+    cr_assert(strstr(err, "non-zero data at byte 1048576") != NULL, "%s", err);
+    assert_same_file(before, n0, "foreign");
+    free(before);
+}
+
+/* A start that fails (too small for the segment size) after the file was
+ * created removes it; an existing file (ours, or foreign with a reset
+ * asked for) stays byte for byte; no message says "reinitialised". */
+Test(store, failed_start_cleans_up_and_says_only_what_happened)
+{
+    make_path("failnew");
+    flash_settings_t s;
+    settings(&s);
+    s.size = FLASH_HEADER_AREA + 3 * SEG_SIZE;
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EINVAL);
+    cr_assert(strstr(err, "too small") != NULL, "%s", err);
+    cr_assert_neq(access(E.path, F_OK), 0, "the file this start created was left behind");
+
+    open_store("failold", 0);
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f);
+    size_t n0;
+    uint8_t *before = file_bytes(E.path, &n0);
+    settings(&s);
+    s.size = FLASH_HEADER_AREA + 3 * SEG_SIZE;
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EINVAL);
+    cr_assert(strstr(err, "too small") != NULL, "%s", err);
+    cr_assert(strstr(err, "reinitialised") == NULL, "%s", err);
+    assert_same_file(before, n0, "failed start on our file");
+    free(before);
+    /* the same with a reset asked for on foreign data: the reset waits for
+     * every check */
+    int fd = open(E.path, O_WRONLY | O_TRUNC);
+    cr_assert_eq(pwrite(fd, "someone's data", 14, 0), 14);
+    close(fd);
+    before = file_bytes(E.path, &n0);
+    s.reset = true;
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EINVAL);
+    cr_assert(strstr(err, "reinitialised") == NULL, "%s", err);
+    assert_same_file(before, n0, "failed start with a reset");
+    free(before);
+}
+
 Test(store, spill_and_read_back)
 {
     open_store("spill", 0);
