@@ -621,23 +621,43 @@ flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it)
 void flash_remove(flash_t *f, uint64_t hash)
 {
     pthread_mutex_t *m = &f->rm_lock[flash_rm_stripe(hash)];
+    index_loc_t locs[INDEX_MAX_MATCHES];
     pthread_mutex_lock(m);
-    unsigned n = index_remove(f->idx, hash);
+    unsigned n = index_remove_locs(f->idx, hash, locs);
     atomic_fetch_add_explicit(&f->epoch[flash_epoch_slot(hash)], 1, memory_order_release);
     pthread_mutex_unlock(m);
     if (n == 0)
         return;
-    if (n > 1)
-        FSTAT_ADD(f, flash_index_collateral, n - 1);
-    /* best effort: a tombstone for a replay-only reader (format.h); never
-     * waits, and never takes the last queue slot from an item */
-    flash_wr_item_t t;
+    /* At most one of the n slots is the key's own copy, and the index cannot
+     * tell which (same tag, same buckets): the key may never have been on
+     * flash (a brand-new key), or this may be its copy. The writer reads
+     * the removed blocks (count_collateral) and counts every other key's
+     * entry; a tombstone that does not fit in the queue counts n - 1, the
+     * least it can be. The tombstone itself is for a replay-only reader
+     * (format.h); this never waits, and never takes the last queue slot
+     * from an item. */
+    wr_qent_t t;
     memset(&t, 0, sizeof t);
-    t.hash = hash;
+    t.it.hash = hash;
+    t.tomb = true;
+    t.nrm = (uint8_t)(n < 255 ? n : 255);
+    pthread_mutex_lock(&f->seg_lock);
+    for (unsigned i = 0; i < n && i < FLASH_RM_VERIFY; i++) {
+        t.rm[i] = locs[i];
+        t.rm_gen[i] = locs[i].segment < f->nseg ? f->segs[locs[i].segment].gen : 0;
+    }
+    pthread_mutex_unlock(&f->seg_lock);
+    bool queued = false;
     pthread_mutex_lock(&f->q_lock);
-    if (!f->stop && f->qlen + 1 < f->qcap)
-        do_push(f, &t, true);
+    if (!f->stop && f->qlen + 1 < f->qcap) {
+        f->q[(f->qhead + f->qlen) % f->qcap] = t;
+        f->qlen++;
+        pthread_cond_signal(&f->q_nonempty);
+        queued = true;
+    }
     pthread_mutex_unlock(&f->q_lock);
+    if (!queued && n > 1)
+        FSTAT_ADD(f, flash_index_collateral, n - 1);
 }
 
 void flash_set_flush(flash_t *f, int64_t oldest_live)

@@ -562,6 +562,86 @@ Test(store, failed_start_cleans_up_and_says_only_what_happened)
     free(before);
 }
 
+/* Waits (bounded) until the collateral counter reaches `want` (the writer
+ * counts a removal's collateral entries when it takes its tombstone). */
+static uint64_t wait_collateral(uint64_t want)
+{
+    uint64_t c = 0;
+    for (int k = 0; k < 3000 && (c = stats().flash_index_collateral) < want; k++)
+        usleep(1000);
+    usleep(20000); /* and nothing more comes */
+    return stats().flash_index_collateral;
+}
+
+/* Issue 10: flash_remove of a key whose tag collides counts every OTHER
+ * key's entry it removes as collateral: all of them for a key that never
+ * was on flash (a brand-new key's set), all but its own copy otherwise.
+ * 2-bit tags and a small index make collisions common. (It counted n - 1
+ * of n removed slots in both cases: a brand-new key's single collision was
+ * never counted.) */
+Test(store, collateral_counts_every_other_keys_entry)
+{
+    make_path("collateral");
+    flash_settings_t s;
+    settings(&s);
+    s.tag_bits = 2;
+    s.index_capacity = 2000;
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert_eq(flash_worker_create(E.f, &E.w), FLASH_OK);
+    enqueued = 0;
+    const unsigned n = 1500;
+    for (unsigned i = 0; i < n; i++)
+        spill_ok(i, 0);
+    wait_written(enqueued);
+    uint64_t want = stats().flash_index_collateral;
+    unsigned hits_new = 0, hits_own = 0;
+    /* spilled keys (the newest: the full index evicted the oldest): their
+     * own copy (if the index still has it: a read finds it) is not
+     * collateral, the rest is */
+    unsigned owned = 0;
+    for (unsigned i = n - 600; i < n; i++) {
+        char key[64];
+        size_t nk = keyof(key, sizeof key, i);
+        rd_t r = { .i = i };
+        read_keys(&r, 1);
+        bool own = r.st == FLASH_OK;
+        uint64_t before = stats().flash_items;
+        flash_remove(E.f, XXH3_64bits(key, nk));
+        uint64_t gone = before - stats().flash_items;
+        cr_assert(gone > 0 || !own, "key %u: its own entry was not removed", i);
+        want += own ? gone - 1 : gone;
+        owned += own;
+        hits_own += own && gone > 1;
+        if (i % 16 == 15) {
+            uint64_t got = wait_collateral(want);
+            cr_assert_eq(got, want, "spilled keys, after %u: %llu, want %llu", i + 1,
+                         (unsigned long long)got, (unsigned long long)want);
+        }
+    }
+    cr_assert_eq(wait_collateral(want), want, "spilled keys");
+    /* brand-new keys: every slot they remove is another key's */
+    for (unsigned j = 0; j < 400; j++) {
+        char key[64];
+        int nk = snprintf(key, sizeof key, "never-spilled-%u", j);
+        uint64_t before = stats().flash_items;
+        flash_remove(E.f, XXH3_64bits(key, (size_t)nk));
+        uint64_t gone = before - stats().flash_items;
+        want += gone;
+        hits_new += gone > 0;
+        if (j % 16 == 15) { /* let the writer keep up (it skips the check when behind) */
+            uint64_t got = wait_collateral(want);
+            cr_assert_eq(got, want, "brand-new keys, after %u: %llu, want %llu", j + 1,
+                         (unsigned long long)got, (unsigned long long)want);
+        }
+    }
+    cr_assert_eq(wait_collateral(want), want, "brand-new keys");
+    cr_log_info("collateral: %u brand-new keys removed another key's entry; %u spilled "
+                "keys had their own, %u of them removed more", hits_new, owned, hits_own);
+    cr_assert_gt(hits_new, 5, "too few collisions to test anything");
+    cr_assert_gt(owned, 50, "too few spilled keys left to test their own copies");
+}
+
 Test(store, spill_and_read_back)
 {
     open_store("spill", 0);
