@@ -212,7 +212,10 @@ bool flash_complete_wait(flash_t *f, unsigned timeout_ms);
  * The key was set, deleted or flushed in RAM: removes every index entry
  * with the key's tag (both buckets), so no older flash copy stays
  * findable. Items still queued for the writer with this hash are not
- * affected (the caller's RAM copy is newer and wins). O(1).
+ * affected (the caller's RAM copy is newer and wins). The entries that
+ * were other keys' (same tag) are counted in flash_index_collateral by the
+ * writer, which reads the removed blocks to tell (writer.c). O(1); never
+ * waits on the device.
  */
 void flash_remove(flash_t *f, uint64_t hash);
 
