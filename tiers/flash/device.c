@@ -250,7 +250,7 @@ static device_status_e scan_range(device_t *dev, uint8_t *buf, size_t cap, uint6
 }
 
 /* The data extents of a regular file from `from` to its end: holes (and
- * unwritten preallocated extents, which ext4, xfs, btrfs and tmpfs report as
+ * unwritten preallocated extents, which ext4, tmpfs and xfs report as
  * holes) are skipped without IO. A filesystem without SEEK_DATA answers as if
  * the whole file were data: then all of it is read. */
 static device_status_e scan_file(device_t *dev, uint8_t *buf, size_t cap, uint64_t from,

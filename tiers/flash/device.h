@@ -20,11 +20,13 @@
  *      fails its checksum or fields) or FOREIGN (anything else; named when a
  *      filesystem, partition table, swap or LUKS signature is found).
  *      A regular file is EMPTY only if it holds no non-zero byte ANYWHERE:
- *      after the first DEVICE_PROBE_BYTES, its data extents (SEEK_DATA /
- *      SEEK_HOLE: holes and, on ext4, xfs, btrfs and tmpfs, preallocated
- *      unwritten extents are skipped without IO) are read in
- *      DEVICE_SCAN_CHUNK pieces. A block device has no holes and may hold
- *      terabytes, so it is probed at both ends only (device_probe).
+ *      after the first DEVICE_PROBE_BYTES, its data extents are read in
+ *      DEVICE_SCAN_CHUNK pieces; SEEK_DATA / SEEK_HOLE skip holes and the
+ *      unwritten extents of a preallocated file without IO (ext4 and tmpfs
+ *      on Linux 6.18 report fallocated, never written ranges as holes:
+ *      measured; xfs reports unwritten extents the same way through iomap).
+ *      A block device has no holes and may hold terabytes, so it is probed
+ *      at both ends only (device_probe).
  *   5. a regular file that is EMPTY or TIERCACHE is grown and preallocated
  *      to `size` if shorter (size 0 = its length); a FOREIGN or DAMAGED one
  *      is not changed until device_reset().
