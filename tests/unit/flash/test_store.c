@@ -499,6 +499,37 @@ Test(store, damaged_superblock_refused_then_reset)
     cr_assert(strstr(err, "reinitialised") == NULL, "%s", err);
     assert_same_file(before, n0, "damaged superblock");
     free(before);
+    /* every other byte of the 128-byte superblock, one at a time: refused
+     * (damaged; foreign once the magic itself is hit), the file unchanged */
+    fd = open(E.path, O_RDWR);
+    cr_assert_eq(pwrite(fd, &(uint8_t){ (uint8_t)(b ^ 0x10) }, 1, 44), 1);
+    close(fd);
+    for (unsigned i = 0; i < FLASH_SB_LEN; i++) {
+        uint8_t *good = file_bytes(E.path, &n0);
+        fd = open(E.path, O_RDWR);
+        uint8_t x = (uint8_t)(good[i] ^ 0x01);
+        cr_assert_eq(pwrite(fd, &x, 1, i), 1);
+        close(fd);
+        before = file_bytes(E.path, &n0);
+        flash_status_e st = flash_create(&E.f, &s, err, sizeof err);
+        cr_assert_eq(st, i < FLASH_MAGIC_LEN ? FLASH_EFOREIGN : FLASH_EDAMAGED,
+                     "byte %u: %s: %s", i, flash_strerror(st), err);
+        cr_assert(strstr(err, "reinitialised") == NULL, "%s", err);
+        assert_same_file(before, n0, "damaged superblock byte");
+        free(before);
+        fd = open(E.path, O_RDWR); /* repair for the next byte */
+        cr_assert_eq(pwrite(fd, good + i, 1, i), 1);
+        close(fd);
+        free(good);
+    }
+    /* repaired: accepted as ours */
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert(strstr(err, "earlier run") != NULL, "%s", err);
+    flash_destroy(&E.f);
+    /* damaged again, and a reset asked for: reinitialised */
+    fd = open(E.path, O_RDWR);
+    cr_assert_eq(pwrite(fd, &b, 1, 44), 1);
+    close(fd);
     s.reset = true;
     cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
     cr_assert(strstr(err, "damaged") != NULL && strstr(err, "reinitialised") != NULL, "%s", err);
