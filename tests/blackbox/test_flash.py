@@ -9,7 +9,10 @@ tens of MiB push most items out of RAM onto flash:
   - writes until reclaim has wrapped the segment ring twice, then again;
   - corruption of the flash file under the running server: misses, never a
     wrong value, and the checksum failure counter moves;
-  - bad flags and a file holding foreign data refuse to start.
+  - bad flags and a file holding foreign data refuse to start;
+  - ownership: a second server on the same path, foreign data deep in a
+    file and a damaged superblock are refused; a failed start leaves no
+    file it created.
 
 Skips (with a message) while the server has no flash support: --flash-path
 unknown, or no flash_* figures in `stats`. Bulk loads are pipelined. The
@@ -17,6 +20,7 @@ whole file is bounded (about a minute; the sanitizer build is slower).
 """
 
 import os
+import hashlib
 import random
 import shutil
 import socket
@@ -689,6 +693,114 @@ class Flash(BBTest):
         st = c.stats()
         self.assertIn('flash_items', st)
         self.assertEqual(int(st['extstore_limit_maxbytes']) <= 64 * MiB, True)
+
+
+    # -- ownership of the flash file (issue 10) ----------------------------
+    def refused(self, args, timeout=15):
+        """Runs the server expecting it to refuse to start: (exit code,
+        stderr); fails the test if it is still running after timeout s (it
+        started: killed, it is our own child)."""
+        p = subprocess.Popen([harness.BIN, '-p', '0', '-l', harness.HOST] + args,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        try:
+            _, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            self.fail('the server started (still running after %d s): %s'
+                      % (timeout, ' '.join(args)))
+        return p.returncode, err.decode('utf-8', 'replace')
+
+    def sha(self, path):
+        with open(path, 'rb') as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def test_second_server_same_path_refused(self):
+        """A second server on the same --flash-path stops at startup (non-zero
+        exit, a message naming the path and its holder), touching nothing;
+        the first keeps serving correct values."""
+        srv, c = self.server()
+        rng = random.Random(10)
+        before = [(b'own:a%d' % i, value_for(rng, b'a%d' % i, 1, 100, 3000))
+                  for i in range(2000)]
+        self.assertEqual(c.set_many(before), 0)
+        with open(self.path, 'rb') as f:
+            head = f.read(4096)
+        for extra in ((), ('--flash-reset',)):
+            rc, err = self.refused(base_args(self.path, *extra))
+            self.assertNotEqual(rc, 0, 'a second server ran on %s' % self.path)
+            self.assertIn(self.path, err)
+            self.assertIn('in use', err)
+            self.assertIn('PID %d' % srv.pid, err)
+        with open(self.path, 'rb') as f:
+            self.assertEqual(f.read(4096), head, 'the superblock was rewritten')
+        after = [(b'own:b%d' % i, value_for(rng, b'b%d' % i, 1, 100, 3000))
+                 for i in range(2000)]
+        self.assertEqual(c.set_many(after), 0)
+        expect = dict(before + after)
+        self.assertGreater(int(c.stats()['flash_items']), 0, 'nothing on flash')
+        hits = self.check_all(c, expect, what='after a second server')
+        self.assertGreater(hits, len(expect) * 9 // 10)
+
+    def test_foreign_data_deep_in_file_refused(self):
+        """A file that is zero at its start but holds data 1 MiB in is not
+        overwritten without --flash-reset; the file is unchanged."""
+        make_file(self.path)
+        with open(self.path, 'r+b') as f:
+            f.seek(MiB)
+            f.write(b'somebody else\'s data')
+        digest = self.sha(self.path)
+        rc, err = self.refused(base_args(self.path))
+        self.assertNotEqual(rc, 0, 'foreign data 1 MiB deep was overwritten')
+        self.assertIn(self.path, err)
+        self.assertIn('non-zero data at byte %d' % MiB, err)
+        self.assertEqual(self.sha(self.path), digest, 'the file was touched')
+
+    def test_damaged_superblock_refused(self):
+        """A superblock whose magic is intact but whose checksum fails is
+        refused, not reinitialised; --flash-reset reinitialises it."""
+        srv, c = self.server()
+        c.close()
+        self.assertIsNone(srv.stop())
+        with open(self.path, 'r+b') as f:
+            self.assertEqual(f.read(15), b'TIERCACHE-FLASH')
+            f.seek(30)                     # inside the device size field
+            b = f.read(1)
+            f.seek(30)
+            f.write(bytes([b[0] ^ 0x01]))
+        digest = self.sha(self.path)
+        rc, err = self.refused(base_args(self.path))
+        self.assertNotEqual(rc, 0, 'a damaged superblock was accepted')
+        self.assertIn(self.path, err)
+        self.assertIn('damaged', err)
+        self.assertNotIn('reinitialised', err)
+        self.assertEqual(self.sha(self.path), digest, 'the file was touched')
+        srv = self.start(base_args(self.path, '--flash-reset'))
+        self.assertIn('reinitialised', srv.stderr())
+
+    def test_failed_start_leaves_no_new_file(self):
+        """A start that fails (flash too small for the segment size) removes
+        the file it created, keeps an existing one as it was, and does not
+        say the data was reinitialised."""
+        new = os.path.join(self.dir, 'new-flash')
+        rc, err = self.refused(['-m', '4', '--flash-path', new, '--flash-size', '2m',
+                           '--flash-segment-size', SEGMENT])
+        self.assertNotEqual(rc, 0)
+        self.assertIn('small', err)
+        self.assertNotIn('reinitialised', err)
+        self.assertFalse(os.path.exists(new), 'the failed start left its file')
+        # an existing tiercache file, then a start that fails on it
+        srv, c = self.server()
+        c.close()
+        self.assertIsNone(srv.stop())
+        digest = self.sha(self.path)
+        rc, err = self.refused(['-m', '4', '--flash-path', self.path, '--flash-size', '2m',
+                           '--flash-segment-size', SEGMENT])
+        self.assertNotEqual(rc, 0)
+        self.assertNotIn('reinitialised', err)
+        self.assertTrue(os.path.exists(self.path), 'an existing file was removed')
+        self.assertEqual(self.sha(self.path), digest, 'the file was touched')
 
 
 if __name__ == '__main__':

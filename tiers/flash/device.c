@@ -1,6 +1,7 @@
 /*
  * tiers/flash/device.c - open, classify and preallocate the flash device
- * (contract: device.h). No locks.
+ * (contract: device.h). No mutexes; the device itself is held with flock /
+ * O_EXCL for the fd's life.
  */
 #include "flash/device.h"
 
@@ -12,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "flash/format.h"
@@ -26,7 +29,10 @@ struct device {
     bool blockdev;
     bool created;
     device_kind_e kind;
-    const char *what;
+    const char *what;     /* static, or what_buf */
+    char what_buf[128];
+    bool has_sb;          /* TIERCACHE: sb is the decoded superblock */
+    flash_sb_t sb;
 };
 
 #if defined(__GNUC__)
@@ -131,25 +137,34 @@ static device_status_e read_upto(device_t *dev, void *buf, size_t len, uint64_t 
     return DEVICE_OK;
 }
 
-/* Grows (if needed) and preallocates a regular file through a separate
- * buffered fd (glibc's posix_fallocate emulation cannot write O_DIRECT). */
-static device_status_e prealloc_path(const char *path, uint64_t size, char *err, size_t errlen)
+/* Grows (if needed) and preallocates the locked regular file to size bytes:
+ * fallocate on our own fd (the lock is held: nothing is preallocated before
+ * it); a filesystem without fallocate gets glibc's posix_fallocate through
+ * a second, buffered fd (its emulation writes, which O_DIRECT cannot). */
+static device_status_e prealloc(device_t *dev, uint64_t size, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        seterr(err, errlen, "%s: cannot open for preallocation: %s", path, strerror(errno));
-        return DEVICE_EOPEN;
+    int rc = 0;
+    if (fallocate(dev->fd, 0, 0, (off_t)size) != 0) {
+        rc = errno;
+        if (rc == EOPNOTSUPP || rc == ENOSYS) {
+            int fd = open(dev->path, O_RDWR | O_CLOEXEC);
+            if (fd < 0) {
+                seterr(err, errlen, "%s: cannot open for preallocation: %s", dev->path,
+                       strerror(errno));
+                return DEVICE_EOPEN;
+            }
+            rc = posix_fallocate(fd, 0, (off_t)size);
+            close(fd);
+        }
     }
-    int rc = posix_fallocate(fd, 0, (off_t)size);
-    close(fd);
     if (rc == 0)
         return DEVICE_OK;
     if (rc == ENOSPC || rc == EDQUOT) {
-        seterr(err, errlen, "%s: not enough space to preallocate %llu bytes: %s", path,
+        seterr(err, errlen, "%s: not enough space to preallocate %llu bytes: %s", dev->path,
                (unsigned long long)size, strerror(rc));
         return DEVICE_ENOSPC;
     }
-    seterr(err, errlen, "%s: cannot preallocate %llu bytes: %s", path,
+    seterr(err, errlen, "%s: cannot preallocate %llu bytes: %s", dev->path,
            (unsigned long long)size, strerror(rc));
     return DEVICE_EPREALLOC;
 }
@@ -188,6 +203,86 @@ static device_status_e file_block_size(device_t *dev, char *err, size_t errlen)
     return st;
 }
 
+/* ---- probe ---- */
+
+/* Offset of the first non-zero byte of buf[0, len), or len. */
+static size_t first_nonzero(const uint8_t *buf, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) { /* buf is 4096-aligned */
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        if (w != 0)
+            break;
+    }
+    for (; i < len; i++)
+        if (buf[i] != 0)
+            return i;
+    return len;
+}
+
+/* Reads [off, end) (clamped at end of file) in chunks of buf's cap bytes;
+ * *nz = offset of the first non-zero byte, or UINT64_MAX. off and end are
+ * rounded out to the block size. */
+static device_status_e scan_range(device_t *dev, uint8_t *buf, size_t cap, uint64_t off,
+                                  uint64_t end, uint64_t *nz, char *err, size_t errlen)
+{
+    uint32_t a = dev->block_size;
+    off = off / a * a;
+    end = (end + a - 1) / a * a;
+    while (off < end) {
+        size_t len = end - off < cap ? (size_t)(end - off) : cap;
+        size_t got = 0;
+        device_status_e st = read_upto(dev, buf, len, off, &got, err, errlen);
+        if (st != DEVICE_OK)
+            return st;
+        size_t i = first_nonzero(buf, got);
+        if (i < got) {
+            *nz = off + i;
+            return DEVICE_OK;
+        }
+        if (got < len)
+            break; /* end of file */
+        off += got;
+    }
+    *nz = UINT64_MAX;
+    return DEVICE_OK;
+}
+
+/* The data extents of a regular file from `from` to its end: holes (and
+ * unwritten preallocated extents, which ext4, tmpfs and xfs report as
+ * holes) are skipped without IO. A filesystem without SEEK_DATA answers as if
+ * the whole file were data: then all of it is read. */
+static device_status_e scan_file(device_t *dev, uint8_t *buf, size_t cap, uint64_t from,
+                                 uint64_t *nz, char *err, size_t errlen)
+{
+    uint64_t end = dev->file_size, off = from;
+    *nz = UINT64_MAX;
+    while (off < end) {
+        off_t d = lseek(dev->fd, (off_t)off, SEEK_DATA);
+        off_t h;
+        if (d < 0 && errno == ENXIO)
+            break; /* only a hole from off to the end */
+        if (d < 0) {
+            d = (off_t)off; /* no SEEK_DATA here: read the rest */
+            h = (off_t)end;
+        } else {
+            h = lseek(dev->fd, d, SEEK_HOLE);
+            if (h < 0 || (uint64_t)h > end)
+                h = (off_t)end;
+        }
+        if ((uint64_t)d >= end)
+            break;
+        device_status_e st = scan_range(dev, buf, cap, (uint64_t)d, (uint64_t)h, nz, err, errlen);
+        if (st != DEVICE_OK || *nz != UINT64_MAX)
+            return st;
+        if ((uint64_t)h <= off)
+            break; /* cannot happen; never loop */
+        off = (uint64_t)h;
+    }
+    return DEVICE_OK;
+}
+
 device_status_e device_probe(device_t *dev, device_kind_e *kind, const char **what,
                              char *err, size_t errlen)
 {
@@ -198,7 +293,7 @@ device_status_e device_probe(device_t *dev, device_kind_e *kind, const char **wh
         window = dev->size;
     if (!dev->blockdev && dev->file_size < window) /* short file: read to EOF */
         window = (dev->file_size + dev->block_size - 1) / dev->block_size * dev->block_size;
-    uint8_t *buf = device_buf_alloc(DEVICE_PROBE_BYTES);
+    uint8_t *buf = device_buf_alloc(DEVICE_SCAN_CHUNK);
     if (!buf) {
         seterr(err, errlen, "%s: out of memory", dev->path);
         return DEVICE_ENOMEM;
@@ -206,15 +301,87 @@ device_status_e device_probe(device_t *dev, device_kind_e *kind, const char **wh
     size_t got = 0;
     device_status_e st = window ? read_upto(dev, buf, (size_t)window, 0, &got, err, errlen)
                                 : DEVICE_OK;
+    const char *w = "empty";
+    device_kind_e k = DEVICE_KIND_EMPTY;
     if (st == DEVICE_OK)
-        *kind = device_classify(buf, got, what);
+        k = device_classify(buf, got, &w);
+    dev->has_sb = false;
+    if (st == DEVICE_OK && k == DEVICE_KIND_TIERCACHE) {
+        flash_sb_status_e ss = flash_sb_decode(buf, got, &dev->sb);
+        if (ss == FLASH_SB_OK) {
+            dev->has_sb = true;
+        } else {
+            k = DEVICE_KIND_DAMAGED;
+            if (ss == FLASH_SB_EVERSION && got >= 20)
+                snprintf(dev->what_buf, sizeof dev->what_buf, "damaged or foreign tiercache "
+                         "superblock (format version %u; this build reads %u)",
+                         fl_get_u32(buf + 16), FLASH_FORMAT_VERSION);
+            else
+                snprintf(dev->what_buf, sizeof dev->what_buf, "damaged tiercache "
+                         "superblock (%s)", flash_sb_strerror(ss));
+            w = dev->what_buf;
+        }
+    } else if (st == DEVICE_OK && k == DEVICE_KIND_EMPTY) {
+        uint64_t nz = UINT64_MAX;
+        if (!dev->blockdev) {
+            st = scan_file(dev, buf, DEVICE_SCAN_CHUNK, got, &nz, err, errlen);
+        } else if (dev->file_size > window) {
+            uint64_t from = dev->file_size > DEVICE_SCAN_CHUNK ? dev->file_size - DEVICE_SCAN_CHUNK : 0;
+            if (from < window)
+                from = window;
+            st = scan_range(dev, buf, DEVICE_SCAN_CHUNK, from, dev->file_size, &nz, err, errlen);
+        }
+        if (st == DEVICE_OK && nz != UINT64_MAX) {
+            k = DEVICE_KIND_FOREIGN;
+            snprintf(dev->what_buf, sizeof dev->what_buf, "non-zero data at byte %llu",
+                     (unsigned long long)nz);
+            w = dev->what_buf;
+        }
+    }
+    if (st == DEVICE_OK) {
+        dev->kind = k;
+        dev->what = w;
+        *kind = k;
+        if (what)
+            *what = w;
+    }
     device_buf_free(buf);
     return st;
 }
 
 /* ---- open / close ---- */
 
-static device_status_e do_open(device_t *dev, uint64_t size, char *err, size_t errlen)
+/* The PID holding a lock on the file (from /proc/locks), or 0. */
+static long lock_holder(int fd)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0)
+        return 0;
+    FILE *f = fopen("/proc/locks", "re");
+    if (!f)
+        return 0;
+    char line[256];
+    long pid = 0;
+    while (!pid && fgets(line, sizeof line, f)) {
+        char type[16], mode[16];
+        long p;
+        unsigned maj, min;
+        unsigned long long ino;
+        /* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiters ("->")
+         * do not match the pattern */
+        if (sscanf(line, "%*d: %15s %*s %15s %ld %x:%x:%llu", type, mode, &p, &maj, &min,
+                   &ino) == 6 &&
+            ino == (unsigned long long)sb.st_ino && maj == major(sb.st_dev) &&
+            min == minor(sb.st_dev) && p > 0)
+            pid = p;
+    }
+    fclose(f);
+    return pid;
+}
+
+/* Opens (creating if absent) and takes the exclusive hold; nothing is
+ * written before the hold is ours. */
+static device_status_e open_hold(device_t *dev, uint64_t size, char *err, size_t errlen)
 {
     const char *path = dev->path;
     struct stat sb;
@@ -227,43 +394,83 @@ static device_status_e do_open(device_t *dev, uint64_t size, char *err, size_t e
             seterr(err, errlen, "%s: does not exist and no size was given to create it", path);
             return DEVICE_EBADSIZE;
         }
-        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) {
+        dev->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (dev->fd < 0) {
             seterr(err, errlen, "%s: cannot create: %s", path, strerror(errno));
             return DEVICE_EOPEN;
         }
-        close(fd);
         dev->created = true;
-        device_status_e st = prealloc_path(path, size, err, errlen);
-        if (st != DEVICE_OK)
-            return st;
-        if (stat(path, &sb) != 0) {
-            seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (S_ISDIR(sb.st_mode)) {
+        seterr(err, errlen, "%s: is a directory, not a file or block device", path);
+        return DEVICE_ENOTSUP;
+    } else if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
+        seterr(err, errlen, "%s: not a regular file or block device", path);
+        return DEVICE_ENOTSUP;
+    } else if (S_ISBLK(sb.st_mode)) {
+        dev->blockdev = true;
+        dev->fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC | O_EXCL);
+        if (dev->fd < 0 && errno == EBUSY) {
+            seterr(err, errlen, "%s: block device in use (mounted, or opened exclusively "
+                   "by another process such as another tiercache server); not touching it",
+                   path);
+            return DEVICE_EBUSY;
+        }
+        if (dev->fd < 0) {
+            seterr(err, errlen, "%s: cannot open O_DIRECT read-write: %s", path,
+                   strerror(errno));
+            return DEVICE_EOPEN;
+        }
+        return DEVICE_OK; /* O_EXCL is the hold */
+    } else {
+        dev->fd = open(path, O_RDWR | O_CLOEXEC);
+        if (dev->fd < 0) {
+            seterr(err, errlen, "%s: cannot open read-write: %s", path, strerror(errno));
             return DEVICE_EOPEN;
         }
     }
-    if (S_ISDIR(sb.st_mode)) {
-        seterr(err, errlen, "%s: is a directory, not a file or block device", path);
+    int rc;
+    do {
+        rc = flock(dev->fd, LOCK_EX | LOCK_NB);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0 && errno == EWOULDBLOCK) {
+        long pid = lock_holder(dev->fd);
+        char who[48] = "another process";
+        if (pid > 0)
+            snprintf(who, sizeof who, "another process (PID %ld)", pid);
+        seterr(err, errlen, "%s: in use: locked by %s, probably another tiercache server "
+               "with the same flash path; not touching it", path, who);
+        dev->created = false; /* its holder uses it: never unlink it */
+        return DEVICE_EBUSY;
+    }
+    if (rc != 0) {
+        seterr(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+        return DEVICE_EOPEN;
+    }
+    if (fstat(dev->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        seterr(err, errlen, "%s: changed while being opened (not a regular file now)", path);
         return DEVICE_ENOTSUP;
     }
-    if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
-        seterr(err, errlen, "%s: not a regular file or block device", path);
-        return DEVICE_ENOTSUP;
-    }
-    dev->blockdev = S_ISBLK(sb.st_mode);
-
-    int flags = O_RDWR | O_DIRECT | O_CLOEXEC | (dev->blockdev ? O_EXCL : 0);
-    dev->fd = open(path, flags);
-    if (dev->fd < 0) {
+    dev->file_size = (uint64_t)sb.st_size;
+    int fl = fcntl(dev->fd, F_GETFL);
+    if (fl < 0 || fcntl(dev->fd, F_SETFL, fl | O_DIRECT) != 0) {
         if (errno == EINVAL) {
             seterr(err, errlen, "%s: the filesystem refuses O_DIRECT (tmpfs?); "
                    "put the flash file on a disk filesystem or use a block device", path);
             return DEVICE_ENODIRECT;
         }
-        seterr(err, errlen, "%s: cannot open O_DIRECT read-write: %s%s", path, strerror(errno),
-               dev->blockdev && errno == EBUSY ? " (mounted or in use?)" : "");
+        seterr(err, errlen, "%s: cannot set O_DIRECT: %s", path, strerror(errno));
         return DEVICE_EOPEN;
     }
+    return DEVICE_OK;
+}
+
+static device_status_e do_open(device_t *dev, uint64_t size, char *err, size_t errlen)
+{
+    const char *path = dev->path;
+    device_status_e st = open_hold(dev, size, err, errlen);
+    if (st != DEVICE_OK)
+        return st;
+    bool fresh = false; /* created, or zero-length: EMPTY without a probe */
 
     if (dev->blockdev) {
         int lbs = 0;
@@ -287,32 +494,38 @@ static device_status_e do_open(device_t *dev, uint64_t size, char *err, size_t e
         dev->size = size ? size : usable;
         dev->file_size = bytes;
     } else {
-        dev->file_size = (uint64_t)sb.st_size;
-        if (dev->file_size == 0 && size) {
+        fresh = dev->created || dev->file_size == 0;
+        if (fresh && size) {
             /* empty by definition; allocate first so the O_DIRECT test read
              * below is not answered by "end of file" before the alignment
              * check */
-            device_status_e st = prealloc_path(path, size, err, errlen);
+            st = prealloc(dev, size, err, errlen);
             if (st != DEVICE_OK)
                 return st;
             dev->file_size = size;
         }
-        device_status_e st = file_block_size(dev, err, errlen);
+        st = file_block_size(dev, err, errlen);
         if (st != DEVICE_OK)
             return st;
         dev->size = size ? size : dev->file_size / DEVICE_SIZE_ALIGN * DEVICE_SIZE_ALIGN;
+        if (fresh) {
+            dev->kind = DEVICE_KIND_EMPTY;
+            dev->what = "empty";
+        }
     }
     if (dev->size == 0) {
         seterr(err, errlen, "%s: empty and no size was given", path);
         return DEVICE_EBADSIZE;
     }
-
-    device_status_e st = device_probe(dev, &dev->kind, &dev->what, err, errlen);
-    if (st != DEVICE_OK)
-        return st;
-    /* Preallocate (fills holes of a sparse file too) unless foreign. */
-    if (!dev->blockdev && !dev->created && dev->kind != DEVICE_KIND_FOREIGN) {
-        st = prealloc_path(path, dev->size, err, errlen);
+    if (!fresh) {
+        st = device_probe(dev, &dev->kind, &dev->what, err, errlen);
+        if (st != DEVICE_OK)
+            return st;
+    }
+    /* Preallocate (fills holes of a sparse file too) unless not ours to touch. */
+    if (!dev->blockdev && !dev->created &&
+        (dev->kind == DEVICE_KIND_EMPTY || dev->kind == DEVICE_KIND_TIERCACHE)) {
+        st = prealloc(dev, dev->size, err, errlen);
         if (st != DEVICE_OK)
             return st;
         if (dev->file_size < dev->size)
@@ -347,12 +560,7 @@ device_status_e device_open(device_t **out, const char *path, uint64_t size,
     dev->path = p;
     device_status_e st = do_open(dev, size, err, errlen);
     if (st != DEVICE_OK) {
-        if (dev->fd >= 0)
-            close(dev->fd);
-        if (dev->created)
-            unlink(path);
-        free(dev->path);
-        free(dev);
+        device_discard(&dev);
         return st;
     }
     *out = dev;
@@ -371,13 +579,28 @@ void device_close(device_t **pdev)
     *pdev = NULL;
 }
 
+void device_discard(device_t **pdev)
+{
+    if (!pdev || !*pdev)
+        return;
+    device_t *dev = *pdev;
+    if (dev->created && dev->fd >= 0) {
+        /* unlink while still holding the lock, and only the file we made */
+        struct stat a, b;
+        if (fstat(dev->fd, &a) == 0 && stat(dev->path, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino)
+            unlink(dev->path);
+    }
+    device_close(pdev);
+}
+
 device_status_e device_reset(device_t *dev, char *err, size_t errlen)
 {
     if (!dev)
         return DEVICE_EINVAL;
     device_status_e st;
     if (!dev->blockdev) {
-        st = prealloc_path(dev->path, dev->size, err, errlen);
+        st = prealloc(dev, dev->size, err, errlen);
         if (st != DEVICE_OK)
             return st;
         if (dev->file_size < dev->size)
@@ -395,7 +618,10 @@ device_status_e device_reset(device_t *dev, char *err, size_t errlen)
     device_buf_free(zero);
     if (st != DEVICE_OK)
         return st;
-    return device_probe(dev, &dev->kind, &dev->what, err, errlen);
+    dev->kind = DEVICE_KIND_EMPTY;
+    dev->what = "empty";
+    dev->has_sb = false;
+    return DEVICE_OK;
 }
 
 /* ---- synchronous IO ---- */
@@ -474,6 +700,14 @@ bool device_created(const device_t *dev) { return dev->created; }
 device_kind_e device_kind(const device_t *dev) { return dev->kind; }
 const char *device_kind_what(const device_t *dev) { return dev->what; }
 
+bool device_superblock(const device_t *dev, flash_sb_t *out)
+{
+    if (!dev->has_sb || dev->kind != DEVICE_KIND_TIERCACHE)
+        return false;
+    *out = dev->sb;
+    return true;
+}
+
 const char *device_strerror(device_status_e st)
 {
     switch (st) {
@@ -491,6 +725,7 @@ const char *device_strerror(device_status_e st)
     case DEVICE_EIO: return "IO error";
     case DEVICE_ESHORT: return "short read (end of file)";
     case DEVICE_ENOMEM: return "out of memory";
+    case DEVICE_EBUSY: return "in use by another process";
     }
     return "unknown device status";
 }
@@ -501,6 +736,7 @@ const char *device_kind_name(device_kind_e kind)
     case DEVICE_KIND_EMPTY: return "empty";
     case DEVICE_KIND_TIERCACHE: return "tiercache";
     case DEVICE_KIND_FOREIGN: return "foreign";
+    case DEVICE_KIND_DAMAGED: return "damaged";
     }
     return "unknown";
 }

@@ -1,23 +1,39 @@
 /*
  * tiers/flash/device.h - the flash file or block device: open O_DIRECT,
- * preallocate, classify what is on it, alignment, synchronous IO helpers.
+ * hold it exclusively, classify what is on it, preallocate, alignment,
+ * synchronous IO helpers.
  *
- * device_open() takes a path:
- *   - absent: created (mode 0600) and preallocated to `size` bytes
- *     (posix_fallocate; ENOSPC is reported as DEVICE_ENOSPC). A file this
- *     call created is removed again if the open fails later.
- *   - a regular file: used as is, first `size` bytes (size 0 = its length);
- *     grown and preallocated to `size` if shorter, unless its content is
- *     FOREIGN (then nothing is changed until device_reset()).
- *   - a block device: opened O_EXCL (fails while mounted); size 0 = the
- *     whole device, a size larger than the device is DEVICE_ETOOBIG.
- * The content is classified (device_kind()): EMPTY, TIERCACHE (starts with
- * FLASH_MAGIC) or FOREIGN (anything else; named when a filesystem, partition
- * table, swap or LUKS signature is found). The caller refuses FOREIGN unless
- * told to reset it (device_reset()).
+ * device_open() takes a path and works in this order, so that a path it may
+ * not use is never written, truncated or preallocated:
+ *   1. open: an absent path is created (mode 0600, O_EXCL); a regular file or
+ *      a block device is opened read-write (anything else is ENOTSUP).
+ *   2. hold: a regular file is locked with flock(LOCK_EX | LOCK_NB), held as
+ *      long as the fd is open (released by device_close or the process's
+ *      death, never by another fd of the file being closed); a block device
+ *      is opened O_EXCL, which Linux makes exclusive against other O_EXCL
+ *      opens and mounts. Either refusal is DEVICE_EBUSY, naming the path
+ *      (and, for a file, the PID holding the lock when /proc/locks shows it).
+ *   3. size and O_DIRECT; a file this call created (or an empty one) is
+ *      preallocated to `size` (fallocate; ENOSPC is DEVICE_ENOSPC).
+ *   4. probe (device_kind()): EMPTY, TIERCACHE (a valid superblock, decoded:
+ *      device_superblock()), DAMAGED (FLASH_MAGIC at 0 but the superblock
+ *      fails its checksum or fields) or FOREIGN (anything else; named when a
+ *      filesystem, partition table, swap or LUKS signature is found).
+ *      A regular file is EMPTY only if it holds no non-zero byte ANYWHERE:
+ *      after the first DEVICE_PROBE_BYTES, its data extents are read in
+ *      DEVICE_SCAN_CHUNK pieces; SEEK_DATA / SEEK_HOLE skip holes and the
+ *      unwritten extents of a preallocated file without IO (ext4 and tmpfs
+ *      on Linux 6.18 report fallocated, never written ranges as holes:
+ *      measured; xfs reports unwritten extents the same way through iomap).
+ *      A block device has no holes and may hold terabytes, so it is probed
+ *      at both ends only (device_probe).
+ *   5. a regular file that is EMPTY or TIERCACHE is grown and preallocated
+ *      to `size` if shorter (size 0 = its length); a FOREIGN or DAMAGED one
+ *      is not changed until device_reset().
+ * The caller refuses FOREIGN and DAMAGED unless told to reset them.
  *
- * Every open is O_DIRECT|O_RDWR|O_CLOEXEC. A filesystem that refuses O_DIRECT
- * is DEVICE_ENODIRECT: there is no silent fallback to buffered IO.
+ * Every open ends O_DIRECT|O_RDWR|O_CLOEXEC. A filesystem that refuses
+ * O_DIRECT is DEVICE_ENODIRECT: there is no silent fallback to buffered IO.
  * Alignment: device_block_size() (logical block size) for offsets, lengths
  * and buffer addresses: BLKSSZGET for block devices; for files 512 if an
  * O_DIRECT read of 512 bytes at a 512-aligned address works, else 4096.
@@ -36,10 +52,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flash/superblock.h"
+
 /* All buffers handed to O_DIRECT IO are aligned to this. */
 #define DEVICE_BUF_ALIGN 4096
 /* device_probe() reads this much from offset 0 (covers btrfs at 65600). */
 #define DEVICE_PROBE_BYTES (68 * 1024)
+/* The deep probe of a regular file reads its data extents in pieces of
+ * this size; a block device's probe also reads this much at its end. */
+#define DEVICE_SCAN_CHUNK (1024 * 1024)
 /* Sizes must be a multiple of this. */
 #define DEVICE_SIZE_ALIGN 4096
 
@@ -60,35 +81,58 @@ typedef enum device_status {
     DEVICE_EIO,        /* read/write failed (errno in the message) */
     DEVICE_ESHORT,     /* read hit end of file before len bytes */
     DEVICE_ENOMEM,
+    DEVICE_EBUSY,      /* held by another process (file lock, O_EXCL device) */
 } device_status_e;
 
 typedef enum device_kind {
-    DEVICE_KIND_EMPTY = 0,   /* zero-length, or only zeros in the probe window */
-    DEVICE_KIND_TIERCACHE,   /* starts with FLASH_MAGIC */
+    DEVICE_KIND_EMPTY = 0,   /* zero-length, or only zeros where probed */
+    DEVICE_KIND_TIERCACHE,   /* a valid tiercache superblock at 0 */
     DEVICE_KIND_FOREIGN,     /* anything else: refuse unless reset */
+    DEVICE_KIND_DAMAGED,     /* FLASH_MAGIC at 0, but the superblock fails its
+                                checksum or fields: refuse unless reset */
 } device_kind_e;
 
 /*
  * device_open: open (creating if absent) the flash path; see the top of this
  * file. size: bytes to use (multiple of 4096; 0 = the existing file's length
  * or the whole block device). On DEVICE_OK *out is the device (caller owns
- * it: device_close). On failure *out is untouched, nothing is left open, a
- * file created by this call is unlinked, and err says why, naming the path.
- * Work: open, fstat, ioctls, a preallocation (fast on extent filesystems),
- * one probe read of DEVICE_PROBE_BYTES.
+ * it: device_close), held exclusively until closed. On failure *out is
+ * untouched, nothing is left open, a file created by this call is unlinked
+ * (and only such a file), and err says why, naming the path.
+ * Work: open, flock, fstat, ioctls, a preallocation (fast on extent
+ * filesystems), the probe (device_probe).
  */
 device_status_e device_open(device_t **out, const char *path, uint64_t size,
                             char *err, size_t errlen);
 
-/* device_close: close and free; *dev = NULL. NULL or *dev NULL: no-op.
- * Does not fsync (O_DIRECT writes are not cached by the page cache). */
+/* device_close: close (releasing the hold) and free; *dev = NULL. NULL or
+ * *dev NULL: no-op. Does not fsync (O_DIRECT writes are not cached by the
+ * page cache). */
 void device_close(device_t **dev);
 
+/* device_discard: for a start that failed after device_open: as
+ * device_close, and if that open created the file (device_created) it is
+ * unlinked, after checking that the path still names the same file. A file
+ * that existed before the open is never removed. NULL-safe. */
+void device_discard(device_t **dev);
+
 /*
- * device_probe: re-read the probe window and classify it (device_open did it
- * once: device_kind()). *what (may be NULL) gets a static description
- * ("empty", "tiercache", "ext2/3/4 filesystem", "non-zero data", ...).
- * Fails with DEVICE_EIO/ENOMEM. Work: one read of DEVICE_PROBE_BYTES.
+ * device_probe: re-probe and classify the device (device_open did it once:
+ * device_kind()); also updates device_kind() and device_superblock().
+ *   - the first DEVICE_PROBE_BYTES: device_classify(); FLASH_MAGIC there is
+ *     TIERCACHE if the superblock decodes (flash_sb_decode), else DAMAGED;
+ *   - if that window is all zeros, a regular file is read on to its end,
+ *     skipping holes (SEEK_DATA / SEEK_HOLE), and any non-zero byte makes it
+ *     FOREIGN ("non-zero data at byte N"); a block device is read only in
+ *     its last DEVICE_SCAN_CHUNK bytes, where GPT's backup header and the
+ *     md 1.0, ZFS and some RAID metadata live. A whole block device is
+ *     not read: it has no holes, so that would take hours on a large one;
+ *     the O_EXCL open already refuses a mounted or claimed device.
+ * *what (may be NULL) gets a description ("empty", "tiercache", "ext2/3/4
+ * filesystem", "non-zero data at byte 1048576", "damaged tiercache
+ * superblock (...)"), valid until the next probe / reset / close.
+ * Fails with DEVICE_EIO/ENOMEM. Work: reads as above; a fully allocated
+ * all-zero file is read whole (on a filesystem without SEEK_DATA too).
  */
 device_status_e device_probe(device_t *dev, device_kind_e *kind, const char **what,
                              char *err, size_t errlen);
@@ -103,10 +147,12 @@ device_status_e device_probe(device_t *dev, device_kind_e *kind, const char **wh
 device_kind_e device_classify(const uint8_t *buf, size_t len, const char **what);
 
 /*
- * device_reset: make a FOREIGN (or any) device usable: zero the probe window
- * and, for a regular file shorter than the device size, grow and preallocate
- * it. Afterwards device_kind() is EMPTY. Destroys whatever was there: the
- * caller calls it only when the operator asked for a reset.
+ * device_reset: make a FOREIGN, DAMAGED (or any) device usable: zero the
+ * probe window and, for a regular file shorter than the device size, grow
+ * and preallocate it. Afterwards device_kind() is EMPTY (without a new deep
+ * probe: old bytes further in stay, and the format ignores them). Destroys
+ * whatever was there: the caller calls it only when the operator asked for
+ * a reset.
  */
 device_status_e device_reset(device_t *dev, char *err, size_t errlen);
 
@@ -136,6 +182,9 @@ bool device_is_blockdev(const device_t *dev);
 bool device_created(const device_t *dev);         /* this open created the file */
 device_kind_e device_kind(const device_t *dev);   /* as probed at open/reset */
 const char *device_kind_what(const device_t *dev);
+/* TIERCACHE: copies the decoded superblock to *out and returns true; any
+ * other kind: false (*out untouched). */
+bool device_superblock(const device_t *dev, flash_sb_t *out);
 
 const char *device_strerror(device_status_e st);
 const char *device_kind_name(device_kind_e kind);

@@ -63,6 +63,8 @@ typedef enum flash_status {
     FLASH_EINVAL,      /* bad settings or arguments */
     FLASH_ENOMEM,
     FLASH_EFOREIGN,    /* path holds foreign data and reset not requested */
+    FLASH_EDAMAGED,    /* tiercache superblock damaged, reset not requested */
+    FLASH_EBUSY,       /* path held by another process (another server) */
 } flash_status_e;
 
 const char *flash_strerror(flash_status_e st);
@@ -137,13 +139,20 @@ typedef struct flash_settings {
 void flash_settings_default(flash_settings_t *s);
 
 /*
- * Opens or creates the device, checks / writes the superblock, sizes the
- * index, starts the writer thread. A file bearing tiercache's magic is
- * reinitialised (until restart recovery exists): then FLASH_OK and `err`
- * holds a one-line note for the log (err[0] == 0 when there is nothing to
- * say). Foreign content is FLASH_EFOREIGN unless s->reset. On failure a
- * one-line reason naming the path is written to err. Memory outside the
- * cache's -m: index + segment buffers + queue, see flash_memory().
+ * Opens or creates the device and holds it exclusively until
+ * flash_destroy (device.h: a file lock, O_EXCL for a block device; held by
+ * another process: FLASH_EBUSY, nothing touched), checks / writes the
+ * superblock, sizes the index, starts the writer thread. A file with a valid
+ * tiercache superblock is reinitialised (until restart recovery exists):
+ * then FLASH_OK and `err` holds a one-line note for the log (err[0] == 0
+ * when there is nothing to say). Foreign content (any non-zero byte
+ * anywhere in a file without our superblock) is FLASH_EFOREIGN, a damaged
+ * superblock (magic intact, checksum or fields bad) FLASH_EDAMAGED, unless
+ * s->reset. On failure a one-line reason naming the path is written to err
+ * (only what happened), and a file this call created is removed; an
+ * existing file is never removed or truncated, and is written only once
+ * every check and allocation has passed. Memory outside the cache's -m:
+ * index + segment buffers + queue, see flash_memory().
  */
 flash_status_e flash_create(flash_t **out, const flash_settings_t *s,
                             char *err, size_t errlen);
@@ -292,7 +301,10 @@ void flash_note_flush(flash_t *f);
  * The key was set, deleted or flushed in RAM: removes every index entry
  * with the key's tag (both buckets), so no older flash copy stays
  * findable. Items still queued for the writer with this hash are not
- * affected (the caller's RAM copy is newer and wins). O(1).
+ * affected (the caller's RAM copy is newer and wins). The entries that
+ * were other keys' (same tag) are counted in flash_index_collateral by the
+ * writer, which reads the removed blocks to tell (writer.c). O(1); never
+ * waits on the device.
  */
 void flash_remove(flash_t *f, uint64_t hash);
 

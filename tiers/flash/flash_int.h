@@ -76,10 +76,20 @@ typedef struct fseg {
     uint64_t seq;
 } fseg_t;
 
-/* A queued write: an item, or a tombstone (token unused, no callback). */
+/* flash_remove hands the writer up to this many removed locations with the
+ * tombstone, for it to tell the key's own copy from other keys' */
+#define FLASH_RM_VERIFY 2
+
+/* A queued write: an item, or a tombstone (token unused, no callback). A
+ * tombstone carries what flash_remove removed: nrm slots (0 < nrm), the
+ * first FLASH_RM_VERIFY of them with their segment's generation then; the
+ * writer counts the collateral ones (writer.c count_collateral). */
 typedef struct wr_qent {
     flash_wr_item_t it;
     bool tomb;
+    uint8_t nrm;
+    index_loc_t rm[FLASH_RM_VERIFY];
+    uint32_t rm_gen[FLASH_RM_VERIFY];
 } wr_qent_t;
 
 /* A due written_fn call (complete.c). */

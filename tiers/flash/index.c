@@ -304,7 +304,8 @@ static inline index_entry_t do_entry(const pair_t *p, int c, unsigned i)
 
 /* Caller holds the pair. Removes matching slots, optionally only those of
  * one segment. Returns how many. */
-static unsigned do_remove_tag(pair_t *p, unsigned tag, bool by_seg, uint32_t seg)
+static unsigned do_remove_tag(pair_t *p, unsigned tag, bool by_seg, uint32_t seg,
+                              index_loc_t *locs)
 {
     unsigned n = 0;
     for (int c = 0; c < 2; c++) {
@@ -314,6 +315,8 @@ static unsigned do_remove_tag(pair_t *p, unsigned tag, bool by_seg, uint32_t seg
                 continue;
             if (by_seg && (b->locw[i] >> INDEX_OFF_BITS) != seg)
                 continue;
+            if (locs)
+                locs[n] = locw_loc(b->locw[i]);
             slot_clear(b, &p->meta[c], i);
             n++;
         }
@@ -581,7 +584,7 @@ index_status_e index_insert(index_t *idx, uint64_t hash, index_loc_t loc,
     index_insert_result_t r = { 0 };
     pair_t p;
     pair_lock(idx, &k, &p);
-    r.removed = do_remove_tag(&p, k.tag, false, 0);
+    r.removed = do_remove_tag(&p, k.tag, false, 0, NULL);
 
     unsigned c0 = bucket_count(p.b[0]), c1 = bucket_count(p.b[1]);
     int c;
@@ -643,11 +646,16 @@ index_status_e index_insert(index_t *idx, uint64_t hash, index_loc_t loc,
 
 unsigned index_remove(index_t *idx, uint64_t hash)
 {
+    return index_remove_locs(idx, hash, NULL);
+}
+
+unsigned index_remove_locs(index_t *idx, uint64_t hash, index_loc_t *locs)
+{
     hkey_t k;
     hkey_of(idx, hash, &k);
     pair_t p;
     pair_lock(idx, &k, &p);
-    unsigned n = do_remove_tag(&p, k.tag, false, 0);
+    unsigned n = do_remove_tag(&p, k.tag, false, 0, locs);
     pair_unlock(&p);
     atomic_fetch_add_explicit(&idx->removes, 1, RELAXED);
     if (n) {
@@ -663,7 +671,7 @@ unsigned index_remove_location(index_t *idx, uint64_t hash, uint32_t segment)
     hkey_of(idx, hash, &k);
     pair_t p;
     pair_lock(idx, &k, &p);
-    unsigned n = do_remove_tag(&p, k.tag, true, segment);
+    unsigned n = do_remove_tag(&p, k.tag, true, segment, NULL);
     pair_unlock(&p);
     if (n) {
         atomic_fetch_sub_explicit(&idx->items, (int64_t)n, RELAXED);
@@ -721,7 +729,7 @@ index_status_e index_relocate(index_t *idx, uint64_t hash, index_loc_t from,
             /* as insert does: no other matching slot of the pair may stay
              * (the reader's owner rule relies on it) */
             slot_clear(b, &p.meta[c], i);
-            unsigned removed = do_remove_tag(&p, k.tag, false, 0);
+            unsigned removed = do_remove_tag(&p, k.tag, false, 0, NULL);
             slot_set(b, &p.meta[c], i, k.tag, (unsigned)c, 0, locw_make(to));
             if (removed) {
                 atomic_fetch_sub_explicit(&idx->items, (int64_t)removed, RELAXED);

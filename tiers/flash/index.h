@@ -299,6 +299,11 @@ index_status_e index_insert(index_t *idx, uint64_t hash, index_loc_t loc,
  */
 unsigned index_remove(index_t *idx, uint64_t hash);
 
+/* index_remove_locs: index_remove, also copying the removed slots'
+ * locations to locs[] (NULL, or room for INDEX_MAX_MATCHES), so the caller
+ * can tell the key's own copy from other keys' (flash_remove). */
+unsigned index_remove_locs(index_t *idx, uint64_t hash, index_loc_t *locs);
+
 /*
  * index_remove_location: remove the slots matching `hash` with segment id
  * `segment` (reclaim walking a segment's summary). Returns the number

@@ -31,6 +31,8 @@ const char *flash_strerror(flash_status_e st)
     case FLASH_EINVAL: return "invalid flash settings or argument";
     case FLASH_ENOMEM: return "out of memory";
     case FLASH_EFOREIGN: return "flash path holds foreign data";
+    case FLASH_EDAMAGED: return "flash superblock damaged";
+    case FLASH_EBUSY: return "flash path in use by another process";
     }
     return "unknown flash status";
 }
@@ -154,6 +156,7 @@ static flash_status_e from_device(device_status_e st)
     case DEVICE_ETOOBIG:
     case DEVICE_ENOTSUP: return FLASH_EINVAL;
     case DEVICE_ENOMEM: return FLASH_ENOMEM;
+    case DEVICE_EBUSY: return FLASH_EBUSY;
     default: return FLASH_EIO;
     }
 }
@@ -204,24 +207,31 @@ static flash_status_e check_settings(const flash_settings_t *s, char *err, size_
     return FLASH_OK;
 }
 
-/* Opens the device and decides whether it may be formatted. */
-static flash_status_e open_device(flash_t *f, char *err, size_t errlen)
+/* Opens (and holds) the device and decides whether it may be formatted;
+ * *reset: foreign or damaged content the operator asked to reset (done
+ * later, with the format). Writes nothing. On success note[] says what will
+ * happen to existing content (logged only if the whole start succeeds); on
+ * failure err[] says why. */
+static flash_status_e open_device(flash_t *f, bool *reset, char *note, size_t notelen,
+                                  char *err, size_t errlen)
 {
     const flash_settings_t *s = &f->s;
     device_status_e ds = device_open(&f->dev, f->path, s->size, err, errlen);
     if (ds != DEVICE_OK)
         return from_device(ds);
     device_kind_e kind = device_kind(f->dev);
-    if (kind == DEVICE_KIND_FOREIGN) {
+    if (kind == DEVICE_KIND_FOREIGN || kind == DEVICE_KIND_DAMAGED) {
+        bool damaged = kind == DEVICE_KIND_DAMAGED;
         if (!s->reset) {
-            seterr(err, errlen, "%s: holds foreign data (%s); refusing to overwrite it "
-                   "without a reset", f->path, device_kind_what(f->dev));
-            return FLASH_EFOREIGN;
+            seterr(err, errlen, damaged ? "%s: %s; refusing to reinitialise it without a reset"
+                                        : "%s: holds foreign data (%s); refusing to overwrite "
+                                          "it without a reset",
+                   f->path, device_kind_what(f->dev));
+            return damaged ? FLASH_EDAMAGED : FLASH_EFOREIGN;
         }
-        ds = device_reset(f->dev, err, errlen);
-        if (ds != DEVICE_OK)
-            return from_device(ds);
-        seterr(err, errlen, "%s: foreign data (reset requested): reinitialised", f->path);
+        seterr(note, notelen, "%s: %s%s (reset requested): reinitialised", f->path,
+               damaged ? "" : "foreign data: ", device_kind_what(f->dev));
+        *reset = true;
     }
     return FLASH_OK;
 }
@@ -231,15 +241,8 @@ static flash_status_e open_device(flash_t *f, char *err, size_t errlen)
  * False: it will be formatted, and `err` says why. */
 static bool adopt_superblock(flash_t *f, char *err, size_t errlen)
 {
-    uint8_t *buf = device_buf_alloc(FLASH_IO_ALIGN);
-    if (!buf)
-        return false;
-    char e2[256];
     flash_sb_t sb, want;
-    bool ok = device_pread(f->dev, buf, FLASH_IO_ALIGN, 0, e2, sizeof e2) == DEVICE_OK &&
-              flash_sb_decode(buf, FLASH_IO_ALIGN, &sb) == FLASH_SB_OK;
-    device_buf_free(buf);
-    if (!ok) {
+    if (!device_superblock(f->dev, &sb)) {
         seterr(err, errlen, "%s: tiercache superblock unreadable: flash contents discarded",
                f->path);
         return false;
@@ -277,8 +280,8 @@ static flash_status_e start_run(flash_t *f, char *err, size_t errlen)
     return flash_write_state(f, &st, err, errlen);
 }
 
-/* Writes the superblock and a RUNNING state record (format.h). */
-static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
+/* The geometry of the new format in f->sb (no IO). */
+static flash_status_e plan_format(flash_t *f, char *err, size_t errlen)
 {
     uint64_t id = 0;
     if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id)
@@ -292,15 +295,21 @@ static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
     if (ss == FLASH_SB_OK && f->sb.segment_count < FLASH_MIN_SEGMENTS)
         ss = FLASH_SB_ETOOSMALL;
     if (ss != FLASH_SB_OK) {
-        char note[256];
-        snprintf(note, sizeof note, "%s", err ? err : "");
         seterr(err, errlen, "%s: size %llu bytes is too small or invalid for segments of "
-               "%u bytes: need at least %u segments plus %u header bytes (%s)%s%s",
+               "%u bytes: need at least %u segments plus %u header bytes (%s)",
                f->path, (unsigned long long)device_size(f->dev), f->s.segment_size,
-               FLASH_MIN_SEGMENTS, FLASH_HEADER_AREA, flash_sb_strerror(ss),
-               note[0] ? "; " : "", note);
+               FLASH_MIN_SEGMENTS, FLASH_HEADER_AREA, flash_sb_strerror(ss));
         return FLASH_EINVAL;
     }
+    return FLASH_OK;
+}
+
+/* Writes the superblock (f->sb, plan_format) and a RUNNING state record
+ * (format.h): the first write to the device of this start. */
+static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
+{
+    uint64_t id = f->instance_id;
+    uint64_t now = f->sb.created;
     uint8_t *buf = device_buf_alloc(FLASH_HEADER_AREA);
     if (!buf) {
         seterr(err, errlen, "%s: out of memory", f->path);
@@ -514,46 +523,54 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     f->next_seq = 1;
     flash_dicts_init(&f->dicts);
     init_locks(f);
-    char note[512];
-    note[0] = '\0';
-    st = open_device(f, note, sizeof note);
+    /* every check and allocation before the first write, so a failed start
+     * leaves an existing file as it was; a file this start created is
+     * removed (device_discard) */
+    char note[512], fail[512];
+    note[0] = fail[0] = '\0';
+    bool reset = false;
+    st = open_device(f, &reset, note, sizeof note, fail, sizeof fail);
+    /* our superblock with these settings' geometry: recovery decides what
+     * to keep; else a new format (note says why) */
     bool reuse = false;
     if (st == FLASH_OK && device_kind(f->dev) == DEVICE_KIND_TIERCACHE)
         reuse = adopt_superblock(f, note, sizeof note);
     if (st == FLASH_OK && !reuse)
-        st = format_device(f, note, sizeof note);
+        st = plan_format(f, fail, sizeof fail);
     if (st == FLASH_OK)
-        st = alloc_parts(f, note, sizeof note);
+        st = alloc_parts(f, fail, sizeof fail);
+    if (st == FLASH_OK && reset)
+        st = from_device(device_reset(f->dev, fail, sizeof fail));
     if (st == FLASH_OK && reuse) {
         st = flash_recover(f, note, sizeof note);
         if (st == FLASH_MISS) {
             /* not recoverable: a new format (another instance id, so no
              * segment of the old one is ever read); the note stays */
-            char keep[512];
-            snprintf(keep, sizeof keep, "%s", note);
-            st = format_device(f, note, sizeof note);
+            st = plan_format(f, fail, sizeof fail);
             if (st == FLASH_OK)
-                snprintf(note, sizeof note, "%s", keep);
+                st = format_device(f, fail, sizeof fail);
         } else if (st == FLASH_OK) {
-            char e2[256];
-            st = start_run(f, e2, sizeof e2);
-            if (st != FLASH_OK)
-                snprintf(note, sizeof note, "%s", e2);
+            st = start_run(f, fail, sizeof fail);
+        } else {
+            snprintf(fail, sizeof fail, "%s", note);
         }
+    } else if (st == FLASH_OK) {
+        st = format_device(f, fail, sizeof fail);
     }
     /* a recovered dictionary stays: no second training */
     if (st == FLASH_OK && flash_dicts_active(&f->dicts))
         flash_dict_trainer_destroy(&f->dtrain);
     if (st == FLASH_OK) {
         if (pthread_create(&f->writer, NULL, flash_writer_main, f) != 0) {
-            snprintf(note, sizeof note, "%s: cannot start the writer thread", f->path);
+            snprintf(fail, sizeof fail, "%s: cannot start the writer thread", f->path);
             st = FLASH_ENOMEM;
         } else {
             f->writer_started = true;
         }
     }
-    seterr(err, errlen, "%s", note);
+    seterr(err, errlen, "%s", st == FLASH_OK ? note : fail);
     if (st != FLASH_OK) {
+        device_discard(&f->dev);
         free_parts(f);
         destroy_locks(f);
         free(f);
@@ -690,24 +707,44 @@ flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it)
 void flash_remove(flash_t *f, uint64_t hash)
 {
     pthread_mutex_t *m = &f->rm_lock[flash_rm_stripe(hash)];
+    index_loc_t locs[INDEX_MAX_MATCHES];
     pthread_mutex_lock(m);
-    unsigned n = index_remove(f->idx, hash);
+    unsigned n = index_remove_locs(f->idx, hash, locs);
     atomic_fetch_add_explicit(&f->epoch[flash_epoch_slot(hash)], 1, memory_order_release);
     pthread_mutex_unlock(m);
     flash_ckpt_note_remove(f, hash);
     if (n == 0)
         return;
-    if (n > 1)
-        FSTAT_ADD(f, flash_index_collateral, n - 1);
-    /* best effort: a tombstone for a replay-only reader (format.h); never
-     * waits, and never takes the last queue slot from an item */
-    flash_wr_item_t t;
+    /* At most one of the n slots is the key's own copy, and the index cannot
+     * tell which (same tag, same buckets): the key may never have been on
+     * flash (a brand-new key), or this may be its copy. The writer reads
+     * the removed blocks (count_collateral) and counts every other key's
+     * entry; a tombstone that does not fit in the queue counts n - 1, the
+     * least it can be. The tombstone itself is for a replay-only reader
+     * (format.h); this never waits, and never takes the last queue slot
+     * from an item. */
+    wr_qent_t t;
     memset(&t, 0, sizeof t);
-    t.hash = hash;
+    t.it.hash = hash;
+    t.tomb = true;
+    t.nrm = (uint8_t)(n < 255 ? n : 255);
+    pthread_mutex_lock(&f->seg_lock);
+    for (unsigned i = 0; i < n && i < FLASH_RM_VERIFY; i++) {
+        t.rm[i] = locs[i];
+        t.rm_gen[i] = locs[i].segment < f->nseg ? f->segs[locs[i].segment].gen : 0;
+    }
+    pthread_mutex_unlock(&f->seg_lock);
+    bool queued = false;
     pthread_mutex_lock(&f->q_lock);
-    if (!f->stop && f->qlen + 1 < f->qcap)
-        do_push(f, &t, true);
+    if (!f->stop && f->qlen + 1 < f->qcap) {
+        f->q[(f->qhead + f->qlen) % f->qcap] = t;
+        f->qlen++;
+        pthread_cond_signal(&f->q_nonempty);
+        queued = true;
+    }
     pthread_mutex_unlock(&f->q_lock);
+    if (!queued && n > 1)
+        FSTAT_ADD(f, flash_index_collateral, n - 1);
 }
 
 void flash_set_flush(flash_t *f, int64_t oldest_live)

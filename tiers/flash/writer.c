@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <string.h>
 #include <time.h>
+#include <xxhash.h>
 
 #define WR_BATCH 128
 #define WR_IDLE_POLL_MS 2   /* queue wait while segment writes are in flight */
@@ -269,9 +270,109 @@ static uint32_t clamp_u32(int64_t v)
     return v < 0 ? 0 : v > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
+/* Does the block at `loc` (its segment still of generation gen) hold a
+ * record whose key hashes to `hash`? 1 yes, 0 no, -1 cannot tell (segment
+ * reused, read or checksum error). Writer thread (reclaim's buffers: never
+ * called inside a reclaim). An open or writing segment is read in memory;
+ * a used one with one device read of the block (this thread is the only
+ * one that reclaims, so the segment cannot be reused under the read). */
+static int block_has_hash(flash_t *f, index_loc_t il, uint32_t gen, uint64_t hash)
+{
+    if (il.segment >= f->nseg || f->in_reclaim)
+        return -1;
+    flash_block_loc_t loc = { il.segment, gen, (uint16_t)il.offset };
+    flash_block_view_t v;
+    flash_blk_status_e bs;
+    int b = -1;
+    pthread_mutex_lock(&f->seg_lock);
+    const fseg_t *sg = &f->segs[il.segment];
+    bool live = sg->gen == gen && (sg->state == FSEG_OPEN || sg->state == FSEG_WRITING ||
+                                   sg->state == FSEG_USED);
+    if (live && sg->state != FSEG_USED) {
+        b = sg->bld;
+        pthread_mutex_lock(&f->bld_lock[b]); /* seg_lock -> bld_lock */
+    }
+    pthread_mutex_unlock(&f->seg_lock);
+    if (!live)
+        return -1;
+    if (b >= 0) {
+        bs = flash_seg_view(f->bld[b], f->wdctx, &loc, f->rscratch, f->max_record, &v);
+    } else {
+        /* the block's first 4 KiB page holds its header (stored length),
+         * then as many pages as the block spans */
+        uint64_t seg_off = flash_seg_dev_off(f, il.segment);
+        uint64_t boff = (uint64_t)il.offset * FLASH_UNIT;
+        uint64_t page = boff / FLASH_IO_ALIGN * FLASH_IO_ALIGN;
+        size_t in = (size_t)(boff - page);
+        char err[256];
+        if (page + FLASH_IO_ALIGN > f->segsize ||
+            device_pread(f->dev, f->rbuf, FLASH_IO_ALIGN, seg_off + page, err, sizeof err) !=
+                DEVICE_OK)
+            return -1;
+        uint64_t end = boff + FLASH_BLK_HDR_LEN + fl_get_u32(f->rbuf + in + 16);
+        uint64_t len = fl_round_up(end, FLASH_IO_ALIGN) - page;
+        if (page + len > f->segsize)
+            return -1;
+        if (len > FLASH_IO_ALIGN &&
+            device_pread(f->dev, f->rbuf + FLASH_IO_ALIGN, len - FLASH_IO_ALIGN,
+                         seg_off + page + FLASH_IO_ALIGN, err, sizeof err) != DEVICE_OK)
+            return -1;
+        FSTAT_ADD(f, flash_bytes_read, len);
+        bs = flash_block_open(f->rbuf + in, len - in, &loc, f->wdctx, &f->dicts, f->rscratch,
+                              f->max_record, &v);
+    }
+    int r = -1;
+    if (bs == FLASH_BLK_OK) {
+        /* the key's last record here, and whether it owns the slot (no later
+         * record of the block with the same tag and buckets: the reader's
+         * rule, flash_slot_owner) */
+        uint32_t cursor = 0;
+        flash_record_t rec, last;
+        bool found = false;
+        while (flash_block_next(&v, &cursor, &rec) == FLASH_BLK_OK) {
+            if (XXH3_64bits(rec.key, rec.nkey) == hash) {
+                last = rec;
+                found = true;
+            }
+        }
+        uint64_t b1, b2;
+        index_buckets(f->idx, hash, &b1, &b2);
+        r = found && flash_slot_owner(f, &v, &last, index_tag(f->idx, hash), b1);
+    }
+    if (b >= 0)
+        pthread_mutex_unlock(&f->bld_lock[b]);
+    return r;
+}
+
+/* flash_remove took e->nrm slots of the tombstone's hash out of the index:
+ * at most one was the key's own copy. The removed blocks tell: a slot whose
+ * block holds no record of this key was another key's (collateral). When a
+ * block cannot be read the count is the least it can be (n - 1). When the
+ * queue is more than half full the reads are skipped (n - 1 as well): they
+ * must not slow the writer down when it is behind. */
+static void count_collateral(flash_t *f, const wr_qent_t *e)
+{
+    unsigned n = e->nrm;
+    bool own = false, unsure = n > FLASH_RM_VERIFY;
+    pthread_mutex_lock(&f->q_lock);
+    bool behind = f->qlen > f->qcap / 2;
+    pthread_mutex_unlock(&f->q_lock);
+    unsure = unsure || behind;
+    for (unsigned i = 0; i < n && i < FLASH_RM_VERIFY && !own && !unsure; i++) {
+        int r = block_has_hash(f, e->rm[i], e->rm_gen[i], e->it.hash);
+        own = r == 1;
+        unsure = r < 0;
+    }
+    unsigned coll = own || unsure ? n - 1 : n;
+    if (coll)
+        FSTAT_ADD(f, flash_index_collateral, coll);
+}
+
 static void process(flash_t *f, const wr_qent_t *e)
 {
     if (e->tomb) {
+        if (e->nrm)
+            count_collateral(f, e);
         add_tombstone(f, e->it.hash);
         return;
     }

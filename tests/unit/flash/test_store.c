@@ -402,6 +402,266 @@ static rd_t *read_all(unsigned n, const unsigned *want)
     return rds;
 }
 
+/* ---- ownership and failed starts (issue 10) ---- */
+
+/* The file's bytes (NULL if absent); *len its length. */
+static uint8_t *file_bytes(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    struct stat sb;
+    cr_assert_eq(fstat(fd, &sb), 0);
+    uint8_t *b = malloc((size_t)sb.st_size + 1);
+    cr_assert_eq(pread(fd, b, (size_t)sb.st_size, 0), sb.st_size);
+    close(fd);
+    *len = (size_t)sb.st_size;
+    return b;
+}
+
+static void assert_same_file(const uint8_t *before, size_t n0, const char *what)
+{
+    size_t n1 = 0;
+    uint8_t *now = file_bytes(E.path, &n1);
+    cr_assert_not_null(now, "%s: the file was removed", what);
+    cr_assert_eq(n1, n0, "%s: size changed", what);
+    cr_assert_eq(memcmp(now, before, n0), 0, "%s: content changed", what);
+    free(now);
+}
+
+Test(store, second_open_is_refused_and_changes_nothing)
+{
+    open_store("held", 0);
+    size_t n0;
+    uint8_t *before = file_bytes(E.path, &n0);
+    flash_settings_t s;
+    settings(&s);
+    s.reset = true; /* not even a reset gets past the hold */
+    flash_t *g = NULL;
+    char err[512];
+    cr_assert_eq(flash_create(&g, &s, err, sizeof err), FLASH_EBUSY, "%s", err);
+    cr_assert_null(g);
+    cr_assert(strstr(err, E.path) != NULL, "%s", err);
+    cr_assert(strstr(err, "in use") != NULL, "%s", err);
+    cr_assert_str_eq(flash_strerror(FLASH_EBUSY), "flash path in use by another process");
+    assert_same_file(before, n0, "second open");
+    free(before);
+    /* the first one still works */
+    enqueued = 0;
+    for (unsigned i = 0; i < 50; i++)
+        spill_ok(i, 3);
+    wait_written(enqueued);
+    unsigned want[50];
+    for (unsigned i = 0; i < 50; i++)
+        want[i] = 3;
+    rd_t *rds = read_all(50, want);
+    for (unsigned i = 0; i < 50; i++)
+        cr_assert(rds[i].st == FLASH_OK && rds[i].match, "key %u", i);
+    free(rds);
+    /* once it is closed, the path is free again */
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f);
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+}
+
+Test(store, damaged_superblock_refused_then_reset)
+{
+    open_store("damaged", 0);
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f);
+    /* one byte of a field (segment count), magic intact */
+    int fd = open(E.path, O_RDWR);
+    uint8_t b;
+    cr_assert_eq(pread(fd, &b, 1, 44), 1);
+    b ^= 0x10;
+    cr_assert_eq(pwrite(fd, &b, 1, 44), 1);
+    close(fd);
+    size_t n0;
+    uint8_t *before = file_bytes(E.path, &n0);
+    flash_settings_t s;
+    settings(&s);
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EDAMAGED, "%s", err);
+    cr_assert_null(E.f);
+    cr_assert(strstr(err, E.path) != NULL, "%s", err);
+    cr_assert(strstr(err, "damaged") != NULL, "%s", err);
+    cr_assert(strstr(err, "reinitialised") == NULL, "%s", err);
+    assert_same_file(before, n0, "damaged superblock");
+    free(before);
+    /* every other byte of the 128-byte superblock, one at a time: refused
+     * (damaged; foreign once the magic itself is hit), the file unchanged */
+    fd = open(E.path, O_RDWR);
+    cr_assert_eq(pwrite(fd, &(uint8_t){ (uint8_t)(b ^ 0x10) }, 1, 44), 1);
+    close(fd);
+    for (unsigned i = 0; i < FLASH_SB_LEN; i++) {
+        uint8_t *good = file_bytes(E.path, &n0);
+        fd = open(E.path, O_RDWR);
+        uint8_t x = (uint8_t)(good[i] ^ 0x01);
+        cr_assert_eq(pwrite(fd, &x, 1, i), 1);
+        close(fd);
+        before = file_bytes(E.path, &n0);
+        flash_status_e st = flash_create(&E.f, &s, err, sizeof err);
+        cr_assert_eq(st, i < FLASH_MAGIC_LEN ? FLASH_EFOREIGN : FLASH_EDAMAGED,
+                     "byte %u: %s: %s", i, flash_strerror(st), err);
+        cr_assert(strstr(err, "reinitialised") == NULL, "%s", err);
+        assert_same_file(before, n0, "damaged superblock byte");
+        free(before);
+        fd = open(E.path, O_RDWR); /* repair for the next byte */
+        cr_assert_eq(pwrite(fd, good + i, 1, i), 1);
+        close(fd);
+        free(good);
+    }
+    /* repaired: accepted as ours (an unclean stop before: nothing kept) */
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert(strstr(err, "did not stop cleanly") != NULL, "%s", err);
+    flash_destroy(&E.f);
+    /* damaged again, and a reset asked for: reinitialised */
+    fd = open(E.path, O_RDWR);
+    cr_assert_eq(pwrite(fd, &b, 1, 44), 1);
+    close(fd);
+    s.reset = true;
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert(strstr(err, "damaged") != NULL && strstr(err, "reinitialised") != NULL, "%s", err);
+}
+
+Test(store, foreign_data_deep_in_a_sparse_file)
+{
+    make_path("deep");
+    int fd = open(E.path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    cr_assert(fd >= 0);
+    cr_assert_eq(ftruncate(fd, FILE_SIZE), 0);
+    cr_assert_eq(pwrite(fd, "precious", 8, 1u << 20), 8);
+    close(fd);
+    size_t n0;
+    uint8_t *before = file_bytes(E.path, &n0);
+    flash_settings_t s;
+    settings(&s);
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EFOREIGN, "%s", err);
+    cr_assert(strstr(err, "non-zero data at byte 1048576") != NULL, "%s", err);
+    assert_same_file(before, n0, "foreign");
+    free(before);
+}
+
+/* A start that fails (too small for the segment size) after the file was
+ * created removes it; an existing file (ours, or foreign with a reset
+ * asked for) stays byte for byte; no message says "reinitialised". */
+Test(store, failed_start_cleans_up_and_says_only_what_happened)
+{
+    make_path("failnew");
+    flash_settings_t s;
+    settings(&s);
+    s.size = FLASH_HEADER_AREA + 3 * SEG_SIZE;
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EINVAL);
+    cr_assert(strstr(err, "too small") != NULL, "%s", err);
+    cr_assert_neq(access(E.path, F_OK), 0, "the file this start created was left behind");
+
+    open_store("failold", 0);
+    flash_worker_destroy(&E.w);
+    flash_destroy(&E.f);
+    size_t n0;
+    uint8_t *before = file_bytes(E.path, &n0);
+    settings(&s);
+    s.size = FLASH_HEADER_AREA + 3 * SEG_SIZE;
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EINVAL);
+    cr_assert(strstr(err, "too small") != NULL, "%s", err);
+    cr_assert(strstr(err, "reinitialised") == NULL, "%s", err);
+    assert_same_file(before, n0, "failed start on our file");
+    free(before);
+    /* the same with a reset asked for on foreign data: the reset waits for
+     * every check */
+    int fd = open(E.path, O_WRONLY | O_TRUNC);
+    cr_assert_eq(pwrite(fd, "someone's data", 14, 0), 14);
+    close(fd);
+    before = file_bytes(E.path, &n0);
+    s.reset = true;
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_EINVAL);
+    cr_assert(strstr(err, "reinitialised") == NULL, "%s", err);
+    assert_same_file(before, n0, "failed start with a reset");
+    free(before);
+}
+
+/* Waits (bounded) until the collateral counter reaches `want` (the writer
+ * counts a removal's collateral entries when it takes its tombstone). */
+static uint64_t wait_collateral(uint64_t want)
+{
+    uint64_t c = 0;
+    for (int k = 0; k < 3000 && (c = stats().flash_index_collateral) < want; k++)
+        usleep(1000);
+    usleep(20000); /* and nothing more comes */
+    return stats().flash_index_collateral;
+}
+
+/* Issue 10: flash_remove of a key whose tag collides counts every OTHER
+ * key's entry it removes as collateral: all of them for a key that never
+ * was on flash (a brand-new key's set), all but its own copy otherwise.
+ * 2-bit tags and a small index make collisions common. (It counted n - 1
+ * of n removed slots in both cases: a brand-new key's single collision was
+ * never counted.) */
+Test(store, collateral_counts_every_other_keys_entry)
+{
+    make_path("collateral");
+    flash_settings_t s;
+    settings(&s);
+    s.tag_bits = 2;
+    s.index_capacity = 2000;
+    char err[512];
+    cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
+    cr_assert_eq(flash_worker_create(E.f, &E.w), FLASH_OK);
+    enqueued = 0;
+    const unsigned n = 1500;
+    for (unsigned i = 0; i < n; i++)
+        spill_ok(i, 0);
+    wait_written(enqueued);
+    uint64_t want = stats().flash_index_collateral;
+    unsigned hits_new = 0, hits_own = 0;
+    /* spilled keys (the newest: the full index evicted the oldest): their
+     * own copy (if the index still has it: a read finds it) is not
+     * collateral, the rest is */
+    unsigned owned = 0;
+    for (unsigned i = n - 600; i < n; i++) {
+        char key[64];
+        size_t nk = keyof(key, sizeof key, i);
+        rd_t r = { .i = i };
+        read_keys(&r, 1);
+        bool own = r.st == FLASH_OK;
+        uint64_t before = stats().flash_items;
+        flash_remove(E.f, XXH3_64bits(key, nk));
+        uint64_t gone = before - stats().flash_items;
+        cr_assert(gone > 0 || !own, "key %u: its own entry was not removed", i);
+        want += own ? gone - 1 : gone;
+        owned += own;
+        hits_own += own && gone > 1;
+        if (i % 16 == 15) {
+            uint64_t got = wait_collateral(want);
+            cr_assert_eq(got, want, "spilled keys, after %u: %llu, want %llu", i + 1,
+                         (unsigned long long)got, (unsigned long long)want);
+        }
+    }
+    cr_assert_eq(wait_collateral(want), want, "spilled keys");
+    /* brand-new keys: every slot they remove is another key's */
+    for (unsigned j = 0; j < 400; j++) {
+        char key[64];
+        int nk = snprintf(key, sizeof key, "never-spilled-%u", j);
+        uint64_t before = stats().flash_items;
+        flash_remove(E.f, XXH3_64bits(key, (size_t)nk));
+        uint64_t gone = before - stats().flash_items;
+        want += gone;
+        hits_new += gone > 0;
+        if (j % 16 == 15) { /* let the writer keep up (it skips the check when behind) */
+            uint64_t got = wait_collateral(want);
+            cr_assert_eq(got, want, "brand-new keys, after %u: %llu, want %llu", j + 1,
+                         (unsigned long long)got, (unsigned long long)want);
+        }
+    }
+    cr_assert_eq(wait_collateral(want), want, "brand-new keys");
+    cr_log_info("collateral: %u brand-new keys removed another key's entry; %u spilled "
+                "keys had their own, %u of them removed more", hits_new, owned, hits_own);
+    cr_assert_gt(hits_new, 5, "too few collisions to test anything");
+    cr_assert_gt(owned, 50, "too few spilled keys left to test their own copies");
+}
+
 Test(store, spill_and_read_back)
 {
     open_store("spill", 0);
