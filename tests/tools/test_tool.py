@@ -390,7 +390,7 @@ class FlashServerTest(unittest.TestCase):
                 # the clean stop left a live map of every key (RAM ones
                 # were written to flash at shutdown) for the next start
                 self.assertIn(b'state record: CLEAN', p.stdout)
-                self.assertIn(b'live map: segment', p.stdout)
+                self.assertIn(b'live map (clean stop): segment', p.stdout)
                 self.assertTrue(rep['state']['live_map_ok'], rep['state'])
                 self.assertGreaterEqual(rep['state']['live_map_items'], 5990, rep['state'])
                 self.assertLessEqual(rep['state']['live_map_items'], 6000, rep['state'])

@@ -268,26 +268,60 @@
  *    size. Ring: tail = the first table entry, head = after the last;
  *    next seq = last seq + 1. Flush state and max cas go back to the RAM
  *    tier (new cas values start above every old one).
- * 3. Otherwise (state RUNNING: the last run crashed or was killed; no or a
- *    damaged state record or map) the file is formatted anew: nothing of
- *    the crashed run is served, so no deleted or overwritten value can
- *    come back. Recovery after a crash is the next step (see CRASH below).
- * 4. Before the first request: state RUNNING (run count + 1, no map),
+ * 3. State RUNNING naming a crash checkpoint (below) whose slot header
+ *    carries the record's map seq: as 2, from that map; the ring is the
+ *    map's table (segments written after the checkpoint are not trusted:
+ *    their slots are free), next seq = map seq + N + 1 (no later seq can
+ *    equal one the crashed run wrote), cas = the record's max cas + 2^32
+ *    (the crashed run handed out cas values past its last checkpoint).
+ * 4. Otherwise (no or a damaged state record or map; RUNNING without a
+ *    map: the run crashed and its checkpoint was made unusable, or none was
+ *    taken) the file is formatted anew: nothing of the crashed run is
+ *    served, so no deleted or overwritten value can come back.
+ * 5. Before the first request: state RUNNING (run count + 1, no map),
  *    fdatasync, so a crash of this run cannot pass for a clean stop.
  *
- * CRASH (not built yet). What a crash must keep is what was durably on
- * flash, and never an older value of a key whose delete, overwrite or
- * flush a client saw answered. The live map cannot help (RAM is gone); the
- * summaries can, if every way the index forgets a copy that stays
- * readable leaves a durable trace before a client can see a newer state:
- * a remove of an indexed copy writes a tombstone (already in the
- * summaries; to be made durable before the reply, group-committed, in a
- * small journal area rather than by sealing segments early); a reclaim
- * moves min valid seq forward (the state record) before it drops the
- * segment's slots; an index eviction or collateral drop journals its
- * (bucket, tag, segment, block) class. A replay then applies summaries and
- * journal in (seq, entry) order. Operations on keys that have no flash
- * copy must not wait on the device.
+ * CRASH CHECKPOINT (ckpt.c; --flash-checkpoint-interval, 60 s, 0 = none)
+ *
+ * Every interval, when something new is on the device and no eviction
+ * waits for the writer, the writer thread builds the live map of the ring
+ * as at a clean stop (USED segments only: the open segment is not on the
+ * device) and writes it into the next free ring slot: an empty segment
+ * header (no blocks, no summary; seq = the slot's seq) in the first 4 KiB,
+ * the map from offset 4096. The slot is in the ring like any segment
+ * (reclaim frees it in turn). fdatasync; then the state record RUNNING
+ * names it: map first seg = the slot, map seg count = 1, map len,
+ * checksum, map seq, max cas and flush state at the build; fdatasync.
+ *
+ * Why it never brings back a changed value: a checkpoint is trusted only
+ * while no key it may keep has changed since. Its keys are held in a
+ * Bloom filter (bloom.h, ~12 bits a key); before any store, delete, arith
+ * or touch of a key the filter may hold (and before any flush_all), the
+ * state record is rewritten without the map and synced: the checkpoint is
+ * unusable before the change is applied, so before it is answered. One
+ * such write per checkpoint; keys the filter does not hold (RAM-only keys,
+ * but ~1% false positives) never wait. During a build, a flash_remove of
+ * a key the new filter holds marks it dirty (not published): the builder
+ * adds each hash to the filter before it asks the index, flash_remove
+ * asks the filter after it removed the index entries (seq_cst fences), so
+ * one of them sees the other. Before a build the due written_fn callbacks
+ * run, so a queued copy superseded in RAM has left the index. Copies the
+ * index forgot (eviction, collateral drop, reclaim) are either not in the
+ * map, or their key is in the filter and its next change invalidates.
+ *
+ * What a crash loses: everything spilled after the last valid checkpoint,
+ * and everything when a kept key changed since (a write-heavy workload
+ * keeps little). The next step is a per-key kill journal (a small ring of
+ * group-committed 4 KiB pages of key hashes: a change of a kept key
+ * appends its hash and waits for the commit instead of invalidating;
+ * recovery drops the journaled hashes from the map), which needs the
+ * request to wait asynchronously on its worker.
+ *
+ * POWER CUT. Every state record, map and checkpoint write is followed by
+ * fdatasync; segment writes are not (O_DIRECT reaches the device, but its
+ * volatile cache may hold them). After a power cut the segments a map or
+ * checkpoint names were written before that map's fdatasync, so they are
+ * on stable storage; a clean stop loses nothing.
  *
  * TOMBSTONE entries: the writer adds one when a delete or overwrite removes
  * an indexed flash copy. Recovery through the live map does not need them;

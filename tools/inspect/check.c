@@ -471,7 +471,8 @@ static bool check_contents(walk_t *w, inspect_seg_t *s)
 /* Is segment id one the CLEAN state's live map lies over? */
 static bool in_map(const inspect_report_t *r, uint32_t id)
 {
-    return r->map_present && id >= r->state.map_first_seg &&
+    return r->map_present && r->state.state == FLASH_STATE_CLEAN &&
+           id >= r->state.map_first_seg &&
            id - r->state.map_first_seg < r->state.map_seg_count;
 }
 
@@ -480,11 +481,14 @@ static void check_map(walk_t *w)
 {
     inspect_report_t *r = w->r;
     const flash_state_t *st = &r->state;
-    if (!r->state_ok || st->state != FLASH_STATE_CLEAN ||
-        st->map_first_seg == FLASH_STATE_NO_SNAPSHOT)
+    if (!r->state_ok || st->map_first_seg == FLASH_STATE_NO_SNAPSHOT)
         return;
     r->map_present = true;
+    /* a clean stop's map fills its slots; a crash checkpoint's (RUNNING)
+     * sits 4 KiB into its slot, behind an empty segment header */
     uint64_t off = flash_sb_segment_offset(&r->sb, st->map_first_seg);
+    if (off != UINT64_MAX && st->state == FLASH_STATE_RUNNING)
+        off += 4096;
     uint8_t *buf = st->map_len <= (uint64_t)64 << 20 ? malloc((size_t)st->map_len + 1) : NULL;
     ssize_t n = buf && off != UINT64_MAX ? read_at(w->fd, buf, (size_t)st->map_len, off) : -1;
     flash_map_t m;
@@ -507,7 +511,7 @@ static void check_map(walk_t *w)
     } else {
         problem(w, INSPECT_ERROR, (int64_t)st->map_first_seg, -1, off,
                 "live map (segment %u, %llu bytes): %s: the next start discards the flash "
-                "contents", st->map_first_seg, (unsigned long long)st->map_len,
+                "contents (unless a crash checkpoint replaces it)", st->map_first_seg, (unsigned long long)st->map_len,
                 flash_map_strerror(ms));
     }
     free(buf);

@@ -244,12 +244,16 @@ static void text_superblock(inspect_printer_t *p, const inspect_report_t *r)
                 (ull)st->run_count, (ull)st->last_seq, (ull)st->min_valid_seq,
                 (ull)st->time, (ull)st->max_cas, st->flush_oldest_live);
         if (r->map_present)
-            fprintf(f, "live map: segment %u (+%u), %llu bytes, %s: %u segments, %llu items "
-                    "kept for the next start\n", st->map_first_seg, st->map_seg_count - 1,
-                    (ull)st->map_len, r->map_ok ? "ok" : "DAMAGED", r->map_segments,
-                    (ull)r->map_live);
+            fprintf(f, "live map (%s): segment %u (+%u), %llu bytes, %s: %u segments, "
+                    "%llu items kept for the next start\n",
+                    st->state == FLASH_STATE_CLEAN ? "clean stop" : "crash checkpoint",
+                    st->map_first_seg, st->map_seg_count - 1, (ull)st->map_len,
+                    r->map_ok ? "ok" : "DAMAGED", r->map_segments, (ull)r->map_live);
         else
-            fprintf(f, "live map: none (the next start keeps nothing)\n");
+            fprintf(f, "live map: none (%s)\n",
+                    st->state == FLASH_STATE_CLEAN
+                        ? "the next start keeps nothing"
+                        : "no valid crash checkpoint: a start after a crash keeps nothing");
     } else {
         fprintf(f, "state record: invalid (%s)\n", flash_sb_strerror(r->state_status));
     }
