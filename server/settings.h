@@ -28,6 +28,7 @@ typedef struct settings {
     int threads;           /* -t */
     int reqs_per_event;    /* -R */
     char *protocol;        /* -B: auto | ascii | binary */
+    bool protocol_given;   /* -B was on the command line */
     bool maxconns_fast;    /* -o maxconns_fast */
     /* process */
     bool enable_shutdown;  /* -A */
@@ -68,6 +69,9 @@ typedef struct settings {
     char *hash_algorithm;
     int tail_repair_time;
     bool binary_warned;
+    /* authentication (auth.h) */
+    bool sasl;             /* -S: SASL on the binary protocol */
+    char *auth_file;       /* -Y: ascii authentication users, NULL: off */
     /* the flash tier: off while flash_path is NULL (RAM only) */
     char *flash_path;           /* --flash-path, -o ext_path=FILE:SIZE */
     size_t flash_size;          /* --flash-size: bytes (0: whole device) */

@@ -20,7 +20,9 @@
     X(bytes_read, "bytes read from clients")                                  \
     X(bytes_written, "bytes written to clients")                              \
     X(conn_yields, "times a connection yielded after -R requests")            \
-    X(total_connections, "connections accepted by this worker")
+    X(total_connections, "connections accepted by this worker")              \
+    X(auth_cmds, "authentication attempts (-Y, -S)")                         \
+    X(auth_errors, "failed authentication attempts")
 
 typedef struct server_stats {
 #define SERVER_STATS_DECLARE(name, desc) uint64_t name;
