@@ -234,7 +234,7 @@ cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
     if (w->tw)
-        return tier_get(w->tw, RAM_GET, key, nkey, 0, out, async);
+        return tier_get(w->tw, RAM_GET, key, nkey, 0, 0, out, async);
     return ram_get(&w->c->ram, &w->st, key, nkey, RAM_GET, 0, out, 0);
 }
 
@@ -247,8 +247,24 @@ cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
         return CACHE_EINVAL;
     ram_t *r = &w->c->ram;
     if (w->tw)
-        return tier_get(w->tw, RAM_GAT, key, nkey, ram_realtime(r, exptime), out, async);
+        return tier_get(w->tw, RAM_GAT, key, nkey, ram_realtime(r, exptime), 0, out,
+                        async);
     return ram_get(r, &w->st, key, nkey, RAM_GAT, ram_realtime(r, exptime), out, 0);
+}
+
+cache_status_e cache_get_nobump(cache_worker_t *w, const char *key,
+                                size_t nkey, bool touch, int64_t exptime,
+                                cache_item_t **out,
+                                const cache_async_t *async)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    ram_t *r = &w->c->ram;
+    ram_get_mode_e mode = touch ? RAM_GAT : RAM_GET;
+    rel_time_t t = touch ? ram_realtime(r, exptime) : 0;
+    if (w->tw)
+        return tier_get(w->tw, mode, key, nkey, t, RAM_F_NOBUMP, out, async);
+    return ram_get(r, &w->st, key, nkey, mode, t, out, RAM_F_NOBUMP);
 }
 
 cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
@@ -259,7 +275,8 @@ cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
         return CACHE_EINVAL;
     ram_t *r = &w->c->ram;
     if (w->tw)
-        return tier_get(w->tw, RAM_TOUCH, key, nkey, ram_realtime(r, exptime), NULL, async);
+        return tier_get(w->tw, RAM_TOUCH, key, nkey, ram_realtime(r, exptime), 0, NULL,
+                        async);
     return ram_get(r, &w->st, key, nkey, RAM_TOUCH, ram_realtime(r, exptime), NULL, 0);
 }
 
