@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "auth_sasl.h"
@@ -200,6 +201,10 @@ int main(int argc, char **argv)
     install_signal_recorder();
     if (settings.coredumps)
         daemon_enable_coredumps();
+    /* -k, memcached's words: the cache's pages stay out of swap */
+    if (settings.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+        fprintf(stderr, "warning: -k invalid, mlockall() failed: %s\n",
+                strerror(errno));
     daemon_raise_fd_limit((unsigned long)settings.maxconns + 64);
     if (settings.daemonize && daemon_detach() != DAEMON_OK) {
         settings_free(&settings);

@@ -757,7 +757,9 @@ static void reply_admin(conn_t *c, const text_request_t *req)
         conn_reply(c, n >= 2 ? "SERVER_ERROR cache_memlimit not supported"
                              : "ERROR");
     } else if (n >= 1 && strcmp(tok[0], "watch") == 0) {
-        conn_reply(c, "SERVER_ERROR watch not supported");
+        conn_reply(c, srv_of(c)->settings->no_watch
+                          ? "CLIENT_ERROR watch commands not allowed"
+                          : "SERVER_ERROR watch not supported");
     } else {
         conn_reply(c, "ERROR");
     }
