@@ -48,6 +48,7 @@ typedef enum stat_fmt {
     F_EXT,        /* memcached's ext_* row: the default text without a
                      flash tier, the value with one */
     F_STR_NO,     /* a string, or "no" when NULL */
+    F_MB_INT,     /* an int of megabytes printed as bytes */
 } stat_fmt_e;
 
 typedef struct opt {
@@ -182,13 +183,16 @@ static const opt_t opts[] = {
     {0, NULL, "temporary_ttl", T_INT, OFF(temporary_ttl), "61", "(ignored)",
      "temporary_ttl", F_DEFAULT, 0, INT_MAX},
     {0, NULL, "idle_timeout", T_INT, OFF(idle_timeout), "0",
-     "(ignored: no idle timeout)", "idle_timeout", F_DEFAULT, 0, INT_MAX},
+     "close connections idle this many seconds (0: never)", "idle_timeout",
+     F_DEFAULT, 0, INT_MAX},
     {0, NULL, "watcher_logbuf_size", T_IGNARG, NOOFF, "262144", NULL,
      "watcher_logbuf_size", F_DEFAULT, 0, 0},
     {0, NULL, "worker_logbuf_size", T_IGNARG, NOOFF, "65536", NULL,
      "worker_logbuf_size", F_DEFAULT, 0, 0},
-    {0, NULL, "read_buf_mem_limit", T_IGNARG, NOOFF, "0", NULL,
-     "read_buf_mem_limit", F_DEFAULT, 0, 0},
+    {0, NULL, "read_buf_mem_limit", T_INT, OFF(read_buf_mem_limit), "0",
+     "megabytes of read and reply buffers for all connections, split "
+     "between the worker threads (0: no limit)", "read_buf_mem_limit",
+     F_MB_INT, 0, 1 << 20},
     {0, NULL, "track_sizes", T_TRUE, OFF(track_sizes), "no",
      "dynamic `stats sizes` (ignored)", "track_sizes", F_DEFAULT, 0, 0},
     {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "inline_ascii_response",
@@ -872,6 +876,11 @@ void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
             break;
         case F_THREADS:
             snprintf(buf, sizeof(buf), "%d", s->threads);
+            break;
+        case F_MB_INT:
+            snprintf(buf, sizeof(buf), "%llu",
+                     (unsigned long long)*(const int *)(base + o->off) *
+                         1024 * 1024);
             break;
         case F_STR_NO: {
             const char *str = *(char *const *)(base + o->off);

@@ -57,6 +57,7 @@ typedef struct settings {
     double warm_max_factor;
     int temporary_ttl;
     int idle_timeout;
+    int read_buf_mem_limit; /* -o read_buf_mem_limit: megabytes, 0 = none */
     bool slab_reassign;
     int slab_automove;
     size_t slab_chunk_max;
