@@ -151,8 +151,12 @@ bool authfile_check(const authfile_t *a, const char *user, size_t ulen,
         return false;
     for (size_t i = 0; i < a->n; i++) {
         const auth_entry_t *e = &a->entries[i];
-        if (e->ulen == ulen && e->plen == plen &&
-            same_bytes(user, e->user, ulen) & same_bytes(pass, e->pass, plen))
+        if (e->ulen != ulen || e->plen != plen)
+            continue;
+        /* both compared whatever the first gives */
+        int m = (int)same_bytes(user, e->user, ulen);
+        m &= (int)same_bytes(pass, e->pass, plen);
+        if (m)
             ok = true;
     }
     return ok;

@@ -5,7 +5,8 @@
  * `stats settings` name). Parsing, `-h` output and `stats settings` all walk
  * that table, so they cannot drift apart. Every memcached 1.6 flag and `-o`
  * sub-option is accepted; one that means nothing here prints a warning on
- * stderr and is ignored.
+ * stderr and is ignored (README.md lists them and why that is safe): never
+ * one that asks for authentication, encryption or a limit.
  */
 #ifndef TIERCACHE_SETTINGS_H
 #define TIERCACHE_SETTINGS_H

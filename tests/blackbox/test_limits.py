@@ -73,6 +73,14 @@ class ReadBufLimitTest(BBTest):
                          str(1024 * 1024))
 
 
+class ReqsPerEventTest(BBTest):
+    def test_R_yields(self):
+        srv = self.start(['-R', '1'])
+        c = self.conn(srv)
+        self.cmd(c, b'mn\r\n' * 10, b'MN\r\n' * 10)
+        self.assertEqual(self.stats(c)['conn_yields'], '9')
+
+
 class DisabledCommandsTest(BBTest):
     SERVER_ARGS = ['-F', '-X', '-W']
 
