@@ -20,8 +20,9 @@
  * a mechanism name over 32 bytes: 0x04 "Invalid arguments" (the value is
  * skipped). Any other opcode but VERSION before authentication: 0x20
  * "Auth failure." and the connection is closed. -S makes the binary
- * protocol the only one (text bytes are a bad magic: closed), UDP is
- * refused at start, as memcached.
+ * protocol the only one (text bytes are a bad magic: closed; with -Y too,
+ * connections are text with ascii authentication instead, as memcached's),
+ * UDP is refused at start, as memcached.
  */
 #ifndef TIERCACHE_AUTH_SASL_H
 #define TIERCACHE_AUTH_SASL_H

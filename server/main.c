@@ -147,7 +147,7 @@ static void log_startup(const settings_t *s, cache_t *cache, const char *note)
  * messages. False (message printed) when the server must not start. */
 static bool setup_auth(server_t *srv, const settings_t *s)
 {
-    if (s->auth_file != NULL && !s->sasl) {
+    if (s->auth_file != NULL) {
         size_t line = 0;
         authfile_status_e st = authfile_load(s->auth_file, &srv->authfile,
                                              &line);

@@ -691,10 +691,18 @@ static settings_status_e validate_flash(settings_t *s)
     return SETTINGS_OK;
 }
 
-/* -S and -Y, as memcached: each forces its protocol (-S binary, -Y ascii;
- * -S wins when both are given) and refuses another -B, and UDP. */
+/* -S and -Y, as memcached (its order of checks): each forces its protocol
+ * (-S binary, -Y ascii) and refuses another -B (with both, any -B is
+ * refused), and UDP. With both, memcached's connections go through the
+ * ascii authentication (text only), so -Y wins here too. */
 static settings_status_e validate_auth(settings_t *s)
 {
+    if (s->auth_file != NULL && s->protocol_given &&
+        strcmp(s->protocol, "binary") == 0) {
+        fprintf(stderr, "ERROR: You cannot allow the BINARY protocol while "
+                "using ascii authentication tokens.\n");
+        return SETTINGS_EUSAGE;
+    }
     if (s->sasl) {
         if (s->protocol_given && strcmp(s->protocol, "binary") != 0) {
             fprintf(stderr, "ERROR: You cannot allow the ASCII protocol while "
@@ -707,14 +715,9 @@ static settings_status_e validate_auth(settings_t *s)
             return SETTINGS_EUSAGE;
         }
         set_str(&s->protocol, "binary");
-    } else if (s->auth_file != NULL) {
-        if (s->protocol_given && strcmp(s->protocol, "binary") == 0) {
-            fprintf(stderr, "ERROR: You cannot allow the BINARY protocol while "
-                    "using ascii authentication tokens.\n");
-            return SETTINGS_EUSAGE;
-        }
-        set_str(&s->protocol, "ascii");
     }
+    if (s->auth_file != NULL)
+        set_str(&s->protocol, "ascii");
     if (s->auth_file != NULL && s->udp_port != 0) {
         fprintf(stderr, "Cannot use UDP with ascii authentication enabled (-U "
                 "0 to disable)\n");

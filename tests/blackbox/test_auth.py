@@ -313,6 +313,28 @@ class SaslTest(BBTest):
         self.assertEqual(got[b'auth_cmds'], b'2')
         self.assertEqual(got[b'auth_errors'], b'1')
 
+    def test_ascii_auth_wins_over_sasl(self):
+        # with -S and -Y memcached's connections are text with ascii
+        # authentication; any -B is refused
+        d = TmpDir.make(self)
+        path = os.path.join(d, 'auth')
+        with open(path, 'wb') as f:
+            f.write(b'user:pass\n')
+        env = harness.make_sasl_conf(d, self.USERS)
+        srv = self.start(['-S', '-Y', path], env=env)
+        c = self.conn(srv)
+        self.cmd(c, b'get foo\r\n', UNAUTH)
+        self.cmd(c, auth_set(b'user', b'pass'), b'STORED\r\n')
+        self.cmd(c, b'mn\r\n', b'MN\r\n')
+        c = self.conn(srv)
+        c.send(self.plain(b'user', b'secret'))
+        self.nothing_more(c)
+        for b in ('binary', 'ascii'):
+            rc, err = run_to_exit(['-l', HOST, '-p', str(free_port()), '-S',
+                                   '-Y', path, '-B', b], env=env)
+            self.assertEqual(rc, 64, err)
+            self.assertIn('ERROR: You cannot allow the', err)
+
     def test_refused_combinations(self):
         env = harness.make_sasl_conf(TmpDir.make(self), self.USERS)
         port = str(free_port())

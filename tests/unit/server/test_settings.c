@@ -188,6 +188,11 @@ Test(settings, auth_flags_force_their_protocol)
     cr_assert_eq(parse("-Y", "f", "-B", "auto", NULL), SETTINGS_OK);
     cr_assert_eq(parse("-Y", "f", "-B", "binary", NULL), SETTINGS_EUSAGE);
     cr_assert_eq(parse("-Y", "f", "-U", "11211", NULL), SETTINGS_EUSAGE);
+    /* both: ascii authentication on text (memcached); any -B refused */
+    cr_assert_eq(parse("-S", "-Y", "f", NULL), SETTINGS_OK);
+    cr_assert_str_eq(s.protocol, "ascii");
+    cr_assert_eq(parse("-S", "-Y", "f", "-B", "binary", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-S", "-Y", "f", "-B", "ascii", NULL), SETTINGS_EUSAGE);
 }
 
 Test(settings, help_and_version_exit)
