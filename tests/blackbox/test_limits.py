@@ -73,6 +73,27 @@ class ReadBufLimitTest(BBTest):
                          str(1024 * 1024))
 
 
+    def test_get_reply_over_the_budget(self):
+        # 62 connections hold a read buffer each, this one its own: one
+        # 16 KiB block is left for a 32 KB reply -> memcached's error, and
+        # the connection goes on
+        srv = self.start(['-t', '1', '-o', 'read_buf_mem_limit=1'])
+        c = self.conn(srv)
+        self.cmd(c, b'set k 0 0 1\r\nx\r\n', b'STORED\r\n')
+        c.close()
+        hold = []
+        for _ in range(62):
+            s = socket.create_connection((harness.HOST, srv.port), timeout=2)
+            s.sendall(b'get abc')
+            hold.append(s)
+        self.addCleanup(lambda: [s.close() for s in hold])
+        time.sleep(0.3)
+        c = self.conn(srv)
+        self.cmd(c, b'get ' + b' '.join([b'k'] * 2000) + b'\r\n',
+                 b'SERVER_ERROR out of memory writing get response\r\n')
+        self.cmd(c, b'mn\r\n', b'MN\r\n')
+
+
 class ReqsPerEventTest(BBTest):
     def test_R_yields(self):
         srv = self.start(['-R', '1'])
