@@ -195,6 +195,18 @@ Test(settings, auth_flags_force_their_protocol)
     cr_assert_eq(parse("-S", "-Y", "f", "-B", "ascii", NULL), SETTINGS_EUSAGE);
 }
 
+Test(settings, limits_are_kept)
+{
+    cr_assert_eq(parse("-o", "idle_timeout=7,read_buf_mem_limit=3", NULL),
+                 SETTINGS_OK);
+    cr_assert_eq(s.idle_timeout, 7);
+    cr_assert_eq(s.read_buf_mem_limit, 3);
+    cr_assert_eq(parse("-o", "read_buf_mem_limit=abc", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-o", "idle_timeout=-1", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-k", NULL), SETTINGS_OK);
+    cr_assert(s.lock_memory);
+}
+
 Test(settings, help_and_version_exit)
 {
     cr_assert_eq(parse("-h", NULL), SETTINGS_EXIT);
