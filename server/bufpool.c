@@ -9,6 +9,8 @@ void bufpool_init(bufpool_t *p, size_t max_free)
     p->nfree = 0;
     p->max_free = p->free ? max_free : 0;
     p->allocated = 0;
+    p->limit = 0;
+    p->refused = 0;
 }
 
 void bufpool_teardown(bufpool_t *p)
@@ -22,6 +24,10 @@ void bufpool_teardown(bufpool_t *p)
 
 char *bufpool_get(bufpool_t *p)
 {
+    if (p->limit != 0 && p->allocated >= p->limit) {
+        __atomic_store_n(&p->refused, p->refused + 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
     char *b = p->nfree ? p->free[--p->nfree] : malloc(BUFPOOL_BUF_SIZE);
     if (b)
         p->allocated++;

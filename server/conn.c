@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "auth_sasl.h"
 #include "process.h"
 #include "proto_bin.h"
 #include "proto_text.h"
@@ -165,6 +167,7 @@ static void release_slots(conn_t *c)
 
 static void conn_free(conn_t *c)
 {
+    auth_sasl_conn_free(c);
     if (c->dump_free)
         c->dump_free(c->dump);
     release_slots(c);
@@ -484,12 +487,27 @@ typedef enum parse_result {
     PR_CLOSE,     /* close the connection */
 } parse_result_e;
 
+/* What an authentication gate's answer (auth.h) means here. */
+static parse_result_e auth_result(conn_t *c, auth_step_e as)
+{
+    if (as == AUTH_DONE)
+        return PR_DONE;
+    if (as == AUTH_MORE && !(c->rlen == c->rsize && !grow_rbuf(c)))
+        return PR_MORE;
+    return PR_CLOSE;
+}
+
 /* One binary request (proto_bin.h): header, extras and key from rbuf; a
  * value goes through NREAD, a refused one through SWALLOW. */
 static parse_result_e parse_bin(conn_t *c)
 {
     bin_request_t req;
     size_t used = 0;
+    if (c->w->srv->sasl != NULL) {
+        auth_step_e as = auth_sasl_bin_step(c, c->w->srv->sasl);
+        if (as != AUTH_PASS)
+            return auth_result(c, as);
+    }
     memset(&req, 0, sizeof(req));
     /* no value limit here: cache_item_alloc() refuses what cannot fit and
      * the value is then swallowed, never buffered */
@@ -535,6 +553,8 @@ static parse_result_e parse_one(conn_t *c)
     }
     if (c->proto == CONN_PROTO_BIN)
         return parse_bin(c);
+    if (c->w->srv->authfile != NULL && !c->authed)
+        return auth_result(c, auth_ascii_step(c));
     text_request_t req;
     size_t used = 0;
     memset(&req, 0, sizeof(req));

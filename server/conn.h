@@ -185,6 +185,12 @@ typedef struct conn {
     conn_proto_e proto;
     conn_nread_kind_e nread_kind;
     conn_xreq_t x;
+    /* appended: authentication (auth.h) */
+    bool authed;           /* -Y / -S: the client has authenticated */
+    bool auth_started;     /* -Y: a set line was read, its payload next */
+    bool sasl_started;     /* -S: SASL_AUTH began an exchange */
+    size_t auth_need;      /* -Y: payload bytes with "\r\n" */
+    void *sasl;            /* -S: the sasl_conn_t, made on first use */
 } conn_t;
 
 /* Creates a connection for accepted socket `fd` on worker `w` and starts

@@ -16,13 +16,17 @@
  * graceful stop, "Exiting normally" with -v for the others.
  */
 #include <event2/event.h>
+#include <errno.h>
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
+#include "auth_sasl.h"
+#include "authfile.h"
 #include "cache.h"
 #include "daemon.h"
 #include "listener.h"
@@ -140,6 +144,40 @@ static void log_startup(const settings_t *s, cache_t *cache, const char *note)
         fprintf(stderr, "tiercache: %s\n", note);
 }
 
+/* -Y and -S: loads the users / starts Cyrus SASL, with memcached's
+ * messages. False (message printed) when the server must not start. */
+static bool setup_auth(server_t *srv, const settings_t *s)
+{
+    if (s->auth_file != NULL) {
+        size_t line = 0;
+        authfile_status_e st = authfile_load(s->auth_file, &srv->authfile,
+                                             &line);
+        if (st == AUTHFILE_EOPEN) {
+            fprintf(stderr, "Could not open authfile [%s] for reading, error "
+                    "%s\n", s->auth_file, strerror(errno));
+            return false;
+        }
+        if (st == AUTHFILE_EMALFORMED) {
+            fprintf(stderr, "Authfile [%s] has a malformed entry. Should be "
+                    "'user:password' (line %zu)\n", s->auth_file, line);
+            return false;
+        }
+        if (st != AUTHFILE_OK) {
+            fprintf(stderr, "Authfile [%s]: %s\n", s->auth_file,
+                    authfile_strerror(st));
+            return false;
+        }
+    }
+    if (s->sasl) {
+        auth_sasl_status_e st = auth_sasl_create(&srv->verbose, &srv->sasl);
+        if (st != AUTH_SASL_OK) {
+            fprintf(stderr, "%s\n", auth_sasl_strerror(st));
+            return false;
+        }
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     settings_t settings;
@@ -164,6 +202,10 @@ int main(int argc, char **argv)
     install_signal_recorder();
     if (settings.coredumps)
         daemon_enable_coredumps();
+    /* -k, memcached's words: the cache's pages stay out of swap */
+    if (settings.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+        fprintf(stderr, "warning: -k invalid, mlockall() failed: %s\n",
+                strerror(errno));
     daemon_raise_fd_limit((unsigned long)settings.maxconns + 64);
     if (settings.daemonize && daemon_detach() != DAEMON_OK) {
         settings_free(&settings);
@@ -196,6 +238,10 @@ int main(int argc, char **argv)
     if (srv.base == NULL) {
         fprintf(stderr, "tiercache: event_base_new failed\n");
         rc = EX_OSERR_CODE;
+        goto out;
+    }
+    if (!setup_auth(&srv, &settings)) {
+        rc = 1; /* memcached's status for these */
         goto out;
     }
     srv.shutdown_ev = event_new(srv.base, -1, 0, on_shutdown, &srv);
@@ -279,6 +325,8 @@ out:
     if (srv.base)
         event_base_free(srv.base);
     cache_destroy(&srv.cache);
+    authfile_destroy(&srv.authfile);
+    auth_sasl_destroy(&srv.sasl);
     if (settings.pidfile)
         daemon_remove_pidfile(settings.pidfile);
     settings_free(&settings);

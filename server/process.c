@@ -144,12 +144,22 @@ static void reply_get(conn_t *c, const text_request_t *req)
         if (parked == 0) {
             if (st == CACHE_OK)
                 queue_value(q, it, key, nkey, with_cas);
+            if (q->oom)
+                break; /* -o read_buf_mem_limit: answered below */
             continue;
         }
         slot->status = st;
         slot->item = st == CACHE_OK ? it : NULL;
         slot->done = true;
         parked++;
+    }
+    if (parked == 0 && q->oom) {
+        /* memcached's reply when the response does not fit its buffers */
+        outq_rollback(q, &mark);
+        q->oom = false;
+        outq_text(q, "SERVER_ERROR out of memory writing get response\r\n",
+                  49);
+        return;
     }
     if (parked == 0) {
         outq_text(q, "END\r\n", 5);
@@ -322,7 +332,9 @@ void process_resume(conn_t *c, conn_park_e kind)
     }
     c->noreply = c->park_noreply;
     switch (kind) {
-    case CONN_PARK_GET:
+    case CONN_PARK_GET: {
+        outq_mark_t mark;
+        outq_mark(&c->out, &mark);
         for (size_t i = 0; i < c->park_nslots; i++) {
             conn_slot_t *s = conn_slot(c, i);
             if (s->status == CACHE_OK && s->item && !c->park_oom) {
@@ -330,6 +342,11 @@ void process_resume(conn_t *c, conn_park_e kind)
                 s->item = NULL;
                 queue_value(&c->out, it, cache_item_key(it),
                             cache_item_nkey(it), c->park_cas);
+                if (c->out.oom) { /* -o read_buf_mem_limit */
+                    outq_rollback(&c->out, &mark);
+                    c->out.oom = false;
+                    c->park_oom = true;
+                }
             }
             cache_item_release(c->w->cw, &s->item);
         }
@@ -342,6 +359,7 @@ void process_resume(conn_t *c, conn_park_e kind)
         c->park_nslots = 0;
         c->park_oom = false;
         break;
+    }
     case CONN_PARK_TOUCH:
         conn_reply(c, s0->status == CACHE_OK ? "TOUCHED" : "NOT_FOUND");
         break;
@@ -757,7 +775,9 @@ static void reply_admin(conn_t *c, const text_request_t *req)
         conn_reply(c, n >= 2 ? "SERVER_ERROR cache_memlimit not supported"
                              : "ERROR");
     } else if (n >= 1 && strcmp(tok[0], "watch") == 0) {
-        conn_reply(c, "SERVER_ERROR watch not supported");
+        conn_reply(c, srv_of(c)->settings->no_watch
+                          ? "CLIENT_ERROR watch commands not allowed"
+                          : "SERVER_ERROR watch not supported");
     } else {
         conn_reply(c, "ERROR");
     }

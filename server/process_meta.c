@@ -267,7 +267,10 @@ static void do_mg(conn_t *c, const meta_request_t *r)
     cache_item_t *it = NULL;
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
     cache_status_e st;
-    if (r->flags & BIT('T'))
+    if (r->flags & BIT('u')) /* no bump: h, l and the LRU place stay */
+        st = cache_get_nobump(c->w->cw, r->key, r->nkey,
+                              (r->flags & BIT('T')) != 0, r->ttl, &it, a);
+    else if (r->flags & BIT('T'))
         st = cache_get_and_touch(c->w->cw, r->key, r->nkey, r->ttl, &it, a);
     else
         st = cache_get(c->w->cw, r->key, r->nkey, &it, a);

@@ -525,6 +525,9 @@ text_parse_status_e text_parse(const char *buf, size_t len,
      * buffer of junk costs O(limit), not O(len). */
     size_t scan = len;
     size_t limit_any = line_max > get_line_max ? line_max : get_line_max;
+    if (limit_any < TEXT_LINE_WHOLE_MAX) {
+        limit_any = TEXT_LINE_WHOLE_MAX;
+    }
     if (limit_any < SIZE_MAX && scan > limit_any + 1) {
         scan = limit_any + 1;
     }
@@ -536,7 +539,8 @@ text_parse_status_e text_parse(const char *buf, size_t len,
          * unless they are multi-gets. Both the complete line and any
          * prefix longer than the limit give ETOOLONG. */
         size_t probe = line_len < len ? line_len : len;
-        if (!is_get_line(buf, probe) || line_len > get_line_max) {
+        bool whole = nl != NULL && line_len <= TEXT_LINE_WHOLE_MAX;
+        if (is_get_line(buf, probe) ? line_len > get_line_max : !whole) {
             return TEXT_PARSE_ETOOLONG;
         }
     }

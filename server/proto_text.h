@@ -56,6 +56,11 @@
  * also closes long gat/gats lines; we let them use get_line_max, see
  * text_parse). */
 #define TEXT_LINE_MAX 2048
+/* A complete line (its "\n" already buffered) up to this long is parsed
+ * whatever line_max says: memcached answers any line that arrived whole in
+ * its 16 KiB read buffer ("ERROR" for junk) and closes only on 2048 bytes
+ * without "\n". */
+#define TEXT_LINE_WHOLE_MAX 16384
 #define TEXT_KEY_MAX 250
 
 typedef enum text_cmd {
@@ -164,13 +169,13 @@ typedef struct text_request {
  *   cas, delta: unsigned 64-bit; "-N" is rejected only when the result
  *             looks negative as int64 ("-1" rejected, "-0" accepted).
  *
- * Line length: a line longer than limits->line_max bytes (not counting its
- * "\n") is TEXT_PARSE_ETOOLONG, unless after at most 100 leading spaces it
- * starts with "get ", "gets ", "gat " or "gats ": then up to
- * limits->get_line_max. ETOOLONG is returned as soon as len exceeds the
- * limit without a "\n", so the result does not depend on how the bytes were
- * split. (memcached processes any line whose "\n" arrived in the same read
- * and closes only after 2048 bytes without "\n"; we always refuse.) The
+ * Line length: more than limits->line_max bytes (not counting the "\n")
+ * without a "\n" yet is TEXT_PARSE_ETOOLONG, unless after at most 100
+ * leading spaces the line starts with "get ", "gets ", "gat " or "gats ":
+ * then up to limits->get_line_max, complete or not. A complete line (its
+ * "\n" in buf) of up to TEXT_LINE_WHOLE_MAX bytes is parsed like any other,
+ * as memcached does with a line whose "\n" arrived in the same read (so
+ * the result depends on how the bytes were split, as in memcached). The
  * get-prefix check needs line_max >= 106. limits may be NULL: TEXT_LINE_MAX
  * and no bound for get lines.
  *

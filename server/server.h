@@ -21,6 +21,8 @@ struct event_base;
 struct event;
 struct worker;
 struct listener;
+struct authfile;
+struct auth_sasl;
 
 typedef struct server {
     settings_t *settings;
@@ -44,6 +46,8 @@ typedef struct server {
     atomic_bool stopping;
     atomic_bool graceful;        /* stop asked by `shutdown graceful`/SIGUSR1 */
     struct event *shutdown_ev;   /* activated by server_request_shutdown */
+    struct authfile *authfile;   /* -Y: the users (NULL: no ascii auth) */
+    struct auth_sasl *sasl;      /* -S: Cyrus SASL (NULL: off) */
 } server_t;
 
 /* Asks the main loop to shut down cleanly (thread-safe, idempotent).

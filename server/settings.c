@@ -47,6 +47,8 @@ typedef enum stat_fmt {
     F_FLASH,      /* shown only with a flash tier (--flash-path) */
     F_EXT,        /* memcached's ext_* row: the default text without a
                      flash tier, the value with one */
+    F_STR_NO,     /* a string, or "no" when NULL */
+    F_MB_INT,     /* an int of megabytes printed as bytes */
 } stat_fmt_e;
 
 typedef struct opt {
@@ -116,11 +118,11 @@ static const opt_t opts[] = {
     {'B', "protocol", NULL, T_STR, OFF(protocol), "auto",
      "protocol: ascii, binary or auto (auto: from the first byte)",
      "binding_protocol", F_PROTO, 0, 0},
-    {'S', "enable-sasl", NULL, T_IGNORE, NOOFF, "no",
-     "SASL authentication (not implemented: ignored)", "auth_enabled_sasl",
-     F_DEFAULT, 0, 0},
-    {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "auth_enabled_ascii",
-     F_DEFAULT, 0, 0},
+    {'S', "enable-sasl", NULL, T_TRUE, OFF(sasl), "no",
+     "SASL authentication on the binary protocol (Cyrus SASL, application "
+     "memcached, $SASL_CONF_PATH)", "auth_enabled_sasl", F_DEFAULT, 0, 0},
+    {0, NULL, NULL, T_STR, OFF(auth_file), "no", NULL, "auth_enabled_ascii",
+     F_STR_NO, 0, 0},
     {'I', "max-item-size", NULL, T_SIZE, OFF(item_size_max), "1m",
      "max item size (min: 1k, max: 1024m)", "item_size_max", F_DEFAULT, 0, 0},
     {0, NULL, "maxconns_fast", T_TRUE, OFF(maxconns_fast), "yes",
@@ -181,13 +183,16 @@ static const opt_t opts[] = {
     {0, NULL, "temporary_ttl", T_INT, OFF(temporary_ttl), "61", "(ignored)",
      "temporary_ttl", F_DEFAULT, 0, INT_MAX},
     {0, NULL, "idle_timeout", T_INT, OFF(idle_timeout), "0",
-     "(ignored: no idle timeout)", "idle_timeout", F_DEFAULT, 0, INT_MAX},
+     "close connections idle this many seconds (0: never)", "idle_timeout",
+     F_DEFAULT, 0, INT_MAX},
     {0, NULL, "watcher_logbuf_size", T_IGNARG, NOOFF, "262144", NULL,
      "watcher_logbuf_size", F_DEFAULT, 0, 0},
     {0, NULL, "worker_logbuf_size", T_IGNARG, NOOFF, "65536", NULL,
      "worker_logbuf_size", F_DEFAULT, 0, 0},
-    {0, NULL, "read_buf_mem_limit", T_IGNARG, NOOFF, "0", NULL,
-     "read_buf_mem_limit", F_DEFAULT, 0, 0},
+    {0, NULL, "read_buf_mem_limit", T_INT, OFF(read_buf_mem_limit), "0",
+     "megabytes of read and reply buffers for all connections, split "
+     "between the worker threads (0: no limit)", "read_buf_mem_limit",
+     F_MB_INT, 0, 1 << 20},
     {0, NULL, "track_sizes", T_TRUE, OFF(track_sizes), "no",
      "dynamic `stats sizes` (ignored)", "track_sizes", F_DEFAULT, 0, 0},
     {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "inline_ascii_response",
@@ -313,9 +318,9 @@ static const opt_t opts[] = {
      "preallocate all item memory", NULL, F_DEFAULT, 0, 0},
     {'W', "disable-watch", NULL, T_TRUE, OFF(no_watch), "no",
      "disable watch commands", NULL, F_DEFAULT, 0, 0},
-    {'Y', "auth-file", NULL, T_IGNARG, NOOFF, "none",
-     "ascii authentication file (not implemented: ignored)", NULL, F_DEFAULT,
-     0, 0},
+    {'Y', "auth-file", NULL, T_STR, OFF(auth_file), "none",
+     "ascii authentication: file of user:password lines (text and meta "
+     "protocols only)", NULL, F_DEFAULT, 0, 0},
     {0, NULL, "no_hashexpand", T_IGNORE, NOOFF, "no", "(ignored)", NULL,
      F_DEFAULT, 0, 0},
     {0, NULL, "modern", T_IGNORE, NOOFF, "no", "(ignored)", NULL, F_DEFAULT, 0,
@@ -628,6 +633,8 @@ void settings_free(settings_t *s)
     free(s->flash_path);
     free(s->flash_compression);
     free(s->flash_promote);
+    free(s->auth_file);
+    s->auth_file = NULL;
     s->socket_path = s->listen = s->protocol = s->user = s->pidfile = NULL;
     s->delimiter = s->hash_algorithm = NULL;
     s->flash_path = s->flash_compression = s->flash_promote = NULL;
@@ -689,6 +696,41 @@ static settings_status_e validate_flash(settings_t *s)
     return SETTINGS_OK;
 }
 
+/* -S and -Y, as memcached (its order of checks): each forces its protocol
+ * (-S binary, -Y ascii) and refuses another -B (with both, any -B is
+ * refused), and UDP. With both, memcached's connections go through the
+ * ascii authentication (text only), so -Y wins here too. */
+static settings_status_e validate_auth(settings_t *s)
+{
+    if (s->auth_file != NULL && s->protocol_given &&
+        strcmp(s->protocol, "binary") == 0) {
+        fprintf(stderr, "ERROR: You cannot allow the BINARY protocol while "
+                "using ascii authentication tokens.\n");
+        return SETTINGS_EUSAGE;
+    }
+    if (s->sasl) {
+        if (s->protocol_given && strcmp(s->protocol, "binary") != 0) {
+            fprintf(stderr, "ERROR: You cannot allow the ASCII protocol while "
+                    "using SASL.\n");
+            return SETTINGS_EUSAGE;
+        }
+        if (s->udp_port != 0) {
+            fprintf(stderr, "ERROR: Cannot enable UDP while using binary SASL "
+                    "authentication.\n");
+            return SETTINGS_EUSAGE;
+        }
+        set_str(&s->protocol, "binary");
+    }
+    if (s->auth_file != NULL)
+        set_str(&s->protocol, "ascii");
+    if (s->auth_file != NULL && s->udp_port != 0) {
+        fprintf(stderr, "Cannot use UDP with ascii authentication enabled (-U "
+                "0 to disable)\n");
+        return SETTINGS_EUSAGE;
+    }
+    return SETTINGS_OK;
+}
+
 /* Cross-flag checks, with memcached's messages where it has one. */
 static settings_status_e validate(settings_t *s)
 {
@@ -722,7 +764,7 @@ static settings_status_e validate(settings_t *s)
                 " -- should be one of auto, binary, or ascii\n", s->protocol);
         return SETTINGS_EUSAGE;
     }
-    return SETTINGS_OK;
+    return validate_auth(s);
 }
 
 settings_status_e settings_parse(settings_t *s, int argc, char **argv)
@@ -771,6 +813,8 @@ settings_status_e settings_parse(settings_t *s, int argc, char **argv)
         }
         if (o == NULL)
             return SETTINGS_EUSAGE;
+        if (o->shortopt == 'B')
+            s->protocol_given = true;
         settings_status_e st = o->type == T_EXTENDED
                                    ? apply_extended(s, optarg)
                                    : apply(s, o, optarg, false);
@@ -841,6 +885,16 @@ void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
         case F_THREADS:
             snprintf(buf, sizeof(buf), "%d", s->threads);
             break;
+        case F_MB_INT:
+            snprintf(buf, sizeof(buf), "%llu",
+                     (unsigned long long)*(const int *)(base + o->off) *
+                         1024 * 1024);
+            break;
+        case F_STR_NO: {
+            const char *str = *(char *const *)(base + o->off);
+            v = str ? str : "no";
+            break;
+        }
         case F_EXT:
             /* with a flash tier: the value, as a flash row */
             if (s->flash_path == NULL) {

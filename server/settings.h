@@ -5,7 +5,8 @@
  * `stats settings` name). Parsing, `-h` output and `stats settings` all walk
  * that table, so they cannot drift apart. Every memcached 1.6 flag and `-o`
  * sub-option is accepted; one that means nothing here prints a warning on
- * stderr and is ignored.
+ * stderr and is ignored (README.md lists them and why that is safe): never
+ * one that asks for authentication, encryption or a limit.
  */
 #ifndef TIERCACHE_SETTINGS_H
 #define TIERCACHE_SETTINGS_H
@@ -28,6 +29,7 @@ typedef struct settings {
     int threads;           /* -t */
     int reqs_per_event;    /* -R */
     char *protocol;        /* -B: auto | ascii | binary */
+    bool protocol_given;   /* -B was on the command line */
     bool maxconns_fast;    /* -o maxconns_fast */
     /* process */
     bool enable_shutdown;  /* -A */
@@ -56,6 +58,7 @@ typedef struct settings {
     double warm_max_factor;
     int temporary_ttl;
     int idle_timeout;
+    int read_buf_mem_limit; /* -o read_buf_mem_limit: megabytes, 0 = none */
     bool slab_reassign;
     int slab_automove;
     size_t slab_chunk_max;
@@ -68,6 +71,9 @@ typedef struct settings {
     char *hash_algorithm;
     int tail_repair_time;
     bool binary_warned;
+    /* authentication (auth.h) */
+    bool sasl;             /* -S: SASL on the binary protocol */
+    char *auth_file;       /* -Y: ascii authentication users, NULL: off */
     /* the flash tier: off while flash_path is NULL (RAM only) */
     char *flash_path;           /* --flash-path, -o ext_path=FILE:SIZE */
     size_t flash_size;          /* --flash-size: bytes (0: whole device) */

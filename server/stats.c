@@ -70,6 +70,7 @@ static const char *const general[] = {
     "delete_hits", "incr_misses", "incr_hits", "decr_misses", "decr_hits",
     "cas_misses", "cas_hits", "cas_badval", "touch_hits", "touch_misses",
     "store_too_large", "store_no_memory", "auth_cmds", "auth_errors",
+    "idle_kicks", /* only with -o idle_timeout, as memcached */
     "bytes_read", "bytes_written", "limit_maxbytes", "accepting_conns",
     "listen_disabled_num", "time_in_listen_disabled_us", "threads",
     "conn_yields", "hash_power_level", "hash_bytes", "hash_is_expanding",
@@ -204,6 +205,12 @@ static bool special(server_t *srv, const char *name, outq_t *q)
         emit_u64(q, name, atomic_load(&srv->accepting) ? 1 : 0);
     } else if (strcmp(name, "listen_disabled_num") == 0) {
         emit_u64(q, name, atomic_load(&srv->listen_disabled_num));
+    } else if (strcmp(name, "read_buf_oom") == 0) {
+        uint64_t n = 0;
+        for (unsigned i = 0; i < srv->nworkers; i++)
+            n += __atomic_load_n(&srv->workers[i]->pool.refused,
+                                 __ATOMIC_RELAXED);
+        emit_u64(q, name, n);
     } else if (strcmp(name, "threads") == 0) {
         emit_u64(q, name, srv->nworkers);
     } else {
@@ -287,6 +294,8 @@ static void reply_general(server_t *srv, outq_t *q)
     cache_stats_snapshot(srv->cache, &cs);
     for (size_t i = 0; i < NGENERAL; i++) {
         const char *name = general[i];
+        if (strcmp(name, "idle_kicks") == 0 && srv->settings->idle_timeout == 0)
+            continue;
         if (special(srv, name, q))
             continue;
         if (is_extstore(name)) {

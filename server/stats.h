@@ -20,7 +20,10 @@
     X(bytes_read, "bytes read from clients")                                  \
     X(bytes_written, "bytes written to clients")                              \
     X(conn_yields, "times a connection yielded after -R requests")            \
-    X(total_connections, "connections accepted by this worker")
+    X(total_connections, "connections accepted by this worker")              \
+    X(auth_cmds, "authentication attempts (-Y, -S)")                         \
+    X(auth_errors, "failed authentication attempts")                         \
+    X(idle_kicks, "connections closed by -o idle_timeout")
 
 typedef struct server_stats {
 #define SERVER_STATS_DECLARE(name, desc) uint64_t name;

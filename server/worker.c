@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "idle.h"
 #include "udp.h"
 
 /* Starts serving a UDP socket (worker thread). */
@@ -102,6 +103,13 @@ worker_status_e worker_create(server_t *srv, unsigned id, worker_t **out)
     w->notify[0] = w->notify[1] = -1;
     pthread_mutex_init(&w->lock, NULL);
     bufpool_init(&w->pool, 256);
+    if (srv->settings->read_buf_mem_limit > 0) {
+        /* memcached's limit is for the whole server: each worker a share */
+        size_t share = (size_t)srv->settings->read_buf_mem_limit * 1024 *
+                       1024 / (size_t)srv->settings->threads;
+        w->pool.limit = share / BUFPOOL_BUF_SIZE ? share / BUFPOOL_BUF_SIZE
+                                                 : 1;
+    }
     if (cache_worker_create(srv->cache, &w->cw) != CACHE_OK) {
         worker_destroy(&w);
         return WORKER_ECACHE;
@@ -130,6 +138,10 @@ worker_status_e worker_create(server_t *srv, unsigned id, worker_t **out)
             worker_destroy(&w);
             return WORKER_ESYS;
         }
+    }
+    if (!idle_setup(w)) {
+        worker_destroy(&w);
+        return WORKER_ESYS;
     }
     *out = w;
     return WORKER_OK;
@@ -241,6 +253,7 @@ void worker_destroy(worker_t **wp)
     for (size_t i = 0; i < w->nqueue; i++)
         close(w->queue[i].fd);
     free(w->queue);
+    idle_teardown(w);
     if (w->notify_ev)
         event_free(w->notify_ev);
     if (w->notify[0] >= 0)

@@ -56,6 +56,7 @@ typedef struct worker {
     size_t nudps;
     bufpool_t pool;
     server_stats_t stats;        /* written only by this thread */
+    struct event *idle_ev;       /* -o idle_timeout: idle.h's timer */
 } worker_t;
 
 typedef enum worker_status {

@@ -237,7 +237,7 @@ cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
     if (w->tw)
-        return tier_get(w->tw, RAM_GET, key, nkey, 0, out, async);
+        return tier_get(w->tw, RAM_GET, key, nkey, 0, 0, out, async);
     return ram_get(&w->c->ram, &w->st, key, nkey, RAM_GET, 0, out, 0);
 }
 
@@ -251,9 +251,28 @@ cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
     ram_t *r = &w->c->ram;
     if (w->tw) {
         tier_note_mutation(w->c->tier, key, nkey);
-        return tier_get(w->tw, RAM_GAT, key, nkey, ram_realtime(r, exptime), out, async);
+        return tier_get(w->tw, RAM_GAT, key, nkey, ram_realtime(r, exptime), 0, out,
+                        async);
     }
     return ram_get(r, &w->st, key, nkey, RAM_GAT, ram_realtime(r, exptime), out, 0);
+}
+
+cache_status_e cache_get_nobump(cache_worker_t *w, const char *key,
+                                size_t nkey, bool touch, int64_t exptime,
+                                cache_item_t **out,
+                                const cache_async_t *async)
+{
+    if (!key_ok(key, nkey))
+        return CACHE_EINVAL;
+    ram_t *r = &w->c->ram;
+    ram_get_mode_e mode = touch ? RAM_GAT : RAM_GET;
+    rel_time_t t = touch ? ram_realtime(r, exptime) : 0;
+    if (w->tw) {
+        if (touch)
+            tier_note_mutation(w->c->tier, key, nkey);
+        return tier_get(w->tw, mode, key, nkey, t, RAM_F_NOBUMP, out, async);
+    }
+    return ram_get(r, &w->st, key, nkey, mode, t, out, RAM_F_NOBUMP);
 }
 
 cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
@@ -265,7 +284,8 @@ cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
     ram_t *r = &w->c->ram;
     if (w->tw) {
         tier_note_mutation(w->c->tier, key, nkey);
-        return tier_get(w->tw, RAM_TOUCH, key, nkey, ram_realtime(r, exptime), NULL, async);
+        return tier_get(w->tw, RAM_TOUCH, key, nkey, ram_realtime(r, exptime), 0, NULL,
+                        async);
     }
     return ram_get(r, &w->st, key, nkey, RAM_TOUCH, ram_realtime(r, exptime), NULL, 0);
 }

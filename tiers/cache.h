@@ -588,6 +588,17 @@ unsigned cache_item_marks(const cache_item_t *it);
  */
 unsigned cache_item_mark(cache_item_t *it, unsigned marks);
 
+/*
+ * mg with the u flag: cache_get (touch false) or cache_get_and_touch (touch
+ * true, `exptime` as there), counting the same, but the item is not bumped:
+ * its LRU place, fetched / active state and access time stay as they were
+ * (memcached's DONT_UPDATE). Same statuses and async contract.
+ */
+cache_status_e cache_get_nobump(cache_worker_t *w, const char *key,
+                                size_t nkey, bool touch, int64_t exptime,
+                                cache_item_t **out,
+                                const cache_async_t *async);
+
 /* Marks a referenced item fetched, as a get's bump would (mg N: memcached
  * counts the vivifying mg as the item's first fetch). */
 void cache_item_set_fetched(cache_item_t *it);

@@ -88,6 +88,7 @@ struct tr_req {
     size_t nkey;
     char key[CACHE_KEY_MAX];
     rel_time_t exptime;   /* gat / touch */
+    unsigned nobump;      /* get / gat: RAM_F_NOBUMP or 0 */
     item_t *it;           /* store: our reference */
     cache_store_op_e sop;
     uint64_t cas_in;
@@ -514,7 +515,7 @@ static tr_req_t *ready_pop(tier_worker_t *tw)
 
 static unsigned req_rflags(const tr_req_t *q)
 {
-    unsigned f = q->started ? RAM_F_RERUN : 0;
+    unsigned f = (q->started ? RAM_F_RERUN : 0) | q->nobump;
     if (!q->flash_absent && q->tries < TIER_MAX_TRIES)
         f |= RAM_F_DEFER;
     return f;
@@ -910,8 +911,8 @@ static inline bool key_busy(tier_worker_t *tw, const char *key, size_t nkey, uin
 /* ---- the cache.h operations ---- */
 
 cache_status_e tier_get(tier_worker_t *tw, ram_get_mode_e mode, const char *key,
-                        size_t nkey, rel_time_t exptime, item_t **out,
-                        const cache_async_t *async)
+                        size_t nkey, rel_time_t exptime, unsigned nobump,
+                        item_t **out, const cache_async_t *async)
 {
     uint64_t hv;
     bool busy = key_busy(tw, key, nkey, &hv);
@@ -919,7 +920,7 @@ cache_status_e tier_get(tier_worker_t *tw, ram_get_mode_e mode, const char *key,
     if (!busy) {
         item_t *it = NULL;
         cache_status_e st = ram_get(tw->r, tw->ws, key, nkey, mode, exptime,
-                                    out ? &it : NULL, RAM_F_DEFER);
+                                    out ? &it : NULL, RAM_F_DEFER | nobump);
         if (st != CACHE_PENDING) {
             if (out)
                 *out = it;
@@ -931,6 +932,7 @@ cache_status_e tier_get(tier_worker_t *tw, ram_get_mode_e mode, const char *key,
         return CACHE_NO_MEMORY;
     q->started = !busy;
     q->exptime = exptime;
+    q->nobump = nobump;
     cache_result_t res;
     cache_status_e st = submit(tw, q, &res);
     if (st == CACHE_PENDING)

@@ -59,8 +59,8 @@ void tier_worker_poll(tier_worker_t *tw);
 
 /* The cache.h operations (key already validated; exptime in item time). */
 cache_status_e tier_get(tier_worker_t *tw, ram_get_mode_e mode, const char *key,
-                        size_t nkey, rel_time_t exptime, item_t **out,
-                        const cache_async_t *async);
+                        size_t nkey, rel_time_t exptime, unsigned nobump,
+                        item_t **out, const cache_async_t *async);
 cache_status_e tier_store(tier_worker_t *tw, item_t *it, cache_store_op_e op,
                           uint64_t cas_in, uint64_t *cas_out, const cache_async_t *async);
 cache_status_e tier_delete(tier_worker_t *tw, const char *key, size_t nkey, bool count,

@@ -465,6 +465,46 @@ class BBTest(unittest.TestCase):
         return out
 
 
+SASLPASSWD2 = '/usr/sbin/saslpasswd2'
+
+
+def make_sasl_conf(tmpdir, users):
+    """Writes a sasldb with `users` ({name: password}) and a memcached.conf
+    (mech_list: plain, sasldb_path) into tmpdir, as an operator would for
+    memcached -S. Returns the env to pass (SASL_CONF_PATH=tmpdir). Raises
+    unittest.SkipTest when sasl2-bin's saslpasswd2 is missing."""
+    if not os.path.exists(SASLPASSWD2):
+        raise unittest.SkipTest('saslpasswd2 (sasl2-bin) is not installed')
+    db = os.path.join(tmpdir, 'sasldb')
+    for name, password in users.items():
+        subprocess.run([SASLPASSWD2, '-f', db, '-a', 'memcached', '-c', '-p',
+                        name], input=password.encode(), check=True,
+                       timeout=10, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    with open(os.path.join(tmpdir, 'memcached.conf'), 'w') as f:
+        f.write('mech_list: plain\nsasldb_path: %s\n' % db)
+    return {'SASL_CONF_PATH': tmpdir}
+
+
+def run_to_exit(args, timeout=5.0, env=None):
+    """Runs the server under test with `args` (memcached also gets -u root)
+    expecting it to refuse to start. Returns (exit status, stderr); a server
+    still running after `timeout` is killed and its status is None."""
+    cmd = [BIN] + (['-u', 'root'] if REFERENCE else []) + list(args)
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=full_env)
+    try:
+        _, err = p.communicate(timeout=timeout)
+        return p.returncode, err.decode(errors='replace')
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        return None, err.decode(errors='replace')
+
+
 def main():
     if not BIN:
         print('TIERCACHE_BIN not set', file=sys.stderr)

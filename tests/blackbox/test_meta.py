@@ -110,6 +110,15 @@ CASES = [
      b'VA 0 h0 l0 t30 W\r\n\r\nVA 0 h1 l0 t30 Z\r\n\r\nHD\r\n'
      b'VA 0 c2 X W\r\n\r\nHD\r\nVA 1 c3 t30 Z X\r\nz\r\nVA 1 Z X\r\nz\r\n'
      b'HD\r\nVA 1 t5 c4 X W\r\nz\r\n'),
+    # u: no bump, the fetched state (h) stays as it was (issue 11 item 7)
+    ('mg_u_no_bump',
+     b'ms nu 3 T100\r\nabc\r\nmg nu s u h\r\nmg nu s h\r\nmg nu s u h\r\n'
+     b'mg nu h v\r\n',
+     b'HD\r\nHD s3 h0\r\nHD s3 h0\r\nHD s3 h1\r\nVA 3 h1\r\nabc\r\n'),
+    ('mg_u_with_touch',
+     b'ms nu2 3 T100\r\nabc\r\nmg nu2 u h l\r\nmg nu2 T50 u h t\r\n'
+     b'mg nu2 h t\r\nmg nu2 h\r\n',
+     b'HD\r\nHD h0 l0\r\nHD h0 t50\r\nHD h0 t50\r\nHD h1\r\n'),
     ('quiet_pipeline',
      b'ms q1 1 q\r\na\r\nms q2 1 q\r\nb\r\nmg q1 v q k\r\nmg q3 v q k\r\nmg q2 v q k\r\nmd q3 q\r\nmd q1 q\r\nmn\r\n',
      b'VA 1 kq1\r\na\r\nVA 1 kq2\r\nb\r\nNF\r\nMN\r\n'),

@@ -62,6 +62,25 @@ class Robust(BBTest):
         self.cmd(c, 'get  sp1\r\n', 'VALUE sp1 0 1\r\nx\r\nEND\r\n')
         self.cmd(c, 'get sp1\r\r\n', 'END\r\n')
 
+    def test_long_complete_lines_are_answered(self):
+        # a line of 2048 bytes or more whose newline arrives with it gets
+        # memcached's reply, not a closed connection (issue 11 item 5)
+        for line, reply in [
+                (b'x' * 3000 + b'\r\n', b'ERROR\r\n'),
+                (b'x' * 2048 + b'\n', b'ERROR\r\n'),
+                (b'x' * 10000 + b'\r\n', b'ERROR\r\n'),
+                (b'set lk 0 0 1 ' + b'a' * 3000 + b'\r\nx\r\n', b'STORED\r\n'),
+                (b'mg ' + b'k' * 3000 + b' v\r\n',
+                 b'CLIENT_ERROR bad command line format\r\n'),
+                (b'delete ' + b'k' * 3000 + b'\r\n',
+                 b'CLIENT_ERROR bad command line format\r\n'),
+                (b'ms lk 2 ' + b'T1 ' * 1000 + b'\r\nxx\r\n',
+                 b'CLIENT_ERROR options flags too long\r\nERROR\r\n'),
+                (b'mn ' + b'a' * 3000 + b'\r\n', b'MN\r\n')]:
+            c = self.conn()
+            self.cmd(c, line, reply)
+            self.cmd(c, b'mn\r\n', b'MN\r\n')
+
     def test_overlong_line_closes(self):
         c = self.conn()
         c.send(b'set ' + b'a' * 3000)

@@ -3,7 +3,7 @@
 #
 #   tests/fuzz/build.sh [SECONDS] [OUTDIR]
 #
-# Builds fuzz_text, fuzz_meta and fuzz_bin with
+# Builds fuzz_text, fuzz_meta, fuzz_bin and fuzz_authfile (the -Y file) with
 # clang -fsanitize=fuzzer,address,undefined (UBSan aborts on the first
 # report) into OUTDIR (default /tmp/tiercache-fuzz), then runs each for
 # SECONDS (default 30; 0 = build only) on a scratch copy of its seed corpus
@@ -31,11 +31,12 @@ build() {
 build fuzz_text "$ROOT/server/proto_text.c" "$ROOT/server/proto_num.c"
 build fuzz_meta "$ROOT/server/proto_meta.c" "$ROOT/server/proto_text.c" "$ROOT/server/proto_num.c"
 build fuzz_bin "$ROOT/server/proto_bin.c"
+build fuzz_authfile "$ROOT/server/authfile.c"
 
 [ "$SECONDS_EACH" -gt 0 ] || exit 0
 
 status=0
-for name in text meta bin; do
+for name in text meta bin authfile; do
     corpus="$OUT/corpus-$name"
     rm -rf "$corpus"
     mkdir -p "$corpus"

@@ -575,7 +575,8 @@ cache_status_e ram_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
     lru_id_e lru = LRU_HOT;
     if (it) {
         lru = item_lru(it);
-        do_item_bump(r, it, now);
+        if (!(rflags & RAM_F_NOBUMP))
+            do_item_bump(r, it, now);
         if (mode != RAM_GET) {
             item_exptime_set(r, it, exptime);
             do_item_modified(r, it, hv);

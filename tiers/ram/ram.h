@@ -216,6 +216,9 @@ bool ram_item_is_flushed(const ram_t *r, const item_t *it, rel_time_t now);
                             counting nothing: the caller asks flash first */
 #define RAM_F_RERUN 0x2u /* a re-run after a flash read: cmd_get/cmd_touch
                             and per-class set counts were already counted */
+#define RAM_F_NOBUMP 0x8u /* ram_get: no LRU bump, FETCHED / ACTIVE and the
+                            access time stay (memcached's DONT_UPDATE,
+                            meta mg's u flag) */
 #define RAM_F_NOSPILL 0x4u /* evictions drop (stall bound passed) */
 
 /* Allocates an unlinked item (refcount 1) with key, flags and exptime set,

@@ -769,7 +769,7 @@ Test(proto_text, over_long_lines)
     cr_assert_eq(consumed, 0);
     cr_assert_eq(text_parse(buf, 4000, &LIMITS, &req, &consumed),
                  TEXT_PARSE_ETOOLONG);
-    /* A 2048-byte line is fine, 2049 is too long even when complete. */
+    /* A complete line is answered (memcached: "ERROR") up to 16 KiB. */
     buf[2048] = '\n';
     cr_assert_eq(text_parse(buf, 2049, &LIMITS, &req, &consumed),
                  TEXT_PARSE_EREPLY);
@@ -777,8 +777,18 @@ Test(proto_text, over_long_lines)
     buf[2048] = 'x';
     buf[2049] = '\n';
     cr_assert_eq(text_parse(buf, 2050, &LIMITS, &req, &consumed),
-                 TEXT_PARSE_ETOOLONG);
+                 TEXT_PARSE_EREPLY);
+    cr_assert_eq(consumed, 2050);
+    buf[2049] = 'x';
+    buf[TEXT_LINE_WHOLE_MAX] = '\n';
+    cr_assert_eq(text_parse(buf, TEXT_LINE_WHOLE_MAX + 1, &LIMITS, &req,
+                            &consumed), TEXT_PARSE_EREPLY);
+    buf[TEXT_LINE_WHOLE_MAX] = 'x';
+    buf[TEXT_LINE_WHOLE_MAX + 1] = '\n';
+    cr_assert_eq(text_parse(buf, TEXT_LINE_WHOLE_MAX + 2, &LIMITS, &req,
+                            &consumed), TEXT_PARSE_ETOOLONG);
     cr_assert_eq(consumed, 0);
+    buf[TEXT_LINE_WHOLE_MAX + 1] = 'x';
 
     /* Multi-get lines may be longer: get/gets (memcached), gat/gats (us). */
     const char *pre[] = {"get ", "gets ", "gat 0 ", "gats 0 ",

@@ -169,8 +169,42 @@ Test(settings, bad_command_lines)
     cr_assert_eq(parse("-9", NULL), SETTINGS_EUSAGE, "unknown flag");
     cr_assert_eq(parse("--no-such-option", NULL), SETTINGS_EUSAGE);
     cr_assert_eq(parse("stray", NULL), SETTINGS_EUSAGE, "non-option argument");
-    cr_assert_eq(parse("-S", NULL), SETTINGS_OK, "meaningless flags warn, not fail");
+    cr_assert_eq(parse("-N", "4", NULL), SETTINGS_OK, "meaningless flags warn, not fail");
     cr_assert_eq(parse("-U", "0", NULL), SETTINGS_OK);
+}
+
+Test(settings, auth_flags_force_their_protocol)
+{
+    cr_assert_eq(parse("-S", NULL), SETTINGS_OK);
+    cr_assert(s.sasl);
+    cr_assert_str_eq(s.protocol, "binary");
+    cr_assert_eq(parse("-S", "-B", "binary", NULL), SETTINGS_OK);
+    cr_assert_eq(parse("-S", "-B", "ascii", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-S", "-B", "auto", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-S", "-U", "11211", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-Y", "/some/file", NULL), SETTINGS_OK);
+    cr_assert_str_eq(s.auth_file, "/some/file");
+    cr_assert_str_eq(s.protocol, "ascii");
+    cr_assert_eq(parse("-Y", "f", "-B", "auto", NULL), SETTINGS_OK);
+    cr_assert_eq(parse("-Y", "f", "-B", "binary", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-Y", "f", "-U", "11211", NULL), SETTINGS_EUSAGE);
+    /* both: ascii authentication on text (memcached); any -B refused */
+    cr_assert_eq(parse("-S", "-Y", "f", NULL), SETTINGS_OK);
+    cr_assert_str_eq(s.protocol, "ascii");
+    cr_assert_eq(parse("-S", "-Y", "f", "-B", "binary", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-S", "-Y", "f", "-B", "ascii", NULL), SETTINGS_EUSAGE);
+}
+
+Test(settings, limits_are_kept)
+{
+    cr_assert_eq(parse("-o", "idle_timeout=7,read_buf_mem_limit=3", NULL),
+                 SETTINGS_OK);
+    cr_assert_eq(s.idle_timeout, 7);
+    cr_assert_eq(s.read_buf_mem_limit, 3);
+    cr_assert_eq(parse("-o", "read_buf_mem_limit=abc", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-o", "idle_timeout=-1", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("-k", NULL), SETTINGS_OK);
+    cr_assert(s.lock_memory);
 }
 
 Test(settings, help_and_version_exit)
