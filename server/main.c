@@ -300,6 +300,7 @@ int main(int argc, char **argv)
     /* a stop signal that came during start-up: do not enter the loop */
     if (pending_signal == SIGUSR1)
         atomic_store(&srv.graceful, true);
+    srv.served = true;
     if (pending_signal == 0)
         event_base_dispatch(srv.base);
     if (atomic_load(&srv.graceful))
@@ -324,7 +325,11 @@ out:
         event_free(srv.shutdown_ev);
     if (srv.base)
         event_base_free(srv.base);
-    cache_destroy(&srv.cache);
+    /* a start that failed before serving leaves no flash file it made */
+    if (rc != 0 && !srv.served)
+        cache_destroy_unstarted(&srv.cache);
+    else
+        cache_destroy(&srv.cache);
     authfile_destroy(&srv.authfile);
     auth_sasl_destroy(&srv.sasl);
     if (settings.pidfile)

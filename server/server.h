@@ -45,6 +45,7 @@ typedef struct server {
     server_stats_t stats_base;   /* `stats reset` baseline */
     atomic_bool stopping;
     atomic_bool graceful;        /* stop asked by `shutdown graceful`/SIGUSR1 */
+    bool served;                 /* main: the event loop was entered */
     struct event *shutdown_ev;   /* activated by server_request_shutdown */
     struct authfile *authfile;   /* -Y: the users (NULL: no ascii auth) */
     struct auth_sasl *sasl;      /* -S: Cyrus SASL (NULL: off) */

@@ -39,6 +39,7 @@ struct cache {
     ram_wsum_t retired;      /* [wlock] counters of destroyed workers */
     ram_wsum_t base;         /* [wlock] sums at the last stats reset */
     tier_t *tier;            /* NULL without a flash tier */
+    bool unstarted;          /* cache_destroy_unstarted */
 };
 
 const char *cache_strerror(cache_status_e status)
@@ -143,13 +144,23 @@ void cache_destroy(cache_t **cp)
         tier_worker_destroy(&w->tw);
         free(w);
     }
-    if (c->tier)
+    if (c->tier && c->unstarted)
+        tier_destroy_unstarted(&c->tier);
+    else if (c->tier)
         tier_persist(c->tier); /* a clean stop: the next start is warm */
     tier_destroy(&c->tier); /* the writer finishes its pending items */
     ram_teardown(&c->ram);
     pthread_mutex_destroy(&c->wlock);
     free(c);
     *cp = NULL;
+}
+
+void cache_destroy_unstarted(cache_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    (*cp)->unstarted = true;
+    cache_destroy(cp);
 }
 
 cache_status_e cache_worker_create(cache_t *c, cache_worker_t **out)

@@ -130,8 +130,13 @@ void cache_settings_default(cache_settings_t *s);
 cache_status_e cache_create(cache_t **out, const cache_settings_t *s);
 
 /* Stops background threads, frees everything, sets *c to NULL. Every worker
- * must have been destroyed first. NULL-safe. */
+ * must have been destroyed first. With a flash tier this is the clean stop:
+ * RAM items are written to flash and the next start is warm. NULL-safe. */
 void cache_destroy(cache_t **c);
+
+/* As cache_destroy, for a start that failed before it served: a flash file
+ * this start created is removed; one that existed keeps what it held. */
+void cache_destroy_unstarted(cache_t **c);
 
 /* Per-thread context. */
 cache_status_e cache_worker_create(cache_t *c, cache_worker_t **out);

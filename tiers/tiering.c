@@ -391,6 +391,17 @@ void tier_persist(tier_t *t)
     free(pc.v);
 }
 
+void tier_destroy_unstarted(tier_t **tp)
+{
+    if (!tp || !*tp)
+        return;
+    if (flash_file_created((*tp)->f))
+        flash_destroy_unstarted(&(*tp)->f);
+    else
+        tier_persist(*tp); /* what it recovered stays for the next start */
+    tier_destroy(tp);
+}
+
 void tier_destroy(tier_t **tp)
 {
     if (!tp || !*tp)

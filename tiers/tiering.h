@@ -43,6 +43,10 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s);
  * start then sees a run that did not stop cleanly. Blocking.
  */
 void tier_persist(tier_t *t);
+/* A start that failed before serving: a flash file this start created is
+ * removed (flash_destroy_unstarted); one that existed is stopped cleanly
+ * (tier_persist), so what it held stays. NULL-safe. */
+void tier_destroy_unstarted(tier_t **t);
 /* Stops the flash writer (its pending items are done first), frees all.
  * Every tier_worker_t must be destroyed first. NULL-safe. */
 void tier_destroy(tier_t **t);

@@ -17,6 +17,7 @@ Bounded: about a minute (more in the sanitizer build).
 import os
 import random
 import signal
+import subprocess
 import tempfile
 import time
 import unittest
@@ -247,6 +248,41 @@ class Restart(BBTest):
                     self.assertEqual(got[k][0], new.get(k), '%s: %r came back' % (change, k))
             self.down(srv, c)
             os.unlink(self.path)
+
+    def test_failed_start_after_flash_open(self):
+        """A start that fails after the flash file was opened (its port is
+        taken): a file it created is removed; an existing one keeps what it
+        held for the next start."""
+        import socket as sk
+        busy = sk.socket()
+        busy.bind((harness.HOST, 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        try:
+            def start_on_busy_port(path):
+                p = subprocess.run([harness.BIN, '-p', str(port), '-l', harness.HOST,
+                                    '-m', '4', '--flash-path', path, '--flash-size', '64m',
+                                    '--flash-segment-size', '1m'],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, timeout=30)
+                return p.returncode, p.stderr.decode('utf-8', 'replace')
+            new = os.path.join(self.dir, 'new-flash')
+            rc, err = start_on_busy_port(new)
+            self.assertNotEqual(rc, 0, err)
+            self.assertFalse(os.path.exists(new), 'the failed start left its file: ' + err)
+            srv, c = self.up()
+            keys = self.load(c, b'p', n_ram=2)
+            before = meta_all(c, keys)
+            self.down(srv, c)
+            rc, err = start_on_busy_port(self.path)
+            self.assertNotEqual(rc, 0, err)
+            srv, c = self.up()
+            self.assertEqual(c.stats()['flash_recovery'], 'clean')
+            after = meta_all(c, keys)
+            self.assertEqual(sorted(after), sorted(before), 'a failed start lost items')
+            self.down(srv, c)
+        finally:
+            busy.close()
 
 
 if __name__ == '__main__':

@@ -217,6 +217,15 @@ typedef struct flash_persist_report {
 flash_status_e flash_persist(flash_t *f, const flash_persist_state_t *st,
                              flash_persist_report_t *rep, char *err, size_t errlen);
 
+/* Did flash_create create the file (it did not exist before)? O(1). */
+bool flash_file_created(const flash_t *f);
+
+/* For a start that failed after flash_create created the file (the server
+ * never served): as flash_destroy, and the file is removed. A file that
+ * existed before is kept as it is (call flash_persist first to keep its
+ * contents). NULL-safe. */
+void flash_destroy_unstarted(flash_t **f);
+
 /* Stops the writer (finishing the items it has), waits for IO, frees all.
  * Every flash_worker_t must be destroyed first. NULL-safe; sets *f NULL. */
 void flash_destroy(flash_t **f);

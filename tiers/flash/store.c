@@ -580,6 +580,20 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     return FLASH_OK;
 }
 
+bool flash_file_created(const flash_t *f)
+{
+    return device_created(f->dev);
+}
+
+void flash_destroy_unstarted(flash_t **pf)
+{
+    if (!pf || !*pf)
+        return;
+    flash_writer_stop(*pf);
+    device_discard(&(*pf)->dev);
+    flash_destroy(pf);
+}
+
 void flash_destroy(flash_t **pf)
 {
     if (!pf || !*pf)
