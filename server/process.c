@@ -312,14 +312,6 @@ static void metadump_resume(conn_t *c);
 void process_resume(conn_t *c, conn_park_e kind)
 {
     conn_slot_t *s0 = conn_slot(c, 0);
-    if (kind == CONN_PARK_META) {
-        process_meta_resume(c);
-        return;
-    }
-    if (kind == CONN_PARK_BIN) {
-        process_bin_resume(c);
-        return;
-    }
     c->noreply = c->park_noreply;
     switch (kind) {
     case CONN_PARK_GET:
