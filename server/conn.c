@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "tls.h"
 #include "proto_text.h"
 #include "worker.h"
 
@@ -101,7 +102,21 @@ static conn_proto_e forced_proto(const worker_t *w)
     return protocol_forced(w->srv->settings->protocol);
 }
 
+static conn_t *create(worker_t *w, int fd, bool is_unix,
+                      const char *listen_addr, bool tls);
+
 conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
+{
+    return create(w, fd, is_unix, listen_addr, false);
+}
+
+conn_t *conn_create_tls(worker_t *w, int fd, const char *listen_addr)
+{
+    return create(w, fd, false, listen_addr, true);
+}
+
+static conn_t *create(worker_t *w, int fd, bool is_unix,
+                      const char *listen_addr, bool tls)
 {
     conn_t *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -112,6 +127,14 @@ conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
     c->w = w;
     c->fd = fd;
     transport_plain_init(&c->tx, fd);
+    if (tls && (w->srv->tls == NULL ||
+                !tls_transport_init(&c->tx, w->srv->tls, fd, w->id,
+                                    atomic_load(&w->srv->verbose)))) {
+        close(fd);
+        free(c);
+        atomic_fetch_sub(&w->srv->curr_conns, 1);
+        return NULL;
+    }
     c->is_unix = is_unix;
     c->proto = forced_proto(w);
     snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", listen_addr);
@@ -126,7 +149,7 @@ conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
     }
     set_events(c, EV_READ);
     if (!c->ev_added) {
-        close(fd);
+        transport_close(&c->tx);
         free(c);
         atomic_fetch_sub(&w->srv->curr_conns, 1);
         return NULL;

@@ -198,6 +198,11 @@ typedef struct conn {
 conn_t *conn_create(struct worker *w, int fd, bool is_unix,
                     const char *listen_addr);
 
+/* The same for a socket of a TLS listener: the connection reads and writes
+ * through a TLS transport (tls.h, w->srv->tls). On failure closes fd and
+ * returns NULL. Worker thread only. */
+conn_t *conn_create_tls(struct worker *w, int fd, const char *listen_addr);
+
 /* Creates a datagram connection on worker `w` for UDP socket `fd` (owned
  * from then on: conn_close closes it), with a malloc'd read buffer of
  * `rbuf_size` bytes (not BUFPOOL_BUF_SIZE) and links it in w->conns. No

@@ -15,6 +15,7 @@
 
 #include "server.h"
 #include "stats.h"
+#include "tls.h"
 #include "worker.h"
 
 static server_t *srv_of(conn_t *c) { return c->w->srv; }
@@ -732,6 +733,24 @@ static void reply_slabs(conn_t *c, char **tok, size_t n)
     c->noreply = saved;
 }
 
+/* refresh_certs [noreply]: memcached's "OK", or its error line, which
+ * noreply does not silence (nor "Error TLS not enabled" without -Z). */
+static void reply_refresh_certs(conn_t *c, char **tok, size_t n)
+{
+    server_t *srv = srv_of(c);
+    char err[1024];
+    bool saved = c->noreply;
+    c->noreply = false;
+    if (srv->tls == NULL) {
+        conn_reply(c, "Error TLS not enabled");
+    } else if (tls_ctx_refresh(srv->tls, err, sizeof(err)) != TLS_OK) {
+        conn_reply(c, err);
+    } else if (!(n >= 2 && strcmp(tok[n - 1], "noreply") == 0)) {
+        conn_reply(c, "OK");
+    }
+    c->noreply = saved;
+}
+
 static void reply_admin(conn_t *c, const text_request_t *req)
 {
     char buf[256];
@@ -750,6 +769,8 @@ static void reply_admin(conn_t *c, const text_request_t *req)
                              : "ERROR");
     } else if (n >= 1 && strcmp(tok[0], "watch") == 0) {
         conn_reply(c, "SERVER_ERROR watch not supported");
+    } else if (n >= 1 && strcmp(tok[0], "refresh_certs") == 0) {
+        reply_refresh_certs(c, tok, n);
     } else {
         conn_reply(c, "ERROR");
     }

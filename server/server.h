@@ -21,6 +21,7 @@ struct event_base;
 struct event;
 struct worker;
 struct listener;
+struct tls_ctx;
 
 typedef struct server {
     settings_t *settings;
@@ -29,6 +30,7 @@ typedef struct server {
     struct worker **workers;
     unsigned nworkers;
     struct listener *listener;
+    struct tls_ctx *tls;         /* -Z: the TLS context (tls.h), else NULL */
     int tcp_port;                /* bound TCP port (for -p 0), 0 if none */
     int64_t started;             /* unix time at start */
     atomic_int verbose;          /* -v level, changed by `verbosity` */

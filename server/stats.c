@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "outq.h"
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
 
 static const struct {
@@ -80,6 +81,7 @@ static const char *const general[] = {
     "lru_crawler_starts", "lru_maintainer_juggles", "malloc_fails",
     "log_worker_dropped", "log_worker_written", "log_watcher_skipped",
     "log_watcher_sent", "log_watchers",
+    "ssl_handshake_errors", "time_since_server_cert_refresh", /* -Z only */
     "extstore_compact_lost", "extstore_compact_rescues",
     "extstore_compact_skipped", "extstore_page_allocs",
     "extstore_page_evictions", "extstore_page_reclaims",
@@ -206,6 +208,12 @@ static bool special(server_t *srv, const char *name, outq_t *q)
         emit_u64(q, name, atomic_load(&srv->listen_disabled_num));
     } else if (strcmp(name, "threads") == 0) {
         emit_u64(q, name, srv->nworkers);
+    } else if (strcmp(name, "ssl_handshake_errors") == 0) {
+        if (srv->tls)
+            emit_u64(q, name, tls_handshake_errors(srv->tls));
+    } else if (strcmp(name, "time_since_server_cert_refresh") == 0) {
+        if (srv->tls)
+            emit_u64(q, name, (uint64_t)tls_since_refresh(srv->tls));
     } else {
         return false;
     }
