@@ -20,6 +20,7 @@ struct tls_ctx {
     pthread_mutex_t lock;  /* guards ctx (swapped by a refresh) */
     SSL_CTX *ctx;
     atomic_ullong handshake_errors;
+    atomic_ullong new_sessions; /* ssl_session_cache: sessions cached */
     atomic_llong loaded;   /* unix time of the last (re)load */
     unsigned nworkers;
     char **wbufs;          /* one ssl_wbuf_size buffer per worker */
@@ -58,6 +59,18 @@ static const char *ssl_error(char *buf, size_t len)
         ERR_error_string_n(e, buf, len);
     ERR_clear_error();
     return buf;
+}
+
+/* ssl_session_cache: a session was cached (memcached's ssl_new_sessions).
+ * The SSL's app data is its tls_conn_t. Returns 0: the cache keeps no
+ * extra reference. */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    tls_conn_t *tc = SSL_get_app_data(ssl);
+    (void)sess;
+    if (tc != NULL)
+        atomic_fetch_add(&tc->owner->new_sessions, 1);
+    return 0;
 }
 
 /* A new SSL_CTX from the settings, or NULL with a message in err. */
@@ -104,9 +117,13 @@ static SSL_CTX *build(const settings_t *s, char *err, size_t errlen)
                  "(-o ssl_key=FILE)");
         goto fail;
     }
-    if (!SSL_CTX_use_PrivateKey_file(ctx, s->ssl_key, s->ssl_keyformat) ||
-        !SSL_CTX_check_private_key(ctx)) {
+    if (!SSL_CTX_use_PrivateKey_file(ctx, s->ssl_key, s->ssl_keyformat)) {
         snprintf(err, errlen, "Error loading the key: %s : %s", s->ssl_key,
+                 ssl_error(reason, sizeof(reason)));
+        goto fail;
+    }
+    if (!SSL_CTX_check_private_key(ctx)) {
+        snprintf(err, errlen, "Error validating the certificate: %s",
                  ssl_error(reason, sizeof(reason)));
         goto fail;
     }
@@ -130,11 +147,18 @@ static SSL_CTX *build(const settings_t *s, char *err, size_t errlen)
     SSL_CTX_set_session_id_context(
         ctx, (const unsigned char *)TLS_SESSION_ID_CONTEXT,
         strlen(TLS_SESSION_ID_CONTEXT));
-    SSL_CTX_set_session_cache_mode(ctx, s->ssl_session_cache
-                                            ? SSL_SESS_CACHE_SERVER
-                                            : SSL_SESS_CACHE_OFF);
+    if (s->ssl_session_cache) {
+        SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    } else {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    }
     if (s->ssl_kernel_tls)
         SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+    /* as memcached: no renegotiation, idle connections drop their record
+     * buffers */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     ERR_clear_error();
     return ctx;
 fail:
@@ -207,6 +231,16 @@ tls_status_e tls_ctx_refresh(tls_ctx_t *t, char *err, size_t errlen)
 uint64_t tls_handshake_errors(const tls_ctx_t *t)
 {
     return atomic_load(&t->handshake_errors);
+}
+
+uint64_t tls_new_sessions(const tls_ctx_t *t)
+{
+    return atomic_load(&t->new_sessions);
+}
+
+bool tls_session_cache(const tls_ctx_t *t)
+{
+    return t->s->ssl_session_cache;
 }
 
 int64_t tls_since_refresh(const tls_ctx_t *t)
@@ -358,6 +392,7 @@ bool tls_transport_init(transport_t *t, tls_ctx_t *ctx, int fd,
         return false;
     }
     SSL_set_accept_state(tc->ssl);
+    SSL_set_app_data(tc->ssl, tc);
     tc->owner = ctx;
     tc->wbuf = ctx->wbufs[worker];
     tc->verbose = verbose;

@@ -61,6 +61,9 @@ tls_status_e tls_ctx_refresh(tls_ctx_t *ctx, char *err, size_t errlen);
 /* `stats`: handshakes that failed, and seconds since the certificates were
  * (re)loaded. */
 uint64_t tls_handshake_errors(const tls_ctx_t *ctx);
+/* With ssl_session_cache (tls_session_cache() true): sessions cached. */
+uint64_t tls_new_sessions(const tls_ctx_t *ctx);
+bool tls_session_cache(const tls_ctx_t *ctx);
 int64_t tls_since_refresh(const tls_ctx_t *ctx);
 
 /*

@@ -375,6 +375,26 @@ class TestSettings(TLSTest):
             self.assertTrue(s2.session_reused)
         finally:
             s2.close()
+        # TLS 1.2 resumed from a ticket above (nothing cached); a TLS 1.3
+        # session's tickets are cached and counted
+        c3 = self.tconn(srv)
+        self.cmd(c3, b'get a\r\n', b'END\r\n')
+        self.assertGreaterEqual(int(self.stat(c3, 'ssl_new_sessions')), 1)
+        # the counter exists only with the cache
+        plain = self.tls_server()
+        self.assertNotIn('ssl_new_sessions', self.stats(self.tconn(plain)))
+
+    def test_kernel_tls(self):
+        # OpenSSL uses the kernel's TLS where it can and falls back where it
+        # cannot (no tls module here is fine): either way, bytes must flow
+        srv = self.tls_server('ssl_kernel_tls')
+        # (memcached 1.6.18 stalls on a 100 KB reply with ssl_kernel_tls on
+        # this machine: it gets 1 KB)
+        v = b'k' * (1000 if harness.REFERENCE else 100000)
+        for mx in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            c = self.tconn(srv, client_ctx(max_version=mx))
+            self.cmd(c, b'set kt 0 0 %d\r\n%s\r\nget kt\r\n' % (len(v), v),
+                     b'STORED\r\nVALUE kt 0 %d\r\n%s\r\nEND\r\n' % (len(v), v))
 
 
 class TestClientCerts(TLSTest):
