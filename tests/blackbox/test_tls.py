@@ -238,6 +238,21 @@ class TestProtocols(TLSTest):
         self.cmd(c, b'get big big\r\n',
                  (b'VALUE big 0 %d\r\n%s\r\n' % (len(v), v)) * 2 + b'END\r\n')
 
+    def test_slow_reader(self):
+        # a reply far over the queue's cap to a client that reads late:
+        # the server waits on the socket (TLS writes that would block are
+        # retried with the same bytes) and every byte arrives in order
+        c = self.tconn(self.srv)
+        v = os.urandom(200000)
+        self.cmd(c, b'set slow 0 0 %d\r\n%s\r\n' % (len(v), v), b'STORED\r\n')
+        n = 40   # 8 MB of replies
+        c.send(b''.join(b'get slow\r\nmn\r\n' for _ in range(n)))
+        time.sleep(1.0)
+        one = b'VALUE slow 0 %d\r\n%s\r\nEND\r\nMN\r\n' % (len(v), v)
+        for i in range(n):
+            self.assertEqual(c.recv_exact(len(one), timeout=20), one, i)
+        self.cmd(c, b'mn\r\n', b'MN\r\n')
+
     def test_meta(self):
         c = self.tconn(self.srv)
         self.cmd(c, b'ms mk 2 T0\r\nhi\r\nmg mk v\r\nmn\r\n',
