@@ -38,7 +38,8 @@
     X(verify, "verify", FLAG, "off", "check every reply (values derive from key and version; exit 1 on a wrong value)") \
     X(seed, "seed", UINT, "1", "random seed (key choice, op mix)") \
     X(json, "json", STR, "", "also write the results as JSON to this file") \
-    X(quiet, "quiet", FLAG, "off", "no progress line on stderr")
+    X(quiet, "quiet", FLAG, "off", "no progress line on stderr") \
+    X(tls, "tls", FLAG, "off", "speak TLS (OpenSSL; the server's certificate is not checked: loopback benchmarks)")
 
 #define OPT_CTYPE_STR const char *
 #define OPT_CTYPE_UINT uint64_t
