@@ -321,6 +321,44 @@ class TestProtocols(TLSTest):
         self.cmd(self.tconn(self.srv), b'get x\r\n', b'END\r\n')
         self.assertTrue(self.srv.alive())
 
+    def test_garbage_and_aborted_handshakes(self):
+        # random bytes, a TLS record header with junk behind it, a client
+        # that leaves after its ClientHello, one that leaves at once: each
+        # is closed, none is served, and the server goes on
+        import random
+        rng = random.Random(11)
+        junk = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 600)))
+                for _ in range(12)]
+        junk += [b'\x16\x03\x01' + struct.pack('>H', n) +
+                 bytes(rng.randrange(256) for _ in range(min(n, 300)))
+                 for n in (0, 5, 300, 16384, 65535)]
+        for data in junk:
+            p = self.srv.conn()
+            self._conns.append(p)
+            p.send(data)
+            if data[:1] != b'\x16' or len(data) > 5 + 300:
+                closed, got = read_to_close(p)
+                self.assertTrue(closed, data[:20])
+                self.assertNotIn(b'VALUE', got)
+            p.close()
+        for _ in range(5):
+            raw = socket.create_connection((harness.HOST, self.srv.port),
+                                           timeout=5)
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            obj = client_ctx().wrap_bio(incoming, outgoing)
+            try:
+                obj.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            raw.sendall(outgoing.read())   # the ClientHello, then leave
+            raw.close()
+            socket.create_connection((harness.HOST, self.srv.port),
+                                     timeout=5).close()
+        c = self.tconn(self.srv)
+        self.cmd(c, b'set after 0 0 2\r\nok\r\nget after\r\n',
+                 b'STORED\r\nVALUE after 0 2\r\nok\r\nEND\r\n')
+        self.assertTrue(self.srv.alive())
+
     def test_stats_names(self):
         c = self.tconn(self.srv)
         st = self.stats(c)
