@@ -5,11 +5,13 @@ directory (a throwaway CA, server certificates, a client certificate and
 one from a foreign CA) and removed at the end; nothing is committed.
 
   - text, meta and binary protocols over TLS, pipelined, a value of many
-    TLS records; pymemcache with an ssl.SSLContext; `openssl s_client`;
+    TLS records, a slow reader of 8 MB of replies; pymemcache with an
+    ssl.SSLContext; `openssl s_client`;
   - ssl_verify_mode 2/3 with ssl_ca_cert: a client without a certificate,
     or with one from another CA, gets nothing; one with a good one works;
   - a plain TCP client on a TLS port is closed, counted in
-    ssl_handshake_errors, and the server goes on;
+    ssl_handshake_errors, and the server goes on; so do random bytes, junk
+    TLS records and handshakes abandoned after the ClientHello;
   - a `notls:` listener serves plain TCP beside the TLS one; UDP (-U) and
     a unix socket stay plaintext, as memcached's;
   - refresh_certs picks up a new certificate (new connections get it,
