@@ -21,10 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "auth_sasl.h"
-#include "process.h"
-#include "proto_bin.h"
+#include "protocol.h"
+#include "tls.h"
 #include "proto_text.h"
 #include "worker.h"
 
@@ -98,19 +97,27 @@ static void describe_peer(conn_t *c)
     }
 }
 
-/* The protocol -B forces on every connection, or CONN_PROTO_AUTO (chosen
- * from a connection's first byte; for UDP, from each datagram's). */
+/* The protocol -B forces on every connection, or CONN_PROTO_AUTO. */
 static conn_proto_e forced_proto(const worker_t *w)
 {
-    const char *proto = w->srv->settings->protocol;
-    if (proto && strcmp(proto, "ascii") == 0)
-        return CONN_PROTO_TEXT;
-    if (proto && strcmp(proto, "binary") == 0)
-        return CONN_PROTO_BIN;
-    return CONN_PROTO_AUTO;
+    return protocol_forced(w->srv->settings->protocol);
 }
 
+static conn_t *create(worker_t *w, int fd, bool is_unix,
+                      const char *listen_addr, bool tls);
+
 conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
+{
+    return create(w, fd, is_unix, listen_addr, false);
+}
+
+conn_t *conn_create_tls(worker_t *w, int fd, const char *listen_addr)
+{
+    return create(w, fd, false, listen_addr, true);
+}
+
+static conn_t *create(worker_t *w, int fd, bool is_unix,
+                      const char *listen_addr, bool tls)
 {
     conn_t *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -120,6 +127,15 @@ conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
     }
     c->w = w;
     c->fd = fd;
+    transport_plain_init(&c->tx, fd);
+    if (tls && (w->srv->tls == NULL ||
+                !tls_transport_init(&c->tx, w->srv->tls, fd, w->id,
+                                    atomic_load(&w->srv->verbose)))) {
+        close(fd);
+        free(c);
+        atomic_fetch_sub(&w->srv->curr_conns, 1);
+        return NULL;
+    }
     c->is_unix = is_unix;
     c->proto = forced_proto(w);
     snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", listen_addr);
@@ -134,7 +150,7 @@ conn_t *conn_create(worker_t *w, int fd, bool is_unix, const char *listen_addr)
     }
     set_events(c, EV_READ);
     if (!c->ev_added) {
-        close(fd);
+        transport_close(&c->tx);
         free(c);
         atomic_fetch_sub(&w->srv->curr_conns, 1);
         return NULL;
@@ -188,7 +204,7 @@ void conn_close(conn_t *c)
     cache_item_release(w->cw, &c->item);
     outq_destroy(&c->out);
     release_rbuf(c);
-    close(c->fd);
+    transport_close(&c->tx);
     c->fd = -1;
     atomic_fetch_sub(&w->srv->curr_conns, 1);
     if (c->inflight > 0) {
@@ -349,7 +365,7 @@ void conn_start_swallow(conn_t *c, size_t n)
     atomic_store(&c->pub_state, PUB_SWALLOW);
 }
 
-static void consume(conn_t *c, size_t n)
+void conn_consume(conn_t *c, size_t n)
 {
     c->rpos += n;
     c->rlen -= n;
@@ -370,7 +386,7 @@ static bool ensure_rbuf(conn_t *c)
 }
 
 /* Doubles rbuf (a long get line). False at the limit or on OOM. */
-static bool grow_rbuf(conn_t *c)
+bool conn_grow_rbuf(conn_t *c)
 {
     size_t max = CONN_GET_LINE_MAX + TEXT_LINE_MAX;
     if (c->rsize >= max)
@@ -402,20 +418,15 @@ static io_status_e read_rbuf(conn_t *c, bool *short_read)
     size_t room = c->rsize - c->rlen;
     if (room == 0)
         return IO_CLOSED;
-    for (;;) {
-        ssize_t n = read(c->fd, c->rbuf + c->rlen, room);
-        if (n > 0) {
-            c->rlen += (size_t)n;
-            STATS_ADD(&c->w->stats, bytes_read, (uint64_t)n);
-            *short_read = (size_t)n < room;
-            return IO_DATA;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return IO_AGAIN;
-        return IO_CLOSED;
+    size_t n = 0;
+    transport_status_e st = transport_read(&c->tx, c->rbuf + c->rlen, room, &n);
+    if (st == TRANSPORT_OK) {
+        c->rlen += n;
+        STATS_ADD(&c->w->stats, bytes_read, (uint64_t)n);
+        *short_read = n < room;
+        return IO_DATA;
     }
+    return st == TRANSPORT_AGAIN ? IO_AGAIN : IO_CLOSED;
 }
 
 /* NREAD: one readv into the item's value, the crlf and rbuf. */
@@ -440,28 +451,21 @@ static io_status_e read_nread(conn_t *c, bool *short_read)
     iov[n++].iov_len = c->rsize;
     for (int i = 0; i < n; i++)
         want += iov[i].iov_len;
-    for (;;) {
-        ssize_t r = readv(c->fd, iov, n);
-        if (r > 0) {
-            size_t got = (size_t)r;
-            STATS_ADD(&c->w->stats, bytes_read, (uint64_t)r);
-            *short_read = got < want;
-            size_t k = got < c->nleft ? got : c->nleft;
-            c->ndata += k;
-            c->nleft -= k;
-            got -= k;
-            k = got < 2 - c->ncrlf ? got : 2 - c->ncrlf;
-            c->ncrlf += k;
-            got -= k;
-            c->rlen = got;
-            return IO_DATA;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return IO_AGAIN;
-        return IO_CLOSED;
-    }
+    size_t got = 0;
+    transport_status_e st = transport_readv(&c->tx, iov, n, &got);
+    if (st != TRANSPORT_OK)
+        return st == TRANSPORT_AGAIN ? IO_AGAIN : IO_CLOSED;
+    STATS_ADD(&c->w->stats, bytes_read, (uint64_t)got);
+    *short_read = got < want;
+    size_t k = got < c->nleft ? got : c->nleft;
+    c->ndata += k;
+    c->nleft -= k;
+    got -= k;
+    k = got < 2 - c->ncrlf ? got : 2 - c->ncrlf;
+    c->ncrlf += k;
+    got -= k;
+    c->rlen = got;
+    return IO_DATA;
 }
 
 /* Moves buffered bytes into the item being read; true when complete. */
@@ -472,121 +476,13 @@ static bool fill_nread(conn_t *c)
         memcpy(c->ndata, c->rbuf + c->rpos, k);
         c->ndata += k;
         c->nleft -= k;
-        consume(c, k);
+        conn_consume(c, k);
     }
     while (c->nleft == 0 && c->ncrlf < 2 && c->rlen > 0) {
         c->crlf[c->ncrlf++] = c->rbuf[c->rpos];
-        consume(c, 1);
+        conn_consume(c, 1);
     }
     return c->nleft == 0 && c->ncrlf == 2;
-}
-
-typedef enum parse_result {
-    PR_DONE = 0,  /* a request was handled */
-    PR_MORE,      /* need more bytes */
-    PR_CLOSE,     /* close the connection */
-} parse_result_e;
-
-/* What an authentication gate's answer (auth.h) means here. */
-static parse_result_e auth_result(conn_t *c, auth_step_e as)
-{
-    if (as == AUTH_DONE)
-        return PR_DONE;
-    if (as == AUTH_MORE && !(c->rlen == c->rsize && !grow_rbuf(c)))
-        return PR_MORE;
-    return PR_CLOSE;
-}
-
-/* One binary request (proto_bin.h): header, extras and key from rbuf; a
- * value goes through NREAD, a refused one through SWALLOW. */
-static parse_result_e parse_bin(conn_t *c)
-{
-    bin_request_t req;
-    size_t used = 0;
-    if (c->w->srv->sasl != NULL) {
-        auth_step_e as = auth_sasl_bin_step(c, c->w->srv->sasl);
-        if (as != AUTH_PASS)
-            return auth_result(c, as);
-    }
-    memset(&req, 0, sizeof(req));
-    /* no value limit here: cache_item_alloc() refuses what cannot fit and
-     * the value is then swallowed, never buffered */
-    bin_parse_status_e st = bin_parse((const uint8_t *)c->rbuf + c->rpos,
-                                      c->rlen, NULL, &req, &used);
-    switch (st) {
-    case BIN_PARSE_OK:
-        process_bin(c, &req);
-        consume(c, used);
-        return PR_DONE;
-    case BIN_PARSE_EREPLY:
-        process_bin_error(c, &req);
-        if (req.close) {
-            c->close_after_write = true;
-            c->rlen = c->rpos = 0;
-            return PR_DONE;
-        }
-        consume(c, used);
-        conn_start_swallow(c, req.swallow);
-        return PR_DONE;
-    case BIN_PARSE_EUNFIN:
-        if (c->rlen == c->rsize && !grow_rbuf(c))
-            return PR_CLOSE;
-        return PR_MORE;
-    case BIN_PARSE_ECLOSE:
-    default:
-        return PR_CLOSE;
-    }
-}
-
-static parse_result_e parse_one(conn_t *c)
-{
-    static const text_limits_t limits = {
-        .line_max = TEXT_LINE_MAX,
-        .get_line_max = CONN_GET_LINE_MAX,
-    };
-    if (c->proto == CONN_PROTO_AUTO) {
-        c->proto = (unsigned char)c->rbuf[c->rpos] == BIN_MAGIC_REQ
-                       ? CONN_PROTO_BIN
-                       : CONN_PROTO_TEXT;
-        if (atomic_load(&c->w->srv->verbose) > 1 && c->proto == CONN_PROTO_BIN)
-            fprintf(stderr, "%d: Client using the binary protocol\n", c->fd);
-    }
-    if (c->proto == CONN_PROTO_BIN)
-        return parse_bin(c);
-    if (c->w->srv->authfile != NULL && !c->authed)
-        return auth_result(c, auth_ascii_step(c));
-    text_request_t req;
-    size_t used = 0;
-    memset(&req, 0, sizeof(req));
-    text_parse_status_e st =
-        text_parse(c->rbuf + c->rpos, c->rlen, &limits, &req, &used);
-    switch (st) {
-    case TEXT_PARSE_OK:
-        if (req.cmd == TEXT_CMD_META) {
-            process_meta(c, req.args, req.args_len);
-            consume(c, used);
-            return PR_DONE;
-        }
-        c->noreply = req.noreply;
-        process_text(c, &req);
-        consume(c, used);
-        c->noreply = false;
-        return PR_DONE;
-    case TEXT_PARSE_EREPLY:
-        c->noreply = req.noreply;
-        process_text_error(c, &req);
-        c->noreply = false;
-        consume(c, used);
-        conn_start_swallow(c, req.swallow);
-        return PR_DONE;
-    case TEXT_PARSE_EUNFIN:
-        if (c->rlen == c->rsize && !grow_rbuf(c))
-            return PR_CLOSE;
-        return PR_MORE;
-    case TEXT_PARSE_ETOOLONG:
-    default:
-        return PR_CLOSE;
-    }
 }
 
 /* Writes what it can; false if the connection was closed. */
@@ -597,7 +493,7 @@ static bool flush(conn_t *c)
     if (c->out.head == c->out.niov)
         return true;
     size_t wrote = 0;
-    outq_status_e st = outq_write(&c->out, c->fd, &wrote);
+    outq_status_e st = outq_send(&c->out, &c->tx, &wrote);
     STATS_ADD(&c->w->stats, bytes_written, (uint64_t)wrote);
     return st != OUTQ_ERROR;
 }
@@ -625,10 +521,10 @@ static drive_result_e drive(conn_t *c, int *budget)
             if (c->rlen > 0) {
                 if (*budget <= 0)
                     return DRIVE_YIELD;
-                parse_result_e pr = parse_one(c);
-                if (pr == PR_CLOSE)
+                protocol_parse_e pr = protocol_parse_one(c);
+                if (pr == PROTOCOL_CLOSE)
                     return DRIVE_CLOSE;
-                if (pr == PR_DONE) {
+                if (pr == PROTOCOL_DONE) {
                     (*budget)--;
                     continue;
                 }
@@ -639,12 +535,7 @@ static drive_result_e drive(conn_t *c, int *budget)
             break;
         case CONN_NREAD:
             if (fill_nread(c)) {
-                if (c->nread_kind == CONN_NREAD_META)
-                    process_meta_nread_done(c);
-                else if (c->nread_kind == CONN_NREAD_BIN)
-                    process_bin_nread_done(c);
-                else
-                    process_nread_done(c);
+                protocol_nread_done(c);
                 continue;
             }
             if (short_read)
@@ -653,7 +544,7 @@ static drive_result_e drive(conn_t *c, int *budget)
             break;
         case CONN_SWALLOW: {
             size_t k = c->rlen < c->swallow ? c->rlen : c->swallow;
-            consume(c, k);
+            conn_consume(c, k);
             c->swallow -= k;
             if (c->swallow == 0) {
                 c->state = CONN_PARSE;
@@ -685,7 +576,8 @@ static void run(conn_t *c, short what)
         return;
     }
     if (!c->close_after_write && c->out.pending <= CONN_OUT_CAP &&
-        ((what & EV_READ) || !(c->ev_flags & EV_READ) || c->rlen > 0)) {
+        ((what & EV_READ) || !(c->ev_flags & EV_READ) || c->rlen > 0 ||
+         ((what & EV_WRITE) && c->tx.read_wants_write))) {
         atomic_store(&c->last_cmd, (long long)time(NULL));
         for (;;) {
             dr = drive(c, &budget);
@@ -709,12 +601,19 @@ static void run(conn_t *c, short what)
         release_rbuf(c);
     bool want_read = !c->close_after_write && c->out.pending <= CONN_OUT_CAP &&
                      c->park == CONN_PARK_NONE;
-    short flags = (short)((want_read ? EV_READ : 0) | (pending ? EV_WRITE : 0));
+    /* a TLS read may wait for the socket to take bytes, a TLS write for
+     * bytes to arrive (transport.h) */
+    short flags = (short)((want_read ? EV_READ : 0) | (pending ? EV_WRITE : 0) |
+                          (want_read && c->tx.read_wants_write ? EV_WRITE : 0) |
+                          (pending && c->tx.write_wants_read ? EV_READ : 0));
     atomic_store(&c->pub_state,
                  pending ? PUB_WRITE
                          : (c->state == CONN_NREAD ? PUB_NREAD : PUB_PARSE));
     set_events(c, flags);
-    if (want_read && (dr == DRIVE_YIELD || dr == DRIVE_BLOCKED)) {
+    /* input the transport holds (a TLS record read in part) makes no
+     * socket event: go on as after a yield */
+    if (want_read && (dr == DRIVE_YIELD || dr == DRIVE_BLOCKED ||
+                      transport_pending(&c->tx) > 0)) {
         if (dr == DRIVE_YIELD)
             STATS_ADD(&c->w->stats, conn_yields, 1);
         event_active(&c->ev, EV_READ, 0);
@@ -738,7 +637,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
         return;
     conn_park_e kind = c->park;
     c->park = CONN_PARK_NONE;
-    process_resume(c, kind);
+    protocol_resume(c, kind);
     if (c->park != CONN_PARK_NONE)
         return; /* a meta/binary request issued its next call */
     trim_slots(c);
@@ -764,6 +663,7 @@ conn_t *conn_create_dgram(worker_t *w, int fd, const char *addr,
     }
     c->w = w;
     c->fd = fd;
+    transport_plain_init(&c->tx, fd); /* never read: closes fd at the end */
     c->dgram = true;
     c->proto = forced_proto(w);
     c->dgram_resumed = resumed;

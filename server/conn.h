@@ -7,7 +7,9 @@
  *          SWALLOW-> `swallow` bytes of a refused value are discarded
  * A connection stops reading while its reply queue holds more than
  * CONN_OUT_CAP bytes, and yields to others after -R requests per event.
- * Everything runs on the owning worker's thread.
+ * Everything runs on the owning worker's thread. The socket is read and
+ * written only through c->tx (transport.h: plain or TLS); what the bytes
+ * mean is protocol.h's table of handlers (parse, value read done, resume).
  *
  * Parking (the flash tier): a cache call given a cache_async_t may answer
  * CACHE_PENDING. The request then *parks* the connection (c->park != NONE):
@@ -40,6 +42,7 @@
 
 #include "cache.h"
 #include "outq.h"
+#include "transport.h"
 
 struct worker;
 
@@ -191,12 +194,20 @@ typedef struct conn {
     bool sasl_started;     /* -S: SASL_AUTH began an exchange */
     size_t auth_need;      /* -Y: payload bytes with "\r\n" */
     void *sasl;            /* -S: the sasl_conn_t, made on first use */
+    /* appended: the byte stream (transport.h); every socket read and write
+     * of a stream connection goes through it, and closing it closes fd */
+    transport_t tx;
 } conn_t;
 
 /* Creates a connection for accepted socket `fd` on worker `w` and starts
  * reading. On failure closes fd and returns NULL. Worker thread only. */
 conn_t *conn_create(struct worker *w, int fd, bool is_unix,
                     const char *listen_addr);
+
+/* The same for a socket of a TLS listener: the connection reads and writes
+ * through a TLS transport (tls.h, w->srv->tls). On failure closes fd and
+ * returns NULL. Worker thread only. */
+conn_t *conn_create_tls(struct worker *w, int fd, const char *listen_addr);
 
 /* Creates a datagram connection on worker `w` for UDP socket `fd` (owned
  * from then on: conn_close closes it), with a malloc'd read buffer of
@@ -262,6 +273,14 @@ void conn_park(conn_t *c, conn_park_e kind);
  * preset to "\r\n" so the common checks pass). */
 void conn_start_nread_bin(conn_t *c, cache_item_t *it, size_t nbytes,
                           cache_store_op_e op, uint64_t cas_in);
+
+/* Used by protocol.c: drops `n` parsed bytes from the front of rbuf. */
+void conn_consume(conn_t *c, size_t n);
+
+/* Used by protocol.c: doubles rbuf for a request longer than it (a long
+ * get line), up to CONN_GET_LINE_MAX + TEXT_LINE_MAX. False at the limit
+ * or on OOM. */
+bool conn_grow_rbuf(conn_t *c);
 
 /* Keeps a copy of a meta line in c->x.line. False when out of memory. */
 bool conn_keep_line(conn_t *c, const char *line, size_t len);

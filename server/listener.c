@@ -22,6 +22,7 @@
 typedef struct lsock {
     int fd;
     bool is_unix;
+    bool tls;            /* -Z and no "notls:" prefix */
     int port;
     char name[80];       /* "tcp:127.0.0.1:11211" / "unix:/path" */
     struct event *ev;
@@ -121,7 +122,7 @@ static int local_addr(int fd, char *h, size_t hlen, bool *v6)
 
 /* Binds and listens on TCP host:port (every address it resolves to). */
 static listener_status_e bind_tcp(listener_t *l, const char *host,
-                                  const char *port)
+                                  const char *port, bool tls)
 {
     struct addrinfo *res = NULL;
     listener_status_e st = resolve(host, port, SOCK_STREAM, &res);
@@ -139,6 +140,7 @@ static listener_status_e bind_tcp(listener_t *l, const char *host,
         lsock_t *ls = &l->socks[l->n++];
         ls->fd = fd;
         ls->is_unix = false;
+        ls->tls = tls;
         ls->port = p;
         ls->l = l;
         snprintf(ls->name, sizeof(ls->name), v6 ? "tcp6:[%s]:%d" : "tcp:%s:%d",
@@ -211,6 +213,24 @@ static listener_status_e bind_unix(listener_t *l)
     return LISTENER_OK;
 }
 
+/* memcached's "notls:" prefix on a -l item: that listener serves plain
+ * TCP beside TLS ones (-Z). Strips it from *item; false (message printed)
+ * without -Z, as memcached refuses it then. */
+static bool strip_notls(char **item, bool ssl_enabled, bool *tls)
+{
+    *tls = ssl_enabled;
+    if (strncmp(*item, "notls:", 6) != 0)
+        return true;
+    if (!ssl_enabled) {
+        fprintf(stderr, "'notls' option is valid only when SSL is enabled\n"
+                "failed to listen on one of interface(s) %s\n", *item);
+        return false;
+    }
+    *item += 6;
+    *tls = false;
+    return true;
+}
+
 /* Splits "host", "host:port", "[v6]:port" or "v6". */
 static void split_addr(char *item, const char **host, const char **port,
                        const char *defport)
@@ -252,11 +272,16 @@ listener_status_e listener_create(server_t *srv, listener_t **out)
         for (char *item = strtok_r(list, ",", &save);
              item && st == LISTENER_OK; item = strtok_r(NULL, ",", &save)) {
             const char *host, *port;
+            bool tls;
+            if (!strip_notls(&item, srv->settings->ssl_enabled, &tls)) {
+                st = LISTENER_EADDR;
+                break;
+            }
             /* with -p 0, later addresses reuse the first ephemeral port */
             if (srv->settings->port == 0 && srv->tcp_port != 0)
                 snprintf(defport, sizeof(defport), "%d", srv->tcp_port);
             split_addr(item, &host, &port, defport);
-            st = bind_tcp(l, host, port);
+            st = bind_tcp(l, host, port, tls);
         }
         free(list);
         /* -U: the same addresses; an addr:port item's port applies to UDP
@@ -270,6 +295,9 @@ listener_status_e listener_create(server_t *srv, listener_t **out)
                  item && st == LISTENER_OK;
                  item = strtok_r(NULL, ",", &save)) {
                 const char *host, *port;
+                bool tls; /* UDP is never TLS (memcached) */
+                if (!strip_notls(&item, true, &tls))
+                    break;
                 split_addr(item, &host, &port, defport);
                 st = bind_udp(l, host, port);
             }
@@ -341,7 +369,8 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
         if ((unsigned long)now + l->n > structs)
             atomic_store(&srv->conn_structs, (unsigned long)now + l->n);
         worker_t *w = srv->workers[l->next_worker++ % srv->nworkers];
-        if (!worker_dispatch(w, cfd, ls->is_unix, ls->name))
+        if (!(ls->tls ? worker_dispatch_tls(w, cfd, ls->name)
+                      : worker_dispatch(w, cfd, ls->is_unix, ls->name)))
             atomic_fetch_sub(&srv->curr_conns, 1);
     }
 }

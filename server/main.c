@@ -32,6 +32,7 @@
 #include "listener.h"
 #include "server.h"
 #include "settings.h"
+#include "tls.h"
 #include "worker.h"
 
 #define EX_USAGE_CODE 64
@@ -197,6 +198,17 @@ int main(int argc, char **argv)
     }
     srv.settings = &settings;
     atomic_store(&srv.verbose, settings.verbose);
+    if (settings.ssl_enabled) {
+        /* -Z: the certificates load now or the server does not start */
+        char tls_err[1024] = "";
+        tls_status_e tst = tls_ctx_create(&settings, (unsigned)settings.threads,
+                                          &srv.tls, tls_err, sizeof(tls_err));
+        if (tst != TLS_OK) {
+            fprintf(stderr, "%s\n", tls_err[0] ? tls_err : tls_strerror(tst));
+            settings_free(&settings);
+            return tst == TLS_ENOMEM ? EX_OSERR_CODE : EX_USAGE_CODE;
+        }
+    }
     pthread_mutex_init(&srv.stats_lock, NULL);
     signal(SIGPIPE, SIG_IGN);
     install_signal_recorder();
@@ -208,6 +220,7 @@ int main(int argc, char **argv)
                 strerror(errno));
     daemon_raise_fd_limit((unsigned long)settings.maxconns + 64);
     if (settings.daemonize && daemon_detach() != DAEMON_OK) {
+        tls_ctx_destroy(&srv.tls);
         settings_free(&settings);
         return EX_OSERR_CODE;
     }
@@ -225,6 +238,7 @@ int main(int argc, char **argv)
         else
             fprintf(stderr, "tiercache: cannot create the cache: %s\n",
                     cache_strerror(cst));
+        tls_ctx_destroy(&srv.tls);
         settings_free(&settings);
         /* a bad flash path, size or geometry is a usage error too */
         return cst == CACHE_NO_MEMORY ? EX_OSERR_CODE : EX_USAGE_CODE;
@@ -332,6 +346,7 @@ out:
         cache_destroy(&srv.cache);
     authfile_destroy(&srv.authfile);
     auth_sasl_destroy(&srv.sasl);
+    tls_ctx_destroy(&srv.tls);
     if (settings.pidfile)
         daemon_remove_pidfile(settings.pidfile);
     settings_free(&settings);

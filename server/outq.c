@@ -179,22 +179,21 @@ void outq_rollback(outq_t *q, const outq_mark_t *m)
     q->pending = m->pending;
 }
 
-outq_status_e outq_write(outq_t *q, int fd, size_t *written)
+outq_status_e outq_send(outq_t *q, transport_t *t, size_t *written)
 {
     *written = 0;
     while (q->head < q->niov) {
         size_t n = q->niov - q->head;
         if (n > IOV_MAX)
             n = IOV_MAX;
-        ssize_t w = writev(fd, &q->iov[q->head], (int)n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return OUTQ_AGAIN;
+        size_t w = 0;
+        transport_status_e st = transport_writev(t, &q->iov[q->head], (int)n,
+                                                 &w);
+        if (st == TRANSPORT_AGAIN)
+            return OUTQ_AGAIN;
+        if (st != TRANSPORT_OK)
             return OUTQ_ERROR;
-        }
-        size_t left = (size_t)w;
+        size_t left = w;
         *written += left;
         q->pending -= left;
         while (left > 0) {
@@ -211,4 +210,11 @@ outq_status_e outq_write(outq_t *q, int fd, size_t *written)
     }
     reset(q);
     return OUTQ_DONE;
+}
+
+outq_status_e outq_write(outq_t *q, int fd, size_t *written)
+{
+    transport_t t;
+    transport_plain_init(&t, fd); /* borrowed: never closed here */
+    return outq_send(q, &t, written);
 }

@@ -19,6 +19,7 @@
 
 #include "bufpool.h"
 #include "cache.h"
+#include "transport.h"
 
 typedef struct outq {
     struct iovec *iov;
@@ -75,5 +76,9 @@ void outq_rollback(outq_t *q, const outq_mark_t *m);
  * queue is reset: items released, blocks returned. *written gets the bytes
  * written by this call. */
 outq_status_e outq_write(outq_t *q, int fd, size_t *written);
+
+/* The same through transport `t` (a TLS session may take fewer bytes than
+ * offered, or wait for EV_READ: t->write_wants_read). */
+outq_status_e outq_send(outq_t *q, transport_t *t, size_t *written);
 
 #endif /* TIERCACHE_OUTQ_H */

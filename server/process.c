@@ -15,6 +15,7 @@
 
 #include "server.h"
 #include "stats.h"
+#include "tls.h"
 #include "worker.h"
 
 static server_t *srv_of(conn_t *c) { return c->w->srv; }
@@ -322,14 +323,6 @@ static void metadump_resume(conn_t *c);
 void process_resume(conn_t *c, conn_park_e kind)
 {
     conn_slot_t *s0 = conn_slot(c, 0);
-    if (kind == CONN_PARK_META) {
-        process_meta_resume(c);
-        return;
-    }
-    if (kind == CONN_PARK_BIN) {
-        process_bin_resume(c);
-        return;
-    }
     c->noreply = c->park_noreply;
     switch (kind) {
     case CONN_PARK_GET: {
@@ -758,6 +751,24 @@ static void reply_slabs(conn_t *c, char **tok, size_t n)
     c->noreply = saved;
 }
 
+/* refresh_certs [noreply]: memcached's "OK", or its error line, which
+ * noreply does not silence (nor "Error TLS not enabled" without -Z). */
+static void reply_refresh_certs(conn_t *c, char **tok, size_t n)
+{
+    server_t *srv = srv_of(c);
+    char err[1024];
+    bool saved = c->noreply;
+    c->noreply = false;
+    if (srv->tls == NULL) {
+        conn_reply(c, "Error TLS not enabled");
+    } else if (tls_ctx_refresh(srv->tls, err, sizeof(err)) != TLS_OK) {
+        conn_reply(c, err);
+    } else if (!(n >= 2 && strcmp(tok[n - 1], "noreply") == 0)) {
+        conn_reply(c, "OK");
+    }
+    c->noreply = saved;
+}
+
 static void reply_admin(conn_t *c, const text_request_t *req)
 {
     char buf[256];
@@ -778,6 +789,8 @@ static void reply_admin(conn_t *c, const text_request_t *req)
         conn_reply(c, srv_of(c)->settings->no_watch
                           ? "CLIENT_ERROR watch commands not allowed"
                           : "SERVER_ERROR watch not supported");
+    } else if (n >= 1 && strcmp(tok[0], "refresh_certs") == 0) {
+        reply_refresh_certs(c, tok, n);
     } else {
         conn_reply(c, "ERROR");
     }

@@ -34,7 +34,9 @@ void process_nread_done(conn_t *c);
  * Queues the reply a parked request owes (c->park) from its slots, once
  * every async call of it has completed (c->inflight == 0): a multi-get's
  * VALUE lines in key order then END, or the one-line reply of a store,
- * arith, touch or delete. Releases the slots' items. The caller unparks.
+ * arith, touch or delete, or a metadump's flash part. Releases the slots'
+ * items. The caller unparks. Meta and binary requests resume in their own
+ * handlers (protocol.c routes by kind).
  */
 void process_resume(conn_t *c, conn_park_e kind);
 

@@ -23,6 +23,7 @@ struct worker;
 struct listener;
 struct authfile;
 struct auth_sasl;
+struct tls_ctx;
 
 typedef struct server {
     settings_t *settings;
@@ -31,6 +32,7 @@ typedef struct server {
     struct worker **workers;
     unsigned nworkers;
     struct listener *listener;
+    struct tls_ctx *tls;         /* -Z: the TLS context (tls.h), else NULL */
     int tcp_port;                /* bound TCP port (for -p 0), 0 if none */
     int64_t started;             /* unix time at start */
     atomic_int verbose;          /* -v level, changed by `verbosity` */

@@ -49,6 +49,9 @@ typedef enum stat_fmt {
                      flash tier, the value with one */
     F_STR_NO,     /* a string, or "no" when NULL */
     F_MB_INT,     /* an int of megabytes printed as bytes */
+    F_NULLSTR,    /* a string, "(null)" when unset (memcached's ssl_*) */
+    F_KBYTES,     /* an int of kilobytes printed as bytes */
+    F_TLSVER,     /* ssl_min_version: 0..3 printed as tlsv1.0..tlsv1.3 */
 } stat_fmt_e;
 
 typedef struct opt {
@@ -220,28 +223,38 @@ static const opt_t opts[] = {
      "slab_automove_freeratio", F_DEFAULT, 0, 0},
     {0, NULL, "ext_drop_unread", T_IGNORE, NOOFF, "no", NULL,
      "ext_drop_unread", F_DEFAULT, 0, 0},
-    {'Z', "enable-ssl", NULL, T_IGNORE, NOOFF, "no",
-     "TLS (not implemented: ignored)", "ssl_enabled", F_DEFAULT, 0, 0},
-    {0, NULL, "ssl_chain_cert", T_IGNARG, NOOFF, "(null)", NULL,
-     "ssl_chain_cert", F_DEFAULT, 0, 0},
-    {0, NULL, "ssl_key", T_IGNARG, NOOFF, "(null)", NULL, "ssl_key",
+    {'Z', "enable-ssl", NULL, T_TRUE, OFF(ssl_enabled), "no",
+     "enable TLS/SSL (needs -o ssl_chain_cert and ssl_key)", "ssl_enabled",
      F_DEFAULT, 0, 0},
-    {0, NULL, "ssl_verify_mode", T_IGNARG, NOOFF, "0", NULL,
-     "ssl_verify_mode", F_DEFAULT, 0, 0},
-    {0, NULL, "ssl_keyformat", T_IGNARG, NOOFF, "1", NULL, "ssl_keyformat",
+    {0, NULL, "ssl_chain_cert", T_STR, OFF(ssl_chain_cert), "(null)",
+     "certificate chain file in PEM format", "ssl_chain_cert", F_NULLSTR, 0,
+     0},
+    {0, NULL, "ssl_key", T_STR, OFF(ssl_key), "(null)",
+     "private key file (format: ssl_keyformat)", "ssl_key", F_NULLSTR, 0, 0},
+    {0, NULL, "ssl_verify_mode", T_INT, OFF(ssl_verify_mode), "0",
+     "client certificates: 0 none, 1 request, 2 require, 3 once",
+     "ssl_verify_mode", F_DEFAULT, INT_MIN, INT_MAX},
+    {0, NULL, "ssl_keyformat", T_INT, OFF(ssl_keyformat), "1",
+     "private key format: 1 PEM, 2 DER", "ssl_keyformat", F_DEFAULT, INT_MIN,
+     INT_MAX},
+    {0, NULL, "ssl_ciphers", T_STR, OFF(ssl_ciphers), "NULL",
+     "OpenSSL cipher list (TLS 1.2 and older)", "ssl_ciphers", F_DEFAULT, 0,
+     0},
+    {0, NULL, "ssl_ca_cert", T_STR, OFF(ssl_ca_cert), "NULL",
+     "PEM file of the CAs accepted for client certificates", "ssl_ca_cert",
      F_DEFAULT, 0, 0},
-    {0, NULL, "ssl_ciphers", T_IGNARG, NOOFF, "NULL", NULL, "ssl_ciphers",
-     F_DEFAULT, 0, 0},
-    {0, NULL, "ssl_ca_cert", T_IGNARG, NOOFF, "NULL", NULL, "ssl_ca_cert",
-     F_DEFAULT, 0, 0},
-    {0, NULL, "ssl_wbuf_size", T_IGNARG, NOOFF, "16384", NULL,
-     "ssl_wbuf_size", F_DEFAULT, 0, 0},
-    {0, NULL, "ssl_session_cache", T_IGNORE, NOOFF, "no", NULL,
+    {0, NULL, "ssl_wbuf_size", T_INT, OFF(ssl_wbuf_kb), "16",
+     "kilobytes of TLS output encrypted per write", "ssl_wbuf_size",
+     F_KBYTES, 1, 16384},
+    {0, NULL, "ssl_session_cache", T_TRUE, OFF(ssl_session_cache), "no",
+     "server-side TLS session cache (session resumption)",
      "ssl_session_cache", F_DEFAULT, 0, 0},
-    {0, NULL, "ssl_kernel_tls", T_IGNORE, NOOFF, "no", NULL, "ssl_kernel_tls",
-     F_DEFAULT, 0, 0},
-    {0, NULL, "ssl_min_version", T_IGNARG, NOOFF, "tlsv1.2", NULL,
-     "ssl_min_version", F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_kernel_tls", T_TRUE, OFF(ssl_kernel_tls), "no",
+     "ask OpenSSL for kernel TLS offload (it falls back when the kernel "
+     "cannot)", "ssl_kernel_tls", F_DEFAULT, 0, 0},
+    {0, NULL, "ssl_min_version", T_INT, OFF(ssl_min_version), "2",
+     "oldest TLS accepted: 0 tlsv1.0, 1 tlsv1.1, 2 tlsv1.2, 3 tlsv1.3",
+     "ssl_min_version", F_TLSVER, INT_MIN, INT_MAX},
     {'N', "napi_ids", NULL, T_IGNARG, NOOFF, "(null)",
      "number of napi ids (ignored)", "num_napi_ids", F_DEFAULT, 0, 0},
     {'e', "memory-file", NULL, T_IGNARG, NOOFF, "(null)",
@@ -619,6 +632,9 @@ void settings_default(settings_t *s)
     s->flash_stall_ms = 100;
     s->flash_checkpoint_s = 60;
     s->flash_level = 3;
+    s->ssl_keyformat = 1;
+    s->ssl_wbuf_kb = 16;
+    s->ssl_min_version = 2;
 }
 
 void settings_free(settings_t *s)
@@ -638,6 +654,11 @@ void settings_free(settings_t *s)
     s->socket_path = s->listen = s->protocol = s->user = s->pidfile = NULL;
     s->delimiter = s->hash_algorithm = NULL;
     s->flash_path = s->flash_compression = s->flash_promote = NULL;
+    free(s->ssl_chain_cert);
+    free(s->ssl_key);
+    free(s->ssl_ca_cert);
+    free(s->ssl_ciphers);
+    s->ssl_chain_cert = s->ssl_key = s->ssl_ca_cert = s->ssl_ciphers = NULL;
 }
 
 /* The flash flags' words and ranges (the tier checks the geometry). */
@@ -731,10 +752,39 @@ static settings_status_e validate_auth(settings_t *s)
     return SETTINGS_OK;
 }
 
+/* The ssl_* options (memcached's messages for its range checks). Without
+ * -Z memcached ignores them; here they stop startup: an operator who
+ * configured TLS must not get a cleartext server. */
+static settings_status_e validate_tls(const settings_t *s)
+{
+    if (s->ssl_verify_mode < 0 || s->ssl_verify_mode > 3) {
+        fprintf(stderr, "Invalid ssl_verify_mode. Use help to see valid "
+                "options.\n");
+        return SETTINGS_EUSAGE;
+    }
+    if (s->ssl_min_version < 0 || s->ssl_min_version > 3) {
+        fprintf(stderr, "Invalid ssl_min_version. Use help to see valid "
+                "options.\n");
+        return SETTINGS_EUSAGE;
+    }
+    if (!s->ssl_enabled &&
+        (s->ssl_chain_cert || s->ssl_key || s->ssl_ca_cert || s->ssl_ciphers ||
+         s->ssl_verify_mode != 0 || s->ssl_keyformat != 1 ||
+         s->ssl_wbuf_kb != 16 || s->ssl_session_cache || s->ssl_kernel_tls ||
+         s->ssl_min_version != 2)) {
+        fprintf(stderr, "tiercache: -o ssl_* options need -Z (--enable-ssl); "
+                "refusing to start without TLS\n");
+        return SETTINGS_EUSAGE;
+    }
+    return SETTINGS_OK;
+}
+
 /* Cross-flag checks, with memcached's messages where it has one. */
 static settings_status_e validate(settings_t *s)
 {
     if (validate_flash(s) != SETTINGS_OK)
+        return SETTINGS_EUSAGE;
+    if (validate_tls(s) != SETTINGS_OK)
         return SETTINGS_EUSAGE;
     if (s->item_size_max < 1024) {
         fprintf(stderr, "Item max size cannot be less than 1024 bytes.\n");
@@ -895,6 +945,19 @@ void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
             v = str ? str : "no";
             break;
         }
+        case F_NULLSTR: {
+            const char *str = *(char *const *)(base + o->off);
+            v = str ? str : "(null)";
+            break;
+        }
+        case F_KBYTES:
+            snprintf(buf, sizeof(buf), "%d",
+                     *(const int *)(base + o->off) * 1024);
+            break;
+        case F_TLSVER:
+            snprintf(buf, sizeof(buf), "tlsv1.%d",
+                     *(const int *)(base + o->off));
+            break;
         case F_EXT:
             /* with a flash tier: the value, as a flash row */
             if (s->flash_path == NULL) {

@@ -89,6 +89,18 @@ typedef struct settings {
     int flash_stall_ms;         /* --flash-stall-ms */
     int flash_checkpoint_s;     /* --flash-checkpoint-interval */
     bool flash_reset;           /* --flash-reset */
+    /* TLS (-Z), memcached's -o ssl_* options: see tls.h */
+    bool ssl_enabled;           /* -Z / --enable-ssl */
+    char *ssl_chain_cert;       /* certificate chain, PEM */
+    char *ssl_key;              /* private key (ssl_keyformat) */
+    char *ssl_ca_cert;          /* CAs accepted for client certificates */
+    char *ssl_ciphers;          /* OpenSSL cipher list (TLS <= 1.2) */
+    int ssl_verify_mode;        /* 0 none, 1 request, 2 require, 3 once */
+    int ssl_keyformat;          /* 1 PEM, 2 ASN.1 (DER) */
+    int ssl_wbuf_kb;            /* -o ssl_wbuf_size: kilobytes */
+    bool ssl_session_cache;     /* server-side session cache */
+    bool ssl_kernel_tls;        /* SSL_OP_ENABLE_KTLS */
+    int ssl_min_version;        /* 0 tlsv1.0 .. 3 tlsv1.3 */
     /* derived by settings_parse() from the strings above */
     bool flash_no_compression;  /* flash_compression is "none" */
     int flash_level;            /* the zstd level otherwise */

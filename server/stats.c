@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "outq.h"
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
 
 static const struct {
@@ -81,6 +82,8 @@ static const char *const general[] = {
     "lru_crawler_starts", "lru_maintainer_juggles", "malloc_fails",
     "log_worker_dropped", "log_worker_written", "log_watcher_skipped",
     "log_watcher_sent", "log_watchers",
+    "ssl_new_sessions", /* -Z with ssl_session_cache only */
+    "ssl_handshake_errors", "time_since_server_cert_refresh", /* -Z only */
     "extstore_compact_lost", "extstore_compact_rescues",
     "extstore_compact_skipped", "extstore_page_allocs",
     "extstore_page_evictions", "extstore_page_reclaims",
@@ -213,6 +216,15 @@ static bool special(server_t *srv, const char *name, outq_t *q)
         emit_u64(q, name, n);
     } else if (strcmp(name, "threads") == 0) {
         emit_u64(q, name, srv->nworkers);
+    } else if (strcmp(name, "ssl_new_sessions") == 0) {
+        if (srv->tls && tls_session_cache(srv->tls))
+            emit_u64(q, name, tls_new_sessions(srv->tls));
+    } else if (strcmp(name, "ssl_handshake_errors") == 0) {
+        if (srv->tls)
+            emit_u64(q, name, tls_handshake_errors(srv->tls));
+    } else if (strcmp(name, "time_since_server_cert_refresh") == 0) {
+        if (srv->tls)
+            emit_u64(q, name, (uint64_t)tls_since_refresh(srv->tls));
     } else {
         return false;
     }

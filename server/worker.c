@@ -83,7 +83,10 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         STATS_ADD(&w->stats, total_connections, 1);
-        conn_create(w, p.fd, p.is_unix, p.listen_addr);
+        if (p.tls)
+            conn_create_tls(w, p.fd, p.listen_addr);
+        else
+            conn_create(w, p.fd, p.is_unix, p.listen_addr);
     }
     if (quit) {
         close_udps(w);
@@ -174,7 +177,7 @@ static void notify(worker_t *w, char cmd)
 }
 
 static bool dispatch(worker_t *w, int fd, bool is_unix, bool is_udp,
-                     const char *listen_addr)
+                     const char *listen_addr, bool tls)
 {
     pthread_mutex_lock(&w->lock);
     if (w->nqueue == w->queue_cap) {
@@ -192,6 +195,7 @@ static bool dispatch(worker_t *w, int fd, bool is_unix, bool is_udp,
     p->fd = fd;
     p->is_unix = is_unix;
     p->is_udp = is_udp;
+    p->tls = tls;
     snprintf(p->listen_addr, sizeof(p->listen_addr), "%s", listen_addr);
     pthread_mutex_unlock(&w->lock);
     notify(w, 'c');
@@ -201,12 +205,17 @@ static bool dispatch(worker_t *w, int fd, bool is_unix, bool is_udp,
 bool worker_dispatch(worker_t *w, int fd, bool is_unix,
                      const char *listen_addr)
 {
-    return dispatch(w, fd, is_unix, false, listen_addr);
+    return dispatch(w, fd, is_unix, false, listen_addr, false);
+}
+
+bool worker_dispatch_tls(worker_t *w, int fd, const char *listen_addr)
+{
+    return dispatch(w, fd, false, false, listen_addr, true);
 }
 
 bool worker_dispatch_udp(worker_t *w, int fd, const char *name)
 {
-    return dispatch(w, fd, false, true, name);
+    return dispatch(w, fd, false, true, name, false);
 }
 
 void worker_stop(worker_t *w)

@@ -34,6 +34,7 @@ typedef struct pending_fd {
     int fd;
     bool is_unix;
     bool is_udp;       /* a UDP socket to serve, not a connection */
+    bool tls;          /* a connection of a TLS listener (tls.h) */
     char listen_addr[80];
 } pending_fd_t;
 
@@ -76,6 +77,10 @@ worker_status_e worker_start(worker_t *w);
  * the fd is closed and false returned. */
 bool worker_dispatch(worker_t *w, int fd, bool is_unix,
                      const char *listen_addr);
+
+/* The same for a connection accepted on a TLS listener: it speaks TLS
+ * (srv->tls) from its first byte. */
+bool worker_dispatch_tls(worker_t *w, int fd, const char *listen_addr);
 
 /* Hands a bound, non-blocking UDP socket to `w`, which serves it from then
  * on (any thread). On failure the fd is closed and false returned. */

@@ -43,6 +43,7 @@ struct bench {
     unsigned kmax;              /* keys per request slot: max(1, mget) */
     uint32_t *acked;            /* verify: newest version answered STORED */
     uint32_t *sent;             /* verify: newest version sent */
+    struct ssl_ctx_st *ssl_ctx; /* --tls: the client context, else NULL */
 };
 
 #define COUNTERS(X) \

@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +92,11 @@ void conn_close(struct conn *c)
     if (c->ev_write) {
         event_free(c->ev_write);
         c->ev_write = NULL;
+    }
+    if (c->ssl) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        ERR_clear_error();
     }
     if (c->fd >= 0) {
         close(c->fd);
@@ -188,13 +196,62 @@ static void conn_connect(struct conn *c)
     c->want_write = true;
 }
 
+/* --tls: one SSL_write (partial writes on) or SSL_read, as send/recv
+ * would answer: bytes, 0 at the end of the stream, -1 with errno (EAGAIN
+ * when the session waits for the socket). */
+static ssize_t tls_io(struct conn *c, char *p, size_t len, bool write)
+{
+    size_t n = 0;
+    ERR_clear_error();
+    int ok = write ? SSL_write_ex(c->ssl, p, len, &n)
+                   : SSL_read_ex(c->ssl, p, len, &n);
+    if (ok == 1)
+        return (ssize_t)n;
+    int e = SSL_get_error(c->ssl, 0);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    errno = EPROTO;
+    return -1;
+}
+
+/* --tls: the client handshake on the connected socket, waiting (at most
+ * 5 s) with poll: it runs once per connection, before any measurement. */
+static bool tls_handshake(struct conn *c)
+{
+    c->ssl = SSL_new(c->w->b->ssl_ctx);
+    if (c->ssl == NULL || !SSL_set_fd(c->ssl, c->fd))
+        return false;
+    SSL_set_connect_state(c->ssl);
+    for (int waited = 0; waited < 5000; waited += 10) {
+        ERR_clear_error();
+        int r = SSL_do_handshake(c->ssl);
+        if (r == 1)
+            return true;
+        int e = SSL_get_error(c->ssl, r);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            break;
+        struct pollfd p = {.fd = c->fd,
+                           .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+        poll(&p, 1, 10);
+    }
+    ERR_clear_error();
+    return false;
+}
+
 /* Sends what is buffered; waits for writability if the socket is full. */
 static void conn_flush(struct conn *c, uint64_t now)
 {
     struct worker *w = c->w;
     while (buf_unread(&c->out) > 0) {
-        ssize_t n = send(c->fd, c->out.data + c->out.off, buf_unread(&c->out),
-                         MSG_NOSIGNAL);
+        ssize_t n = c->ssl ? tls_io(c, c->out.data + c->out.off,
+                                    buf_unread(&c->out), true)
+                           : send(c->fd, c->out.data + c->out.off,
+                                  buf_unread(&c->out), MSG_NOSIGNAL);
         if (n > 0) {
             c->out.off += (size_t)n;
             if (worker_measuring(w, now))
@@ -345,6 +402,10 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
             err = errno;
         if (err) {
             conn_fail(c, "connect", err);
+            return;
+        }
+        if (c->w->b->ssl_ctx && !tls_handshake(c)) {
+            conn_fail(c, "TLS handshake", EPROTO);
             return;
         }
         c->state = CONN_UP;
@@ -545,7 +606,8 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
         conn_fail(c, "out of memory", 0);
         return;
     }
-    ssize_t n = recv(c->fd, dst, c->in.cap - c->in.len, 0);
+    ssize_t n = c->ssl ? tls_io(c, dst, c->in.cap - c->in.len, false)
+                       : recv(c->fd, dst, c->in.cap - c->in.len, 0);
     if (n == 0) {
         conn_fail(c, "connection closed by the server", 0);
         return;
@@ -585,4 +647,7 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     if (buf_unread(&c->in) == 0)
         buf_reset(&c->in);
     conn_kick(c, now);
+    /* --tls: decrypted bytes the session holds make no socket event */
+    if (c->ssl && c->ev_read && SSL_pending(c->ssl) > 0)
+        event_active(c->ev_read, EV_READ, 0);
 }

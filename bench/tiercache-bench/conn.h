@@ -46,6 +46,7 @@ struct req {
 };
 
 struct conn {
+    struct ssl_st *ssl;     /* --tls: the session (handshake done at UP) */
     struct worker *w;
     unsigned gidx;          /* global index among all connections */
     enum conn_state state;

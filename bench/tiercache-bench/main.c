@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <event2/thread.h>
 #include <netdb.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -348,6 +349,16 @@ int main(int argc, char **argv)
 
     if (!probe_server(b))
         return EXIT_RUNTIME;
+    if (b->opt.tls) {
+        b->ssl_ctx = SSL_CTX_new(TLS_client_method());
+        if (b->ssl_ctx == NULL) {
+            fprintf(stderr, "tiercache-bench: cannot create a TLS context\n");
+            return EXIT_RUNTIME;
+        }
+        SSL_CTX_set_verify(b->ssl_ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_mode(b->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                         SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "tiercache-bench: libevent thread support unavailable\n");
         return EXIT_RUNTIME;
@@ -431,5 +442,6 @@ out:
     free(b->acked);
     free(b->sent);
     valgen_destroy(&b->vg);
+    SSL_CTX_free(b->ssl_ctx);
     return code;
 }

@@ -39,7 +39,8 @@
     X(verify_version, "verify-version", UINT, "0", "with --verify and no --load: every key already holds this version (written by an earlier --load --verify run, e.g. before a restart); a miss is counted, an older or newer version is a failure") \
     X(seed, "seed", UINT, "1", "random seed (key choice, op mix)") \
     X(json, "json", STR, "", "also write the results as JSON to this file") \
-    X(quiet, "quiet", FLAG, "off", "no progress line on stderr")
+    X(quiet, "quiet", FLAG, "off", "no progress line on stderr") \
+    X(tls, "tls", FLAG, "off", "speak TLS (OpenSSL; the server's certificate is not checked: loopback benchmarks)")
 
 #define OPT_CTYPE_STR const char *
 #define OPT_CTYPE_UINT uint64_t
