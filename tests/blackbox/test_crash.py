@@ -28,7 +28,7 @@ import unittest
 
 import harness
 from harness import BBTest, tiercache_only
-from test_flash import Client, flash_support
+from test_flash import FlashDirTest, Client, flash_support
 
 NKEYS = 12000
 ROUNDS = 24
@@ -51,20 +51,8 @@ def parse(key, data):
 
 
 @tiercache_only
-class CrashLoop(BBTest):
-    def setUp(self):
-        super().setUp()
-        why = flash_support()
-        if why:
-            raise unittest.SkipTest(why)
-        self.dir = tempfile.mkdtemp(prefix='bb-crash-')
-        self.path = os.path.join(self.dir, 'flash')
-
-    def tearDown(self):
-        super().tearDown()
-        for f in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, f))
-        os.rmdir(self.dir)
+class CrashLoop(FlashDirTest):
+    dir_prefix = 'bb-crash-'
 
     def up(self):
         srv = harness.Server(['-m', '2', '-t', '2', '--flash-path', self.path,

@@ -214,8 +214,26 @@ def value_for(rng, key, ver, lo, hi):
     return (head + body)[:n] if n >= len(head) else head[:n]
 
 
+class FlashDirTest(BBTest):
+    """A test with a temporary directory of its own and a flash path in
+    it (self.dir, self.path); skipped without flash support."""
+    dir_prefix = 'bb-flash-'
+
+    def setUp(self):
+        super().setUp()
+        why = flash_support()
+        if why:
+            raise unittest.SkipTest(why)
+        self.dir = tempfile.mkdtemp(prefix=self.dir_prefix)
+        self.path = os.path.join(self.dir, 'flash')
+
+    def tearDown(self):
+        super().tearDown()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 @tiercache_only
-class Flash(BBTest):
+class Flash(FlashDirTest):
     started = None
 
     @classmethod
@@ -225,17 +243,6 @@ class Flash(BBTest):
             raise unittest.SkipTest(why)
         super().setUpClass()
         Flash.started = Flash.started or time.monotonic()
-
-    def setUp(self):
-        super().setUp()
-        self.dir = tempfile.mkdtemp(prefix='bb-flash-')
-        self.path = os.path.join(self.dir, 'flash')
-
-    def tearDown(self):
-        super().tearDown()
-        for f in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, f))
-        os.rmdir(self.dir)
 
     def time_left(self):
         return DEADLINE - (time.monotonic() - Flash.started)

@@ -24,7 +24,7 @@ import unittest
 
 import harness
 from harness import BBTest, tiercache_only
-from test_flash import Client, base_args, flash_support, value_for, RAM_MB, MiB
+from test_flash import FlashDirTest, Client, base_args, flash_support, value_for, RAM_MB, MiB
 
 
 def meta_all(c, keys, batch=256):
@@ -46,20 +46,8 @@ def meta_all(c, keys, batch=256):
 
 
 @tiercache_only
-class Restart(BBTest):
-    def setUp(self):
-        super().setUp()
-        why = flash_support()
-        if why:
-            raise unittest.SkipTest(why)
-        self.dir = tempfile.mkdtemp(prefix='bb-restart-')
-        self.path = os.path.join(self.dir, 'flash')
-
-    def tearDown(self):
-        super().tearDown()
-        for f in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, f))
-        os.rmdir(self.dir)
+class Restart(FlashDirTest):
+    dir_prefix = 'bb-restart-'
 
     def up(self, *extra, ram=None):
         args = base_args(self.path, *extra)

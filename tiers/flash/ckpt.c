@@ -191,22 +191,7 @@ static void take(flash_t *f)
         return;
     }
     flash_state_t s;
-    memset(&s, 0, sizeof s);
-    s.version = FLASH_FORMAT_VERSION;
-    s.state = FLASH_STATE_RUNNING;
-    s.instance_id = f->instance_id;
-    s.run_count = f->run_count;
-    s.last_seq = seq;
-    s.min_valid_seq = mb.segments ? mb.first_seq : seq;
-    s.time = (uint64_t)flash_now(f);
-    s.flush_oldest_live = ram.flush_oldest_live > 0 && ram.flush_oldest_live <= UINT32_MAX
-                              ? (uint32_t)ram.flush_oldest_live : 0;
-    s.flush_oldest_cas = ram.flush_oldest_cas;
-    s.max_cas = ram.max_cas;
-    s.map_first_seg = seg;
-    s.map_seg_count = 1;
-    s.map_len = mb.len;
-    s.map_cksum = XXH3_64bits(mb.buf, (size_t)mb.len);
+    flash_map_state(f, &s, FLASH_STATE_RUNNING, &ram, &mb, seg, 1, seq);
     s.map_seq = seq;
     device_buf_free(mb.buf);
     pthread_mutex_lock(&f->ck_lock);

@@ -299,6 +299,11 @@ typedef struct map_build {
     uint64_t first_seq;  /* seq of the first entry (0: none) */
 } map_build_t;
 flash_status_e flash_build_map(flash_t *f, map_build_t *mb, bloom_t *keys);
+/* The state record that names the map mb (at first_seg, nsegs slots) with
+ * the RAM tier's flush state and cas counter. */
+void flash_map_state(const flash_t *f, flash_state_t *s, uint32_t state,
+                     const flash_persist_state_t *ram, const map_build_t *mb,
+                     uint32_t first_seg, uint32_t nsegs, uint64_t last_seq);
 /* Reads segment seg's header and summary into f->rbuf (caller: the only
  * user of rbuf: the writer, or a thread that stopped it). FLASH_OK with *h
  * and *sum (inside rbuf) set; FLASH_EIO (logged) or FLASH_ECHECKSUM (header

@@ -62,6 +62,28 @@ flash_status_e flash_read_summary(flash_t *f, uint32_t seg, flash_seghdr_t *h,
     return FLASH_OK;
 }
 
+void flash_map_state(const flash_t *f, flash_state_t *s, uint32_t state,
+                     const flash_persist_state_t *ram, const map_build_t *mb,
+                     uint32_t first_seg, uint32_t nsegs, uint64_t last_seq)
+{
+    memset(s, 0, sizeof *s);
+    s->version = FLASH_FORMAT_VERSION;
+    s->state = state;
+    s->instance_id = f->instance_id;
+    s->run_count = f->run_count;
+    s->last_seq = last_seq;
+    s->min_valid_seq = mb->segments ? mb->first_seq : last_seq + 1;
+    s->time = (uint64_t)flash_now(f);
+    s->flush_oldest_live = ram->flush_oldest_live > 0 && ram->flush_oldest_live <= UINT32_MAX
+                               ? (uint32_t)ram->flush_oldest_live : 0;
+    s->flush_oldest_cas = ram->flush_oldest_cas;
+    s->max_cas = ram->max_cas;
+    s->map_first_seg = first_seg;
+    s->map_seg_count = nsegs;
+    s->map_len = mb->len;
+    s->map_cksum = XXH3_64bits(mb->buf, (size_t)mb->len);
+}
+
 flash_status_e flash_sync(flash_t *f, char *err, size_t errlen)
 {
     if (fdatasync(device_fd(f->dev)) != 0) {
@@ -231,22 +253,7 @@ flash_status_e flash_persist(flash_t *f, const flash_persist_state_t *in,
     if (st == FLASH_OK)
         st = flash_sync(f, err, errlen);
     flash_state_t s;
-    memset(&s, 0, sizeof s);
-    s.version = FLASH_FORMAT_VERSION;
-    s.state = FLASH_STATE_CLEAN;
-    s.instance_id = f->instance_id;
-    s.run_count = f->run_count;
-    s.last_seq = f->next_seq - 1;
-    s.min_valid_seq = mb.segments ? mb.first_seq : f->next_seq;
-    s.time = (uint64_t)flash_now(f);
-    s.flush_oldest_live = in->flush_oldest_live > 0 && in->flush_oldest_live <= UINT32_MAX
-                              ? (uint32_t)in->flush_oldest_live : 0;
-    s.flush_oldest_cas = in->flush_oldest_cas;
-    s.max_cas = in->max_cas;
-    s.map_first_seg = start;
-    s.map_seg_count = need;
-    s.map_len = mb.len;
-    s.map_cksum = XXH3_64bits(mb.buf, (size_t)mb.len);
+    flash_map_state(f, &s, FLASH_STATE_CLEAN, in, &mb, start, need, f->next_seq - 1);
     device_buf_free(mb.buf);
     if (st == FLASH_OK)
         st = flash_write_state(f, &s, err, errlen);

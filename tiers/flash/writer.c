@@ -116,20 +116,14 @@ static void seal_and_write(flash_t *f)
         write_done(&f->wctx[b], -ENOMEM);
 }
 
-/* Opens the next segment at the head in a free builder. */
-static flash_status_e open_next(flash_t *f)
+/* Takes the head slot into the ring (reclaiming the tail while the ring is
+ * full; never nested in a reclaim) with the next seq, in `state`, once no
+ * read of its previous use is in flight. Returns with seg_lock HELD and the
+ * slot in *segp, or FLASH_EFULL (lock not held). */
+static flash_status_e take_head(flash_t *f, uint8_t state, int8_t bld, uint32_t *segp)
 {
-    int b = -1;
-    for (;;) {
-        for (int i = 0; i < FLASH_NBUILDERS && b < 0; i++)
-            if (!f->bld_busy[i])
-                b = i;
-        if (b >= 0)
-            break;
-        flash_writer_reap(f, 100);
-    }
-    while (f->nring == f->nseg) {
-        if (f->in_reclaim)
+    for (uint32_t k = 0; f->nring == f->nseg; k++) {
+        if (f->in_reclaim || k > f->nseg)
             return FLASH_EFULL; /* never nest reclaims (one buffer) */
         if (!flash_reclaim_one(f, false))
             flash_writer_reap(f, 100);
@@ -147,15 +141,36 @@ static flash_status_e open_next(flash_t *f)
         pthread_cond_timedwait(&f->seg_cond, &f->seg_lock, &ts);
     }
     fseg_t *s = &f->segs[seg];
-    s->state = FSEG_OPEN;
-    s->bld = (int8_t)b;
+    s->state = state;
+    s->bld = bld;
     s->seq = f->next_seq++;
     s->cksum_logged = false;
+    atomic_store_explicit(&f->head, (seg + 1) % f->nseg, memory_order_relaxed);
+    f->nring++;
+    *segp = seg;
+    return FLASH_OK;
+}
+
+/* Opens the next segment at the head in a free builder. */
+static flash_status_e open_next(flash_t *f)
+{
+    int b = -1;
+    for (;;) {
+        for (int i = 0; i < FLASH_NBUILDERS && b < 0; i++)
+            if (!f->bld_busy[i])
+                b = i;
+        if (b >= 0)
+            break;
+        flash_writer_reap(f, 100);
+    }
+    uint32_t seg;
+    flash_status_e st = take_head(f, FSEG_OPEN, (int8_t)b, &seg);
+    if (st != FLASH_OK)
+        return st;
+    fseg_t *s = &f->segs[seg];
     pthread_mutex_lock(&f->bld_lock[b]);
     flash_seg_reset(f->bld[b], seg, s->gen, s->seq, f->instance_id);
     pthread_mutex_unlock(&f->bld_lock[b]);
-    atomic_store_explicit(&f->head, (seg + 1) % f->nseg, memory_order_relaxed);
-    f->nring++;
     pthread_mutex_unlock(&f->seg_lock);
     f->bld_busy[b] = true;
     f->bld_seg[b] = seg;
@@ -168,34 +183,12 @@ static flash_status_e open_next(flash_t *f)
 flash_status_e flash_writer_alloc_slot(flash_t *f, uint32_t *segp, uint32_t *genp,
                                        uint64_t *seqp)
 {
-    for (uint32_t k = 0; f->nring == f->nseg; k++) {
-        if (f->in_reclaim || k > f->nseg)
-            return FLASH_EFULL;
-        if (!flash_reclaim_one(f, false))
-            flash_writer_reap(f, 100);
-    }
-    uint32_t seg = atomic_load_explicit(&f->head, memory_order_relaxed);
-    pthread_mutex_lock(&f->seg_lock);
-    while (f->segs[seg].readers > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 10 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&f->seg_cond, &f->seg_lock, &ts);
-    }
-    fseg_t *s = &f->segs[seg];
-    s->state = FSEG_USED;  /* holds no item: reads never name it */
-    s->bld = -1;
-    s->seq = f->next_seq++;
-    s->cksum_logged = false;
-    atomic_store_explicit(&f->head, (seg + 1) % f->nseg, memory_order_relaxed);
-    f->nring++;
-    *segp = seg;
-    *genp = s->gen;
-    *seqp = s->seq;
+    /* USED: it holds no item, so no read ever names it */
+    flash_status_e st = take_head(f, FSEG_USED, -1, segp);
+    if (st != FLASH_OK)
+        return st;
+    *genp = f->segs[*segp].gen;
+    *seqp = f->segs[*segp].seq;
     pthread_mutex_unlock(&f->seg_lock);
     return FLASH_OK;
 }
