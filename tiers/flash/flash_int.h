@@ -229,6 +229,8 @@ static inline uint64_t flash_loc_pack(uint32_t gen, uint32_t epoch, uint32_t seg
 /* store.c */
 int64_t flash_now(const flash_t *f);
 int64_t flash_mono_ms(void);
+/* Absolute CLOCK_REALTIME deadline ms from now (for condvar waits). */
+struct timespec flash_deadline_ms(unsigned ms);
 void flash_log(const flash_t *f, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

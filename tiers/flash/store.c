@@ -599,14 +599,7 @@ void flash_destroy(flash_t **pf)
     if (!pf || !*pf)
         return;
     flash_t *f = *pf;
-    if (f->writer_started) {
-        pthread_mutex_lock(&f->q_lock);
-        f->stop = true;
-        pthread_cond_broadcast(&f->q_nonempty);
-        pthread_cond_broadcast(&f->q_nonfull);
-        pthread_mutex_unlock(&f->q_lock);
-        pthread_join(f->writer, NULL);
-    }
+    flash_writer_stop(f);
     free_parts(f);
     destroy_locks(f);
     free(f);
@@ -646,8 +639,7 @@ flash_status_e flash_admit(const flash_t *f, size_t nkey, size_t nbytes, int64_t
     return FLASH_OK;
 }
 
-/* Absolute CLOCK_REALTIME deadline ms from now (for condvar waits). */
-static struct timespec deadline_after(unsigned ms)
+struct timespec flash_deadline_ms(unsigned ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -702,7 +694,7 @@ flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it)
     pthread_mutex_lock(&f->q_lock);
     if (f->qlen == f->qcap && !f->stop) {
         FSTAT_ADD(f, flash_queue_stalls, 1);
-        struct timespec dl = deadline_after(f->s.stall_ms);
+        struct timespec dl = flash_deadline_ms(f->s.stall_ms);
         while (f->qlen == f->qcap && !f->stop) {
             if (pthread_cond_timedwait(&f->q_nonfull, &f->q_lock, &dl) == ETIMEDOUT)
                 break;

@@ -131,13 +131,7 @@ static flash_status_e take_head(flash_t *f, uint8_t state, int8_t bld, uint32_t 
     uint32_t seg = atomic_load_explicit(&f->head, memory_order_relaxed);
     pthread_mutex_lock(&f->seg_lock);
     while (f->segs[seg].readers > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 10 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = flash_deadline_ms(10);
         pthread_cond_timedwait(&f->seg_cond, &f->seg_lock, &ts);
     }
     fseg_t *s = &f->segs[seg];
@@ -425,13 +419,7 @@ void *flash_writer_main(void *arg)
             if (f->writes_inflight > 0 || due) {
                 /* callbacks are due: if no item comes for a while, nobody
                  * needs memory: the writer runs them (below) */
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += WR_IDLE_POLL_MS * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000L;
-                }
+                struct timespec ts = flash_deadline_ms(WR_IDLE_POLL_MS);
                 if (pthread_cond_timedwait(&f->q_nonempty, &f->q_lock, &ts) == ETIMEDOUT &&
                     f->qlen == 0)
                     idle_done = true;
@@ -442,13 +430,7 @@ void *flash_writer_main(void *arg)
                 continue;
             }
             /* idle: wake up for the next checkpoint (4 times a second) */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 250 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = flash_deadline_ms(250);
             if (pthread_cond_timedwait(&f->q_nonempty, &f->q_lock, &ts) == ETIMEDOUT)
                 break;
         }
