@@ -158,6 +158,12 @@ static void hook_changed(void *ctx, uint64_t hv)
     flash_remove(t->f, hv);
 }
 
+static void hook_moved(void *ctx, uint64_t hv)
+{
+    tier_t *t = ctx;
+    flash_forget(t->f, hv);
+}
+
 static bool hook_current(void *ctx, uint64_t hv, uint64_t loc)
 {
     tier_t *t = ctx;
@@ -304,6 +310,7 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
         .ctx = t,
         .evict = hook_evict,
         .changed = hook_changed,
+        .moved = hook_moved,
         .current = hook_current,
         .indexed = hook_indexed,
         .keeps_marks = true, /* records carry the meta marks (format 2) */

@@ -13,6 +13,12 @@
  * a value whose delete, overwrite or flush a client saw answered; what a
  * crash loses is what was spilled after the last valid checkpoint.
  *
+ * A checkpoint published between a change's flash_note_mutation (before
+ * the change) and the change's removal of the key's index entries
+ * (flash_remove) could keep the old value: flash_remove applies the same
+ * rule (a promotion that drops the entry without a change uses
+ * flash_forget, which does not).
+ *
  * While one is being built, a flash_remove of a key it may keep marks it
  * dirty (not published): the builder adds each hash to the new filter
  * before it looks the hash up in the index, flash_remove looks at the
@@ -107,6 +113,9 @@ void flash_ckpt_note_remove(flash_t *f, uint64_t hash)
     bloom_t *b = atomic_load(&f->ck_build);
     if (b && bloom_maybe(b, hash))
         atomic_store(&f->ck_dirty, true);
+    /* a checkpoint published between the change's flash_note_mutation and
+     * this removal may hold the key: the same rule as a change */
+    flash_note_mutation(f, hash);
 }
 
 /* Encodes an empty segment header for the checkpoint's slot. */

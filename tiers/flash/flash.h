@@ -318,6 +318,13 @@ void flash_note_flush(flash_t *f);
 void flash_remove(flash_t *f, uint64_t hash);
 
 /*
+ * As flash_remove, for a key whose value did not change (a promotion moved
+ * it to RAM and cannot keep its flash location): the crash checkpoint
+ * stays valid (the key's next change is checked as any). O(1).
+ */
+void flash_forget(flash_t *f, uint64_t hash);
+
+/*
  * A flush_all took effect: records stored at or before oldest_live (unix
  * seconds; 0 = no flush) are dead once oldest_live <= now. Reclaim drops
  * them instead of rewriting; the reader leaves the check to the caller

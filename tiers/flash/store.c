@@ -710,7 +710,20 @@ flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it)
     return FLASH_OK;
 }
 
+static void remove_entries(flash_t *f, uint64_t hash, bool changed);
+
 void flash_remove(flash_t *f, uint64_t hash)
+{
+    remove_entries(f, hash, true);
+}
+
+void flash_forget(flash_t *f, uint64_t hash)
+{
+    remove_entries(f, hash, false);
+}
+
+/* flash_remove (changed: the key's value changed) or flash_forget. */
+static void remove_entries(flash_t *f, uint64_t hash, bool changed)
 {
     pthread_mutex_t *m = &f->rm_lock[flash_rm_stripe(hash)];
     index_loc_t locs[INDEX_MAX_MATCHES];
@@ -718,7 +731,8 @@ void flash_remove(flash_t *f, uint64_t hash)
     unsigned n = index_remove_locs(f->idx, hash, locs);
     atomic_fetch_add_explicit(&f->epoch[flash_epoch_slot(hash)], 1, memory_order_release);
     pthread_mutex_unlock(m);
-    flash_ckpt_note_remove(f, hash);
+    if (changed)
+        flash_ckpt_note_remove(f, hash);
     if (n == 0)
         return;
     /* At most one of the n slots is the key's own copy, and the index cannot

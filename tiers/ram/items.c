@@ -1111,7 +1111,8 @@ cache_status_e ram_install(ram_t *r, ram_wstats_t *ws, ram_install_mode_e mode,
         if (loc_slot(r, nw))
             item_loc_set(r, nw, loc);
         else
-            do_flash_changed(r, hv); /* cannot remember it: a move */
+            r->fh.moved ? r->fh.moved(r->fh.ctx, hv) /* cannot remember it */
+                        : do_flash_changed(r, hv);
         item_refcount_incr(nw);
         *cur = nw;
     }

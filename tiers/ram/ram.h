@@ -116,6 +116,10 @@ typedef struct ram_flash_hooks {
     ram_spill_e (*evict)(void *ctx, struct ram *r, item_t *it, uint64_t hv);
     /* The key of hv changed: drop its flash copies. Stripe lock held. */
     void (*changed)(void *ctx, uint64_t hv);
+    /* The key of hv moved to RAM unchanged (a promotion that cannot keep
+     * its flash location): drop its flash copies, which still hold its
+     * value. Stripe lock held. NULL: changed is called. */
+    void (*moved)(void *ctx, uint64_t hv);
     /* Is flash location `loc` of hv still current? Stripe lock held. */
     bool (*current)(void *ctx, uint64_t hv, uint64_t loc);
     /* Is the flash copy at `loc` still findable through the index? Weaker
