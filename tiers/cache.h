@@ -415,7 +415,8 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(flash_recovery_errors, "segments, maps or dictionaries recovery skipped") \
     X(flash_checkpoints, "crash checkpoints taken")                           \
     X(flash_checkpoints_invalidated, "checkpoints a change made unusable")    \
-    X(flash_checkpoints_dirty, "checkpoint builds a change spoiled")
+    X(flash_checkpoints_dirty, "checkpoint builds a change spoiled")            \
+    X(flash_checkpoint_kills, "changed keys journaled against the checkpoint")
 
 typedef struct cache_stats {
 #define CACHE_STATS_DECLARE(name, desc) uint64_t name;

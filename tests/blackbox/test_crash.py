@@ -104,7 +104,7 @@ class CrashLoop(FlashDirTest):
                         self.assertIn(c.line(), (b'DELETED', b'NOT_FOUND'))
                         acked[k] = 0
                         del inflight[k]
-                    elif r < 0.7505:
+                    elif r < 0.75002:
                         inflight['*flush*'] = True
                         c.sock.sendall(b'flush_all\r\n')
                         self.assertEqual(c.line(), b'OK')

@@ -50,8 +50,32 @@ static void retire(flash_t *f, bloom_t *b)
     f->ck_retired[0] = b;
 }
 
+uint32_t flash_boot_tag(void)
+{
+    char id[64] = "";
+    FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!fp)
+        return 0;
+    size_t n = fread(id, 1, sizeof id - 1, fp);
+    fclose(fp);
+    if (n == 0)
+        return 0;
+    uint32_t t = (uint32_t)XXH3_64bits(id, n);
+    return t ? t : 1;
+}
+
+void flash_journal_area(const flash_t *f, uint32_t slot, uint64_t map_len, uint64_t *off,
+                        uint32_t *pages)
+{
+    uint64_t used = FLASH_IO_ALIGN + fl_round_up(map_len, FLASH_IO_ALIGN);
+    *off = flash_seg_dev_off(f, slot) + used;
+    *pages = used < f->segsize ? (uint32_t)((f->segsize - used) / FLASH_JPAGE) : 0;
+}
+
 void flash_ckpt_teardown(flash_t *f)
 {
+    device_buf_free(f->ck_jpage);
+    f->ck_jpage = NULL;
     bloom_t *b = atomic_exchange(&f->ck_filter, NULL);
     bloom_destroy(&b);
     b = atomic_exchange(&f->ck_build, NULL);
@@ -85,6 +109,47 @@ static void invalidate_locked(flash_t *f)
     FSTAT_ADD(f, flash_checkpoints_invalidated, 1);
 }
 
+/* Appends the hash to the valid checkpoint's kill journal and writes the
+ * page (ck_jlock held). False: no room, or a write failed: the caller
+ * invalidates. The first kill of a checkpoint first marks the state record
+ * JOURNALED (synced): after a reboot, unsynced journal pages may be lost,
+ * so a journaled checkpoint is then not trusted. */
+static bool journal_kill(flash_t *f, uint64_t hash)
+{
+    char err[256];
+    pthread_mutex_lock(&f->ck_lock);
+    bool ok = atomic_load(&f->ck_valid);
+    uint64_t joff = f->ck_joff;
+    uint32_t jpages = f->ck_jpages;
+    uint64_t map_seq = f->ck_state.map_seq;
+    if (ok && !(f->ck_state.flags & FLASH_STATE_JOURNALED)) {
+        flash_state_t st = f->ck_state;
+        st.flags |= FLASH_STATE_JOURNALED;
+        ok = flash_write_state(f, &st, err, sizeof err) == FLASH_OK;
+        if (ok)
+            f->ck_state = st;
+    }
+    pthread_mutex_unlock(&f->ck_lock);
+    if (!ok || !f->ck_jpage || jpages == 0)
+        return false;
+    if (!flash_jpage_add(f->ck_jpage, hash)) {
+        /* full: it was written whole by the kill that filled it */
+        if (f->ck_jno + 1 >= jpages)
+            return false;
+        f->ck_jno++;
+        flash_jpage_init(f->ck_jpage, f->instance_id, map_seq, f->ck_jno);
+        flash_jpage_add(f->ck_jpage, hash);
+    }
+    if (device_pwrite(f->dev, f->ck_jpage, FLASH_JPAGE, joff + (uint64_t)f->ck_jno * FLASH_JPAGE,
+                      err, sizeof err) != DEVICE_OK) {
+        FSTAT_ADD(f, flash_write_errors, 1);
+        flash_log(f, "%s: crash checkpoint journal: %s", f->path, err);
+        return false;
+    }
+    FSTAT_ADD(f, flash_checkpoint_kills, 1);
+    return true;
+}
+
 void flash_note_mutation(flash_t *f, uint64_t hash)
 {
     if (!atomic_load_explicit(&f->ck_valid, memory_order_acquire))
@@ -92,9 +157,14 @@ void flash_note_mutation(flash_t *f, uint64_t hash)
     bloom_t *b = atomic_load_explicit(&f->ck_filter, memory_order_acquire);
     if (b && !bloom_maybe(b, hash))
         return;
-    pthread_mutex_lock(&f->ck_lock);
-    invalidate_locked(f);
-    pthread_mutex_unlock(&f->ck_lock);
+    pthread_mutex_lock(&f->ck_jlock);
+    bool kept = atomic_load(&f->ck_valid) && journal_kill(f, hash);
+    if (!kept) {
+        pthread_mutex_lock(&f->ck_lock);
+        invalidate_locked(f);
+        pthread_mutex_unlock(&f->ck_lock);
+    }
+    pthread_mutex_unlock(&f->ck_jlock);
 }
 
 void flash_note_flush(flash_t *f)
@@ -202,11 +272,19 @@ static void take(flash_t *f)
     flash_state_t s;
     flash_map_state(f, &s, FLASH_STATE_RUNNING, &ram, &mb, seg, 1, seq);
     s.map_seq = seq;
+    s.boot_tag = flash_boot_tag();
     device_buf_free(mb.buf);
+    if (!f->ck_jpage)
+        f->ck_jpage = device_buf_alloc(FLASH_JPAGE);
+    pthread_mutex_lock(&f->ck_jlock);
     pthread_mutex_lock(&f->ck_lock);
     /* a flush or a change of a kept key since the build began: no */
     if (!atomic_load(&f->ck_dirty) && flash_write_state(f, &s, err, sizeof err) == FLASH_OK) {
         f->ck_state = s;
+        flash_journal_area(f, seg, s.map_len, &f->ck_joff, &f->ck_jpages);
+        f->ck_jno = 0;
+        if (f->ck_jpage)
+            flash_jpage_init(f->ck_jpage, f->instance_id, seq, 0);
         bloom_t *old = atomic_exchange(&f->ck_filter, b);
         atomic_store(&f->ck_valid, true);
         retire(f, old);
@@ -215,6 +293,7 @@ static void take(flash_t *f)
         retire(f, b);
     }
     pthread_mutex_unlock(&f->ck_lock);
+    pthread_mutex_unlock(&f->ck_jlock);
 }
 
 void flash_ckpt_maybe(flash_t *f)

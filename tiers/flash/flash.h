@@ -176,6 +176,8 @@ typedef struct flash_recovery {
     uint64_t bytes;            /* device bytes of the segments kept */
     uint64_t segments;         /* segments kept */
     uint64_t segments_lost;    /* listed but failed their checks */
+    uint64_t killed;           /* entries a crash checkpoint's journal
+                                  names (changed after it): not kept */
     double seconds;            /* time spent */
     int64_t flush_oldest_live; /* the flush_all horizon at shutdown (unix
                                   seconds, 0 = none) */
@@ -477,7 +479,8 @@ flash_status_e flash_walk(flash_t *f, flash_walk_fn fn, void *ctx,
     X(flash_recovery_errors, "segments, maps or dictionaries recovery skipped") \
     X(flash_checkpoints, "crash checkpoints taken")                           \
     X(flash_checkpoints_invalidated, "checkpoints a change made unusable")    \
-    X(flash_checkpoints_dirty, "checkpoint builds a change spoiled")
+    X(flash_checkpoints_dirty, "checkpoint builds a change spoiled")            \
+    X(flash_checkpoint_kills, "changed keys journaled against the checkpoint")
 
 /* Every counter of the store: the mirrored ones and those the glue
  * combines with its own (hits, misses, drops) or keeps to itself. */

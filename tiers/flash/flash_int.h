@@ -42,6 +42,7 @@
 #include "flash/dict_train.h"
 #include "flash/flash.h"
 #include "flash/index.h"
+#include "flash/journal.h"
 #include "flash/segment.h"
 #include "flash/superblock.h"
 
@@ -203,6 +204,13 @@ struct flash {
     _Atomic bool ck_dirty;     /* a key of the build changed, or a flush */
     bloom_t *ck_retired[2];    /* [ck_lock] filters replaced lately */
     flash_state_t ck_state;    /* [ck_lock] the state record last written */
+    /* the valid checkpoint's kill journal (journal.h); lock order:
+     * ck_jlock -> ck_lock */
+    pthread_mutex_t ck_jlock;  /* held across a kill's page write */
+    uint8_t *ck_jpage;         /* [ck_jlock] the page being filled (aligned) */
+    uint32_t ck_jno;           /* [ck_jlock] its number */
+    uint32_t ck_jpages;        /* [ck_lock] pages the slot has room for */
+    uint64_t ck_joff;          /* [ck_lock] device offset of page 0 */
     int64_t ck_last_ms;        /* writer: when the last build ended */
     uint64_t ck_last_seq;      /* writer: next_seq then */
     bool ck_too_big_logged;    /* writer */
@@ -325,8 +333,14 @@ void flash_ckpt_maybe(flash_t *f);
 /* flash_remove, after the index entries went: a build that may keep the
  * hash is not published. Lock-free. */
 void flash_ckpt_note_remove(flash_t *f, uint64_t hash);
-/* Frees the filters (flash_destroy). */
+/* Frees the filters and the journal page (flash_destroy). */
 void flash_ckpt_teardown(flash_t *f);
+/* The host's boot tag (state record; 0: unknown). */
+uint32_t flash_boot_tag(void);
+/* Where a crash checkpoint's kill journal lies in its slot: device offset
+ * of page 0 and the page count, for a map of map_len bytes. */
+void flash_journal_area(const flash_t *f, uint32_t slot, uint64_t map_len, uint64_t *off,
+                        uint32_t *pages);
 
 /* writer.c: takes the segment slot at the head for a checkpoint (USED, in
  * the ring, with a seq; reclaims the tail if the ring is full). */

@@ -96,8 +96,71 @@ static flash_status_e read_map(flash_t *f, const flash_state_t *st, uint8_t **bu
     return FLASH_OK;
 }
 
-/* Rebuilds the segment table and the index from a decoded map. */
-static void replay_map(flash_t *f, const flash_map_t *m, flash_recovery_t *rec)
+/* The kill set: sorted key hashes the checkpoint's journal names. */
+typedef struct kills {
+    uint64_t *h;
+    size_t n, cap;
+} kills_t;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool killed(const kills_t *k, uint64_t h)
+{
+    return k->n && bsearch(&h, k->h, k->n, sizeof h, cmp_u64) != NULL;
+}
+
+/* Reads the journal pages of the crash checkpoint `st` names, from page 0
+ * to the first that is not its own (never written, torn: a kill whose page
+ * write did not complete was never answered). */
+static flash_status_e read_journal(flash_t *f, const flash_state_t *st, kills_t *k)
+{
+    uint64_t off;
+    uint32_t pages;
+    flash_journal_area(f, st->map_first_seg, st->map_len, &off, &pages);
+    uint8_t *buf = device_buf_alloc(FLASH_JPAGE);
+    if (!buf)
+        return FLASH_ENOMEM;
+    flash_status_e rc = FLASH_OK;
+    for (uint32_t p = 0; p < pages; p++) {
+        char err[256];
+        flash_jpage_t jp;
+        if (device_pread(f->dev, buf, FLASH_JPAGE, off + (uint64_t)p * FLASH_JPAGE, err,
+                         sizeof err) != DEVICE_OK) {
+            flash_log(f, "%s", err);
+            rc = FLASH_EIO;
+            break;
+        }
+        if (!flash_jpage_decode(buf, f->instance_id, st->map_seq, p, &jp))
+            break;
+        if (k->n + jp.count > k->cap) {
+            size_t cap = (k->cap + jp.count) * 2;
+            uint64_t *nh = realloc(k->h, cap * sizeof *nh);
+            if (!nh) {
+                rc = FLASH_ENOMEM;
+                break;
+            }
+            k->h = nh;
+            k->cap = cap;
+        }
+        for (uint32_t i = 0; i < jp.count; i++)
+            k->h[k->n++] = flash_jpage_hash(&jp, i);
+        if (jp.count < FLASH_JPAGE_MAX)
+            break; /* the last page */
+    }
+    device_buf_free(buf);
+    if (k->n)
+        qsort(k->h, k->n, sizeof *k->h, cmp_u64);
+    return rc;
+}
+
+/* Rebuilds the segment table and the index from a decoded map, without the
+ * keys in `dead` (a crash checkpoint's journal). */
+static void replay_map(flash_t *f, const flash_map_t *m, const kills_t *dead,
+                       flash_recovery_t *rec)
 {
     const uint8_t *bits = m->bits;
     flash_map_seg_t e;
@@ -131,6 +194,10 @@ static void replay_map(flash_t *f, const flash_map_t *m, flash_recovery_t *rec)
             const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
             if (fl_get_u8(p + 10) != FLASH_SUM_ITEM)
                 continue;
+            if (killed(dead, fl_get_u64(p))) {
+                rec->killed++;
+                continue;
+            }
             index_insert_result_t r;
             index_loc_t loc = {e.seg_id, fl_get_u16(p + 8)};
             if (index_insert(f->idx, fl_get_u64(p), loc, flash_seg_age, f, &r) != INDEX_OK)
@@ -166,6 +233,14 @@ flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
                  have ? "none, or a key it kept had changed" : "no valid state record");
         return FLASH_MISS;
     }
+    if (!clean && (st.flags & FLASH_STATE_JOURNALED) &&
+        (st.boot_tag == 0 || st.boot_tag != flash_boot_tag())) {
+        rec->kind = FLASH_RECOVERY_CRASH;
+        snprintf(note, notelen, "%s: the host restarted since the last crash checkpoint "
+                 "was journaled (its journal pages were not synced): flash contents "
+                 "discarded", f->path);
+        return FLASH_MISS;
+    }
     uint8_t *mbuf;
     flash_map_t m;
     flash_status_e ms = read_map(f, &st, &mbuf, &m);
@@ -199,7 +274,20 @@ flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
         atomic_store_explicit(&f->head, (last.seg_id + 1) % f->nseg, memory_order_relaxed);
         f->nring = m.nsegs;
     }
-    replay_map(f, &m, rec);
+    kills_t k = {0};
+    if (!clean) {
+        flash_status_e js = read_journal(f, &st, &k);
+        if (js != FLASH_OK) {
+            free(k.h);
+            device_buf_free(mbuf);
+            rec->kind = FLASH_RECOVERY_CRASH;
+            snprintf(note, notelen, "%s: the crash checkpoint's journal is unreadable: flash "
+                     "contents discarded", f->path);
+            return js == FLASH_ENOMEM ? FLASH_ENOMEM : FLASH_MISS;
+        }
+    }
+    replay_map(f, &m, &k, rec);
+    free(k.h);
     device_buf_free(mbuf);
     rec->kind = clean ? FLASH_RECOVERY_CLEAN : FLASH_RECOVERY_CHECKPOINT;
     rec->flush_oldest_live = st.flush_oldest_live;
@@ -214,10 +302,15 @@ flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     rec->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     FSTAT_ADD(f, flash_recovered_items, rec->items);
+    char how[96];
+    if (clean)
+        snprintf(how, sizeof how, "after a clean shutdown");
+    else
+        snprintf(how, sizeof how, "from the last crash checkpoint (%llu changed since)",
+                 (unsigned long long)rec->killed);
     snprintf(note, notelen, "%s: recovered %llu items in %llu segments (%llu bytes) %s in "
              "%.3f s%s", f->path, (unsigned long long)rec->items,
-             (unsigned long long)rec->segments, (unsigned long long)rec->bytes,
-             clean ? "after a clean shutdown" : "from the last crash checkpoint", rec->seconds,
+             (unsigned long long)rec->segments, (unsigned long long)rec->bytes, how, rec->seconds,
              rec->segments_lost ? "; some segments failed their checks (see above)" : "");
     return FLASH_OK;
 }

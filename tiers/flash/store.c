@@ -479,6 +479,7 @@ static void init_locks(flash_t *f)
     for (int i = 0; i < FLASH_RM_STRIPES; i++)
         pthread_mutex_init(&f->rm_lock[i], NULL);
     pthread_mutex_init(&f->ck_lock, NULL);
+    pthread_mutex_init(&f->ck_jlock, NULL);
 }
 
 static void destroy_locks(flash_t *f)
@@ -496,6 +497,7 @@ static void destroy_locks(flash_t *f)
     for (int i = 0; i < FLASH_RM_STRIPES; i++)
         pthread_mutex_destroy(&f->rm_lock[i]);
     pthread_mutex_destroy(&f->ck_lock);
+    pthread_mutex_destroy(&f->ck_jlock);
 }
 
 flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,

@@ -157,6 +157,8 @@ void flash_state_encode(const flash_state_t *st, uint8_t *b)
     fl_put_u64(b + 88, st->map_len);
     fl_put_u64(b + 96, st->map_cksum);
     fl_put_u64(b + 104, st->map_seq);
+    fl_put_u32(b + 112, st->boot_tag);
+    fl_put_u32(b + 116, st->flags);
     fl_put_u64(b + 120, XXH3_64bits(b, 120));
 }
 
@@ -188,6 +190,8 @@ flash_sb_status_e flash_state_decode(const uint8_t *b, size_t len, flash_state_t
     st.map_len = fl_get_u64(b + 88);
     st.map_cksum = fl_get_u64(b + 96);
     st.map_seq = fl_get_u64(b + 104);
+    st.boot_tag = fl_get_u32(b + 112);
+    st.flags = fl_get_u32(b + 116);
     *out = st;
     return FLASH_SB_OK;
 }

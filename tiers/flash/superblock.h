@@ -56,6 +56,9 @@ typedef struct flash_state {
     uint64_t map_cksum;
     uint64_t map_seq;        /* RUNNING with a map: seq of the segment slot
                                 that holds the crash checkpoint */
+    uint32_t boot_tag;       /* RUNNING with a map: the host's boot (low 32
+                                bits of XXH3 of its boot id) */
+    uint32_t flags;          /* FLASH_STATE_JOURNALED */
 } flash_state_t;
 
 /* Static string for a status; never NULL. */

@@ -1,0 +1,65 @@
+/*
+ * tiers/flash/journal.c - kill journal pages (journal.h).
+ */
+#include "flash/journal.h"
+
+#include <string.h>
+#include <xxhash.h>
+
+#include "flash/format.h"
+
+static uint64_t page_sum(const uint8_t *b, uint32_t n)
+{
+    return XXH3_64bits_withSeed(b + FLASH_JPAGE_HDR, (size_t)n * 8, XXH3_64bits(b, 32));
+}
+
+void flash_jpage_init(uint8_t *b, uint64_t instance_id, uint64_t map_seq, uint32_t page_no)
+{
+    memset(b, 0, FLASH_JPAGE);
+    memcpy(b, FLASH_JPAGE_MAGIC, 4);
+    fl_put_u32(b + 4, 1);
+    fl_put_u64(b + 8, instance_id);
+    fl_put_u64(b + 16, map_seq);
+    fl_put_u32(b + 24, page_no);
+    fl_put_u32(b + 28, 0);
+    fl_put_u64(b + 32, page_sum(b, 0));
+}
+
+bool flash_jpage_add(uint8_t *b, uint64_t hash)
+{
+    uint32_t n = fl_get_u32(b + 28);
+    if (n >= FLASH_JPAGE_MAX)
+        return false;
+    fl_put_u64(b + FLASH_JPAGE_HDR + (size_t)n * 8, hash);
+    fl_put_u32(b + 28, n + 1);
+    fl_put_u64(b + 32, page_sum(b, n + 1));
+    return true;
+}
+
+uint32_t flash_jpage_count(const uint8_t *b)
+{
+    return fl_get_u32(b + 28);
+}
+
+bool flash_jpage_decode(const uint8_t *b, uint64_t instance_id, uint64_t map_seq,
+                        uint32_t page_no, flash_jpage_t *out)
+{
+    if (memcmp(b, FLASH_JPAGE_MAGIC, 4) != 0 || fl_get_u32(b + 4) != 1 ||
+        fl_get_u64(b + 8) != instance_id || fl_get_u64(b + 16) != map_seq ||
+        fl_get_u32(b + 24) != page_no)
+        return false;
+    uint32_t n = fl_get_u32(b + 28);
+    if (n > FLASH_JPAGE_MAX || fl_get_u64(b + 32) != page_sum(b, n))
+        return false;
+    out->instance_id = instance_id;
+    out->map_seq = map_seq;
+    out->page_no = page_no;
+    out->count = n;
+    out->hashes = b + FLASH_JPAGE_HDR;
+    return true;
+}
+
+uint64_t flash_jpage_hash(const flash_jpage_t *p, uint32_t i)
+{
+    return fl_get_u64(p->hashes + (size_t)i * 8);
+}
