@@ -5,13 +5,14 @@
  * index, as a clean stop does, into a segment slot of its own in the ring,
  * then names it in the RUNNING state record (fdatasync before each step).
  * After a crash, recovery rebuilds the index from the last valid
- * checkpoint. A checkpoint stays valid only while no key it keeps has
- * changed: the first mutation of a key that may be in it (its Bloom
- * filter) makes it unusable durably BEFORE the mutation is applied
- * (flash_note_mutation: one 4 KiB state write + fdatasync, once per
- * checkpoint), and flush_all does the same. So a crash never brings back
- * a value whose delete, overwrite or flush a client saw answered; what a
- * crash loses is what was spilled after the last valid checkpoint.
+ * checkpoint. A change of a key it may keep (its Bloom filter) is first
+ * written to the checkpoint's kill journal (flash_note_mutation: one 4 KiB
+ * page write, complete BEFORE the change is applied); recovery leaves the
+ * journaled keys out. A flush_all, a full journal or a failed write make
+ * the checkpoint unusable instead (one state write + fdatasync). So a
+ * crash never brings back a value whose delete, overwrite or flush a client
+ * saw answered; what a crash loses is what was spilled after the last
+ * valid checkpoint.
  *
  * A checkpoint published between a change's flash_note_mutation (before
  * the change) and the change's removal of the key's index entries
