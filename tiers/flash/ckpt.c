@@ -133,6 +133,10 @@ static bool journal_kill(flash_t *f, uint64_t hash)
     pthread_mutex_unlock(&f->ck_lock);
     if (!ok || !f->ck_jpage || jpages == 0)
         return false;
+    /* the same change noted twice (before it, and at its index removal),
+     * or the key changed again: its page was written already */
+    if (flash_jpage_has(f->ck_jpage, hash))
+        return true;
     if (!flash_jpage_add(f->ck_jpage, hash)) {
         /* full: it was written whole by the kill that filled it */
         if (f->ck_jno + 1 >= jpages)

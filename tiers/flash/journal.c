@@ -36,6 +36,15 @@ bool flash_jpage_add(uint8_t *b, uint64_t hash)
     return true;
 }
 
+bool flash_jpage_has(const uint8_t *b, uint64_t hash)
+{
+    uint32_t n = fl_get_u32(b + 28);
+    for (uint32_t i = 0; i < n && i < FLASH_JPAGE_MAX; i++)
+        if (fl_get_u64(b + FLASH_JPAGE_HDR + (size_t)i * 8) == hash)
+            return true;
+    return false;
+}
+
 uint32_t flash_jpage_count(const uint8_t *b)
 {
     return fl_get_u32(b + 28);

@@ -43,6 +43,9 @@ void flash_jpage_init(uint8_t *buf, uint64_t instance_id, uint64_t map_seq, uint
 /* Appends a hash; false if the page is full. Keeps the checksum right. */
 bool flash_jpage_add(uint8_t *buf, uint64_t hash);
 
+/* Is the hash on the page already? O(count). */
+bool flash_jpage_has(const uint8_t *buf, uint64_t hash);
+
 /* Hashes on the page. */
 uint32_t flash_jpage_count(const uint8_t *buf);
 

@@ -113,6 +113,7 @@ typedef struct inspect_report {
     bool map_ok;                  /* ... and it reads back intact */
     uint32_t map_segments;        /* segments the map lists */
     uint64_t map_live;            /* summary entries it keeps */
+    uint64_t map_kills;           /* crash checkpoint: keys its journal drops */
     uint32_t dict_id[FLASH_DICT_SLOTS];      /* 0: slot empty or unreadable */
     uint32_t dict_len[FLASH_DICT_SLOTS];
     uint32_t dict_samples[FLASH_DICT_SLOTS];

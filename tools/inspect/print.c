@@ -82,11 +82,13 @@ static void json_superblock(inspect_printer_t *p, const inspect_report_t *r)
     fprintf(f, ",\n \"state\": {\"valid\": true, \"state\": \"%s\", \"run_count\": %llu, "
             "\"last_seq\": %llu, \"min_valid_seq\": %llu, \"time\": %llu, "
             "\"flush_oldest_live\": %u, \"max_cas\": %llu, \"live_map\": %s, "
-            "\"live_map_ok\": %s, \"live_map_segments\": %u, \"live_map_items\": %llu}",
+            "\"live_map_ok\": %s, \"live_map_segments\": %u, \"live_map_items\": %llu, "
+            "\"journal_kills\": %llu}",
             st->state == FLASH_STATE_CLEAN ? "clean" : "running", (ull)st->run_count,
             (ull)st->last_seq, (ull)st->min_valid_seq, (ull)st->time,
             st->flush_oldest_live, (ull)st->max_cas, r->map_present ? "true" : "false",
-            r->map_ok ? "true" : "false", r->map_segments, (ull)r->map_live);
+            r->map_ok ? "true" : "false", r->map_segments, (ull)r->map_live,
+            (ull)r->map_kills);
 }
 
 static bool shown(const inspect_printer_t *p, const inspect_seg_t *s)
@@ -245,10 +247,15 @@ static void text_superblock(inspect_printer_t *p, const inspect_report_t *r)
                 (ull)st->time, (ull)st->max_cas, st->flush_oldest_live);
         if (r->map_present)
             fprintf(f, "live map (%s): segment %u (+%u), %llu bytes, %s: %u segments, "
-                    "%llu items kept for the next start\n",
+                    "%llu items kept for the next start%s",
                     st->state == FLASH_STATE_CLEAN ? "clean stop" : "crash checkpoint",
                     st->map_first_seg, st->map_seg_count - 1, (ull)st->map_len,
-                    r->map_ok ? "ok" : "DAMAGED", r->map_segments, (ull)r->map_live);
+                    r->map_ok ? "ok" : "DAMAGED", r->map_segments, (ull)r->map_live,
+                    st->state == FLASH_STATE_CLEAN ? "\n" : "");
+        if (r->map_present && st->state != FLASH_STATE_CLEAN)
+            fprintf(f, ", less %llu changed since (kill journal%s)\n", (ull)r->map_kills,
+                    (st->flags & FLASH_STATE_JOURNALED) ? "; dropped after a host restart"
+                                                        : "");
         else
             fprintf(f, "live map: none (%s)\n",
                     st->state == FLASH_STATE_CLEAN

@@ -20,6 +20,8 @@ Test(journal, round_trip_and_full)
     for (uint64_t i = 0; i < FLASH_JPAGE_MAX; i++)
         cr_assert(flash_jpage_add(b, i * 0x9E3779B97F4A7C15ull));
     cr_assert(!flash_jpage_add(b, 1), "a full page takes no more");
+    cr_assert(flash_jpage_has(b, 7 * 0x9E3779B97F4A7C15ull));
+    cr_assert(!flash_jpage_has(b, 3));
     cr_assert(flash_jpage_decode(b, INST, 77, 3, &p));
     cr_assert_eq(p.count, FLASH_JPAGE_MAX);
     cr_assert_eq(flash_jpage_hash(&p, 5), 5 * 0x9E3779B97F4A7C15ull);
