@@ -625,6 +625,11 @@ size_t flash_memory(const flash_t *f)
     if (db == 0 && f->dtrain)
         db = 4 * f->s.dict_size;
     m += db + flash_dict_trainer_bytes(f->dtrain);
+    /* the crash checkpoint's key filter, twice while the next is built
+     * (~1.5 B per flash item each), and its journal page */
+    bloom_t *ck = atomic_load_explicit(&f->ck_filter, memory_order_acquire);
+    bloom_t *nb = atomic_load_explicit(&f->ck_build, memory_order_acquire);
+    m += bloom_bytes(ck) + bloom_bytes(nb) + (f->ck_jpage ? FLASH_JPAGE : 0);
     return m;
 }
 
