@@ -73,6 +73,7 @@ int main(int argc, char **argv)
     s.block_size = 16u << 10;
     s.stall_ms = 10000;
     s.min_ttl = 0;
+    s.checkpoint_ms = 0; /* a fixed layout for the tests: no checkpoint slots */
     mk_ctx_t ctx;
     atomic_init(&ctx.written, 0);
     atomic_init(&ctx.dropped, 0);
