@@ -75,6 +75,9 @@ void flash_journal_area(const flash_t *f, uint32_t slot, uint64_t map_len, uint6
 
 void flash_ckpt_teardown(flash_t *f)
 {
+    if (f->ck_building)
+        flash_map_abort(&f->ck_mb);
+    f->ck_building = false;
     device_buf_free(f->ck_jpage);
     f->ck_jpage = NULL;
     bloom_t *b = atomic_exchange(&f->ck_filter, NULL);
@@ -210,8 +213,9 @@ static void slot_header(const flash_t *f, uint32_t seg, uint32_t gen, uint64_t s
     flash_seghdr_encode(&h, buf);
 }
 
-/* Takes one checkpoint (writer thread). */
-static void take(flash_t *f)
+/* Starts a build: the due callbacks first (a queued copy superseded in RAM
+ * leaves the index), then the new filter, then the ring snapshot. */
+static void build_begin(flash_t *f)
 {
     flash_complete(f, UINT32_MAX);
     index_stats_t is;
@@ -222,41 +226,62 @@ static void take(flash_t *f)
     atomic_store(&f->ck_dirty, false);
     atomic_store(&f->ck_build, b);
     atomic_thread_fence(memory_order_seq_cst);
+    if (flash_map_begin(f, &f->ck_mb, b) != FLASH_OK) {
+        atomic_store(&f->ck_build, NULL);
+        pthread_mutex_lock(&f->ck_lock);
+        retire(f, b);
+        pthread_mutex_unlock(&f->ck_lock);
+        return;
+    }
+    f->ck_building = true;
+}
+
+/* Ends a build: writes the map into a slot of its own and, unless a
+ * change spoiled it, publishes it in the state record. */
+static void build_end(flash_t *f, flash_status_e st)
+{
+    map_build_t *mb = &f->ck_mb;
+    bloom_t *b = atomic_load(&f->ck_build);
+    f->ck_building = false;
+    if (st == FLASH_OK)
+        st = flash_map_finish(f, mb);
+    else
+        flash_map_abort(mb);
     flash_persist_state_t ram = {0};
     if (f->s.ram_state)
         f->s.ram_state(f->s.ram_state_ctx, &ram);
-    map_build_t mb;
-    flash_status_e st = flash_build_map(f, &mb, b);
     uint32_t seg = 0, gen = 0;
     uint64_t seq = 0;
-    if (st == FLASH_OK && mb.alloc + FLASH_IO_ALIGN > f->segsize) {
+    if (st == FLASH_OK && mb->alloc + FLASH_IO_ALIGN > f->segsize) {
         if (!f->ck_too_big_logged)
             flash_log(f, "%s: crash checkpoint of %llu bytes does not fit a segment: none "
                       "taken (a crash then loses the flash contents)", f->path,
-                      (unsigned long long)mb.len);
+                      (unsigned long long)mb->len);
         f->ck_too_big_logged = true;
         st = FLASH_EFULL;
     }
+    if (st == FLASH_OK && atomic_load(&f->ck_dirty))
+        st = FLASH_MISS;
     if (st == FLASH_OK)
         st = flash_writer_alloc_slot(f, &seg, &gen, &seq);
     uint8_t *buf = NULL;
     char err[256];
     if (st == FLASH_OK) {
-        buf = device_buf_alloc((size_t)(FLASH_IO_ALIGN + mb.alloc));
+        buf = device_buf_alloc((size_t)(FLASH_IO_ALIGN + mb->alloc));
         if (!buf)
             st = FLASH_ENOMEM;
     }
     if (st == FLASH_OK) {
         memset(buf, 0, FLASH_IO_ALIGN);
         slot_header(f, seg, gen, seq, buf);
-        memcpy(buf + FLASH_IO_ALIGN, mb.buf, (size_t)mb.alloc);
-        if (device_pwrite(f->dev, buf, (size_t)(FLASH_IO_ALIGN + mb.alloc),
+        memcpy(buf + FLASH_IO_ALIGN, mb->buf, (size_t)mb->alloc);
+        if (device_pwrite(f->dev, buf, (size_t)(FLASH_IO_ALIGN + mb->alloc),
                           flash_seg_dev_off(f, seg), err, sizeof err) != DEVICE_OK) {
             FSTAT_ADD(f, flash_write_errors, 1);
             flash_log(f, "%s: crash checkpoint: %s", f->path, err);
             st = FLASH_EIO;
         } else {
-            FSTAT_ADD(f, flash_bytes_written, FLASH_IO_ALIGN + mb.alloc);
+            FSTAT_ADD(f, flash_bytes_written, FLASH_IO_ALIGN + mb->alloc);
             st = flash_sync(f, err, sizeof err);
         }
     }
@@ -266,19 +291,21 @@ static void take(flash_t *f)
     atomic_store(&f->ck_build, NULL);
     atomic_thread_fence(memory_order_seq_cst);
     if (st != FLASH_OK || atomic_load(&f->ck_dirty)) {
-        if (st == FLASH_OK)
+        if (st == FLASH_OK || st == FLASH_MISS)
             FSTAT_ADD(f, flash_checkpoints_dirty, 1);
-        device_buf_free(mb.buf);
+        device_buf_free(mb->buf);
+        mb->buf = NULL;
         pthread_mutex_lock(&f->ck_lock);
         retire(f, b);
         pthread_mutex_unlock(&f->ck_lock);
         return;
     }
     flash_state_t s;
-    flash_map_state(f, &s, FLASH_STATE_RUNNING, &ram, &mb, seg, 1, seq);
+    flash_map_state(f, &s, FLASH_STATE_RUNNING, &ram, mb, seg, 1, seq);
     s.map_seq = seq;
     s.boot_tag = flash_boot_tag();
-    device_buf_free(mb.buf);
+    device_buf_free(mb->buf);
+    mb->buf = NULL;
     if (!f->ck_jpage)
         f->ck_jpage = device_buf_alloc(FLASH_JPAGE);
     pthread_mutex_lock(&f->ck_jlock);
@@ -305,11 +332,18 @@ void flash_ckpt_maybe(flash_t *f)
 {
     if (f->s.checkpoint_ms == 0 || f->persisted)
         return;
+    if (f->ck_building) {
+        /* one segment's summary per call: the writer goes back to its
+         * queue between them */
+        flash_status_e st = flash_map_step(f, &f->ck_mb);
+        if (st != FLASH_PENDING)
+            build_end(f, st);
+        return;
+    }
     int64_t now = flash_mono_ms();
     if (now - f->ck_last_ms < (int64_t)f->s.checkpoint_ms)
         return;
-    /* a build holds the writer (it reads every summary): not while
-     * evictions wait in the queue (racy read: a hint) */
+    /* not while evictions wait in the queue (racy read: a hint) */
     if (__atomic_load_n(&f->qlen, __ATOMIC_RELAXED) > 0)
         return;
     index_stats_t is;
@@ -323,5 +357,5 @@ void flash_ckpt_maybe(flash_t *f)
         f->ck_last_ms = now;
         return;
     }
-    take(f);
+    build_begin(f);
 }

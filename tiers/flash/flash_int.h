@@ -109,6 +109,21 @@ typedef struct flash_counters {
 #define FSTAT_ADD(f, field, n) \
     atomic_fetch_add_explicit(&(f)->st.field, (uint64_t)(n), memory_order_relaxed)
 
+/* A live map being built (persist.c: flash_build_map, flash_map_*). */
+typedef struct map_build {
+    uint8_t *buf;
+    uint64_t len;        /* encoded bytes */
+    uint64_t alloc;      /* buffer bytes (multiple of FLASH_IO_ALIGN) */
+    uint64_t live;       /* bits set */
+    uint64_t segments;   /* table entries */
+    uint64_t first_seq;  /* seq of the first entry (0: none) */
+    /* while it is built (begin .. finish) */
+    uint32_t n, next;    /* ring segments snapshot, the next to read */
+    struct flash_map_seg *tab;
+    uint8_t **runs;
+    bloom_t *keys;
+} map_build_t;
+
 struct flash {
     flash_settings_t s;        /* copy; s.path points at path */
     char *path;
@@ -211,6 +226,8 @@ struct flash {
     uint32_t ck_jno;           /* [ck_jlock] its number */
     uint32_t ck_jpages;        /* [ck_lock] pages the slot has room for */
     uint64_t ck_joff;          /* [ck_lock] device offset of page 0 */
+    map_build_t ck_mb;         /* writer: the build in progress */
+    bool ck_building;          /* writer: ck_mb is being stepped */
     int64_t ck_last_ms;        /* writer: when the last build ended */
     uint64_t ck_last_seq;      /* writer: next_seq then */
     bool ck_too_big_logged;    /* writer */
@@ -300,15 +317,17 @@ unsigned flash_done_len(flash_t *f);
  * an index slot): buf (device_buf_alloc'd, `alloc` bytes, zero-padded),
  * its length and live entry count. keys (may be NULL): every ITEM hash of
  * the ring is added to it, each before the index is asked about it. */
-typedef struct map_build {
-    uint8_t *buf;
-    uint64_t len;        /* encoded bytes */
-    uint64_t alloc;      /* buffer bytes (multiple of FLASH_IO_ALIGN) */
-    uint64_t live;       /* bits set */
-    uint64_t segments;   /* table entries */
-    uint64_t first_seq;  /* seq of the first entry (0: none) */
-} map_build_t;
 flash_status_e flash_build_map(flash_t *f, map_build_t *mb, bloom_t *keys);
+/* The same in steps, for the writer thread between its batches: begin
+ * snapshots the ring; each step reads one segment's summary (a segment
+ * reclaimed or reused since keeps nothing) and returns FLASH_PENDING while
+ * more remain, FLASH_OK when done (FLASH_ENOMEM); finish encodes buf and
+ * frees the rest; abort frees all. Writer thread (or a thread that
+ * stopped it). */
+flash_status_e flash_map_begin(flash_t *f, map_build_t *mb, bloom_t *keys);
+flash_status_e flash_map_step(flash_t *f, map_build_t *mb);
+flash_status_e flash_map_finish(flash_t *f, map_build_t *mb);
+void flash_map_abort(map_build_t *mb);
 /* The state record that names the map mb (at first_seg, nsegs slots) with
  * the RAM tier's flush state and cas counter. */
 void flash_map_state(const flash_t *f, flash_state_t *s, uint32_t state,

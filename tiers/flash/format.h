@@ -290,7 +290,9 @@
  * Every interval, when something new is on the device and no eviction
  * waits for the writer, the writer thread builds the live map of the ring
  * as at a clean stop (USED segments only: the open segment is not on the
- * device) and writes it into the next free ring slot: an empty segment
+ * device), one segment's summary between two batches of its queue (a
+ * segment reclaimed or reused meanwhile keeps nothing; segments written
+ * meanwhile are not in it), and writes it into the next free ring slot: an empty segment
  * header (no blocks, no summary; seq = the slot's seq) in the first 4 KiB,
  * the map from offset 4096. The slot is in the ring like any segment
  * (reclaim frees it in turn). fdatasync; then the state record RUNNING

@@ -110,87 +110,123 @@ flash_status_e flash_write_state(flash_t *f, const flash_state_t *st, char *err,
     return flash_sync(f, err, errlen);
 }
 
-flash_status_e flash_build_map(flash_t *f, map_build_t *mb, bloom_t *keys)
+flash_status_e flash_map_begin(flash_t *f, map_build_t *mb, bloom_t *keys)
 {
     memset(mb, 0, sizeof *mb);
     uint32_t n = f->nring, tail = f->tail;
-    flash_map_seg_t *tab = calloc(n ? n : 1, sizeof *tab);
-    uint8_t **runs = calloc(n ? n : 1, sizeof *runs);
-    if (!tab || !runs) {
-        free(tab);
-        free(runs);
+    mb->tab = calloc(n ? n : 1, sizeof *mb->tab);
+    mb->runs = calloc(n ? n : 1, sizeof *mb->runs);
+    if (!mb->tab || !mb->runs) {
+        flash_map_abort(mb);
         return FLASH_ENOMEM;
     }
-    flash_status_e st = FLASH_OK;
-    for (uint32_t k = 0; k < n && st == FLASH_OK; k++) {
+    mb->n = n;
+    mb->keys = keys;
+    for (uint32_t k = 0; k < n; k++) {
         uint32_t seg = (tail + k) % f->nseg;
-        tab[k].seg_id = seg;
-        tab[k].seq = f->segs[seg].seq;
-        tab[k].count = 0;
-        if (f->segs[seg].state != FSEG_USED)
+        mb->tab[k].seg_id = seg;
+        mb->tab[k].seq = f->segs[seg].seq;
+        mb->tab[k].count = 0;
+    }
+    return FLASH_OK;
+}
+
+flash_status_e flash_map_step(flash_t *f, map_build_t *mb)
+{
+    if (mb->next >= mb->n)
+        return FLASH_OK;
+    uint32_t k = mb->next++;
+    uint32_t seg = mb->tab[k].seg_id;
+    /* reclaimed (or reused) since the ring was snapshot: nothing kept */
+    if (f->segs[seg].state != FSEG_USED || f->segs[seg].seq != mb->tab[k].seq)
+        return mb->next < mb->n ? FLASH_PENDING : FLASH_OK;
+    flash_seghdr_t h;
+    const uint8_t *sum;
+    if (flash_read_summary(f, seg, &h, &sum) != FLASH_OK || h.gen != f->segs[seg].gen ||
+        h.seq != f->segs[seg].seq) {
+        flash_log(f, "%s: live map: segment %u unreadable or invalid; its items are not "
+                  "kept", f->path, seg);
+        return mb->next < mb->n ? FLASH_PENDING : FLASH_OK;
+    }
+    mb->runs[k] = calloc(1, (size_t)flash_map_bits_len(h.summary_count) + 1);
+    if (!mb->runs[k])
+        return FLASH_ENOMEM;
+    mb->tab[k].count = h.summary_count;
+    for (uint32_t i = 0; i < h.summary_count; i++) {
+        const uint8_t *e = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
+        if (fl_get_u8(e + 10) != FLASH_SUM_ITEM)
             continue;
-        flash_seghdr_t h;
-        const uint8_t *sum;
-        if (flash_read_summary(f, seg, &h, &sum) != FLASH_OK || h.gen != f->segs[seg].gen ||
-            h.seq != f->segs[seg].seq) {
-            flash_log(f, "%s: shutdown: segment %u unreadable or invalid; its items are "
-                      "not kept", f->path, seg);
-            continue;
+        uint32_t end = flash_sum_block_end(sum, i, h.summary_count);
+        if (mb->keys) {
+            /* before the index is looked at: see ckpt.c */
+            bloom_add(mb->keys, fl_get_u64(e));
+            atomic_thread_fence(memory_order_seq_cst);
         }
-        runs[k] = calloc(1, (size_t)flash_map_bits_len(h.summary_count) + 1);
-        if (!runs[k]) {
-            st = FLASH_ENOMEM;
-            break;
-        }
-        tab[k].count = h.summary_count;
-        for (uint32_t i = 0; i < h.summary_count; i++) {
-            const uint8_t *e = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
-            if (fl_get_u8(e + 10) != FLASH_SUM_ITEM)
-                continue;
-            uint32_t end = flash_sum_block_end(sum, i, h.summary_count);
-            if (keys) {
-                /* before the index is looked at: see ckpt.c */
-                bloom_add(keys, fl_get_u64(e));
-                atomic_thread_fence(memory_order_seq_cst);
-            }
-            if (flash_sum_owner_hits(f, sum, i, end, seg, fl_get_u16(e + 8)) >= 0) {
-                flash_map_set(runs[k], i);
-                mb->live++;
-            }
+        if (flash_sum_owner_hits(f, sum, i, end, seg, fl_get_u16(e + 8)) >= 0) {
+            flash_map_set(mb->runs[k], i);
+            mb->live++;
         }
     }
-    if (st == FLASH_OK) {
-        uint32_t *counts = calloc(n ? n : 1, sizeof *counts);
-        if (!counts) {
+    return mb->next < mb->n ? FLASH_PENDING : FLASH_OK;
+}
+
+flash_status_e flash_map_finish(flash_t *f, map_build_t *mb)
+{
+    uint32_t n = mb->n;
+    flash_status_e st = FLASH_OK;
+    uint32_t *counts = calloc(n ? n : 1, sizeof *counts);
+    if (!counts) {
+        st = FLASH_ENOMEM;
+    } else {
+        for (uint32_t k = 0; k < n; k++)
+            counts[k] = mb->tab[k].count;
+        mb->len = flash_map_len(n, counts);
+        free(counts);
+        mb->alloc = fl_round_up(mb->len, FLASH_IO_ALIGN);
+        mb->buf = device_buf_alloc((size_t)mb->alloc);
+        if (!mb->buf) {
             st = FLASH_ENOMEM;
         } else {
-            for (uint32_t k = 0; k < n; k++)
-                counts[k] = tab[k].count;
-            mb->len = flash_map_len(n, counts);
-            free(counts);
-            mb->alloc = fl_round_up(mb->len, FLASH_IO_ALIGN);
-            mb->buf = device_buf_alloc((size_t)mb->alloc);
-            if (!mb->buf) {
-                st = FLASH_ENOMEM;
-            } else {
-                memset(mb->buf, 0, (size_t)mb->alloc);
-                uint8_t *bits;
-                flash_map_encode(mb->buf, f->instance_id, n, tab, &bits);
-                for (uint32_t k = 0; k < n; k++) {
-                    uint64_t bl = flash_map_bits_len(tab[k].count);
-                    if (runs[k] && bl)
-                        memcpy(bits, runs[k], (size_t)bl);
-                    bits += bl;
-                }
-                mb->segments = n;
-                mb->first_seq = n ? tab[0].seq : 0;
+            memset(mb->buf, 0, (size_t)mb->alloc);
+            uint8_t *bits;
+            flash_map_encode(mb->buf, f->instance_id, n, mb->tab, &bits);
+            for (uint32_t k = 0; k < n; k++) {
+                uint64_t bl = flash_map_bits_len(mb->tab[k].count);
+                if (mb->runs[k] && bl)
+                    memcpy(bits, mb->runs[k], (size_t)bl);
+                bits += bl;
             }
+            mb->segments = n;
+            mb->first_seq = n ? mb->tab[0].seq : 0;
         }
     }
-    for (uint32_t k = 0; k < n; k++)
-        free(runs[k]);
-    free(runs);
-    free(tab);
+    uint8_t *buf = mb->buf;
+    mb->buf = NULL;
+    flash_map_abort(mb);  /* the working parts */
+    mb->buf = buf;
+    return st;
+}
+
+void flash_map_abort(map_build_t *mb)
+{
+    for (uint32_t k = 0; mb->runs && k < mb->n; k++)
+        free(mb->runs[k]);
+    free(mb->runs);
+    free(mb->tab);
+    device_buf_free(mb->buf);
+    mb->runs = NULL;
+    mb->tab = NULL;
+    mb->buf = NULL;
+}
+
+flash_status_e flash_build_map(flash_t *f, map_build_t *mb, bloom_t *keys)
+{
+    flash_status_e st = flash_map_begin(f, mb, keys);
+    while (st == FLASH_OK && mb->next < mb->n)
+        st = flash_map_step(f, mb) == FLASH_ENOMEM ? FLASH_ENOMEM : FLASH_OK;
+    if (st == FLASH_OK)
+        return flash_map_finish(f, mb);
+    flash_map_abort(mb);
     return st;
 }
 

@@ -416,6 +416,8 @@ void *flash_writer_main(void *arg)
         bool due = flash_done_len(f) > 0;
         pthread_mutex_lock(&f->q_lock);
         while (f->qlen == 0 && !f->stop) {
+            if (f->ck_building)
+                break; /* a checkpoint build goes on between batches */
             if (f->writes_inflight > 0 || due) {
                 /* callbacks are due: if no item comes for a while, nobody
                  * needs memory: the writer runs them (below) */
