@@ -536,6 +536,11 @@ static unsigned req_rflags(const tr_req_t *q)
     unsigned f = (q->started ? RAM_F_RERUN : 0) | q->nobump;
     if (!q->flash_absent && q->tries < TIER_MAX_TRIES)
         f |= RAM_F_DEFER;
+    /* a delete that gave up reading flash (its copy kept changing under
+     * it) still removes it: else the deleted value stays findable */
+    if (!q->flash_absent && q->tries >= TIER_MAX_TRIES &&
+        (q->op == TR_DELETE || q->op == TR_UNLINK))
+        f |= RAM_F_FLASHDROP;
     return f;
 }
 

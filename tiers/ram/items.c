@@ -749,7 +749,7 @@ cache_status_e ram_delete(ram_t *r, ram_wstats_t *ws, const char *key, size_t nk
         hash_unlock(&r->hash, hv);
         return CACHE_PENDING;
     }
-    if (it && r->flash_on && may_be_on_flash(r, it))
+    if (r->flash_on && (it ? may_be_on_flash(r, it) : (rflags & RAM_F_FLASHDROP) != 0))
         do_flash_changed(r, hv);
     if (!count) {
         /* memcached's item_get + item_unlink: no delete counters */

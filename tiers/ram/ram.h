@@ -224,6 +224,9 @@ bool ram_item_is_flushed(const ram_t *r, const item_t *it, rel_time_t now);
                             access time stay (memcached's DONT_UPDATE,
                             meta mg's u flag) */
 #define RAM_F_NOSPILL 0x4u /* evictions drop (stall bound passed) */
+#define RAM_F_FLASHDROP 0x10u /* ram_delete: the key's flash copies go even
+                               * without a RAM item (the caller could not
+                               * read them: a delete must not leave one) */
 
 /* Allocates an unlinked item (refcount 1) with key, flags and exptime set,
  * evicting if needed. NULL with *st = CACHE_TOO_LARGE / CACHE_NO_MEMORY,
