@@ -94,8 +94,10 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
     cs->crawler_sleep_us = (unsigned)s->lru_crawler_sleep;
     cs->slab_reassign = s->slab_reassign;
     cs->slab_automove = (unsigned)s->slab_automove;
-    if (s->flash_path == NULL)
+    if (s->flash_path == NULL) {
+        cs->memory_file = s->memory_file; /* -e: tiers/ram/memfile.h */
         return; /* RAM only: the tier's flash defaults stay */
+    }
     cs->flash_path = s->flash_path;
     cs->flash_size = s->flash_size;
     cs->flash_segment_size = (uint32_t)s->flash_segment_size;
@@ -119,8 +121,11 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
  * memcached (-vv: the memory line too). */
 static void log_startup(const settings_t *s, cache_t *cache, const char *note)
 {
-    if (s->flash_path == NULL && s->verbose < 2)
+    if (s->flash_path == NULL && s->verbose < 2) {
+        if (note[0] != '\0') /* e.g. what -e restored */
+            fprintf(stderr, "tiercache: %s\n", note);
         return;
+    }
     size_t out = cache_memory_outside_limit(cache);
     if (s->flash_path)
         fprintf(stderr, "tiercache: flash tier on %s\n", s->flash_path);
@@ -138,6 +143,9 @@ static void log_startup(const settings_t *s, cache_t *cache, const char *note)
     }
     if (note[0] != '\0')
         fprintf(stderr, "tiercache: %s\n", note);
+    if (s->flash_path && s->memory_file)
+        fprintf(stderr, "tiercache: -e %s is not used: the flash tier (--flash-path) "
+                "keeps the cache across restarts\n", s->memory_file);
 }
 
 int main(int argc, char **argv)
@@ -278,6 +286,8 @@ out:
         event_free(srv.shutdown_ev);
     if (srv.base)
         event_base_free(srv.base);
+    if (atomic_load(&srv.graceful))
+        cache_set_graceful_stop(srv.cache); /* -e saves only then */
     cache_destroy(&srv.cache);
     if (settings.pidfile)
         daemon_remove_pidfile(settings.pidfile);
