@@ -653,6 +653,8 @@ cache_status_e memfile_start(ram_t *r, const char *path, char *note, size_t n)
     switch (st) {
     case MEMFILE_OK: {
         int64_t age = ram_unix_now(r) - rep.saved_at;
+        if (age < 0)
+            age = 0; /* the two runs' coarse clocks differ by up to 1 s */
         snprintf(note, n,
                  "memory file %s: restored %llu items (%llu bytes of keys and values) "
                  "saved %llds ago, in %.3f s; %llu expired or flushed while stopped, "
