@@ -116,6 +116,7 @@ class MemFile(BBTest):
                                 '%s: ttl %d -> %d in %.1f s' % (k, ttl, ttl2, elapsed))
 
     def roundtrip(self, how, *args):
+        t_start = time.monotonic()
         srv, c = self.up(*args)
         keys = self.load(c)
         t0 = time.monotonic()
@@ -129,6 +130,10 @@ class MemFile(BBTest):
         if not harness.REFERENCE:
             self.assertIn('memory file %s: restored %d items' % (self.path, NKEYS - 1),
                           srv.stderr())
+        st = self.stats(c)
+        self.assertEqual(st['total_items'], str(NKEYS - 1), 'restored items count')
+        self.assertGreaterEqual(int(st['uptime']), int(time.monotonic() - t_start) - 1,
+                                'uptime goes on counting across the restart')
         after = meta_all(c, keys)
         self.assert_same(before, after, time.monotonic() - t0)
         self.cmd(c, b'set fresh 0 0 1\r\nx\r\n', b'STORED\r\n')

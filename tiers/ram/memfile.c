@@ -266,6 +266,7 @@ memfile_status_e memfile_save(ram_t *r, const char *path, memfile_report_t *rep,
         .body_hash = XXH3_64bits_digest(w.xs),
         .mem_limit = r->set.mem_limit,
         .item_size_max = r->set.item_size_max,
+        .process_started = r->started,
     };
     memfile_header_encode(&h, hdr);
     if (!w.err && pwrite(w.fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
@@ -398,6 +399,7 @@ static void link_all(ram_t *r, stacks_t *s)
                 item_t *it = s->top[id][k];
                 s->top[id][k] = it->next;
                 do_lru_link(l, it, (lru_id_e)k);
+                l->total_items++; /* memcached counts restored items */
             }
         }
         pthread_mutex_unlock(&l->lock);
@@ -619,6 +621,8 @@ memfile_status_e memfile_load(ram_t *r, const char *path, memfile_report_t *rep,
                 atomic_store_explicit(&r->cas_id, top, memory_order_relaxed);
             if (ld.h.oldest_live != 0)
                 ram_crawl_note(r, ld.h.oldest_live);
+            if (ld.h.process_started > 0 && ld.h.process_started < r->started)
+                r->started = ld.h.process_started; /* uptime goes on */
             ram_maybe_expand(r);
         } else {
             /* the file changed between the passes: load nothing */

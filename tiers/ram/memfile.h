@@ -45,7 +45,11 @@
  *    64     8  body checksum: XXH3_64bits of the body bytes
  *    72     8  -m of the saving run, bytes (informational)
  *    80     8  -I of the saving run, bytes (informational)
- *    88    32  reserved (0; ignored on read, covered by the checksum)
+ *    88     8  process start time of the saving run (unix s; memcached's
+ *              process_started: the next run keeps the earlier one, so
+ *              `uptime` goes on counting across a warm restart, as
+ *              memcached's does)
+ *    96    24  reserved (0; ignored on read, covered by the checksum)
  *   120     8  header checksum: XXH3_64bits of bytes [0, 120)
  *
  * RECORD (MEMFILE_REC_FIXED = 28 bytes, then the key and the value)
@@ -122,6 +126,7 @@ typedef struct memfile_header {
     uint64_t body_hash;
     uint64_t mem_limit;
     uint64_t item_size_max;
+    int64_t process_started;
 } memfile_header_t;
 
 /* Writes the 128 header bytes of *h (version forced to MEMFILE_VERSION,
@@ -192,8 +197,9 @@ memfile_status_e memfile_save(ram_t *r, const char *path, memfile_report_t *rep,
 /*
  * Loads `path` into r, which must be empty, with no other thread using it
  * (before the cache's threads start): restores the cas counter (the next
- * cas is above every saved one) and the flush_all state, then the items
- * that fit, on their LRU lists. Removes a stale FILE.tmp. When the file
+ * cas is above every saved one), the flush_all state and the process start
+ * time (r->started: uptime continues, as memcached), then the items that
+ * fit, on their LRU lists (counted in total_items, as memcached). Removes a stale FILE.tmp. When the file
  * was read (loaded or damaged), it is unlinked and the directory fsync'd,
  * so a crash of this run never loads it again.
  * MEMFILE_OK (*rep filled); MEMFILE_NONE (no file); MEMFILE_DAMAGED /

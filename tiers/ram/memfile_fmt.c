@@ -68,6 +68,7 @@ void memfile_header_encode(const memfile_header_t *h, unsigned char out[MEMFILE_
     put64(out + 64, h->body_hash);
     put64(out + 72, h->mem_limit);
     put64(out + 80, h->item_size_max);
+    put64(out + 88, (uint64_t)h->process_started);
     put64(out + HDR_SUM_OFF, XXH3_64bits(out, HDR_SUM_OFF));
 }
 
@@ -100,6 +101,7 @@ memfile_status_e memfile_header_decode(const unsigned char *buf, size_t len,
     h->body_hash = get64(buf + 64);
     h->mem_limit = get64(buf + 72);
     h->item_size_max = get64(buf + 80);
+    h->process_started = (int64_t)get64(buf + 88);
     /* every record takes at least its fixed part and a 1-byte key */
     if (h->body_len > UINT64_MAX - MEMFILE_HDR_LEN ||
         h->items > h->body_len / (MEMFILE_REC_FIXED + 1))

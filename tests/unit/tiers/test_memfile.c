@@ -29,6 +29,7 @@ static memfile_header_t sample_header(void)
         .body_hash = 0x1122334455667788ull,
         .mem_limit = 64u << 20,
         .item_size_max = 1u << 20,
+        .process_started = T0 - 1000,
     };
     return h;
 }
@@ -54,6 +55,7 @@ Test(memfile_fmt, header_roundtrip)
     cr_assert_eq(g.body_hash, h.body_hash);
     cr_assert_eq(g.mem_limit, h.mem_limit);
     cr_assert_eq(g.item_size_max, h.item_size_max);
+    cr_assert_eq(g.process_started, h.process_started);
 }
 
 Test(memfile_fmt, every_header_byte_corrupted)
@@ -110,7 +112,7 @@ Test(memfile_fmt, checksummed_but_invalid)
     cr_assert_eq(decode_with(12, 64), MEMFILE_DAMAGED, "header length");
     cr_assert_eq(decode_with(48, 1000), MEMFILE_DAMAGED, "more items than the body holds");
     cr_assert_eq(decode_with(48, 0), MEMFILE_DAMAGED, "a body without items");
-    cr_assert_eq(decode_with(88, 5), MEMFILE_OK, "reserved bytes are ignored");
+    cr_assert_eq(decode_with(100, 5), MEMFILE_OK, "reserved bytes are ignored");
 }
 
 Test(memfile_fmt, record_roundtrip_and_invalid)
@@ -271,6 +273,10 @@ Test(memfile, graceful_roundtrip)
     cr_assert(strstr(note, "saved 30s ago"), "%s", note);
     cr_assert(!exists(path), "a start removes the file it loaded");
     cr_assert_eq(items_now(), n_before);
+    cr_assert_eq(cache_started(c), T0 - 2, "uptime goes on counting, as memcached");
+    cache_stats_t st;
+    cache_stats_snapshot(c, &st);
+    cr_assert_eq(st.total_items, n_before, "restored items count in total_items");
     for (int i = 0; i < NKEYS; i++) {
         got_t g;
         snprintf(key, sizeof key, "key:%d", i);
