@@ -13,7 +13,8 @@
  * so a signal arriving before the loop, or during teardown (e.g. a SIGTERM
  * after `shutdown`), is recorded and never fatal; repeated signals are
  * idempotent. As memcached 1.6.18: "Gracefully stopping" on stderr for a
- * graceful stop, "Exiting normally" with -v for the others.
+ * graceful stop, "Exiting normally" with -v for the others. Only a
+ * graceful stop lets the cache save to its -e memory file, as memcached.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -117,7 +118,8 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
 }
 
 /* The start-up lines of a server with a flash tier: memory outside -m and
- * the tier's note (e.g. a reinitialised file). RAM only: nothing, as
+ * the tier's note (e.g. a reinitialised file). RAM only: only the cache's
+ * note (what -e restored; memcached prints its "[restart]" line), as
  * memcached (-vv: the memory line too). */
 static void log_startup(const settings_t *s, cache_t *cache, const char *note)
 {
