@@ -13,7 +13,8 @@
  * so a signal arriving before the loop, or during teardown (e.g. a SIGTERM
  * after `shutdown`), is recorded and never fatal; repeated signals are
  * idempotent. As memcached 1.6.18: "Gracefully stopping" on stderr for a
- * graceful stop, "Exiting normally" with -v for the others.
+ * graceful stop, "Exiting normally" with -v for the others. Only a
+ * graceful stop lets the cache save to its -e memory file, as memcached.
  */
 #include <event2/event.h>
 #include <errno.h>
@@ -99,8 +100,10 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
     cs->crawler_sleep_us = (unsigned)s->lru_crawler_sleep;
     cs->slab_reassign = s->slab_reassign;
     cs->slab_automove = (unsigned)s->slab_automove;
-    if (s->flash_path == NULL)
+    if (s->flash_path == NULL) {
+        cs->memory_file = s->memory_file; /* -e: tiers/ram/memfile.h */
         return; /* RAM only: the tier's flash defaults stay */
+    }
     cs->flash_path = s->flash_path;
     cs->flash_size = s->flash_size;
     cs->flash_segment_size = (uint32_t)s->flash_segment_size;
@@ -120,12 +123,16 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
 }
 
 /* The start-up lines of a server with a flash tier: memory outside -m and
- * the tier's note (e.g. a reinitialised file). RAM only: nothing, as
+ * the tier's note (e.g. a reinitialised file). RAM only: only the cache's
+ * note (what -e restored; memcached prints its "[restart]" line), as
  * memcached (-vv: the memory line too). */
 static void log_startup(const settings_t *s, cache_t *cache, const char *note)
 {
-    if (s->flash_path == NULL && s->verbose < 2)
+    if (s->flash_path == NULL && s->verbose < 2) {
+        if (note[0] != '\0') /* e.g. what -e restored */
+            fprintf(stderr, "tiercache: %s\n", note);
         return;
+    }
     size_t out = cache_memory_outside_limit(cache);
     if (s->flash_path)
         fprintf(stderr, "tiercache: flash tier on %s\n", s->flash_path);
@@ -143,6 +150,9 @@ static void log_startup(const settings_t *s, cache_t *cache, const char *note)
     }
     if (note[0] != '\0')
         fprintf(stderr, "tiercache: %s\n", note);
+    if (s->flash_path && s->memory_file)
+        fprintf(stderr, "tiercache: -e %s is not used: the flash tier (--flash-path) "
+                "keeps the cache across restarts\n", s->memory_file);
 }
 
 /* -Y and -S: loads the users / starts Cyrus SASL, with memcached's
@@ -340,6 +350,8 @@ out:
     if (srv.base)
         event_base_free(srv.base);
     /* a start that failed before serving leaves no flash file it made */
+    if (atomic_load(&srv.graceful))
+        cache_set_graceful_stop(srv.cache); /* -e saves only then */
     if (rc != 0 && !srv.served)
         cache_destroy_unstarted(&srv.cache);
     else

@@ -257,8 +257,10 @@ static const opt_t opts[] = {
      "ssl_min_version", F_TLSVER, INT_MIN, INT_MAX},
     {'N', "napi_ids", NULL, T_IGNARG, NOOFF, "(null)",
      "number of napi ids (ignored)", "num_napi_ids", F_DEFAULT, 0, 0},
-    {'e', "memory-file", NULL, T_IGNARG, NOOFF, "(null)",
-     "mmap a file for item memory (ignored)", "memory_file", F_DEFAULT, 0, 0},
+    {'e', "memory-file", NULL, T_STR, OFF(memory_file), "(null)",
+     "warm restart file: RAM items saved at a graceful stop (SIGUSR1, "
+     "shutdown graceful) and loaded at the next start (with --flash-path: "
+     "not needed, the flash tier keeps the cache)", "memory_file", F_DEFAULT, 0, 0},
     /* the flash tier: after memcached's rows, shown only when configured */
     {0, "flash-path", NULL, T_STR, OFF(flash_path), "none",
      "file or block device of the flash tier (none: RAM only)", "flash_path",
@@ -651,6 +653,8 @@ void settings_free(settings_t *s)
     free(s->flash_promote);
     free(s->auth_file);
     s->auth_file = NULL;
+    free(s->memory_file);
+    s->memory_file = NULL;
     s->socket_path = s->listen = s->protocol = s->user = s->pidfile = NULL;
     s->delimiter = s->hash_algorithm = NULL;
     s->flash_path = s->flash_compression = s->flash_promote = NULL;
@@ -984,7 +988,8 @@ void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
                 break;
             case T_STR: {
                 const char *str = *(char *const *)(base + o->off);
-                v = str ? str : "NULL";
+                /* memcached prints an unset -e as glibc's "(null)" */
+                v = str ? str : o->off == OFF(memory_file) ? o->def : "NULL";
                 break;
             }
             case T_SIZE:

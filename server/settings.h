@@ -39,6 +39,7 @@ typedef struct settings {
     char *pidfile;         /* -P */
     int verbose;           /* -v, -vv, -vvv */
     bool lock_memory;      /* -k */
+    char *memory_file;     /* -e: warm restart file (RAM only), NULL: none */
     /* storage */
     size_t mem_mb;         /* -m: megabytes */
     bool no_evictions;     /* -M */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ram/memfile.h"
 #include "ram/ram.h"
 #include "ram/threads.h"
 #include "tiering.h"
@@ -40,6 +41,8 @@ struct cache {
     ram_wsum_t base;         /* [wlock] sums at the last stats reset */
     tier_t *tier;            /* NULL without a flash tier */
     bool unstarted;          /* cache_destroy_unstarted */
+    char *memory_file;       /* -e without a flash tier, else NULL */
+    atomic_bool graceful;    /* cache_set_graceful_stop() was called */
 };
 
 const char *cache_strerror(cache_status_e status)
@@ -119,9 +122,24 @@ cache_status_e cache_create(cache_t **out, const cache_settings_t *s)
             return st;
         }
     }
+    if (!c->tier && s->memory_file && *s->memory_file) {
+        char note[1024];
+        c->memory_file = strdup(s->memory_file);
+        st = c->memory_file ? memfile_start(&c->ram, s->memory_file, note, sizeof note)
+                            : CACHE_NO_MEMORY;
+        if (s->err && s->err_len && st != CACHE_NO_MEMORY)
+            snprintf(s->err, s->err_len, "%s", note);
+        if (st != CACHE_OK) {
+            free(c->memory_file);
+            ram_teardown(&c->ram);
+            free(c);
+            return st;
+        }
+    }
     pthread_mutex_init(&c->wlock, NULL);
     if (!ram_threads_start(&c->threads, &c->ram)) {
         pthread_mutex_destroy(&c->wlock);
+        free(c->memory_file);
         tier_destroy(&c->tier);
         ram_teardown(&c->ram);
         free(c);
@@ -149,6 +167,9 @@ void cache_destroy(cache_t **cp)
     else if (c->tier)
         tier_persist(c->tier); /* a clean stop: the next start is warm */
     tier_destroy(&c->tier); /* the writer finishes its pending items */
+    if (c->memory_file && atomic_load(&c->graceful))
+        memfile_stop(&c->ram, c->memory_file); /* memcached's -e, ram/memfile.h */
+    free(c->memory_file);
     ram_teardown(&c->ram);
     pthread_mutex_destroy(&c->wlock);
     free(c);
@@ -205,6 +226,12 @@ void cache_worker_destroy(cache_worker_t **wp)
     pthread_mutex_unlock(&c->wlock);
     free(w);
     *wp = NULL;
+}
+
+void cache_set_graceful_stop(cache_t *c)
+{
+    if (c)
+        atomic_store(&c->graceful, true);
 }
 
 int64_t cache_now(const cache_t *c) { return ram_unix_now(&c->ram); }

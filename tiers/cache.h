@@ -111,6 +111,10 @@ typedef struct cache_settings {
     bool flash_reset;             /* --flash-reset: overwrite foreign data */
     unsigned flash_tag_bits;      /* index tag bits: 0 = the build's default
                                      (14); tests use 2 to force collisions */
+    /* memcached's -e: a RAM-only cache (no flash_path) loads the items
+     * saved here at create and saves them at a graceful stop (see
+     * cache_set_graceful_stop); ram/memfile.h has the rules. NULL: none. */
+    const char *memory_file;
     /* Out: cache_create writes a one-line reason here on failure, and a
      * note for the log on success (empty if none). May be NULL. */
     char *err;
@@ -130,13 +134,22 @@ void cache_settings_default(cache_settings_t *s);
 cache_status_e cache_create(cache_t **out, const cache_settings_t *s);
 
 /* Stops background threads, frees everything, sets *c to NULL. Every worker
- * must have been destroyed first. With a flash tier this is the clean stop:
- * RAM items are written to flash and the next start is warm. NULL-safe. */
+ * must have been destroyed first. NULL-safe. With a flash tier this is the
+ * clean stop: RAM items are written to flash and the next start is warm
+ * (every stop); with a memory file they are saved there only after
+ * cache_set_graceful_stop(). */
 void cache_destroy(cache_t **c);
 
 /* As cache_destroy, for a start that failed before it served: a flash file
  * this start created is removed; one that existed keeps what it held. */
 void cache_destroy_unstarted(cache_t **c);
+
+/* Marks the coming cache_destroy() as memcached's graceful stop (SIGUSR1,
+ * `shutdown graceful`): with settings.memory_file (and no flash tier) it
+ * then saves every live item, the cas counter and the flush_all state to
+ * that file, logging one line on stderr. Other stops save nothing, as
+ * memcached. Thread-safe; NULL-safe. */
+void cache_set_graceful_stop(cache_t *c);
 
 /* Per-thread context. */
 cache_status_e cache_worker_create(cache_t *c, cache_worker_t **out);
