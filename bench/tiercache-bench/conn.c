@@ -306,7 +306,8 @@ static bool conn_issue(struct conn *c, uint64_t t_sched)
             for (unsigned i = 0; i < q->nkeys; i++)
                 q->keys[i] = keypick_next(&c->pick, &c->rng);
         } else {
-            q->kind = RK_SET;
+            q->kind = b->opt.del_ratio > 0 && rng_double(&c->rng) < b->opt.del_ratio
+                          ? RK_DEL : RK_SET;
             q->keys[0] = keypick_next(&c->pick, &c->rng);
         }
     }
@@ -335,6 +336,8 @@ static bool conn_issue(struct conn *c, uint64_t t_sched)
             }
         }
         ok = ok && b->proto->put_set_end(&c->out);
+    } else if (q->kind == RK_DEL) {
+        ok = b->proto->put_del(&c->out, &b->ks, q->keys[0]);
     } else {
         ok = b->proto->put_get(&c->out, &b->ks, q->keys, q->nkeys, q->opaque);
     }
@@ -426,7 +429,7 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 static void conn_complete(struct conn *c, struct req *q, uint64_t now)
 {
     struct worker *w = c->w;
-    bool read = q->kind != RK_SET;
+    bool read = q->kind == RK_GET || q->kind == RK_MGET;
     if (w->phase == PHASE_RUN) {
         ctr_add(w->ctr.ops, 1);
         if (read) {
@@ -510,7 +513,7 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
         ctr_add(w->ctr.bad_reply, 1);
         char msg[96];
         snprintf(msg, sizeof(msg), "reply with opaque %u, expected %u (%s)",
-                 r->opaque, q->opaque, q->kind == RK_SET ? "set" : "get");
+                 r->opaque, q->opaque, q->kind == RK_SET ? "set" : q->kind == RK_DEL ? "delete" : "get");
         conn_fail(c, msg, 0);
         return false;
     }
@@ -520,7 +523,8 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
         ctr_add(w->ctr.status[bin_status_slot(r->status)], 1);
         worker_log(w, "conn %u: status 0x%04x (%s) in reply to a %s\n", c->gidx,
                    r->status, proto_bin_status_name(r->status),
-                   q->kind == RK_SET ? "set" : q->kind == RK_GET ? "get" : "multi-get");
+                   q->kind == RK_SET ? "set" : q->kind == RK_GET ? "get" :
+                   q->kind == RK_DEL ? "delete" : "multi-get");
         if (q->kind == RK_SET && w->phase == PHASE_LOAD)
             ctr_add(w->ctr.load_failed, 1);
         if (r->ends)
@@ -543,7 +547,13 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
     default:
         break;
     }
-    if (q->kind == RK_SET) {
+    if (q->kind == RK_DEL) {
+        /* a delete of an absent key is a normal outcome here */
+        if (r->unit == PU_DELETED || r->unit == PU_NOT_FOUND) {
+            conn_complete(c, q, now);
+            return true;
+        }
+    } else if (q->kind == RK_SET) {
         switch (r->unit) {
         case PU_STORED:
             if (b->opt.verify && q->version > b->acked[q->keys[0]])
@@ -580,7 +590,7 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
     ctr_add(w->ctr.bad_reply, 1);
     char msg[96];
     snprintf(msg, sizeof(msg), "unexpected %s in reply to a %s",
-             proto_unit_name(r->unit), q->kind == RK_SET ? "set" : "get");
+             proto_unit_name(r->unit), q->kind == RK_SET ? "set" : q->kind == RK_DEL ? "delete" : "get");
     conn_fail(c, msg, 0);
     return false;
 }

@@ -80,6 +80,8 @@ static int check_options(struct bench *b)
     b->proto = proto_find(o->protocol);
     if (!b->proto)
         return usage_error("unknown --protocol (\"text\", \"meta\" or \"binary\")");
+    if (o->del_ratio > 0 && (!b->proto->put_del || o->verify || o->load))
+        return usage_error("--del-ratio needs --protocol text, and no --verify or --load");
     if (o->conns < 1 || o->conns > MAX_CONNS)
         return usage_error("--conns must be 1..100000");
     if (o->threads < 1)
@@ -108,6 +110,8 @@ static int check_options(struct bench *b)
         return usage_error("--rate is above 1e9 requests/s per connection");
     if (o->get_ratio < 0 || o->get_ratio > 1)
         return usage_error("--get-ratio must be in [0, 1]");
+    if (o->del_ratio < 0 || o->del_ratio > 1)
+        return usage_error("--del-ratio must be in [0, 1]");
     if (o->mget_ratio < 0 || o->mget_ratio > 1)
         return usage_error("--mget-ratio must be in [0, 1]");
     if (o->mget > MAX_MGET)

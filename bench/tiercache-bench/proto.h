@@ -32,6 +32,7 @@ enum req_kind {
     RK_GET,
     RK_SET,
     RK_MGET,
+    RK_DEL,             /* text protocol only (put_del) */
     RK_NKINDS,
 };
 
@@ -43,6 +44,7 @@ enum proto_unit {
     PU_NOT_STORED,
     PU_EXISTS,
     PU_NOT_FOUND,
+    PU_DELETED,
     PU_ERROR,           /* "ERROR" */
     PU_CLIENT_ERROR,
     PU_SERVER_ERROR,
@@ -82,6 +84,10 @@ struct proto_ops {
                           uint64_t key, uint32_t flags, size_t vlen,
                           uint32_t opaque);
     bool (*put_set_end)(struct buf *out);
+
+    /* Appends a delete of key; NULL for a protocol without it. Returns
+     * false on allocation failure. */
+    bool (*put_del)(struct buf *out, const struct keyspace *ks, uint64_t key);
 
     /* Parses the unit at the start of p[0..len) that answers a request of
      * kind k. Never reads past len; fills r (r->consumed = 0 unless a unit

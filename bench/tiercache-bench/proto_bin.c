@@ -151,6 +151,7 @@ static bool opcode_fits(unsigned op, enum req_kind k)
     case RK_GET: return op == BIN_OP_GETK;
     case RK_SET: return op == BIN_OP_SET;
     case RK_MGET: return op == BIN_OP_GETKQ || op == BIN_OP_NOOP;
+    case RK_DEL:
     case RK_NKINDS: break;
     }
     return false;

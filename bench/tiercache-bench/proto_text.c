@@ -58,6 +58,18 @@ static bool text_put_set_begin(struct buf *out, const struct keyspace *ks,
     return true;
 }
 
+static bool text_put_del(struct buf *out, const struct keyspace *ks, uint64_t key)
+{
+    char *p = buf_reserve(out, 7 + ks->key_size + 2);
+    if (!p)
+        return false;
+    memcpy(p, "delete ", 7);
+    keyspace_format(ks, key, p + 7);
+    memcpy(p + 7 + ks->key_size, "\r\n", 2);
+    out->len += 7 + (size_t)ks->key_size + 2;
+    return true;
+}
+
 /* "VALUE <key> <flags> <bytes> [<cas>]" at p[0..n) (n excludes \r\n). */
 static void parse_value(const char *p, size_t n, const char *buf_end,
                         struct proto_reply *r)
@@ -136,6 +148,8 @@ static void text_parse(const char *p, size_t len, enum req_kind k,
         r->unit = PU_EXISTS;
     else if (proto_line_is(p, n, "NOT_FOUND"))
         r->unit = PU_NOT_FOUND;
+    else if (proto_line_is(p, n, "DELETED"))
+        r->unit = PU_DELETED;
     else if (proto_line_is(p, n, "ERROR"))
         r->unit = PU_ERROR;
     else if (proto_line_starts(p, n, "CLIENT_ERROR"))
@@ -153,6 +167,7 @@ const struct proto_ops proto_text = {
     .put_get = text_put_get,
     .put_set_begin = text_put_set_begin,
     .put_set_end = proto_put_crlf,
+    .put_del = text_put_del,
     .parse = text_parse,
 };
 
@@ -177,6 +192,7 @@ const char *proto_unit_name(enum proto_unit u)
     case PU_NOT_STORED: return "NOT_STORED";
     case PU_EXISTS: return "EXISTS";
     case PU_NOT_FOUND: return "NOT_FOUND";
+    case PU_DELETED: return "DELETED";
     case PU_ERROR: return "ERROR";
     case PU_CLIENT_ERROR: return "CLIENT_ERROR";
     case PU_SERVER_ERROR: return "SERVER_ERROR";

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const kind_names[RK_NKINDS] = { "get", "set", "mget" };
+static const char *const kind_names[RK_NKINDS] = { "get", "set", "mget", "del" };
 
 void results_add(struct results *r, const struct window *win,
                  const struct counters *ctr)
@@ -89,9 +89,11 @@ static void describe(FILE *f, const struct bench *b)
             b->vmin, b->vmax,
             (double)b->ks.nkeys * (valgen_mean_len(b->vg) + b->ks.key_size) /
                 (1024.0 * 1024.0));
-    fprintf(f, "  mix: reads %.3f (multi-get of %llu keys for %.3f of them), sets %.3f%s\n",
+    fprintf(f, "  mix: reads %.3f (multi-get of %llu keys for %.3f of them), sets %.3f, "
+               "deletes %.3f%s\n",
             o->get_ratio, (unsigned long long)o->mget,
-            o->mget ? o->mget_ratio : 0.0, 1.0 - o->get_ratio,
+            o->mget ? o->mget_ratio : 0.0, (1.0 - o->get_ratio) * (1.0 - o->del_ratio),
+            (1.0 - o->get_ratio) * o->del_ratio,
             o->verify ? "; verify on" : "");
 }
 

@@ -383,10 +383,38 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(code, 1, out + err)
         self.assertGreater(doc['verify']['wrong_value'], 0)
 
+    def test_delete_mix(self):
+        """--del-ratio: deletes are sent, answered (DELETED or NOT_FOUND:
+        no error), timed in their own row, and really delete."""
+        code, doc, out, err = self.bench(
+            '--key-prefix', 'del:', '--keys', 200, '--conns', 2, '--rate', 2000,
+            '--get-ratio', 0, '--del-ratio', 0.5, '--value-size', 50,
+            '--duration', 1, '--warmup', 0)
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(doc['errors']['total'], 0, out + err)
+        lat = doc['results']['latency_us']
+        self.assertGreater(lat['del']['count'], 200, out)
+        self.assertGreater(lat['set']['count'], 200, out)
+        self.assertEqual(lat['get']['count'], 0, out)
+        self.assertIn('deletes 0.500', out)
+        # only deletes: afterwards (almost) every key is gone
+        code, doc, out, err = self.bench(
+            '--key-prefix', 'del:', '--keys', 200, '--conns', 2, '--depth', 4,
+            '--get-ratio', 0, '--del-ratio', 1, '--duration', 1, '--warmup', 0)
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(doc['results']['latency_us']['set']['count'], 0, out)
+        code, doc, out, err = self.bench(
+            '--key-prefix', 'del:', '--keys', 200, '--conns', 2, '--get-ratio', 1,
+            '--duration', 0.5, '--warmup', 0)
+        self.assertEqual(code, 0, out + err)
+        self.assertLess(doc['results']['hit_ratio'], 0.05, out)
+
     def test_bad_options(self):
         for args in (['--protocol', 'nope'], ['--zipf', '1.5'],
                      ['--value-size', '10-5'], ['--no-such-flag'],
-                     ['--verify', '--value-size', '8']):
+                     ['--verify', '--value-size', '8'],
+                     ['--del-ratio', '0.5', '--protocol', 'meta'],
+                     ['--del-ratio', '0.5', '--verify'], ['--del-ratio', '2']):
             p = subprocess.run([BENCH] + args, capture_output=True, text=True,
                                timeout=10)
             self.assertEqual(p.returncode, 2, args)
