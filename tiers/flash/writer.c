@@ -416,8 +416,13 @@ void *flash_writer_main(void *arg)
         bool due = flash_done_len(f) > 0;
         pthread_mutex_lock(&f->q_lock);
         while (f->qlen == 0 && !f->stop) {
-            if (f->ck_building)
-                break; /* a checkpoint build goes on between batches */
+            if (f->ck_building) {
+                /* a checkpoint build goes on between batches; due
+                 * callbacks still run now (a RAM item superseded while
+                 * queued keeps a ghost until its callback) */
+                idle_done = due;
+                break;
+            }
             if (f->writes_inflight > 0 || due) {
                 /* callbacks are due: if no item comes for a while, nobody
                  * needs memory: the writer runs them (below) */
