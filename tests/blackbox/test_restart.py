@@ -282,6 +282,39 @@ class Restart(FlashDirTest):
         finally:
             busy.close()
 
+    def test_file_of_an_earlier_format(self):
+        """A flash file written by tiercache before restarts existed (format
+        3, made by commit 25f08bc: fixtures/README.md) is reinitialised with
+        a note saying so; none of its items is served (its bytes mean other
+        things now), and the file then works as any."""
+        import gzip
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures',
+                           'flash-format3.dat.gz')
+        with gzip.open(src, 'rb') as fin, open(self.path, 'wb') as fout:
+            fout.write(fin.read())
+        geometry = ['-m', '2', '--flash-path', self.path, '--flash-size', '1m',
+                    '--flash-segment-size', '64k']
+        srv = harness.Server(geometry)
+        srv.start()
+        self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
+        err = srv.stderr()
+        self.assertIn('tiercache flash data of format 3', err)
+        self.assertIn('reinitialised as format 4', err)
+        c = Client(srv.port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.stats()['flash_recovery'], 'new')
+        self.assertEqual(meta_all(c, [b'old%d' % i for i in range(0, 12000, 7)]), {},
+                         'an item of the old format was served')
+        self.assertEqual(c.call(b'set fresh 3 0 2\r\nok\r\n'), [b'STORED'])
+        self.down(srv, c)
+        srv = harness.Server(geometry)
+        srv.start()
+        c2 = Client(srv.port)
+        self.addCleanup(c2.close)
+        self.assertEqual(c2.stats()['flash_recovery'], 'clean')
+        self.assertEqual(meta_all(c2, [b'fresh'])[b'fresh'][:2], (b'ok', 3))
+        self.down(srv, c2)
+
 
 if __name__ == '__main__':
     harness.main()

@@ -310,6 +310,12 @@ device_status_e device_probe(device_t *dev, device_kind_e *kind, const char **wh
         flash_sb_status_e ss = flash_sb_decode(buf, got, &dev->sb);
         if (ss == FLASH_SB_OK) {
             dev->has_sb = true;
+        } else if (flash_sb_old_version(buf, got) != 0) {
+            k = DEVICE_KIND_OLD;
+            snprintf(dev->what_buf, sizeof dev->what_buf, "tiercache flash data of format %u "
+                     "(an earlier tiercache, which kept nothing across restarts)",
+                     flash_sb_old_version(buf, got));
+            w = dev->what_buf;
         } else {
             k = DEVICE_KIND_DAMAGED;
             if (ss == FLASH_SB_EVERSION && got >= 20)
@@ -737,6 +743,7 @@ const char *device_kind_name(device_kind_e kind)
     case DEVICE_KIND_TIERCACHE: return "tiercache";
     case DEVICE_KIND_FOREIGN: return "foreign";
     case DEVICE_KIND_DAMAGED: return "damaged";
+    case DEVICE_KIND_OLD: return "tiercache-old";
     }
     return "unknown";
 }

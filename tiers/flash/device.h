@@ -90,6 +90,9 @@ typedef enum device_kind {
     DEVICE_KIND_FOREIGN,     /* anything else: refuse unless reset */
     DEVICE_KIND_DAMAGED,     /* FLASH_MAGIC at 0, but the superblock fails its
                                 checksum or fields: refuse unless reset */
+    DEVICE_KIND_OLD,         /* an intact superblock of an earlier format
+                                (flash_sb_old_version): its data was never
+                                kept across restarts: reinitialised */
 } device_kind_e;
 
 /*

@@ -29,7 +29,12 @@
  *
  *   off  size  meaning
  *     0    16  magic FLASH_MAGIC "TIERCACHE-FLASH\0"
- *    16     4  format version (FLASH_FORMAT_VERSION = 3; 2 had no
+ *    16     4  format version (FLASH_FORMAT_VERSION = 4; 3 had no
+ *              live map, crash checkpoint or kill journal, and its state
+ *              record's bytes 104-119 held index geometry: a file of an
+ *              earlier format kept nothing across restarts, so a start
+ *              reinitialises it, saying so (DEVICE_KIND_OLD); a later
+ *              format is refused. 2 had no
  *              dictionary area and no codec 2; 1 had a 4-byte value length
  *              and no meta marks in a record)
  *    20     4  encoded length in bytes (FLASH_SB_LEN = 128)
@@ -356,7 +361,7 @@
 #define FLASH_MAGIC "TIERCACHE-FLASH"  /* 15 chars + NUL = 16 bytes */
 #define FLASH_MAGIC_LEN 16
 
-#define FLASH_FORMAT_VERSION 3u
+#define FLASH_FORMAT_VERSION 4u
 
 /* Geometry. Field widths are the single source of these limits. */
 #define FLASH_UNIT 512u                 /* block offset unit, min alignment */

@@ -232,6 +232,10 @@ static flash_status_e open_device(flash_t *f, bool *reset, char *note, size_t no
         seterr(note, notelen, "%s: %s%s (reset requested): reinitialised", f->path,
                damaged ? "" : "foreign data: ", device_kind_what(f->dev));
         *reset = true;
+    } else if (kind == DEVICE_KIND_OLD) {
+        /* our own file, of a format that kept nothing across restarts */
+        seterr(note, notelen, "%s: %s: reinitialised as format %u", f->path,
+               device_kind_what(f->dev), FLASH_FORMAT_VERSION);
     }
     return FLASH_OK;
 }

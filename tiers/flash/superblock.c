@@ -101,6 +101,16 @@ void flash_sb_encode(const flash_sb_t *sb, uint8_t *b)
     fl_put_u64(b + FLASH_SB_CKSUM_OFF, XXH3_64bits(b, FLASH_SB_CKSUM_OFF));
 }
 
+uint32_t flash_sb_old_version(const uint8_t *b, size_t len)
+{
+    if (len < FLASH_SB_LEN || memcmp(b, FLASH_MAGIC, FLASH_MAGIC_LEN) != 0 ||
+        fl_get_u32(b + 20) != FLASH_SB_LEN ||
+        fl_get_u64(b + FLASH_SB_CKSUM_OFF) != XXH3_64bits(b, FLASH_SB_CKSUM_OFF))
+        return 0;
+    uint32_t v = fl_get_u32(b + 16);
+    return v >= 1 && v < FLASH_FORMAT_VERSION ? v : 0;
+}
+
 flash_sb_status_e flash_sb_decode(const uint8_t *b, size_t len, flash_sb_t *out)
 {
     if (len < FLASH_SB_LEN)

@@ -99,6 +99,14 @@ flash_sb_status_e flash_sb_decode(const uint8_t *buf, size_t len,
                                   flash_sb_t *out);
 
 /*
+ * The format version of an intact superblock of an EARLIER format (magic,
+ * length field and checksum as every version writes them; version 1 ..
+ * FLASH_FORMAT_VERSION - 1), else 0 (the current one, a later one, or
+ * damaged). O(1).
+ */
+uint32_t flash_sb_old_version(const uint8_t *buf, size_t len);
+
+/*
  * Byte offset of segment `id` on the device (data_offset + id * size), or
  * UINT64_MAX when id >= segment_count. O(1).
  */
