@@ -57,7 +57,6 @@ _Static_assert((CACHE_MARK_STALE | CACHE_MARK_TOKEN | CACHE_MARK_BINKEY) ==
 struct tier {
     ram_t *r;
     flash_t *f;
-    flash_recovery_t rec;      /* what flash_create recovered */
     cache_flash_promote_e promote;
     unsigned promote_rate;     /* per worker per second; 0 = no limit */
     unsigned stall_ms;
@@ -236,7 +235,8 @@ static void ram_state(void *ctx, flash_persist_state_t *out)
 
 void tier_note_mutation(tier_t *t, const char *key, size_t nkey)
 {
-    flash_note_mutation(t->f, hash_key(key, nkey));
+    if (flash_checkpoint_valid(t->f)) /* else nothing to keep: no hash */
+        flash_note_mutation(t->f, hash_key(key, nkey));
 }
 
 /* ---- create / destroy ---- */
@@ -293,17 +293,18 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
     }
     /* a clean shutdown's RAM state: flush horizon and the cas counter (new
      * cas values stay above every old one) */
-    flash_recovery(t->f, &t->rec);
-    if (t->rec.kind == FLASH_RECOVERY_CLEAN || t->rec.kind == FLASH_RECOVERY_CHECKPOINT) {
+    flash_recovery_t rec;
+    flash_recovery(t->f, &rec);
+    if (rec.kind == FLASH_RECOVERY_CLEAN || rec.kind == FLASH_RECOVERY_CHECKPOINT) {
         uint64_t cas = atomic_load_explicit(&r->cas_id, memory_order_relaxed);
-        if (t->rec.max_cas > cas)
-            atomic_store_explicit(&r->cas_id, t->rec.max_cas, memory_order_relaxed);
-        if (t->rec.flush_oldest_live > 0) {
-            atomic_store_explicit(&r->oldest_cas, t->rec.flush_oldest_cas,
+        if (rec.max_cas > cas)
+            atomic_store_explicit(&r->cas_id, rec.max_cas, memory_order_relaxed);
+        if (rec.flush_oldest_live > 0) {
+            atomic_store_explicit(&r->oldest_cas, rec.flush_oldest_cas,
                                   memory_order_relaxed);
-            atomic_store_explicit(&r->oldest_live, (rel_time_t)t->rec.flush_oldest_live,
+            atomic_store_explicit(&r->oldest_live, (rel_time_t)rec.flush_oldest_live,
                                   memory_order_relaxed);
-            ram_crawl_note(r, (rel_time_t)t->rec.flush_oldest_live);
+            ram_crawl_note(r, (rel_time_t)rec.flush_oldest_live);
         }
     }
     ram_flash_hooks_t h = {
@@ -1126,11 +1127,13 @@ void tier_stats(tier_t *t, cache_stats_t *out)
     out->flash_write_amplification =
         fs.flash_bytes_spilled ? (double)fs.flash_bytes_written / (double)fs.flash_bytes_spilled
                                : 0.0;
-    out->flash_recovery = t->rec.kind == FLASH_RECOVERY_CLEAN        ? "clean"
-                          : t->rec.kind == FLASH_RECOVERY_CHECKPOINT ? "checkpoint"
-                          : t->rec.kind == FLASH_RECOVERY_CRASH      ? "crash"
-                                                                     : "new";
-    out->flash_recovery_seconds = t->rec.seconds;
+    flash_recovery_t rec;
+    flash_recovery(t->f, &rec);
+    out->flash_recovery = rec.kind == FLASH_RECOVERY_CLEAN        ? "clean"
+                          : rec.kind == FLASH_RECOVERY_CHECKPOINT ? "checkpoint"
+                          : rec.kind == FLASH_RECOVERY_CRASH      ? "crash"
+                                                                  : "new";
+    out->flash_recovery_seconds = rec.seconds;
 }
 
 void tier_stats_reset(tier_t *t)

@@ -68,9 +68,9 @@ uint32_t flash_boot_tag(void)
 void flash_journal_area(const flash_t *f, uint32_t slot, uint64_t map_len, uint64_t *off,
                         uint32_t *pages)
 {
-    uint64_t used = FLASH_IO_ALIGN + fl_round_up(map_len, FLASH_IO_ALIGN);
-    *off = flash_seg_dev_off(f, slot) + used;
-    *pages = used < f->segsize ? (uint32_t)((f->segsize - used) / FLASH_JPAGE) : 0;
+    uint64_t start;
+    flash_jarea(map_len, f->segsize, &start, pages);
+    *off = flash_seg_dev_off(f, slot) + start;
 }
 
 void flash_ckpt_teardown(flash_t *f)
@@ -156,6 +156,11 @@ static bool journal_kill(flash_t *f, uint64_t hash)
     }
     FSTAT_ADD(f, flash_checkpoint_kills, 1);
     return true;
+}
+
+bool flash_checkpoint_valid(const flash_t *f)
+{
+    return atomic_load_explicit(&f->ck_valid, memory_order_acquire);
 }
 
 void flash_note_mutation(flash_t *f, uint64_t hash)

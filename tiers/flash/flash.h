@@ -305,6 +305,10 @@ bool flash_complete_wait(flash_t *f, unsigned timeout_ms);
  */
 void flash_note_mutation(flash_t *f, uint64_t hash);
 
+/* Is a crash checkpoint valid now (so that flash_note_mutation may have
+ * work)? A caller can skip hashing the key when not. Lock-free, O(1). */
+bool flash_checkpoint_valid(const flash_t *f);
+
 /* A flush_all: as flash_note_mutation for every key. */
 void flash_note_flush(flash_t *f);
 

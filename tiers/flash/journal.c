@@ -13,6 +13,13 @@ static uint64_t page_sum(const uint8_t *b, uint32_t n)
     return XXH3_64bits_withSeed(b + FLASH_JPAGE_HDR, (size_t)n * 8, XXH3_64bits(b, 32));
 }
 
+void flash_jarea(uint64_t map_len, uint32_t segment_size, uint64_t *start, uint32_t *pages)
+{
+    uint64_t used = FLASH_IO_ALIGN + fl_round_up(map_len, FLASH_IO_ALIGN);
+    *start = used;
+    *pages = used < segment_size ? (uint32_t)((segment_size - used) / FLASH_JPAGE) : 0;
+}
+
 void flash_jpage_init(uint8_t *b, uint64_t instance_id, uint64_t map_seq, uint32_t page_no)
 {
     memset(b, 0, FLASH_JPAGE);

@@ -37,6 +37,12 @@ typedef struct flash_jpage {
     const uint8_t *hashes;   /* decode: count x 8 bytes inside the page */
 } flash_jpage_t;
 
+/* Where a crash checkpoint's journal lies in its segment slot (format.h
+ * KILL JOURNAL): page 0 at *start bytes from the slot's start (behind the
+ * 4 KiB slot header and the map rounded up to 4 KiB), *pages pages to the
+ * slot's end. O(1). */
+void flash_jarea(uint64_t map_len, uint32_t segment_size, uint64_t *start, uint32_t *pages);
+
 /* Starts an empty page in buf (FLASH_JPAGE bytes, zeroed). */
 void flash_jpage_init(uint8_t *buf, uint64_t instance_id, uint64_t map_seq, uint32_t page_no);
 

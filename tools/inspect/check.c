@@ -500,11 +500,13 @@ static void check_map(walk_t *w)
         ms = flash_map_decode(buf, st->map_len, r->sb.instance_id, r->sb.segment_count, &m);
     if (ms == FLASH_MAP_OK && st->state == FLASH_STATE_RUNNING) {
         /* the kill journal after the map, to the end of the slot */
-        uint64_t used = 4096 + ((st->map_len + 4095) & ~(uint64_t)4095);
+        uint64_t start;
+        uint32_t pages;
+        flash_jarea(st->map_len, r->sb.segment_size, &start, &pages);
         uint8_t page[FLASH_JPAGE];
-        for (uint32_t p = 0; used + (uint64_t)(p + 1) * FLASH_JPAGE <= r->sb.segment_size; p++) {
+        for (uint32_t p = 0; p < pages; p++) {
             flash_jpage_t jp;
-            if (read_at(w->fd, page, FLASH_JPAGE, off - 4096 + used + (uint64_t)p * FLASH_JPAGE) !=
+            if (read_at(w->fd, page, FLASH_JPAGE, off - 4096 + start + (uint64_t)p * FLASH_JPAGE) !=
                     (ssize_t)FLASH_JPAGE ||
                 !flash_jpage_decode(page, r->sb.instance_id, st->map_seq, p, &jp))
                 break;
