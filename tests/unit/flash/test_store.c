@@ -1544,12 +1544,30 @@ Test(store, damaged_restart_state_is_a_miss)
 /* Crash checkpoints (ckpt.c): after a checkpoint, a run that ends without
  * flash_persist comes back with what the checkpoint kept; a change of a
  * key it kept (flash_note_mutation) makes it unusable at once. */
+/* The RAM tier's flush horizon as tier_flush sets it (0 = none): a
+ * checkpoint taken after a flush carries it. */
+static _Atomic int64_t ck_flush_horizon;
+
+static void ck_ram_state(void *ctx, flash_persist_state_t *out)
+{
+    (void)ctx;
+    memset(out, 0, sizeof *out);
+    out->flush_oldest_live = atomic_load(&ck_flush_horizon);
+}
+
+static void ckpt_settings(flash_settings_t *s)
+{
+    settings(s);
+    s->checkpoint_ms = 1;
+    s->ram_state = ck_ram_state;
+}
+
 static void open_ckpt(const char *name)
 {
     make_path(name);
+    atomic_store(&ck_flush_horizon, 0);
     flash_settings_t s;
-    settings(&s);
-    s.checkpoint_ms = 1;
+    ckpt_settings(&s);
     char err[512];
     cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
     cr_assert_eq(flash_worker_create(E.f, &E.w), FLASH_OK);
@@ -1575,8 +1593,7 @@ static void crash_and_reopen(flash_recovery_t *rec)
     flash_worker_destroy(&E.w);
     flash_destroy(&E.f); /* no flash_persist: as a crash, for the file */
     flash_settings_t s;
-    settings(&s);
-    s.checkpoint_ms = 1;
+    ckpt_settings(&s);
     char err[512];
     cr_assert_eq(flash_create(&E.f, &s, err, sizeof err), FLASH_OK, "%s", err);
     cr_assert_eq(flash_worker_create(E.f, &E.w), FLASH_OK);
@@ -1630,13 +1647,22 @@ Test(store, crash_checkpoint)
         else if (again[i].st == FLASH_OK)
             cr_assert(again[i].match, "key %u: wrong value", i);
     }
-    /* a flush_all: the checkpoint is unusable before it is answered */
+    /* a flush_all: the checkpoint is unusable before it is answered; the
+     * writer may take a new one after it, which carries the horizon (as
+     * tier_flush sets it: the RAM tier's first, then the note) */
     wait_checkpoint();
+    int64_t horizon = (int64_t)time(NULL);
+    atomic_store(&ck_flush_horizon, horizon);
     flash_note_flush(E.f);
     cr_assert_eq(stats().flash_checkpoints_invalidated, 1);
     crash_and_reopen(&rec);
-    cr_assert_eq(rec.kind, FLASH_RECOVERY_CRASH);
-    cr_assert_eq(stats().flash_items, 0);
+    if (rec.kind == FLASH_RECOVERY_CHECKPOINT)
+        cr_assert_eq(rec.flush_oldest_live, horizon,
+                     "a checkpoint after the flush forgot its horizon");
+    else {
+        cr_assert_eq(rec.kind, FLASH_RECOVERY_CRASH);
+        cr_assert_eq(stats().flash_items, 0);
+    }
     free(again);
     free(after);
     free(before);
