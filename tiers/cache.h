@@ -429,7 +429,9 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(flash_checkpoints, "crash checkpoints taken")                           \
     X(flash_checkpoints_invalidated, "checkpoints a change made unusable")    \
     X(flash_checkpoints_dirty, "checkpoint builds a change spoiled")            \
-    X(flash_checkpoint_kills, "changed keys journaled against the checkpoint")
+    X(flash_checkpoint_kills, "changed keys journaled against the checkpoint") \
+    X(flash_checkpoint_extends, "sealed segments the checkpoint keeps too")    \
+    X(flash_checkpoint_extends_skipped, "sealed segments it could not keep")
 
 typedef struct cache_stats {
 #define CACHE_STATS_DECLARE(name, desc) uint64_t name;

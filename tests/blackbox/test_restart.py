@@ -16,6 +16,7 @@ Bounded: about a minute (more in the sanitizer build).
 
 import os
 import random
+import re
 import signal
 import subprocess
 import tempfile
@@ -214,6 +215,42 @@ class Restart(FlashDirTest):
         self.assertEqual(c.call(b'set fresh 0 0 1\r\nx\r\n'), [b'STORED'])
         cas = int(c.call(b'mg fresh c\r\n')[0].split(b' ')[1][1:])
         self.assertGreater(cas, max_cas)
+        self.down(srv, c)
+
+    def test_kill_right_after_load(self):
+        """kill -9 right after a load, no checkpoint since its start: the
+        segments sealed after it (extended into it) come back, all but the
+        open one; every value as before the kill."""
+        srv, c = self.up('--flash-checkpoint-interval', '3600')
+        keys = self.load(c, b'z', n_ram=4)
+        # the writer idle: nothing queued, flash_items still
+        deadline, last, still = time.monotonic() + 20, None, 0
+        while time.monotonic() < deadline and still < 5:
+            st = c.stats()
+            cur = (st['flash_items'], st['flash_checkpoint_extends'])
+            still = still + 1 if cur == last else 0
+            last = cur
+            time.sleep(0.1)
+        self.assertEqual(st['flash_checkpoints'], '1', 'one checkpoint, at the start')
+        extends = int(st['flash_checkpoint_extends'])
+        self.assertGreater(extends, 3, st)
+        on_flash = int(st['flash_items'])
+        per_seg = on_flash // max(1, int(st['flash_segments_used']) - 2)
+        before = meta_all(c, keys)
+        self.down(srv, c, 'kill')
+        srv, c = self.up('--flash-checkpoint-interval', '3600')
+        m = re.search(r'(\d+) segments sealed after it', srv.stderr())
+        self.assertTrue(m, srv.stderr())
+        self.assertGreaterEqual(int(m.group(1)), extends, srv.stderr())
+        st = c.stats()
+        self.assertEqual(st['flash_recovery'], 'checkpoint', st)
+        kept = int(st['flash_recovered_items'])
+        self.assertGreaterEqual(kept, on_flash - 2 * per_seg,
+                                'more than the open segment lost: %s' % st)
+        got = meta_all(c, keys)
+        self.assertGreaterEqual(len(got), kept * 99 // 100, 'recovered entries unreadable')
+        wrong = [k for k in got if k not in before or got[k][:3] != before[k][:3]]
+        self.assertEqual(wrong[:3], [], 'a value the server did not hold before the kill')
         self.down(srv, c)
 
     def test_kill_after_changes(self):

@@ -46,8 +46,11 @@
  * nanoseconds; freed two publishes later. */
 static void retire(flash_t *f, bloom_t *b)
 {
-    bloom_destroy(&f->ck_retired[1]);
-    f->ck_retired[1] = f->ck_retired[0];
+    if (!b)
+        return;
+    bloom_destroy(&f->ck_retired[FLASH_CK_RETIRED - 1]);
+    for (int i = FLASH_CK_RETIRED - 1; i > 0; i--)
+        f->ck_retired[i] = f->ck_retired[i - 1];
     f->ck_retired[0] = b;
 }
 
@@ -84,8 +87,10 @@ void flash_ckpt_teardown(flash_t *f)
     bloom_destroy(&b);
     b = atomic_exchange(&f->ck_build, NULL);
     bloom_destroy(&b);
-    bloom_destroy(&f->ck_retired[0]);
-    bloom_destroy(&f->ck_retired[1]);
+    b = atomic_exchange(&f->ck_ext, NULL);
+    bloom_destroy(&b);
+    for (int i = 0; i < FLASH_CK_RETIRED; i++)
+        bloom_destroy(&f->ck_retired[i]);
 }
 
 /* Writes the state record without a map (ck_lock held). */
@@ -113,19 +118,15 @@ static void invalidate_locked(flash_t *f)
     FSTAT_ADD(f, flash_checkpoints_invalidated, 1);
 }
 
-/* Appends the hash to the valid checkpoint's kill journal and writes the
- * page (ck_jlock held). False: no room, or a write failed: the caller
- * invalidates. The first kill of a checkpoint first marks the state record
- * JOURNALED (synced): after a reboot, unsynced journal pages may be lost,
- * so a journaled checkpoint is then not trusted. */
-static bool journal_kill(flash_t *f, uint64_t hash)
+/* ck_jlock held: may the valid checkpoint's journal be written? The first
+ * entry of a checkpoint first marks the state record JOURNALED (synced):
+ * after a reboot, unsynced journal pages may be lost, so a journaled
+ * checkpoint is then not trusted. */
+static bool journal_open(flash_t *f)
 {
     char err[256];
     pthread_mutex_lock(&f->ck_lock);
     bool ok = atomic_load(&f->ck_valid);
-    uint64_t joff = f->ck_joff;
-    uint32_t jpages = f->ck_jpages;
-    uint64_t map_seq = f->ck_state.map_seq;
     if (ok && !(f->ck_state.flags & FLASH_STATE_JOURNALED)) {
         flash_state_t st = f->ck_state;
         st.flags |= FLASH_STATE_JOURNALED;
@@ -134,26 +135,52 @@ static bool journal_kill(flash_t *f, uint64_t hash)
             f->ck_state = st;
     }
     pthread_mutex_unlock(&f->ck_lock);
-    if (!ok || !f->ck_jpage || jpages == 0)
-        return false;
-    /* the same change noted twice (before it, and at its index removal),
-     * or the key changed again: its page was written already */
-    if (flash_jpage_has(f->ck_jpage, hash))
+    return ok && f->ck_jpage && f->ck_jpages > 0;
+}
+
+/* ck_jlock held: room for `words` more words on the page being filled;
+ * a page that has not (it was written whole by the entry that filled it)
+ * is left for the next. False: the slot's journal is full. */
+static bool journal_room(flash_t *f, uint32_t words)
+{
+    if (flash_jpage_count(f->ck_jpage) + words <= FLASH_JPAGE_MAX)
         return true;
-    if (!flash_jpage_add(f->ck_jpage, hash)) {
-        /* full: it was written whole by the kill that filled it */
-        if (f->ck_jno + 1 >= jpages)
-            return false;
-        f->ck_jno++;
-        flash_jpage_init(f->ck_jpage, f->instance_id, map_seq, f->ck_jno);
-        flash_jpage_add(f->ck_jpage, hash);
-    }
-    if (device_pwrite(f->dev, f->ck_jpage, FLASH_JPAGE, joff + (uint64_t)f->ck_jno * FLASH_JPAGE,
-                      err, sizeof err) != DEVICE_OK) {
+    if (f->ck_jno + 1 >= f->ck_jpages)
+        return false;
+    f->ck_jno++;
+    flash_jpage_init(f->ck_jpage, f->instance_id, f->ck_state.map_seq, f->ck_jno);
+    f->ck_jfrom = 0;
+    return true;
+}
+
+/* ck_jlock held: writes the page being filled (one 4 KiB O_DIRECT write:
+ * a crash leaves it whole or as it was; a torn one fails its checksum). */
+static bool journal_write(flash_t *f)
+{
+    char err[256];
+    if (device_pwrite(f->dev, f->ck_jpage, FLASH_JPAGE,
+                      f->ck_joff + (uint64_t)f->ck_jno * FLASH_JPAGE, err,
+                      sizeof err) != DEVICE_OK) {
         FSTAT_ADD(f, flash_write_errors, 1);
         flash_log(f, "%s: crash checkpoint journal: %s", f->path, err);
         return false;
     }
+    return true;
+}
+
+/* Appends the hash to the valid checkpoint's kill journal and writes the
+ * page (ck_jlock held). False: no room, or a write failed: the caller
+ * invalidates. */
+static bool journal_kill(flash_t *f, uint64_t hash)
+{
+    if (hash == 0 || !journal_open(f)) /* 0: the EXTEND mark (journal.h) */
+        return false;
+    /* the same change noted twice (before it, and at its index removal),
+     * or the key changed again since the last EXTEND: written already */
+    if (flash_jpage_has(f->ck_jpage, f->ck_jfrom, hash))
+        return true;
+    if (!journal_room(f, 1) || !flash_jpage_add(f->ck_jpage, hash) || !journal_write(f))
+        return false;
     FSTAT_ADD(f, flash_checkpoint_kills, 1);
     return true;
 }
@@ -168,7 +195,8 @@ void flash_note_mutation(flash_t *f, uint64_t hash)
     if (!atomic_load_explicit(&f->ck_valid, memory_order_acquire))
         return;
     bloom_t *b = atomic_load_explicit(&f->ck_filter, memory_order_acquire);
-    if (b && !bloom_maybe(b, hash))
+    bloom_t *x = atomic_load_explicit(&f->ck_ext, memory_order_acquire);
+    if (b && !bloom_maybe(b, hash) && !(x && bloom_maybe(x, hash)))
         return;
     pthread_mutex_lock(&f->ck_jlock);
     bool kept = atomic_load(&f->ck_valid) && journal_kill(f, hash);
@@ -201,6 +229,132 @@ void flash_ckpt_note_remove(flash_t *f, uint64_t hash)
     flash_note_mutation(f, hash);
 }
 
+/* Is the summary entry's copy (hash at seg:off) still the indexed one? */
+static bool still_indexed(flash_t *f, uint64_t hash, uint32_t seg, uint16_t off)
+{
+    index_entry_t c[INDEX_MAX_MATCHES];
+    unsigned n = index_lookup(f->idx, hash, c);
+    for (unsigned i = 0; i < n; i++)
+        if (c[i].loc.segment == seg && c[i].loc.offset == off)
+            return true;
+    return false;
+}
+
+/* The valid checkpoint keeps segment seg's items too (writer thread): its
+ * keys join the extension filter, then, with ck_jlock held, the EXTEND
+ * and a KILL of each copy the index no longer holds (superseded before it
+ * was written) go into one journal page, written once: a crash sees both
+ * or neither. A copy removed after the check is a change, journaled after
+ * the EXTEND by flash_remove's rule (the filter holds its key: seq_cst
+ * fences on both sides, as for a build). A segment whose record does not
+ * fit one page, or once the filter's room is used, is not kept (a miss
+ * after a crash); the next checkpoint is then due at once. */
+static void extend(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint8_t *sum)
+{
+    bloom_t *x = atomic_load(&f->ck_ext);
+    if (!x || !atomic_load(&f->ck_valid))
+        return;
+    uint32_t items = 0;
+    for (uint32_t i = 0; i < h->summary_count; i++)
+        items += fl_get_u8(sum + (size_t)i * FLASH_SUM_ENTRY_LEN + 10) == FLASH_SUM_ITEM;
+    if (items > f->ck_seg_items_max)
+        f->ck_seg_items_max = items;
+    if (items > f->ck_ext_room) {
+        f->ck_ext_room = 0;
+        f->ck_last_ms = 0; /* a new checkpoint, as soon as the writer is idle */
+        FSTAT_ADD(f, flash_checkpoint_extends_skipped, 1);
+        return;
+    }
+    f->ck_ext_room -= items;
+    /* a queued copy superseded in RAM leaves the index first (its KILL
+     * then goes in the EXTEND's page; were its callback to run later,
+     * flash_remove's rule journals it then) */
+    if (!f->in_reclaim)
+        flash_complete(f, UINT32_MAX);
+    for (uint32_t i = 0; i < h->summary_count; i++) {
+        const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
+        if (fl_get_u8(p + 10) == FLASH_SUM_ITEM)
+            bloom_add(x, fl_get_u64(p));
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+    pthread_mutex_lock(&f->ck_jlock);
+    bool ok = atomic_load(&f->ck_valid) && journal_open(f);
+    if (!ok) {
+        pthread_mutex_unlock(&f->ck_jlock);
+        return;
+    }
+    uint32_t stale = 0;
+    for (uint32_t i = 0; i < h->summary_count && stale <= FLASH_JPAGE_MAX; i++) {
+        const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
+        stale += fl_get_u8(p + 10) == FLASH_SUM_ITEM &&
+                 !still_indexed(f, fl_get_u64(p), seg, fl_get_u16(p + 8));
+    }
+    bool fits = 3 + stale <= FLASH_JPAGE_MAX;
+    if (fits && journal_room(f, 3 + stale)) {
+        flash_jpage_add_extend(f->ck_jpage, h->seq, seg, h->gen);
+        f->ck_jfrom = flash_jpage_count(f->ck_jpage);
+        for (uint32_t i = 0; i < h->summary_count && stale > 0; i++) {
+            const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
+            uint64_t hash = fl_get_u64(p);
+            if (fl_get_u8(p + 10) == FLASH_SUM_ITEM &&
+                !still_indexed(f, hash, seg, fl_get_u16(p + 8)) &&
+                !flash_jpage_has(f->ck_jpage, f->ck_jfrom, hash)) {
+                /* hash 0 (never, in practice) cannot be journaled: the
+                 * checkpoint must not keep this segment then */
+                ok = flash_jpage_add(f->ck_jpage, hash);
+                if (!ok)
+                    break;
+            }
+        }
+        ok = ok && journal_write(f);
+        if (ok)
+            FSTAT_ADD(f, flash_checkpoint_extends, 1);
+    } else if (!fits) {
+        FSTAT_ADD(f, flash_checkpoint_extends_skipped, 1);
+        f->ck_last_ms = 0;
+    } else {
+        ok = false; /* the journal is full */
+    }
+    if (!ok) {
+        /* the page may hold an EXTEND without its kills: unusable */
+        pthread_mutex_lock(&f->ck_lock);
+        invalidate_locked(f);
+        pthread_mutex_unlock(&f->ck_lock);
+    }
+    pthread_mutex_unlock(&f->ck_jlock);
+}
+
+void flash_ckpt_sealed(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint8_t *sum)
+{
+    if (f->s.checkpoint_ms == 0 || f->persisted)
+        return;
+    if (f->ck_collect && f->ck_npend < FLASH_CK_PEND) {
+        f->ck_pend[f->ck_npend] = seg;
+        f->ck_pend_seq[f->ck_npend] = h->seq;
+        f->ck_npend++;
+    }
+    extend(f, seg, h, sum);
+}
+
+/* After a publish: the segments sealed during the build join it (read
+ * back; one reused since is skipped: its live items were rewritten into a
+ * later segment, which is in the list or sealed after). */
+static void extend_pending(flash_t *f)
+{
+    for (uint32_t i = 0; i < f->ck_npend && atomic_load(&f->ck_valid); i++) {
+        uint32_t seg = f->ck_pend[i];
+        pthread_mutex_lock(&f->seg_lock);
+        bool same = f->segs[seg].seq == f->ck_pend_seq[i] && f->segs[seg].state == FSEG_USED;
+        pthread_mutex_unlock(&f->seg_lock);
+        flash_seghdr_t h;
+        const uint8_t *sum;
+        if (same && flash_read_summary(f, seg, &h, &sum) == FLASH_OK &&
+            h.seq == f->ck_pend_seq[i])
+            extend(f, seg, &h, sum);
+    }
+    f->ck_npend = 0;
+}
+
 /* Encodes an empty segment header for the checkpoint's slot. */
 static void slot_header(const flash_t *f, uint32_t seg, uint32_t gen, uint64_t seq, uint8_t *buf)
 {
@@ -229,9 +383,12 @@ static void build_begin(flash_t *f)
     if (!b)
         return;
     atomic_store(&f->ck_dirty, false);
+    f->ck_collect = true;
+    f->ck_npend = 0;
     atomic_store(&f->ck_build, b);
     atomic_thread_fence(memory_order_seq_cst);
     if (flash_map_begin(f, &f->ck_mb, b) != FLASH_OK) {
+        f->ck_collect = false;
         atomic_store(&f->ck_build, NULL);
         pthread_mutex_lock(&f->ck_lock);
         retire(f, b);
@@ -242,8 +399,8 @@ static void build_begin(flash_t *f)
 }
 
 /* Ends a build: writes the map into a slot of its own and, unless a
- * change spoiled it, publishes it in the state record. */
-static void build_end(flash_t *f, flash_status_e st)
+ * change spoiled it, publishes it in the state record. True: published. */
+static bool build_publish(flash_t *f, flash_status_e st)
 {
     map_build_t *mb = &f->ck_mb;
     bloom_t *b = atomic_load(&f->ck_build);
@@ -303,8 +460,19 @@ static void build_end(flash_t *f, flash_status_e st)
         pthread_mutex_lock(&f->ck_lock);
         retire(f, b);
         pthread_mutex_unlock(&f->ck_lock);
-        return;
+        return false;
     }
+    index_stats_t is;
+    index_stats(f->idx, &is);
+    /* room for half the checkpoint's keys or FLASH_CK_EXT_SEGS of the
+     * fullest segments seen, whichever is more: once used, the next
+     * checkpoint is due at once */
+    uint64_t room = is.items / 2;
+    if (room < (uint64_t)FLASH_CK_EXT_SEGS * f->ck_seg_items_max)
+        room = (uint64_t)FLASH_CK_EXT_SEGS * f->ck_seg_items_max;
+    if (room < FLASH_CK_EXT_MIN)
+        room = FLASH_CK_EXT_MIN;
+    bloom_t *x = bloom_create(room);
     flash_state_t s;
     flash_map_state(f, &s, FLASH_STATE_RUNNING, &ram, mb, seg, 1, seq);
     s.map_seq = seq;
@@ -316,21 +484,40 @@ static void build_end(flash_t *f, flash_status_e st)
     pthread_mutex_lock(&f->ck_jlock);
     pthread_mutex_lock(&f->ck_lock);
     /* a flush or a change of a kept key since the build began: no */
+    bool published = false;
     if (!atomic_load(&f->ck_dirty) && flash_write_state(f, &s, err, sizeof err) == FLASH_OK) {
         f->ck_state = s;
         flash_journal_area(f, seg, s.map_len, &f->ck_joff, &f->ck_jpages);
         f->ck_jno = 0;
+        f->ck_jfrom = 0;
         if (f->ck_jpage)
             flash_jpage_init(f->ck_jpage, f->instance_id, seq, 0);
         bloom_t *old = atomic_exchange(&f->ck_filter, b);
-        atomic_store(&f->ck_valid, true);
         retire(f, old);
+        /* no extension filter (ENOMEM): this one keeps no later segment */
+        f->ck_ext_room = x ? room : 0;
+        old = atomic_exchange(&f->ck_ext, x);
+        x = NULL;
+        retire(f, old);
+        atomic_store(&f->ck_valid, true);
         FSTAT_ADD(f, flash_checkpoints, 1);
+        published = true;
     } else {
         retire(f, b);
     }
     pthread_mutex_unlock(&f->ck_lock);
     pthread_mutex_unlock(&f->ck_jlock);
+    bloom_destroy(&x);
+    return published;
+}
+
+/* Ends a build; once published, the segments sealed meanwhile join it. */
+static void build_end(flash_t *f, flash_status_e st)
+{
+    if (build_publish(f, st))
+        extend_pending(f);
+    f->ck_collect = false;
+    f->ck_npend = 0;
 }
 
 void flash_ckpt_maybe(flash_t *f)
@@ -346,15 +533,18 @@ void flash_ckpt_maybe(flash_t *f)
         return;
     }
     int64_t now = flash_mono_ms();
-    if (now - f->ck_last_ms < (int64_t)f->s.checkpoint_ms)
+    /* ck_last_ms 0: none yet since the start, or one is wanted at once */
+    if (f->ck_last_ms != 0 && now - f->ck_last_ms < (int64_t)f->s.checkpoint_ms)
         return;
     /* not while evictions wait in the queue (racy read: a hint) */
     if (__atomic_load_n(&f->qlen, __ATOMIC_RELAXED) > 0)
         return;
     index_stats_t is;
     index_stats(f->idx, &is);
-    if (is.items == 0) { /* nothing a crash could keep */
-        f->ck_last_ms = now;
+    if (is.items == 0) { /* nothing a crash could keep (the first one
+                          * is taken as soon as there is) */
+        if (f->ck_last_ms != 0)
+            f->ck_last_ms = now;
         return;
     }
     /* nothing new on the device and the last one still holds */

@@ -178,6 +178,8 @@ typedef struct flash_recovery {
     uint64_t segments_lost;    /* listed but failed their checks */
     uint64_t killed;           /* entries a crash checkpoint's journal
                                   names (changed after it): not kept */
+    uint64_t extended;         /* segments sealed after the checkpoint
+                                  that it kept too (EXTEND records) */
     double seconds;            /* time spent */
     int64_t flush_oldest_live; /* the flush_all horizon at shutdown (unix
                                   seconds, 0 = none) */
@@ -484,7 +486,9 @@ flash_status_e flash_walk(flash_t *f, flash_walk_fn fn, void *ctx,
     X(flash_checkpoints, "crash checkpoints taken")                           \
     X(flash_checkpoints_invalidated, "checkpoints a change made unusable")    \
     X(flash_checkpoints_dirty, "checkpoint builds a change spoiled")            \
-    X(flash_checkpoint_kills, "changed keys journaled against the checkpoint")
+    X(flash_checkpoint_kills, "changed keys journaled against the checkpoint") \
+    X(flash_checkpoint_extends, "sealed segments the checkpoint keeps too")    \
+    X(flash_checkpoint_extends_skipped, "sealed segments it could not keep")
 
 /* Every counter of the store: the mirrored ones and those the glue
  * combines with its own (hits, misses, drops) or keeps to itself. */

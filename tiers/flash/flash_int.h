@@ -59,6 +59,14 @@
  * callbacks one pass takes off the list at a time */
 #define FLASH_DONE_HSLOTS 16384u
 #define FLASH_DONE_CHUNK 64u
+/* crash checkpoints: filters kept after a publish (a worker may still
+ * probe them); segments sealed during a build that it extends after its
+ * publish (more are not kept by it: a miss after a crash, never stale);
+ * keys the extension filter is planned for, at least, and in segments */
+#define FLASH_CK_RETIRED 4
+#define FLASH_CK_PEND 64u
+#define FLASH_CK_EXT_MIN 65536u
+#define FLASH_CK_EXT_SEGS 8u
 
 typedef enum fseg_state {
     FSEG_FREE = 0,
@@ -217,15 +225,25 @@ struct flash {
     _Atomic(bloom_t *) ck_filter; /* keys the valid checkpoint may keep */
     _Atomic(bloom_t *) ck_build;  /* ... the one being built (NULL: none) */
     _Atomic bool ck_dirty;     /* a key of the build changed, or a flush */
-    bloom_t *ck_retired[2];    /* [ck_lock] filters replaced lately */
+    _Atomic(bloom_t *) ck_ext;    /* keys of the segments extended into the
+                                     valid checkpoint (NULL: none) */
+    bloom_t *ck_retired[FLASH_CK_RETIRED]; /* [ck_lock] filters replaced lately */
     flash_state_t ck_state;    /* [ck_lock] the state record last written */
     /* the valid checkpoint's kill journal (journal.h); lock order:
      * ck_jlock -> ck_lock */
     pthread_mutex_t ck_jlock;  /* held across a kill's page write */
     uint8_t *ck_jpage;         /* [ck_jlock] the page being filled (aligned) */
     uint32_t ck_jno;           /* [ck_jlock] its number */
-    uint32_t ck_jpages;        /* [ck_lock] pages the slot has room for */
-    uint64_t ck_joff;          /* [ck_lock] device offset of page 0 */
+    uint32_t ck_jfrom;         /* [ck_jlock] the current page's words from
+                                  here on follow its last EXTEND (dedupe) */
+    uint32_t ck_jpages;        /* [ck_lock + ck_jlock] pages the slot has */
+    uint64_t ck_joff;          /* [ck_lock + ck_jlock] device offset of page 0 */
+    uint64_t ck_ext_room;      /* writer: keys ck_ext may still take */
+    uint32_t ck_seg_items_max; /* writer: most items a sealed segment had */
+    bool ck_collect;           /* writer: a build runs: remember what seals */
+    uint32_t ck_npend;         /* writer: segments sealed during the build */
+    uint32_t ck_pend[FLASH_CK_PEND];
+    uint64_t ck_pend_seq[FLASH_CK_PEND];
     map_build_t ck_mb;         /* writer: the build in progress */
     bool ck_building;          /* writer: ck_mb is being stepped */
     int64_t ck_last_ms;        /* writer: when the last build ended */
@@ -352,6 +370,11 @@ void flash_ckpt_maybe(flash_t *f);
 /* flash_remove, after the index entries went: a build that may keep the
  * hash is not published. Lock-free. */
 void flash_ckpt_note_remove(flash_t *f, uint64_t hash);
+/* Writer thread, once a segment's write completed: the valid checkpoint
+ * keeps its items too (an EXTEND in its journal, format.h CRASH
+ * CHECKPOINT); remembered for the one being built. h and sum: the
+ * segment's header and summary as written. */
+void flash_ckpt_sealed(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint8_t *sum);
 /* Frees the filters and the journal page (flash_destroy). */
 void flash_ckpt_teardown(flash_t *f);
 /* The host's boot tag (state record; 0: unknown). */

@@ -96,27 +96,52 @@ static flash_status_e read_map(flash_t *f, const flash_state_t *st, uint8_t **bu
     return FLASH_OK;
 }
 
-/* The kill set: sorted key hashes the checkpoint's journal names. */
-typedef struct kills {
-    uint64_t *h;
+/* The journal of a crash checkpoint, in order (journal.h): KILLs and
+ * EXTENDs; an entry's position is its index. */
+typedef struct jlog {
+    flash_jent_t *e;
     size_t n, cap;
+} jlog_t;
+
+/* Its KILLs, sorted by hash then position: a copy from a source at
+ * position p (the map: -1) is dropped when a KILL of its hash follows. */
+typedef struct kill {
+    uint64_t hash;
+    int64_t pos;
+} kill_t;
+
+typedef struct kills {
+    kill_t *k;
+    size_t n;
 } kills_t;
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_kill(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    const kill_t *x = a, *y = b;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
-static bool killed(const kills_t *k, uint64_t h)
+/* Is there a KILL of h after position pos? O(log n). */
+static bool killed_after(const kills_t *k, uint64_t h, int64_t pos)
 {
-    return k->n && bsearch(&h, k->h, k->n, sizeof h, cmp_u64) != NULL;
+    size_t lo = 0, hi = k->n; /* first entry with hash > h */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (k->k[mid].hash <= h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && k->k[lo - 1].hash == h && k->k[lo - 1].pos > pos;
 }
 
 /* Reads the journal pages of the crash checkpoint `st` names, from page 0
- * to the first that is not its own (never written, torn: a kill whose page
- * write did not complete was never answered). */
-static flash_status_e read_journal(flash_t *f, const flash_state_t *st, kills_t *k)
+ * to the first that is not its own (never written, torn: an entry whose
+ * page write did not complete was never answered, and an EXTEND is in the
+ * same page as its KILLs). */
+static flash_status_e read_journal(flash_t *f, const flash_state_t *st, jlog_t *j)
 {
     uint64_t off;
     uint32_t pages;
@@ -125,7 +150,7 @@ static flash_status_e read_journal(flash_t *f, const flash_state_t *st, kills_t 
     if (!buf)
         return FLASH_ENOMEM;
     flash_status_e rc = FLASH_OK;
-    for (uint32_t p = 0; p < pages; p++) {
+    for (uint32_t p = 0; p < pages && rc == FLASH_OK; p++) {
         char err[256];
         flash_jpage_t jp;
         if (device_pread(f->dev, buf, FLASH_JPAGE, off + (uint64_t)p * FLASH_JPAGE, err,
@@ -136,31 +161,72 @@ static flash_status_e read_journal(flash_t *f, const flash_state_t *st, kills_t 
         }
         if (!flash_jpage_decode(buf, f->instance_id, st->map_seq, p, &jp))
             break;
-        if (k->n + jp.count > k->cap) {
-            size_t cap = (k->cap + jp.count) * 2;
-            uint64_t *nh = realloc(k->h, cap * sizeof *nh);
-            if (!nh) {
-                rc = FLASH_ENOMEM;
-                break;
+        uint32_t pos = 0;
+        flash_jent_t e;
+        while (flash_jpage_next(&jp, &pos, &e)) {
+            if (j->n == j->cap) {
+                size_t cap = j->cap ? j->cap * 2 : 1024;
+                flash_jent_t *ne = realloc(j->e, cap * sizeof *ne);
+                if (!ne) {
+                    rc = FLASH_ENOMEM;
+                    break;
+                }
+                j->e = ne;
+                j->cap = cap;
             }
-            k->h = nh;
-            k->cap = cap;
+            j->e[j->n++] = e;
         }
-        for (uint32_t i = 0; i < jp.count; i++)
-            k->h[k->n++] = flash_jpage_hash(&jp, i);
-        if (jp.count < FLASH_JPAGE_MAX)
-            break; /* the last page */
     }
     device_buf_free(buf);
-    if (k->n)
-        qsort(k->h, k->n, sizeof *k->h, cmp_u64);
     return rc;
 }
 
-/* Rebuilds the segment table and the index from a decoded map, without the
- * keys in `dead` (a crash checkpoint's journal). */
+static flash_status_e sort_kills(const jlog_t *j, kills_t *k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < j->n; i++)
+        n += j->e[i].kind == FLASH_JENT_KILL;
+    k->k = n ? malloc(n * sizeof *k->k) : NULL;
+    if (n && !k->k)
+        return FLASH_ENOMEM;
+    for (size_t i = 0; i < j->n; i++)
+        if (j->e[i].kind == FLASH_JENT_KILL)
+            k->k[k->n++] = (kill_t){ j->e[i].hash, (int64_t)i };
+    if (k->n)
+        qsort(k->k, k->n, sizeof *k->k, cmp_kill);
+    return FLASH_OK;
+}
+
+/* Indexes the items of a segment's summary that no later KILL names. */
+static void replay_items(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint8_t *sum,
+                         const uint8_t *run, const kills_t *dead, int64_t pos,
+                         flash_recovery_t *rec)
+{
+    for (uint32_t i = 0; i < h->summary_count; i++) {
+        if (run && !flash_map_get(run, i))
+            continue;
+        const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
+        if (fl_get_u8(p + 10) != FLASH_SUM_ITEM)
+            continue;
+        if (killed_after(dead, fl_get_u64(p), pos)) {
+            rec->killed++;
+            continue;
+        }
+        index_insert_result_t r;
+        index_loc_t loc = {seg, fl_get_u16(p + 8)};
+        if (index_insert(f->idx, fl_get_u64(p), loc, flash_seg_age, f, &r) != INDEX_OK)
+            continue;
+        if (r.removed)
+            FSTAT_ADD(f, flash_index_collateral, r.removed);
+        rec->items++;
+    }
+}
+
+/* Rebuilds the segment table and the index from a decoded map, without
+ * the copies a journaled KILL names, and without the segments a kept
+ * later segment reused (newer[seg] > the map's seq: NULL = none). */
 static void replay_map(flash_t *f, const flash_map_t *m, const kills_t *dead,
-                       flash_recovery_t *rec)
+                       const uint64_t *newer, bool clean, flash_recovery_t *rec)
 {
     const uint8_t *bits = m->bits;
     flash_map_seg_t e;
@@ -168,6 +234,8 @@ static void replay_map(flash_t *f, const flash_map_t *m, const kills_t *dead,
         flash_map_entry(m, k, &e);
         const uint8_t *run = bits;
         bits += flash_map_bits_len(e.count);
+        if (newer && newer[e.seg_id] > e.seq)
+            continue; /* reused after the checkpoint: the EXTEND says */
         fseg_t *s = &f->segs[e.seg_id];
         s->seq = e.seq;
         s->state = FSEG_BAD; /* in the ring; reclaim frees it, reads miss */
@@ -176,6 +244,9 @@ static void replay_map(flash_t *f, const flash_map_t *m, const kills_t *dead,
         flash_seghdr_t h;
         const uint8_t *sum;
         flash_status_e st = flash_read_summary(f, e.seg_id, &h, &sum);
+        if (st == FLASH_OK && !clean && h.seq > e.seq)
+            continue; /* reused after the checkpoint, by a segment it does
+                       * not keep: its items are misses (no error) */
         if (st != FLASH_OK || h.seq != e.seq || h.summary_count != e.count) {
             rec->segments_lost++;
             FSTAT_ADD(f, flash_recovery_errors, 1);
@@ -188,25 +259,78 @@ static void replay_map(flash_t *f, const flash_map_t *m, const kills_t *dead,
         s->state = FSEG_USED;
         rec->segments++;
         rec->bytes += h.data_end;
-        for (uint32_t i = 0; i < h.summary_count; i++) {
-            if (!flash_map_get(run, i))
-                continue;
-            const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
-            if (fl_get_u8(p + 10) != FLASH_SUM_ITEM)
-                continue;
-            if (killed(dead, fl_get_u64(p))) {
-                rec->killed++;
-                continue;
-            }
-            index_insert_result_t r;
-            index_loc_t loc = {e.seg_id, fl_get_u16(p + 8)};
-            if (index_insert(f->idx, fl_get_u64(p), loc, flash_seg_age, f, &r) != INDEX_OK)
-                continue;
-            if (r.removed)
-                FSTAT_ADD(f, flash_index_collateral, r.removed);
-            rec->items++;
+        replay_items(f, e.seg_id, &h, sum, run, dead, -1, rec);
+    }
+}
+
+/* The segments a crash checkpoint's journal EXTENDs, in order: each one
+ * whose header still carries the recorded seq and generation (one reused
+ * since is skipped: a later EXTEND or nothing keeps its place). */
+static void replay_extends(flash_t *f, const jlog_t *j, const kills_t *dead,
+                           const uint64_t *newer, flash_recovery_t *rec)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        const flash_jent_t *e = &j->e[i];
+        if (e->kind != FLASH_JENT_EXTEND || e->seg >= f->nseg || newer[e->seg] != e->seq)
+            continue;
+        flash_seghdr_t h;
+        const uint8_t *sum;
+        flash_status_e st = flash_read_summary(f, e->seg, &h, &sum);
+        if (st != FLASH_OK || h.seq != e->seq || h.gen != e->gen) {
+            if (st != FLASH_OK && st != FLASH_ECHECKSUM)
+                FSTAT_ADD(f, flash_recovery_errors, 1);
+            continue;
+        }
+        fseg_t *s = &f->segs[e->seg];
+        s->seq = h.seq;
+        s->gen = h.gen;
+        s->state = FSEG_USED;
+        rec->segments++;
+        rec->extended++;
+        rec->bytes += h.data_end;
+        replay_items(f, e->seg, &h, sum, NULL, dead, (int64_t)i, rec);
+    }
+}
+
+/* The ring after a crash checkpoint: the map's segments, then what the
+ * crashed run wrote after them (positions and seqs advance together, the
+ * slot and the extended segments included), up to the newest, `last` with
+ * `last_seq`. A place in the ring that holds nothing kept is BAD (reclaim
+ * frees it), with the seq its place implies (seqs rise along the ring). */
+static void crash_ring(flash_t *f, const flash_map_t *m, uint32_t slot, uint32_t last,
+                       uint64_t last_seq)
+{
+    uint32_t n = f->nseg, tail, count;
+    if (m->nsegs > 0) {
+        flash_map_seg_t first, lastm;
+        flash_map_entry(m, 0, &first);
+        flash_map_entry(m, m->nsegs - 1, &lastm);
+        uint32_t d = (last + n - lastm.seg_id) % n;
+        if (d == 0)
+            d = n;
+        tail = first.seg_id;
+        count = m->nsegs + d;
+    } else {
+        tail = slot;
+        count = (last + n - slot) % n + 1;
+    }
+    if (count >= n) {
+        count = n;
+        tail = (last + 1) % n;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t d = (i + n - tail) % n;
+        fseg_t *s = &f->segs[i];
+        if (d >= count) {
+            s->state = FSEG_FREE;
+        } else if (s->state == FSEG_FREE) {
+            s->state = FSEG_BAD;
+            s->seq = last_seq - (last + n - i) % n;
         }
     }
+    f->tail = tail;
+    atomic_store_explicit(&f->head, (last + 1) % n, memory_order_relaxed);
+    f->nring = count;
 }
 
 flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
@@ -274,11 +398,20 @@ flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
         atomic_store_explicit(&f->head, (last.seg_id + 1) % f->nseg, memory_order_relaxed);
         f->nring = m.nsegs;
     }
+    jlog_t j = {0};
     kills_t k = {0};
+    uint64_t *newer = NULL;
     if (!clean) {
-        flash_status_e js = read_journal(f, &st, &k);
+        flash_status_e js = read_journal(f, &st, &j);
+        if (js == FLASH_OK)
+            js = sort_kills(&j, &k);
+        newer = calloc(f->nseg, sizeof *newer);
+        if (js == FLASH_OK && !newer)
+            js = FLASH_ENOMEM;
         if (js != FLASH_OK) {
-            free(k.h);
+            free(j.e);
+            free(k.k);
+            free(newer);
             device_buf_free(mbuf);
             rec->kind = FLASH_RECOVERY_CRASH;
             snprintf(note, notelen, "%s: the crash checkpoint's journal is unreadable: flash "
@@ -286,9 +419,36 @@ flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
             return js == FLASH_ENOMEM ? FLASH_ENOMEM : FLASH_MISS;
         }
     }
-    replay_map(f, &m, &k, rec);
-    free(k.h);
+    /* the newest EXTEND of each place, and the newest place written */
+    uint32_t last = st.map_first_seg;
+    uint64_t last_seq = st.map_seq;
+    for (size_t i = 0; i < j.n; i++) {
+        const flash_jent_t *e = &j.e[i];
+        if (e->kind != FLASH_JENT_EXTEND || e->seg >= f->nseg)
+            continue;
+        if (e->seq > newer[e->seg])
+            newer[e->seg] = e->seq;
+        if (e->seq > last_seq) {
+            last_seq = e->seq;
+            last = e->seg;
+        }
+    }
+    replay_map(f, &m, &k, newer, clean, rec);
+    if (!clean) {
+        replay_extends(f, &j, &k, newer, rec);
+        crash_ring(f, &m, st.map_first_seg, last, last_seq);
+        if (last_seq + 1 + f->nseg + 1 > f->next_seq)
+            f->next_seq = last_seq + 1 + f->nseg + 1;
+    }
+    free(j.e);
+    free(k.k);
+    free(newer);
     device_buf_free(mbuf);
+    /* distinct items (a segment sealed during a build may be in its map
+     * and extended too: the same copy indexed twice) */
+    index_stats_t is;
+    index_stats(f->idx, &is);
+    rec->items = is.items;
     rec->kind = clean ? FLASH_RECOVERY_CLEAN : FLASH_RECOVERY_CHECKPOINT;
     rec->flush_oldest_live = st.flush_oldest_live;
     rec->flush_oldest_cas = st.flush_oldest_cas;
@@ -306,8 +466,9 @@ flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
     if (clean)
         snprintf(how, sizeof how, "after a clean shutdown");
     else
-        snprintf(how, sizeof how, "from the last crash checkpoint (%llu changed since)",
-                 (unsigned long long)rec->killed);
+        snprintf(how, sizeof how, "from the last crash checkpoint and %llu segments "
+                 "sealed after it (%llu copies changed since)",
+                 (unsigned long long)rec->extended, (unsigned long long)rec->killed);
     snprintf(note, notelen, "%s: recovered %llu items in %llu segments (%llu bytes) %s in "
              "%.3f s%s", f->path, (unsigned long long)rec->items,
              (unsigned long long)rec->segments, (unsigned long long)rec->bytes, how, rec->seconds,

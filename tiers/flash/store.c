@@ -633,7 +633,8 @@ size_t flash_memory(const flash_t *f)
      * (~1.5 B per flash item each), and its journal page */
     bloom_t *ck = atomic_load_explicit(&f->ck_filter, memory_order_acquire);
     bloom_t *nb = atomic_load_explicit(&f->ck_build, memory_order_acquire);
-    m += bloom_bytes(ck) + bloom_bytes(nb) + (f->ck_jpage ? FLASH_JPAGE : 0);
+    bloom_t *xb = atomic_load_explicit(&f->ck_ext, memory_order_acquire);
+    m += bloom_bytes(ck) + bloom_bytes(nb) + bloom_bytes(xb) + (f->ck_jpage ? FLASH_JPAGE : 0);
     return m;
 }
 

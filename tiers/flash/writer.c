@@ -78,6 +78,11 @@ static void write_done(void *arg, long res)
     f->segs[seg].bld = -1;
     pthread_mutex_unlock(&f->bld_lock[b]);
     pthread_mutex_unlock(&f->seg_lock);
+    if (ok) { /* the crash checkpoint keeps it too (ckpt.c) */
+        flash_seghdr_t h;
+        flash_seg_header(f->bld[b], &h);
+        flash_ckpt_sealed(f, seg, &h, img + h.summary_off);
+    }
     f->bld_busy[b] = false;
 }
 

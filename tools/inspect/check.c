@@ -510,9 +510,14 @@ static void check_map(walk_t *w)
                     (ssize_t)FLASH_JPAGE ||
                 !flash_jpage_decode(page, r->sb.instance_id, st->map_seq, p, &jp))
                 break;
-            r->map_kills += jp.count;
-            if (jp.count < FLASH_JPAGE_MAX)
-                break;
+            uint32_t pos = 0;
+            flash_jent_t e;
+            while (flash_jpage_next(&jp, &pos, &e)) {
+                if (e.kind == FLASH_JENT_KILL)
+                    r->map_kills++;
+                else
+                    r->map_extends++;
+            }
         }
     }
     if (ms == FLASH_MAP_OK) {

@@ -114,6 +114,7 @@ typedef struct inspect_report {
     uint32_t map_segments;        /* segments the map lists */
     uint64_t map_live;            /* summary entries it keeps */
     uint64_t map_kills;           /* crash checkpoint: keys its journal drops */
+    uint64_t map_extends;         /* ... segments sealed after it that it keeps */
     uint32_t dict_id[FLASH_DICT_SLOTS];      /* 0: slot empty or unreadable */
     uint32_t dict_len[FLASH_DICT_SLOTS];
     uint32_t dict_samples[FLASH_DICT_SLOTS];

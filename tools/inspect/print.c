@@ -83,12 +83,12 @@ static void json_superblock(inspect_printer_t *p, const inspect_report_t *r)
             "\"last_seq\": %llu, \"min_valid_seq\": %llu, \"time\": %llu, "
             "\"flush_oldest_live\": %u, \"max_cas\": %llu, \"live_map\": %s, "
             "\"live_map_ok\": %s, \"live_map_segments\": %u, \"live_map_items\": %llu, "
-            "\"journal_kills\": %llu}",
+            "\"journal_kills\": %llu, \"journal_extends\": %llu}",
             st->state == FLASH_STATE_CLEAN ? "clean" : "running", (ull)st->run_count,
             (ull)st->last_seq, (ull)st->min_valid_seq, (ull)st->time,
             st->flush_oldest_live, (ull)st->max_cas, r->map_present ? "true" : "false",
             r->map_ok ? "true" : "false", r->map_segments, (ull)r->map_live,
-            (ull)r->map_kills);
+            (ull)r->map_kills, (ull)r->map_extends);
 }
 
 static bool shown(const inspect_printer_t *p, const inspect_seg_t *s)
@@ -253,7 +253,8 @@ static void text_superblock(inspect_printer_t *p, const inspect_report_t *r)
                     r->map_ok ? "ok" : "DAMAGED", r->map_segments, (ull)r->map_live,
                     st->state == FLASH_STATE_CLEAN ? "\n" : "");
         if (r->map_present && st->state != FLASH_STATE_CLEAN)
-            fprintf(f, ", less %llu changed since (kill journal%s)\n", (ull)r->map_kills,
+            fprintf(f, ", plus %llu segments sealed after it, less %llu changed since "
+                    "(kill journal%s)\n", (ull)r->map_extends, (ull)r->map_kills,
                     (st->flags & FLASH_STATE_JOURNALED) ? "; dropped after a host restart"
                                                         : "");
         else
