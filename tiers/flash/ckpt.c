@@ -20,11 +20,16 @@
  * rule (a promotion that drops the entry without a change uses
  * flash_forget, which does not).
  *
- * While one is being built, a flash_remove of a key it may keep marks it
- * dirty (not published): the builder adds each hash to the new filter
+ * While one is being built, a flash_remove of a key it may keep lists
+ * the hash (ck_bkill): the builder adds each hash to the new filter
  * before it looks the hash up in the index, flash_remove looks at the
  * filter after it removed the index entries (seq_cst fences on both
- * sides), so one of them sees the other.
+ * sides), so one of them sees the other. The publish writes the listed
+ * hashes as the new journal's first KILLs before the state record names
+ * it, and those listed until the build ends (under ck_bklock) right after,
+ * with ck_jlock held throughout; a removal after that finds the new
+ * checkpoint valid (flash_note_mutation). Only a flush, or more removals
+ * than the list holds, spoils a build (not published).
  *
  * Before a build the due written_fn callbacks run (flash_complete): a
  * queued copy superseded in RAM is removed from the index before the
@@ -148,7 +153,7 @@ static bool journal_room(flash_t *f, uint32_t words)
     if (f->ck_jno + 1 >= f->ck_jpages)
         return false;
     f->ck_jno++;
-    flash_jpage_init(f->ck_jpage, f->instance_id, f->ck_state.map_seq, f->ck_jno);
+    flash_jpage_init(f->ck_jpage, f->instance_id, f->ck_jseq, f->ck_jno);
     f->ck_jfrom = 0;
     return true;
 }
@@ -183,6 +188,30 @@ static bool journal_kill(flash_t *f, uint64_t hash)
         return false;
     FSTAT_ADD(f, flash_checkpoint_kills, 1);
     return true;
+}
+
+/* ck_jlock held: appends KILLs of hashes h[0, n) and writes every page
+ * they touch (a full page before the next is begun). False: no room, a
+ * hash 0, or a write failed: the caller invalidates. */
+static bool journal_kills(flash_t *f, const uint64_t *h, uint32_t n)
+{
+    bool unwritten = false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (h[i] == 0)
+            return false;
+        if (flash_jpage_has(f->ck_jpage, f->ck_jfrom, h[i]))
+            continue;
+        if (flash_jpage_count(f->ck_jpage) >= FLASH_JPAGE_MAX) {
+            if (unwritten && !journal_write(f))
+                return false;
+            unwritten = false;
+        }
+        if (!journal_room(f, 1) || !flash_jpage_add(f->ck_jpage, h[i]))
+            return false;
+        unwritten = true;
+        FSTAT_ADD(f, flash_checkpoint_kills, 1);
+    }
+    return !unwritten || journal_write(f);
 }
 
 bool flash_checkpoint_valid(const flash_t *f)
@@ -222,8 +251,18 @@ void flash_ckpt_note_remove(flash_t *f, uint64_t hash)
 {
     atomic_thread_fence(memory_order_seq_cst);
     bloom_t *b = atomic_load(&f->ck_build);
-    if (b && bloom_maybe(b, hash))
-        atomic_store(&f->ck_dirty, true);
+    if (b && bloom_maybe(b, hash)) {
+        /* the build may keep the old copy: journaled first thing at its
+         * publish (or, once it ended, by the rule below) */
+        pthread_mutex_lock(&f->ck_bklock);
+        if (atomic_load(&f->ck_build) == b) {
+            if (f->ck_nbkill < FLASH_CK_BKILL)
+                f->ck_bkill[f->ck_nbkill++] = hash;
+            else
+                atomic_store(&f->ck_dirty, true);
+        }
+        pthread_mutex_unlock(&f->ck_bklock);
+    }
     /* a checkpoint published between the change's flash_note_mutation and
      * this removal may hold the key: the same rule as a change */
     flash_note_mutation(f, hash);
@@ -372,6 +411,20 @@ static void slot_header(const flash_t *f, uint32_t seg, uint32_t gen, uint64_t s
     flash_seghdr_encode(&h, buf);
 }
 
+/* The build's filter is no longer consulted by flash_remove (later
+ * removals go through flash_note_mutation); returns how many removals it
+ * listed (entries [0, n) of ck_bkill stay as they are until the next
+ * build begins, on this thread). */
+static uint32_t end_build(flash_t *f)
+{
+    pthread_mutex_lock(&f->ck_bklock);
+    atomic_store(&f->ck_build, NULL);
+    uint32_t n = f->ck_nbkill;
+    pthread_mutex_unlock(&f->ck_bklock);
+    atomic_thread_fence(memory_order_seq_cst);
+    return n;
+}
+
 /* Starts a build: the due callbacks first (a queued copy superseded in RAM
  * leaves the index), then the new filter, then the ring snapshot. */
 static void build_begin(flash_t *f)
@@ -385,11 +438,14 @@ static void build_begin(flash_t *f)
     atomic_store(&f->ck_dirty, false);
     f->ck_collect = true;
     f->ck_npend = 0;
+    pthread_mutex_lock(&f->ck_bklock);
+    f->ck_nbkill = 0;
     atomic_store(&f->ck_build, b);
+    pthread_mutex_unlock(&f->ck_bklock);
     atomic_thread_fence(memory_order_seq_cst);
     if (flash_map_begin(f, &f->ck_mb, b) != FLASH_OK) {
         f->ck_collect = false;
-        atomic_store(&f->ck_build, NULL);
+        end_build(f);
         pthread_mutex_lock(&f->ck_lock);
         retire(f, b);
         pthread_mutex_unlock(&f->ck_lock);
@@ -450,9 +506,8 @@ static bool build_publish(flash_t *f, flash_status_e st)
     device_buf_free(buf);
     f->ck_last_ms = flash_mono_ms();
     f->ck_last_seq = f->next_seq;
-    atomic_store(&f->ck_build, NULL);
-    atomic_thread_fence(memory_order_seq_cst);
     if (st != FLASH_OK || atomic_load(&f->ck_dirty)) {
+        end_build(f);
         if (st == FLASH_OK || st == FLASH_MISS)
             FSTAT_ADD(f, flash_checkpoints_dirty, 1);
         device_buf_free(mb->buf);
@@ -483,15 +538,31 @@ static bool build_publish(flash_t *f, flash_status_e st)
         f->ck_jpage = device_buf_alloc(FLASH_JPAGE);
     pthread_mutex_lock(&f->ck_jlock);
     pthread_mutex_lock(&f->ck_lock);
-    /* a flush or a change of a kept key since the build began: no */
-    bool published = false;
-    if (!atomic_load(&f->ck_dirty) && flash_write_state(f, &s, err, sizeof err) == FLASH_OK) {
-        f->ck_state = s;
+    /* a flush since the build began, or too many removals: no. Else the
+     * new journal starts with the removals of keys the build may keep,
+     * written before the state record names it; the ones listed until the
+     * build ends follow once it is published (ck_jlock held throughout:
+     * no other entry comes between) */
+    bool published = false, ok = !atomic_load(&f->ck_dirty) && f->ck_jpage;
+    uint32_t n0 = 0;
+    if (ok) {
+        f->ck_jseq = seq;
         flash_journal_area(f, seg, s.map_len, &f->ck_joff, &f->ck_jpages);
         f->ck_jno = 0;
         f->ck_jfrom = 0;
-        if (f->ck_jpage)
-            flash_jpage_init(f->ck_jpage, f->instance_id, seq, 0);
+        flash_jpage_init(f->ck_jpage, f->instance_id, seq, 0);
+        pthread_mutex_lock(&f->ck_bklock);
+        n0 = f->ck_nbkill;
+        pthread_mutex_unlock(&f->ck_bklock);
+        ok = f->ck_jpages > 0 && journal_kills(f, f->ck_bkill, n0);
+        if (n0 > 0)
+            s.flags |= FLASH_STATE_JOURNALED;
+        ok = ok && flash_write_state(f, &s, err, sizeof err) == FLASH_OK;
+        if (!ok) /* the old checkpoint's journal fields are gone */
+            invalidate_locked(f);
+    }
+    if (ok) {
+        f->ck_state = s;
         bloom_t *old = atomic_exchange(&f->ck_filter, b);
         retire(f, old);
         /* no extension filter (ENOMEM): this one keeps no later segment */
@@ -506,6 +577,14 @@ static bool build_publish(flash_t *f, flash_status_e st)
         retire(f, b);
     }
     pthread_mutex_unlock(&f->ck_lock);
+    uint32_t n1 = end_build(f);
+    if (published && n1 > n0 &&
+        !(journal_open(f) && journal_kills(f, f->ck_bkill + n0, n1 - n0))) {
+        pthread_mutex_lock(&f->ck_lock);
+        invalidate_locked(f);
+        pthread_mutex_unlock(&f->ck_lock);
+        published = false;
+    }
     pthread_mutex_unlock(&f->ck_jlock);
     bloom_destroy(&x);
     return published;

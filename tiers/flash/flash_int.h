@@ -67,6 +67,9 @@
 #define FLASH_CK_PEND 64u
 #define FLASH_CK_EXT_MIN 65536u
 #define FLASH_CK_EXT_SEGS 8u
+/* removals of keys a build may keep, journaled at its publish (more: the
+ * build is not published) */
+#define FLASH_CK_BKILL 2048u
 
 typedef enum fseg_state {
     FSEG_FREE = 0,
@@ -224,7 +227,12 @@ struct flash {
     _Atomic bool ck_valid;     /* the state record names a checkpoint */
     _Atomic(bloom_t *) ck_filter; /* keys the valid checkpoint may keep */
     _Atomic(bloom_t *) ck_build;  /* ... the one being built (NULL: none) */
-    _Atomic bool ck_dirty;     /* a key of the build changed, or a flush */
+    _Atomic bool ck_dirty;     /* a flush during the build, or too many
+                                  removals of its keys */
+    pthread_mutex_t ck_bklock; /* leaf: ck_build's end, ck_bkill */
+    uint32_t ck_nbkill;        /* [ck_bklock] removals of keys the build
+                                  may keep, since it began */
+    uint64_t ck_bkill[FLASH_CK_BKILL];
     _Atomic(bloom_t *) ck_ext;    /* keys of the segments extended into the
                                      valid checkpoint (NULL: none) */
     bloom_t *ck_retired[FLASH_CK_RETIRED]; /* [ck_lock] filters replaced lately */
@@ -234,6 +242,7 @@ struct flash {
     pthread_mutex_t ck_jlock;  /* held across a kill's page write */
     uint8_t *ck_jpage;         /* [ck_jlock] the page being filled (aligned) */
     uint32_t ck_jno;           /* [ck_jlock] its number */
+    uint64_t ck_jseq;          /* [ck_jlock + ck_lock] the map seq its pages carry */
     uint32_t ck_jfrom;         /* [ck_jlock] the current page's words from
                                   here on follow its last EXTEND (dedupe) */
     uint32_t ck_jpages;        /* [ck_lock + ck_jlock] pages the slot has */

@@ -345,10 +345,11 @@
  * (synced): the checkpoint is unusable. Keys the filter does not hold
  * (RAM-only keys, and ~1% false positives that only cost a journal entry)
  * never wait. During a build, a flash_remove of a key the new filter
- * holds marks it dirty (not published): the builder adds each hash to the
- * filter before it asks the index, flash_remove asks the filter after it
- * removed the index entries (seq_cst fences), so one of them sees the
- * other; flash_remove also applies the change rule to the published
+ * holds is listed and becomes one of the new journal's first KILLs,
+ * written before the state record names the checkpoint: the builder adds
+ * each hash to the filter before it asks the index, flash_remove asks the
+ * filter after it removed the index entries (seq_cst fences), so one of
+ * them sees the other; flash_remove also applies the change rule to the published
  * checkpoint (one published between a change's check and its removal).
  * Before a build the due written_fn callbacks run, so a queued copy
  * superseded in RAM has left the index. Copies the index forgot

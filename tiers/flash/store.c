@@ -484,6 +484,7 @@ static void init_locks(flash_t *f)
         pthread_mutex_init(&f->rm_lock[i], NULL);
     pthread_mutex_init(&f->ck_lock, NULL);
     pthread_mutex_init(&f->ck_jlock, NULL);
+    pthread_mutex_init(&f->ck_bklock, NULL);
 }
 
 static void destroy_locks(flash_t *f)
@@ -502,6 +503,7 @@ static void destroy_locks(flash_t *f)
         pthread_mutex_destroy(&f->rm_lock[i]);
     pthread_mutex_destroy(&f->ck_lock);
     pthread_mutex_destroy(&f->ck_jlock);
+    pthread_mutex_destroy(&f->ck_bklock);
 }
 
 flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
