@@ -253,7 +253,6 @@ int main(int argc, char **argv)
         /* a bad flash path, size or geometry is a usage error too */
         return cst == CACHE_NO_MEMORY ? EX_OSERR_CODE : EX_USAGE_CODE;
     }
-    log_startup(&settings, srv.cache, cache_err);
     srv.started = cache_started(srv.cache);
 
     evthread_use_pthreads();
@@ -312,6 +311,9 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    /* once the workers exist: their flash buffers count outside -m, and
+     * stats memory_outside_limit (the same function) includes them */
+    log_startup(&settings, srv.cache, cache_err);
     if (listener_start(srv.listener) != LISTENER_OK) {
         rc = EX_OSERR_CODE;
         goto out;

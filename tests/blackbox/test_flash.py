@@ -22,6 +22,7 @@ whole file is bounded (about a minute; the sanitizer build is slower).
 import os
 import hashlib
 import random
+import re
 import shutil
 import socket
 import struct
@@ -682,6 +683,22 @@ class Flash(FlashDirTest):
         rc, err = run_bad(['-o', 'ext_path=%s' % self.path])
         self.assertNotEqual(rc, 0)
         self.assertIn('ext_path', err)
+
+    def test_startup_memory_line_is_the_stat(self):
+        """The start-up line's bytes outside -m and `stats`
+        memory_outside_limit of the idle server just started are one number
+        (the line was printed before the workers' flash buffers existed:
+        33.6 MiB against 50 MiB), for several thread counts."""
+        for threads in ('1', '4'):
+            srv, c = self.server('-t', threads)
+            m = re.search(r'\+ (\d+) bytes \(([\d.]+) MiB\) outside -m', srv.stderr())
+            self.assertIsNotNone(m, srv.stderr())
+            stat = int(c.stats()['memory_outside_limit'])
+            self.assertEqual(int(m.group(1)), stat, '-t %s' % threads)
+            self.assertEqual(m.group(2), '%.1f' % (stat / MiB))
+            c.close()
+            self.assertIsNone(srv.stop())
+            os.unlink(self.path)
 
     def test_foreign_file(self):
         make_file(self.path, fill=b'not a tiercache file, keep out! ')
