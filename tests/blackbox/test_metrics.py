@@ -9,8 +9,8 @@ value is compared with what the `stats` command says at the same moment.
 Also: the families' types and help, the command labels of the
 memcached_exporter, 404/405/HEAD, the flag's refusals (bad port, a host
 that is not ours, a port in use), scrapes while clients load the server,
-a clean SIGTERM with a scraper connection open, and no HTTP port without
-the flag.
+a clean SIGTERM with a scraper connection open, a RAM-only server (no
+flash families) and `stats reset`, and no HTTP port without the flag.
 """
 
 import os
@@ -519,6 +519,36 @@ class MetricsFlag(BBTest):
         self.assertEqual(len(line), 1, out)
         self.assertIn('127.0.0.1', line[0])
         self.assertIn('default: none', line[0])
+
+    def test_ram_only_and_stats_reset(self):
+        """Without a flash tier: no tiercache_flash_* or extstore family,
+        hits all from RAM; after `stats reset` the counters restart from
+        the same baseline as `stats`."""
+        s, port = start_with_metrics([])
+        self.addCleanup(s.stop)
+        c = Client(s.port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.call(b'set r 0 0 1\r\nx\r\n'), b'STORED\r\n')
+        for _ in range(3):
+            self.assertEqual(c.get('r'), b'x')
+            self.assertIsNone(c.get('nope'))
+        fams, smp = parse(http(port)[2])
+        self.assertEqual([f for f in fams if f.startswith(
+            ('tiercache_flash', 'memcached_extstore'))], [])
+        self.assertEqual(smp['tiercache_get_hits_total'],
+                         [({'tier': 'ram'}, 3.0)])
+        self.assertEqual(one(smp, 'memcached_commands_total', command='get',
+                             status='miss'), 3)
+        self.assertEqual(c.call(b'stats reset\r\n'), b'RESET\r\n')
+        _, smp = parse(http(port)[2])
+        st = c.stats()
+        for cmd, status, stat in (('get', 'hit', 'get_hits'),
+                                  ('get', 'miss', 'get_misses'),
+                                  ('set', 'hit', 'cmd_set')):
+            self.assertEqual(one(smp, 'memcached_commands_total',
+                                 command=cmd, status=status), 0)
+            self.assertEqual(st[stat], '0')
+        self.assertEqual(one(smp, 'memcached_current_items'), 1)
 
     def test_off_by_default(self):
         s = self.start([])
