@@ -31,6 +31,7 @@
 #include "cache.h"
 #include "daemon.h"
 #include "listener.h"
+#include "metrics.h"
 #include "server.h"
 #include "settings.h"
 #include "tls.h"
@@ -208,6 +209,18 @@ int main(int argc, char **argv)
     }
     srv.settings = &settings;
     atomic_store(&srv.verbose, settings.verbose);
+    if (settings.metrics_listen) { /* a typo stops us before the cache */
+        char mhost[256];
+        int mport;
+        metrics_status_e mst = metrics_parse_listen(
+            settings.metrics_listen, mhost, sizeof(mhost), &mport);
+        if (mst != METRICS_OK) {
+            fprintf(stderr, "tiercache: invalid --metrics-listen \"%s\": %s\n",
+                    settings.metrics_listen, metrics_strerror(mst));
+            settings_free(&settings);
+            return EX_USAGE_CODE;
+        }
+    }
     if (settings.ssl_enabled) {
         /* -Z: the certificates load now or the server does not start */
         char tls_err[1024] = "";
@@ -258,6 +271,7 @@ int main(int argc, char **argv)
     evthread_use_pthreads();
     srv.base = event_base_new();
     struct event *sigterm = NULL, *sigint = NULL, *sigusr1 = NULL;
+    metrics_t *metrics = NULL; /* --metrics-listen */
     if (srv.base == NULL) {
         fprintf(stderr, "tiercache: event_base_new failed\n");
         rc = EX_OSERR_CODE;
@@ -281,6 +295,18 @@ int main(int argc, char **argv)
     if (listener_create(&srv, &srv.listener) != LISTENER_OK) {
         rc = EX_OSERR_CODE;
         goto out;
+    }
+    if (settings.metrics_listen) { /* bound as root, like the listener */
+        char merr[512] = "";
+        metrics_status_e mst = metrics_create(&srv, settings.metrics_listen,
+                                              &metrics, merr, sizeof(merr));
+        if (mst != METRICS_OK) {
+            fprintf(stderr, "tiercache: %s\n", merr);
+            /* as a -l that cannot bind: EX_OSERR; a name that does not
+                 resolve: a usage error */
+            rc = mst == METRICS_ERESOLVE ? EX_USAGE_CODE : EX_OSERR_CODE;
+            goto out;
+        }
     }
     if (daemon_drop_root(settings.user) != DAEMON_OK) {
         rc = EX_OSERR_CODE;
@@ -314,6 +340,11 @@ int main(int argc, char **argv)
     /* once the workers exist: their flash buffers count outside -m, and
      * stats memory_outside_limit (the same function) includes them */
     log_startup(&settings, srv.cache, cache_err);
+    if (metrics && metrics_start(metrics) != METRICS_OK) {
+        fprintf(stderr, "tiercache: cannot start the metrics thread\n");
+        rc = EX_OSERR_CODE;
+        goto out;
+    }
     if (listener_start(srv.listener) != LISTENER_OK) {
         rc = EX_OSERR_CODE;
         goto out;
@@ -335,6 +366,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "Exiting normally\n");
 
 out:
+    metrics_destroy(&metrics); /* its scrapes read the workers */
     listener_destroy(&srv.listener);
     for (unsigned i = 0; i < srv.nworkers; i++)
         worker_stop(srv.workers[i]);

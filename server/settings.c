@@ -350,6 +350,10 @@ static const opt_t opts[] = {
      0},
     {0, NULL, "lru_crawler_schedule", T_IGNARG, NOOFF, "0", NULL, NULL,
      F_DEFAULT, 0, 0},
+    {0, "metrics-listen", NULL, T_STR, OFF(metrics_listen), "none",
+     "serve Prometheus metrics (GET /metrics) on HOST:PORT; PORT alone is "
+     "127.0.0.1:PORT (loopback); another HOST exposes them to whoever can "
+     "reach it", NULL, F_DEFAULT, 0, 0},
     {'h', "help", NULL, T_HELP, NOOFF, NULL, "print this help and exit", NULL,
      F_DEFAULT, 0, 0},
     {'i', "license", NULL, T_LICENSE, NOOFF, NULL, "print the license",
@@ -655,6 +659,8 @@ void settings_free(settings_t *s)
     s->auth_file = NULL;
     free(s->memory_file);
     s->memory_file = NULL;
+    free(s->metrics_listen);
+    s->metrics_listen = NULL;
     s->socket_path = s->listen = s->protocol = s->user = s->pidfile = NULL;
     s->delimiter = s->hash_algorithm = NULL;
     s->flash_path = s->flash_compression = s->flash_promote = NULL;

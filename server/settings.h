@@ -40,6 +40,7 @@ typedef struct settings {
     int verbose;           /* -v, -vv, -vvv */
     bool lock_memory;      /* -k */
     char *memory_file;     /* -e: warm restart file (RAM only), NULL: none */
+    char *metrics_listen;  /* --metrics-listen HOST:PORT (metrics.h), NULL: off */
     /* storage */
     size_t mem_mb;         /* -m: megabytes */
     bool no_evictions;     /* -M */

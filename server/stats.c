@@ -167,68 +167,45 @@ static void emit_u64(outq_t *q, const char *name, uint64_t v)
     outq_printf(q, "STAT %s %" PRIu64 "\r\n", name, v);
 }
 
-/* Computed fields. Returns false if `name` is not one of them. */
-static bool special(server_t *srv, const char *name, outq_t *q)
+void stats_snapshot(server_t *srv, stats_snapshot_t *out)
 {
-    char buf[64];
-    if (strcmp(name, "pid") == 0) {
-        emit_u64(q, name, (uint64_t)getpid());
-    } else if (strcmp(name, "uptime") == 0) {
-        int64_t up = cache_now(srv->cache) - cache_started(srv->cache);
-        emit_u64(q, name, up > 0 ? (uint64_t)up : 0);
-    } else if (strcmp(name, "time") == 0) {
-        emit_u64(q, name, (uint64_t)cache_now(srv->cache));
-    } else if (strcmp(name, "version") == 0) {
-        emit_line(q, name, TIERCACHE_VERSION);
-    } else if (strcmp(name, "libevent") == 0) {
-        emit_line(q, name, event_get_version());
-    } else if (strcmp(name, "pointer_size") == 0) {
-        emit_u64(q, name, 8 * sizeof(void *));
-    } else if (strcmp(name, "rusage_user") == 0 ||
-               strcmp(name, "rusage_system") == 0) {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        struct timeval *tv =
-            strcmp(name, "rusage_user") == 0 ? &ru.ru_utime : &ru.ru_stime;
-        snprintf(buf, sizeof(buf), "%ld.%06ld", (long)tv->tv_sec,
-                 (long)tv->tv_usec);
-        emit_line(q, name, buf);
-    } else if (strcmp(name, "max_connections") == 0) {
-        emit_u64(q, name, (uint64_t)srv->settings->maxconns);
-    } else if (strcmp(name, "curr_connections") == 0) {
-        long n = atomic_load(&srv->curr_conns);
-        emit_u64(q, name, n > 0 ? (uint64_t)n : 0);
-    } else if (strcmp(name, "total_connections") == 0) {
-        emit_u64(q, name, atomic_load(&srv->total_conns));
-    } else if (strcmp(name, "rejected_connections") == 0) {
-        emit_u64(q, name, atomic_load(&srv->rejected_conns));
-    } else if (strcmp(name, "connection_structures") == 0) {
-        emit_u64(q, name, atomic_load(&srv->conn_structs));
-    } else if (strcmp(name, "accepting_conns") == 0) {
-        emit_u64(q, name, atomic_load(&srv->accepting) ? 1 : 0);
-    } else if (strcmp(name, "listen_disabled_num") == 0) {
-        emit_u64(q, name, atomic_load(&srv->listen_disabled_num));
-    } else if (strcmp(name, "read_buf_oom") == 0) {
-        uint64_t n = 0;
-        for (unsigned i = 0; i < srv->nworkers; i++)
-            n += __atomic_load_n(&srv->workers[i]->pool.refused,
-                                 __ATOMIC_RELAXED);
-        emit_u64(q, name, n);
-    } else if (strcmp(name, "threads") == 0) {
-        emit_u64(q, name, srv->nworkers);
-    } else if (strcmp(name, "ssl_new_sessions") == 0) {
-        if (srv->tls && tls_session_cache(srv->tls))
-            emit_u64(q, name, tls_new_sessions(srv->tls));
-    } else if (strcmp(name, "ssl_handshake_errors") == 0) {
-        if (srv->tls)
-            emit_u64(q, name, tls_handshake_errors(srv->tls));
-    } else if (strcmp(name, "time_since_server_cert_refresh") == 0) {
-        if (srv->tls)
-            emit_u64(q, name, (uint64_t)tls_since_refresh(srv->tls));
-    } else {
-        return false;
+    memset(out, 0, sizeof(*out));
+    stats_current(srv, &out->server);
+    cache_stats_snapshot(srv->cache, &out->cache);
+    out->pid = (uint64_t)getpid();
+    int64_t now = cache_now(srv->cache);
+    int64_t up = now - cache_started(srv->cache);
+    out->uptime = up > 0 ? (uint64_t)up : 0;
+    out->time = now > 0 ? (uint64_t)now : 0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    out->rusage_user = ru.ru_utime;
+    out->rusage_system = ru.ru_stime;
+    out->max_connections = (uint64_t)srv->settings->maxconns;
+    long n = atomic_load(&srv->curr_conns);
+    out->curr_connections = n > 0 ? (uint64_t)n : 0;
+    out->total_connections = atomic_load(&srv->total_conns);
+    out->rejected_connections = atomic_load(&srv->rejected_conns);
+    out->connection_structures = atomic_load(&srv->conn_structs);
+    out->accepting_conns = atomic_load(&srv->accepting) ? 1 : 0;
+    out->listen_disabled_num = atomic_load(&srv->listen_disabled_num);
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        out->read_buf_oom += __atomic_load_n(&srv->workers[i]->pool.refused,
+                                             __ATOMIC_RELAXED);
+    out->threads = srv->nworkers;
+    if (srv->tls) {
+        out->tls = true;
+        out->tls_session_cache = tls_session_cache(srv->tls);
+        if (out->tls_session_cache)
+            out->ssl_new_sessions = tls_new_sessions(srv->tls);
+        out->ssl_handshake_errors = tls_handshake_errors(srv->tls);
+        out->time_since_server_cert_refresh =
+            (uint64_t)tls_since_refresh(srv->tls);
     }
-    return true;
+    out->memory_outside_limit = cache_memory_outside_limit(srv->cache);
+    out->extstore_limit_maxbytes =
+        (out->cache.flash_segments_free + out->cache.flash_segments_used) *
+        (uint64_t)srv->settings->flash_segment_size;
 }
 
 /* memcached's extstore names (printed only with a flash tier). */
@@ -246,12 +223,10 @@ static bool is_extstore(const char *name)
  * whatever it holds: memcached calls that a page eviction (a "reclaim" there
  * is a page found empty).
  */
-static uint64_t extstore_value(const server_t *srv, const char *name,
-                               const cache_stats_t *cs)
+static uint64_t extstore_value(const stats_snapshot_t *sn, const char *name)
 {
     if (strcmp(name, "extstore_limit_maxbytes") == 0)
-        return (cs->flash_segments_free + cs->flash_segments_used) *
-               (uint64_t)srv->settings->flash_segment_size;
+        return sn->extstore_limit_maxbytes;
     static const struct {
         const char *name;
         size_t off;
@@ -275,13 +250,126 @@ static uint64_t extstore_value(const server_t *srv, const char *name,
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strcmp(map[i].name, name) == 0)
-            return *(const uint64_t *)((const char *)cs + map[i].off);
+            return *(const uint64_t *)((const char *)&sn->cache + map[i].off);
     return 0;
 }
 
-/* Flash figures under their own names, after memcached's list. */
-static void reply_flash(server_t *srv, const cache_stats_t *cs, outq_t *q)
+/* The computed fields of the snapshot, by stat name. */
+static const struct {
+    const char *name;
+    size_t off;
+} snap_fields[] = {
+#define S(n) {#n, offsetof(stats_snapshot_t, n)}
+    S(pid), S(uptime), S(time), S(max_connections), S(curr_connections),
+    S(total_connections), S(rejected_connections), S(connection_structures),
+    S(accepting_conns), S(listen_disabled_num), S(read_buf_oom), S(threads),
+    S(memory_outside_limit),
+#undef S
+};
+#define NSNAP (sizeof(snap_fields) / sizeof(snap_fields[0]))
+
+stats_value_e stats_value(const stats_snapshot_t *sn, const char *name,
+                          uint64_t *out)
 {
+    *out = 0;
+    if (strncmp(name, "ssl_", 4) == 0 ||
+        strcmp(name, "time_since_server_cert_refresh") == 0) {
+        if (strcmp(name, "ssl_new_sessions") == 0) {
+            if (!sn->tls_session_cache)
+                return STATS_VALUE_HIDDEN;
+            *out = sn->ssl_new_sessions;
+        } else if (strcmp(name, "ssl_handshake_errors") == 0) {
+            if (!sn->tls)
+                return STATS_VALUE_HIDDEN;
+            *out = sn->ssl_handshake_errors;
+        } else if (strcmp(name, "time_since_server_cert_refresh") == 0) {
+            if (!sn->tls)
+                return STATS_VALUE_HIDDEN;
+            *out = sn->time_since_server_cert_refresh;
+        } else {
+            return STATS_VALUE_UNKNOWN;
+        }
+        return STATS_VALUE_OK;
+    }
+    if (is_extstore(name)) {
+        if (!sn->cache.flash_enabled)
+            return STATS_VALUE_HIDDEN;
+        *out = extstore_value(sn, name);
+        return STATS_VALUE_OK;
+    }
+    for (size_t j = 0; j < NSNAP; j++) {
+        if (strcmp(snap_fields[j].name, name) == 0) {
+            *out = *(const uint64_t *)((const char *)sn + snap_fields[j].off);
+            return STATS_VALUE_OK;
+        }
+    }
+    for (size_t j = 0; j < NSERVER; j++) {
+        if (strcmp(server_fields[j].name, name) == 0) {
+            *out = *(const uint64_t *)((const char *)&sn->server +
+                                       server_fields[j].off);
+            return STATS_VALUE_OK;
+        }
+    }
+    for (size_t j = 0; j < NCACHE; j++) {
+        if (strcmp(cache_fields[j].name, name) == 0) {
+            *out = *(const uint64_t *)((const char *)&sn->cache +
+                                       cache_fields[j].off);
+            return STATS_VALUE_OK;
+        }
+    }
+    for (size_t j = 0; j < NFLASH; j++) {
+        if (strcmp(flash_fields[j].name, name) == 0) {
+            if (!sn->cache.flash_enabled)
+                return STATS_VALUE_HIDDEN;
+            *out = *(const uint64_t *)((const char *)&sn->cache +
+                                       flash_fields[j].off);
+            return STATS_VALUE_OK;
+        }
+    }
+    return STATS_VALUE_UNKNOWN;
+}
+
+const char *stats_value_strerror(stats_value_e st)
+{
+    switch (st) {
+    case STATS_VALUE_OK:
+        return "ok";
+    case STATS_VALUE_HIDDEN:
+        return "not shown in this configuration";
+    case STATS_VALUE_UNKNOWN:
+        return "not a numeric stat";
+    }
+    return "?";
+}
+
+/* The text-valued fields. Returns false if `name` is not one of them. */
+static bool special(const stats_snapshot_t *sn, const char *name, outq_t *q)
+{
+    char buf[64];
+    if (strcmp(name, "version") == 0) {
+        emit_line(q, name, TIERCACHE_VERSION);
+    } else if (strcmp(name, "libevent") == 0) {
+        emit_line(q, name, event_get_version());
+    } else if (strcmp(name, "pointer_size") == 0) {
+        emit_u64(q, name, 8 * sizeof(void *));
+    } else if (strcmp(name, "rusage_user") == 0 ||
+               strcmp(name, "rusage_system") == 0) {
+        const struct timeval *tv = strcmp(name, "rusage_user") == 0
+                                       ? &sn->rusage_user
+                                       : &sn->rusage_system;
+        snprintf(buf, sizeof(buf), "%ld.%06ld", (long)tv->tv_sec,
+                 (long)tv->tv_usec);
+        emit_line(q, name, buf);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* Flash figures under their own names, after memcached's list. */
+static void reply_flash(const stats_snapshot_t *sn, outq_t *q)
+{
+    const cache_stats_t *cs = &sn->cache;
     for (size_t j = 0; j < NFLASH; j++)
         emit_u64(q, flash_fields[j].name,
                  *(const uint64_t *)((const char *)cs + flash_fields[j].off));
@@ -292,56 +380,42 @@ static void reply_flash(server_t *srv, const cache_stats_t *cs, outq_t *q)
     outq_printf(q, "STAT flash_recovery %s\r\n",
                 cs->flash_recovery ? cs->flash_recovery : "new");
     outq_printf(q, "STAT flash_recovery_seconds %.3f\r\n", cs->flash_recovery_seconds);
-    emit_u64(q, "memory_outside_limit",
-             cache_memory_outside_limit(srv->cache));
+    emit_u64(q, "memory_outside_limit", sn->memory_outside_limit);
 }
 
 static void reply_general(server_t *srv, outq_t *q)
 {
-    server_stats_t ss;
-    cache_stats_t cs;
+    stats_snapshot_t sn;
     bool used[NCACHE];
     memset(used, 0, sizeof(used));
-    stats_current(srv, &ss);
-    cache_stats_snapshot(srv->cache, &cs);
+    stats_snapshot(srv, &sn);
     for (size_t i = 0; i < NGENERAL; i++) {
         const char *name = general[i];
         if (strcmp(name, "idle_kicks") == 0 && srv->settings->idle_timeout == 0)
             continue;
-        if (special(srv, name, q))
+        if (special(&sn, name, q))
             continue;
-        if (is_extstore(name)) {
-            if (cs.flash_enabled)
-                emit_u64(q, name, extstore_value(srv, name, &cs));
-            continue;
+        uint64_t v;
+        switch (stats_value(&sn, name, &v)) {
+        case STATS_VALUE_OK:
+        case STATS_VALUE_UNKNOWN: /* memcached's names with no meaning: 0 */
+            emit_u64(q, name, v);
+            break;
+        case STATS_VALUE_HIDDEN:
+            break;
         }
-        bool done = false;
-        for (size_t j = 0; j < NSERVER && !done; j++) {
-            if (strcmp(server_fields[j].name, name) == 0) {
-                emit_u64(q, name, *(const uint64_t *)((const char *)&ss +
-                                                      server_fields[j].off));
-                done = true;
-            }
-        }
-        for (size_t j = 0; j < NCACHE && !done; j++) {
-            if (strcmp(cache_fields[j].name, name) == 0) {
-                emit_u64(q, name, *(const uint64_t *)((const char *)&cs +
-                                                      cache_fields[j].off));
+        for (size_t j = 0; j < NCACHE; j++)
+            if (strcmp(cache_fields[j].name, name) == 0)
                 used[j] = true;
-                done = true;
-            }
-        }
-        if (!done)
-            emit_u64(q, name, 0);
     }
     for (size_t j = 0; j < NCACHE; j++) {
         if (!used[j])
             emit_u64(q, cache_fields[j].name,
-                     *(const uint64_t *)((const char *)&cs +
+                     *(const uint64_t *)((const char *)&sn.cache +
                                          cache_fields[j].off));
     }
-    if (cs.flash_enabled)
-        reply_flash(srv, &cs, q);
+    if (sn.cache.flash_enabled)
+        reply_flash(&sn, q);
 }
 
 static void reply_conns(server_t *srv, outq_t *q)

@@ -10,8 +10,12 @@
 #ifndef TIERCACHE_STATS_H
 #define TIERCACHE_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
+
+#include "cache.h"
 
 #define SERVER_STATS_FIELDS(X)                                                \
     X(cmd_set, "storage commands whose data was read")                        \
@@ -45,6 +49,49 @@ void stats_sum(struct server *srv, server_stats_t *out);
 
 /* `stats reset`: counters restart from zero (server and tiers). */
 void stats_reset(struct server *srv);
+
+/*
+ * Everything the `stats` command reports, gathered once: `stats` and the
+ * Prometheus endpoint (metrics.h) both print from one of these, so the two
+ * cannot disagree about a value or where it comes from.
+ */
+typedef struct stats_snapshot {
+    server_stats_t server;   /* server counters since the last `stats reset` */
+    cache_stats_t cache;     /* the tiers' figures (cache_stats_snapshot) */
+    uint64_t pid;
+    uint64_t uptime;         /* seconds */
+    uint64_t time;           /* unix time, the cache's clock */
+    struct timeval rusage_user, rusage_system;
+    uint64_t max_connections, curr_connections, total_connections;
+    uint64_t rejected_connections, connection_structures, accepting_conns;
+    uint64_t listen_disabled_num, read_buf_oom, threads;
+    bool tls;                /* -Z: the ssl_* values below mean something */
+    bool tls_session_cache;  /* ... and ssl_new_sessions too */
+    uint64_t ssl_new_sessions, ssl_handshake_errors;
+    uint64_t time_since_server_cert_refresh;
+    uint64_t memory_outside_limit;     /* bytes outside -m */
+    uint64_t extstore_limit_maxbytes;  /* flash bytes (segments * size) */
+} stats_snapshot_t;
+
+/* Fills *out with the current values (thread-safe; any thread). */
+void stats_snapshot(struct server *srv, stats_snapshot_t *out);
+
+typedef enum stats_value_status {
+    STATS_VALUE_OK = 0,    /* *out holds the value */
+    STATS_VALUE_HIDDEN,    /* a stat this server does not show now
+                              (extstore_* without a flash tier, ssl_*
+                              without -Z) */
+    STATS_VALUE_UNKNOWN,   /* not a numeric stat of the snapshot (a string
+                              such as version, or no such name) */
+} stats_value_e;
+
+/* The value `stats` prints for the numeric stat `name` (memcached's names,
+ * tiercache's flash_* names, memory_outside_limit). */
+stats_value_e stats_value(const stats_snapshot_t *snap, const char *name,
+                          uint64_t *out);
+
+/* Why a stats_value_e is what it is, for messages. */
+const char *stats_value_strerror(stats_value_e st);
 
 typedef enum stats_status {
     STATS_OK = 0,      /* reply queued, ending in END or RESET */
