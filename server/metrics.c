@@ -582,6 +582,11 @@ static const simple_t flash_simple[] = {
      MT_COUNTER, "Checkpoint builds a change spoiled."},
     {"tiercache_flash_checkpoint_kills_total", "flash_checkpoint_kills",
      MT_COUNTER, "Changed keys journaled against the crash checkpoint."},
+    {"tiercache_flash_checkpoint_extends_total", "flash_checkpoint_extends",
+     MT_COUNTER, "Sealed segments the crash checkpoint keeps too."},
+    {"tiercache_flash_checkpoint_extends_skipped_total",
+     "flash_checkpoint_extends_skipped", MT_COUNTER,
+     "Sealed segments the crash checkpoint could not keep."},
 };
 
 static void render_simple(struct evbuffer *b, const stats_snapshot_t *sn,
