@@ -237,6 +237,9 @@ int main(int argc, char **argv)
     }
     srv.settings = &settings;
     atomic_store(&srv.verbose, settings.verbose);
+    atomic_store(&srv.crawler_enabled, settings.lru_crawler);
+    atomic_store(&srv.crawler_sleep, settings.lru_crawler_sleep);
+    atomic_store(&srv.crawler_tocrawl, settings.lru_crawler_tocrawl);
     if (settings.ssl_enabled) {
         /* -Z: the certificates load now or the server does not start */
         char tls_err[1024] = "";
