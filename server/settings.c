@@ -1220,7 +1220,7 @@ void settings_man(void)
            ".SH EXIT STATUS\n0 after a stop; 64 for a bad flag or config "
            "file; 71 when the system refuses something (memory, a "
            "socket).\n"
-           ".SH SEE ALSO\n.BR memcached (1),\n.BR tiercache\\-tool (1)\n");
+           ".SH SEE ALSO\n.BR memcached (1)\n");
 }
 
 /* Parses row o's default text into a scratch copy of the defaults and
