@@ -568,7 +568,8 @@ static settings_status_e apply(settings_t *s, const opt_t *o, const char *v,
         s->lru_maintainer = false;
         return SETTINGS_OK;
     case T_CONFIG: /* read by settings_parse() before the command line */
-        break;
+        set_str(&s->config_file, v);
+        return SETTINGS_OK;
     case T_MAN:
         settings_man();
         return SETTINGS_EXIT;
@@ -1257,7 +1258,8 @@ static bool row_default_agrees(const opt_t *o, char *err, size_t errlen)
     } else if (o->type == T_STR) {
         const char *w = *(char *const *)(base_w + o->off);
         bool none = strcmp(def, "none") == 0 || strcmp(def, "(null)") == 0 ||
-                    strcmp(def, "NULL") == 0 || strcmp(def, "no") == 0;
+                    strcmp(def, "NULL") == 0 || strcmp(def, "no") == 0 ||
+                    strcmp(def, "off") == 0 || def[0] == '\0';
         ok = none ? w == NULL : (w != NULL && strcmp(w, def) == 0);
     } else {
         int saved = opterr;
