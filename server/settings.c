@@ -328,7 +328,7 @@ static const opt_t opts[] = {
     {'d', "daemon", NULL, T_TRUE, OFF(daemonize), "no", "run as a daemon",
      NULL, F_DEFAULT, 0, 0},
     {'P', "pidfile", NULL, T_STR, OFF(pidfile), "none",
-     "save the PID in <file> (with -d)", NULL, F_DEFAULT, 0, 0},
+     "save the PID in <file>, removed at exit (memcached: meant for -d)", NULL, F_DEFAULT, 0, 0},
     {'u', "user", NULL, T_STR, OFF(user), "none",
      "assume the identity of <user> (when run as root)", NULL, F_DEFAULT, 0,
      0},
