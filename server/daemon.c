@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-daemon_status_e daemon_detach(void)
+daemon_status_e daemon_detach(bool keep_stderr)
 {
     pid_t pid = fork();
     if (pid < 0) {
@@ -28,9 +28,31 @@ daemon_status_e daemon_detach(void)
     if (fd >= 0) {
         dup2(fd, STDIN_FILENO);
         dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
+        if (!keep_stderr)
+            dup2(fd, STDERR_FILENO);
         if (fd > STDERR_FILENO)
             close(fd);
+    }
+    return DAEMON_OK;
+}
+
+daemon_status_e daemon_log_open(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        fprintf(stderr, "tiercache: cannot open the log file %s: %s\n", path,
+                strerror(errno));
+        return DAEMON_ERROR;
+    }
+    fflush(stderr);
+    if (fd != STDERR_FILENO) {
+        if (dup2(fd, STDERR_FILENO) < 0) {
+            fprintf(stderr, "tiercache: cannot use the log file %s: %s\n",
+                    path, strerror(errno));
+            close(fd);
+            return DAEMON_ERROR;
+        }
+        close(fd);
     }
     return DAEMON_OK;
 }
@@ -65,7 +87,7 @@ daemon_status_e daemon_drop_root(const char *user)
     struct passwd *pw = getpwnam(user);
     if (pw == NULL) {
         fprintf(stderr, "can't find the user %s to switch to\n", user);
-        return DAEMON_ERROR;
+        return DAEMON_ENOUSER;
     }
     if (pw->pw_uid == 0)
         return DAEMON_OK;

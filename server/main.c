@@ -3,6 +3,7 @@
  *
  * Start: flags -> daemonize -> cache -> main event_base -> listener (bind)
  *        -> drop root -> workers -> accept -> port file -> loop.
+ * SIGHUP: reopens --log-file, reloads -Z certificates (on_hup).
  * Stop (SIGTERM, SIGINT, SIGUSR1, `shutdown [graceful]`): stop accepting,
  * stop workers (each closes its connections), destroy workers (and their
  * cache_worker_t), the cache, the event bases. Exit status 0.
@@ -39,6 +40,7 @@
 
 #define EX_USAGE_CODE 64
 #define EX_OSERR_CODE 71
+#define EX_NOUSER_CODE 67 /* memcached's status for an unknown -u user */
 
 /* The last stop signal seen outside the event loop (0 = none). The only
  * process-wide state here: a signal handler cannot be given a context. */
@@ -60,6 +62,33 @@ static void install_signal_recorder(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    /* SIGHUP (reload) is ignored until its event is in the loop: its
+     * default action would kill the server */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* SIGHUP: reopens the --log-file (log rotation) and, with -Z, reloads the
+ * TLS certificates as `refresh_certs` does (on failure the old ones stay
+ * in use and the error is logged). */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    server_t *srv = arg;
+    (void)sig;
+    (void)what;
+    const settings_t *s = srv->settings;
+    if (s->log_file && daemon_log_open(s->log_file) == DAEMON_OK)
+        fprintf(stderr, "tiercache: SIGHUP: reopened the log file %s\n",
+                s->log_file);
+    if (srv->tls) {
+        char err[1024] = "";
+        if (tls_ctx_refresh(srv->tls, err, sizeof(err)) == TLS_OK)
+            fprintf(stderr, "tiercache: SIGHUP: reloaded the TLS "
+                    "certificates\n");
+        else
+            fprintf(stderr, "tiercache: SIGHUP: %s (the old certificates "
+                    "stay in use)\n", err[0] ? err : "reload failed");
+    }
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -221,6 +250,9 @@ int main(int argc, char **argv)
             return EX_USAGE_CODE;
         }
     }
+    atomic_store(&srv.crawler_enabled, settings.lru_crawler);
+    atomic_store(&srv.crawler_sleep, settings.lru_crawler_sleep);
+    atomic_store(&srv.crawler_tocrawl, settings.lru_crawler_tocrawl);
     if (settings.ssl_enabled) {
         /* -Z: the certificates load now or the server does not start */
         char tls_err[1024] = "";
@@ -242,7 +274,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "warning: -k invalid, mlockall() failed: %s\n",
                 strerror(errno));
     daemon_raise_fd_limit((unsigned long)settings.maxconns + 64);
-    if (settings.daemonize && daemon_detach() != DAEMON_OK) {
+    /* --log-file before -d: a file that cannot be opened is said on the
+     * terminal; the daemon then keeps it as its stderr */
+    if (settings.log_file && daemon_log_open(settings.log_file) != DAEMON_OK) {
+        tls_ctx_destroy(&srv.tls);
+        settings_free(&settings);
+        return EX_USAGE_CODE;
+    }
+    if (settings.daemonize &&
+        daemon_detach(settings.log_file != NULL) != DAEMON_OK) {
         tls_ctx_destroy(&srv.tls);
         settings_free(&settings);
         return EX_OSERR_CODE;
@@ -272,6 +312,7 @@ int main(int argc, char **argv)
     srv.base = event_base_new();
     struct event *sigterm = NULL, *sigint = NULL, *sigusr1 = NULL;
     metrics_t *metrics = NULL; /* --metrics-listen */
+    struct event *sighup = NULL;
     if (srv.base == NULL) {
         fprintf(stderr, "tiercache: event_base_new failed\n");
         rc = EX_OSERR_CODE;
@@ -285,9 +326,10 @@ int main(int argc, char **argv)
     sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
     sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
     sigusr1 = evsignal_new(srv.base, SIGUSR1, on_signal, &srv);
-    if (!srv.shutdown_ev || !sigterm || !sigint || !sigusr1 ||
+    sighup = evsignal_new(srv.base, SIGHUP, on_hup, &srv);
+    if (!srv.shutdown_ev || !sigterm || !sigint || !sigusr1 || !sighup ||
         evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL) ||
-        evsignal_add(sigusr1, NULL)) {
+        evsignal_add(sigusr1, NULL) || evsignal_add(sighup, NULL)) {
         rc = EX_OSERR_CODE;
         goto out;
     }
@@ -308,8 +350,9 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (daemon_drop_root(settings.user) != DAEMON_OK) {
-        rc = EX_OSERR_CODE;
+    daemon_status_e dst = daemon_drop_root(settings.user);
+    if (dst != DAEMON_OK) {
+        rc = dst == DAEMON_ENOUSER ? EX_NOUSER_CODE : EX_OSERR_CODE;
         goto out;
     }
     if (settings.pidfile && daemon_write_pidfile(settings.pidfile) != DAEMON_OK) {
@@ -379,6 +422,8 @@ out:
         event_free(sigint);
     if (sigusr1)
         event_free(sigusr1); /* record_signal() is back for all three */
+    if (sighup)
+        event_free(sighup); /* SIGHUP ignored again */
     if (srv.shutdown_ev)
         event_free(srv.shutdown_ev);
     if (srv.base)

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -573,6 +574,55 @@ static void reply_stats(conn_t *c, const text_request_t *req)
         conn_reply(c, "ERROR");
 }
 
+/* lru_crawler sleep|tocrawl N: memcached's checks; the value is
+ * recorded for `stats settings`. */
+static void reply_crawler_number(conn_t *c, const char *what, const char *v)
+{
+    server_t *srv = srv_of(c);
+    unsigned n;
+    if (!parse_u32(v, &n) || n > INT_MAX) {
+        conn_reply(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    if (what[0] == 's') {
+        if (n > 1000000) {
+            conn_reply(c, "CLIENT_ERROR sleep must be one second or less");
+            return;
+        }
+        atomic_store(&srv->crawler_sleep, (int)n);
+    } else {
+        atomic_store(&srv->crawler_tocrawl, (int)n);
+    }
+    conn_reply(c, "OK");
+}
+
+/* lru_crawler crawl|metadump CLASSES: "all", "hash" (metadump) or class
+ * ids 1..63 separated by commas into classes[]; false: memcached's
+ * BADCLASS. */
+static bool crawler_classes(char *arg, bool metadump, bool classes[64],
+                            bool *all)
+{
+    *all = strcmp(arg, "all") == 0 || (metadump && strcmp(arg, "hash") == 0);
+    if (*all)
+        return true;
+    char *save = NULL;
+    for (char *t = strtok_r(arg, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        unsigned id;
+        if (!parse_u32(t, &id) || id == 0 || id >= 64)
+            return false;
+        classes[id] = true;
+    }
+    return true;
+}
+
+/* lru_crawler, as memcached 1.6.18: crawl and metadump need the crawler
+ * enabled (-o lru_crawler, `lru_crawler enable`); a bad class is BADCLASS;
+ * enable/disable/sleep/tocrawl change the run-time settings. A metadump
+ * must not follow replies still queued from earlier commands of the same
+ * batch ("ERROR cannot pipeline other commands before metadump"; memcached
+ * flushes after get and mn, so it accepts those two before one: not here).
+ * Commands after a metadump run once its END is queued (memcached leaves
+ * them until the client sends more). */
 static void reply_lru_crawler(conn_t *c, const text_request_t *req)
 {
     char buf[512];
@@ -583,31 +633,36 @@ static void reply_lru_crawler(conn_t *c, const text_request_t *req)
         conn_reply(c, "ERROR");
         return;
     }
-    if (strcmp(tok[0], "metadump") == 0) {
-        if (n < 2) {
+    if (strcmp(tok[0], "metadump") == 0 || strcmp(tok[0], "crawl") == 0) {
+        bool dump = tok[0][0] == 'm';
+        if (n != 2) {
             conn_reply(c, "ERROR");
             return;
         }
-        if (srv->settings->no_dump) {
+        if (!atomic_load(&srv->crawler_enabled)) {
+            conn_reply(c, "CLIENT_ERROR lru crawler disabled");
+            return;
+        }
+        if (dump && srv->settings->no_dump) {
             conn_reply(c, "ERROR metadump not allowed");
+            return;
+        }
+        if (dump && c->out.head < c->out.niov) {
+            conn_reply(c, "ERROR cannot pipeline other commands before "
+                          "metadump");
             return;
         }
         meta_ctx_t mc;
         memset(&mc, 0, sizeof(mc));
-        mc.q = &c->out;
-        mc.all = strcmp(tok[1], "all") == 0 || strcmp(tok[1], "hash") == 0;
-        if (!mc.all) {
-            char *save = NULL;
-            for (char *t = strtok_r(tok[1], ",", &save); t;
-                 t = strtok_r(NULL, ",", &save)) {
-                unsigned id;
-                if (!parse_u32(t, &id) || id == 0 || id >= 64) {
-                    conn_reply(c, "CLIENT_ERROR invalid class id");
-                    return;
-                }
-                mc.classes[id] = true;
-            }
+        if (!crawler_classes(tok[1], dump, mc.classes, &mc.all)) {
+            conn_reply(c, "BADCLASS invalid class id");
+            return;
         }
+        if (!dump) {
+            conn_reply(c, "OK"); /* the RAM tier's crawler runs by itself */
+            return;
+        }
+        mc.q = &c->out;
         /* the RAM part here, the flash part on the walk thread (or
          * BUSY before any line if a flash walk runs already) */
         meta_dump_t *d = calloc(1, sizeof(*d));
@@ -636,12 +691,24 @@ static void reply_lru_crawler(conn_t *c, const text_request_t *req)
             metadump_resume(c);
         return;
     }
-    if (strcmp(tok[0], "crawl") == 0 || strcmp(tok[0], "enable") == 0 ||
-        strcmp(tok[0], "disable") == 0 || strcmp(tok[0], "sleep") == 0 ||
-        strcmp(tok[0], "tocrawl") == 0) {
-        conn_reply(c, n >= 2 || tok[0][0] == 'e' || tok[0][0] == 'd'
-                          ? "OK"
-                          : "ERROR");
+    if (strcmp(tok[0], "enable") == 0) {
+        /* memcached's reply when its crawler thread runs already */
+        conn_reply(c, atomic_exchange(&srv->crawler_enabled, true)
+                          ? "ERROR failed to start lru crawler thread"
+                          : "OK");
+        return;
+    }
+    if (strcmp(tok[0], "disable") == 0) {
+        atomic_store(&srv->crawler_enabled, false);
+        conn_reply(c, "OK");
+        return;
+    }
+    if (strcmp(tok[0], "sleep") == 0 || strcmp(tok[0], "tocrawl") == 0) {
+        if (n != 2) {
+            conn_reply(c, "ERROR");
+            return;
+        }
+        reply_crawler_number(c, tok[0], tok[1]);
         return;
     }
     conn_reply(c, "ERROR");

@@ -51,6 +51,14 @@ typedef struct server {
     struct event *shutdown_ev;   /* activated by server_request_shutdown */
     struct authfile *authfile;   /* -Y: the users (NULL: no ascii auth) */
     struct auth_sasl *sasl;      /* -S: Cyrus SASL (NULL: off) */
+    /* `lru_crawler enable|disable|sleep|tocrawl` change these (memcached's
+     * run-time crawler settings; `stats settings` shows them). Disabled:
+     * `lru_crawler crawl|metadump` are refused. The RAM tier's expiry
+     * crawler keeps what -o lru_crawler and lru_crawler_sleep said at
+     * start. */
+    atomic_bool crawler_enabled;
+    atomic_int crawler_sleep;
+    atomic_int crawler_tocrawl;
 } server_t;
 
 /* Asks the main loop to shut down cleanly (thread-safe, idempotent).

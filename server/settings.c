@@ -33,6 +33,9 @@ typedef enum opt_type {
     T_CONST,    /* stats only */
     T_MBYTES,   /* size_t bytes, given in megabytes (memcached's ext_*) */
     T_EXTPATH,  /* -o ext_path=FILE:SIZE -> flash_path, flash_size */
+    T_CONFIG,   /* --config-file FILE: read before the command line */
+    T_MAN,      /* --man (hidden): print the man page */
+    T_NOMODERN, /* -o no_modern: memcached 1.4's defaults */
 } opt_type_e;
 
 typedef enum stat_fmt {
@@ -52,6 +55,7 @@ typedef enum stat_fmt {
     F_NULLSTR,    /* a string, "(null)" when unset (memcached's ssl_*) */
     F_KBYTES,     /* an int of kilobytes printed as bytes */
     F_TLSVER,     /* ssl_min_version: 0..3 printed as tlsv1.0..tlsv1.3 */
+    F_YESNO,      /* a bool printed as yes/no (T_CONST rows with a field) */
 } stat_fmt_e;
 
 typedef struct opt {
@@ -76,8 +80,8 @@ static const opt_t opts[] = {
     {'c', "conn-limit", NULL, T_INT, OFF(maxconns), "1024",
      "max simultaneous connections", "maxconns", F_DEFAULT, 1, INT_MAX},
     {'p', "port", NULL, T_INT, OFF(port), "11211",
-     "TCP port to listen on (0: an ephemeral port)", "tcpport", F_PORT, 0,
-     65535},
+     "TCP port to listen on (0 or -1: an ephemeral port; without -p, -U's "
+     "port)", "tcpport", F_PORT, -1, 65535},
     {'U', "udp-port", NULL, T_INT, OFF(udp_port), "0",
      "UDP port to listen on (0: off; no ephemeral UDP port)", "udpport",
      F_DEFAULT, 0, 65535},
@@ -138,8 +142,8 @@ static const opt_t opts[] = {
      "allow moving slab pages between classes", "slab_reassign", F_DEFAULT, 0,
      0},
     {0, NULL, "slab_automove", T_INT, OFF(slab_automove), "1",
-     "slab page automover: 0 off, 1 on, 2 aggressive", "slab_automove", F_DEFAULT,
-     0, 2},
+     "slab page automover: 0 off, 1 on, 2 aggressive (no value: 1)",
+     "slab_automove", F_DEFAULT, 0, 2},
     {0, NULL, "slab_automove_ratio", T_IGNARG, NOOFF, "0.80", NULL,
      "slab_automove_ratio", F_DEFAULT, 0, 0},
     {0, NULL, "slab_automove_window", T_IGNARG, NOOFF, "30", NULL,
@@ -148,8 +152,8 @@ static const opt_t opts[] = {
      "largest slab chunk (no meaning here)", "slab_chunk_max", F_DEFAULT, 0,
      0},
     {0, NULL, "lru_crawler", T_TRUE, OFF(lru_crawler), "yes",
-     "run the expiry crawler (no_lru_crawler: don't)", "lru_crawler",
-     F_DEFAULT, 0, 0},
+     "run the expiry crawler and allow lru_crawler crawl/metadump "
+     "(no_lru_crawler: don't)", "lru_crawler", F_DEFAULT, 0, 0},
     {0, NULL, "lru_crawler_sleep", T_INT, OFF(lru_crawler_sleep), "100",
      "microseconds the crawler sleeps between batches", "lru_crawler_sleep",
      F_DEFAULT, 0, 1000000},
@@ -169,8 +173,8 @@ static const opt_t opts[] = {
     {0, NULL, "lru_maintainer", T_TRUE, OFF(lru_maintainer), "yes",
      "run the LRU maintainer (no_lru_maintainer: don't)",
      "lru_maintainer_thread", F_DEFAULT, 0, 0},
-    {0, NULL, NULL, T_CONST, NOOFF, "yes", NULL, "lru_segmented", F_DEFAULT,
-     0, 0},
+    {0, NULL, NULL, T_CONST, OFF(lru_segmented), "yes", NULL, "lru_segmented",
+     F_YESNO, 0, 0},
     {0, NULL, "hot_lru_pct", T_INT, OFF(hot_lru_pct), "20",
      "pct of a class's items in HOT", "hot_lru_pct", F_DEFAULT, 1, 80},
     {0, NULL, "warm_lru_pct", T_INT, OFF(warm_lru_pct), "40",
@@ -182,8 +186,11 @@ static const opt_t opts[] = {
      "accepted, not used: WARM has no age cap (tiers/ram/lru.h)",
      "warm_max_factor", F_DEFAULT,
      0, 0},
-    {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "temp_lru", F_DEFAULT, 0, 0},
-    {0, NULL, "temporary_ttl", T_INT, OFF(temporary_ttl), "61", "(ignored)",
+    {0, NULL, NULL, T_CONST, OFF(temp_lru), "no", NULL, "temp_lru", F_YESNO,
+     0, 0},
+    {0, NULL, "temporary_ttl", T_INT, OFF(temporary_ttl), "61",
+     "needs lru_maintainer; shown in stats settings (temp_lru yes), but there "
+     "is no temporary LRU here: short-TTL items are evicted like others",
      "temporary_ttl", F_DEFAULT, 0, INT_MAX},
     {0, NULL, "idle_timeout", T_INT, OFF(idle_timeout), "0",
      "close connections idle this many seconds (0: never)", "idle_timeout",
@@ -321,7 +328,8 @@ static const opt_t opts[] = {
     {'d', "daemon", NULL, T_TRUE, OFF(daemonize), "no", "run as a daemon",
      NULL, F_DEFAULT, 0, 0},
     {'P', "pidfile", NULL, T_STR, OFF(pidfile), "none",
-     "save the PID in <file> (with -d)", NULL, F_DEFAULT, 0, 0},
+     "save the PID in <file>, removed at exit (memcached: meant for -d)",
+     NULL, F_DEFAULT, 0, 0},
     {'u', "user", NULL, T_STR, OFF(user), "none",
      "assume the identity of <user> (when run as root)", NULL, F_DEFAULT, 0,
      0},
@@ -336,12 +344,22 @@ static const opt_t opts[] = {
     {'Y', "auth-file", NULL, T_STR, OFF(auth_file), "none",
      "ascii authentication: file of user:password lines (text and meta "
      "protocols only)", NULL, F_DEFAULT, 0, 0},
+    {0, "config-file", NULL, T_CONFIG, OFF(config_file), "none",
+     "read flags from this file first, one a line as on the command line "
+     "(\"-m 64\"; blank lines and lines starting with # are skipped); the "
+     "command line overrides it", NULL, F_DEFAULT, 0, 0},
+    {0, "log-file", NULL, T_STR, OFF(log_file), "none",
+     "append log lines (stderr) to this file, also with -d; SIGHUP reopens "
+     "it (log rotation)", NULL, F_DEFAULT, 0, 0},
+    {0, "man", NULL, T_MAN, NOOFF, NULL, NULL, NULL, F_DEFAULT, 0, 0},
     {0, NULL, "no_hashexpand", T_IGNORE, NOOFF, "no", "(ignored)", NULL,
      F_DEFAULT, 0, 0},
     {0, NULL, "modern", T_IGNORE, NOOFF, "no", "(ignored)", NULL, F_DEFAULT, 0,
      0},
-    {0, NULL, "no_modern", T_IGNORE, NOOFF, "no", "(ignored)", NULL,
-     F_DEFAULT, 0, 0},
+    {0, NULL, "no_modern", T_NOMODERN, NOOFF, "no",
+     "memcached 1.4's defaults: no maxconns_fast, slab_reassign, "
+     "slab_automove, lru_crawler, lru_maintainer (later options override)",
+     NULL, F_DEFAULT, 0, 0},
     {0, NULL, "sock_cookie_id", T_IGNARG, NOOFF, "0", "(ignored)", NULL,
      F_DEFAULT, 0, 0},
     {0, NULL, "ext_io_depth", T_INT, OFF(flash_io_depth), NULL,
@@ -367,12 +385,15 @@ static const opt_t opts[] = {
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
+/* After every refused flag: where the list of flags is. */
+#define HELP_HINT "Run \"tiercache -h\" for the list of flags.\n"
+
 static bool takes_arg(opt_type_e t)
 {
     switch (t) {
     case T_INT: case T_OCTAL: case T_STR: case T_SIZE: case T_MB:
     case T_DOUBLE: case T_IGNARG: case T_EXTENDED: case T_MBYTES:
-    case T_EXTPATH:
+    case T_EXTPATH: case T_CONFIG:
         return true;
     default:
         return false;
@@ -448,6 +469,10 @@ static settings_status_e apply(settings_t *s, const opt_t *o, const char *v,
             s->hashpower = (unsigned)n;
         else
             *(int *)(base + o->off) = (int)n;
+        if (o->off == OFF(temporary_ttl))
+            s->temp_lru = true; /* memcached: the option turns it on */
+        if (o->off == OFF(port))
+            s->port_given = true;
         return SETTINGS_OK;
     }
     case T_OCTAL: {
@@ -465,6 +490,8 @@ static settings_status_e apply(settings_t *s, const opt_t *o, const char *v,
         set_str((char **)(base + o->off), v);
         return SETTINGS_OK;
     case T_SIZE:
+        if (o->off == OFF(slab_chunk_max))
+            s->slab_chunk_max_given = true;
         if (!parse_size(v, (size_t *)(base + o->off))) {
             fprintf(stderr, "tiercache: invalid size \"%s\" for %s (a "
                     "number with an optional k, m, g or t suffix)\n", v,
@@ -530,7 +557,27 @@ static settings_status_e apply(settings_t *s, const opt_t *o, const char *v,
     }
     case T_TRUE:
         *(bool *)(base + o->off) = !no;
+        if (o->off == OFF(lru_maintainer))
+            s->lru_segmented = !no; /* memcached's pairing */
         return SETTINGS_OK;
+    case T_NOMODERN:
+        /* memcached 1.6.18's no_modern, in its order (a later option
+         * still overrides each) */
+        s->no_modern = true;
+        s->maxconns_fast = false;
+        s->slab_reassign = false;
+        s->slab_automove = 0;
+        s->lru_segmented = false;
+        set_str(&s->hash_algorithm, "jenkins");
+        s->lru_crawler = false;
+        s->lru_maintainer = false;
+        return SETTINGS_OK;
+    case T_CONFIG: /* read by settings_parse() before the command line */
+        set_str(&s->config_file, v);
+        return SETTINGS_OK;
+    case T_MAN:
+        settings_man();
+        return SETTINGS_EXIT;
     case T_FALSE:
         if (o->shortopt == 'F')
             s->no_flush = true;
@@ -590,9 +637,13 @@ static settings_status_e apply_extended(settings_t *s, const char *list)
         }
         if (!found) {
             fprintf(stderr, "Illegal suboption \"%s\"\n", tok);
+            fprintf(stderr, HELP_HINT);
             st = SETTINGS_EUSAGE;
             break;
         }
+        /* memcached: a bare slab_automove turns it on (1) */
+        if (val == NULL && strcmp(found->oname, "slab_automove") == 0)
+            val = "1";
         st = apply(s, found, val, no);
     }
     free(copy);
@@ -618,6 +669,7 @@ void settings_default(settings_t *s)
     s->lru_crawler = true;
     s->lru_crawler_sleep = 100;
     s->lru_maintainer = true;
+    s->lru_segmented = true;
     s->hot_lru_pct = 20;
     s->warm_lru_pct = 40;
     s->hot_max_factor = 0.2;
@@ -661,6 +713,9 @@ void settings_free(settings_t *s)
     s->memory_file = NULL;
     free(s->metrics_listen);
     s->metrics_listen = NULL;
+    free(s->config_file);
+    free(s->log_file);
+    s->config_file = s->log_file = NULL;
     s->socket_path = s->listen = s->protocol = s->user = s->pidfile = NULL;
     s->delimiter = s->hash_algorithm = NULL;
     s->flash_path = s->flash_compression = s->flash_promote = NULL;
@@ -722,6 +777,13 @@ static settings_status_e validate_flash(settings_t *s)
     }
     if (s->flash_path != NULL && s->flash_path[0] == '\0') {
         fprintf(stderr, "tiercache: --flash-path needs a file or device\n");
+        return SETTINGS_EUSAGE;
+    }
+    if (s->flash_path == NULL && s->flash_flag_given != NULL) {
+        /* a RAM-only server would start and the flag mean nothing */
+        fprintf(stderr, "tiercache: --%s needs --flash-path (the file or "
+                "device of the flash tier); without it the server would "
+                "run RAM only\n", s->flash_flag_given);
         return SETTINGS_EUSAGE;
     }
     return SETTINGS_OK;
@@ -813,6 +875,27 @@ static settings_status_e validate(settings_t *s)
         fprintf(stderr, "Factor must be greater than 1\n");
         return SETTINGS_EUSAGE;
     }
+    if (s->temp_lru && !s->lru_maintainer) {
+        fprintf(stderr, "temporary_ttl requires lru_maintainer to be "
+                "enabled\n");
+        return SETTINGS_EUSAGE;
+    }
+    if (s->temp_lru)
+        fprintf(stderr, "tiercache: warning: -o temporary_ttl: there is no "
+                "temporary LRU here; items with short TTLs are evicted like "
+                "the others\n");
+    /* no_modern: memcached's slab page (1m) as the largest chunk */
+    if (s->no_modern && !s->slab_chunk_max_given &&
+        s->item_size_max == 1024 * 1024)
+        s->slab_chunk_max = 1024 * 1024;
+    /* -p -1 is memcached's ephemeral port; without -p, -U's port is the
+     * TCP port too (memcached) */
+    if (s->port == -1) {
+        s->port = 0;
+        s->port_any = true;
+    }
+    if (!s->port_given && s->udp_port != 0)
+        s->port = s->udp_port;
     if (s->hot_lru_pct + s->warm_lru_pct > 80) {
         fprintf(stderr, "hot_lru_pct + warm_lru_pct cannot be more than 80%% "
                 "combined\n");
@@ -827,7 +910,11 @@ static settings_status_e validate(settings_t *s)
     return validate_auth(s);
 }
 
-settings_status_e settings_parse(settings_t *s, int argc, char **argv)
+/* Runs getopt over argv[0..argc) and applies each flag. `where` names a
+ * config file line ("FILE:LINE") for messages, NULL for the command line;
+ * a --config-file there is refused (no nesting). */
+static settings_status_e parse_argv(settings_t *s, int argc, char **argv,
+                                    const char *where)
 {
     char shortopts[128];
     struct option longopts[NOPTS + 1];
@@ -856,13 +943,17 @@ settings_status_e settings_parse(settings_t *s, int argc, char **argv)
 
     /* 0, not 1: glibc then also drops the state of an earlier, unfinished
      * parse (a pointer into its argv), so settings_parse() can be called
-     * again (unit tests). */
+     * again (unit tests, and once per config file line). */
     optind = 0;
     opterr = 1;
     int c;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-        if (c == '?' || c == ':')
+        if (c == '?' || c == ':') {
+            if (where)
+                fprintf(stderr, "tiercache: in %s\n", where);
+            fprintf(stderr, HELP_HINT);
             return SETTINGS_EUSAGE;
+        }
         const opt_t *o = NULL;
         for (size_t i = 0; i < NOPTS && !o; i++) {
             if (opts[i].oname)
@@ -875,18 +966,168 @@ settings_status_e settings_parse(settings_t *s, int argc, char **argv)
             return SETTINGS_EUSAGE;
         if (o->shortopt == 'B')
             s->protocol_given = true;
+        if (o->longopt && strncmp(o->longopt, "flash-", 6) == 0 &&
+            strcmp(o->longopt, "flash-path") != 0 && !s->flash_flag_given)
+            s->flash_flag_given = o->longopt;
+        if (o->type == T_CONFIG && where) {
+            fprintf(stderr, "tiercache: in %s: --config-file cannot be used "
+                    "inside a config file\n", where);
+            return SETTINGS_EUSAGE;
+        }
         settings_status_e st = o->type == T_EXTENDED
                                    ? apply_extended(s, optarg)
                                    : apply(s, o, optarg, false);
+        if (st != SETTINGS_OK) {
+            if (st == SETTINGS_EUSAGE && where)
+                fprintf(stderr, "tiercache: in %s\n", where);
+            return st;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tiercache: unexpected argument \"%s\"%s%s\n",
+                argv[optind], where ? " in " : "", where ? where : "");
+        fprintf(stderr, HELP_HINT);
+        return SETTINGS_EUSAGE;
+    }
+    return SETTINGS_OK;
+}
+
+/* The value of --config-file in argv ("--config-file F" or
+ * "--config-file=F"; the last one wins), NULL if none. */
+static const char *find_config_file(int argc, char **argv)
+{
+    const char *path = NULL;
+    static const char flag[] = "--config-file";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], flag) == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], flag, sizeof(flag) - 1) == 0 &&
+                 argv[i][sizeof(flag) - 1] == '=')
+            path = argv[i] + sizeof(flag);
+    }
+    return path;
+}
+
+/* Reads a config file: one flag a line, as on the command line ("-m 64",
+ * "--flash-path /var/lib/tiercache/flash", "-o a=1,b"): the first word is
+ * the flag, the rest of the line (trimmed) its value. Blank lines and
+ * lines whose first non-blank character is # are skipped (Debian's
+ * /etc/memcached.conf). A line not starting with '-' or a bad flag stops
+ * start-up with FILE:LINE in the message. */
+static settings_status_e parse_config_file(settings_t *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "tiercache: cannot read config file %s: %s\n", path,
+                strerror(errno));
+        return SETTINGS_EUSAGE;
+    }
+    char line[4096];
+    unsigned lineno = 0;
+    settings_status_e st = SETTINGS_OK;
+    while (st == SETTINGS_OK && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        char where[PATH_MAX + 32];
+        snprintf(where, sizeof(where), "%s:%u", path, lineno);
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+            fprintf(stderr, "tiercache: %s: line too long (max %zu bytes)\n",
+                    where, sizeof(line) - 2);
+            st = SETTINGS_EUSAGE;
+            break;
+        }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+                           line[len - 1] == ' ' || line[len - 1] == '\t'))
+            line[--len] = '\0';
+        char *p = line + strspn(line, " \t");
+        if (*p == '\0' || *p == '#')
+            continue;
+        if (*p != '-') {
+            fprintf(stderr, "tiercache: %s: expected a flag (e.g. \"-m 64\" "
+                    "or \"--flash-path FILE\"), got \"%s\"\n", where, p);
+            st = SETTINGS_EUSAGE;
+            break;
+        }
+        char *args[4] = {"tiercache", p, NULL, NULL};
+        int n = 2;
+        char *sp = p + strcspn(p, " \t");
+        if (*sp != '\0') {
+            *sp++ = '\0';
+            sp += strspn(sp, " \t");
+            if (*sp != '\0')
+                args[n++] = sp;
+        }
+        st = parse_argv(s, n, args, where);
+    }
+    if (st == SETTINGS_OK && ferror(f)) {
+        fprintf(stderr, "tiercache: cannot read config file %s: %s\n", path,
+                strerror(errno));
+        st = SETTINGS_EUSAGE;
+    }
+    fclose(f);
+    return st;
+}
+
+settings_status_e settings_parse(settings_t *s, int argc, char **argv)
+{
+    const char *conf = find_config_file(argc, argv);
+    if (conf != NULL) {
+        settings_status_e st = parse_config_file(s, conf);
         if (st != SETTINGS_OK)
             return st;
     }
-    if (optind < argc) {
-        fprintf(stderr, "tiercache: unexpected argument \"%s\"\n",
-                argv[optind]);
-        return SETTINGS_EUSAGE;
-    }
+    settings_status_e st = parse_argv(s, argc, argv, NULL);
+    if (st != SETTINGS_OK)
+        return st;
     return validate(s);
+}
+
+/* The default of a row as -h and the man page print it: flags (no value)
+ * are off until given; memcached's "(null)"/"NULL" read "none". NULL: the
+ * row shows no default. */
+static const char *help_default(const opt_t *o)
+{
+    if (!o->oname && !takes_arg(o->type))
+        return o->type == T_HELP || o->type == T_VERSION ||
+                       o->type == T_LICENSE || o->type == T_VERBOSE
+                   ? NULL
+                   : "off";
+    /* F_EXT: def is memcached's stat text; the --flash-* row has ours */
+    if (o->type == T_EXTENDED || o->type == T_EXTPATH || o->def == NULL ||
+        o->fmt == F_EXT)
+        return NULL;
+    if (strcmp(o->def, "(null)") == 0 || strcmp(o->def, "NULL") == 0)
+        return "none";
+    return o->def;
+}
+
+/* The help text of a row; memcached's options with no meaning here have
+ * none in the table. */
+static const char *help_text(const opt_t *o)
+{
+    if (o->help)
+        return o->help;
+    return "accepted for memcached compatibility; no meaning here (a "
+           "warning says so)";
+}
+
+/* Rows -h and the man page list: every flag and -o option but --man. */
+static bool listed(const opt_t *o)
+{
+    if (o->type == T_CONST || o->type == T_MAN)
+        return false;
+    return o->oname || o->shortopt || o->longopt;
+}
+
+/* The label of a row with its value placeholder: "-m/--memory-limit <val>",
+ * "-o hashpower=<val>". */
+static void help_label(const opt_t *o, char *buf, size_t n)
+{
+    opt_label(o, buf, n);
+    if (takes_arg(o->type) && o->type != T_EXTENDED)
+        strncat(buf, o->oname ? "=<val>" : " <val>", n - strlen(buf) - 1);
 }
 
 void settings_help(void)
@@ -899,17 +1140,162 @@ void settings_help(void)
                    "no_ prefix to disable):\n");
         for (size_t i = 0; i < NOPTS; i++) {
             const opt_t *o = &opts[i];
-            if (o->help == NULL || (pass == 0) != (o->oname == NULL))
+            if (!listed(o) || (pass == 0) != (o->oname == NULL))
                 continue;
-            opt_label(o, label, sizeof(label));
-            if (takes_arg(o->type) && !o->oname)
-                strncat(label, " <val>", sizeof(label) - strlen(label) - 1);
-            if (o->def)
-                printf("  %-34s %s (default: %s)\n", label, o->help, o->def);
+            help_label(o, label, sizeof(label));
+            const char *def = help_default(o);
+            if (def)
+                printf("  %-34s %s (default: %s)\n", label, help_text(o),
+                       def);
             else
-                printf("  %-34s %s\n", label, o->help);
+                printf("  %-34s %s\n", label, help_text(o));
         }
     }
+}
+
+/* Writes text for roff: '-' as \-, '\' as \e, a leading '.' or '\''
+ * escaped with \&. */
+static void roff_puts(const char *t)
+{
+    if (*t == '.' || *t == '\'')
+        fputs("\\&", stdout);
+    for (; *t; t++) {
+        if (*t == '-')
+            fputs("\\-", stdout);
+        else if (*t == '\\')
+            fputs("\\e", stdout);
+        else
+            putchar(*t);
+    }
+}
+
+void settings_man(void)
+{
+    char label[64];
+    printf(".\\\" Generated by tiercache --man from server/settings.c: do not "
+           "edit.\n");
+    printf(".TH TIERCACHE 1 \"\" \"tiercache %s\" \"User Commands\"\n",
+           TIERCACHE_VERSION);
+    printf(".nh\n.ad l\n");
+    printf(".SH NAME\ntiercache \\- a memcached\\-compatible cache server "
+           "with a flash tier\n");
+    printf(".SH SYNOPSIS\n.B tiercache\n[\\fIflag\\fR ...]\n");
+    printf(".SH DESCRIPTION\n"
+           "tiercache speaks memcached's text, meta and binary protocols and "
+           "accepts memcached 1.6's flags. Items live in RAM (\\fB\\-m\\fR); "
+           "with \\fB\\-\\-flash\\-path\\fR, items evicted from RAM are "
+           "written to a flash file or device and served from there.\n"
+           ".PP\nThe flags below, their defaults, \\fB\\-h\\fR and the "
+           "names of \\fBstats settings\\fR come from one table in the "
+           "source.\n");
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0)
+            printf(".SH OPTIONS\n");
+        else
+            printf(".SS \"Extended options\"\n"
+                   "Given as \\fB\\-o\\fR \\fIname\\fR[=\\fIvalue\\fR][,...]; "
+                   "booleans take a \\fBno_\\fR prefix to disable.\n");
+        for (size_t i = 0; i < NOPTS; i++) {
+            const opt_t *o = &opts[i];
+            if (!listed(o) || (pass == 0) != (o->oname == NULL))
+                continue;
+            help_label(o, label, sizeof(label));
+            printf(".TP\n.B ");
+            roff_puts(label);
+            printf("\n");
+            roff_puts(help_text(o));
+            const char *def = help_default(o);
+            if (def) {
+                printf(" (default: ");
+                roff_puts(def);
+                printf(")");
+            }
+            printf("\n");
+        }
+    }
+    printf(".SH FILES\n.TP\n.I /etc/tiercache.conf\n"
+           "Flags read with \\fB\\-\\-config\\-file\\fR, one a line as on the "
+           "command line (\\fB\\-m 1024\\fR); blank lines and lines starting "
+           "with # are skipped; a bad line stops start\\-up with the file "
+           "and line number. The systemd unit \\fBtiercache.service\\fR "
+           "starts tiercache with it.\n"
+           ".SH SIGNALS\n.TP\n.B SIGTERM, SIGINT\nStop.\n"
+           ".TP\n.B SIGUSR1\nStop gracefully (a \\fB\\-e\\fR file is "
+           "saved).\n"
+           ".TP\n.B SIGHUP\nReopen the \\fB\\-\\-log\\-file\\fR and, with "
+           "\\fB\\-Z\\fR, reload the TLS certificates (as "
+           "\\fBrefresh_certs\\fR).\n"
+           ".SH EXIT STATUS\n0 after a stop; 64 for a bad flag or config "
+           "file; 71 when the system refuses something (memory, a "
+           "socket).\n"
+           ".SH SEE ALSO\n.BR memcached (1)\n");
+}
+
+/* Parses row o's default text into a scratch copy of the defaults and
+ * compares the field with settings_default()'s. */
+static bool row_default_agrees(const opt_t *o, char *err, size_t errlen)
+{
+    settings_t want, got;
+    bool ok = true;
+    const char *def = o->def;
+    char label[64];
+    opt_label(o, label, sizeof(label));
+    if (def == NULL || o->stat == NULL || o->fmt == F_EXT)
+        return true; /* no default shown, a process flag, or memcached's */
+    switch (o->type) {
+    case T_INT: case T_OCTAL: case T_SIZE: case T_MB: case T_DOUBLE:
+    case T_STR:
+        break;
+    case T_TRUE:
+        if (!o->oname)
+            return true; /* a flag: off until given */
+        def = strcmp(def, "yes") == 0 ? NULL : def;
+        break;
+    default:
+        return true;
+    }
+    settings_default(&want);
+    settings_default(&got);
+    const char *base_w = (const char *)&want;
+    char *base_g = (char *)&got;
+    if (o->type == T_TRUE) {
+        /* "yes": on; anything else: off */
+        *(bool *)(base_g + o->off) = def == NULL;
+        ok = *(const bool *)(base_w + o->off) == *(bool *)(base_g + o->off);
+    } else if (o->type == T_STR) {
+        const char *w = *(char *const *)(base_w + o->off);
+        bool none = strcmp(def, "none") == 0 || strcmp(def, "(null)") == 0 ||
+                    strcmp(def, "NULL") == 0 || strcmp(def, "no") == 0 ||
+                    strcmp(def, "off") == 0 || def[0] == '\0';
+        ok = none ? w == NULL : (w != NULL && strcmp(w, def) == 0);
+    } else {
+        int saved = opterr;
+        ok = apply(&got, o, def, false) == SETTINGS_OK;
+        opterr = saved;
+        if (ok) {
+            size_t sz = o->type == T_DOUBLE ? sizeof(double)
+                        : o->type == T_SIZE || o->type == T_MB
+                            ? sizeof(size_t)
+                            : sizeof(int);
+            if (o->off == OFF(hashpower))
+                sz = sizeof(unsigned);
+            ok = memcmp(base_w + o->off, base_g + o->off, sz) == 0;
+        }
+    }
+    if (!ok)
+        snprintf(err, errlen, "%s: the table says %s, settings_default() "
+                 "disagrees", label, o->def);
+    settings_free(&want);
+    settings_free(&got);
+    return ok;
+}
+
+bool settings_defaults_agree(char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (!row_default_agrees(&opts[i], err, errlen))
+            return false;
+    return true;
 }
 
 void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
@@ -926,8 +1312,8 @@ void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
         case F_MB_BYTES:
             snprintf(buf, sizeof(buf), "%zu", s->mem_mb * 1024 * 1024);
             break;
-        case F_PORT:
-            snprintf(buf, sizeof(buf), "%d", tcpport);
+        case F_PORT: /* -p -1: memcached shows -1 */
+            snprintf(buf, sizeof(buf), "%d", s->port_any ? -1 : tcpport);
             break;
         case F_INTER:
             v = s->listen ? s->listen : "NULL";
@@ -937,6 +1323,9 @@ void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
             break;
         case F_YESNO_INV:
             v = *(const bool *)(base + o->off) ? "no" : "yes";
+            break;
+        case F_YESNO:
+            v = *(const bool *)(base + o->off) ? "yes" : "no";
             break;
         case F_PROTO:
             v = strcmp(s->protocol, "auto") == 0 ? "auto-negotiate"

@@ -20,6 +20,8 @@
 typedef struct settings {
     /* network */
     int port;              /* -p: TCP port; 0 = an ephemeral port */
+    bool port_given;       /* -p was given (else -U's port is TCP's too) */
+    bool port_any;         /* -p -1 (memcached's ephemeral port; port 0) */
     int udp_port;          /* -U: UDP port, 0 = off (see udp.h) */
     char *socket_path;     /* -s: unix socket (disables TCP) */
     unsigned unix_mask;    /* -a: octal permission mask */
@@ -41,6 +43,8 @@ typedef struct settings {
     bool lock_memory;      /* -k */
     char *memory_file;     /* -e: warm restart file (RAM only), NULL: none */
     char *metrics_listen;  /* --metrics-listen HOST:PORT (metrics.h), NULL: off */
+    char *config_file;     /* --config-file: flags read from a file */
+    char *log_file;        /* --log-file: stderr goes there; SIGHUP reopens */
     /* storage */
     size_t mem_mb;         /* -m: megabytes */
     bool no_evictions;     /* -M */
@@ -54,6 +58,11 @@ typedef struct settings {
     int lru_crawler_sleep; /* -o lru_crawler_sleep (us) */
     int lru_crawler_tocrawl;
     bool lru_maintainer;   /* -o lru_maintainer / no_lru_maintainer */
+    bool lru_segmented;    /* follows lru_maintainer; no_modern: false */
+    bool no_modern;        /* -o no_modern: memcached 1.4's defaults */
+    bool temp_lru;         /* -o temporary_ttl was given (stat only) */
+    bool slab_chunk_max_given;
+    const char *flash_flag_given; /* a --flash-* flag seen (its name) */
     int hot_lru_pct;
     int warm_lru_pct;
     double hot_max_factor;
@@ -131,6 +140,17 @@ void settings_free(settings_t *s);
 
 /* Writes `-h` output (every flag with its default) to stdout. */
 void settings_help(void);
+
+/* Writes the tiercache(1) man page (roff), made from the same table as
+ * `-h`, to stdout (the hidden `--man`; the build makes tiercache.1). */
+void settings_man(void);
+
+/*
+ * Checks that every row's default text (what -h and the man page print)
+ * parses to the value settings_default() sets. False with the first
+ * disagreeing row named in err[errlen] (unit tests: the two cannot drift).
+ */
+bool settings_defaults_agree(char *err, size_t errlen);
 
 /* Emits `stats settings` name/value pairs in memcached's order.
  * `tcpport` is the port actually bound (for -p 0). */

@@ -149,12 +149,22 @@ typedef struct settings_ctx {
     outq_t *q;
     unsigned automove;
     double ratio;
+    server_t *srv; /* the lru_crawler settings in force */
 } settings_ctx_t;
 
 static void emit_setting(void *ctx, const char *name, const char *value)
 {
     settings_ctx_t *sc = ctx;
-    if (strcmp(name, "slab_automove") == 0)
+    if (strcmp(name, "lru_crawler") == 0)
+        outq_printf(sc->q, "STAT %s %s\r\n", name,
+                    atomic_load(&sc->srv->crawler_enabled) ? "yes" : "no");
+    else if (strcmp(name, "lru_crawler_sleep") == 0)
+        outq_printf(sc->q, "STAT %s %d\r\n", name,
+                    atomic_load(&sc->srv->crawler_sleep));
+    else if (strcmp(name, "lru_crawler_tocrawl") == 0)
+        outq_printf(sc->q, "STAT %s %d\r\n", name,
+                    atomic_load(&sc->srv->crawler_tocrawl));
+    else if (strcmp(name, "slab_automove") == 0)
         outq_printf(sc->q, "STAT %s %u\r\n", name, sc->automove);
     else if (strcmp(name, "slab_automove_ratio") == 0)
         outq_printf(sc->q, "STAT %s %.2f\r\n", name, sc->ratio);
@@ -453,7 +463,7 @@ stats_status_e stats_reply(server_t *srv, const char *args, size_t args_len,
         reply_general(srv, q);
     } else if (arg_is(args, args_len, "settings")) {
         settings_ctx_t sc = {q, cache_slabs_automove(srv->cache),
-                             cache_slabs_automove_ratio(srv->cache)};
+                             cache_slabs_automove_ratio(srv->cache), srv};
         settings_stats(srv->settings, srv->tcp_port, emit_setting, &sc);
     } else if (arg_is(args, args_len, "items")) {
         cache_stats_group(srv->cache, CACHE_STATS_ITEMS, emit_line, q);

@@ -26,6 +26,7 @@ Runs against memcached too (the `reference` suite): same flags, same bytes.
 
 import os
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -559,6 +560,42 @@ class TestRefreshCerts(TLSTest):
             # refresh); tiercache swaps in a new context only when all of it
             # loaded
             self.assertEqual(self.tconn(srv).peer_cn(), 'server-two')
+
+    @tiercache_only
+    def test_sighup_reloads(self):
+        """SIGHUP reloads the certificates as refresh_certs (issue 12; the
+        unit's ExecReload); bad files: the old ones stay, a line says why."""
+        d = tempfile.mkdtemp(prefix='bb-tls-hup-')
+        self.addCleanup(shutil.rmtree, d, True)
+        chain, key = os.path.join(d, 'chain.pem'), os.path.join(d, 'key.pem')
+        shutil.copy(P['srv'][0], chain)
+        shutil.copy(P['srv'][1], key)
+        srv = self.start(tls_args(chain=chain, key=key))
+        old = self.tconn(srv)
+        self.assertEqual(old.peer_cn(), 'server-one')
+        shutil.copy(P['srv2'][0], chain)
+        shutil.copy(P['srv2'][1], key)
+        srv.proc.send_signal(signal.SIGHUP)
+        cn = None
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            cn = self.tconn(srv).peer_cn()
+            if cn == 'server-two':
+                break
+            time.sleep(0.05)
+        self.assertEqual(cn, 'server-two', srv.stderr())
+        self.assertIn('SIGHUP: reloaded the TLS certificates', srv.stderr())
+        self.cmd(old, b'version\r\n', b'VERSION ')
+        with open(chain, 'w') as f:
+            f.write('garbage\n')
+        srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while 'old certificates stay' not in srv.stderr() and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn('SIGHUP: Error loading the certificate chain: %s' % chain,
+                      srv.stderr())
+        self.assertEqual(self.tconn(srv).peer_cn(), 'server-two')
 
     def test_refresh_without_tls(self):
         srv = self.start()

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "settings.h"
 
@@ -302,4 +303,107 @@ Test(settings, stats_settings_values)
     for (int i = 0; i < o.n; i++)
         for (int j = i + 1; j < o.n; j++)
             cr_assert_str_neq(o.names[i], o.names[j], "duplicate stat %s", o.names[i]);
+}
+
+/* The table's default texts (what -h and the man page print) are the
+ * values settings_default() sets. */
+Test(settings, table_defaults_agree_with_settings_default)
+{
+    char err[256] = "";
+    cr_assert(settings_defaults_agree(err, sizeof(err)), "%s", err);
+}
+
+/* Issue 12 item 4: memcached 1.6.18's behaviour for these. */
+Test(settings, memcached_port_rules)
+{
+    cr_assert_eq(parse("-U", "4000", NULL), SETTINGS_OK);
+    cr_assert_eq(s.port, 4000, "without -p, TCP takes -U's port");
+    cr_assert_eq(parse("-U", "4000", "-p", "4001", NULL), SETTINGS_OK);
+    cr_assert_eq(s.port, 4001);
+    cr_assert_eq(parse("-p", "-1", NULL), SETTINGS_OK, "-1: ephemeral");
+    cr_assert_eq(s.port, 0);
+    cr_assert(s.port_any);
+    static stat_out_t o;
+    memset(&o, 0, sizeof o);
+    settings_stats(&s, 40000, emit, &o);
+    cr_assert_str_eq(stat_of(&o, "tcpport"), "-1", "memcached shows -1");
+    cr_assert_eq(parse("-p", "-2", NULL), SETTINGS_EUSAGE);
+}
+
+Test(settings, memcached_extended_rules)
+{
+    cr_assert_eq(parse("-o", "slab_automove=0", "-o", "slab_automove", NULL),
+                 SETTINGS_OK);
+    cr_assert_eq(s.slab_automove, 1, "a bare slab_automove is 1");
+    cr_assert_eq(parse("-o", "no_modern", NULL), SETTINGS_OK);
+    cr_assert(!s.maxconns_fast && !s.slab_reassign && !s.lru_crawler &&
+              !s.lru_maintainer && !s.lru_segmented);
+    cr_assert_eq(s.slab_automove, 0);
+    cr_assert_str_eq(s.hash_algorithm, "jenkins");
+    cr_assert_eq(s.slab_chunk_max, 1024 * 1024);
+    cr_assert_eq(parse("-o", "no_modern,lru_crawler,slab_reassign", NULL),
+                 SETTINGS_OK);
+    cr_assert(s.lru_crawler && s.slab_reassign, "later options override");
+    cr_assert_eq(parse("-o", "temporary_ttl=30", NULL), SETTINGS_OK);
+    cr_assert(s.temp_lru);
+    cr_assert_eq(s.temporary_ttl, 30);
+    cr_assert_eq(parse("-o", "temporary_ttl=30,no_lru_maintainer", NULL),
+                 SETTINGS_EUSAGE, "memcached: needs lru_maintainer");
+    cr_assert_eq(parse("-o", "no_lru_maintainer", NULL), SETTINGS_OK);
+    cr_assert(!s.lru_segmented, "lru_segmented follows the maintainer");
+}
+
+Test(settings, flash_flags_need_a_path)
+{
+    cr_assert_eq(parse("--flash-size", "1g", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("--flash-promote", "always", NULL), SETTINGS_EUSAGE);
+    cr_assert_eq(parse("--flash-path", "/tmp/x", "--flash-size", "1g", NULL),
+                 SETTINGS_OK);
+}
+
+/* Writes `text` to a fresh temporary file; returns its path (static). */
+static const char *conf_file(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/tc-settings-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+Test(settings, config_file)
+{
+    const char *p = conf_file("# Debian-style\n\n   # indented comment\n"
+                              "-m 32\n-c 100\n--listen 127.0.0.2\n"
+                              "-o hashpower=12,no_lru_crawler\n-v\n\t-A  \n");
+    char arg[80];
+    snprintf(arg, sizeof(arg), "--config-file=%s", p);
+    cr_assert_eq(parse(arg, "-c", "200", NULL), SETTINGS_OK);
+    cr_assert_eq(s.mem_mb, 32);
+    cr_assert_eq(s.maxconns, 200, "the command line overrides the file");
+    cr_assert_str_eq(s.listen, "127.0.0.2");
+    cr_assert_eq(s.hashpower, 12);
+    cr_assert(!s.lru_crawler);
+    cr_assert_eq(s.verbose, 1);
+    cr_assert(s.enable_shutdown);
+    unlink(p);
+    static const char *const bad[] = {
+        "-m 32\nmemory 64\n",      /* not a flag */
+        "-m abc\n",                /* bad value */
+        "--no-such-flag\n",        /* unknown flag */
+        "--config-file /etc/x\n",  /* nesting */
+        "-m 32 extra\n",           /* a value with a space: -m refuses it */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        p = conf_file(bad[i]);
+        cr_assert_eq(parse("--config-file", p, NULL), SETTINGS_EUSAGE, "%s",
+                     bad[i]);
+        unlink(p);
+    }
+    cr_assert_eq(parse("--config-file", "/nonexistent/tiercache.conf", NULL),
+                 SETTINGS_EUSAGE);
 }
