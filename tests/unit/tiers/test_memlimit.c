@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "helpers.h"
 #include "ram/hash.h"
@@ -526,4 +527,79 @@ Test(memlimit_door, note_without_flash)
     cr_assert_eq(cache_create(&c, &s), CACHE_OK);
     cr_assert(strstr(err, "ext_item_age=60 has no effect") != NULL, "%s", err);
     cache_destroy(&c);
+}
+
+/* ---- concurrent: readers/writers while the limit shrinks and grows ---- */
+
+static _Atomic bool stop;
+static _Atomic uint64_t bad, ops;
+
+static void *worker_main(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    ram_wstats_t *mws = calloc(1, sizeof *mws);
+    char key[32];
+    char buf[BIG];
+    while (!atomic_load(&stop)) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned k = (seed >> 8) % 30000;
+        size_t n = k % 2 ? BIG : SMALL;
+        snprintf(key, sizeof key, "c%07u", k);
+        if ((seed >> 4) % 3 == 0) {
+            cache_status_e st;
+            item_t *it = ram_item_alloc(&ram, mws, key, strlen(key), 0, 0, n, 0, NULL, &st);
+            if (it) {
+                fill_value(item_value(it), n, key);
+                ram_store(&ram, mws, it, CACHE_STORE_SET, 0, NULL, 0, NULL);
+                ram_item_release(&ram, it);
+            }
+        } else {
+            item_t *it = NULL;
+            if (ram_get(&ram, mws, key, strlen(key), RAM_GET, 0, &it, 0) == CACHE_OK) {
+                fill_value(buf, n, key);
+                if (it->nbytes != n || memcmp(item_cvalue(it), buf, n) != 0)
+                    atomic_fetch_add(&bad, 1);
+                ram_item_release(&ram, it);
+            }
+        }
+        atomic_fetch_add(&ops, 1);
+    }
+    free(mws);
+    return NULL;
+}
+
+Test(memlimit, concurrent_shrink_and_grow_keep_values_intact, .timeout = 60)
+{
+    setup_mem(24 * MiB);
+    pthread_t th[3];
+    for (uintptr_t i = 0; i < 3; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, worker_main, (void *)(i + 1)), 0);
+    unsigned shrinks = 0, done = 0;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        ram_mem_limit_set(&ram, 8 * MiB);
+        ram_shrink_e r = ram_mem_shrink(&ram, 200);
+        done += r == RAM_SHRINK_DONE;
+        shrinks++;
+        for (unsigned id = 1; id <= ram.slabs.largest; id++)
+            ram_lru_juggle(&ram, id, 50);
+        ram_mem_limit_set(&ram, 24 * MiB);
+        struct timespec nap = {0, 20 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (t.tv_sec - t0.tv_sec < 3);
+    atomic_store(&stop, true);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_gt(atomic_load(&ops), 1000);
+    cr_assert_gt(done, 0, "some shrinks reached the limit (%u of %u)", done, shrinks);
+    cr_assert_gt(atomic_load(&ram.pages_released), 0);
+    /* a final shrink with nobody writing reaches the limit */
+    ram_mem_limit_set(&ram, 8 * MiB);
+    ram_shrink_e r = ram_mem_shrink(&ram, 10000);
+    cr_assert(r == RAM_SHRINK_DONE || r == RAM_SHRINK_FLOOR);
+    if (r == RAM_SHRINK_DONE)
+        cr_assert_leq(slabs_total_malloced(&ram.slabs), 8 * MiB);
 }
