@@ -517,6 +517,7 @@ void cache_stats_reset(cache_t *c)
     atomic_store(&r->lru_crawler_starts, 0);
     atomic_store(&r->lru_maintainer_juggles, 0);
     atomic_store(&r->lru_bumps_dropped, 0);
+    atomic_store(&r->age_spills, 0);
     atomic_store(&r->slabs.malloc_fails, 0);
 #define MV_RESET(n) atomic_store(&r->slabs.n, 0);
     SLABS_MOVE_STATS(MV_RESET)

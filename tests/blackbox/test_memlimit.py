@@ -282,6 +282,8 @@ class ShrinkFlash(BBTest):
         got = c.get_many(list(items))
         self.assertEqual(len(got), 3000)
         self.assertEqual([k for k in items if got[k] != items[k]][:5], [])
+        self.assertEqual(c.call(b'stats reset\r\n'), [b'RESET'])
+        self.assertEqual(stats(c)['flash_age_spills'], '0', 'a counter')
 
     def test_ext_item_age_off_keeps_items(self):
         srv, c = self.server('-m', '16')

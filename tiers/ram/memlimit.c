@@ -29,6 +29,13 @@ size_t ram_mem_limit(ram_t *r)
 void ram_mem_limit_set(ram_t *r, size_t limit)
 {
     slabs_mem_limit_set(&r->slabs, limit);
+    atomic_fetch_add_explicit(&r->limit_seq, 1, memory_order_release);
+}
+
+bool ram_mem_shrink_wanted(ram_t *r)
+{
+    return atomic_load_explicit(&r->limit_seq, memory_order_acquire) !=
+           atomic_load_explicit(&r->shrunk_seq, memory_order_acquire);
 }
 
 bool ram_mem_over(ram_t *r)
@@ -113,8 +120,11 @@ static ram_shrink_e do_shrink(ram_t *r, int64_t deadline)
 
 ram_shrink_e ram_mem_shrink(ram_t *r, unsigned budget_ms)
 {
+    uint64_t seq = atomic_load_explicit(&r->limit_seq, memory_order_acquire);
     size_t before = slabs_total_malloced(&r->slabs);
     ram_shrink_e res = do_shrink(r, mono_ms() + budget_ms);
     give_back(before, r);
+    if (res != RAM_SHRINK_MORE) /* a later set (seq moved on) still wants one */
+        atomic_store_explicit(&r->shrunk_seq, seq, memory_order_release);
     return res;
 }

@@ -187,6 +187,8 @@ typedef struct ram {
     _Atomic uint64_t automove_ratio; /* slab_automove_ratio, double bits */
     ram_wstats_t bg;          /* counters of background threads */
     _Atomic uint64_t pages_released; /* pages freed by a shrink */
+    _Atomic uint64_t limit_seq;      /* ram_mem_limit_set calls */
+    _Atomic uint64_t shrunk_seq;     /* limit_seq a shrink finished for */
     _Atomic uint64_t age_spills;     /* items ram_age_spill moved to flash */
 } ram_t;
 
@@ -421,8 +423,13 @@ size_t ram_mem_limit(ram_t *r);
  * at once; the rest of a shrink is ram_mem_shrink's. Growing just lets
  * classes take more pages. Thread-safe, O(pool pages freed). */
 void ram_mem_limit_set(ram_t *r, size_t limit);
-/* Is total_malloced over the limit? */
+/* Is total_malloced over the limit? (It may be without any change of
+ * the limit: a class always gets its first page, slabs.h.) */
 bool ram_mem_over(ram_t *r);
+/* Has the limit been set since a shrink last finished (DONE or FLOOR)?
+ * The maintainer shrinks only then: pages over -m from the first-page
+ * rule alone are left alone, as memcached leaves them. */
+bool ram_mem_shrink_wanted(ram_t *r);
 /*
  * One shrink step: while total_malloced is over the limit and budget_ms
  * (CLOCK_MONOTONIC) lasts, frees a page (ram_slabs_release) of a class

@@ -152,7 +152,7 @@ static void *maintainer_main(void *arg)
         }
         /* cache_memlimit lowered the limit: free pages, a step a pass */
         bool urgent = false; /* work left that needs no sleep first */
-        if (ram_mem_over(r) && ram_mem_shrink(r, SHRINK_STEP_MS) != RAM_SHRINK_FLOOR)
+        if (ram_mem_shrink_wanted(r) && ram_mem_shrink(r, SHRINK_STEP_MS) == RAM_SHRINK_MORE)
             urgent = true;
         /* ext_item_age: idle items to flash (with a flash tier) */
         if (r->set.flash_item_age != UINT32_MAX && r->flash_on) {

@@ -15,8 +15,9 @@
  *    than half of the window (and this second) gets a page from the class
  *    with the oldest average age and more than 2 pages, if youngest age <
  *    slab_automove_ratio (0.8, `slabs automove ratio`) x oldest age.
- * Memory limit (cache_memlimit): while total_malloced is over a lowered
- * limit, each pass frees pages for up to 50 ms (ram_mem_shrink).
+ * Memory limit (cache_memlimit): after the limit was set, each pass frees
+ * pages for up to 50 ms (ram_mem_shrink) until total_malloced is within
+ * it or every class is down to one page.
  * ext_item_age (with a flash tier): every 100 ms, or every pass while the
  * last one moved items, each class's idle items go to flash
  * (ram_age_spill, up to 500 per class per pass).

@@ -359,9 +359,12 @@ Test(memlimit, floor_one_page_per_class)
     }
     cr_assert_eq(pages(b), 2);
     cr_assert_eq(pages(s), 2);
+    cr_assert(!ram_mem_shrink_wanted(&ram), "no limit set yet");
     /* a limit under one page: each class keeps its last page */
     ram_mem_limit_set(&ram, MiB / 2);
+    cr_assert(ram_mem_shrink_wanted(&ram));
     cr_assert_eq(ram_mem_shrink(&ram, 10000), RAM_SHRINK_FLOOR);
+    cr_assert(!ram_mem_shrink_wanted(&ram), "the maintainer stops trying");
     cr_assert_eq(pages(b), 1);
     cr_assert_eq(pages(s), 1);
     cr_assert_eq(slabs_total_malloced(&ram.slabs), 2 * MiB);
