@@ -248,10 +248,14 @@ class ShrinkFlash(BBTest):
         self.assertLess(int(st['curr_items']), 25000 * 8 // 30)
         self.assertGreater(int(st['flash_items']), 25000 // 2)
         self.assertEqual(st['evictions'], '0', 'spilled, not dropped')
-        # every key, with its exact value (most from flash)
+        # every key, with its exact value (most from flash); the only miss
+        # allowed is the flash index's counted collateral drop (README)
         got = c.get_many(list(items))
-        self.assertEqual(sorted(set(items) - set(got))[:5], [], 'keys lost')
-        self.assertEqual([k for k in items if got[k] != items[k]][:5], [])
+        lost = sorted(set(items) - set(got))
+        st = stats(c)
+        self.assertLessEqual(len(lost), int(st['flash_index_collateral']),
+                             'keys lost: %r' % lost[:5])
+        self.assertEqual([k for k in got if got[k] != items[k]][:5], [])
         self.assertGreater(int(stats(c)['flash_get_hits']), 25000 // 2)
         # grow again: RAM takes new items without spilling them
         self.assertEqual(c.call(b'cache_memlimit 64\r\n'), [b'OK'])
