@@ -130,6 +130,7 @@ static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
     cs->crawler_sleep_us = (unsigned)s->lru_crawler_sleep;
     cs->slab_reassign = s->slab_reassign;
     cs->slab_automove = (unsigned)s->slab_automove;
+    cs->flash_item_age = s->ext_item_age; /* RAM only: the cache notes it */
     if (s->flash_path == NULL) {
         cs->memory_file = s->memory_file; /* -e: tiers/ram/memfile.h */
         return; /* RAM only: the tier's flash defaults stay */

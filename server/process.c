@@ -836,6 +836,33 @@ static void reply_refresh_certs(conn_t *c, char **tok, size_t n)
     c->noreply = saved;
 }
 
+/* memcached 1.6.18's process_memlimit_command(): `cache_memlimit <MB>
+ * [noreply]` (2 or 3 tokens, checked by the parser). Every reply, errors
+ * too, is silenced by a last token "noreply". */
+static void reply_memlimit(conn_t *c, char **tok, size_t n)
+{
+    server_t *srv = srv_of(c);
+    bool saved = c->noreply;
+    if (strcmp(tok[n - 1], "noreply") == 0)
+        c->noreply = true;
+    uint32_t mb;
+    if (n < 2 || !mc_strtoul32(tok[1], &mb)) {
+        conn_reply(c, "ERROR");
+    } else if (mb < 8) {
+        conn_reply(c, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
+    } else if (mb > 1000000000) {
+        conn_reply(c, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes");
+    } else if (cache_mem_limit_set(srv->cache, (size_t)mb * 1024 * 1024) != CACHE_OK) {
+        /* -L: the memory was allocated at start (memcached refuses too) */
+        conn_reply(c, "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust");
+    } else {
+        if (atomic_load(&srv->verbose) > 0)
+            fprintf(stderr, "maxbytes adjusted to %um\n", mb);
+        conn_reply(c, "OK");
+    }
+    c->noreply = saved;
+}
+
 static void reply_admin(conn_t *c, const text_request_t *req)
 {
     char buf[256];
@@ -850,8 +877,7 @@ static void reply_admin(conn_t *c, const text_request_t *req)
         else
             conn_reply(c, "ERROR");
     } else if (n >= 1 && strcmp(tok[0], "cache_memlimit") == 0) {
-        conn_reply(c, n >= 2 ? "SERVER_ERROR cache_memlimit not supported"
-                             : "ERROR");
+        reply_memlimit(c, tok, n);
     } else if (n >= 1 && strcmp(tok[0], "watch") == 0) {
         conn_reply(c, srv_of(c)->settings->no_watch
                           ? "CLIENT_ERROR watch commands not allowed"

@@ -7,6 +7,7 @@
  */
 #include "settings.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -36,6 +37,7 @@ typedef enum opt_type {
     T_CONFIG,   /* --config-file FILE: read before the command line */
     T_MAN,      /* --man (hidden): print the man page */
     T_NOMODERN, /* -o no_modern: memcached 1.4's defaults */
+    T_U32,      /* uint32_t, memcached's safe_strtoul (ext_item_age) */
 } opt_type_e;
 
 typedef enum stat_fmt {
@@ -210,8 +212,10 @@ static const opt_t opts[] = {
     {0, NULL, "ext_item_size", T_SIZE, OFF(flash_min_item_size), "512",
      "--flash-min-item-size (without a flash tier `stats settings` shows "
      "memcached's default)", "ext_item_size", F_EXT, 0, 0},
-    {0, NULL, "ext_item_age", T_IGNARG, NOOFF, "4294967295", NULL,
-     "ext_item_age", F_DEFAULT, 0, 0},
+    {0, NULL, "ext_item_age", T_U32, OFF(ext_item_age), "4294967295",
+     "with a flash tier: move items not accessed for more than this many "
+     "seconds to flash (4294967295: never)", "ext_item_age", F_DEFAULT, 0,
+     0},
     {0, NULL, "ext_low_ttl", T_IGNARG, NOOFF, "0", NULL, "ext_low_ttl",
      F_DEFAULT, 0, 0},
     {0, NULL, "ext_recache_rate", T_IGNARG, NOOFF, "2000", NULL,
@@ -393,7 +397,7 @@ static bool takes_arg(opt_type_e t)
     switch (t) {
     case T_INT: case T_OCTAL: case T_STR: case T_SIZE: case T_MB:
     case T_DOUBLE: case T_IGNARG: case T_EXTENDED: case T_MBYTES:
-    case T_EXTPATH: case T_CONFIG:
+    case T_EXTPATH: case T_CONFIG: case T_U32:
         return true;
     default:
         return false;
@@ -530,6 +534,21 @@ static settings_status_e apply(settings_t *s, const opt_t *o, const char *v,
         free(s->flash_path);
         s->flash_path = strndup(v, (size_t)(colon - v));
         s->flash_size = size;
+        return SETTINGS_OK;
+    }
+    case T_U32: {
+        /* memcached's safe_strtoul: leading spaces and '+' pass, a value
+         * over 32 bits keeps its low 32 (4294967296 -> 0) */
+        errno = 0;
+        unsigned long n = strtoul(v, &end, 10);
+        if (errno == ERANGE || end == v ||
+            (*end != '\0' && !isspace((unsigned char)*end)) ||
+            ((long)n < 0 && strchr(v, '-') != NULL)) {
+            fprintf(stderr, "could not parse argument to %s\n",
+                    o->oname ? o->oname : label);
+            return SETTINGS_EUSAGE;
+        }
+        *(uint32_t *)(base + o->off) = (uint32_t)n;
         return SETTINGS_OK;
     }
     case T_MB: {
@@ -689,6 +708,7 @@ void settings_default(settings_t *s)
     s->flash_promote = strdup("second-hit");
     s->flash_stall_ms = 100;
     s->flash_checkpoint_s = 60;
+    s->ext_item_age = UINT32_MAX; /* memcached's default: no age limit */
     s->flash_level = 3;
     s->ssl_keyformat = 1;
     s->ssl_wbuf_kb = 16;
@@ -1405,6 +1425,10 @@ void settings_stats(const settings_t *s, int tcpport, settings_emit_fn emit,
                 break;
             case T_VERBOSE:
                 snprintf(buf, sizeof(buf), "%d", s->verbose);
+                break;
+            case T_U32:
+                snprintf(buf, sizeof(buf), "%u",
+                         *(const uint32_t *)(base + o->off));
                 break;
             default:
                 v = o->def ? o->def : "";

@@ -100,6 +100,8 @@ typedef struct settings {
     int flash_stall_ms;         /* --flash-stall-ms */
     int flash_checkpoint_s;     /* --flash-checkpoint-interval */
     bool flash_reset;           /* --flash-reset */
+    uint32_t ext_item_age;      /* -o ext_item_age: seconds (UINT32_MAX:
+                                   off); used with a flash tier only */
     /* TLS (-Z), memcached's -o ssl_* options: see tls.h */
     bool ssl_enabled;           /* -Z / --enable-ssl */
     char *ssl_chain_cert;       /* certificate chain, PEM */

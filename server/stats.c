@@ -142,14 +142,15 @@ static void emit_line(void *ctx, const char *name, const char *value)
     outq_printf((outq_t *)ctx, "STAT %s %s\r\n", name, value);
 }
 
-/* `stats settings`: slab_automove and slab_automove_ratio are the values
- * in force (`slabs automove` changes them at run time), the rest comes
- * from the settings. */
+/* `stats settings`: slab_automove, slab_automove_ratio and maxbytes are
+ * the values in force (`slabs automove` and `cache_memlimit` change them
+ * at run time), the rest comes from the settings. */
 typedef struct settings_ctx {
     outq_t *q;
     unsigned automove;
     double ratio;
     server_t *srv; /* the lru_crawler settings in force */
+    size_t maxbytes; /* the limit in force (cache_memlimit changes it) */
 } settings_ctx_t;
 
 static void emit_setting(void *ctx, const char *name, const char *value)
@@ -168,6 +169,8 @@ static void emit_setting(void *ctx, const char *name, const char *value)
         outq_printf(sc->q, "STAT %s %u\r\n", name, sc->automove);
     else if (strcmp(name, "slab_automove_ratio") == 0)
         outq_printf(sc->q, "STAT %s %.2f\r\n", name, sc->ratio);
+    else if (strcmp(name, "maxbytes") == 0)
+        outq_printf(sc->q, "STAT %s %zu\r\n", name, sc->maxbytes);
     else
         emit_line(sc->q, name, value);
 }
@@ -463,7 +466,8 @@ stats_status_e stats_reply(server_t *srv, const char *args, size_t args_len,
         reply_general(srv, q);
     } else if (arg_is(args, args_len, "settings")) {
         settings_ctx_t sc = {q, cache_slabs_automove(srv->cache),
-                             cache_slabs_automove_ratio(srv->cache), srv};
+                             cache_slabs_automove_ratio(srv->cache), srv,
+                             cache_mem_limit(srv->cache)};
         settings_stats(srv->settings, srv->tcp_port, emit_setting, &sc);
     } else if (arg_is(args, args_len, "items")) {
         cache_stats_group(srv->cache, CACHE_STATS_ITEMS, emit_line, q);

@@ -99,6 +99,7 @@ void cache_settings_default(cache_settings_t *s)
     s->flash_checkpoint_ms = 60000;
     s->flash_reset = false;
     s->flash_tag_bits = 0;
+    s->flash_item_age = UINT32_MAX;
 }
 
 cache_status_e cache_create(cache_t **out, const cache_settings_t *s)
@@ -135,6 +136,14 @@ cache_status_e cache_create(cache_t **out, const cache_settings_t *s)
             free(c);
             return st;
         }
+    }
+    if (!c->tier && s->flash_item_age != UINT32_MAX && s->err && s->err_len) {
+        /* memcached's ext_item_age only moves items to extstore: without
+         * a flash tier there is nowhere to move them (nothing is weaker) */
+        size_t n = strlen(s->err);
+        snprintf(s->err + n, s->err_len - n, "%sext_item_age=%u has no effect: no flash tier "
+                 "(--flash-path) to move idle items to",
+                 n ? "; " : "", s->flash_item_age);
     }
     pthread_mutex_init(&c->wlock, NULL);
     if (!ram_threads_start(&c->threads, &c->ram)) {
@@ -453,7 +462,7 @@ void cache_stats_snapshot(cache_t *c, cache_stats_t *out)
         *out = ws->g;
         free(ws);
     }
-    out->limit_maxbytes = r->set.mem_limit;
+    out->limit_maxbytes = ram_mem_limit(r);
     out->hash_power_level = atomic_load_explicit(&r->hash.power, memory_order_relaxed);
     out->hash_bytes = hash_buckets(&r->hash) * sizeof(item_t *);
     out->hash_is_expanding = atomic_load_explicit(&r->hash.expanding, memory_order_relaxed);
@@ -468,8 +477,10 @@ void cache_stats_snapshot(cache_t *c, cache_stats_t *out)
     out->malloc_fails = ld(&r->slabs.malloc_fails) + ld(&r->hash.malloc_fails);
     out->slab_global_page_pool = slabs_pool_pages(&r->slabs);
     out->lru_bumps_dropped = ld(&r->lru_bumps_dropped);
-    if (c->tier)
+    if (c->tier) {
         tier_stats(c->tier, out);
+        out->flash_age_spills = ld(&r->age_spills);
+    }
     out->bytes = out->curr_items = out->total_items = 0;
     for (unsigned id = 1; id <= r->slabs.largest; id++) {
         lru_class_t *l = &r->lru[id];
@@ -506,6 +517,7 @@ void cache_stats_reset(cache_t *c)
     atomic_store(&r->lru_crawler_starts, 0);
     atomic_store(&r->lru_maintainer_juggles, 0);
     atomic_store(&r->lru_bumps_dropped, 0);
+    atomic_store(&r->age_spills, 0);
     atomic_store(&r->slabs.malloc_fails, 0);
 #define MV_RESET(n) atomic_store(&r->slabs.n, 0);
     SLABS_MOVE_STATS(MV_RESET)
@@ -947,6 +959,27 @@ cache_reassign_e cache_slabs_reassign(cache_t *c, int src, int dst)
     case RAM_MOVE_SAME: return CACHE_REASSIGN_SAME;
     }
     return CACHE_REASSIGN_BUSY;
+}
+
+cache_status_e cache_mem_limit_set(cache_t *c, size_t bytes)
+{
+    if (bytes == 0 || c->ram.set.slab_prealloc)
+        return CACHE_EINVAL;
+    ram_mem_limit_set(&c->ram, bytes);
+    if (c->ram.set.maintainer_thread)
+        return CACHE_OK; /* it shrinks (ram/threads.c) */
+    /* no maintainer: shrink now, bounded (pages that stay busy are left
+     * over the limit; a later call tries again) */
+    for (int round = 0; round < 50; round++) {
+        if (ram_mem_shrink(&c->ram, 100) != RAM_SHRINK_MORE)
+            break;
+    }
+    return CACHE_OK;
+}
+
+size_t cache_mem_limit(cache_t *c)
+{
+    return ram_mem_limit(&c->ram);
 }
 
 void cache_slabs_automove_set(cache_t *c, unsigned level)

@@ -109,6 +109,13 @@ typedef struct cache_settings {
     unsigned flash_stall_ms;      /* --flash-stall-ms: max back-pressure
                                      wait of an eviction (100) */
     bool flash_reset;             /* --flash-reset: overwrite foreign data */
+    /* -o ext_item_age: with a flash tier, items not accessed for more
+     * than this many seconds are moved to flash by the maintainer thread
+     * even without memory pressure (memcached's extstore rule; the access
+     * time is refreshed by reads at most once a minute, as memcached's).
+     * UINT32_MAX (the default) = off. No effect without a flash tier
+     * (cache_create's note says so). */
+    uint32_t flash_item_age;
     unsigned flash_tag_bits;      /* index tag bits: 0 = the build's default
                                      (14); tests use 2 to force collisions */
     /* memcached's -e: a RAM-only cache (no flash_path) loads the items
@@ -431,7 +438,8 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(flash_checkpoints_dirty, "checkpoint builds a change spoiled")            \
     X(flash_checkpoint_kills, "changed keys journaled against the checkpoint") \
     X(flash_checkpoint_extends, "sealed segments the checkpoint keeps too")    \
-    X(flash_checkpoint_extends_skipped, "sealed segments it could not keep")
+    X(flash_checkpoint_extends_skipped, "sealed segments it could not keep") \
+    X(flash_age_spills, "items moved to flash for idling over ext_item_age")
 
 typedef struct cache_stats {
 #define CACHE_STATS_DECLARE(name, desc) uint64_t name;
@@ -703,6 +711,31 @@ typedef enum cache_reassign {
  * busy items, then CACHE_REASSIGN_BUSY with nothing moved. Thread-safe.
  */
 cache_reassign_e cache_slabs_reassign(cache_t *c, int src, int dst);
+
+/* ---- the memory limit at run time (cache_memlimit) ---- */
+
+/*
+ * memcached's `cache_memlimit`: sets the item memory limit (mem_limit,
+ * `stats` limit_maxbytes) to `bytes`. Growing takes effect at once:
+ * classes may take more pages. Shrinking: no page is handed out over the
+ * new limit from now on, free pages over it are released at once, and
+ * whole slab pages are then freed until total_malloced is within the
+ * limit (or every class is down to its last page, the bound of
+ * ram/slabs.h); the items in those pages are rescued into free chunks of
+ * their class when there are some, else evicted as the LRU evicts: with a
+ * flash tier they spill to flash (still readable), without one they are
+ * dropped (counted in `evictions` and slab_reassign_evictions_nomem).
+ * That work is done by the maintainer thread in the background (steps of
+ * ~50 ms, starting within a second; memcached's reply does not wait
+ * either); without a maintainer thread it is done before returning.
+ * CACHE_OK, or CACHE_EINVAL for 0 bytes, or when the memory was allocated
+ * at start (slab_prealloc, memcached's -L: it refuses too). Thread-safe.
+ */
+cache_status_e cache_mem_limit_set(cache_t *c, size_t bytes);
+
+/* The item memory limit in force, bytes (-m, or the last
+ * cache_mem_limit_set). Thread-safe. */
+size_t cache_mem_limit(cache_t *c);
 
 /* `slabs automove <level>`: 0 off, 1, 2 (caller validates the level). */
 void cache_slabs_automove_set(cache_t *c, unsigned level);

@@ -175,6 +175,13 @@ static bool hook_indexed(void *ctx, uint64_t hv, uint64_t loc)
     return flash_loc_indexed(t->f, hv, loc);
 }
 
+/* ext_item_age (ram_age_spill): would flash take it? Counts nothing. */
+static bool hook_admit(void *ctx, const item_t *it)
+{
+    tier_t *t = ctx;
+    return flash_admit(t->f, item_nkey(it), it->nbytes, (int64_t)it->exptime) == FLASH_OK;
+}
+
 /* written_fn: inside flash_complete (a worker short of memory) or on the
  * flash writer thread; only flash's completion lock held. */
 static void on_written(void *ctx, void *token, flash_status_e st)
@@ -316,6 +323,7 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
         .indexed = hook_indexed,
         .keeps_marks = true, /* records carry the meta marks (format 2) */
         .enqueue = hook_enqueue,
+        .admit = hook_admit,
     };
     if (!ram_flash_attach(r, &h)) {
         flash_destroy(&t->f);

@@ -20,6 +20,7 @@
 
 #define LRU_PULL_EVICT 1
 #define LRU_PULL_NOSPILL 2
+#define LRU_PULL_AGE 4 /* ext_item_age: spill or leave, never drop */
 #define LRU_TAIL_TRIES 5
 #define ALLOC_TRIES 10
 
@@ -312,6 +313,13 @@ static evict_e do_item_evict(ram_t *r, lru_class_t *l, unsigned id, item_t *sear
              * with LRU_PULL_NOSPILL (a counted drop). */
             return EVICT_LEFT;
         }
+        if ((flags & LRU_PULL_AGE) &&
+            ((!r->fh.keeps_marks &&
+              (item_marks(search) & (CACHE_MARK_STALE | CACHE_MARK_BINKEY))) ||
+             !r->fh.admit || !r->fh.admit(r->fh.ctx, search))) {
+            /* no memory pressure: an item flash would not take stays */
+            return EVICT_LEFT;
+        }
         if (!r->fh.keeps_marks &&
             (item_marks(search) & (CACHE_MARK_STALE | CACHE_MARK_BINKEY))) {
             /* the record cannot carry the marks (ram.h): a plain eviction */
@@ -450,6 +458,84 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t limit,
     }
     pthread_mutex_unlock(&l->lock);
     return removed;
+}
+
+/* ---- ext_item_age (ram.h ram_age_spill) ---- */
+
+#define AGE_LOOK_MAX 64 /* items looked at per list per call */
+
+/* One list of class id: spills (through do_item_evict's flash path) the
+ * items idle more than `age` from its tail end. */
+static unsigned age_spill_list(ram_t *r, unsigned id, lru_id_e cur, rel_time_t age,
+                               unsigned max, bool *behind)
+{
+    lru_class_t *l = &r->lru[id];
+    rel_time_t now = ram_now(r);
+    item_t *spill = NULL;
+    unsigned moved = 0;
+    pthread_mutex_lock(&l->lock);
+    item_t *search = l->tail[cur];
+    for (unsigned looked = 0; search && looked < AGE_LOOK_MAX && moved < max; looked++) {
+        item_t *next = search->prev;
+        /* A bump in HOT/WARM refreshes the time in place: a young item
+         * may sit before older ones, so it is passed over, not a stop. */
+        if (now <= search->time || now - search->time <= age) {
+            search = next;
+            continue;
+        }
+        uint64_t hv = hash_key(item_ckey(search), item_nkey(search));
+        if (!hash_trylock(&r->hash, hv)) {
+            search = next;
+            continue;
+        }
+        if (item_refcount_incr(search) != 2 ||
+            (search->exptime != 0 && search->exptime <= now) ||
+            ram_item_is_flushed(r, search, now)) {
+            /* busy, or dead (the crawler or the tail reclaims it) */
+            ram_item_release(r, search);
+            hash_unlock(&r->hash, hv);
+            search = next;
+            continue;
+        }
+        uint64_t linked = l->count[LRU_HOT] + l->count[LRU_WARM] + l->count[LRU_COLD];
+        bool keep_ref = false;
+        if (atomic_load_explicit(&r->pending_cls[id], memory_order_relaxed) > linked / 2) {
+            *behind = true; /* the writer is behind (do_item_evict's bound) */
+        } else {
+            /* EVICT_LEFT: flash would not take it; it stays */
+            evict_e ev = do_item_evict(r, l, id, search, hv,
+                                       LRU_PULL_EVICT | LRU_PULL_AGE, &spill, now);
+            if (ev == EVICT_QUEUED)
+                keep_ref = true;
+            if (ev != EVICT_LEFT)
+                moved++; /* pending, or an unmodified promoted copy unlinked */
+        }
+        if (!keep_ref)
+            ram_item_release(r, search);
+        hash_unlock(&r->hash, hv);
+        if (*behind)
+            break;
+        search = next;
+    }
+    pthread_mutex_unlock(&l->lock);
+    if (spill)
+        r->fh.enqueue(r->fh.ctx, spill);
+    if (moved)
+        atomic_fetch_add_explicit(&r->age_spills, moved, memory_order_relaxed);
+    return moved;
+}
+
+unsigned ram_age_spill(ram_t *r, unsigned id, uint32_t age, unsigned max)
+{
+    if (!r->flash_on || !r->fh.enqueue || !r->fh.admit || age == UINT32_MAX || id < 1 ||
+        id > r->slabs.largest)
+        return 0;
+    static const lru_id_e order[] = {LRU_COLD, LRU_WARM, LRU_HOT};
+    unsigned moved = 0;
+    bool behind = false;
+    for (unsigned k = 0; k < 3 && moved < max && !behind; k++)
+        moved += age_spill_list(r, id, order[k], (rel_time_t)age, max - moved, &behind);
+    return moved;
 }
 
 /* No age cap (WARM, and forced pulls). */
@@ -1263,6 +1349,70 @@ double ram_automove_ratio_get(const ram_t *r)
     return d;
 }
 
+/* Empties the claimed `page` of class src: every chunk free (claimed) or
+ * rounds run out. Items go as move_chunk says; with a flash tier (and
+ * hooks.enqueue) evicted ones spill. Caller holds move_lock only. */
+static bool empty_page(ram_t *r, unsigned src, char *page)
+{
+    slabs_t *s = &r->slabs;
+    slabclass_t *c = &s->cls[src];
+    bool spill_ok = r->flash_on && r->fh.enqueue != NULL && r->set.evict_to_free;
+    bool done = false;
+    /* chunks known free (claimed chunks stay free): later rounds only
+     * look at the busy ones; without it every round looks at all */
+    unsigned char *freed = calloc(c->perslab, 1);
+    for (unsigned round = 0; round < MOVE_ROUNDS && !done; round++) {
+        if (round > 0) {
+            struct timespec ts = {0, MOVE_NAP_NS};
+            nanosleep(&ts, NULL);
+        }
+        item_t *spill = NULL;
+        unsigned busy = 0;
+        for (unsigned k = 0; k < c->perslab; k++) {
+            if (freed && freed[k])
+                continue;
+            item_t *it = (item_t *)(page + (size_t)k * c->size);
+            if (move_chunk(r, src, it, spill_ok ? &spill : NULL) != MOVE_CHUNK_FREE)
+                busy++;
+            else if (freed)
+                freed[k] = 1;
+        }
+        if (spill)
+            r->fh.enqueue(r->fh.ctx, spill);
+        done = busy == 0 || slabs_move_ready(s, src);
+    }
+    free(freed);
+    return done;
+}
+
+ram_move_e ram_slabs_release(ram_t *r, unsigned src)
+{
+    slabs_t *s = &r->slabs;
+    if (src < 1 || src > s->largest)
+        return RAM_MOVE_BADCLASS;
+    if (pthread_mutex_trylock(&s->move_lock) != 0)
+        return RAM_MOVE_BUSY;
+    ram_move_e res = RAM_MOVE_OK;
+    char *page = NULL;
+    switch (slabs_release_begin(s, src, &page)) {
+    case SLABS_OK: break;
+    case SLABS_NOSPARE: res = RAM_MOVE_NOSPARE; goto out;
+    default: res = RAM_MOVE_BADCLASS; goto out;
+    }
+    atomic_store_explicit(&s->move_running, 1, memory_order_relaxed);
+    if (empty_page(r, src, page)) {
+        slabs_release_finish(s, src);
+        atomic_fetch_add_explicit(&r->pages_released, 1, memory_order_relaxed);
+    } else {
+        slabs_move_abort(s, src);
+        res = RAM_MOVE_BUSY;
+    }
+    atomic_store_explicit(&s->move_running, 0, memory_order_relaxed);
+out:
+    pthread_mutex_unlock(&s->move_lock);
+    return res;
+}
+
 ram_move_e ram_slabs_reassign(ram_t *r, int src, int dst)
 {
     slabs_t *s = &r->slabs;
@@ -1287,36 +1437,7 @@ ram_move_e ram_slabs_reassign(ram_t *r, int src, int dst)
     default: res = RAM_MOVE_BADCLASS; goto out;
     }
     atomic_store_explicit(&s->move_running, 1, memory_order_relaxed);
-    bool spill_ok = r->flash_on && r->fh.enqueue != NULL && r->set.evict_to_free;
-    bool done = src == 0;
-    if (src != 0) {
-        slabclass_t *c = &s->cls[src];
-        /* chunks known free (claimed chunks stay free): later rounds only
-         * look at the busy ones; without it every round looks at all */
-        unsigned char *freed = calloc(c->perslab, 1);
-        for (unsigned round = 0; round < MOVE_ROUNDS && !done; round++) {
-            if (round > 0) {
-                struct timespec ts = {0, MOVE_NAP_NS};
-                nanosleep(&ts, NULL);
-            }
-            item_t *spill = NULL;
-            unsigned busy = 0;
-            for (unsigned k = 0; k < c->perslab; k++) {
-                if (freed && freed[k])
-                    continue;
-                item_t *it = (item_t *)(page + (size_t)k * c->size);
-                if (move_chunk(r, (unsigned)src, it, spill_ok ? &spill : NULL) !=
-                    MOVE_CHUNK_FREE)
-                    busy++;
-                else if (freed)
-                    freed[k] = 1;
-            }
-            if (spill)
-                r->fh.enqueue(r->fh.ctx, spill);
-            done = busy == 0 || slabs_move_ready(s, (unsigned)src);
-        }
-        free(freed);
-    }
+    bool done = src == 0 || empty_page(r, (unsigned)src, page);
     if (done) {
         slabs_move_finish(s, (unsigned)src, (unsigned)dst);
     } else {

@@ -139,6 +139,10 @@ typedef struct ram_flash_hooks {
      * without it, the items of a moved page are evicted without a flash
      * copy (a plain drop). */
     void (*enqueue)(void *ctx, item_t *list);
+    /* Optional: would flash take `it` (admission only, counts nothing)?
+     * Stripe and LRU lock held. The ext_item_age pass (ram_age_spill)
+     * runs only when this and enqueue are set. */
+    bool (*admit)(void *ctx, const item_t *it);
 } ram_flash_hooks_t;
 
 #define RAM_GHOST_BITS 16
@@ -182,6 +186,10 @@ typedef struct ram {
     _Atomic unsigned automove;     /* slab_automove level */
     _Atomic uint64_t automove_ratio; /* slab_automove_ratio, double bits */
     ram_wstats_t bg;          /* counters of background threads */
+    _Atomic uint64_t pages_released; /* pages freed by a shrink */
+    _Atomic uint64_t limit_seq;      /* ram_mem_limit_set calls */
+    _Atomic uint64_t shrunk_seq;     /* limit_seq a shrink finished for */
+    _Atomic uint64_t age_spills;     /* items ram_age_spill moved to flash */
 } ram_t;
 
 #define RAM_CRAWL_NONE UINT32_MAX
@@ -385,6 +393,69 @@ typedef enum ram_move {
  * Takes the stripe, LRU and slab locks itself: the caller holds none.
  */
 ram_move_e ram_slabs_reassign(ram_t *r, int src, int dst);
+
+/*
+ * Frees one page of class src (1..largest, pages of any size) for a
+ * shrink of the memory limit: its chunks are emptied exactly as
+ * ram_slabs_reassign empties a page (rescued into free chunks of the
+ * class, else evicted through the LRU's eviction, which spills with a
+ * flash tier and hooks.enqueue), then the page is freed and leaves
+ * total_malloced. RAM_MOVE_OK, RAM_MOVE_BUSY (another move runs, or items
+ * stayed busy ~100 ms: nothing freed, evicted items stay evicted),
+ * RAM_MOVE_NOSPARE (fewer than 2 pages: a class keeps its last one),
+ * RAM_MOVE_BADCLASS. Counts pages_released. The caller holds no lock.
+ */
+ram_move_e ram_slabs_release(ram_t *r, unsigned src);
+
+/* ---- the memory limit at run time (memlimit.c) ---- */
+
+typedef enum ram_shrink {
+    RAM_SHRINK_DONE = 0, /* total_malloced is within the limit */
+    RAM_SHRINK_MORE,     /* still over: the time budget ran out, or pages
+                            stayed busy; call again */
+    RAM_SHRINK_FLOOR,    /* still over, but every class is down to one
+                            page (the bound of slabs.h) */
+} ram_shrink_e;
+
+/* The limit in force, bytes (0 = none). */
+size_t ram_mem_limit(ram_t *r);
+/* Sets the limit (bytes, > 0) and frees the global pool's pages over it
+ * at once; the rest of a shrink is ram_mem_shrink's. Growing just lets
+ * classes take more pages. Thread-safe, O(pool pages freed). */
+void ram_mem_limit_set(ram_t *r, size_t limit);
+/* Is total_malloced over the limit? (It may be without any change of
+ * the limit: a class always gets its first page, slabs.h.) */
+bool ram_mem_over(ram_t *r);
+/* Has the limit been set since a shrink last finished (DONE or FLOOR)?
+ * The maintainer shrinks only then: pages over -m from the first-page
+ * rule alone are left alone, as memcached leaves them. */
+bool ram_mem_shrink_wanted(ram_t *r);
+/*
+ * One shrink step: while total_malloced is over the limit and budget_ms
+ * (CLOCK_MONOTONIC) lasts, frees a page (ram_slabs_release) of a class
+ * with 2+ pages: first one whose free chunks fill a page (nothing is
+ * evicted: its items are rescued), else the class whose LRU tail is the
+ * oldest (memcached's automover rule for a source). Items of the page
+ * that do not fit elsewhere in their class are evicted; with a flash
+ * tier they spill (readable from flash). Caller holds no lock.
+ */
+ram_shrink_e ram_mem_shrink(ram_t *r, unsigned budget_ms);
+
+/*
+ * ext_item_age: moves to flash the items of class id that have not been
+ * accessed for more than `age` seconds (their access time, refreshed as
+ * memcached's, at most once a minute by reads), up to `max` of them,
+ * looking at the tail ends of COLD, WARM and HOT (64 items per list). An
+ * item goes through the eviction's flash path: made pending (it stays a
+ * RAM hit until the flash writer has it, then RAM lets it go) or, an
+ * unmodified promoted copy still on flash, unlinked at once. An item flash
+ * would not admit, a busy, expired or flushed one stays (never dropped:
+ * there is no memory pressure). Stops when the writer is behind (the
+ * eviction's bound). Needs a flash tier with hooks.enqueue and
+ * hooks.admit, else does nothing; age UINT32_MAX = off. Returns the
+ * number moved (counted in age_spills). Caller holds no lock.
+ */
+unsigned ram_age_spill(ram_t *r, unsigned id, uint32_t age, unsigned max);
 
 /* slab_automove level: 0 off, 1 (default) or 2 (aggressive); the
  * maintainer acts on it only while set.slab_reassign. */

@@ -303,17 +303,9 @@ static bool movable(const slabs_t *s, unsigned id)
     return id >= 1 && id <= s->reassign_largest && s->cls[id].page_bytes == s->page_size;
 }
 
-slabs_status_e slabs_move_begin(slabs_t *s, unsigned src, char **page)
+/* Claims the first page of class src (see slabs_move_begin). */
+static slabs_status_e do_claim_page(slabs_t *s, unsigned src, char **page)
 {
-    *page = NULL;
-    if (src == 0) {
-        pthread_mutex_lock(&s->pool_lock);
-        size_t n = s->npool;
-        pthread_mutex_unlock(&s->pool_lock);
-        return n < 2 ? SLABS_NOSPARE : SLABS_OK;
-    }
-    if (!movable(s, src))
-        return SLABS_EINVAL;
     slabclass_t *c = &s->cls[src];
     pthread_mutex_lock(&c->lock);
     if (c->npages < 2 || c->mv_page) {
@@ -338,6 +330,20 @@ slabs_status_e slabs_move_begin(slabs_t *s, unsigned src, char **page)
     *page = c->mv_page;
     pthread_mutex_unlock(&c->lock);
     return SLABS_OK;
+}
+
+slabs_status_e slabs_move_begin(slabs_t *s, unsigned src, char **page)
+{
+    *page = NULL;
+    if (src == 0) {
+        pthread_mutex_lock(&s->pool_lock);
+        size_t n = s->npool;
+        pthread_mutex_unlock(&s->pool_lock);
+        return n < 2 ? SLABS_NOSPARE : SLABS_OK;
+    }
+    if (!movable(s, src))
+        return SLABS_EINVAL;
+    return do_claim_page(s, src, page);
 }
 
 bool slabs_move_ready(slabs_t *s, unsigned src)
@@ -446,4 +452,69 @@ int slabs_pick_any(slabs_t *s, unsigned dst)
             return (int)id;
     }
     return -1;
+}
+
+/* ---- the memory limit at run time ---- */
+
+size_t slabs_mem_limit(slabs_t *s)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    size_t v = s->mem_limit;
+    pthread_mutex_unlock(&s->pool_lock);
+    return v;
+}
+
+void slabs_mem_limit_set(slabs_t *s, size_t limit)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    s->mem_limit = limit;
+    pthread_mutex_unlock(&s->pool_lock);
+    slabs_pool_release(s);
+}
+
+size_t slabs_pool_release(slabs_t *s)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&s->pool_lock);
+    while (s->mem_limit && s->mem_malloced > s->mem_limit && s->npool_counted > 0 &&
+           s->npool > 0) {
+        /* pool pages are alike: any of them stands for a counted one */
+        free(s->pool[--s->npool]);
+        s->npool_counted--;
+        s->mem_malloced -= s->page_size;
+        n++;
+    }
+    pthread_mutex_unlock(&s->pool_lock);
+    return n;
+}
+
+slabs_status_e slabs_release_begin(slabs_t *s, unsigned src, char **page)
+{
+    *page = NULL;
+    if (src < 1 || src > s->largest)
+        return SLABS_EINVAL;
+    return do_claim_page(s, src, page);
+}
+
+void slabs_release_finish(slabs_t *s, unsigned src)
+{
+    slabclass_t *c = &s->cls[src];
+    pthread_mutex_lock(&c->lock);
+    char *page = c->mv_page;
+    for (size_t k = 0; page && k < c->npages; k++) {
+        if (c->pages[k] == page) {
+            c->pages[k] = c->pages[--c->npages];
+            break;
+        }
+    }
+    c->mv_page = NULL;
+    c->mv_claimed = 0;
+    size_t bytes = c->page_bytes;
+    pthread_mutex_unlock(&c->lock);
+    if (!page)
+        return;
+    free(page);
+    pthread_mutex_lock(&s->pool_lock);
+    s->mem_malloced -= bytes;
+    pthread_mutex_unlock(&s->pool_lock);
 }

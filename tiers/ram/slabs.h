@@ -154,6 +154,33 @@ void slabs_move_abort(slabs_t *s, unsigned src);
  * least 2 pages, round robin; -1 if none. Caller holds move_lock. */
 int slabs_pick_any(slabs_t *s, unsigned dst);
 
+/* ---- the memory limit at run time (cache_memlimit; ram/memlimit.c) ----
+ *
+ * The limit can change while the cache runs. Growing only lets classes
+ * take more pages. Shrinking is done in steps: pages in the global pool
+ * that are counted in mem_malloced are freed at once (slabs_pool_release),
+ * and whole pages are taken from classes (slabs_release_begin, the chunk
+ * side in items.c ram_slabs_release, then slabs_release_finish frees the
+ * page). As with page moves, a class keeps its last page: the bound
+ * total_malloced <= mem_limit + one page per class holds after a shrink. */
+
+/* The limit in force (bytes, 0 = none). Takes pool_lock. */
+size_t slabs_mem_limit(slabs_t *s);
+/* Sets the limit; pages beyond it are no longer handed out. Counted pool
+ * pages over the new limit are freed (slabs_pool_release). Takes
+ * pool_lock. */
+void slabs_mem_limit_set(slabs_t *s, size_t limit);
+/* Frees counted pool pages while mem_malloced > mem_limit; returns the
+ * number freed. Pages preallocated (-L) and never counted are kept. */
+size_t slabs_pool_release(slabs_t *s);
+/* As slabs_move_begin, for any class 1..largest (pages of any size): the
+ * page will be freed, not moved. Caller holds move_lock. SLABS_NOSPARE
+ * when the class has fewer than 2 pages, SLABS_EINVAL for a bad id. */
+slabs_status_e slabs_release_begin(slabs_t *s, unsigned src, char **page);
+/* Frees the claimed page of src (every chunk claimed: slabs_move_ready)
+ * and takes its bytes off mem_malloced. Caller holds move_lock. */
+void slabs_release_finish(slabs_t *s, unsigned src);
+
 typedef struct slabs_class_info {
     size_t chunk_size;
     unsigned perslab;

@@ -40,6 +40,9 @@ static bool nap(ram_threads_t *t, unsigned long us)
 }
 
 #define AUTOMOVE_INTERVAL_MS 1000
+#define SHRINK_STEP_MS 50          /* a shrink's share of one pass */
+#define AGE_INTERVAL_MS 100        /* ext_item_age pass, while idle */
+#define AGE_MOVES_PER_CLASS 500
 #define AUTOMOVE_MIN_SRC_PAGES 2   /* a source keeps more than this */
 #define AUTOMOVE_FREE_PAGES 2.5    /* free chunks worth this many pages */
 
@@ -147,7 +150,25 @@ static void *maintainer_main(void *arg)
                     did++;
             }
         }
-        if (did == 0) {
+        /* cache_memlimit lowered the limit: free pages, a step a pass */
+        bool urgent = false; /* work left that needs no sleep first */
+        if (ram_mem_shrink_wanted(r) && ram_mem_shrink(r, SHRINK_STEP_MS) == RAM_SHRINK_MORE)
+            urgent = true;
+        /* ext_item_age: idle items to flash (with a flash tier) */
+        if (r->set.flash_item_age != UINT32_MAX && r->flash_on) {
+            int64_t ms = mono_ms();
+            if (t->age_busy || ms - t->age_last_ms >= AGE_INTERVAL_MS) {
+                unsigned moved = 0;
+                t->age_last_ms = ms;
+                for (unsigned id = 1; id <= r->slabs.largest; id++)
+                    moved += ram_age_spill(r, id, r->set.flash_item_age, AGE_MOVES_PER_CLASS);
+                t->age_busy = moved > 0;
+                urgent |= moved > 0;
+            }
+        }
+        if (urgent) {
+            sleep_us = MAINT_SLEEP_MIN_US;
+        } else if (did == 0) {
             sleep_us = sleep_us * 2 > MAINT_SLEEP_MAX_US ? MAINT_SLEEP_MAX_US : sleep_us * 2;
         } else {
             sleep_us = sleep_us / 2 < MAINT_SLEEP_MIN_US ? MAINT_SLEEP_MIN_US : sleep_us / 2;

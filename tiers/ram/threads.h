@@ -15,6 +15,12 @@
  *    than half of the window (and this second) gets a page from the class
  *    with the oldest average age and more than 2 pages, if youngest age <
  *    slab_automove_ratio (0.8, `slabs automove ratio`) x oldest age.
+ * Memory limit (cache_memlimit): after the limit was set, each pass frees
+ * pages for up to 50 ms (ram_mem_shrink) until total_malloced is within
+ * it or every class is down to one page.
+ * ext_item_age (with a flash tier): every 100 ms, or every pass while the
+ * last one moved items, each class's idle items go to flash
+ * (ram_age_spill, up to 500 per class per pass).
  * Crawler: walks the hash table a batch of buckets at a time (pausing
  * crawler_sleep_us between batches, 1 s between passes) and frees expired
  * and flushed items (crawler_reclaimed, crawler_items_checked).
@@ -61,6 +67,8 @@ typedef struct ram_threads {
     bool maint_started, crawl_started;
     pthread_t maint, crawl;
     automove_t am;          /* maintainer only */
+    int64_t age_last_ms;    /* maintainer only: last ext_item_age pass */
+    bool age_busy;          /* maintainer only: it moved items */
 } ram_threads_t;
 
 /* Starts the threads enabled in r->set. false if a thread could not start
