@@ -173,6 +173,21 @@ static bool journal_write(flash_t *f)
     return true;
 }
 
+/* ck_jlock held: a change of the key is in the journal, now or already
+ * (extend() repeats every one noted while it looked its segment's copies
+ * up: one noted then found on the page still happened meanwhile). */
+static void remember_kill(flash_t *f, uint64_t hash)
+{
+    f->ck_recent[f->ck_nkilled % FLASH_CK_RECENT] = hash;
+    f->ck_nkilled++;
+}
+
+static void note_killed(flash_t *f, uint64_t hash)
+{
+    remember_kill(f, hash);
+    FSTAT_ADD(f, flash_checkpoint_kills, 1);
+}
+
 /* Appends the hash to the valid checkpoint's kill journal and writes the
  * page (ck_jlock held). False: no room, or a write failed: the caller
  * invalidates. */
@@ -182,11 +197,13 @@ static bool journal_kill(flash_t *f, uint64_t hash)
         return false;
     /* the same change noted twice (before it, and at its index removal),
      * or the key changed again since the last EXTEND: written already */
-    if (flash_jpage_has(f->ck_jpage, f->ck_jfrom, hash))
+    if (flash_jpage_has(f->ck_jpage, f->ck_jfrom, hash)) {
+        remember_kill(f, hash);
         return true;
+    }
     if (!journal_room(f, 1) || !flash_jpage_add(f->ck_jpage, hash) || !journal_write(f))
         return false;
-    FSTAT_ADD(f, flash_checkpoint_kills, 1);
+    note_killed(f, hash);
     return true;
 }
 
@@ -199,8 +216,10 @@ static bool journal_kills(flash_t *f, const uint64_t *h, uint32_t n)
     for (uint32_t i = 0; i < n; i++) {
         if (h[i] == 0)
             return false;
-        if (flash_jpage_has(f->ck_jpage, f->ck_jfrom, h[i]))
+        if (flash_jpage_has(f->ck_jpage, f->ck_jfrom, h[i])) {
+            remember_kill(f, h[i]);
             continue;
+        }
         if (flash_jpage_count(f->ck_jpage) >= FLASH_JPAGE_MAX) {
             if (unwritten && !journal_write(f))
                 return false;
@@ -209,7 +228,7 @@ static bool journal_kills(flash_t *f, const uint64_t *h, uint32_t n)
         if (!journal_room(f, 1) || !flash_jpage_add(f->ck_jpage, h[i]))
             return false;
         unwritten = true;
-        FSTAT_ADD(f, flash_checkpoint_kills, 1);
+        note_killed(f, h[i]);
     }
     return !unwritten || journal_write(f);
 }
@@ -280,12 +299,13 @@ static bool still_indexed(flash_t *f, uint64_t hash, uint32_t seg, uint16_t off)
 }
 
 /* The valid checkpoint keeps segment seg's items too (writer thread): its
- * keys join the extension filter, then, with ck_jlock held, the EXTEND
- * and a KILL of each copy the index no longer holds (superseded before it
- * was written) go into one journal page, written once: a crash sees both
- * or neither. A copy removed after the check is a change, journaled after
- * the EXTEND by flash_remove's rule (the filter holds its key: seq_cst
- * fences on both sides, as for a build). A segment whose record does not
+ * keys join the extension filter, its copies the index no longer holds
+ * (superseded before they were written) are looked up, then, with
+ * ck_jlock held, the EXTEND, a KILL of each of those and a repeat of each
+ * KILL journaled meanwhile go into one journal page, written once: a
+ * crash sees all or nothing. A copy removed after its lookup is a change
+ * journaled by flash_remove's rule (the filter holds its key: seq_cst
+ * fences on both sides, as for a build): meanwhile (repeated) or after. A segment whose record does not
  * fit one page, or once the filter's room is used, is not kept (a miss
  * after a crash); the next checkpoint is then due at once. */
 static void extend(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint8_t *sum)
@@ -317,33 +337,42 @@ static void extend(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint
     }
     atomic_thread_fence(memory_order_seq_cst);
     pthread_mutex_lock(&f->ck_jlock);
-    bool ok = atomic_load(&f->ck_valid) && journal_open(f);
+    uint64_t start = f->ck_nkilled;
+    pthread_mutex_unlock(&f->ck_jlock);
+    /* the copies no longer indexed, looked up without the journal lock
+     * (a segment of small items holds tens of thousands): a copy removed
+     * after its lookup is journaled by flash_remove's rule, after `start`
+     * (its removal follows the lookup, its filter test the removal), and
+     * so is repeated after the EXTEND below */
+    uint64_t *stale = malloc(((size_t)items + 1) * sizeof *stale);
+    uint32_t ns = 0;
+    for (uint32_t i = 0; stale && i < h->summary_count; i++) {
+        const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
+        if (fl_get_u8(p + 10) == FLASH_SUM_ITEM &&
+            !still_indexed(f, fl_get_u64(p), seg, fl_get_u16(p + 8)))
+            stale[ns++] = fl_get_u64(p);
+    }
+    pthread_mutex_lock(&f->ck_jlock);
+    bool ok = stale && atomic_load(&f->ck_valid) && journal_open(f);
     if (!ok) {
         pthread_mutex_unlock(&f->ck_jlock);
+        free(stale);
         return;
     }
-    uint32_t stale = 0;
-    for (uint32_t i = 0; i < h->summary_count && stale <= FLASH_JPAGE_MAX; i++) {
-        const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
-        stale += fl_get_u8(p + 10) == FLASH_SUM_ITEM &&
-                 !still_indexed(f, fl_get_u64(p), seg, fl_get_u16(p + 8));
-    }
-    bool fits = 3 + stale <= FLASH_JPAGE_MAX;
-    if (fits && journal_room(f, 3 + stale)) {
+    uint64_t since = f->ck_nkilled - start;
+    bool fits = since <= FLASH_CK_RECENT && 3 + ns + since <= FLASH_JPAGE_MAX;
+    if (fits && journal_room(f, 3 + ns + (uint32_t)since)) {
         flash_jpage_add_extend(f->ck_jpage, h->seq, seg, h->gen);
         f->ck_jfrom = flash_jpage_count(f->ck_jpage);
-        for (uint32_t i = 0; i < h->summary_count && stale > 0; i++) {
-            const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
-            uint64_t hash = fl_get_u64(p);
-            if (fl_get_u8(p + 10) == FLASH_SUM_ITEM &&
-                !still_indexed(f, hash, seg, fl_get_u16(p + 8)) &&
-                !flash_jpage_has(f->ck_jpage, f->ck_jfrom, hash)) {
-                /* hash 0 (never, in practice) cannot be journaled: the
-                 * checkpoint must not keep this segment then */
+        /* hash 0 (never, in practice) cannot be journaled: the checkpoint
+         * must not keep this segment then */
+        for (uint32_t i = 0; i < ns && ok; i++)
+            if (!flash_jpage_has(f->ck_jpage, f->ck_jfrom, stale[i]))
+                ok = flash_jpage_add(f->ck_jpage, stale[i]);
+        for (uint64_t k = start; k < start + since && ok; k++) {
+            uint64_t hash = f->ck_recent[k % FLASH_CK_RECENT];
+            if (!flash_jpage_has(f->ck_jpage, f->ck_jfrom, hash))
                 ok = flash_jpage_add(f->ck_jpage, hash);
-                if (!ok)
-                    break;
-            }
         }
         ok = ok && journal_write(f);
         if (ok)
@@ -361,6 +390,7 @@ static void extend(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint
         pthread_mutex_unlock(&f->ck_lock);
     }
     pthread_mutex_unlock(&f->ck_jlock);
+    free(stale);
 }
 
 void flash_ckpt_sealed(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint8_t *sum)

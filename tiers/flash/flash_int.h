@@ -70,6 +70,9 @@
 /* removals of keys a build may keep, journaled at its publish (more: the
  * build is not published) */
 #define FLASH_CK_BKILL 2048u
+/* KILLs remembered for an extend that looks its segment up meanwhile
+ * (more: the segment is not kept) */
+#define FLASH_CK_RECENT 256u
 
 typedef enum fseg_state {
     FSEG_FREE = 0,
@@ -243,6 +246,8 @@ struct flash {
     uint8_t *ck_jpage;         /* [ck_jlock] the page being filled (aligned) */
     uint32_t ck_jno;           /* [ck_jlock] its number */
     uint64_t ck_jseq;          /* [ck_jlock + ck_lock] the map seq its pages carry */
+    uint64_t ck_nkilled;       /* [ck_jlock] KILLs journaled, ever */
+    uint64_t ck_recent[FLASH_CK_RECENT]; /* [ck_jlock] the last of them */
     uint32_t ck_jfrom;         /* [ck_jlock] the current page's words from
                                   here on follow its last EXTEND (dedupe) */
     uint32_t ck_jpages;        /* [ck_lock + ck_jlock] pages the slot has */
