@@ -1793,6 +1793,74 @@ Test(store, removals_during_builds)
     free(gone);
 }
 
+/* A thread removes keys (as changes) while the writer seals, extends and
+ * builds checkpoints: after a crash, none of them is back. */
+static struct {
+    _Atomic bool stop;
+    _Atomic bool gone[NKEYS];
+} RM;
+
+static void *remover(void *arg)
+{
+    (void)arg;
+    uint64_t x = 88172645463325252ull;
+    while (!atomic_load(&RM.stop)) {
+        /* keys whose copy is indexed (written in order): a removal of a
+         * key still queued is the cache's to repeat (ram_spill_done) */
+        unsigned n = (unsigned)atomic_load(&E.written);
+        if (n < 100) {
+            usleep(100);
+            continue;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        unsigned k = (unsigned)(x % n);
+        atomic_store(&RM.gone[k], true); /* before the change: the model */
+        flash_note_mutation(E.f, key_hash(k));
+        flash_remove(E.f, key_hash(k));
+        usleep(20);
+    }
+    return NULL;
+}
+
+Test(store, removals_race_extends)
+{
+    open_ckpt("ckrace");
+    enqueued = 0;
+    memset(&RM, 0, sizeof RM);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, remover, NULL), 0);
+    for (unsigned i = 0; i < NKEYS; i++) {
+        spill_ok(i, 0);
+        if (i % 1000 == 999) { /* the writer idles: builds, extends */
+            wait_written(enqueued);
+            usleep(5000);
+        }
+    }
+    wait_written(enqueued);
+    atomic_store(&RM.stop, true);
+    pthread_join(t, NULL);
+    wait_checkpoint();
+    cr_assert(stats().flash_checkpoint_extends + stats().flash_checkpoints > 1);
+    flash_recovery_t rec;
+    crash_and_reopen(&rec);
+    cr_assert_eq(rec.kind, FLASH_RECOVERY_CHECKPOINT);
+    rd_t *after = read_all(NKEYS, NULL);
+    unsigned found = 0, gone = 0;
+    for (unsigned i = 0; i < NKEYS; i++) {
+        gone += atomic_load(&RM.gone[i]);
+        if (after[i].st != FLASH_OK)
+            continue;
+        cr_assert(!atomic_load(&RM.gone[i]), "key %u: removed, but back after a crash", i);
+        cr_assert(after[i].match, "key %u: wrong value", i);
+        found++;
+    }
+    cr_assert(gone > 100, "%u removed", gone);
+    cr_assert(found > (NKEYS - gone) / 2, "%u of %u back", found, NKEYS - gone);
+    free(after);
+}
+
 /* A key no checkpoint kept changes: no device write (Bloom false positives
  * aside, which journal a key that needs none). */
 Test(store, checkpoint_ignores_other_keys)
