@@ -287,17 +287,6 @@ void flash_ckpt_note_remove(flash_t *f, uint64_t hash)
     flash_note_mutation(f, hash);
 }
 
-/* Is the summary entry's copy (hash at seg:off) still the indexed one? */
-static bool still_indexed(flash_t *f, uint64_t hash, uint32_t seg, uint16_t off)
-{
-    index_entry_t c[INDEX_MAX_MATCHES];
-    unsigned n = index_lookup(f->idx, hash, c);
-    for (unsigned i = 0; i < n; i++)
-        if (c[i].loc.segment == seg && c[i].loc.offset == off)
-            return true;
-    return false;
-}
-
 /* The valid checkpoint keeps segment seg's items too (writer thread): its
  * keys join the extension filter, its copies the index no longer holds
  * (superseded before they were written) are looked up, then, with
@@ -349,7 +338,7 @@ static void extend(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint
     for (uint32_t i = 0; stale && i < h->summary_count; i++) {
         const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
         if (fl_get_u8(p + 10) == FLASH_SUM_ITEM &&
-            !still_indexed(f, fl_get_u64(p), seg, fl_get_u16(p + 8)))
+            !flash_index_holds(f, fl_get_u64(p), seg, fl_get_u16(p + 8)))
             stale[ns++] = fl_get_u64(p);
     }
     pthread_mutex_lock(&f->ck_jlock);

@@ -377,6 +377,10 @@ flash_status_e flash_sync(flash_t *f, char *err, size_t errlen);
 flash_status_e flash_write_state(flash_t *f, const flash_state_t *st, char *err,
                                  size_t errlen);
 
+/* store.c: does the index hold the copy of hash at seg:off (block offset
+ * in 512-B units)? Locks two buckets. */
+bool flash_index_holds(flash_t *f, uint64_t hash, uint32_t seg, uint32_t off);
+
 /* ckpt.c */
 /* Writer thread: takes a checkpoint when the interval has passed and
  * something changed. */

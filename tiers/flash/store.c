@@ -809,8 +809,11 @@ bool flash_loc_indexed(flash_t *f, uint64_t hash, uint64_t loc)
     bool ok = (f->segs[seg].gen & 0xffff) == gen && f->segs[seg].state != FSEG_FREE &&
               f->segs[seg].state != FSEG_BAD;
     pthread_mutex_unlock(&f->seg_lock);
-    if (!ok)
-        return false;
+    return ok && flash_index_holds(f, hash, seg, off);
+}
+
+bool flash_index_holds(flash_t *f, uint64_t hash, uint32_t seg, uint32_t off)
+{
     index_entry_t c[INDEX_MAX_MATCHES];
     unsigned n = index_lookup(f->idx, hash, c);
     for (unsigned i = 0; i < n; i++)

@@ -13,6 +13,19 @@ void lru_class_init(lru_class_t *l)
     pthread_mutex_init(&l->lock, NULL);
 }
 
+uint32_t lru_class_age(lru_class_t *l, rel_time_t now)
+{
+    uint32_t age = 0;
+    pthread_mutex_lock(&l->lock);
+    item_t *t = l->tail[LRU_COLD];
+    if (!t)
+        t = l->tail[LRU_WARM] ? l->tail[LRU_WARM] : l->tail[LRU_HOT];
+    if (t && now > t->time)
+        age = now - t->time;
+    pthread_mutex_unlock(&l->lock);
+    return age;
+}
+
 void lru_class_teardown(lru_class_t *l)
 {
     pthread_mutex_destroy(&l->lock);

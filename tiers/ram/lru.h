@@ -73,6 +73,10 @@ static inline void lru_stat_add(_Atomic uint64_t *p, uint64_t n)
     atomic_fetch_add_explicit(p, n, memory_order_relaxed);
 }
 
+/* Seconds since the last access of the class's oldest item: COLD's tail,
+ * else WARM's, else HOT's; 0 if it has none. Takes l->lock. */
+uint32_t lru_class_age(lru_class_t *l, rel_time_t now);
+
 /* The do_ functions need l->lock. */
 /* Links `it` at the head of list `lru` and records it in iflags. */
 void do_lru_link(lru_class_t *l, item_t *it, lru_id_e lru);

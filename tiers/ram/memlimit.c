@@ -44,22 +44,6 @@ bool ram_mem_over(ram_t *r)
     return limit != 0 && slabs_total_malloced(&r->slabs) > limit;
 }
 
-/* Seconds since the access of the oldest item at a tail of class id (COLD
- * first), 0 if it has none. */
-static uint32_t tail_age(ram_t *r, unsigned id, rel_time_t now)
-{
-    lru_class_t *l = &r->lru[id];
-    uint32_t age = 0;
-    pthread_mutex_lock(&l->lock);
-    item_t *t = l->tail[LRU_COLD];
-    if (!t)
-        t = l->tail[LRU_WARM] ? l->tail[LRU_WARM] : l->tail[LRU_HOT];
-    if (t && now > t->time)
-        age = now - t->time;
-    pthread_mutex_unlock(&l->lock);
-    return age;
-}
-
 /* The class to take a page from, -1 if every class has fewer than 2. */
 static int pick_class(ram_t *r)
 {
@@ -77,7 +61,7 @@ static int pick_class(ram_t *r)
             roomy = (int)id;
             roomy_pages = free_pages;
         }
-        uint32_t age = tail_age(r, id, now);
+        uint32_t age = lru_class_age(&r->lru[id], now);
         if (oldest < 0 || age > oldest_age) {
             oldest = (int)id;
             oldest_age = age;

@@ -53,21 +53,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Age of a class's oldest COLD item (else of its other tails), s. */
-static uint32_t class_age(ram_t *r, unsigned id, rel_time_t now)
-{
-    lru_class_t *l = &r->lru[id];
-    uint32_t age = 0;
-    pthread_mutex_lock(&l->lock);
-    item_t *t = l->tail[LRU_COLD];
-    if (!t)
-        t = l->tail[LRU_WARM] ? l->tail[LRU_WARM] : l->tail[LRU_HOT];
-    if (t && now > t->time)
-        age = now - t->time;
-    pthread_mutex_unlock(&l->lock);
-    return age;
-}
-
 ram_move_e ram_automove_step(ram_t *r, automove_t *a, int *src, int *dst)
 {
     unsigned level = ram_automove_get(r);
@@ -90,7 +75,7 @@ ram_move_e ram_automove_step(ram_t *r, automove_t *a, int *src, int *dst)
         sm->evicted = ev > a->evicted[n];
         sm->dirty = sm->evicted || in.total_pages > a->pages[n];
         sm->excess_free = in.free_chunks > (uint64_t)in.perslab * 2;
-        sm->age = class_age(r, n, now);
+        sm->age = lru_class_age(&r->lru[n], now);
         a->evicted[n] = ev;
         a->pages[n] = in.total_pages;
         if (in.page_bytes != r->slabs.page_size)
