@@ -13,12 +13,63 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logger.h"
+#include "prefix_stats.h"
 #include "server.h"
 #include "stats.h"
 #include "tls.h"
 #include "worker.h"
 
 static server_t *srv_of(conn_t *c) { return c->w->srv; }
+
+/* ---- watch fetchers / stats detail: what a lookup found ---------------- */
+
+/* A get/gets/gat/gats key's result: item_get line and prefix counts. */
+static void note_get(conn_t *c, const char *key, size_t nkey,
+                     const cache_item_t *it)
+{
+    server_t *srv = srv_of(c);
+    prefix_stats_get(srv->detail, key, nkey, it != NULL);
+    if (!logger_wants(srv->logger, LOGGER_FETCHERS))
+        return;
+    unsigned cls = 0;
+    if (it) {
+        bool fetched;
+        int64_t la;
+        size_t total;
+        cache_item_access(c->w->cw, it, &fetched, &la, &cls, &total);
+    }
+    logger_item_get(srv->logger, key, nkey,
+                    it ? LOGGER_GET_FOUND : LOGGER_GET_NOT_FOUND, cls, c->fd,
+                    it ? cache_item_nbytes(it) : 0);
+}
+
+/* memcached logs the lookup that delete/touch/incr/decr/stores make: the
+ * item's class and size come from a RAM peek before the command (0 when it
+ * is only on flash). */
+typedef struct peeked {
+    bool on;
+    bool in_ram;
+    cache_item_meta_t m;
+} peeked_t;
+
+static void peek_before(conn_t *c, const char *key, size_t nkey, peeked_t *p)
+{
+    p->on = logger_wants(srv_of(c)->logger, LOGGER_FETCHERS);
+    p->in_ram = p->on && cache_peek(c->w->cw, key, nkey, &p->m) == CACHE_OK;
+}
+
+static void note_lookup(conn_t *c, const char *key, size_t nkey,
+                        const peeked_t *p, bool found)
+{
+    if (!p->on)
+        return;
+    bool known = found && p->in_ram;
+    logger_item_get(srv_of(c)->logger, key, nkey,
+                    found ? LOGGER_GET_FOUND : LOGGER_GET_NOT_FOUND,
+                    known ? p->m.slab_class : 0, c->fd,
+                    known ? p->m.nbytes : 0);
+}
 
 /* Writes decimal v at p; returns the length. */
 static size_t put_u64(char *p, uint64_t v)
@@ -134,6 +185,7 @@ static void reply_get(conn_t *c, const text_request_t *req)
                                    async);
         conn_disarm(c, st);
         if (st == CACHE_PENDING) {
+            slot->noted = false; /* a hit is logged when it comes back */
             if (parked == 0 && !conn_reserve_slots(c, nkeys - i)) {
                 oom = true; /* no room for the other keys' results */
                 parked = 1;
@@ -142,6 +194,7 @@ static void reply_get(conn_t *c, const text_request_t *req)
             parked++;
             continue;
         }
+        note_get(c, key, nkey, st == CACHE_OK ? it : NULL);
         if (parked == 0) {
             if (st == CACHE_OK)
                 queue_value(q, it, key, nkey, with_cas);
@@ -152,6 +205,7 @@ static void reply_get(conn_t *c, const text_request_t *req)
         slot->status = st;
         slot->item = st == CACHE_OK ? it : NULL;
         slot->done = true;
+        slot->noted = true;
         parked++;
     }
     if (parked == 0 && q->oom) {
@@ -190,6 +244,7 @@ static void start_store(conn_t *c, const text_request_t *req)
 {
     cache_item_t *it = NULL;
     cache_store_op_e op = store_op(req->cmd);
+    prefix_stats_set(srv_of(c)->detail, req->key, req->nkey);
     cache_status_e st = cache_item_alloc(c->w->cw, req->key, req->nkey,
                                          req->flags, req->exptime, req->nbytes,
                                          &it);
@@ -209,6 +264,10 @@ static void start_store(conn_t *c, const text_request_t *req)
         conn_reply(c, "CLIENT_ERROR bad command line format");
         break;
     }
+    if ((st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY) &&
+        logger_wants(srv_of(c)->logger, LOGGER_MUTATIONS))
+        logger_item_store(srv_of(c)->logger, req->key, req->nkey, st, op, 0, 0,
+                          c->fd, 0);
     conn_start_swallow(c, req->nbytes + 2);
     /* memcached: a failed set must not leave the old value visible (and
      * counts no delete for it); the next command waits for it */
@@ -239,6 +298,45 @@ static void reply_store(conn_t *c, cache_status_e st)
     }
 }
 
+/* A text store's log lines, as memcached's do_store_item(): the lookup
+ * (fetchers), then the outcome (mutations). */
+static void note_store(conn_t *c, const peeked_t *pk, cache_status_e st)
+{
+    server_t *srv = srv_of(c);
+    const char *key = cache_item_key(c->item);
+    size_t nkey = cache_item_nkey(c->item);
+    if (pk->on) {
+        bool found;
+        switch (c->op) {
+        case CACHE_STORE_ADD: found = st == CACHE_NOT_STORED || pk->in_ram; break;
+        case CACHE_STORE_REPLACE:
+        case CACHE_STORE_APPEND:
+        case CACHE_STORE_PREPEND: found = st != CACHE_NOT_STORED; break;
+        case CACHE_STORE_CAS:
+        case CACHE_STORE_CAS_STALE: found = st != CACHE_NOT_FOUND; break;
+        default: found = pk->in_ram; break;
+        }
+        note_lookup(c, key, nkey, pk, found);
+    }
+    if (!logger_wants(srv->logger, LOGGER_MUTATIONS))
+        return;
+    bool fetched;
+    int64_t la, exptime = cache_item_exptime(c->item);
+    unsigned cls = 0;
+    size_t total, nbytes = cache_item_nbytes(c->item);
+    cache_item_access(c->w->cw, c->item, &fetched, &la, &cls, &total);
+    cache_item_meta_t m;
+    if (st == CACHE_OK &&
+        (c->op == CACHE_STORE_APPEND || c->op == CACHE_STORE_PREPEND) &&
+        cache_peek(c->w->cw, key, nkey, &m) == CACHE_OK) {
+        nbytes = m.nbytes; /* the joined value, with the old expiry */
+        exptime = m.exptime;
+    }
+    int64_t now = cache_now(srv->cache);
+    logger_item_store(srv->logger, key, nkey, st, c->op,
+                      exptime > now ? exptime - now : 0, cls, c->fd, nbytes);
+}
+
 void process_nread_done(conn_t *c)
 {
     STATS_ADD(&c->w->stats, cmd_set, 1);
@@ -248,14 +346,18 @@ void process_nread_done(conn_t *c)
     if (c->crlf[0] != '\r' || c->crlf[1] != '\n') {
         conn_reply(c, "CLIENT_ERROR bad data chunk");
     } else {
+        peeked_t pk;
+        peek_before(c, cache_item_key(c->item), cache_item_nkey(c->item), &pk);
         const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
         cache_status_e st = cache_store(c->w->cw, c->item, c->op, c->cas_in,
                                         NULL, async);
         conn_disarm(c, st);
-        if (st == CACHE_PENDING)
+        if (st == CACHE_PENDING) {
             conn_park(c, CONN_PARK_STORE); /* the tier holds its own ref */
-        else
+        } else {
+            note_store(c, &pk, st);
             reply_store(c, st);
+        }
     }
     c->noreply = false;
     cache_item_release(c->w->cw, &c->item);
@@ -284,11 +386,15 @@ static void arith_reply(conn_t *c, cache_status_e st, uint64_t v)
 static void reply_arith(conn_t *c, const text_request_t *req)
 {
     uint64_t v = 0;
+    peeked_t pk;
+    peek_before(c, req->key, req->nkey, &pk);
     const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_arith(c->w->cw, req->key, req->nkey,
                                     req->cmd == TEXT_CMD_INCR, req->delta, &v,
                                     NULL, async);
     conn_disarm(c, st);
+    if (st != CACHE_PENDING)
+        note_lookup(c, req->key, req->nkey, &pk, st != CACHE_NOT_FOUND);
     if (st == CACHE_PENDING)
         conn_park(c, CONN_PARK_ARITH);
     else
@@ -297,10 +403,14 @@ static void reply_arith(conn_t *c, const text_request_t *req)
 
 static void reply_touch(conn_t *c, const text_request_t *req)
 {
+    peeked_t pk;
+    peek_before(c, req->key, req->nkey, &pk);
     const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
     cache_status_e st =
         cache_touch(c->w->cw, req->key, req->nkey, req->exptime, async);
     conn_disarm(c, st);
+    if (st != CACHE_PENDING)
+        note_lookup(c, req->key, req->nkey, &pk, st == CACHE_OK);
     if (st == CACHE_PENDING)
         conn_park(c, CONN_PARK_TOUCH);
     else
@@ -309,9 +419,14 @@ static void reply_touch(conn_t *c, const text_request_t *req)
 
 static void reply_delete(conn_t *c, const text_request_t *req)
 {
+    peeked_t pk;
+    prefix_stats_delete(srv_of(c)->detail, req->key, req->nkey);
+    peek_before(c, req->key, req->nkey, &pk);
     const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_delete(c->w->cw, req->key, req->nkey, async);
     conn_disarm(c, st);
+    if (st != CACHE_PENDING)
+        note_lookup(c, req->key, req->nkey, &pk, st == CACHE_OK);
     if (st == CACHE_PENDING)
         conn_park(c, CONN_PARK_DELETE);
     else
@@ -330,6 +445,9 @@ void process_resume(conn_t *c, conn_park_e kind)
         outq_mark(&c->out, &mark);
         for (size_t i = 0; i < c->park_nslots; i++) {
             conn_slot_t *s = conn_slot(c, i);
+            if (s->status == CACHE_OK && s->item && !s->noted)
+                note_get(c, cache_item_key(s->item), cache_item_nkey(s->item),
+                         s->item);
             if (s->status == CACHE_OK && s->item && !c->park_oom) {
                 cache_item_t *it = s->item;
                 s->item = NULL;
@@ -561,12 +679,16 @@ static void reply_stats(conn_t *c, const text_request_t *req)
         return;
     }
     if (n >= 1 && strcmp(tok[0], "detail") == 0) {
-        if (n >= 2 && (strcmp(tok[1], "on") == 0 || strcmp(tok[1], "off") == 0))
+        if (n >= 2 && (strcmp(tok[1], "on") == 0 || strcmp(tok[1], "off") == 0)) {
+            if (srv->detail)
+                prefix_stats_enable(srv->detail, tok[1][1] == 'n');
             conn_reply(c, "OK");
-        else if (n >= 2 && strcmp(tok[1], "dump") == 0)
+        } else if (n >= 2 && strcmp(tok[1], "dump") == 0) {
+            prefix_stats_dump(srv->detail, &c->out);
             conn_reply(c, "END");
-        else
+        } else {
             conn_reply(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+        }
         return;
     }
     if (stats_reply(srv, req->args, req->args_len, &c->out) != STATS_OK)
@@ -769,6 +891,38 @@ static void reply_refresh_certs(conn_t *c, char **tok, size_t n)
     c->noreply = saved;
 }
 
+/* watch [streams...] [noreply]: memcached's replies; on "OK" the
+ * connection becomes a watcher (logger.h). As memcached, a trailing
+ * noreply silences the reply and is itself an unknown stream (so the
+ * connection does not become a watcher). */
+static void reply_watch(conn_t *c, char **tok, size_t n)
+{
+    server_t *srv = srv_of(c);
+    bool saved = c->noreply;
+    unsigned streams;
+    if (n >= 2 && strcmp(tok[n - 1], "noreply") == 0)
+        c->noreply = true;
+    if (srv->settings->no_watch || srv->logger == NULL) {
+        conn_reply(c, "CLIENT_ERROR watch commands not allowed");
+    } else if (!logger_parse_streams(tok + 1, n - 1, &streams)) {
+        conn_reply(c, "ERROR");
+    } else {
+        switch (logger_watch(srv->logger, c, streams)) {
+        case LOGGER_OK:
+            /* "OK" goes first: lines are pulled in behind it */
+            conn_reply(c, "OK");
+            break;
+        case LOGGER_ETOOMANY:
+            conn_reply(c, "WATCHER_TOO_MANY log watcher limit reached");
+            break;
+        default:
+            conn_reply(c, "WATCHER_FAILED failed to add log watcher");
+            break;
+        }
+    }
+    c->noreply = saved;
+}
+
 static void reply_admin(conn_t *c, const text_request_t *req)
 {
     char buf[256];
@@ -786,9 +940,7 @@ static void reply_admin(conn_t *c, const text_request_t *req)
         conn_reply(c, n >= 2 ? "SERVER_ERROR cache_memlimit not supported"
                              : "ERROR");
     } else if (n >= 1 && strcmp(tok[0], "watch") == 0) {
-        conn_reply(c, srv_of(c)->settings->no_watch
-                          ? "CLIENT_ERROR watch commands not allowed"
-                          : "SERVER_ERROR watch not supported");
+        reply_watch(c, tok, n);
     } else if (n >= 1 && strcmp(tok[0], "refresh_certs") == 0) {
         reply_refresh_certs(c, tok, n);
     } else {
