@@ -6,6 +6,7 @@
 #include "prefix_stats.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,32 @@ void prefix_stats_dump(prefix_stats_t *p, struct outq *q)
                         " del %" PRIu64 "\r\n",
                         x->name, x->get, x->hit, x->set, x->del);
     pthread_mutex_unlock(&p->lock);
+}
+
+char *prefix_stats_text(prefix_stats_t *p, size_t *len)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (f == NULL)
+        return NULL;
+    if (p != NULL) {
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < NBUCKETS; i++)
+            for (pfx_t *x = p->buckets[i]; x; x = x->next)
+                fprintf(f,
+                        "PREFIX %s get %" PRIu64 " hit %" PRIu64
+                        " set %" PRIu64 " del %" PRIu64 "\r\n",
+                        x->name, x->get, x->hit, x->set, x->del);
+        pthread_mutex_unlock(&p->lock);
+    }
+    fputs("END\r\n", f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    *len = size;
+    return buf;
 }
 
 void prefix_stats_clear(prefix_stats_t *p)

@@ -64,6 +64,11 @@ void prefix_stats_delete(prefix_stats_t *p, const char *key, size_t nkey);
 /* Queues the PREFIX lines (no END) on q. */
 void prefix_stats_dump(prefix_stats_t *p, struct outq *q);
 
+/* The dump as one malloc'd text, PREFIX lines then "END\r\n" (the binary
+ * protocol's "detailed" stat); the caller frees it. NULL when out of
+ * memory. */
+char *prefix_stats_text(prefix_stats_t *p, size_t *len);
+
 /* `stats reset`: forgets every prefix. */
 void prefix_stats_clear(prefix_stats_t *p);
 

@@ -24,12 +24,10 @@ static server_t *srv_of(conn_t *c) { return c->w->srv; }
 
 /* ---- watch fetchers / stats detail: what a lookup found ---------------- */
 
-/* A get/gets/gat/gats key's result: item_get line and prefix counts. */
-static void note_get(conn_t *c, const char *key, size_t nkey,
+void process_log_get(conn_t *c, const char *key, size_t nkey,
                      const cache_item_t *it)
 {
     server_t *srv = srv_of(c);
-    prefix_stats_get(srv->detail, key, nkey, it != NULL);
     if (!logger_wants(srv->logger, LOGGER_FETCHERS))
         return;
     unsigned cls = 0;
@@ -44,27 +42,27 @@ static void note_get(conn_t *c, const char *key, size_t nkey,
                     it ? cache_item_nbytes(it) : 0);
 }
 
-/* memcached logs the lookup that delete/touch/incr/decr/stores make: the
- * item's class and size come from a RAM peek before the command (0 when it
- * is only on flash). */
-typedef struct peeked {
-    bool on;
-    bool in_ram;
-    cache_item_meta_t m;
-} peeked_t;
+/* A get/gets/gat/gats key's result: item_get line and prefix counts. */
+static void note_get(conn_t *c, const char *key, size_t nkey,
+                     const cache_item_t *it)
+{
+    prefix_stats_get(srv_of(c)->detail, key, nkey, it != NULL);
+    process_log_get(c, key, nkey, it);
+}
 
-static void peek_before(conn_t *c, const char *key, size_t nkey, peeked_t *p)
+void process_peek(conn_t *c, const char *key, size_t nkey, process_peek_t *p)
 {
     p->on = logger_wants(srv_of(c)->logger, LOGGER_FETCHERS);
     p->in_ram = p->on && cache_peek(c->w->cw, key, nkey, &p->m) == CACHE_OK;
 }
 
-static void note_lookup(conn_t *c, const char *key, size_t nkey,
-                        const peeked_t *p, bool found)
+void process_log_lookup(conn_t *c, const char *key, size_t nkey,
+                        const process_peek_t *p, bool found)
 {
-    if (!p->on)
+    if (p == NULL ? !logger_wants(srv_of(c)->logger, LOGGER_FETCHERS)
+                  : !p->on)
         return;
-    bool known = found && p->in_ram;
+    bool known = found && p != NULL && p->in_ram;
     logger_item_get(srv_of(c)->logger, key, nkey,
                     found ? LOGGER_GET_FOUND : LOGGER_GET_NOT_FOUND,
                     known ? p->m.slab_class : 0, c->fd,
@@ -298,26 +296,24 @@ static void reply_store(conn_t *c, cache_status_e st)
     }
 }
 
-/* A text store's log lines, as memcached's do_store_item(): the lookup
- * (fetchers), then the outcome (mutations). */
-static void note_store(conn_t *c, const peeked_t *pk, cache_status_e st)
+void process_log_store(conn_t *c, const process_peek_t *pk,
+                       cache_status_e st)
 {
     server_t *srv = srv_of(c);
     const char *key = cache_item_key(c->item);
     size_t nkey = cache_item_nkey(c->item);
-    if (pk->on) {
-        bool found;
-        switch (c->op) {
-        case CACHE_STORE_ADD: found = st == CACHE_NOT_STORED || pk->in_ram; break;
-        case CACHE_STORE_REPLACE:
-        case CACHE_STORE_APPEND:
-        case CACHE_STORE_PREPEND: found = st != CACHE_NOT_STORED; break;
-        case CACHE_STORE_CAS:
-        case CACHE_STORE_CAS_STALE: found = st != CACHE_NOT_FOUND; break;
-        default: found = pk->in_ram; break;
-        }
-        note_lookup(c, key, nkey, pk, found);
+    bool in_ram = pk != NULL && pk->in_ram;
+    bool found;
+    switch (c->op) {
+    case CACHE_STORE_ADD: found = st == CACHE_NOT_STORED || in_ram; break;
+    case CACHE_STORE_REPLACE:
+    case CACHE_STORE_APPEND:
+    case CACHE_STORE_PREPEND: found = st != CACHE_NOT_STORED; break;
+    case CACHE_STORE_CAS:
+    case CACHE_STORE_CAS_STALE: found = st != CACHE_NOT_FOUND; break;
+    default: found = in_ram; break;
     }
+    process_log_lookup(c, key, nkey, pk, found);
     if (!logger_wants(srv->logger, LOGGER_MUTATIONS))
         return;
     bool fetched;
@@ -346,8 +342,8 @@ void process_nread_done(conn_t *c)
     if (c->crlf[0] != '\r' || c->crlf[1] != '\n') {
         conn_reply(c, "CLIENT_ERROR bad data chunk");
     } else {
-        peeked_t pk;
-        peek_before(c, cache_item_key(c->item), cache_item_nkey(c->item), &pk);
+        process_peek_t pk;
+        process_peek(c, cache_item_key(c->item), cache_item_nkey(c->item), &pk);
         const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
         cache_status_e st = cache_store(c->w->cw, c->item, c->op, c->cas_in,
                                         NULL, async);
@@ -355,7 +351,7 @@ void process_nread_done(conn_t *c)
         if (st == CACHE_PENDING) {
             conn_park(c, CONN_PARK_STORE); /* the tier holds its own ref */
         } else {
-            note_store(c, &pk, st);
+            process_log_store(c, &pk, st);
             reply_store(c, st);
         }
     }
@@ -386,15 +382,15 @@ static void arith_reply(conn_t *c, cache_status_e st, uint64_t v)
 static void reply_arith(conn_t *c, const text_request_t *req)
 {
     uint64_t v = 0;
-    peeked_t pk;
-    peek_before(c, req->key, req->nkey, &pk);
+    process_peek_t pk;
+    process_peek(c, req->key, req->nkey, &pk);
     const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_arith(c->w->cw, req->key, req->nkey,
                                     req->cmd == TEXT_CMD_INCR, req->delta, &v,
                                     NULL, async);
     conn_disarm(c, st);
     if (st != CACHE_PENDING)
-        note_lookup(c, req->key, req->nkey, &pk, st != CACHE_NOT_FOUND);
+        process_log_lookup(c, req->key, req->nkey, &pk, st != CACHE_NOT_FOUND);
     if (st == CACHE_PENDING)
         conn_park(c, CONN_PARK_ARITH);
     else
@@ -403,14 +399,14 @@ static void reply_arith(conn_t *c, const text_request_t *req)
 
 static void reply_touch(conn_t *c, const text_request_t *req)
 {
-    peeked_t pk;
-    peek_before(c, req->key, req->nkey, &pk);
+    process_peek_t pk;
+    process_peek(c, req->key, req->nkey, &pk);
     const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
     cache_status_e st =
         cache_touch(c->w->cw, req->key, req->nkey, req->exptime, async);
     conn_disarm(c, st);
     if (st != CACHE_PENDING)
-        note_lookup(c, req->key, req->nkey, &pk, st == CACHE_OK);
+        process_log_lookup(c, req->key, req->nkey, &pk, st == CACHE_OK);
     if (st == CACHE_PENDING)
         conn_park(c, CONN_PARK_TOUCH);
     else
@@ -419,14 +415,14 @@ static void reply_touch(conn_t *c, const text_request_t *req)
 
 static void reply_delete(conn_t *c, const text_request_t *req)
 {
-    peeked_t pk;
+    process_peek_t pk;
     prefix_stats_delete(srv_of(c)->detail, req->key, req->nkey);
-    peek_before(c, req->key, req->nkey, &pk);
+    process_peek(c, req->key, req->nkey, &pk);
     const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_delete(c->w->cw, req->key, req->nkey, async);
     conn_disarm(c, st);
     if (st != CACHE_PENDING)
-        note_lookup(c, req->key, req->nkey, &pk, st == CACHE_OK);
+        process_log_lookup(c, req->key, req->nkey, &pk, st == CACHE_OK);
     if (st == CACHE_PENDING)
         conn_park(c, CONN_PARK_DELETE);
     else

@@ -120,6 +120,21 @@ class TestWatch(BBTest):
         self.assertRegex(got[4], item_get('w3%3An', 'not_found'))
         self.assertRegex(got[5], item_get('w3%3An', 'not_found'))
 
+    def test_meta_commands(self):
+        w = Watcher(self, self.srv, 'fetchers mutations')
+        c = self.conn()
+        self.cmd(c, 'mg w8:k v\r\n', 'EN\r\n')
+        self.cmd(c, 'ms w8:k 2\r\nhi\r\n', 'HD\r\n')
+        self.cmd(c, 'mg w8:k v\r\n', 'VA 2\r\nhi\r\n')
+        self.cmd(c, 'md w8:k\r\n', 'HD\r\n')
+        got = w.lines(5, match=r'key=w8')
+        self.assertRegex(got[0], item_get('w8%3Ak', 'not_found'))
+        self.assertRegex(got[1], item_get('w8%3Ak', 'not_found'))  # ms
+        self.assertRegex(got[2], item_store('w8%3Ak', 'stored', 'set', 0, 2))
+        self.assertRegex(got[3], item_get('w8%3Ak', 'found', 2))
+        self.assertRegex(got[4], item_get('w8%3Ak', 'found', 2))  # md
+        self.assertEqual(w.c.recv_some(0.2), b'')
+
     def test_keys_are_uri_encoded(self):
         w = Watcher(self, self.srv, 'fetchers')
         c = self.conn()
@@ -209,7 +224,14 @@ class TestWatch(BBTest):
         w = Watcher(self, self.srv, 'fetchers')
         self.cmd(c, 'get w7:a\r\n', 'END\r\n')
         w.lines(1, match=r'key=w7')
-        after = self.stats(c)
+        # memcached's logger thread adds its counts a moment later
+        deadline = time.monotonic() + 3
+        while True:
+            after = self.stats(c)
+            if (int(after['log_watcher_sent']) > int(before['log_watcher_sent'])
+                    or time.monotonic() > deadline):
+                break
+            time.sleep(0.05)
         self.assertGreaterEqual(int(after['log_watchers']), 1)
         self.assertGreater(int(after['log_watcher_sent']),
                            int(before['log_watcher_sent']))
