@@ -194,6 +194,7 @@ static void conn_free(conn_t *c)
     release_slots(c);
     free(c->slots);
     free(c->x.line);
+    free(c->park_keys);
     free(c);
 }
 

@@ -202,6 +202,9 @@ typedef struct conn {
      * replies come from its log ring; close_reason is for connevents */
     struct logger_watcher *watch;
     int close_reason;      /* logger_close_reason_e, NORMAL by default */
+    char *park_keys;       /* CONN_PARK_GET while watched: the keys from
+                              the first parked one (process.c) */
+    size_t park_keys_len;
 } conn_t;
 
 /* Creates a connection for accepted socket `fd` on worker `w` and starts

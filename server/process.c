@@ -172,6 +172,7 @@ static void reply_get(conn_t *c, const text_request_t *req)
     outq_mark_t mark;
     outq_mark(q, &mark);
     size_t parked = 0; /* slots used since the first PENDING (0: none) */
+    const char *first_parked = NULL; /* its key, for the log at resume */
     bool oom = false;
     size_t i = 0;
     cur = req->keys;
@@ -183,7 +184,9 @@ static void reply_get(conn_t *c, const text_request_t *req)
                                    async);
         conn_disarm(c, st);
         if (st == CACHE_PENDING) {
-            slot->noted = false; /* a hit is logged when it comes back */
+            slot->noted = false; /* logged when it comes back */
+            if (parked == 0)
+                first_parked = key;
             if (parked == 0 && !conn_reserve_slots(c, nkeys - i)) {
                 oom = true; /* no room for the other keys' results */
                 parked = 1;
@@ -223,6 +226,18 @@ static void reply_get(conn_t *c, const text_request_t *req)
     c->park_oom = oom;
     c->park_nslots = parked;
     c->park_cas = with_cas;
+    /* watch / stats detail: the keys from the first parked one, so the
+     * results that come back can be logged with their key (the request's
+     * bytes do not outlive this call) */
+    free(c->park_keys);
+    c->park_keys = NULL;
+    if (first_parked && (logger_wants(srv_of(c)->logger, LOGGER_FETCHERS) ||
+                         prefix_stats_on(srv_of(c)->detail))) {
+        c->park_keys_len = (size_t)(end - first_parked);
+        c->park_keys = malloc(c->park_keys_len ? c->park_keys_len : 1);
+        if (c->park_keys)
+            memcpy(c->park_keys, first_parked, c->park_keys_len);
+    }
     conn_park(c, CONN_PARK_GET);
 }
 
@@ -439,11 +454,15 @@ void process_resume(conn_t *c, conn_park_e kind)
     case CONN_PARK_GET: {
         outq_mark_t mark;
         outq_mark(&c->out, &mark);
+        const char *kcur = c->park_keys;
+        const char *kend = c->park_keys ? c->park_keys + c->park_keys_len : NULL;
         for (size_t i = 0; i < c->park_nslots; i++) {
             conn_slot_t *s = conn_slot(c, i);
-            if (s->status == CACHE_OK && s->item && !s->noted)
-                note_get(c, cache_item_key(s->item), cache_item_nkey(s->item),
-                         s->item);
+            const char *key;
+            size_t nkey;
+            if (kcur && text_next_key(&kcur, kend, &key, &nkey) == TEXT_KEY_OK &&
+                !s->noted)
+                note_get(c, key, nkey, s->status == CACHE_OK ? s->item : NULL);
             if (s->status == CACHE_OK && s->item && !c->park_oom) {
                 cache_item_t *it = s->item;
                 s->item = NULL;
@@ -465,6 +484,8 @@ void process_resume(conn_t *c, conn_park_e kind)
             outq_text(&c->out, "END\r\n", 5);
         c->park_nslots = 0;
         c->park_oom = false;
+        free(c->park_keys);
+        c->park_keys = NULL;
         break;
     }
     case CONN_PARK_TOUCH:

@@ -339,11 +339,25 @@ class TestWatchServers(BBTest):
         for line in got:
             self.assertRegex(line, pat)
         self.assertTrue(any(l.endswith(' spilled=yes') for l in got), got[:3])
-        # a spilled item is still served
+        # a spilled item is still served, and a watcher of fetchers sees
+        # the lookups that went to flash, hit and miss, with their keys
         key = re.search(r'key=sp%3A(\d+) .*spilled=yes', '\n'.join(got))
         k = 'sp:' + key.group(1)
-        self.cmd(c, 'get %s\r\n' % k,
+        f = Watcher(self, s, 'fetchers')
+        # once the writer has put it on flash, the get reads the device:
+        # the lines carry the keys, hit and miss
+        deadline = time.monotonic() + 10
+        while int(self.stats(c)['flash_items']) == 0:
+            self.assertLess(time.monotonic(), deadline, 'nothing on flash')
+            time.sleep(0.05)
+        reads = int(self.stats(c)['flash_reads'])
+        self.cmd(c, 'get %s sp:none\r\n' % k,
                  b'VALUE %s 0 20000\r\n%s\r\nEND\r\n' % (k.encode(), v))
+        self.assertGreater(int(self.stats(c)['flash_reads']), reads)
+        got = f.lines(2, match=r'key=sp%3A')
+        self.assertRegex(got[0], item_get(k.replace(':', '%3A'), 'found',
+                                          20000))
+        self.assertRegex(got[1], item_get('sp%3Anone', 'not_found'))
 
 
 class TestStatsDetail(BBTest):
