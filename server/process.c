@@ -923,6 +923,9 @@ static void reply_watch(conn_t *c, char **tok, size_t n)
         conn_reply(c, "CLIENT_ERROR watch commands not allowed");
     } else if (!logger_parse_streams(tok + 1, n - 1, &streams)) {
         conn_reply(c, "ERROR");
+    } else if (c->dgram) {
+        /* a datagram has no stream to log to */
+        conn_reply(c, "WATCHER_FAILED failed to add log watcher");
     } else {
         switch (logger_watch(srv->logger, c, streams)) {
         case LOGGER_OK:
