@@ -11,7 +11,8 @@
  * thread, no per-worker buffer.
  *
  * Cost when nobody watches: one relaxed atomic load (logger_wants) per
- * event. With watchers: the formatting plus one mutex per line.
+ * possible line (a store checks two streams). With watchers: the
+ * formatting plus one mutex per line.
  *
  * Bounds: at most LOGGER_WATCHERS_MAX watchers (memcached's 20, the same
  * "WATCHER_TOO_MANY" reply); each ring holds `watcher_buf` bytes (memcached's
