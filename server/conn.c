@@ -22,12 +22,13 @@
 #include <unistd.h>
 
 #include "auth_sasl.h"
+#include "logger.h"
 #include "protocol.h"
 #include "tls.h"
 #include "proto_text.h"
 #include "worker.h"
 
-enum { PUB_PARSE = 0, PUB_NREAD, PUB_SWALLOW, PUB_WRITE };
+enum { PUB_PARSE = 0, PUB_NREAD, PUB_SWALLOW, PUB_WRITE, PUB_WATCH };
 
 const char *conn_state_name(int pub_state)
 {
@@ -35,6 +36,7 @@ const char *conn_state_name(int pub_state)
     case PUB_NREAD: return "conn_nread";
     case PUB_SWALLOW: return "conn_swallow";
     case PUB_WRITE: return "conn_mwrite";
+    case PUB_WATCH: return "conn_watch";
     default: return "conn_parse_cmd";
     }
 }
@@ -156,6 +158,9 @@ static conn_t *create(worker_t *w, int fd, bool is_unix,
         return NULL;
     }
     worker_conn_link(w, c);
+    c->close_reason = LOGGER_CLOSE_NORMAL;
+    if (logger_wants(w->srv->logger, LOGGER_CONNEVENTS))
+        logger_conn_new(w->srv->logger, fd, c->addr);
     if (atomic_load(&w->srv->verbose) > 1)
         fprintf(stderr, "<%d new auto-negotiating client connection\n", fd);
     return c;
@@ -189,6 +194,7 @@ static void conn_free(conn_t *c)
     release_slots(c);
     free(c->slots);
     free(c->x.line);
+    free(c->park_keys);
     free(c);
 }
 
@@ -201,6 +207,11 @@ void conn_close(conn_t *c)
         event_del(&c->ev);
     event_del(&c->resume);
     worker_conn_unlink(w, c);
+    if (c->watch)
+        logger_unwatch(c);
+    else if (!c->dgram && logger_wants(w->srv->logger, LOGGER_CONNEVENTS))
+        logger_conn_close(w->srv->logger, c->fd, c->addr,
+                          (logger_close_reason_e)c->close_reason);
     cache_item_release(w->cw, &c->item);
     outq_destroy(&c->out);
     release_rbuf(c);
@@ -516,14 +527,28 @@ static drive_result_e drive(conn_t *c, int *budget)
         if (c->close_after_write || c->out.pending > CONN_OUT_CAP)
             return DRIVE_BLOCKED;
         io_status_e io;
+        if (c->watch) {
+            /* a watcher's input means nothing: read it to see the end */
+            conn_consume(c, c->rlen);
+            if (short_read)
+                return DRIVE_IDLE;
+            io = read_rbuf(c, &short_read);
+            if (io == IO_AGAIN)
+                return DRIVE_IDLE;
+            if (io == IO_CLOSED)
+                return DRIVE_CLOSE;
+            continue;
+        }
         switch (c->state) {
         case CONN_PARSE:
             if (c->rlen > 0) {
                 if (*budget <= 0)
                     return DRIVE_YIELD;
                 protocol_parse_e pr = protocol_parse_one(c);
-                if (pr == PROTOCOL_CLOSE)
+                if (pr == PROTOCOL_CLOSE) {
+                    c->close_reason = LOGGER_CLOSE_ERROR;
                     return DRIVE_CLOSE;
+                }
                 if (pr == PROTOCOL_DONE) {
                     (*budget)--;
                     continue;
@@ -571,6 +596,16 @@ static void run(conn_t *c, short what)
 {
     drive_result_e dr = DRIVE_IDLE;
     int budget = c->w->srv->settings->reqs_per_event;
+    /* a watcher: its log ring, while the socket takes it all (EV_WRITE
+     * brings us back when it does not; the ring's kick when it was empty) */
+    while (c->watch) {
+        if (!flush(c)) {
+            conn_close(c);
+            return;
+        }
+        if (c->out.head < c->out.niov || !logger_pull(c))
+            break;
+    }
     if (!flush(c)) {
         conn_close(c);
         return;
@@ -607,8 +642,9 @@ static void run(conn_t *c, short what)
                           (want_read && c->tx.read_wants_write ? EV_WRITE : 0) |
                           (pending && c->tx.write_wants_read ? EV_READ : 0));
     atomic_store(&c->pub_state,
-                 pending ? PUB_WRITE
-                         : (c->state == CONN_NREAD ? PUB_NREAD : PUB_PARSE));
+                 c->watch ? PUB_WATCH
+                 : pending ? PUB_WRITE
+                           : (c->state == CONN_NREAD ? PUB_NREAD : PUB_PARSE));
     set_events(c, flags);
     /* input the transport holds (a TLS record read in part) makes no
      * socket event: go on as after a yield */
@@ -618,6 +654,11 @@ static void run(conn_t *c, short what)
             STATS_ADD(&c->w->stats, conn_yields, 1);
         event_active(&c->ev, EV_READ, 0);
     }
+}
+
+void conn_kick(conn_t *c)
+{
+    run(c, 0);
 }
 
 static void on_event(evutil_socket_t fd, short what, void *arg)

@@ -130,6 +130,7 @@ typedef struct conn_slot {
     cache_item_t *item;   /* get/gat hit, owned here until queued */
     uint64_t value;       /* arith */
     uint64_t cas;         /* store/arith: the new cas (appended) */
+    bool noted;           /* a get's result already logged (process.c) */
 } conn_slot_t;
 
 typedef struct conn {
@@ -197,6 +198,13 @@ typedef struct conn {
     /* appended: the byte stream (transport.h); every socket read and write
      * of a stream connection goes through it, and closing it closes fd */
     transport_t tx;
+    /* appended: `watch` (logger.h). A watcher's input is discarded and its
+     * replies come from its log ring; close_reason is for connevents */
+    struct logger_watcher *watch;
+    int close_reason;      /* logger_close_reason_e, NORMAL by default */
+    char *park_keys;       /* CONN_PARK_GET while watched: the keys from
+                              the first parked one (process.c) */
+    size_t park_keys_len;
 } conn_t;
 
 /* Creates a connection for accepted socket `fd` on worker `w` and starts
@@ -238,6 +246,10 @@ void conn_dgram_discard(conn_t *c);
 
 /* Closes the socket, releases items and buffers, frees c. */
 void conn_close(conn_t *c);
+
+/* Runs a connection as its socket's event would (writes what is queued,
+ * registers the events it needs); may close it. Worker thread only. */
+void conn_kick(conn_t *c);
 
 /* Name of a connection state for `stats conns`. */
 const char *conn_state_name(int pub_state);

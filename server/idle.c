@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "logger.h"
 #include "server.h"
 #include "stats.h"
 #include "worker.h"
@@ -17,7 +18,7 @@ static bool is_idle(const conn_t *c)
 {
     return !c->dgram && !c->zombie && c->park == CONN_PARK_NONE &&
            c->state == CONN_PARSE && c->out.head == c->out.niov &&
-           !c->close_after_write;
+           !c->close_after_write && c->watch == NULL;
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -35,6 +36,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         STATS_ADD(&w->stats, idle_kicks, 1);
         if (atomic_load(&w->srv->verbose) > 1)
             fprintf(stderr, "<%d closing idle connection\n", c->fd);
+        c->close_reason = LOGGER_CLOSE_IDLE;
         conn_close(c);
     }
 }

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "worker.h"
@@ -310,6 +311,14 @@ listener_status_e listener_create(server_t *srv, listener_t **out)
     }
     atomic_store(&srv->total_conns, l->n);
     atomic_store(&srv->conn_structs, l->n);
+    srv->nlisten = 0;
+    for (unsigned i = 0; i < l->n && i < 16; i++) {
+        srv->listen_socks[i].fd = l->socks[i].fd;
+        snprintf(srv->listen_socks[i].name, sizeof(srv->listen_socks[i].name),
+                 "%s", l->socks[i].name);
+        srv->nlisten++;
+    }
+    srv->listen_since = (int64_t)time(NULL);
     *out = l;
     return LISTENER_OK;
 }

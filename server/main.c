@@ -33,6 +33,8 @@
 #include "daemon.h"
 #include "listener.h"
 #include "metrics.h"
+#include "logger.h"
+#include "prefix_stats.h"
 #include "server.h"
 #include "settings.h"
 #include "tls.h"
@@ -292,6 +294,18 @@ int main(int argc, char **argv)
     cache_settings_t cs;
     char cache_err[512] = "";
     to_cache_settings(&settings, &cs);
+    /* `watch` and `stats detail` (logger.h, prefix_stats.h) */
+    if (logger_create(0, settings.flash_path != NULL, &srv.logger) != LOGGER_OK ||
+        prefix_stats_create(settings.delimiter && settings.delimiter[0]
+                                ? settings.delimiter[0] : ':',
+                            &srv.detail) != PREFIX_STATS_OK) {
+        fprintf(stderr, "tiercache: out of memory\n");
+        logger_destroy(&srv.logger);
+        tls_ctx_destroy(&srv.tls);
+        settings_free(&settings);
+        return EX_OSERR_CODE;
+    }
+    logger_cache_hook(srv.logger, &cs);
     cs.err = cache_err;
     cs.err_len = sizeof(cache_err);
     cache_status_e cst = cache_create(&srv.cache, &cs);
@@ -303,6 +317,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "tiercache: cannot create the cache: %s\n",
                     cache_strerror(cst));
         tls_ctx_destroy(&srv.tls);
+        logger_destroy(&srv.logger);
+        prefix_stats_destroy(&srv.detail);
         settings_free(&settings);
         /* a bad flash path, size or geometry is a usage error too */
         return cst == CACHE_NO_MEMORY ? EX_OSERR_CODE : EX_USAGE_CODE;
@@ -436,6 +452,8 @@ out:
         cache_destroy_unstarted(&srv.cache);
     else
         cache_destroy(&srv.cache);
+    logger_destroy(&srv.logger); /* after the cache: its eviction hook */
+    prefix_stats_destroy(&srv.detail);
     authfile_destroy(&srv.authfile);
     auth_sasl_destroy(&srv.sasl);
     tls_ctx_destroy(&srv.tls);

@@ -14,12 +14,61 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logger.h"
+#include "prefix_stats.h"
 #include "server.h"
 #include "stats.h"
 #include "tls.h"
 #include "worker.h"
 
 static server_t *srv_of(conn_t *c) { return c->w->srv; }
+
+/* ---- watch fetchers / stats detail: what a lookup found ---------------- */
+
+void process_log_get(conn_t *c, const char *key, size_t nkey,
+                     const cache_item_t *it)
+{
+    server_t *srv = srv_of(c);
+    if (!logger_wants(srv->logger, LOGGER_FETCHERS))
+        return;
+    unsigned cls = 0;
+    if (it) {
+        bool fetched;
+        int64_t la;
+        size_t total;
+        cache_item_access(c->w->cw, it, &fetched, &la, &cls, &total);
+    }
+    logger_item_get(srv->logger, key, nkey,
+                    it ? LOGGER_GET_FOUND : LOGGER_GET_NOT_FOUND, cls, c->fd,
+                    it ? cache_item_nbytes(it) : 0);
+}
+
+/* A get/gets/gat/gats key's result: item_get line and prefix counts. */
+static void note_get(conn_t *c, const char *key, size_t nkey,
+                     const cache_item_t *it)
+{
+    prefix_stats_get(srv_of(c)->detail, key, nkey, it != NULL);
+    process_log_get(c, key, nkey, it);
+}
+
+void process_peek(conn_t *c, const char *key, size_t nkey, process_peek_t *p)
+{
+    p->on = logger_wants(srv_of(c)->logger, LOGGER_FETCHERS);
+    p->in_ram = p->on && cache_peek(c->w->cw, key, nkey, &p->m) == CACHE_OK;
+}
+
+void process_log_lookup(conn_t *c, const char *key, size_t nkey,
+                        const process_peek_t *p, bool found)
+{
+    if (p == NULL ? !logger_wants(srv_of(c)->logger, LOGGER_FETCHERS)
+                  : !p->on)
+        return;
+    bool known = found && p != NULL && p->in_ram;
+    logger_item_get(srv_of(c)->logger, key, nkey,
+                    found ? LOGGER_GET_FOUND : LOGGER_GET_NOT_FOUND,
+                    known ? p->m.slab_class : 0, c->fd,
+                    known ? p->m.nbytes : 0);
+}
 
 /* Writes decimal v at p; returns the length. */
 static size_t put_u64(char *p, uint64_t v)
@@ -124,6 +173,7 @@ static void reply_get(conn_t *c, const text_request_t *req)
     outq_mark_t mark;
     outq_mark(q, &mark);
     size_t parked = 0; /* slots used since the first PENDING (0: none) */
+    const char *first_parked = NULL; /* its key, for the log at resume */
     bool oom = false;
     size_t i = 0;
     cur = req->keys;
@@ -135,6 +185,9 @@ static void reply_get(conn_t *c, const text_request_t *req)
                                    async);
         conn_disarm(c, st);
         if (st == CACHE_PENDING) {
+            slot->noted = false; /* logged when it comes back */
+            if (parked == 0)
+                first_parked = key;
             if (parked == 0 && !conn_reserve_slots(c, nkeys - i)) {
                 oom = true; /* no room for the other keys' results */
                 parked = 1;
@@ -143,6 +196,7 @@ static void reply_get(conn_t *c, const text_request_t *req)
             parked++;
             continue;
         }
+        note_get(c, key, nkey, st == CACHE_OK ? it : NULL);
         if (parked == 0) {
             if (st == CACHE_OK)
                 queue_value(q, it, key, nkey, with_cas);
@@ -153,6 +207,7 @@ static void reply_get(conn_t *c, const text_request_t *req)
         slot->status = st;
         slot->item = st == CACHE_OK ? it : NULL;
         slot->done = true;
+        slot->noted = true;
         parked++;
     }
     if (parked == 0 && q->oom) {
@@ -172,6 +227,18 @@ static void reply_get(conn_t *c, const text_request_t *req)
     c->park_oom = oom;
     c->park_nslots = parked;
     c->park_cas = with_cas;
+    /* watch / stats detail: the keys from the first parked one, so the
+     * results that come back can be logged with their key (the request's
+     * bytes do not outlive this call) */
+    free(c->park_keys);
+    c->park_keys = NULL;
+    if (first_parked && (logger_wants(srv_of(c)->logger, LOGGER_FETCHERS) ||
+                         prefix_stats_on(srv_of(c)->detail))) {
+        c->park_keys_len = (size_t)(end - first_parked);
+        c->park_keys = malloc(c->park_keys_len ? c->park_keys_len : 1);
+        if (c->park_keys)
+            memcpy(c->park_keys, first_parked, c->park_keys_len);
+    }
     conn_park(c, CONN_PARK_GET);
 }
 
@@ -191,6 +258,7 @@ static void start_store(conn_t *c, const text_request_t *req)
 {
     cache_item_t *it = NULL;
     cache_store_op_e op = store_op(req->cmd);
+    prefix_stats_set(srv_of(c)->detail, req->key, req->nkey);
     cache_status_e st = cache_item_alloc(c->w->cw, req->key, req->nkey,
                                          req->flags, req->exptime, req->nbytes,
                                          &it);
@@ -210,6 +278,10 @@ static void start_store(conn_t *c, const text_request_t *req)
         conn_reply(c, "CLIENT_ERROR bad command line format");
         break;
     }
+    if ((st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY) &&
+        logger_wants(srv_of(c)->logger, LOGGER_MUTATIONS))
+        logger_item_store(srv_of(c)->logger, req->key, req->nkey, st, op, 0, 0,
+                          c->fd, 0);
     conn_start_swallow(c, req->nbytes + 2);
     /* memcached: a failed set must not leave the old value visible (and
      * counts no delete for it); the next command waits for it */
@@ -240,6 +312,43 @@ static void reply_store(conn_t *c, cache_status_e st)
     }
 }
 
+void process_log_store(conn_t *c, const process_peek_t *pk,
+                       cache_status_e st)
+{
+    server_t *srv = srv_of(c);
+    const char *key = cache_item_key(c->item);
+    size_t nkey = cache_item_nkey(c->item);
+    bool in_ram = pk != NULL && pk->in_ram;
+    bool found;
+    switch (c->op) {
+    case CACHE_STORE_ADD: found = st == CACHE_NOT_STORED || in_ram; break;
+    case CACHE_STORE_REPLACE:
+    case CACHE_STORE_APPEND:
+    case CACHE_STORE_PREPEND: found = st != CACHE_NOT_STORED; break;
+    case CACHE_STORE_CAS:
+    case CACHE_STORE_CAS_STALE: found = st != CACHE_NOT_FOUND; break;
+    default: found = in_ram; break;
+    }
+    process_log_lookup(c, key, nkey, pk, found);
+    if (!logger_wants(srv->logger, LOGGER_MUTATIONS))
+        return;
+    bool fetched;
+    int64_t la, exptime = cache_item_exptime(c->item);
+    unsigned cls = 0;
+    size_t total, nbytes = cache_item_nbytes(c->item);
+    cache_item_access(c->w->cw, c->item, &fetched, &la, &cls, &total);
+    cache_item_meta_t m;
+    if (st == CACHE_OK &&
+        (c->op == CACHE_STORE_APPEND || c->op == CACHE_STORE_PREPEND) &&
+        cache_peek(c->w->cw, key, nkey, &m) == CACHE_OK) {
+        nbytes = m.nbytes; /* the joined value, with the old expiry */
+        exptime = m.exptime;
+    }
+    int64_t now = cache_now(srv->cache);
+    logger_item_store(srv->logger, key, nkey, st, c->op,
+                      exptime > now ? exptime - now : 0, cls, c->fd, nbytes);
+}
+
 void process_nread_done(conn_t *c)
 {
     STATS_ADD(&c->w->stats, cmd_set, 1);
@@ -249,14 +358,18 @@ void process_nread_done(conn_t *c)
     if (c->crlf[0] != '\r' || c->crlf[1] != '\n') {
         conn_reply(c, "CLIENT_ERROR bad data chunk");
     } else {
+        process_peek_t pk;
+        process_peek(c, cache_item_key(c->item), cache_item_nkey(c->item), &pk);
         const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
         cache_status_e st = cache_store(c->w->cw, c->item, c->op, c->cas_in,
                                         NULL, async);
         conn_disarm(c, st);
-        if (st == CACHE_PENDING)
+        if (st == CACHE_PENDING) {
             conn_park(c, CONN_PARK_STORE); /* the tier holds its own ref */
-        else
+        } else {
+            process_log_store(c, &pk, st);
             reply_store(c, st);
+        }
     }
     c->noreply = false;
     cache_item_release(c->w->cw, &c->item);
@@ -285,11 +398,15 @@ static void arith_reply(conn_t *c, cache_status_e st, uint64_t v)
 static void reply_arith(conn_t *c, const text_request_t *req)
 {
     uint64_t v = 0;
+    process_peek_t pk;
+    process_peek(c, req->key, req->nkey, &pk);
     const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_arith(c->w->cw, req->key, req->nkey,
                                     req->cmd == TEXT_CMD_INCR, req->delta, &v,
                                     NULL, async);
     conn_disarm(c, st);
+    if (st != CACHE_PENDING)
+        process_log_lookup(c, req->key, req->nkey, &pk, st != CACHE_NOT_FOUND);
     if (st == CACHE_PENDING)
         conn_park(c, CONN_PARK_ARITH);
     else
@@ -298,10 +415,14 @@ static void reply_arith(conn_t *c, const text_request_t *req)
 
 static void reply_touch(conn_t *c, const text_request_t *req)
 {
+    process_peek_t pk;
+    process_peek(c, req->key, req->nkey, &pk);
     const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
     cache_status_e st =
         cache_touch(c->w->cw, req->key, req->nkey, req->exptime, async);
     conn_disarm(c, st);
+    if (st != CACHE_PENDING)
+        process_log_lookup(c, req->key, req->nkey, &pk, st == CACHE_OK);
     if (st == CACHE_PENDING)
         conn_park(c, CONN_PARK_TOUCH);
     else
@@ -310,9 +431,14 @@ static void reply_touch(conn_t *c, const text_request_t *req)
 
 static void reply_delete(conn_t *c, const text_request_t *req)
 {
+    process_peek_t pk;
+    prefix_stats_delete(srv_of(c)->detail, req->key, req->nkey);
+    process_peek(c, req->key, req->nkey, &pk);
     const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_delete(c->w->cw, req->key, req->nkey, async);
     conn_disarm(c, st);
+    if (st != CACHE_PENDING)
+        process_log_lookup(c, req->key, req->nkey, &pk, st == CACHE_OK);
     if (st == CACHE_PENDING)
         conn_park(c, CONN_PARK_DELETE);
     else
@@ -329,8 +455,15 @@ void process_resume(conn_t *c, conn_park_e kind)
     case CONN_PARK_GET: {
         outq_mark_t mark;
         outq_mark(&c->out, &mark);
+        const char *kcur = c->park_keys;
+        const char *kend = c->park_keys ? c->park_keys + c->park_keys_len : NULL;
         for (size_t i = 0; i < c->park_nslots; i++) {
             conn_slot_t *s = conn_slot(c, i);
+            const char *key;
+            size_t nkey;
+            if (kcur && text_next_key(&kcur, kend, &key, &nkey) == TEXT_KEY_OK &&
+                !s->noted)
+                note_get(c, key, nkey, s->status == CACHE_OK ? s->item : NULL);
             if (s->status == CACHE_OK && s->item && !c->park_oom) {
                 cache_item_t *it = s->item;
                 s->item = NULL;
@@ -352,6 +485,8 @@ void process_resume(conn_t *c, conn_park_e kind)
             outq_text(&c->out, "END\r\n", 5);
         c->park_nslots = 0;
         c->park_oom = false;
+        free(c->park_keys);
+        c->park_keys = NULL;
         break;
     }
     case CONN_PARK_TOUCH:
@@ -562,12 +697,16 @@ static void reply_stats(conn_t *c, const text_request_t *req)
         return;
     }
     if (n >= 1 && strcmp(tok[0], "detail") == 0) {
-        if (n >= 2 && (strcmp(tok[1], "on") == 0 || strcmp(tok[1], "off") == 0))
+        if (n >= 2 && (strcmp(tok[1], "on") == 0 || strcmp(tok[1], "off") == 0)) {
+            if (srv->detail)
+                prefix_stats_enable(srv->detail, tok[1][1] == 'n');
             conn_reply(c, "OK");
-        else if (n >= 2 && strcmp(tok[1], "dump") == 0)
+        } else if (n >= 2 && strcmp(tok[1], "dump") == 0) {
+            prefix_stats_dump(srv->detail, &c->out);
             conn_reply(c, "END");
-        else
+        } else {
             conn_reply(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+        }
         return;
     }
     if (stats_reply(srv, req->args, req->args_len, &c->out) != STATS_OK)
@@ -863,6 +1002,41 @@ static void reply_memlimit(conn_t *c, char **tok, size_t n)
     c->noreply = saved;
 }
 
+/* watch [streams...] [noreply]: memcached's replies; on "OK" the
+ * connection becomes a watcher (logger.h). As memcached, a trailing
+ * noreply silences the reply and is itself an unknown stream (so the
+ * connection does not become a watcher). */
+static void reply_watch(conn_t *c, char **tok, size_t n)
+{
+    server_t *srv = srv_of(c);
+    bool saved = c->noreply;
+    unsigned streams;
+    if (n >= 2 && strcmp(tok[n - 1], "noreply") == 0)
+        c->noreply = true;
+    if (srv->settings->no_watch || srv->logger == NULL) {
+        conn_reply(c, "CLIENT_ERROR watch commands not allowed");
+    } else if (!logger_parse_streams(tok + 1, n - 1, &streams)) {
+        conn_reply(c, "ERROR");
+    } else if (c->dgram) {
+        /* a datagram has no stream to log to */
+        conn_reply(c, "WATCHER_FAILED failed to add log watcher");
+    } else {
+        switch (logger_watch(srv->logger, c, streams)) {
+        case LOGGER_OK:
+            /* "OK" goes first: lines are pulled in behind it */
+            conn_reply(c, "OK");
+            break;
+        case LOGGER_ETOOMANY:
+            conn_reply(c, "WATCHER_TOO_MANY log watcher limit reached");
+            break;
+        default:
+            conn_reply(c, "WATCHER_FAILED failed to add log watcher");
+            break;
+        }
+    }
+    c->noreply = saved;
+}
+
 static void reply_admin(conn_t *c, const text_request_t *req)
 {
     char buf[256];
@@ -879,9 +1053,7 @@ static void reply_admin(conn_t *c, const text_request_t *req)
     } else if (n >= 1 && strcmp(tok[0], "cache_memlimit") == 0) {
         reply_memlimit(c, tok, n);
     } else if (n >= 1 && strcmp(tok[0], "watch") == 0) {
-        conn_reply(c, srv_of(c)->settings->no_watch
-                          ? "CLIENT_ERROR watch commands not allowed"
-                          : "SERVER_ERROR watch not supported");
+        reply_watch(c, tok, n);
     } else if (n >= 1 && strcmp(tok[0], "refresh_certs") == 0) {
         reply_refresh_certs(c, tok, n);
     } else {

@@ -40,6 +40,32 @@ void process_nread_done(conn_t *c);
  */
 void process_resume(conn_t *c, conn_park_e kind);
 
+/* ---- `watch` and `stats detail` (process.c), for every protocol ------
+ *
+ * memcached logs the lookup that every command makes (fetchers: item_get)
+ * and the outcome of stores (mutations: item_store); logger.h formats.
+ * process_peek(): before a command, a RAM peek at its key (only while
+ * fetchers are watched) that gives the item's class and size for the
+ * lookup line (0 when the item is only on flash, or pk is NULL).
+ * process_log_get(): a get's result (it NULL: a miss).
+ * process_log_lookup(): a lookup whose outcome the command's status tells.
+ * process_log_store(): a store of c->item under c->op with status st (the
+ * lookup line, then the item_store line).
+ * All cost one relaxed load when nobody watches.
+ */
+typedef struct process_peek {
+    bool on;
+    bool in_ram;
+    cache_item_meta_t m;
+} process_peek_t;
+void process_peek(conn_t *c, const char *key, size_t nkey, process_peek_t *p);
+void process_log_get(conn_t *c, const char *key, size_t nkey,
+                     const cache_item_t *it);
+void process_log_lookup(conn_t *c, const char *key, size_t nkey,
+                        const process_peek_t *p, bool found);
+void process_log_store(conn_t *c, const process_peek_t *pk,
+                       cache_status_e st);
+
 /* ---- meta protocol (process_meta.c) ----------------------------------
  *
  * process_meta(): one mn/mg/ms/md/ma/me line (TEXT_CMD_META's args: the

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "proto_bin.h"
+#include "prefix_stats.h"
 #include "server.h"
 #include "stats.h"
 #include "worker.h"
@@ -448,9 +449,18 @@ static void do_stat(conn_t *c)
         stats_as_packets(c, "settings", 8);
     } else if (has_prefix(k, n, "detail")) {
         if (has_prefix(k + 6, n - 6, " dump")) {
-            stat_packet(c, "detailed", 8, "END\r\n", 5);
-        } else if (!has_prefix(k + 6, n - 6, " on") &&
-                   !has_prefix(k + 6, n - 6, " off")) {
+            size_t len = 0;
+            char *text = prefix_stats_text(srv_of(c)->detail, &len);
+            if (text)
+                stat_packet(c, "detailed", 8, text, len);
+            else
+                stat_packet(c, "detailed", 8, "END\r\n", 5);
+            free(text);
+        } else if (has_prefix(k + 6, n - 6, " on") ||
+                   has_prefix(k + 6, n - 6, " off")) {
+            if (srv_of(c)->detail)
+                prefix_stats_enable(srv_of(c)->detail, k[8] == 'n');
+        } else {
             respond_error(c, BIN_STATUS_KEY_ENOENT);
             return;
         }

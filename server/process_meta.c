@@ -239,6 +239,7 @@ static void mg_vivify(conn_t *c, const meta_request_t *r)
 static void mg_got(conn_t *c, const meta_request_t *r, cache_status_e st,
                    cache_item_t *it)
 {
+    process_log_get(c, r->key, r->nkey, st == CACHE_OK ? it : NULL);
     if (st != CACHE_OK) {
         cache_item_release(c->w->cw, &it);
         if (r->flags & BIT('N')) {
@@ -331,8 +332,10 @@ static void do_ms(conn_t *c, const meta_request_t *r)
 }
 
 static void ms_done(conn_t *c, const meta_request_t *r, cache_status_e st,
-                    uint64_t cas)
+                    uint64_t cas, const process_peek_t *pk)
 {
+    if (c->item)
+        process_log_store(c, pk, st);
     cache_item_release(c->w->cw, &c->item);
     meta_rc_e rc;
     switch (st) {
@@ -367,6 +370,8 @@ void process_meta_nread_done(conn_t *c)
         return;
     }
     uint64_t cas = 0;
+    process_peek_t pk;
+    process_peek(c, r.key, r.nkey, &pk);
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_store(c->w->cw, c->item, c->op, c->cas_in,
                                     &cas, a);
@@ -375,13 +380,16 @@ void process_meta_nread_done(conn_t *c)
         park(c, MSTEP_MS); /* c->item stays held until the reply */
         return;
     }
-    ms_done(c, &r, st, cas);
+    ms_done(c, &r, st, cas, &pk);
 }
 
 /* ---- md ----------------------------------------------------------------- */
 
-static void md_done(conn_t *c, const meta_request_t *r, cache_status_e st)
+static void md_done(conn_t *c, const meta_request_t *r, cache_status_e st,
+                    const process_peek_t *pk)
 {
+    process_log_lookup(c, r->key, r->nkey, pk,
+                       st == CACHE_OK || st == CACHE_EXISTS);
     reply_key(c, r, st == CACHE_OK       ? META_RC_HD
                     : st == CACHE_EXISTS ? META_RC_EX
                                          : META_RC_NF);
@@ -399,6 +407,8 @@ static void do_md(conn_t *c, const meta_request_t *r)
         .set_exptime = (r->flags & BIT('I')) && (r->flags & BIT('T')),
         .exptime = r->ttl,
     };
+    process_peek_t pk;
+    process_peek(c, r->key, r->nkey, &pk);
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
     /* a plain delete keeps the cheaper path (no load from flash) */
     cache_status_e st =
@@ -410,7 +420,7 @@ static void do_md(conn_t *c, const meta_request_t *r)
         park(c, MSTEP_MD);
         return;
     }
-    md_done(c, r, st);
+    md_done(c, r, st, &pk);
 }
 
 /* ---- ma ----------------------------------------------------------------- */
@@ -502,8 +512,9 @@ static void ma_create(conn_t *c, const meta_request_t *r)
 }
 
 static void ma_done(conn_t *c, const meta_request_t *r, cache_status_e st,
-                    uint64_t val, uint64_t cas)
+                    uint64_t val, uint64_t cas, const process_peek_t *pk)
 {
+    process_log_lookup(c, r->key, r->nkey, pk, st != CACHE_NOT_FOUND);
     switch (st) {
     case CACHE_OK:
         ma_reply_value(c, r, val, cas, false);
@@ -540,6 +551,8 @@ static void do_ma(conn_t *c, const meta_request_t *r)
     };
     c->x.cas = 0;
     uint64_t val = 0, cas = 0;
+    process_peek_t pk;
+    process_peek(c, r->key, r->nkey, &pk);
     bool incr = r->mode != META_MODE_DECR;
     uint64_t delta = (r->flags & BIT('D')) ? r->delta : 1;
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
@@ -554,7 +567,7 @@ static void do_ma(conn_t *c, const meta_request_t *r)
         park(c, MSTEP_MA);
         return;
     }
-    ma_done(c, r, st, val, cas);
+    ma_done(c, r, st, val, cas, &pk);
 }
 
 /* ---- me ----------------------------------------------------------------- */
@@ -684,13 +697,13 @@ void process_meta_resume(conn_t *c)
         it = NULL;
         break;
     case MSTEP_MS:
-        ms_done(c, &r, s->status, s->cas);
+        ms_done(c, &r, s->status, s->cas, NULL);
         break;
     case MSTEP_MD:
-        md_done(c, &r, s->status);
+        md_done(c, &r, s->status, NULL);
         break;
     case MSTEP_MA:
-        ma_done(c, &r, s->status, s->value, s->cas);
+        ma_done(c, &r, s->status, s->value, s->cas, NULL);
         break;
     case MSTEP_MA_CREATE:
         ma_created(c, &r, s->status, s->cas);

@@ -24,6 +24,8 @@ struct listener;
 struct authfile;
 struct auth_sasl;
 struct tls_ctx;
+struct logger;
+struct prefix_stats;
 
 typedef struct server {
     settings_t *settings;
@@ -59,6 +61,13 @@ typedef struct server {
     atomic_bool crawler_enabled;
     atomic_int crawler_sleep;
     atomic_int crawler_tocrawl;
+    /* the listening sockets for `stats conns` (set by listener_create
+     * before the workers start; read-only afterwards, kept after close) */
+    struct { int fd; char name[80]; } listen_socks[16];
+    unsigned nlisten;
+    int64_t listen_since;        /* unix time they were opened */
+    struct logger *logger;       /* `watch` (logger.h); NULL: none */
+    struct prefix_stats *detail; /* `stats detail` (prefix_stats.h) */
 } server_t;
 
 /* Asks the main loop to shut down cleanly (thread-safe, idempotent).

@@ -113,7 +113,7 @@ static const opt_t opts[] = {
     {0, NULL, NULL, T_CONST, OFF(threads), "4", NULL, "num_threads_per_udp",
      F_THREADS, 0, 0},
     {'D', NULL, NULL, T_STR, OFF(delimiter), ":",
-     "delimiter between key prefixes and IDs (per-prefix stats: ignored)",
+     "delimiter between key prefixes and IDs (stats detail)",
      "stat_key_prefix", F_DEFAULT, 0, 0},
     {0, NULL, NULL, T_CONST, NOOFF, "no", NULL, "detail_enabled", F_DEFAULT, 0,
      0},

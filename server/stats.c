@@ -14,13 +14,16 @@
 #include <event2/event.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "conn.h"
+#include "logger.h"
 #include "outq.h"
+#include "prefix_stats.h"
 #include "server.h"
 #include "tls.h"
 #include "worker.h"
@@ -135,6 +138,7 @@ void stats_reset(server_t *srv)
     atomic_store(&srv->rejected_conns, 0);
     atomic_store(&srv->listen_disabled_num, 0);
     cache_stats_reset(srv->cache);
+    prefix_stats_clear(srv->detail); /* memcached's stats_prefix_clear() */
 }
 
 static void emit_line(void *ctx, const char *name, const char *value)
@@ -151,12 +155,15 @@ typedef struct settings_ctx {
     double ratio;
     server_t *srv; /* the lru_crawler settings in force */
     size_t maxbytes; /* the limit in force (cache_memlimit changes it) */
+    prefix_stats_t *detail;
 } settings_ctx_t;
 
 static void emit_setting(void *ctx, const char *name, const char *value)
 {
     settings_ctx_t *sc = ctx;
-    if (strcmp(name, "lru_crawler") == 0)
+    if (strcmp(name, "detail_enabled") == 0)
+        emit_line(sc->q, name, prefix_stats_on(sc->detail) ? "yes" : "no");
+    else if (strcmp(name, "lru_crawler") == 0)
         outq_printf(sc->q, "STAT %s %s\r\n", name,
                     atomic_load(&sc->srv->crawler_enabled) ? "yes" : "no");
     else if (strcmp(name, "lru_crawler_sleep") == 0)
@@ -216,6 +223,14 @@ void stats_snapshot(server_t *srv, stats_snapshot_t *out)
             (uint64_t)tls_since_refresh(srv->tls);
     }
     out->memory_outside_limit = cache_memory_outside_limit(srv->cache);
+    if (srv->logger) {
+        logger_stats_t ls = {0, 0, 0, 0};
+        logger_stats(srv->logger, &ls);
+        out->log_worker_written = ls.written;
+        out->log_watcher_sent = ls.sent;
+        out->log_watcher_skipped = ls.skipped;
+        out->log_watchers = ls.watchers;
+    }
     out->extstore_limit_maxbytes =
         (out->cache.flash_segments_free + out->cache.flash_segments_used) *
         (uint64_t)srv->settings->flash_segment_size;
@@ -276,7 +291,8 @@ static const struct {
     S(pid), S(uptime), S(time), S(max_connections), S(curr_connections),
     S(total_connections), S(rejected_connections), S(connection_structures),
     S(accepting_conns), S(listen_disabled_num), S(read_buf_oom), S(threads),
-    S(memory_outside_limit),
+    S(memory_outside_limit), S(log_worker_written), S(log_watcher_sent),
+    S(log_watcher_skipped), S(log_watchers),
 #undef S
 };
 #define NSNAP (sizeof(snap_fields) / sizeof(snap_fields[0]))
@@ -431,24 +447,67 @@ static void reply_general(server_t *srv, outq_t *q)
         reply_flash(&sn, q);
 }
 
+/* One socket's lines of `stats conns`. */
+typedef struct conn_lines {
+    int fd;
+    char text[400];
+} conn_lines_t;
+
+static int by_fd(const void *a, const void *b)
+{
+    int x = ((const conn_lines_t *)a)->fd, y = ((const conn_lines_t *)b)->fd;
+    return (x > y) - (x < y);
+}
+
+/* memcached's `stats conns`: every listening socket (addr, state
+ * conn_listening, secs_since_last_cmd since it opened) and connection
+ * (addr, listen_addr, state, secs_since_last_cmd), in fd order as
+ * memcached walks its fd table. */
 static void reply_conns(server_t *srv, outq_t *q)
 {
     int64_t now = cache_now(srv->cache);
+    size_t cap = srv->nlisten + 64, n = 0;
+    conn_lines_t *v = malloc(cap * sizeof(*v));
+    if (v == NULL)
+        return; /* nothing but END: out of memory */
+    for (unsigned i = 0; i < srv->nlisten; i++) {
+        int fd = srv->listen_socks[i].fd;
+        v[n].fd = fd;
+        snprintf(v[n].text, sizeof(v[n].text),
+                 "STAT %d:addr %s\r\nSTAT %d:state conn_listening\r\n"
+                 "STAT %d:secs_since_last_cmd %lld\r\n",
+                 fd, srv->listen_socks[i].name, fd, fd,
+                 (long long)(now > srv->listen_since ? now - srv->listen_since
+                                                     : 0));
+        n++;
+    }
     for (unsigned i = 0; i < srv->nworkers; i++) {
         worker_t *w = srv->workers[i];
         pthread_mutex_lock(&w->lock);
         for (conn_t *c = w->conns; c; c = c->next) {
-            outq_printf(q, "STAT %d:addr %s\r\n", c->fd, c->addr);
-            outq_printf(q, "STAT %d:listen_addr %s\r\n", c->fd,
-                        c->listen_addr);
-            outq_printf(q, "STAT %d:state %s\r\n", c->fd,
-                        conn_state_name(atomic_load(&c->pub_state)));
+            if (n == cap) {
+                conn_lines_t *nv = realloc(v, 2 * cap * sizeof(*v));
+                if (nv == NULL)
+                    break;
+                v = nv;
+                cap *= 2;
+            }
             int64_t last = atomic_load(&c->last_cmd);
-            outq_printf(q, "STAT %d:secs_since_last_cmd %lld\r\n", c->fd,
-                        (long long)(now > last ? now - last : 0));
+            v[n].fd = c->fd;
+            snprintf(v[n].text, sizeof(v[n].text),
+                     "STAT %d:addr %s\r\nSTAT %d:listen_addr %s\r\n"
+                     "STAT %d:state %s\r\nSTAT %d:secs_since_last_cmd %lld\r\n",
+                     c->fd, c->addr, c->fd, c->listen_addr, c->fd,
+                     conn_state_name(atomic_load(&c->pub_state)), c->fd,
+                     (long long)(now > last ? now - last : 0));
+            n++;
         }
         pthread_mutex_unlock(&w->lock);
     }
+    qsort(v, n, sizeof(*v), by_fd);
+    for (size_t i = 0; i < n; i++)
+        outq_text(q, v[i].text, strlen(v[i].text));
+    free(v);
 }
 
 static bool arg_is(const char *a, size_t n, const char *word)
@@ -467,7 +526,7 @@ stats_status_e stats_reply(server_t *srv, const char *args, size_t args_len,
     } else if (arg_is(args, args_len, "settings")) {
         settings_ctx_t sc = {q, cache_slabs_automove(srv->cache),
                              cache_slabs_automove_ratio(srv->cache), srv,
-                             cache_mem_limit(srv->cache)};
+                             cache_mem_limit(srv->cache), srv->detail};
         settings_stats(srv->settings, srv->tcp_port, emit_setting, &sc);
     } else if (arg_is(args, args_len, "items")) {
         cache_stats_group(srv->cache, CACHE_STATS_ITEMS, emit_line, q);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "logger.h"
 #include "idle.h"
 #include "udp.h"
 
@@ -90,8 +91,10 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
     }
     if (quit) {
         close_udps(w);
-        while (w->conns)
+        while (w->conns) {
+            w->conns->close_reason = LOGGER_CLOSE_SHUTDOWN;
             conn_close(w->conns);
+        }
         event_base_loopbreak(w->base);
     }
 }

@@ -67,6 +67,8 @@ typedef enum cache_flash_promote {
     CACHE_PROMOTE_NEVER,
 } cache_flash_promote_e;
 
+struct cache_evict_event; /* below: eviction events */
+
 typedef struct cache_settings {
     size_t mem_limit;         /* -m: bytes of item memory (slab pages) */
     size_t item_size_max;     /* -I: largest item (header+key+value) */
@@ -89,6 +91,13 @@ typedef struct cache_settings {
     unsigned crawler_sleep_us;/* crawler pause between batches */
     cache_clock_fn clock;     /* NULL: real time */
     void *clock_ctx;
+    /* Eviction events (cache_evict_fn below): called for each item evicted
+     * from RAM while *on_evict_gate is non-zero. NULL: none. */
+    struct cache_evict_event_hook {
+        void (*fn)(void *ctx, const struct cache_evict_event *e);
+        void *ctx;
+        const _Atomic unsigned *gate; /* read relaxed; NULL: never */
+    } on_evict;
 
     /* The flash tier: off while flash_path is NULL (RAM only). */
     const char *flash_path;       /* --flash-path: file or block device */
@@ -541,6 +550,35 @@ void cache_walk_items(cache_t *c, cache_item_visit_fn visit, void *ctx);
 cache_status_e cache_metadump(cache_worker_t *w, cache_item_visit_fn ram_visit, void *ram_ctx,
                               cache_item_visit_fn flash_visit, void *flash_ctx,
                               const cache_async_t *async);
+
+/* ---- eviction events (the server's `watch evictions`) ------------------
+ *
+ * When settings.on_evict.fn is set and *settings.on_evict.gate is non-zero
+ * (one relaxed load per eviction; nothing else when it is zero), every item
+ * evicted from RAM is reported once, from the evicting thread (a worker
+ * allocating, the LRU maintainer, the page mover) with the key's stripe
+ * lock and its class's LRU lock held: the hook must be quick, must not call
+ * into the cache, and may use e->key only during the call.
+ */
+typedef enum cache_evict_kind {
+    CACHE_EVICT_DROPPED = 0, /* gone from the cache */
+    CACHE_EVICT_TO_FLASH,    /* a spill: queued for the flash writer, or its
+                                copy on flash is current (a later write
+                                failure counts in flash_drops_io) */
+} cache_evict_kind_e;
+
+typedef struct cache_evict_event {
+    const char *key;
+    size_t nkey;
+    cache_evict_kind_e kind;
+    unsigned slab_class;
+    uint32_t flags;       /* the client flags */
+    bool fetched;         /* read since it was stored */
+    int64_t exptime;      /* absolute unix, 0 = never */
+    int64_t last_access;  /* absolute unix */
+    int64_t now;          /* the cache clock at the eviction */
+    size_t nbytes;        /* value bytes */
+} cache_evict_event_t;
 
 /* ---- notes from the RAM tier implementation (appended) -----------------
  *

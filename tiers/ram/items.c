@@ -288,6 +288,25 @@ static item_t *do_item_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t n
 }
 
 
+/* cache.h's eviction event for `it` (stripe and LRU lock held). */
+static void report_evict(ram_t *r, const item_t *it, unsigned id, bool spilled,
+                         rel_time_t now)
+{
+    cache_evict_event_t e = {
+        .key = item_ckey(it),
+        .nkey = item_nkey(it),
+        .kind = spilled ? CACHE_EVICT_TO_FLASH : CACHE_EVICT_DROPPED,
+        .slab_class = id,
+        .flags = item_flags_get(it),
+        .fetched = (item_iflags(it) & ITEM_FETCHED) != 0,
+        .exptime = it->exptime,
+        .last_access = it->time,
+        .now = now,
+        .nbytes = it->nbytes,
+    };
+    r->set.on_evict.fn(r->set.on_evict.ctx, &e);
+}
+
 typedef enum evict {
     EVICT_DONE = 0, /* unlinked (dropped, or already on flash) */
     EVICT_QUEUED,   /* pending: the caller's reference is the writer's */
@@ -332,6 +351,9 @@ static evict_e do_item_evict(ram_t *r, lru_class_t *l, unsigned id, item_t *sear
     } else if (r->flash_on && (flags & LRU_PULL_NOSPILL)) {
         lru_stat_add(&r->spill_drops_stall, 1);
     }
+    if (r->set.on_evict.fn && r->set.on_evict.gate &&
+        atomic_load_explicit(r->set.on_evict.gate, memory_order_relaxed))
+        report_evict(r, search, id, sp != RAM_SPILL_DROP, now);
     if (sp == RAM_SPILL_QUEUE) {
         /* pending: linked, off the LRU; the caller's reference becomes the
          * flash writer's (ram.h) */
