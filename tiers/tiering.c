@@ -242,7 +242,7 @@ static void ram_state(void *ctx, flash_persist_state_t *out)
 
 void tier_note_mutation(tier_t *t, const char *key, size_t nkey)
 {
-    if (flash_checkpoint_valid(t->f)) /* else nothing to keep: no hash */
+    if (flash_checkpoint_active(t->f)) /* else nothing to keep: no hash */
         flash_note_mutation(t->f, hash_key(key, nkey));
 }
 

@@ -233,13 +233,37 @@ static bool journal_kills(flash_t *f, const uint64_t *h, uint32_t n)
     return !unwritten || journal_write(f);
 }
 
-bool flash_checkpoint_valid(const flash_t *f)
+bool flash_checkpoint_active(const flash_t *f)
 {
-    return atomic_load_explicit(&f->ck_valid, memory_order_acquire);
+    return atomic_load_explicit(&f->ck_valid, memory_order_acquire) ||
+           atomic_load_explicit(&f->ck_build, memory_order_acquire) != NULL;
+}
+
+/* A build runs that may keep the hash's copy: the hash is listed, and
+ * journaled first thing at its publish; once the build ended, the
+ * published checkpoint's rule applies (the caller's). More than the list
+ * holds spoils the build. */
+static void note_build(flash_t *f, uint64_t hash)
+{
+    bloom_t *b = atomic_load(&f->ck_build);
+    if (!b || !bloom_maybe(b, hash))
+        return;
+    pthread_mutex_lock(&f->ck_bklock);
+    if (atomic_load(&f->ck_build) == b) {
+        if (f->ck_nbkill < FLASH_CK_BKILL)
+            f->ck_bkill[f->ck_nbkill++] = hash;
+        else
+            atomic_store(&f->ck_dirty, true);
+    }
+    pthread_mutex_unlock(&f->ck_bklock);
 }
 
 void flash_note_mutation(flash_t *f, uint64_t hash)
 {
+    /* a build may hold the key although the index no longer does (a
+     * promotion forgot its entry after the builder read it): this change
+     * may have no flash_remove to tell the build */
+    note_build(f, hash);
     if (!atomic_load_explicit(&f->ck_valid, memory_order_acquire))
         return;
     bloom_t *b = atomic_load_explicit(&f->ck_filter, memory_order_acquire);
@@ -268,22 +292,11 @@ void flash_note_flush(flash_t *f)
 
 void flash_ckpt_note_remove(flash_t *f, uint64_t hash)
 {
+    /* after the index entries went (flash_remove): the build may keep the
+     * old copy (note_build), and a checkpoint published between the
+     * change's flash_note_mutation and this removal may hold it: the same
+     * rule as a change */
     atomic_thread_fence(memory_order_seq_cst);
-    bloom_t *b = atomic_load(&f->ck_build);
-    if (b && bloom_maybe(b, hash)) {
-        /* the build may keep the old copy: journaled first thing at its
-         * publish (or, once it ended, by the rule below) */
-        pthread_mutex_lock(&f->ck_bklock);
-        if (atomic_load(&f->ck_build) == b) {
-            if (f->ck_nbkill < FLASH_CK_BKILL)
-                f->ck_bkill[f->ck_nbkill++] = hash;
-            else
-                atomic_store(&f->ck_dirty, true);
-        }
-        pthread_mutex_unlock(&f->ck_bklock);
-    }
-    /* a checkpoint published between the change's flash_note_mutation and
-     * this removal may hold the key: the same rule as a change */
     flash_note_mutation(f, hash);
 }
 

@@ -300,16 +300,19 @@ bool flash_complete_wait(flash_t *f, unsigned timeout_ms);
 
 /*
  * A client is about to change the key of `hash` (store, delete, arith,
- * touch): if the crash checkpoint may keep it, the checkpoint is made
- * unusable first (one state write + fdatasync, at most once per
- * checkpoint; other callers wait for it). Call before the change, holding
- * no lock. Otherwise O(1) and lock-free.
+ * touch): if the valid crash checkpoint may keep it (its filters say
+ * maybe), the hash goes into its kill journal first (one 4 KiB page
+ * write, complete on return; a full journal or a failed write makes the
+ * checkpoint unusable instead: state write + fdatasync); if the one being
+ * built may keep it, the hash is listed, journaled at its publish. Call
+ * before the change, holding no lock. Otherwise O(1) and lock-free.
  */
 void flash_note_mutation(flash_t *f, uint64_t hash);
 
-/* Is a crash checkpoint valid now (so that flash_note_mutation may have
- * work)? A caller can skip hashing the key when not. Lock-free, O(1). */
-bool flash_checkpoint_valid(const flash_t *f);
+/* Is a crash checkpoint valid or being built now (so that
+ * flash_note_mutation may have work)? A caller can skip hashing the key
+ * when not. Lock-free, O(1). */
+bool flash_checkpoint_active(const flash_t *f);
 
 /* A flush_all: as flash_note_mutation for every key. */
 void flash_note_flush(flash_t *f);

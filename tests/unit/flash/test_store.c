@@ -1750,9 +1750,12 @@ Test(store, crash_keeps_later_segments)
  * goes): the builds are still published (the removed keys journaled
  * first thing), none is spoiled, and no removed key comes back after a
  * crash. */
-Test(store, removals_during_builds)
+/* forget: the key's entry is dropped first without a change (a promotion
+ * to RAM: flash_forget), then the change comes with no flash_remove (the
+ * RAM copy has no flash location): only flash_note_mutation tells. */
+static void changes_during_builds(const char *name, bool forget)
 {
-    open_ckpt("ckrm");
+    open_ckpt(name);
     enqueued = 0;
     bool *gone = calloc(NKEYS, sizeof *gone);
     spill_all(NKEYS / 2, 0);
@@ -1766,8 +1769,14 @@ Test(store, removals_during_builds)
     unsigned removed = 0;
     for (unsigned k = 0; k < NKEYS / 2 && (removed < 200 || stats().flash_checkpoints == c1);
          k += 3) {
-        flash_note_mutation(E.f, key_hash(k));
-        flash_remove(E.f, key_hash(k));
+        if (forget) {
+            flash_forget(E.f, key_hash(k));
+            usleep(50);
+            flash_note_mutation(E.f, key_hash(k));
+        } else {
+            flash_note_mutation(E.f, key_hash(k));
+            flash_remove(E.f, key_hash(k));
+        }
         gone[k] = true;
         removed++;
         usleep(100);
@@ -1791,6 +1800,16 @@ Test(store, removals_during_builds)
     cr_assert(found > NKEYS / 2, "%u keys back", found);
     free(after);
     free(gone);
+}
+
+Test(store, removals_during_builds)
+{
+    changes_during_builds("ckrm", false);
+}
+
+Test(store, promoted_changes_during_builds)
+{
+    changes_during_builds("ckpr", true);
 }
 
 /* A thread removes keys (as changes) while the writer seals, extends and
