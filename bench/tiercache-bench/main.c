@@ -137,7 +137,7 @@ static int check_options(struct bench *b)
     if (!b->proto)
         return usage_error("unknown --protocol (\"text\", \"meta\" or \"binary\")");
     if (o->del_ratio > 0 && (!b->proto->put_del || o->verify || o->load))
-        return usage_error("--del-ratio needs --protocol text, and no --verify or --load");
+        return usage_error("--del-ratio needs --protocol text or meta, and no --verify or --load");
     if (o->conns < 1 || o->conns > MAX_CONNS)
         return usage_error("--conns must be 1..100000");
     if (o->threads < 1)

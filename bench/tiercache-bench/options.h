@@ -29,7 +29,7 @@
     X(value_size, "value-size", STR, "1024", "value bytes: N (fixed) or A-B (uniform)") \
     X(value_dist, "value-dist", STR, "", "fixed | uniform | json (200 B - 4 KiB JSON documents); default from --value-size") \
     X(get_ratio, "get-ratio", DBL, "0.9", "share of requests that read (the rest are sets)") \
-    X(del_ratio, "del-ratio", DBL, "0", "share of the non-read requests sent as deletes instead of sets (text protocol only; not with --verify or --load)") \
+    X(del_ratio, "del-ratio", DBL, "0", "share of the non-read requests sent as deletes instead of sets (text and meta protocols; not with --verify or --load)") \
     X(mget, "mget", UINT, "0", "keys per multi-get (0 or 1: single-key gets only)") \
     X(mget_ratio, "mget-ratio", DBL, "1", "with --mget N: share of reads sent as N-key multi-gets") \
     X(zipf, "zipf", DBL, "0", "Zipf skew theta in (0, 1) for key popularity (0: uniform)") \
