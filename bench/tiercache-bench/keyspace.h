@@ -61,8 +61,9 @@ const char *keyspace_strerror(enum keyspace_status st);
 
 /* Named mode: nkeys keys, key i at names + off[i], len[i] bytes (1..250,
  * distinct, printable without spaces); index is an open-addressing table
- * of index_mask + 1 slots built by keyspace_index_build(). The arrays
- * must outlive ks. */
+ * of index_mask + 1 slots (a power of two) holding key + 1 at the first
+ * free slot from keyspace_hash(name) & index_mask, 0 for empty (trace.c
+ * builds it). The arrays must outlive ks. */
 void keyspace_init_names(struct keyspace *ks, uint64_t nkeys,
                          const char *names, const uint64_t *off,
                          const uint8_t *len, const uint32_t *index,

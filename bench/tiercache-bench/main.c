@@ -455,6 +455,8 @@ int main(int argc, char **argv)
     struct worker **ws = calloc(nt, sizeof(*ws));
     static struct results res;
     b->vg = valgen_create(b->vdist, b->vmin, b->vmax, b->opt.seed);
+    if (b->vg && valgen_max_len(b->vg) > b->scratch_len)
+        b->scratch_len = valgen_max_len(b->vg);
     if (b->opt.verify && !b->trace) {
         b->acked = calloc(b->ks.nkeys, sizeof(uint32_t));
         b->sent = calloc(b->ks.nkeys, sizeof(uint32_t));
