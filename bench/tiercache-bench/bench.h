@@ -55,6 +55,7 @@ struct bench {
     bool track_misses;          /* --cache-aside or --trace: fill each miss */
     const struct trace *trace;  /* --trace: the requests, else NULL */
     bool trace_recorded;        /* --trace-speed recorded */
+    bool trace_json;            /* --trace-values json */
 };
 
 #define COUNTERS(X) \

@@ -365,7 +365,7 @@ static bool encode_set(struct conn *c, struct req *q)
     if (counter)
         memset(dst, '0', vlen);
     else if (b->trace)
-        value_sized_make(k, vlen, dst, &flags);
+        value_sized_make(k, vlen, b->trace_json, dst, &flags);
     else if (pool)
         memcpy(dst, pool, vlen);
     else
@@ -599,8 +599,8 @@ static void verify_trace_value(struct conn *c, uint64_t key,
     }
     ctr_add(w->ctr.verify_checked, 1);
     enum vcheck st = r->data_len > b->scratch_len ? VCHK_LENGTH
-                   : value_sized_check(key, r->data, r->data_len, r->flags,
-                                       w->scratch);
+                   : value_sized_check(key, r->data, r->data_len, b->trace_json,
+                                       r->flags, w->scratch);
     if (st != VCHK_OK) {
         ctr_add(w->ctr.verify_wrong, 1);
         worker_log(w, "verify: key %.*s: %s (%zu bytes, flags %u)\n",

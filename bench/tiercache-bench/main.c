@@ -107,6 +107,10 @@ static int check_workload(struct bench *b)
         b->trace_recorded = true;
     else if (strcmp(o->trace_speed, "max") != 0)
         return usage_error("--trace-speed must be recorded or max");
+    if (strcmp(o->trace_values, "json") == 0)
+        b->trace_json = true;
+    else if (strcmp(o->trace_values, "random") != 0)
+        return usage_error("--trace-values must be json or random");
     if (!(o->trace_timeout > 0) || o->trace_timeout > 1e6)
         return usage_error("--trace-timeout must be > 0 seconds");
     b->track_misses = true;

@@ -46,6 +46,7 @@
     X(ttl, "ttl", UINT, "0", "exptime in seconds of every set the bench sends (0: never; at most 2592000)") \
     X(trace, "trace", STR, "", "replay this trace (Twitter cache-trace CSV: timestamp,key,key size,value size,client id,op,TTL), cache-aside for gets; text or meta protocol") \
     X(trace_speed, "trace-speed", STR, "max", "--trace pace: \"recorded\" (at the timestamps' pace) or \"max\" (as fast as possible)") \
+    X(trace_values, "trace-values", STR, "json", "--trace value contents: \"json\" (JSON documents from 200 B, compressible like real ones; smaller values printable random) or \"random\" (printable random bytes)") \
     X(trace_timeout, "trace-timeout", DBL, "600", "give up on a --trace replay after this many seconds") \
     X(trace_gen, "trace-gen", STR, "", "write a synthetic trace to this file and exit (uses --keys, --key-size, --zipf, --value-size/--value-dist, --get-ratio, --del-ratio, --seed and the --gen-* flags)") \
     X(gen_count, "gen-count", UINT, "100000", "--trace-gen: lines to write") \

@@ -80,10 +80,12 @@ static double ratio(uint64_t a, uint64_t b)
 static void describe_trace(FILE *f, const struct bench *b)
 {
     const struct trace *t = b->trace;
-    fprintf(f, "  trace %s: %llu requests, %llu keys, %llu s recorded, replayed at %s pace\n   ",
+    fprintf(f, "  trace %s: %llu requests, %llu keys, %llu s recorded, replayed at %s pace, "
+               "%s values\n   ",
             b->opt.trace, (unsigned long long)t->nops, (unsigned long long)t->nkeys,
             (unsigned long long)(t->ts_max - t->ts_min),
-            b->trace_recorded ? "the recorded" : "full");
+            b->trace_recorded ? "the recorded" : "full",
+            b->trace_json ? "json" : "random");
     for (unsigned k = 0; k < TOP_NKINDS; k++)
         if (t->kind_count[k])
             fprintf(f, " %s %llu", trace_op_name(k), (unsigned long long)t->kind_count[k]);
@@ -255,9 +257,9 @@ bool report_json(const char *path, const struct bench *b,
             b->track_misses ? "true" : "false", (unsigned long long)o->ttl);
     if (b->trace) {
         json_str(f, o->trace);
-        fprintf(f, ", \"trace_speed\": \"%s\", \"trace_requests\": %llu, "
-                   "\"trace_keys\": %llu",
-                b->trace_recorded ? "recorded" : "max",
+        fprintf(f, ", \"trace_speed\": \"%s\", \"trace_values\": \"%s\", "
+                   "\"trace_requests\": %llu, \"trace_keys\": %llu",
+                b->trace_recorded ? "recorded" : "max", b->trace_json ? "json" : "random",
                 (unsigned long long)b->trace->nops, (unsigned long long)b->trace->nkeys);
     } else {
         fprintf(f, "null");

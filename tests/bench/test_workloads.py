@@ -208,7 +208,8 @@ class TraceParserTest(unittest.TestCase):
     def test_trace_flags_refused(self):
         path, _ = self.run_trace(self.GOOD)
         for extra in (['--protocol', 'binary'], ['--mget', '4'], ['--load'],
-                      ['--zipf', '0.9'], ['--trace-speed', 'fast']):
+                      ['--zipf', '0.9'], ['--trace-speed', 'fast'],
+                      ['--trace-values', 'text']):
             with self.subTest(extra=extra):
                 p = bench('--trace', path, *extra, timeout=20)
                 self.assertEqual(p.returncode, 2, p.stderr)
@@ -372,7 +373,7 @@ class TraceReplayTest(ServersMixin, unittest.TestCase):
              '0,app,8,5,1,append,0\n0,app,8,5,1,prepend,0\n0,app,8,20,1,get,0\n'
              '0,new,8,30,1,add,0\n0,new,8,30,1,add,0\n0,new,8,31,1,replace,0\n'
              '0,new,8,32,1,cas,0\n0,new,8,32,1,gets,0\n0,gone,8,3,1,replace,0\n'
-             '0,gone,8,3,1,delete,0\n0,gone,8,3,1,get,0\n')
+             '0,gone,8,3,1,delete,0\n0,gone,8,3,1,get,0\n0,jdoc,8,500,1,set,0\n')
 
     def setUp(self):
         needs(BENCH, TIERCACHE, MEMCACHED)
@@ -391,15 +392,27 @@ class TraceReplayTest(ServersMixin, unittest.TestCase):
 
     def test_replay_verified(self):
         def body(srv):
-            for proto, depth, speed in (('text', 4, 'max'), ('meta', 1, 'recorded')):
+            for proto, depth, speed, values in (('text', 4, 'max', 'json'),
+                                                ('meta', 1, 'recorded', 'random')):
                 with self.subTest(protocol=proto):
                     srv.command(b'flush_all\r\n', end=b'OK\r\n')
                     doc = bench_json(self, '--server', srv.addr, '--trace', self.trace,
                                      '--verify', '--protocol', proto, '--depth', depth,
-                                     '--conns', 3, '--trace-speed', speed)
+                                     '--conns', 3, '--trace-speed', speed,
+                                     '--trace-values', values)
                     r = doc['results']
-                    self.assertEqual(doc['workload']['trace_requests'], 20017)
-                    self.assertEqual(r['ops'], 20017 + r['fills'])
+                    self.assertEqual(doc['workload']['trace_requests'], 20018)
+                    self.assertEqual(doc['workload']['trace_values'], values)
+                    self.assertEqual(r['ops'], 20018 + r['fills'])
+                    reply = srv.command(b'get jdoc....\r\n')
+                    self.assertTrue(reply.startswith(b'VALUE jdoc.... '), reply)
+                    data = reply.split(b'\r\n')[1]
+                    self.assertEqual(len(data), 500)
+                    if values == 'json':
+                        self.assertEqual(json.loads(data)['_v'], '%016x' % 500)
+                    else:
+                        self.assertFalse(data.startswith(b'{"_v"'))
+                        self.assertTrue(all(0x21 <= c <= 0x7e for c in data))
                     self.assertGreater(doc['verify']['checked'], 5000)
                     self.assertEqual(doc['verify']['failures'], 0)
                     self.assertGreater(doc['verify']['skipped'], 0)  # cnt, app
