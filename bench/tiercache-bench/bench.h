@@ -5,6 +5,12 @@
  * one connection that owns key k (k % conns == its global index), so each
  * element has a single writer thread and needs no lock.
  *
+ * Counters of --cache-aside / --trace: fills (sets that followed a miss,
+ * answered STORED), not_applied (trace add / replace / append / prepend /
+ * incr / decr answered NOT_STORED or NOT_FOUND: normal outcomes),
+ * fill_dropped (a miss whose fill found the queue full; never expected),
+ * verify_skipped (trace values of keys that append / incr modified).
+ *
  * struct counters: whole-run tallies, one per worker (err_status: binary
  * replies with an error status, broken down by code in status[]). The worker is the
  * only writer (ctr_add: relaxed load + store, no lock prefix); main reads
@@ -25,6 +31,7 @@
 #include "keyspace.h"
 #include "options.h"
 #include "proto.h"
+#include "trace.h"
 #include "value.h"
 #include "zipf.h"
 
@@ -44,6 +51,11 @@ struct bench {
     uint32_t *acked;            /* verify: newest version answered STORED */
     uint32_t *sent;             /* verify: newest version sent */
     struct ssl_ctx_st *ssl_ctx; /* --tls: the client context, else NULL */
+    size_t scratch_len;         /* verify: largest value a check regenerates */
+    bool track_misses;          /* --cache-aside or --trace: fill each miss */
+    const struct trace *trace;  /* --trace: the requests, else NULL */
+    bool trace_recorded;        /* --trace-speed recorded */
+    bool trace_json;            /* --trace-values json */
 };
 
 #define COUNTERS(X) \
@@ -51,7 +63,8 @@ struct bench {
     X(err_server) X(err_client) X(err_error) X(not_stored) X(err_status) X(bad_reply) \
     X(conn_errors) X(lost) \
     X(verify_checked) X(verify_wrong) X(verify_stale) X(verify_key) \
-    X(loaded) X(load_failed)
+    X(loaded) X(load_failed) \
+    X(fills) X(not_applied) X(fill_dropped) X(verify_skipped)
 
 /* Binary protocol error statuses, counted by code: slot s < 255 is
  * status s, slot 255 is every status >= 0xff. */
@@ -80,6 +93,8 @@ struct window {
     uint64_t ops[RK_NKINDS];
     uint64_t get_keys;
     uint64_t get_hits;
+    uint64_t get_bytes;         /* --cache-aside / --trace: bytes requested */
+    uint64_t miss_bytes;        /* of which missed */
     uint64_t bytes_sent;
     uint64_t bytes_recv;
     struct hist h[RK_NKINDS];

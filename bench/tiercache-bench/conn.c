@@ -60,6 +60,19 @@ bool conn_init(struct conn *c, struct worker *w, unsigned gidx)
         return false;
     for (unsigned i = 0; i < c->ring_cap; i++)
         c->ring[i].keys = c->ring_keys + (size_t)i * b->kmax;
+    if (b->track_misses) {
+        /* a fill is sent before any new request, so at most every key of
+         * every request in flight misses at once */
+        c->fill_cap = c->ring_cap * b->kmax;
+        c->fills = calloc(c->fill_cap, sizeof(*c->fills));
+        if (!c->fills)
+            return false;
+    }
+    if (b->trace) {
+        c->trace_next = b->trace->first[gidx];
+        c->trace_end = b->trace->first[gidx + 1];
+        c->trace_finished = c->trace_next == c->trace_end;
+    }
     rng_seed(&c->rng, mix64(b->opt.seed) ^ mix64(0x1000 + gidx));
 
     uint64_t nk = b->ks.nkeys, nc = b->nconns;
@@ -121,6 +134,8 @@ void conn_destroy(struct conn *c)
     }
     free(c->ring);
     free(c->ring_keys);
+    free(c->fills);
+    c->fills = NULL;
     c->ring = NULL;
     c->ring_keys = NULL;
     buf_free(&c->in);
@@ -277,7 +292,90 @@ static void conn_flush(struct conn *c, uint64_t now)
     }
 }
 
-/* Appends one request to the ring and the output buffer. */
+/* The next request of this conn's slice of the trace, into q. */
+static void trace_pick(struct conn *c, struct req *q)
+{
+    const struct bench *b = c->w->b;
+    const struct trace_op *o = &b->trace->ops[b->trace->order[c->trace_next++]];
+    q->keys[0] = o->key;
+    q->vsize = o->vsize;
+    if (o->ttl)
+        q->ttl = o->ttl;
+    q->kind = RK_SET;
+    switch ((enum trace_opkind)o->op) {
+    case TOP_GET:
+    case TOP_GETS:
+        q->kind = RK_GET;
+        break;
+    case TOP_SET:
+    case TOP_CAS:       /* no cas unique in a trace: its write, as a set */
+    case TOP_NKINDS:
+        break;
+    case TOP_ADD:
+        q->cmd = SC_ADD;
+        break;
+    case TOP_REPLACE:
+        q->cmd = SC_REPLACE;
+        break;
+    case TOP_APPEND:
+        q->cmd = SC_APPEND;
+        break;
+    case TOP_PREPEND:
+        q->cmd = SC_PREPEND;
+        break;
+    case TOP_DELETE:
+        q->kind = RK_DEL;
+        break;
+    case TOP_INCR:
+    case TOP_DECR:
+        q->kind = RK_INCR;
+        q->decr = o->op == TOP_DECR;
+        break;
+    }
+}
+
+/* Encodes set q: trace values (of the recorded size; counters are
+ * digits), verify values (a new version), cache-aside values (version 1
+ * of the key) or pool picks. */
+static bool encode_set(struct conn *c, struct req *q)
+{
+    const struct bench *b = c->w->b;
+    uint64_t k = q->keys[0];
+    uint32_t flags = 0;
+    size_t vlen;
+    const char *pool = NULL;
+    bool counter = false;
+    if (b->trace) {
+        counter = (b->trace->flags[k] & TK_COUNTER) != 0;
+        vlen = counter ? (q->vsize > 20 ? 20 : q->vsize ? q->vsize : 1) : q->vsize;
+        if (!counter)
+            flags = value_sized_flags(k, vlen);
+    } else if (b->opt.verify) {
+        q->version = ++b->sent[k];
+        vlen = valgen_verify_len(b->vg, k, q->version, &flags);
+    } else if (b->opt.cache_aside) {
+        vlen = valgen_verify_len(b->vg, k, 1, &flags);
+    } else {
+        valgen_pick(b->vg, &c->rng, &pool, &vlen);
+    }
+    if (!b->proto->put_set_begin(&c->out, &b->ks, k, (enum store_cmd)q->cmd,
+                                 flags, q->ttl, vlen, q->opaque))
+        return false;
+    char *dst = c->out.data + c->out.len;
+    if (counter)
+        memset(dst, '0', vlen);
+    else if (b->trace)
+        value_sized_make(k, vlen, b->trace_json, dst, &flags);
+    else if (pool)
+        memcpy(dst, pool, vlen);
+    else
+        valgen_verify_make(b->vg, k, b->opt.verify ? q->version : 1, dst);
+    c->out.len += vlen;
+    return b->proto->put_set_end(&c->out);
+}
+
+/* Appends one request to the ring and the output buffer: a pending
+ * cache-aside fill first, else what the phase and mode want. */
 static bool conn_issue(struct conn *c, uint64_t t_sched)
 {
     struct worker *w = c->w;
@@ -289,9 +387,25 @@ static bool conn_issue(struct conn *c, uint64_t t_sched)
     q->t_sched = t_sched;
     q->opaque = c->next_opaque++;
     q->nkeys = 1;
-    if (w->phase == PHASE_LOAD) {
+    q->cmd = SC_SET;
+    q->decr = false;
+    q->fill = false;
+    q->vsize = 0;
+    q->ttl = (uint32_t)b->opt.ttl;
+    q->req_bytes = 0;
+    q->miss_bytes = 0;
+    if (c->fill_count > 0) {
+        const struct fill *f = &c->fills[c->fill_head];
+        q->kind = RK_SET;
+        q->fill = true;
+        q->keys[0] = f->key;
+        q->vsize = f->vsize;
+        q->ttl = f->ttl;
+    } else if (w->phase == PHASE_LOAD) {
         q->kind = RK_SET;
         q->keys[0] = keypick_nth(&c->slice, c->load_next++);
+    } else if (b->trace) {
+        trace_pick(c, q);
     } else {
         double r = rng_double(&c->rng);
         if (r < b->opt.get_ratio) {
@@ -313,29 +427,9 @@ static bool conn_issue(struct conn *c, uint64_t t_sched)
     }
     bool ok;
     if (q->kind == RK_SET) {
-        uint64_t k = q->keys[0];
-        if (b->opt.verify) {
-            uint32_t flags;
-            q->version = ++b->sent[k];
-            size_t vlen = valgen_verify_len(b->vg, k, q->version, &flags);
-            ok = b->proto->put_set_begin(&c->out, &b->ks, k, flags, vlen,
-                                         q->opaque);
-            if (ok) {
-                valgen_verify_make(b->vg, k, q->version, c->out.data + c->out.len);
-                c->out.len += vlen;
-            }
-        } else {
-            const char *v;
-            size_t vlen;
-            valgen_pick(b->vg, &c->rng, &v, &vlen);
-            ok = b->proto->put_set_begin(&c->out, &b->ks, k, 0, vlen,
-                                         q->opaque);
-            if (ok) {
-                memcpy(c->out.data + c->out.len, v, vlen);
-                c->out.len += vlen;
-            }
-        }
-        ok = ok && b->proto->put_set_end(&c->out);
+        ok = encode_set(c, q);
+    } else if (q->kind == RK_INCR) {
+        ok = b->proto->put_incr(&c->out, &b->ks, q->keys[0], q->decr);
     } else if (q->kind == RK_DEL) {
         ok = b->proto->put_del(&c->out, &b->ks, q->keys[0]);
     } else {
@@ -343,8 +437,44 @@ static bool conn_issue(struct conn *c, uint64_t t_sched)
     }
     if (!ok)
         return false;
+    if (q->fill) {
+        c->fill_head = (c->fill_head + 1) % c->fill_cap;
+        c->fill_count--;
+    }
     c->count++;
     return true;
+}
+
+/* --trace: issues the slice's requests (fills first) up to --depth, at
+ * the recorded pace if asked; the conn is finished when its slice is
+ * sent and answered. */
+static void trace_kick(struct conn *c, uint64_t now)
+{
+    struct worker *w = c->w;
+    const struct bench *b = w->b;
+    const struct trace *t = b->trace;
+    unsigned depth = (unsigned)b->opt.depth;
+    while (c->count < depth) {
+        if (c->fill_count == 0) {
+            if (c->trace_next >= c->trace_end)
+                break;
+            if (b->trace_recorded) {
+                uint64_t ts = t->ops[t->order[c->trace_next]].ts;
+                uint64_t due = w->phase_start + (ts - t->ts_min) * 1000000000ULL;
+                if (due > now) {
+                    arm_timer_ns(c, due - now);
+                    break;
+                }
+            }
+        }
+        if (!conn_issue(c, now))
+            break;
+    }
+    if (!c->trace_finished && c->trace_next >= c->trace_end &&
+        c->fill_count == 0 && c->count == 0) {
+        c->trace_finished = true;
+        worker_conn_loaded(w, now);
+    }
 }
 
 /* Issues what the phase and the loop model allow, then sends. */
@@ -364,8 +494,14 @@ static void conn_kick(struct conn *c, uint64_t now)
                 c->load_finished = true;
                 worker_conn_loaded(w, now);
             }
+        } else if (b->trace) {
+            trace_kick(c, now);
         } else if (b->opt.rate > 0) {
-            while (c->next_sched <= now && c->count < c->ring_cap) {
+            /* fills leave at once, outside the schedule */
+            while (c->fill_count > 0 && c->count < c->ring_cap)
+                if (!conn_issue(c, now))
+                    break;
+            while (c->fill_count == 0 && c->next_sched <= now && c->count < c->ring_cap) {
                 if (!conn_issue(c, c->next_sched))
                     break;
                 c->next_sched += c->interval;
@@ -442,11 +578,35 @@ static void conn_complete(struct conn *c, struct req *q, uint64_t now)
             if (read) {
                 w->win.get_keys += q->nkeys;
                 w->win.get_hits += q->hits;
+                w->win.get_bytes += q->req_bytes;
+                w->win.miss_bytes += q->miss_bytes;
             }
         }
     }
     c->head = (c->head + 1) % c->ring_cap;
     c->count--;
+}
+
+/* --trace verify: the value must be that of its key and length. */
+static void verify_trace_value(struct conn *c, uint64_t key,
+                               const struct proto_reply *r)
+{
+    struct worker *w = c->w;
+    const struct bench *b = w->b;
+    if (b->trace->flags[key] & TK_MODIFIED) {
+        ctr_add(w->ctr.verify_skipped, 1);
+        return;
+    }
+    ctr_add(w->ctr.verify_checked, 1);
+    enum vcheck st = r->data_len > b->scratch_len ? VCHK_LENGTH
+                   : value_sized_check(key, r->data, r->data_len, b->trace_json,
+                                       r->flags, w->scratch);
+    if (st != VCHK_OK) {
+        ctr_add(w->ctr.verify_wrong, 1);
+        worker_log(w, "verify: key %.*s: %s (%zu bytes, flags %u)\n",
+                   (int)b->ks.len[key], b->ks.names + b->ks.off[key],
+                   vcheck_strerror(st), r->data_len, r->flags);
+    }
 }
 
 static void verify_value(struct conn *c, uint64_t key,
@@ -455,6 +615,10 @@ static void verify_value(struct conn *c, uint64_t key,
     struct worker *w = c->w;
     const struct bench *b = w->b;
     uint32_t v = 0;
+    if (b->trace) {
+        verify_trace_value(c, key, r);
+        return;
+    }
     ctr_add(w->ctr.verify_checked, 1);
     enum vcheck st = valgen_verify_check(b->vg, key, r->data, r->data_len,
                                          r->flags, &v, w->scratch);
@@ -473,17 +637,53 @@ static void verify_value(struct conn *c, uint64_t key,
     }
 }
 
-/* A VALUE for retrieval q: match it to the next requested key it names. */
+/* Size of key k's value for the byte miss ratio when it missed: the
+ * trace's recorded size, else the size of the value its fill sends. */
+static uint64_t miss_size(const struct conn *c, const struct req *q, uint64_t k)
+{
+    const struct bench *b = c->w->b;
+    uint32_t flags;
+    if (b->trace)
+        return q->vsize;
+    return valgen_verify_len(b->vg, k, b->opt.verify ? b->sent[k] + 1 : 1, &flags);
+}
+
+/* Cache-aside: the keys of q from q->pos up to (not including) upto
+ * missed: count their bytes and queue a fill of each. */
+static void note_misses(struct conn *c, struct req *q, unsigned upto)
+{
+    struct worker *w = c->w;
+    for (unsigned i = q->pos; i < upto; i++) {
+        uint64_t k = q->keys[i];
+        uint64_t sz = miss_size(c, q, k);
+        q->req_bytes += sz;
+        q->miss_bytes += sz;
+        if (c->fill_count == c->fill_cap) {
+            ctr_add(w->ctr.fill_dropped, 1);
+            continue;
+        }
+        struct fill *f = &c->fills[(c->fill_head + c->fill_count++) % c->fill_cap];
+        f->key = k;
+        f->vsize = q->vsize;
+        f->ttl = q->ttl;
+    }
+    q->pos = (uint16_t)upto;
+}
+
+/* A VALUE for retrieval q: match it to the next requested key it names
+ * (verify, and cache-aside: the keys it skips missed). */
 static void on_value(struct conn *c, struct req *q, const struct proto_reply *r)
 {
     struct worker *w = c->w;
     const struct bench *b = w->b;
     if (q->hits < q->nkeys)
         q->hits++;
-    if (!b->opt.verify)
+    if (!b->opt.verify && !b->track_misses)
         return;
     uint64_t key;
     if (!keyspace_parse(&b->ks, r->key, r->key_len, &key)) {
+        if (!b->opt.verify)
+            return;
         ctr_add(w->ctr.verify_key, 1);
         worker_log(w, "verify: VALUE for a key that is not ours: %.*s\n",
                    (int)(r->key_len > 80 ? 80 : r->key_len), r->key);
@@ -493,13 +693,32 @@ static void on_value(struct conn *c, struct req *q, const struct proto_reply *r)
     while (i < q->nkeys && q->keys[i] != key)
         i++;
     if (i == q->nkeys) {
+        if (!b->opt.verify)
+            return;
         ctr_add(w->ctr.verify_key, 1);
         worker_log(w, "verify: VALUE for key %llu, not requested (or out of order)\n",
                    (unsigned long long)key);
         return;
     }
+    if (b->track_misses) {
+        note_misses(c, q, i);
+        q->req_bytes += b->trace ? q->vsize : r->data_len;
+    }
     q->pos = (uint16_t)(i + 1);
-    verify_value(c, key, r);
+    if (b->opt.verify)
+        verify_value(c, key, r);
+}
+
+static const char *req_kind_name(uint8_t kind)
+{
+    switch (kind) {
+    case RK_GET: return "get";
+    case RK_SET: return "set";
+    case RK_MGET: return "multi-get";
+    case RK_DEL: return "delete";
+    case RK_INCR: return "incr";
+    }
+    return "?";
 }
 
 /* Handles one reply unit for the head request. False: the connection
@@ -513,7 +732,7 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
         ctr_add(w->ctr.bad_reply, 1);
         char msg[96];
         snprintf(msg, sizeof(msg), "reply with opaque %u, expected %u (%s)",
-                 r->opaque, q->opaque, q->kind == RK_SET ? "set" : q->kind == RK_DEL ? "delete" : "get");
+                 r->opaque, q->opaque, req_kind_name(q->kind));
         conn_fail(c, msg, 0);
         return false;
     }
@@ -523,8 +742,7 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
         ctr_add(w->ctr.status[bin_status_slot(r->status)], 1);
         worker_log(w, "conn %u: status 0x%04x (%s) in reply to a %s\n", c->gidx,
                    r->status, proto_bin_status_name(r->status),
-                   q->kind == RK_SET ? "set" : q->kind == RK_GET ? "get" :
-                   q->kind == RK_DEL ? "delete" : "multi-get");
+                   req_kind_name(q->kind));
         if (q->kind == RK_SET && w->phase == PHASE_LOAD)
             ctr_add(w->ctr.load_failed, 1);
         if (r->ends)
@@ -547,7 +765,16 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
     default:
         break;
     }
-    if (q->kind == RK_DEL) {
+    if (q->kind == RK_INCR) {
+        /* trace incr / decr: a missing key is a normal outcome */
+        if (r->unit == PU_NUMBER || r->unit == PU_NOT_FOUND ||
+            r->unit == PU_NOT_STORED) {
+            if (r->unit != PU_NUMBER)
+                ctr_add(w->ctr.not_applied, 1);
+            conn_complete(c, q, now);
+            return true;
+        }
+    } else if (q->kind == RK_DEL) {
         /* a delete of an absent key is a normal outcome here */
         if (r->unit == PU_DELETED || r->unit == PU_NOT_FOUND) {
             conn_complete(c, q, now);
@@ -556,15 +783,23 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
     } else if (q->kind == RK_SET) {
         switch (r->unit) {
         case PU_STORED:
-            if (b->opt.verify && q->version > b->acked[q->keys[0]])
+            if (b->acked && q->version > b->acked[q->keys[0]])
                 b->acked[q->keys[0]] = q->version;
             if (w->phase == PHASE_LOAD)
                 ctr_add(w->ctr.loaded, 1);
+            if (q->fill)
+                ctr_add(w->ctr.fills, 1);
             conn_complete(c, q, now);
             return true;
         case PU_NOT_STORED:
         case PU_EXISTS:
         case PU_NOT_FOUND:
+            if (q->cmd != SC_SET) {
+                /* trace add / replace / append / prepend */
+                ctr_add(w->ctr.not_applied, 1);
+                conn_complete(c, q, now);
+                return true;
+            }
             ctr_add(w->ctr.not_stored, 1);
             if (w->phase == PHASE_LOAD)
                 ctr_add(w->ctr.load_failed, 1);
@@ -581,6 +816,8 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
                 conn_complete(c, q, now);
             return true;
         case PU_END:
+            if (b->track_misses)
+                note_misses(c, q, q->nkeys);
             conn_complete(c, q, now);
             return true;
         default:
@@ -590,7 +827,7 @@ static bool conn_on_unit(struct conn *c, const struct proto_reply *r, uint64_t n
     ctr_add(w->ctr.bad_reply, 1);
     char msg[96];
     snprintf(msg, sizeof(msg), "unexpected %s in reply to a %s",
-             proto_unit_name(r->unit), q->kind == RK_SET ? "set" : q->kind == RK_DEL ? "delete" : "get");
+             proto_unit_name(r->unit), req_kind_name(q->kind));
     conn_fail(c, msg, 0);
     return false;
 }

@@ -41,8 +41,22 @@ struct req {
     uint16_t hits;
     uint32_t version;       /* verify set: version sent */
     uint32_t opaque;        /* sent with the request; binary echoes it */
+    uint8_t cmd;            /* set: enum store_cmd */
+    bool decr;              /* incr: a decrement */
+    bool fill;              /* set: a cache-aside fill after a miss */
+    uint32_t vsize;         /* trace: the recorded value size */
+    uint32_t ttl;           /* set: exptime sent */
+    uint64_t req_bytes;     /* read: value bytes requested (tracked) */
+    uint64_t miss_bytes;    /* read: of which missed */
     uint64_t t_sched;       /* latency is measured from here */
     uint64_t *keys;         /* nkeys key indices (slot storage) */
+};
+
+/* A cache-aside fill waiting for a free request slot. */
+struct fill {
+    uint64_t key;
+    uint32_t vsize;
+    uint32_t ttl;
 };
 
 struct conn {
@@ -70,6 +84,13 @@ struct conn {
     struct keypick slice;   /* keys this conn loads (and owns in verify) */
     uint64_t load_next;     /* next slice index to load */
     bool load_finished;
+    struct fill *fills;     /* ring: misses to fill, sent before new work */
+    unsigned fill_head;
+    unsigned fill_count;
+    unsigned fill_cap;
+    uint64_t trace_next;    /* --trace: next index into trace->order */
+    uint64_t trace_end;
+    bool trace_finished;    /* every request of its slice answered */
     uint64_t next_sched;    /* open loop: scheduled time of the next request */
     uint64_t interval;      /* open loop: ns between requests */
 };

@@ -26,6 +26,7 @@ enum keyspace_status keyspace_init(struct keyspace *ks, uint64_t nkeys,
             return KS_EPREFIX;
     if (key_size > KEY_MAX_LEN || key_size < plen + digits(nkeys - 1))
         return KS_ESIZE;
+    memset(ks, 0, sizeof(*ks));
     ks->nkeys = nkeys;
     ks->key_size = key_size;
     ks->prefix_len = (unsigned)plen;
@@ -45,19 +46,62 @@ const char *keyspace_strerror(enum keyspace_status st)
     return "unknown keyspace status";
 }
 
-void keyspace_format(const struct keyspace *ks, uint64_t idx, char *dst)
+void keyspace_init_names(struct keyspace *ks, uint64_t nkeys,
+                         const char *names, const uint64_t *off,
+                         const uint8_t *len, const uint32_t *index,
+                         uint64_t index_mask)
 {
+    memset(ks, 0, sizeof(*ks));
+    ks->nkeys = nkeys;
+    ks->names = names;
+    ks->off = off;
+    ks->len = len;
+    ks->index = index;
+    ks->index_mask = index_mask;
+    for (uint64_t i = 0; i < nkeys; i++)
+        if (len[i] > ks->key_size)
+            ks->key_size = len[i];
+}
+
+uint64_t keyspace_hash(const char *key, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;     /* FNV-1a, then mixed */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 0x100000001b3ULL;
+    return mix64(h);
+}
+
+size_t keyspace_format(const struct keyspace *ks, uint64_t idx, char *dst)
+{
+    if (ks->names) {
+        memcpy(dst, ks->names + ks->off[idx], ks->len[idx]);
+        return ks->len[idx];
+    }
     memcpy(dst, ks->prefix, ks->prefix_len);
     char *p = dst + ks->key_size;
     for (unsigned i = 0; i < ks->width; i++) {
         *--p = (char)('0' + idx % 10);
         idx /= 10;
     }
+    return ks->key_size;
 }
 
 bool keyspace_parse(const struct keyspace *ks, const char *key, size_t len,
                     uint64_t *idx)
 {
+    if (ks->names) {
+        for (uint64_t s = keyspace_hash(key, len) & ks->index_mask;;
+             s = (s + 1) & ks->index_mask) {
+            uint32_t v = ks->index[s];
+            if (v == 0)
+                return false;
+            if (ks->len[v - 1] == len &&
+                memcmp(ks->names + ks->off[v - 1], key, len) == 0) {
+                *idx = v - 1;
+                return true;
+            }
+        }
+    }
     if (len != ks->key_size || memcmp(key, ks->prefix, ks->prefix_len) != 0)
         return false;
     uint64_t v = 0;

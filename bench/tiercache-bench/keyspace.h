@@ -5,6 +5,11 @@
  *
  *   key_size = 16, prefix "tcb:", i = 42   ->   "tcb:000000000042"
  *
+ * Named mode (--trace): keyspace_init_names() makes key i the i-th of a
+ * table of names of 1..250 bytes each (the trace's keys); key_size is
+ * then the longest name, and keyspace_parse() finds a name through a
+ * hash index.
+ *
  * A keypick draws key indices from a slice of the key space: the keys
  * base, base + stride, base + 2 stride, ... (n of them). Without verify
  * the slice is the whole space (base 0, stride 1); in verify mode
@@ -31,6 +36,12 @@ struct keyspace {
     unsigned prefix_len;
     unsigned width;         /* digits after the prefix */
     char prefix[KEY_MAX_LEN + 1];
+    /* named mode (names != NULL): key i is names + off[i], len[i] bytes */
+    const char *names;
+    const uint64_t *off;
+    const uint8_t *len;
+    const uint32_t *index;      /* open addressing: key + 1, 0 = empty */
+    uint64_t index_mask;
 };
 
 enum keyspace_status {
@@ -48,8 +59,28 @@ enum keyspace_status keyspace_init(struct keyspace *ks, uint64_t nkeys,
 /* Message for a status. */
 const char *keyspace_strerror(enum keyspace_status st);
 
-/* Writes key idx (exactly ks->key_size bytes, no terminator) to dst. */
-void keyspace_format(const struct keyspace *ks, uint64_t idx, char *dst);
+/* Named mode: nkeys keys, key i at names + off[i], len[i] bytes (1..250,
+ * distinct, printable without spaces); index is an open-addressing table
+ * of index_mask + 1 slots (a power of two) holding key + 1 at the first
+ * free slot from keyspace_hash(name) & index_mask, 0 for empty (trace.c
+ * builds it). The arrays must outlive ks. */
+void keyspace_init_names(struct keyspace *ks, uint64_t nkeys,
+                         const char *names, const uint64_t *off,
+                         const uint8_t *len, const uint32_t *index,
+                         uint64_t index_mask);
+
+/* Hash of a key's bytes, for the named-mode index. */
+uint64_t keyspace_hash(const char *key, size_t len);
+
+/* Writes key idx (keyspace_len() bytes, at most ks->key_size, no
+ * terminator) to dst and returns its length. */
+size_t keyspace_format(const struct keyspace *ks, uint64_t idx, char *dst);
+
+/* Length of key idx. */
+static inline size_t keyspace_len(const struct keyspace *ks, uint64_t idx)
+{
+    return ks->names ? ks->len[idx] : ks->key_size;
+}
 
 /* Parses a key back to its index. False if it is not a key of ks. */
 bool keyspace_parse(const struct keyspace *ks, const char *key, size_t len,

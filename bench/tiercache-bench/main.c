@@ -19,6 +19,8 @@
 
 #include "bench.h"
 #include "report.h"
+#include "trace.h"
+#include "tracegen.h"
 #include "worker.h"
 
 #define EXIT_USAGE 2
@@ -74,6 +76,64 @@ static bool parse_size_range(const char *s, uint32_t *min, uint32_t *max, bool *
     return true;
 }
 
+/* --cache-aside, --ttl, --trace and --trace-gen flags. */
+static int check_workload(struct bench *b)
+{
+    struct bench_options *o = &b->opt;
+    if (o->ttl > TRACE_MAX_TTL)
+        return usage_error("--ttl must be at most 2592000 (30 days)");
+    if (*o->trace_gen) {
+        if (*o->trace)
+            return usage_error("--trace-gen and --trace exclude each other");
+        if (o->gen_one_hit < 0 || o->gen_one_hit > 1)
+            return usage_error("--gen-one-hit must be in [0, 1]");
+        if (o->gen_scan_at < 0 || o->gen_scan_at > 1)
+            return usage_error("--gen-scan-at must be in [0, 1]");
+        if (!(o->gen_rate > 0))
+            return usage_error("--gen-rate must be > 0");
+        return 0;
+    }
+    if (!*o->trace) {
+        b->track_misses = o->cache_aside;
+        b->scratch_len = b->vmax;
+        return 0;
+    }
+    if (b->proto != &proto_text && b->proto != &proto_meta)
+        return usage_error("--trace needs --protocol text or meta");
+    if (o->mget > 1 || o->load || o->rate > 0 || o->del_ratio > 0 || o->zipf > 0)
+        return usage_error("--trace replays the file's requests: no --mget, --load, "
+                           "--rate, --del-ratio or --zipf");
+    if (strcmp(o->trace_speed, "recorded") == 0)
+        b->trace_recorded = true;
+    else if (strcmp(o->trace_speed, "max") != 0)
+        return usage_error("--trace-speed must be recorded or max");
+    if (strcmp(o->trace_values, "json") == 0)
+        b->trace_json = true;
+    else if (strcmp(o->trace_values, "random") != 0)
+        return usage_error("--trace-values must be json or random");
+    if (!(o->trace_timeout > 0) || o->trace_timeout > 1e6)
+        return usage_error("--trace-timeout must be > 0 seconds");
+    b->track_misses = true;
+    b->scratch_len = VALUE_MAX_SIZE;
+    return 0;
+}
+
+/* --trace-gen: writes the trace; returns the exit status. */
+static int generate_trace(const struct bench *b)
+{
+    const struct bench_options *o = &b->opt;
+    struct tracegen_cfg cfg = {
+        .count = o->gen_count, .keys = b->ks.nkeys, .key_size = b->ks.key_size,
+        .zipf = o->zipf, .vg = b->vg, .get_ratio = o->get_ratio,
+        .del_ratio = o->del_ratio, .one_hit = o->gen_one_hit, .scan = o->gen_scan,
+        .scan_at = o->gen_scan_at, .rate = o->gen_rate, .seed = o->seed,
+    };
+    if (!tracegen_parse_ttl(&cfg, o->gen_ttl))
+        return usage_error("--gen-ttl must be T or T:share,T:share,... (T <= 2592000, "
+                           "shares summing to 1)");
+    return tracegen_write(&cfg, o->trace_gen) ? 0 : EXIT_RUNTIME;
+}
+
 static int check_options(struct bench *b)
 {
     struct bench_options *o = &b->opt;
@@ -81,7 +141,7 @@ static int check_options(struct bench *b)
     if (!b->proto)
         return usage_error("unknown --protocol (\"text\", \"meta\" or \"binary\")");
     if (o->del_ratio > 0 && (!b->proto->put_del || o->verify || o->load))
-        return usage_error("--del-ratio needs --protocol text, and no --verify or --load");
+        return usage_error("--del-ratio needs --protocol text or meta, and no --verify or --load");
     if (o->conns < 1 || o->conns > MAX_CONNS)
         return usage_error("--conns must be 1..100000");
     if (o->threads < 1)
@@ -149,7 +209,7 @@ static int check_options(struct bench *b)
     }
     if (o->verify && b->vmin < VALUE_VERIFY_MIN)
         return usage_error("--verify needs values of at least 24 bytes");
-    return 0;
+    return check_workload(b);
 }
 
 static int resolve(struct bench *b)
@@ -332,6 +392,33 @@ int main(int argc, char **argv)
     int rc = check_options(b);
     if (rc)
         return rc;
+    if (*b->opt.trace_gen) {
+        b->vg = valgen_create(b->vdist, b->vmin, b->vmax, b->opt.seed);
+        if (!b->vg) {
+            fprintf(stderr, "tiercache-bench: out of memory\n");
+            return EXIT_RUNTIME;
+        }
+        rc = generate_trace(b);
+        valgen_destroy(&b->vg);
+        return rc;
+    }
+    static struct trace trace;
+    if (*b->opt.trace) {
+        char err[512];
+        enum trace_status ts = trace_load(&trace, b->opt.trace, err, sizeof(err));
+        if (ts != TRACE_OK) {
+            fprintf(stderr, "tiercache-bench: %s\n", err);
+            return ts == TRACE_ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
+        }
+        if (!trace_partition(&trace, (unsigned)b->opt.conns)) {
+            fprintf(stderr, "tiercache-bench: out of memory\n");
+            trace_free(&trace);
+            return EXIT_RUNTIME;
+        }
+        keyspace_init_names(&b->ks, trace.nkeys, trace.names, trace.off, trace.len,
+                            trace.index, trace.index_mask);
+        b->trace = &trace;
+    }
     rc = resolve(b);
     if (rc)
         return rc;
@@ -347,7 +434,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGALRM, on_alarm);
-    double bound = b->opt.warmup + b->opt.duration + 30 +
+    double bound = (b->trace ? b->opt.trace_timeout : b->opt.warmup + b->opt.duration) + 30 +
                    (b->opt.load ? b->opt.load_timeout + 10 : 0);
     alarm((unsigned)bound + 1);
 
@@ -372,7 +459,9 @@ int main(int argc, char **argv)
     struct worker **ws = calloc(nt, sizeof(*ws));
     static struct results res;
     b->vg = valgen_create(b->vdist, b->vmin, b->vmax, b->opt.seed);
-    if (b->opt.verify) {
+    if (b->vg && valgen_max_len(b->vg) > b->scratch_len)
+        b->scratch_len = valgen_max_len(b->vg);
+    if (b->opt.verify && !b->trace) {
         b->acked = calloc(b->ks.nkeys, sizeof(uint32_t));
         b->sent = calloc(b->ks.nkeys, sizeof(uint32_t));
         /* keys an earlier run wrote (--verify-version): that version or
@@ -380,7 +469,7 @@ int main(int argc, char **argv)
         for (uint64_t k = 0; b->acked && b->sent && k < b->ks.nkeys; k++)
             b->acked[k] = b->sent[k] = (uint32_t)b->opt.verify_version;
     }
-    if (!ws || !b->vg || (b->opt.verify && (!b->acked || !b->sent))) {
+    if (!ws || !b->vg || (b->opt.verify && !b->trace && (!b->acked || !b->sent))) {
         fprintf(stderr, "tiercache-bench: out of memory\n");
         goto out;
     }
@@ -417,7 +506,27 @@ int main(int argc, char **argv)
                     res.load_secs);
     }
     uint64_t run_t0 = 0;
-    if (!interrupted) {
+    if (!interrupted && b->trace) {
+        /* the whole replay is measured; it ends when every conn has
+         * replayed its slice, or at --trace-timeout */
+        uint64_t t0 = run_t0 = now_ns();
+        uint64_t me = t0 + (uint64_t)(b->opt.trace_timeout * 1e9);
+        if (!run_phase(b, ws, nt, PHASE_RUN, t0, me, t0, me))
+            goto out;
+        uint64_t end = t0;
+        bool all = true;
+        for (unsigned i = 0; i < nt; i++) {
+            if (ws[i]->load_done < ws[i]->nconns)
+                all = false;
+            else if (ws[i]->load_end > end)
+                end = ws[i]->load_end;
+        }
+        if (!all)
+            end = now_ns() < me ? now_ns() : me;
+        res.duration = (double)(end - t0) / 1e9;
+        if (!all && !b->opt.quiet)
+            fprintf(stderr, "trace replay INCOMPLETE\n");
+    } else if (!interrupted) {
         uint64_t t0 = run_t0 = now_ns();
         uint64_t ms = t0 + (uint64_t)(b->opt.warmup * 1e9);
         uint64_t me = ms + (uint64_t)(b->opt.duration * 1e9);
@@ -447,5 +556,6 @@ out:
     free(b->sent);
     valgen_destroy(&b->vg);
     SSL_CTX_free(b->ssl_ctx);
+    trace_free(&trace);
     return code;
 }

@@ -32,7 +32,8 @@ enum req_kind {
     RK_GET,
     RK_SET,
     RK_MGET,
-    RK_DEL,             /* text protocol only (put_del) */
+    RK_DEL,             /* text and meta (put_del) */
+    RK_INCR,            /* incr / decr (--trace; text and meta: put_incr) */
     RK_NKINDS,
 };
 
@@ -48,6 +49,7 @@ enum proto_unit {
     PU_ERROR,           /* "ERROR" */
     PU_CLIENT_ERROR,
     PU_SERVER_ERROR,
+    PU_NUMBER,          /* incr / decr: the new value (text) or HD (meta) */
     PU_STATUS,          /* binary: a status other than success / miss */
     PU_BAD,             /* bytes that are no valid reply: resync impossible */
 };
@@ -67,6 +69,15 @@ struct proto_reply {
     uint16_t status;        /* PU_STATUS: the binary status code */
 };
 
+/* The storage command of a put_set_begin(). */
+enum store_cmd {
+    SC_SET,
+    SC_ADD,
+    SC_REPLACE,
+    SC_APPEND,
+    SC_PREPEND,
+};
+
 struct proto_ops {
     const char *name;
 
@@ -76,18 +87,26 @@ struct proto_ops {
     bool (*put_get)(struct buf *out, const struct keyspace *ks,
                     const uint64_t *keys, size_t n, uint32_t opaque);
 
-    /* Appends a store request up to where its value bytes go, and makes
-     * room for vlen more plus the trailer; the caller then writes the
-     * value at out->data + out->len, adds vlen to out->len and calls
-     * put_set_end(). Returns false on allocation failure. */
+    /* Appends a store request (cmd; ttl: exptime in seconds, 0 = never)
+     * up to where its value bytes go, and makes room for vlen more plus
+     * the trailer; the caller then writes the value at out->data +
+     * out->len, adds vlen to out->len and calls put_set_end(). Returns
+     * false on allocation failure. The binary protocol takes SC_SET only
+     * (main refuses --trace with it). */
     bool (*put_set_begin)(struct buf *out, const struct keyspace *ks,
-                          uint64_t key, uint32_t flags, size_t vlen,
-                          uint32_t opaque);
+                          uint64_t key, enum store_cmd cmd, uint32_t flags,
+                          uint32_t ttl, size_t vlen, uint32_t opaque);
     bool (*put_set_end)(struct buf *out);
 
     /* Appends a delete of key; NULL for a protocol without it. Returns
      * false on allocation failure. */
     bool (*put_del)(struct buf *out, const struct keyspace *ks, uint64_t key);
+
+    /* Appends an increment (or, with decr, a decrement) of key by 1;
+     * NULL for a protocol without it. Returns false on allocation
+     * failure. */
+    bool (*put_incr)(struct buf *out, const struct keyspace *ks, uint64_t key,
+                     bool decr);
 
     /* Parses the unit at the start of p[0..len) that answers a request of
      * kind k. Never reads past len; fills r (r->consumed = 0 unless a unit

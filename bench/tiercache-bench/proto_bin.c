@@ -4,7 +4,7 @@
  *   get:   GETK <key>                    ->  GETK status 0, flags, key, value
  *                                            | GETK status 1 (miss)
  *   mget:  (GETKQ <key>)* NOOP           ->  (GETKQ status 0 ...)* NOOP
- *   set:   SET <key> flags, exptime 0    ->  SET status 0 | SET status != 0
+ *   set:   SET <key> flags, exptime      ->  SET status 0 | SET status != 0
  *
  * as libmemcached sends a multi-get: quiet gets answer only hits (and
  * errors), so the NOOP's reply ends the batch. GETK rather than GET
@@ -98,16 +98,14 @@ static bool bin_put_get(struct buf *out, const struct keyspace *ks,
                         const uint64_t *keys, size_t n, uint32_t opaque)
 {
     bool quiet = n > 1;
-    size_t klen = ks->key_size;
-    char *start = buf_reserve(out, n * (BIN_HEADER + klen) + BIN_HEADER);
+    char *start = buf_reserve(out, n * (BIN_HEADER + (size_t)ks->key_size) + BIN_HEADER);
     if (!start)
         return false;
     unsigned char *p = (unsigned char *)start;
     for (size_t i = 0; i < n; i++) {
+        size_t klen = keyspace_format(ks, keys[i], (char *)p + BIN_HEADER);
         put_header(p, quiet ? BIN_OP_GETKQ : BIN_OP_GETK, klen, 0, klen, opaque);
-        p += BIN_HEADER;
-        keyspace_format(ks, keys[i], (char *)p);
-        p += klen;
+        p += BIN_HEADER + klen;
     }
     if (quiet) {
         put_header(p, BIN_OP_NOOP, 0, 0, 0, opaque);
@@ -118,21 +116,21 @@ static bool bin_put_get(struct buf *out, const struct keyspace *ks,
 }
 
 static bool bin_put_set_begin(struct buf *out, const struct keyspace *ks,
-                              uint64_t key, uint32_t flags, size_t vlen,
-                              uint32_t opaque)
+                              uint64_t key, enum store_cmd cmd, uint32_t flags,
+                              uint32_t ttl, size_t vlen, uint32_t opaque)
 {
-    size_t klen = ks->key_size;
-    char *start = buf_reserve(out, BIN_HEADER + 8 + klen + vlen);
+    if (cmd != SC_SET)
+        return false;
+    char *start = buf_reserve(out, BIN_HEADER + 8 + (size_t)ks->key_size + vlen);
     if (!start)
         return false;
     unsigned char *p = (unsigned char *)start;
+    size_t klen = keyspace_format(ks, key, (char *)p + BIN_HEADER + 8);
     put_header(p, BIN_OP_SET, klen, 8, 8 + klen + vlen, opaque);
     p += BIN_HEADER;
     put_be32(p, flags);
-    put_be32(p + 4, 0);     /* exptime: never */
-    p += 8;
-    keyspace_format(ks, key, (char *)p);
-    p += klen;
+    put_be32(p + 4, ttl);   /* exptime (0: never) */
+    p += 8 + klen;
     out->len += (size_t)(p - (unsigned char *)start);
     return true;
 }
@@ -152,6 +150,7 @@ static bool opcode_fits(unsigned op, enum req_kind k)
     case RK_SET: return op == BIN_OP_SET;
     case RK_MGET: return op == BIN_OP_GETKQ || op == BIN_OP_NOOP;
     case RK_DEL:
+    case RK_INCR:
     case RK_NKINDS: break;
     }
     return false;

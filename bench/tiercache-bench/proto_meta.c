@@ -3,7 +3,9 @@
  *
  *   get:   mg <key> v f k\r\n             ->  VA <n> f<flags> k<key>\r\n<data>\r\n | EN k<key>\r\n
  *   mget:  (mg <key> v f k q\r\n)* mn\r\n  ->  (VA ... as above)* MN\r\n
- *   set:   ms <key> <n> F<flags> T0\r\n<data>\r\n  ->  HD | NS | EX | NF
+ *   set:   ms <key> <n> F<flags> T<ttl> [M<mode>]\r\n<data>\r\n  ->  HD | NS | EX | NF
+ *   del:   md <key>\r\n                   ->  HD | NF
+ *   incr:  ma <key> MI|MD\r\n             ->  HD | NF
  *
  * The k flag makes every hit name its key, which verify needs (and a
  * quiet multi-get needs to tell which keys hit); both servers pay for it
@@ -36,8 +38,7 @@ static bool meta_put_get(struct buf *out, const struct keyspace *ks,
     for (size_t i = 0; i < n; i++) {
         memcpy(p, "mg ", 3);
         p += 3;
-        keyspace_format(ks, keys[i], p);
-        p += ks->key_size;
+        p += keyspace_format(ks, keys[i], p);
         if (quiet) {
             memcpy(p, " v f k q\r\n", 10);
             p += 10;
@@ -54,27 +55,65 @@ static bool meta_put_get(struct buf *out, const struct keyspace *ks,
     return true;
 }
 
+/* ms mode flags: set, add (E), replace (R), append (A), prepend (P) */
+static const char store_modes[] = {
+    [SC_SET] = 'S', [SC_ADD] = 'E', [SC_REPLACE] = 'R',
+    [SC_APPEND] = 'A', [SC_PREPEND] = 'P',
+};
+
 static bool meta_put_set_begin(struct buf *out, const struct keyspace *ks,
-                               uint64_t key, uint32_t flags, size_t vlen,
-                               uint32_t opaque)
+                               uint64_t key, enum store_cmd cmd, uint32_t flags,
+                               uint32_t ttl, size_t vlen, uint32_t opaque)
 {
     (void)opaque;
-    char *p = buf_reserve(out, 3 + ks->key_size + 48 + vlen + 2);
+    char *p = buf_reserve(out, 3 + ks->key_size + 72 + vlen + 2);
     if (!p)
         return false;
     char *start = p;
     memcpy(p, "ms ", 3);
     p += 3;
-    keyspace_format(ks, key, p);
-    p += ks->key_size;
+    p += keyspace_format(ks, key, p);
     *p++ = ' ';
     p = proto_put_u64(p, vlen);
     memcpy(p, " F", 2);
     p += 2;
     p = proto_put_u64(p, flags);
-    memcpy(p, " T0\r\n", 5);
-    p += 5;
+    memcpy(p, " T", 2);
+    p += 2;
+    p = proto_put_u64(p, ttl);
+    if (cmd != SC_SET) {
+        memcpy(p, " M", 2);
+        p[2] = store_modes[cmd];
+        p += 3;
+    }
+    memcpy(p, "\r\n", 2);
+    p += 2;
     out->len += (size_t)(p - start);
+    return true;
+}
+
+static bool meta_put_del(struct buf *out, const struct keyspace *ks, uint64_t key)
+{
+    char *p = buf_reserve(out, 3 + ks->key_size + 2);
+    if (!p)
+        return false;
+    memcpy(p, "md ", 3);
+    size_t kl = keyspace_format(ks, key, p + 3);
+    memcpy(p + 3 + kl, "\r\n", 2);
+    out->len += 3 + kl + 2;
+    return true;
+}
+
+static bool meta_put_incr(struct buf *out, const struct keyspace *ks,
+                          uint64_t key, bool decr)
+{
+    char *p = buf_reserve(out, 3 + ks->key_size + 5);
+    if (!p)
+        return false;
+    memcpy(p, "ma ", 3);
+    size_t kl = keyspace_format(ks, key, p + 3);
+    memcpy(p + 3 + kl, decr ? " MD\r\n" : " MI\r\n", 5);
+    out->len += 3 + kl + 5;
     return true;
 }
 
@@ -169,6 +208,14 @@ static void meta_parse(const char *p, size_t len, enum req_kind k,
         r->unit = PU_END;
     else if (k == RK_MGET && proto_line_is(p, n, "MN"))
         r->unit = PU_END;
+    else if (k == RK_DEL && word_is(p, n, "HD"))
+        r->unit = PU_DELETED;
+    else if (k == RK_INCR && word_is(p, n, "HD"))
+        r->unit = PU_NUMBER;
+    else if ((k == RK_DEL || k == RK_INCR) && word_is(p, n, "NF"))
+        r->unit = PU_NOT_FOUND;
+    else if (k == RK_INCR && word_is(p, n, "NS"))
+        r->unit = PU_NOT_STORED;
     else if (k == RK_SET && word_is(p, n, "HD"))
         r->unit = PU_STORED;
     else if (k == RK_SET && word_is(p, n, "NS"))
@@ -194,5 +241,7 @@ const struct proto_ops proto_meta = {
     .put_get = meta_put_get,
     .put_set_begin = meta_put_set_begin,
     .put_set_end = proto_put_crlf,
+    .put_del = meta_put_del,
+    .put_incr = meta_put_incr,
     .parse = meta_parse,
 };

@@ -1,7 +1,10 @@
 /* proto_text.c - memcached classic text protocol (see proto.h).
  *
  *   get <key>*\r\n            ->  (VALUE <key> <flags> <bytes> [<cas>]\r\n<data>\r\n)* END\r\n
- *   set <key> <flags> 0 <n>\r\n<data>\r\n  ->  STORED\r\n | NOT_STORED\r\n | ...
+ *   set|add|replace|append|prepend <key> <flags> <ttl> <n>\r\n<data>\r\n
+ *                             ->  STORED\r\n | NOT_STORED\r\n | ...
+ *   delete <key>\r\n         ->  DELETED\r\n | NOT_FOUND\r\n
+ *   incr|decr <key> 1\r\n    ->  <number>\r\n | NOT_FOUND\r\n
  *
  * Every request or reply line may instead be answered with ERROR,
  * CLIENT_ERROR <msg> or SERVER_ERROR <msg>.
@@ -25,8 +28,7 @@ static bool text_put_get(struct buf *out, const struct keyspace *ks,
     p += 3;
     for (size_t i = 0; i < n; i++) {
         *p++ = ' ';
-        keyspace_format(ks, keys[i], p);
-        p += ks->key_size;
+        p += keyspace_format(ks, keys[i], p);
     }
     *p++ = '\r';
     *p++ = '\n';
@@ -34,23 +36,29 @@ static bool text_put_get(struct buf *out, const struct keyspace *ks,
     return true;
 }
 
+static const char *const store_verbs[] = {
+    [SC_SET] = "set ", [SC_ADD] = "add ", [SC_REPLACE] = "replace ",
+    [SC_APPEND] = "append ", [SC_PREPEND] = "prepend ",
+};
+
 static bool text_put_set_begin(struct buf *out, const struct keyspace *ks,
-                               uint64_t key, uint32_t flags, size_t vlen,
-                               uint32_t opaque)
+                               uint64_t key, enum store_cmd cmd, uint32_t flags,
+                               uint32_t ttl, size_t vlen, uint32_t opaque)
 {
     (void)opaque;
-    char *p = buf_reserve(out, 4 + ks->key_size + 40 + vlen + 2);
+    char *p = buf_reserve(out, 8 + ks->key_size + 64 + vlen + 2);
     if (!p)
         return false;
     char *start = p;
-    memcpy(p, "set ", 4);
-    p += 4;
-    keyspace_format(ks, key, p);
-    p += ks->key_size;
+    size_t vl = strlen(store_verbs[cmd]);
+    memcpy(p, store_verbs[cmd], vl);
+    p += vl;
+    p += keyspace_format(ks, key, p);
     *p++ = ' ';
     p = proto_put_u64(p, flags);
-    memcpy(p, " 0 ", 3);
-    p += 3;
+    *p++ = ' ';
+    p = proto_put_u64(p, ttl);
+    *p++ = ' ';
     p = proto_put_u64(p, vlen);
     *p++ = '\r';
     *p++ = '\n';
@@ -64,9 +72,33 @@ static bool text_put_del(struct buf *out, const struct keyspace *ks, uint64_t ke
     if (!p)
         return false;
     memcpy(p, "delete ", 7);
-    keyspace_format(ks, key, p + 7);
-    memcpy(p + 7 + ks->key_size, "\r\n", 2);
-    out->len += 7 + (size_t)ks->key_size + 2;
+    size_t kl = keyspace_format(ks, key, p + 7);
+    memcpy(p + 7 + kl, "\r\n", 2);
+    out->len += 7 + kl + 2;
+    return true;
+}
+
+static bool text_put_incr(struct buf *out, const struct keyspace *ks,
+                          uint64_t key, bool decr)
+{
+    char *p = buf_reserve(out, 5 + ks->key_size + 4);
+    if (!p)
+        return false;
+    memcpy(p, decr ? "decr " : "incr ", 5);
+    size_t kl = keyspace_format(ks, key, p + 5);
+    memcpy(p + 5 + kl, " 1\r\n", 4);
+    out->len += 5 + kl + 4;
+    return true;
+}
+
+/* A line of decimal digits (an incr / decr reply). */
+static bool line_is_number(const char *p, size_t n)
+{
+    if (n == 0 || n > 20)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
     return true;
 }
 
@@ -118,7 +150,6 @@ bad:
 static void text_parse(const char *p, size_t len, enum req_kind k,
                        struct proto_reply *r)
 {
-    (void)k;
     memset(r, 0, sizeof(*r));
     r->unit = PU_NEED_MORE;
     const char *nl = memchr(p, '\n', len < MAX_LINE ? len : MAX_LINE);
@@ -138,7 +169,9 @@ static void text_parse(const char *p, size_t len, enum req_kind k,
         return;
     }
     r->consumed = line;
-    if (proto_line_is(p, n, "END"))
+    if (k == RK_INCR && line_is_number(p, n))
+        r->unit = PU_NUMBER;
+    else if (proto_line_is(p, n, "END"))
         r->unit = PU_END;
     else if (proto_line_is(p, n, "STORED"))
         r->unit = PU_STORED;
@@ -168,6 +201,7 @@ const struct proto_ops proto_text = {
     .put_set_begin = text_put_set_begin,
     .put_set_end = proto_put_crlf,
     .put_del = text_put_del,
+    .put_incr = text_put_incr,
     .parse = text_parse,
 };
 
@@ -196,6 +230,7 @@ const char *proto_unit_name(enum proto_unit u)
     case PU_ERROR: return "ERROR";
     case PU_CLIENT_ERROR: return "CLIENT_ERROR";
     case PU_SERVER_ERROR: return "SERVER_ERROR";
+    case PU_NUMBER: return "number";
     case PU_STATUS: return "error status";
     case PU_BAD: return "bad reply";
     }

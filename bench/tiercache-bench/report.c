@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const kind_names[RK_NKINDS] = { "get", "set", "mget", "del" };
+static const char *const kind_names[RK_NKINDS] = { "get", "set", "mget", "del", "incr" };
 
 void results_add(struct results *r, const struct window *win,
                  const struct counters *ctr)
@@ -16,6 +16,8 @@ void results_add(struct results *r, const struct window *win,
     }
     r->win.get_keys += win->get_keys;
     r->win.get_hits += win->get_hits;
+    r->win.get_bytes += win->get_bytes;
+    r->win.miss_bytes += win->miss_bytes;
     r->win.bytes_sent += win->bytes_sent;
     r->win.bytes_recv += win->bytes_recv;
 #define X(name) r->tot.name += ctr_get(ctr->name);
@@ -69,9 +71,39 @@ static void table_row(FILE *f, const char *name, uint64_t ops, double secs,
             us(h->count ? h->max : 0), hist_mean(h) / 1000.0);
 }
 
+static double ratio(uint64_t a, uint64_t b)
+{
+    return b ? (double)a / (double)b : 0.0;
+}
+
+/* --trace: what the file holds. */
+static void describe_trace(FILE *f, const struct bench *b)
+{
+    const struct trace *t = b->trace;
+    fprintf(f, "  trace %s: %llu requests, %llu keys, %llu s recorded, replayed at %s pace, "
+               "%s values\n   ",
+            b->opt.trace, (unsigned long long)t->nops, (unsigned long long)t->nkeys,
+            (unsigned long long)(t->ts_max - t->ts_min),
+            b->trace_recorded ? "the recorded" : "full",
+            b->trace_json ? "json" : "random");
+    for (unsigned k = 0; k < TOP_NKINDS; k++)
+        if (t->kind_count[k])
+            fprintf(f, " %s %llu", trace_op_name(k), (unsigned long long)t->kind_count[k]);
+    fprintf(f, "\n");
+}
+
 static void describe(FILE *f, const struct bench *b)
 {
     const struct bench_options *o = &b->opt;
+    if (b->trace) {
+        fprintf(f, "tiercache-bench: %s protocol, server %s, %llu thread(s), %llu conn(s), "
+                   "depth %llu%s\n",
+                b->proto->name, o->server, (unsigned long long)o->threads,
+                (unsigned long long)o->conns, (unsigned long long)o->depth,
+                o->verify ? "; verify on" : "");
+        describe_trace(f, b);
+        return;
+    }
     fprintf(f, "tiercache-bench: %s protocol, server %s, %llu thread(s), %llu conn(s), ",
             b->proto->name, o->server, (unsigned long long)o->threads,
             (unsigned long long)o->conns);
@@ -95,6 +127,10 @@ static void describe(FILE *f, const struct bench *b)
             o->mget ? o->mget_ratio : 0.0, (1.0 - o->get_ratio) * (1.0 - o->del_ratio),
             (1.0 - o->get_ratio) * o->del_ratio,
             o->verify ? "; verify on" : "");
+    if (o->cache_aside)
+        fprintf(f, "  cache-aside: a get miss is followed by a set of the key's value\n");
+    if (o->ttl)
+        fprintf(f, "  sets with exptime %llu s\n", (unsigned long long)o->ttl);
 }
 
 void report_table(FILE *f, const struct bench *b, const struct results *r)
@@ -106,8 +142,12 @@ void report_table(FILE *f, const struct bench *b, const struct results *r)
                 (unsigned long long)r->load_keys, r->load_secs,
                 r->load_secs > 0 ? (double)r->tot.loaded / r->load_secs : 0.0,
                 r->load_complete ? "" : " (INCOMPLETE)");
-    fprintf(f, "run: %.2f s measured after %.2f s warm-up%s\n", r->duration,
-            b->opt.warmup, r->interrupted ? " (INTERRUPTED)" : "");
+    if (b->trace)
+        fprintf(f, "run: %.2f s, the whole replay measured%s\n", r->duration,
+                r->interrupted ? " (INTERRUPTED)" : "");
+    else
+        fprintf(f, "run: %.2f s measured after %.2f s warm-up%s\n", r->duration,
+                b->opt.warmup, r->interrupted ? " (INTERRUPTED)" : "");
     fprintf(f, "  %-5s %12s %12s %9s %9s %9s %9s %10s %9s\n", "op", "count",
             "ops/s", "p50 us", "p90 us", "p99 us", "p99.9 us", "max us", "mean us");
     for (unsigned k = 0; k < RK_NKINDS; k++)
@@ -117,6 +157,15 @@ void report_table(FILE *f, const struct bench *b, const struct results *r)
     fprintf(f, "  get hit ratio: %.4f (%llu of %llu keys)\n",
             r->win.get_keys ? (double)r->win.get_hits / (double)r->win.get_keys : 0.0,
             (unsigned long long)r->win.get_hits, (unsigned long long)r->win.get_keys);
+    if (b->track_misses)
+        fprintf(f, "  miss ratio: %.4f (%llu of %llu keys); byte miss ratio: %.4f "
+                   "(%llu of %llu bytes); fills %llu, not applied %llu (whole run)\n",
+                ratio(r->win.get_keys - r->win.get_hits, r->win.get_keys),
+                (unsigned long long)(r->win.get_keys - r->win.get_hits),
+                (unsigned long long)r->win.get_keys,
+                ratio(r->win.miss_bytes, r->win.get_bytes),
+                (unsigned long long)r->win.miss_bytes, (unsigned long long)r->win.get_bytes,
+                (unsigned long long)r->tot.fills, (unsigned long long)r->tot.not_applied);
     fprintf(f, "  bytes: sent %llu (%.1f MiB/s), received %llu (%.1f MiB/s)\n",
             (unsigned long long)r->win.bytes_sent,
             r->duration > 0 ? (double)r->win.bytes_sent / r->duration / 1048576.0 : 0.0,
@@ -138,9 +187,11 @@ void report_table(FILE *f, const struct bench *b, const struct results *r)
                     proto_bin_status_name((uint16_t)i),
                     (unsigned long long)r->tot.status[i]);
     if (b->opt.verify)
-        fprintf(f, "verify (whole run): %llu values checked, %llu failures: "
+        fprintf(f, "verify (whole run): %llu values checked (%llu values of trace keys "
+                   "that append / incr modify not checked), %llu failures: "
                    "wrong value %llu, wrong version %llu, wrong key %llu -> %s\n",
                 (unsigned long long)r->tot.verify_checked,
+                (unsigned long long)r->tot.verify_skipped,
                 (unsigned long long)verify_failures(r),
                 (unsigned long long)r->tot.verify_wrong,
                 (unsigned long long)r->tot.verify_stale,
@@ -202,6 +253,18 @@ bool report_json(const char *path, const struct bench *b,
             (unsigned long long)o->mget, o->mget_ratio, b->zipf_on ? o->zipf : 0.0,
             o->load ? "true" : "false", o->verify ? "true" : "false",
             (unsigned long long)o->seed);
+    fprintf(f, "  \"workload\": {\"cache_aside\": %s, \"ttl\": %llu, \"trace\": ",
+            b->track_misses ? "true" : "false", (unsigned long long)o->ttl);
+    if (b->trace) {
+        json_str(f, o->trace);
+        fprintf(f, ", \"trace_speed\": \"%s\", \"trace_values\": \"%s\", "
+                   "\"trace_requests\": %llu, \"trace_keys\": %llu",
+                b->trace_recorded ? "recorded" : "max", b->trace_json ? "json" : "random",
+                (unsigned long long)b->trace->nops, (unsigned long long)b->trace->nkeys);
+    } else {
+        fprintf(f, "null");
+    }
+    fprintf(f, "},\n");
     fprintf(f, "  \"load\": {\"ran\": %s, \"complete\": %s, \"keys\": %llu, "
                "\"stored\": %llu, \"failed\": %llu, \"seconds\": %.3f, \"keys_per_sec\": %.1f},\n",
             r->load_ran ? "true" : "false", r->load_complete ? "true" : "false",
@@ -217,6 +280,14 @@ bool report_json(const char *path, const struct bench *b,
             (unsigned long long)r->win.get_keys, (unsigned long long)r->win.get_hits,
             r->win.get_keys ? (double)r->win.get_hits / (double)r->win.get_keys : 0.0,
             (unsigned long long)r->win.bytes_sent, (unsigned long long)r->win.bytes_recv);
+    fprintf(f, "    \"miss_ratio\": %.6f, \"byte_miss_ratio\": %.6f, \"get_bytes\": %llu, "
+               "\"miss_bytes\": %llu, \"fills\": %llu, \"fill_dropped\": %llu, "
+               "\"not_applied\": %llu,\n",
+            ratio(r->win.get_keys - r->win.get_hits, r->win.get_keys),
+            ratio(r->win.miss_bytes, r->win.get_bytes),
+            (unsigned long long)r->win.get_bytes, (unsigned long long)r->win.miss_bytes,
+            (unsigned long long)r->tot.fills, (unsigned long long)r->tot.fill_dropped,
+            (unsigned long long)r->tot.not_applied);
     fprintf(f, "    \"latency_us\": {\"all\": ");
     json_lat(f, &r->all, ops, r->duration);
     for (unsigned k = 0; k < RK_NKINDS; k++) {
@@ -241,11 +312,12 @@ bool report_json(const char *path, const struct bench *b,
         }
     fprintf(f, "}},\n");
     fprintf(f, "  \"verify\": {\"enabled\": %s, \"checked\": %llu, \"failures\": %llu, "
-               "\"wrong_value\": %llu, \"wrong_version\": %llu, \"wrong_key\": %llu},\n",
+               "\"wrong_value\": %llu, \"wrong_version\": %llu, \"wrong_key\": %llu, "
+               "\"skipped\": %llu},\n",
             o->verify ? "true" : "false", (unsigned long long)r->tot.verify_checked,
             (unsigned long long)verify_failures(r),
             (unsigned long long)r->tot.verify_wrong, (unsigned long long)r->tot.verify_stale,
-            (unsigned long long)r->tot.verify_key);
+            (unsigned long long)r->tot.verify_key, (unsigned long long)r->tot.verify_skipped);
     fprintf(f, "  \"exit_code\": %d\n}\n", results_exit_code(b, r));
     bool ok = !ferror(f);
     if (fclose(f) != 0)

@@ -299,3 +299,38 @@ const char *vcheck_strerror(enum vcheck st)
     }
     return "unknown check status";
 }
+
+uint32_t value_sized_flags(uint64_t key, size_t len)
+{
+    return (uint32_t)(mix64(key * KEY_MULT ^ mix64(len)) >> 48);
+}
+
+void value_sized_make(uint64_t key, size_t len, bool json, char *dst,
+                      uint32_t *flags)
+{
+    uint64_t seed = mix64(key * KEY_MULT ^ mix64(len));
+    uint64_t st = seed;
+    *flags = (uint32_t)(seed >> 48);
+    if (json && len >= VALUE_JSON_MIN) {
+        json_doc(dst, len, len, seed);
+        return;
+    }
+    size_t i = 0;
+    while (i < len) {
+        uint64_t r = splitmix64(&st);
+        for (unsigned b = 0; b < 8 && i < len; b++, r >>= 8)
+            dst[i++] = (char)('!' + (r & 0xff) % 94u);
+    }
+}
+
+enum vcheck value_sized_check(uint64_t key, const char *p, size_t len,
+                              bool json, uint32_t flags, char *scratch)
+{
+    uint32_t want;
+    value_sized_make(key, len, json, scratch, &want);
+    if (memcmp(scratch, p, len) != 0)
+        return VCHK_CONTENT;
+    if (flags != want)
+        return VCHK_FLAGS;
+    return VCHK_OK;
+}

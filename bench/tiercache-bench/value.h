@@ -101,6 +101,23 @@ enum vcheck valgen_verify_check(const struct valgen *g, uint64_t key,
                                 const char *p, size_t len, uint32_t flags,
                                 uint32_t *version, char *scratch);
 
+/* Trace values (--trace): a value of exactly len bytes that depends only
+ * on (key, len, json), from the seed mix64(key * K ^ mix64(len)): with
+ * json and len >= VALUE_JSON_MIN a JSON document as above (its "_v" is
+ * len), else printable bytes ('!'..'~') of a splitmix64 stream; flags =
+ * 16 bits of the seed. Any replayed size is valid, so a read checks the
+ * bytes it got against the value of its own length. O(len). */
+void value_sized_make(uint64_t key, size_t len, bool json, char *dst,
+                      uint32_t *flags);
+
+/* The flags of value_sized_make(key, len). */
+uint32_t value_sized_flags(uint64_t key, size_t len);
+
+/* Checks a trace value read for key (see value_sized_make). scratch
+ * holds len bytes. */
+enum vcheck value_sized_check(uint64_t key, const char *p, size_t len,
+                              bool json, uint32_t flags, char *scratch);
+
 /* Message for a check status. */
 const char *vcheck_strerror(enum vcheck st);
 

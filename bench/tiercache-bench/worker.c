@@ -37,7 +37,7 @@ struct worker *worker_create(const struct bench *b, unsigned id,
     if (!w->base)
         goto fail;
     w->ev_end = evtimer_new(w->base, worker_on_end, w);
-    w->scratch = malloc(valgen_max_len(b->vg) + 1);
+    w->scratch = malloc(b->scratch_len + 1);
     w->conns = calloc(nconns ? nconns : 1, sizeof(*w->conns));
     if (!w->ev_end || !w->scratch || !w->conns)
         goto fail;
@@ -84,10 +84,11 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     uint64_t now = now_ns();
     w->stopping = false;
-    if (w->phase == PHASE_LOAD) {
+    if (w->phase == PHASE_LOAD || w->b->trace) {
         w->load_done = 0;
         for (unsigned i = 0; i < w->nconns; i++)
-            if (w->conns[i].load_finished)
+            if (w->phase == PHASE_LOAD ? w->conns[i].load_finished
+                                       : w->conns[i].trace_finished)
                 w->load_done++;
         if (w->load_done == w->nconns) {
             w->load_end = now;

@@ -39,7 +39,7 @@ struct worker {
     uint64_t phase_deadline;    /* load: timeout; run: end of measurement */
     uint64_t measure_start;
     uint64_t measure_end;
-    unsigned load_done;         /* conns that loaded their whole slice */
+    unsigned load_done;         /* conns that loaded (or replayed) their whole slice */
     uint64_t load_end;          /* when the last of them finished */
     /* this phase, for the "nothing completed" diagnosis (0: never) */
     uint64_t began;             /* the thread started its loop */
@@ -76,7 +76,9 @@ static inline bool worker_measuring(const struct worker *w, uint64_t now)
            now < w->measure_end;
 }
 
-/* Called by a conn when it has loaded its whole slice. */
+/* Called by a conn when it has loaded its whole slice (load phase) or
+ * replayed its whole slice of the trace (--trace); the phase ends when
+ * every conn of every worker has. */
 void worker_conn_loaded(struct worker *w, uint64_t now);
 
 /* Prints a message to stderr while the worker's budget lasts. */

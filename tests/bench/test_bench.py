@@ -397,6 +397,14 @@ class BenchTest(unittest.TestCase):
         self.assertGreater(lat['set']['count'], 200, out)
         self.assertEqual(lat['get']['count'], 0, out)
         self.assertIn('deletes 0.500', out)
+        # the meta protocol's md (HD or NF) as well
+        code, doc, out, err = self.bench(
+            '--key-prefix', 'del:', '--keys', 200, '--conns', 2, '--rate', 2000,
+            '--get-ratio', 0, '--del-ratio', 0.5, '--value-size', 50,
+            '--duration', 0.5, '--warmup', 0, '--protocol', 'meta')
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(doc['errors']['total'], 0, out + err)
+        self.assertGreater(doc['results']['latency_us']['del']['count'], 100, out)
         # only deletes: afterwards (almost) every key is gone
         code, doc, out, err = self.bench(
             '--key-prefix', 'del:', '--keys', 200, '--conns', 2, '--depth', 4,
@@ -413,7 +421,7 @@ class BenchTest(unittest.TestCase):
         for args in (['--protocol', 'nope'], ['--zipf', '1.5'],
                      ['--value-size', '10-5'], ['--no-such-flag'],
                      ['--verify', '--value-size', '8'],
-                     ['--del-ratio', '0.5', '--protocol', 'meta'],
+                     ['--del-ratio', '0.5', '--protocol', 'binary'],
                      ['--del-ratio', '0.5', '--verify'], ['--del-ratio', '2']):
             p = subprocess.run([BENCH] + args, capture_output=True, text=True,
                                timeout=10)
