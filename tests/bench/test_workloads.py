@@ -351,7 +351,13 @@ class CacheAsideTest(ServersMixin, unittest.TestCase):
                     # every miss was filled (the last ones may still be in flight)
                     self.assertAlmostEqual(r['fills'], misses, delta=depth * max(mget, 1) * 2 * 2)
                     self.assertEqual(r['fill_dropped'], 0)
-                    self.assertEqual(doc['errors']['total'], 0)
+                    # under -m 8 a store may rarely find no memory (every
+                    # tail item busy): SERVER_ERROR out of memory, as
+                    # memcached; any other error fails
+                    e = doc['errors']
+                    nomem = int(after['store_no_memory']) - int(before['store_no_memory'])
+                    self.assertEqual(e['total'] - e['server_error'], 0, e)
+                    self.assertLessEqual(e['server_error'], nomem, (e, nomem))
         self.each_server(8, body)
 
     def test_ttl_is_sent(self):
