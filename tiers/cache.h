@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flash/flash_stats.h" /* the flash counters shown as they are */
+
 typedef struct cache cache_t;               /* one per process */
 typedef struct cache_worker cache_worker_t; /* one per worker thread */
 typedef struct cache_item cache_item_t;     /* a referenced item */
@@ -408,46 +410,20 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
 /*
  * The flash tier's figures (all 0 without one): X(name, description), the
  * names printed by `stats` as they are; the server also prints memcached's
- * extstore_* names where the meaning is the same.
+ * extstore_* names where the meaning is the same. The store's own counters
+ * come first (flash/flash_stats.h, one list for both), then the ones the
+ * door counts or combines.
  */
 #define CACHE_FLASH_STATS_FIELDS(X)                                           \
-    X(flash_bytes_written, "bytes written to the device")                     \
-    X(flash_items_written, "items written (new and rewritten)")               \
-    X(flash_bytes_spilled, "compressed bytes of newly spilled items")         \
-    X(flash_bytes_logical, "key+value bytes of newly spilled items")          \
-    X(flash_bytes_read, "bytes read from the device")                         \
-    X(flash_items, "items the index points at")                              \
+    FLASH_STATS_MIRRORED(X)                                                   \
     X(flash_bytes_used, "device bytes in used segments")                      \
-    X(flash_index_bytes, "bytes of the index")                               \
-    X(flash_index_capacity, "index capacity, items (grows with the items)")  \
-    X(flash_index_bytes_max, "bytes the index may grow to")                  \
-    X(flash_index_capacity_max, "index capacity at that size, items")        \
-    X(flash_index_evictions, "index entries dropped: index full")            \
-    X(flash_index_collateral, "index entries dropped: same tag as a write")   \
-    X(flash_dict_bytes, "bytes of the zstd dictionary blocks use (0: none)")  \
-    X(flash_segments_free, "segments free")                                  \
-    X(flash_segments_used, "segments holding data")                          \
-    X(flash_reclaims, "segments reclaimed")                                  \
-    X(flash_rewrites, "items rewritten by reclaim")                          \
-    X(flash_get_hits, "gets answered from flash")                            \
+    X(flash_get_hits, "gets answered from flash")                             \
     X(flash_get_misses, "gets that missed RAM and flash")                     \
-    X(flash_reads, "block reads issued")                                     \
-    X(flash_read_errors, "device read errors")                               \
-    X(flash_write_errors, "device write errors")                             \
-    X(flash_checksum_failures, "blocks that failed their checksum")          \
-    X(flash_drops_admission, "evictions not spilled: admission")             \
+    X(flash_reads, "block reads issued")                                      \
+    X(flash_drops_admission, "evictions not spilled: admission")              \
     X(flash_drops_stall, "evictions dropped: writer behind past stall bound") \
-    X(flash_drops_io, "evictions dropped: device failing")                   \
-    X(flash_promotions, "flash hits copied back to RAM")                     \
+    X(flash_promotions, "flash hits copied back to RAM")                      \
     X(flash_respill_skipped, "evictions not rewritten: unmodified copy on flash") \
-    X(flash_recovered_items, "items the last start recovered")                \
-    X(flash_recovery_errors, "segments, maps or dictionaries recovery skipped") \
-    X(flash_checkpoints, "crash checkpoints taken")                           \
-    X(flash_checkpoints_invalidated, "checkpoints a change made unusable")    \
-    X(flash_checkpoints_dirty, "checkpoint builds a change spoiled")            \
-    X(flash_checkpoint_kills, "changed keys journaled against the checkpoint") \
-    X(flash_checkpoint_extends, "sealed segments the checkpoint keeps too")    \
-    X(flash_checkpoint_extends_skipped, "sealed segments it could not keep") \
     X(flash_age_spills, "items moved to flash for idling over ext_item_age")
 
 typedef struct cache_stats {
