@@ -3,10 +3,10 @@
  * No locks: a context is used by one thread.
  */
 #include "flash/aio.h"
+#include "flash/seterr.h"
 
 #include <errno.h>
 #include <libaio.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,41 +87,29 @@ static aio_req_t *list_pop(req_list_t *l)
     return r;
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 aio_status_e aio_ctx_create(aio_ctx_t **out, unsigned depth, char *err, size_t errlen)
 {
     if (!out || depth == 0 || depth > AIO_MAX_DEPTH) {
-        seterr(err, errlen, "aio: depth %u out of range 1..%d", depth, AIO_MAX_DEPTH);
+        flash_seterr(err, errlen, "aio: depth %u out of range 1..%d", depth, AIO_MAX_DEPTH);
         return AIO_EINVAL;
     }
     aio_ctx_t *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
-        seterr(err, errlen, "aio: out of memory");
+        flash_seterr(err, errlen, "aio: out of memory");
         return AIO_ENOMEM;
     }
     ctx->depth = depth;
     ctx->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (ctx->efd < 0) {
-        seterr(err, errlen, "aio: eventfd: %s", strerror(errno));
+        flash_seterr(err, errlen, "aio: eventfd: %s", strerror(errno));
         free(ctx);
         return AIO_ESETUP;
     }
     int rc = io_setup((int)depth, &ctx->io);
     if (rc != 0) {
         int e = rc < 0 ? -rc : errno;
-        seterr(err, errlen, "aio: io_setup(%u): %s%s", depth, strerror(e),
+        flash_seterr(err, errlen, "aio: io_setup(%u): %s%s", depth, strerror(e),
                e == EAGAIN ? " (fs.aio-max-nr exhausted?)" : "");
         close(ctx->efd);
         free(ctx);

@@ -4,11 +4,11 @@
  * O_EXCL for the fd's life.
  */
 #include "flash/device.h"
+#include "flash/seterr.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,18 +35,6 @@ struct device {
     flash_sb_t sb;
 };
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void *device_buf_alloc(size_t len)
 {
@@ -123,7 +111,7 @@ static device_status_e read_upto(device_t *dev, void *buf, size_t len, uint64_t 
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            seterr(err, errlen, "%s: read of %zu bytes at %llu failed: %s", dev->path,
+            flash_seterr(err, errlen, "%s: read of %zu bytes at %llu failed: %s", dev->path,
                    len - done, (unsigned long long)(off + done), strerror(errno));
             return DEVICE_EIO;
         }
@@ -149,7 +137,7 @@ static device_status_e prealloc(device_t *dev, uint64_t size, char *err, size_t 
         if (rc == EOPNOTSUPP || rc == ENOSYS) {
             int fd = open(dev->path, O_RDWR | O_CLOEXEC);
             if (fd < 0) {
-                seterr(err, errlen, "%s: cannot open for preallocation: %s", dev->path,
+                flash_seterr(err, errlen, "%s: cannot open for preallocation: %s", dev->path,
                        strerror(errno));
                 return DEVICE_EOPEN;
             }
@@ -160,11 +148,11 @@ static device_status_e prealloc(device_t *dev, uint64_t size, char *err, size_t 
     if (rc == 0)
         return DEVICE_OK;
     if (rc == ENOSPC || rc == EDQUOT) {
-        seterr(err, errlen, "%s: not enough space to preallocate %llu bytes: %s", dev->path,
+        flash_seterr(err, errlen, "%s: not enough space to preallocate %llu bytes: %s", dev->path,
                (unsigned long long)size, strerror(rc));
         return DEVICE_ENOSPC;
     }
-    seterr(err, errlen, "%s: cannot preallocate %llu bytes: %s", dev->path,
+    flash_seterr(err, errlen, "%s: cannot preallocate %llu bytes: %s", dev->path,
            (unsigned long long)size, strerror(rc));
     return DEVICE_EPREALLOC;
 }
@@ -175,7 +163,7 @@ static device_status_e file_block_size(device_t *dev, char *err, size_t errlen)
 {
     uint8_t *buf = device_buf_alloc(2 * DEVICE_BUF_ALIGN);
     if (!buf) {
-        seterr(err, errlen, "%s: out of memory", dev->path);
+        flash_seterr(err, errlen, "%s: out of memory", dev->path);
         return DEVICE_ENOMEM;
     }
     static const uint32_t sizes[] = { 512, 4096 };
@@ -191,13 +179,13 @@ static device_status_e file_block_size(device_t *dev, char *err, size_t errlen)
             break;
         }
         if (errno != EINVAL) {
-            seterr(err, errlen, "%s: test read failed: %s", dev->path, strerror(errno));
+            flash_seterr(err, errlen, "%s: test read failed: %s", dev->path, strerror(errno));
             st = DEVICE_EIO;
             break;
         }
     }
     if (st == DEVICE_ENODIRECT)
-        seterr(err, errlen, "%s: O_DIRECT reads fail with EINVAL at 512 and 4096 bytes",
+        flash_seterr(err, errlen, "%s: O_DIRECT reads fail with EINVAL at 512 and 4096 bytes",
                dev->path);
     device_buf_free(buf);
     return st;
@@ -295,7 +283,7 @@ device_status_e device_probe(device_t *dev, device_kind_e *kind, const char **wh
         window = (dev->file_size + dev->block_size - 1) / dev->block_size * dev->block_size;
     uint8_t *buf = device_buf_alloc(DEVICE_SCAN_CHUNK);
     if (!buf) {
-        seterr(err, errlen, "%s: out of memory", dev->path);
+        flash_seterr(err, errlen, "%s: out of memory", dev->path);
         return DEVICE_ENOMEM;
     }
     size_t got = 0;
@@ -393,36 +381,36 @@ static device_status_e open_hold(device_t *dev, uint64_t size, char *err, size_t
     struct stat sb;
     if (stat(path, &sb) != 0) {
         if (errno != ENOENT) {
-            seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+            flash_seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
             return DEVICE_EOPEN;
         }
         if (size == 0) {
-            seterr(err, errlen, "%s: does not exist and no size was given to create it", path);
+            flash_seterr(err, errlen, "%s: does not exist and no size was given to create it", path);
             return DEVICE_EBADSIZE;
         }
         dev->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (dev->fd < 0) {
-            seterr(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+            flash_seterr(err, errlen, "%s: cannot create: %s", path, strerror(errno));
             return DEVICE_EOPEN;
         }
         dev->created = true;
     } else if (S_ISDIR(sb.st_mode)) {
-        seterr(err, errlen, "%s: is a directory, not a file or block device", path);
+        flash_seterr(err, errlen, "%s: is a directory, not a file or block device", path);
         return DEVICE_ENOTSUP;
     } else if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
-        seterr(err, errlen, "%s: not a regular file or block device", path);
+        flash_seterr(err, errlen, "%s: not a regular file or block device", path);
         return DEVICE_ENOTSUP;
     } else if (S_ISBLK(sb.st_mode)) {
         dev->blockdev = true;
         dev->fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC | O_EXCL);
         if (dev->fd < 0 && errno == EBUSY) {
-            seterr(err, errlen, "%s: block device in use (mounted, or opened exclusively "
+            flash_seterr(err, errlen, "%s: block device in use (mounted, or opened exclusively "
                    "by another process such as another tiercache server); not touching it",
                    path);
             return DEVICE_EBUSY;
         }
         if (dev->fd < 0) {
-            seterr(err, errlen, "%s: cannot open O_DIRECT read-write: %s", path,
+            flash_seterr(err, errlen, "%s: cannot open O_DIRECT read-write: %s", path,
                    strerror(errno));
             return DEVICE_EOPEN;
         }
@@ -430,7 +418,7 @@ static device_status_e open_hold(device_t *dev, uint64_t size, char *err, size_t
     } else {
         dev->fd = open(path, O_RDWR | O_CLOEXEC);
         if (dev->fd < 0) {
-            seterr(err, errlen, "%s: cannot open read-write: %s", path, strerror(errno));
+            flash_seterr(err, errlen, "%s: cannot open read-write: %s", path, strerror(errno));
             return DEVICE_EOPEN;
         }
     }
@@ -443,28 +431,28 @@ static device_status_e open_hold(device_t *dev, uint64_t size, char *err, size_t
         char who[48] = "another process";
         if (pid > 0)
             snprintf(who, sizeof who, "another process (PID %ld)", pid);
-        seterr(err, errlen, "%s: in use: locked by %s, probably another tiercache server "
+        flash_seterr(err, errlen, "%s: in use: locked by %s, probably another tiercache server "
                "with the same flash path; not touching it", path, who);
         dev->created = false; /* its holder uses it: never unlink it */
         return DEVICE_EBUSY;
     }
     if (rc != 0) {
-        seterr(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+        flash_seterr(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
         return DEVICE_EOPEN;
     }
     if (fstat(dev->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        seterr(err, errlen, "%s: changed while being opened (not a regular file now)", path);
+        flash_seterr(err, errlen, "%s: changed while being opened (not a regular file now)", path);
         return DEVICE_ENOTSUP;
     }
     dev->file_size = (uint64_t)sb.st_size;
     int fl = fcntl(dev->fd, F_GETFL);
     if (fl < 0 || fcntl(dev->fd, F_SETFL, fl | O_DIRECT) != 0) {
         if (errno == EINVAL) {
-            seterr(err, errlen, "%s: the filesystem refuses O_DIRECT (tmpfs?); "
+            flash_seterr(err, errlen, "%s: the filesystem refuses O_DIRECT (tmpfs?); "
                    "put the flash file on a disk filesystem or use a block device", path);
             return DEVICE_ENODIRECT;
         }
-        seterr(err, errlen, "%s: cannot set O_DIRECT: %s", path, strerror(errno));
+        flash_seterr(err, errlen, "%s: cannot set O_DIRECT: %s", path, strerror(errno));
         return DEVICE_EOPEN;
     }
     return DEVICE_OK;
@@ -482,18 +470,18 @@ static device_status_e do_open(device_t *dev, uint64_t size, char *err, size_t e
         int lbs = 0;
         uint64_t bytes = 0;
         if (ioctl(dev->fd, BLKSSZGET, &lbs) != 0 || ioctl(dev->fd, BLKGETSIZE64, &bytes) != 0) {
-            seterr(err, errlen, "%s: cannot read block device geometry: %s", path,
+            flash_seterr(err, errlen, "%s: cannot read block device geometry: %s", path,
                    strerror(errno));
             return DEVICE_EOPEN;
         }
         if (lbs < 512 || lbs > DEVICE_BUF_ALIGN || (lbs & (lbs - 1)) != 0) {
-            seterr(err, errlen, "%s: unsupported logical block size %d", path, lbs);
+            flash_seterr(err, errlen, "%s: unsupported logical block size %d", path, lbs);
             return DEVICE_ENOTSUP;
         }
         dev->block_size = (uint32_t)lbs;
         uint64_t usable = bytes / DEVICE_SIZE_ALIGN * DEVICE_SIZE_ALIGN;
         if (size > usable) {
-            seterr(err, errlen, "%s: size %llu is larger than the device (%llu bytes)", path,
+            flash_seterr(err, errlen, "%s: size %llu is larger than the device (%llu bytes)", path,
                    (unsigned long long)size, (unsigned long long)bytes);
             return DEVICE_ETOOBIG;
         }
@@ -520,7 +508,7 @@ static device_status_e do_open(device_t *dev, uint64_t size, char *err, size_t e
         }
     }
     if (dev->size == 0) {
-        seterr(err, errlen, "%s: empty and no size was given", path);
+        flash_seterr(err, errlen, "%s: empty and no size was given", path);
         return DEVICE_EBADSIZE;
     }
     if (!fresh) {
@@ -546,11 +534,11 @@ device_status_e device_open(device_t **out, const char *path, uint64_t size,
     if (err && errlen)
         err[0] = '\0';
     if (!out || !path || !*path) {
-        seterr(err, errlen, "%s: invalid arguments", path ? path : "(null)");
+        flash_seterr(err, errlen, "%s: invalid arguments", path ? path : "(null)");
         return DEVICE_EINVAL;
     }
     if (size % DEVICE_SIZE_ALIGN != 0) {
-        seterr(err, errlen, "%s: size %llu is not a multiple of %d", path,
+        flash_seterr(err, errlen, "%s: size %llu is not a multiple of %d", path,
                (unsigned long long)size, DEVICE_SIZE_ALIGN);
         return DEVICE_EBADSIZE;
     }
@@ -559,7 +547,7 @@ device_status_e device_open(device_t **out, const char *path, uint64_t size,
     if (!dev || !p) {
         free(dev);
         free(p);
-        seterr(err, errlen, "%s: out of memory", path);
+        flash_seterr(err, errlen, "%s: out of memory", path);
         return DEVICE_ENOMEM;
     }
     dev->fd = -1;
@@ -617,7 +605,7 @@ device_status_e device_reset(device_t *dev, char *err, size_t errlen)
         window = (size_t)dev->size;
     void *zero = device_buf_alloc(window);
     if (!zero) {
-        seterr(err, errlen, "%s: out of memory", dev->path);
+        flash_seterr(err, errlen, "%s: out of memory", dev->path);
         return DEVICE_ENOMEM;
     }
     st = device_pwrite(dev, zero, window, 0, err, errlen);
@@ -637,16 +625,16 @@ static device_status_e check_io(device_t *dev, const void *buf, size_t len, uint
 {
     uint32_t a = dev->block_size;
     if (!buf || len == 0) {
-        seterr(err, errlen, "%s: %s: no buffer or zero length", dev->path, op);
+        flash_seterr(err, errlen, "%s: %s: no buffer or zero length", dev->path, op);
         return DEVICE_EINVAL;
     }
     if ((uintptr_t)buf % a || len % a || off % a) {
-        seterr(err, errlen, "%s: %s of %zu bytes at %llu: buffer, length or offset "
+        flash_seterr(err, errlen, "%s: %s of %zu bytes at %llu: buffer, length or offset "
                "not aligned to %u", dev->path, op, len, (unsigned long long)off, a);
         return DEVICE_EALIGN;
     }
     if (off > dev->size || len > dev->size - off) {
-        seterr(err, errlen, "%s: %s of %zu bytes at %llu is beyond the device size %llu",
+        flash_seterr(err, errlen, "%s: %s of %zu bytes at %llu is beyond the device size %llu",
                dev->path, op, len, (unsigned long long)off, (unsigned long long)dev->size);
         return DEVICE_ERANGE;
     }
@@ -664,7 +652,7 @@ device_status_e device_pread(device_t *dev, void *buf, size_t len, uint64_t off,
     size_t got = 0;
     st = read_upto(dev, buf, len, off, &got, err, errlen);
     if (st == DEVICE_OK && got < len) {
-        seterr(err, errlen, "%s: read of %zu bytes at %llu: end of file after %zu",
+        flash_seterr(err, errlen, "%s: read of %zu bytes at %llu: end of file after %zu",
                dev->path, len, (unsigned long long)off, got);
         st = DEVICE_ESHORT;
     }
@@ -685,7 +673,7 @@ device_status_e device_pwrite(device_t *dev, const void *buf, size_t len, uint64
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0 || (size_t)n % dev->block_size != 0) {
-            seterr(err, errlen, "%s: write of %zu bytes at %llu failed: %s", dev->path,
+            flash_seterr(err, errlen, "%s: write of %zu bytes at %llu failed: %s", dev->path,
                    len - done, (unsigned long long)(off + done),
                    n < 0 ? strerror(errno) : "short write");
             return DEVICE_EIO;

@@ -8,6 +8,7 @@
  * index bucket locks; q_lock and d_lock are leaves. No globals.
  */
 #include "flash/flash_int.h"
+#include "flash/seterr.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -130,20 +131,6 @@ bool flash_slot_owner(const flash_t *f, const flash_block_view_t *v,
     return after;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- create / destroy ---- */
 
@@ -165,42 +152,42 @@ static flash_status_e check_settings(const flash_settings_t *s, char *err, size_
 {
     const char *p = s->path ? s->path : "(null)";
     if (!s->path || !*s->path) {
-        seterr(err, errlen, "flash: no path given");
+        flash_seterr(err, errlen, "flash: no path given");
         return FLASH_EINVAL;
     }
     if (!s->written) {
-        seterr(err, errlen, "%s: flash settings lack the written callback", p);
+        flash_seterr(err, errlen, "%s: flash settings lack the written callback", p);
         return FLASH_EINVAL;
     }
     if (s->segment_size % FLASH_IO_ALIGN || s->segment_size < FLASH_MIN_SEGMENT_SIZE ||
         s->segment_size > FLASH_MAX_SEGMENT_SIZE) {
-        seterr(err, errlen, "%s: segment size %u must be a multiple of %u between %u "
+        flash_seterr(err, errlen, "%s: segment size %u must be a multiple of %u between %u "
                "and %u bytes", p, s->segment_size, FLASH_IO_ALIGN, FLASH_MIN_SEGMENT_SIZE,
                FLASH_MAX_SEGMENT_SIZE);
         return FLASH_EINVAL;
     }
     if (s->block_size < FLASH_UNIT || s->block_size > s->segment_size / 4) {
-        seterr(err, errlen, "%s: block size %u must be between %u and a quarter of the "
+        flash_seterr(err, errlen, "%s: block size %u must be between %u and a quarter of the "
                "segment size (%u)", p, s->block_size, FLASH_UNIT, s->segment_size / 4);
         return FLASH_EINVAL;
     }
     if (s->dict_size != 0 && (s->dict_size < FLASH_DICT_MIN || s->dict_size > FLASH_DICT_MAX)) {
-        seterr(err, errlen, "%s: dictionary size %zu must be 0 (none) or between %u and %u",
+        flash_seterr(err, errlen, "%s: dictionary size %zu must be 0 (none) or between %u and %u",
                p, s->dict_size, FLASH_DICT_MIN, FLASH_DICT_MAX);
         return FLASH_EINVAL;
     }
     if (s->tag_bits > INDEX_TAG_FIELD_BITS) {
-        seterr(err, errlen, "%s: tag bits %u > %d", p, s->tag_bits, INDEX_TAG_FIELD_BITS);
+        flash_seterr(err, errlen, "%s: tag bits %u > %d", p, s->tag_bits, INDEX_TAG_FIELD_BITS);
         return FLASH_EINVAL;
     }
     if (s->io_depth == 0 || s->io_depth > AIO_MAX_DEPTH || s->queue_items == 0 ||
         s->rewrite_pct > 100) {
-        seterr(err, errlen, "%s: io depth (1..%d), queue length (>= 1) or rewrite "
+        flash_seterr(err, errlen, "%s: io depth (1..%d), queue length (>= 1) or rewrite "
                "percentage (0..100) out of range", p, AIO_MAX_DEPTH);
         return FLASH_EINVAL;
     }
     if (s->size % DEVICE_SIZE_ALIGN) {
-        seterr(err, errlen, "%s: size %llu is not a multiple of %d", p,
+        flash_seterr(err, errlen, "%s: size %llu is not a multiple of %d", p,
                (unsigned long long)s->size, DEVICE_SIZE_ALIGN);
         return FLASH_EINVAL;
     }
@@ -223,18 +210,18 @@ static flash_status_e open_device(flash_t *f, bool *reset, char *note, size_t no
     if (kind == DEVICE_KIND_FOREIGN || kind == DEVICE_KIND_DAMAGED) {
         bool damaged = kind == DEVICE_KIND_DAMAGED;
         if (!s->reset) {
-            seterr(err, errlen, damaged ? "%s: %s; refusing to reinitialise it without a reset"
+            flash_seterr(err, errlen, damaged ? "%s: %s; refusing to reinitialise it without a reset"
                                         : "%s: holds foreign data (%s); refusing to overwrite "
                                           "it without a reset",
                    f->path, device_kind_what(f->dev));
             return damaged ? FLASH_EDAMAGED : FLASH_EFOREIGN;
         }
-        seterr(note, notelen, "%s: %s%s (reset requested): reinitialised", f->path,
+        flash_seterr(note, notelen, "%s: %s%s (reset requested): reinitialised", f->path,
                damaged ? "" : "foreign data: ", device_kind_what(f->dev));
         *reset = true;
     } else if (kind == DEVICE_KIND_OLD) {
         /* our own file, of a format that kept nothing across restarts */
-        seterr(note, notelen, "%s: %s: reinitialised as format %u", f->path,
+        flash_seterr(note, notelen, "%s: %s: reinitialised as format %u", f->path,
                device_kind_what(f->dev), FLASH_FORMAT_VERSION);
     }
     return FLASH_OK;
@@ -247,7 +234,7 @@ static bool adopt_superblock(flash_t *f, char *err, size_t errlen)
 {
     flash_sb_t sb, want;
     if (!device_superblock(f->dev, &sb)) {
-        seterr(err, errlen, "%s: tiercache superblock unreadable: flash contents discarded",
+        flash_seterr(err, errlen, "%s: tiercache superblock unreadable: flash contents discarded",
                f->path);
         return false;
     }
@@ -256,7 +243,7 @@ static bool adopt_superblock(flash_t *f, char *err, size_t errlen)
         want.segment_size != sb.segment_size || want.segment_count != sb.segment_count ||
         want.data_offset != sb.data_offset || want.device_size != sb.device_size ||
         want.alignment != sb.alignment) {
-        seterr(err, errlen, "%s: geometry changed (segments of %u bytes x %u on the device, "
+        flash_seterr(err, errlen, "%s: geometry changed (segments of %u bytes x %u on the device, "
                "%u x %u asked): flash contents discarded", f->path, sb.segment_size,
                sb.segment_count, want.segment_size, want.segment_count);
         return false;
@@ -299,7 +286,7 @@ static flash_status_e plan_format(flash_t *f, char *err, size_t errlen)
     if (ss == FLASH_SB_OK && f->sb.segment_count < FLASH_MIN_SEGMENTS)
         ss = FLASH_SB_ETOOSMALL;
     if (ss != FLASH_SB_OK) {
-        seterr(err, errlen, "%s: size %llu bytes is too small or invalid for segments of "
+        flash_seterr(err, errlen, "%s: size %llu bytes is too small or invalid for segments of "
                "%u bytes: need at least %u segments plus %u header bytes (%s)",
                f->path, (unsigned long long)device_size(f->dev), f->s.segment_size,
                FLASH_MIN_SEGMENTS, FLASH_HEADER_AREA, flash_sb_strerror(ss));
@@ -316,7 +303,7 @@ static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
     uint64_t now = f->sb.created;
     uint8_t *buf = device_buf_alloc(FLASH_HEADER_AREA);
     if (!buf) {
-        seterr(err, errlen, "%s: out of memory", f->path);
+        flash_seterr(err, errlen, "%s: out of memory", f->path);
         return FLASH_ENOMEM;
     }
     flash_sb_encode(&f->sb, buf);
@@ -335,7 +322,7 @@ static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
     device_status_e ds = device_pwrite(f->dev, buf, FLASH_HEADER_AREA, 0, e2, sizeof e2);
     device_buf_free(buf);
     if (ds != DEVICE_OK) {
-        seterr(err, errlen, "%s", e2);
+        flash_seterr(err, errlen, "%s", e2);
         return from_device(ds);
     }
     return FLASH_OK;
@@ -399,7 +386,7 @@ static flash_status_e alloc_parts(flash_t *f, char *err, size_t errlen)
     f->cctx = ZSTD_createCCtx();
     f->wdctx = ZSTD_createDCtx();
     if (!f->segs || !f->q || !f->rbuf || !f->rscratch || !f->cctx || !f->wdctx || !done_ok) {
-        seterr(err, errlen, "%s: out of memory", f->path);
+        flash_seterr(err, errlen, "%s: out of memory", f->path);
         return FLASH_ENOMEM;
     }
     for (uint32_t i = 0; i < f->nseg; i++)
@@ -409,7 +396,7 @@ static flash_status_e alloc_parts(flash_t *f, char *err, size_t errlen)
         cap = 64;
     index_status_e is = index_create(&f->idx, cap, f->s.tag_bits, NULL);
     if (is != INDEX_OK) {
-        seterr(err, errlen, "%s: cannot create an index for %llu items: %s", f->path,
+        flash_seterr(err, errlen, "%s: cannot create an index for %llu items: %s", f->path,
                (unsigned long long)cap, index_strerror(is));
         return is == INDEX_ENOMEM ? FLASH_ENOMEM : FLASH_EINVAL;
     }
@@ -430,19 +417,19 @@ static flash_status_e alloc_parts(flash_t *f, char *err, size_t errlen)
         tc.arg = f;
         flash_dict_status_e ds = flash_dict_trainer_create(&f->dtrain, &tc);
         if (ds != FLASH_DICT_OK) {
-            seterr(err, errlen, "%s: dictionary trainer: %s", f->path, flash_dict_strerror(ds));
+            flash_seterr(err, errlen, "%s: dictionary trainer: %s", f->path, flash_dict_strerror(ds));
             return ds == FLASH_DICT_ENOMEM ? FLASH_ENOMEM : FLASH_EINVAL;
         }
     }
     for (int i = 0; i < FLASH_NBUILDERS; i++) {
         if (flash_seg_create(&f->bld[i], &cfg) != FLASH_SEG_OK) {
-            seterr(err, errlen, "%s: cannot allocate a segment builder", f->path);
+            flash_seterr(err, errlen, "%s: cannot allocate a segment builder", f->path);
             return FLASH_ENOMEM;
         }
     }
     char e2[200];
     if (aio_ctx_create(&f->waio, 4, e2, sizeof e2) != AIO_OK) {
-        seterr(err, errlen, "%s: writer aio: %s", f->path, e2);
+        flash_seterr(err, errlen, "%s: writer aio: %s", f->path, e2);
         return FLASH_EIO;
     }
     return FLASH_OK;
@@ -512,7 +499,7 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     if (err && errlen)
         err[0] = '\0';
     if (!out || !s) {
-        seterr(err, errlen, "flash: invalid arguments");
+        flash_seterr(err, errlen, "flash: invalid arguments");
         return FLASH_EINVAL;
     }
     *out = NULL;
@@ -522,7 +509,7 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     flash_t *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(s->path))) {
         free(f);
-        seterr(err, errlen, "%s: out of memory", s->path);
+        flash_seterr(err, errlen, "%s: out of memory", s->path);
         return FLASH_ENOMEM;
     }
     f->s = *s;
@@ -576,7 +563,7 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
             f->writer_started = true;
         }
     }
-    seterr(err, errlen, "%s", st == FLASH_OK ? note : fail);
+    flash_seterr(err, errlen, "%s", st == FLASH_OK ? note : fail);
     if (st != FLASH_OK) {
         device_discard(&f->dev);
         free_parts(f);
