@@ -16,6 +16,7 @@
 
 #include "logger.h"
 #include "prefix_stats.h"
+#include "proto_num.h"
 #include "server.h"
 #include "stats.h"
 #include "tls.h"
@@ -853,37 +854,6 @@ static void reply_lru_crawler(conn_t *c, const text_request_t *req)
     conn_reply(c, "ERROR");
 }
 
-/* memcached's safe_strtol(): strtol, then a space or the end; the long is
- * truncated to 32 bits as memcached's (int32_t) store does. */
-static bool mc_strtol32(const char *s, int32_t *out)
-{
-    char *end;
-    errno = 0;
-    long l = strtol(s, &end, 10);
-    if (errno == ERANGE || end == s)
-        return false;
-    if (*end != '\0' && !isspace((unsigned char)*end))
-        return false;
-    *out = (int32_t)(uint32_t)(unsigned long)l;
-    return true;
-}
-
-/* memcached's safe_strtoul() (into 32 bits). */
-static bool mc_strtoul32(const char *s, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long l = strtoul(s, &end, 10);
-    if (errno == ERANGE || end == s)
-        return false;
-    if (*end != '\0' && !isspace((unsigned char)*end))
-        return false;
-    if ((long)l < 0 && memchr(s, '-', (size_t)(end - s)) != NULL)
-        return false;
-    *out = (uint32_t)l;
-    return true;
-}
-
 /* memcached 1.6.18's process_slabs_command(): `slabs reassign <src> <dst>`
  * (exactly 4 tokens, no noreply) and `slabs automove <0|1|2>` /
  * `slabs automove ratio <r>` (noreply honoured); anything else ERROR. */
@@ -896,7 +866,7 @@ static void reply_slabs(conn_t *c, char **tok, size_t n)
             conn_reply(c, "CLIENT_ERROR slab reassignment disabled");
             return;
         }
-        if (!mc_strtol32(tok[2], &src) || !mc_strtol32(tok[3], &dst)) {
+        if (!proto_strtol(tok[2], strlen(tok[2]), &src) || !proto_strtol(tok[3], strlen(tok[3]), &dst)) {
             conn_reply(c, "CLIENT_ERROR bad command line format");
             return;
         }
@@ -944,7 +914,7 @@ static void reply_slabs(conn_t *c, char **tok, size_t n)
         }
     } else {
         uint32_t level;
-        if (!mc_strtoul32(tok[2], &level)) {
+        if (!proto_strtoul(tok[2], strlen(tok[2]), &level)) {
             conn_reply(c, "CLIENT_ERROR bad command line format");
         } else if (level > 2) {
             conn_reply(c, "ERROR");
@@ -985,7 +955,7 @@ static void reply_memlimit(conn_t *c, char **tok, size_t n)
     if (strcmp(tok[n - 1], "noreply") == 0)
         c->noreply = true;
     uint32_t mb;
-    if (n < 2 || !mc_strtoul32(tok[1], &mb)) {
+    if (n < 2 || !proto_strtoul(tok[1], strlen(tok[1]), &mb)) {
         conn_reply(c, "ERROR");
     } else if (mb < 8) {
         conn_reply(c, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
