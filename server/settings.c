@@ -709,7 +709,8 @@ void settings_default(settings_t *s)
     s->flash_stall_ms = 100;
     s->flash_checkpoint_s = 60;
     s->ext_item_age = UINT32_MAX; /* memcached's default: no age limit */
-    s->flash_level = 3;
+    /* flash_level / flash_no_compression: derived from flash_compression
+     * when the flags are checked (validate_flash) */
     s->ssl_keyformat = 1;
     s->ssl_wbuf_kb = 16;
     s->ssl_min_version = 2;

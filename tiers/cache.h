@@ -107,7 +107,7 @@ typedef struct cache_settings {
     uint32_t flash_segment_size;  /* --flash-segment-size (8 MiB) */
     uint32_t flash_block_size;    /* --flash-block-size, raw bytes (4 KiB) */
     size_t flash_dict_size;       /* --flash-dict-size, bytes (64 KiB; 0 = none) */
-    int flash_compression;        /* --flash-compression: zstd level (3);
+    int flash_compression;        /* --flash-compression: zstd level (1);
                                      CACHE_FLASH_NO_COMPRESSION = none */
     unsigned flash_io_depth;      /* --flash-io-depth, per worker (64) */
     size_t flash_min_item_size;   /* --flash-min-item-size (0: spill all) */
