@@ -16,6 +16,11 @@
  */
 void process_text(conn_t *c, const text_request_t *req);
 
+/* Splits args[0, len) into up to `max` space-separated tokens: pointers
+ * into a NUL-terminated copy in buf[bufsz] (args longer are cut). */
+size_t process_tokens(const char *args, size_t len, char *buf, size_t bufsz,
+                      char **tok, size_t max);
+
 /*
  * Replies to a request the parser refused (TEXT_PARSE_EREPLY): req->error,
  * except where memcached checks something first (flush_all under -F).
