@@ -27,6 +27,7 @@
  * runs under flash's completion lock, outermost, and takes the stripe).
  */
 #include "tiering.h"
+#include "tiering_int.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -39,91 +40,6 @@
 #include "flash/block.h"
 #include "flash/flash.h"
 #include "flash/format.h"
-
-#define TIER_MAX_TRIES 8
-#define TIER_IFLT_SLOTS 1024   /* in-flight key heads: chains of ~1 at 1000 in flight */
-/* a worker short of memory runs this many due written_fn calls itself */
-#define TIER_COMPLETE_CHUNK 256
-/* ... else waits this long for the writer's next batch, then retries */
-#define TIER_COMPLETE_WAIT_MS 1
-/* the index packs 10 slots in 64 bytes at ~90% load: 64 / 9 bytes per item */
-#define TIER_INDEX_BYTES_PER_9_ITEMS 64
-
-/* Records keep the RAM item's meta marks in the same bits (format.h). */
-_Static_assert((CACHE_MARK_STALE | CACHE_MARK_TOKEN | CACHE_MARK_BINKEY) ==
-                   (FLASH_REC_MARKS_MASK & ~FLASH_REC_FETCHED),
-               "meta marks and the flash record's marks byte agree");
-
-struct tier {
-    ram_t *r;
-    flash_t *f;
-    cache_flash_promote_e promote;
-    unsigned promote_rate;     /* per worker per second; 0 = no limit */
-    unsigned stall_ms;
-    uint64_t segment_size;
-    _Atomic uint64_t drops_admission; /* refused by flash_admit at eviction */
-    _Atomic uint64_t get_hits;
-    _Atomic uint64_t get_misses;
-    _Atomic uint64_t promotions;
-    /* the flash walk (metadump): one at a time, process-wide */
-    pthread_mutex_t walk_lock;
-    bool walk_busy;            /* [walk_lock] */
-    _Atomic bool walk_stop;    /* a worker going away: stop at once */
-};
-
-typedef struct tier_walk tier_walk_t;
-
-typedef enum tr_op { TR_GET, TR_GAT, TR_TOUCH, TR_STORE, TR_DELETE, TR_UNLINK, TR_ARITH } tr_op_e;
-
-typedef struct tr_req tr_req_t;
-struct tr_req {
-    tr_req_t *next;     /* ready list, or the waiters chain */
-    tr_req_t *inext;    /* inflight chain of its hv slot (heads only) */
-    tr_req_t *wait_head, *wait_tail; /* heads only: queued behind */
-    tier_worker_t *tw;
-    tr_op_e op;
-    ram_get_mode_e mode;
-    uint64_t hv;
-    size_t nkey;
-    char key[CACHE_KEY_MAX];
-    rel_time_t exptime;   /* gat / touch */
-    unsigned nobump;      /* get / gat: RAM_F_NOBUMP or 0 */
-    item_t *it;           /* store: our reference */
-    cache_store_op_e sop;
-    uint64_t cas_in;
-    bool incr;
-    uint64_t delta;
-    cache_async_t async;
-    bool is_async;
-    bool started;         /* the first RAM pass counted cmd_* */
-    bool flash_absent;    /* flash answered: RAM decides alone */
-    bool in_lookup;       /* inside flash_lookup (read_cb runs now) */
-    bool have_read;       /* read_cb ran: rec / read_nomem */
-    bool read_nomem;
-    bool registered;      /* head in the inflight list */
-    bool finished;
-    unsigned tries;
-    item_t *rec;          /* the flash record as a temporary item */
-    rel_time_t store_time;
-    unsigned hits;
-    uint64_t loc;
-    cache_result_t res;
-};
-
-struct tier_worker {
-    tier_t *t;
-    ram_t *r;
-    ram_wstats_t *ws;
-    ram_wstats_t *scratch;     /* counters not to be shown (promotion allocs) */
-    flash_worker_t *fw;
-    tr_req_t *ready_head, *ready_tail;
-    tr_req_t *iflt[TIER_IFLT_SLOTS]; /* heads, chained per hv slot */
-    unsigned nheads;
-    int64_t promo_sec;
-    unsigned promo_count;
-    tier_walk_t *walk;         /* the flash walk this worker started */
-    _Atomic bool walk_done;    /* set by the walk thread when it ends */
-};
 
 static inline void cnt(_Atomic uint64_t *p)
 {
@@ -462,14 +378,13 @@ cache_status_e tier_worker_create(tier_t *t, ram_wstats_t *ws, tier_worker_t **o
 }
 
 static void run_ready(tier_worker_t *tw);
-static void walk_finish(tier_worker_t *tw, bool wait);
 
 void tier_worker_destroy(tier_worker_t **twp)
 {
     if (!twp || !*twp)
         return;
     tier_worker_t *tw = *twp;
-    walk_finish(tw, true);
+    tier_walk_finish(tw, true);
     /* in-flight reads end as misses (read_cb -> ready); then RAM decides */
     flash_worker_destroy(&tw->fw);
     run_ready(tw);
@@ -853,7 +768,7 @@ void tier_worker_poll(tier_worker_t *tw)
     if (tw->fw)
         flash_worker_poll(tw->fw);
     run_ready(tw);
-    walk_finish(tw, false);
+    tier_walk_finish(tw, false);
 }
 
 /* Drives the worker until `*flag` (a request finished) or, with flag NULL,
@@ -1152,193 +1067,4 @@ void tier_stats_reset(tier_t *t)
     atomic_store(&t->promotions, 0);
     atomic_store(&t->r->respill_skipped, 0);
     atomic_store(&t->r->spill_drops_stall, 0);
-}
-
-/* ---- the flash walk (lru_crawler metadump) ----
- *
- * tier_walk starts a thread of its own that runs flash_walk (blocking
- * preads) and hands each live record, after the RAM checks below, to the
- * caller's visit (on that thread). When it ends it sets tw->walk_done and
- * writes the worker's eventfd; tier_worker_poll then joins it and calls
- * the done callback on the worker. One walk at a time (t->walk_busy).
- * A record is dropped if its key has a RAM item (the RAM walk lists that
- * one; a promoted unmodified copy exists in both), if it is expired or
- * flushed by the RAM tier's rules, or if its hash was listed already: by
- * this walk (a record reclaim rewrote ahead of the walk) or by the RAM walk
- * just before (the `skip` hashes: items that were waiting for the flash
- * writer then, and may have left RAM since).
- */
-struct tier_walk {
-    tier_t *t;
-    tier_worker_t *tw;
-    cache_item_visit_fn visit;
-    void *ctx;
-    cache_async_t async;
-    pthread_t thr;
-    uint64_t *seen;            /* open addressing, 0 = empty */
-    size_t seen_cap, seen_n;
-    bool seen_zero;            /* hash 0 was listed */
-    bool seen_nomem;           /* the set could not grow: no dedup */
-};
-
-/* True if `h` was listed already; else records it. */
-static bool seen_check(tier_walk_t *wk, uint64_t h)
-{
-    if (h == 0) {
-        bool was = wk->seen_zero;
-        wk->seen_zero = true;
-        return was;
-    }
-    if (wk->seen_nomem)
-        return false;
-    if ((wk->seen_n + 1) * 2 > wk->seen_cap) {
-        size_t cap = wk->seen_cap ? wk->seen_cap * 2 : 4096;
-        uint64_t *ns = calloc(cap, sizeof *ns);
-        if (!ns) {
-            wk->seen_nomem = true;
-            return false;
-        }
-        for (size_t i = 0; i < wk->seen_cap; i++) {
-            uint64_t v = wk->seen[i];
-            if (!v)
-                continue;
-            size_t j = (size_t)(v % cap);
-            while (ns[j])
-                j = (j + 1) % cap;
-            ns[j] = v;
-        }
-        free(wk->seen);
-        wk->seen = ns;
-        wk->seen_cap = cap;
-    }
-    size_t j = (size_t)(h % wk->seen_cap);
-    while (wk->seen[j]) {
-        if (wk->seen[j] == h)
-            return true;
-        j = (j + 1) % wk->seen_cap;
-    }
-    wk->seen[j] = h;
-    wk->seen_n++;
-    return false;
-}
-
-static bool walk_rec(void *ctx, const flash_walk_rec_t *rec)
-{
-    tier_walk_t *wk = ctx;
-    ram_t *r = wk->t->r;
-    if (atomic_load_explicit(&wk->t->walk_stop, memory_order_relaxed))
-        return false;
-    rel_time_t now = ram_now(r);
-    if (rec->exptime != 0 && rec->exptime <= (int64_t)now)
-        return true;
-    if (ram_record_is_flushed(r, (rel_time_t)rec->store_time, rec->cas, now))
-        return true;
-    hash_lock(&r->hash, rec->hash);
-    bool in_ram = do_hash_find(&r->hash, rec->key, rec->nkey, rec->hash) != NULL;
-    hash_unlock(&r->hash, rec->hash);
-    if (in_ram || seen_check(wk, rec->hash))
-        return true;
-    size_t total = item_ntotal_for(rec->nkey, rec->nbytes, rec->flags, r->set.use_cas);
-    cache_item_meta_t m = {
-        .key = rec->key,
-        .nkey = rec->nkey,
-        .exptime = rec->exptime,
-        .last_access = rec->store_time, /* flash keeps no access time */
-        .cas = rec->cas,
-        .fetched = (rec->marks & FLASH_REC_FETCHED) != 0,
-        .slab_class = slabs_clsid(&r->slabs, total),
-        .nbytes = rec->nbytes,
-        .total_size = total,
-    };
-    return wk->visit(wk->ctx, &m);
-}
-
-static void walk_run(tier_walk_t *wk)
-{
-    flash_walk_stats_t st;
-    flash_walk(wk->t->f, walk_rec, wk, &wk->t->walk_stop, &st);
-    free(wk->seen);
-    wk->seen = NULL;
-}
-
-static void *walk_main(void *arg)
-{
-    tier_walk_t *wk = arg;
-    walk_run(wk);
-    atomic_store_explicit(&wk->tw->walk_done, true, memory_order_release);
-    uint64_t one = 1;
-    ssize_t n = write(flash_worker_fd(wk->tw->fw), &one, sizeof one);
-    (void)n; /* EAGAIN only if the counter is full: the loop is awake */
-    return NULL;
-}
-
-static void walk_release(tier_t *t)
-{
-    pthread_mutex_lock(&t->walk_lock);
-    t->walk_busy = false;
-    pthread_mutex_unlock(&t->walk_lock);
-}
-
-/* Joins a finished walk (or, with wait, stops and joins a running one) and
- * calls its done callback. */
-static void walk_finish(tier_worker_t *tw, bool wait)
-{
-    tier_walk_t *wk = tw->walk;
-    if (!wk)
-        return;
-    if (!wait && !atomic_load_explicit(&tw->walk_done, memory_order_acquire))
-        return;
-    if (wait)
-        atomic_store(&tw->t->walk_stop, true);
-    pthread_join(wk->thr, NULL);
-    atomic_store(&tw->t->walk_stop, false);
-    tw->walk = NULL;
-    atomic_store(&tw->walk_done, false);
-    walk_release(tw->t);
-    cache_result_t res = { .status = CACHE_OK };
-    cache_async_t a = wk->async;
-    free(wk);
-    a.done(a.ctx, &res);
-}
-
-bool tier_walk_claim(tier_t *t)
-{
-    pthread_mutex_lock(&t->walk_lock);
-    bool busy = t->walk_busy;
-    t->walk_busy = true;
-    pthread_mutex_unlock(&t->walk_lock);
-    return !busy;
-}
-
-cache_status_e tier_walk(tier_worker_t *tw, cache_item_visit_fn visit, void *ctx,
-                         const uint64_t *skip, size_t nskip, const cache_async_t *async)
-{
-    tier_t *t = tw->t;
-    tier_walk_t *wk = calloc(1, sizeof *wk);
-    if (!wk) {
-        walk_release(t);
-        return CACHE_NO_MEMORY;
-    }
-    wk->t = t;
-    wk->tw = tw;
-    wk->visit = visit;
-    wk->ctx = ctx;
-    for (size_t i = 0; i < nskip; i++)
-        seen_check(wk, skip[i]);
-    if (!async) {
-        walk_run(wk);
-        free(wk);
-        walk_release(t);
-        return CACHE_OK;
-    }
-    wk->async = *async;
-    tw->walk = wk;
-    if (pthread_create(&wk->thr, NULL, walk_main, wk) != 0) {
-        tw->walk = NULL;
-        free(wk->seen);
-        free(wk);
-        walk_release(t);
-        return CACHE_NO_MEMORY;
-    }
-    return CACHE_PENDING;
 }

@@ -1,0 +1,109 @@
+/*
+ * tiers/tiering_int.h - the flash glue's own types, shared by its files
+ * (tiering.c: requests, hooks, stats; tier_walk.c: the metadump walk of
+ * the flash tier). Not for the server.
+ */
+#ifndef TIERCACHE_TIERING_INT_H
+#define TIERCACHE_TIERING_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flash/flash.h"
+#include "flash/format.h"
+#include "ram/ram.h"
+#include "tiering.h"
+
+#define TIER_MAX_TRIES 8
+#define TIER_IFLT_SLOTS 1024   /* in-flight key heads: chains of ~1 at 1000 in flight */
+/* a worker short of memory runs this many due written_fn calls itself */
+#define TIER_COMPLETE_CHUNK 256
+/* ... else waits this long for the writer's next batch, then retries */
+#define TIER_COMPLETE_WAIT_MS 1
+/* the index packs 10 slots in 64 bytes at ~90% load: 64 / 9 bytes per item */
+#define TIER_INDEX_BYTES_PER_9_ITEMS 64
+
+/* Records keep the RAM item's meta marks in the same bits (format.h). */
+_Static_assert((CACHE_MARK_STALE | CACHE_MARK_TOKEN | CACHE_MARK_BINKEY) ==
+                   (FLASH_REC_MARKS_MASK & ~FLASH_REC_FETCHED),
+               "meta marks and the flash record's marks byte agree");
+
+struct tier {
+    ram_t *r;
+    flash_t *f;
+    cache_flash_promote_e promote;
+    unsigned promote_rate;     /* per worker per second; 0 = no limit */
+    unsigned stall_ms;
+    uint64_t segment_size;
+    _Atomic uint64_t drops_admission; /* refused by flash_admit at eviction */
+    _Atomic uint64_t get_hits;
+    _Atomic uint64_t get_misses;
+    _Atomic uint64_t promotions;
+    /* the flash walk (metadump): one at a time, process-wide */
+    pthread_mutex_t walk_lock;
+    bool walk_busy;            /* [walk_lock] */
+    _Atomic bool walk_stop;    /* a worker going away: stop at once */
+};
+
+typedef struct tier_walk tier_walk_t;
+
+typedef enum tr_op { TR_GET, TR_GAT, TR_TOUCH, TR_STORE, TR_DELETE, TR_UNLINK, TR_ARITH } tr_op_e;
+
+typedef struct tr_req tr_req_t;
+struct tr_req {
+    tr_req_t *next;     /* ready list, or the waiters chain */
+    tr_req_t *inext;    /* inflight chain of its hv slot (heads only) */
+    tr_req_t *wait_head, *wait_tail; /* heads only: queued behind */
+    tier_worker_t *tw;
+    tr_op_e op;
+    ram_get_mode_e mode;
+    uint64_t hv;
+    size_t nkey;
+    char key[CACHE_KEY_MAX];
+    rel_time_t exptime;   /* gat / touch */
+    unsigned nobump;      /* get / gat: RAM_F_NOBUMP or 0 */
+    item_t *it;           /* store: our reference */
+    cache_store_op_e sop;
+    uint64_t cas_in;
+    bool incr;
+    uint64_t delta;
+    cache_async_t async;
+    bool is_async;
+    bool started;         /* the first RAM pass counted cmd_* */
+    bool flash_absent;    /* flash answered: RAM decides alone */
+    bool in_lookup;       /* inside flash_lookup (read_cb runs now) */
+    bool have_read;       /* read_cb ran: rec / read_nomem */
+    bool read_nomem;
+    bool registered;      /* head in the inflight list */
+    bool finished;
+    unsigned tries;
+    item_t *rec;          /* the flash record as a temporary item */
+    rel_time_t store_time;
+    unsigned hits;
+    uint64_t loc;
+    cache_result_t res;
+};
+
+struct tier_worker {
+    tier_t *t;
+    ram_t *r;
+    ram_wstats_t *ws;
+    ram_wstats_t *scratch;     /* counters not to be shown (promotion allocs) */
+    flash_worker_t *fw;
+    tr_req_t *ready_head, *ready_tail;
+    tr_req_t *iflt[TIER_IFLT_SLOTS]; /* heads, chained per hv slot */
+    unsigned nheads;
+    int64_t promo_sec;
+    unsigned promo_count;
+    tier_walk_t *walk;         /* the flash walk this worker started */
+    _Atomic bool walk_done;    /* set by the walk thread when it ends */
+};
+
+/* tier_walk.c: ends the worker's flash walk, if any: joins its thread
+ * (wait: also if it still runs: stops it first) and calls its done
+ * callback on this worker. */
+void tier_walk_finish(tier_worker_t *tw, bool wait);
+
+#endif /* TIERCACHE_TIERING_INT_H */
