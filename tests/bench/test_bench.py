@@ -47,25 +47,29 @@ def free_port():
 
 
 class Server:
-    """The server under test, on an ephemeral port."""
+    """The server under test (or `binary`: tiercache or memcached) with
+    -m `mem` on an ephemeral loopback port (also used by
+    test_workloads.py)."""
 
-    def __init__(self):
+    def __init__(self, binary=None, mem=64):
+        binary = binary or SERVER
         self.tmp = tempfile.TemporaryDirectory(prefix='tcb-test-')
         self.err_path = os.path.join(self.tmp.name, 'server.err')
         self.err = open(self.err_path, 'wb')
+        self.is_memcached = os.path.basename(binary) == 'memcached'
         env = dict(os.environ)
-        if IS_MEMCACHED:
+        if self.is_memcached:
             self.port = free_port()
-            args = [SERVER, '-u', 'root', '-l', HOST, '-p', str(self.port),
-                    '-m', '64']
+            args = [binary, '-u', 'root', '-l', HOST, '-p', str(self.port),
+                    '-m', str(mem)]
         else:
             port_file = os.path.join(self.tmp.name, 'port')
             env['MEMCACHED_PORT_FILENAME'] = port_file
-            args = [SERVER, '-p', '0', '-l', HOST, '-m', '64']
+            args = [binary, '-p', '0', '-l', HOST, '-m', str(mem)]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                                      stderr=self.err, env=env)
         deadline = time.monotonic() + START_TIMEOUT
-        if not IS_MEMCACHED:
+        if not self.is_memcached:
             self.port = None
             while self.port is None:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
@@ -88,6 +92,29 @@ class Server:
                     self.stop()
                     raise RuntimeError('server does not accept connections')
                 time.sleep(0.05)
+
+    @property
+    def addr(self):
+        return '%s:%d' % (HOST, self.port)
+
+    def command(self, line, end=b'END\r\n'):
+        with socket.create_connection((HOST, self.port), timeout=5) as s:
+            s.sendall(line)
+            buf = b''
+            while not buf.endswith(end):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            return buf
+
+    def stats(self):
+        out = {}
+        for line in self.command(b'stats\r\n').split(b'\r\n'):
+            parts = line.split(b' ')
+            if len(parts) == 3 and parts[0] == b'STAT':
+                out[parts[1].decode()] = parts[2].decode()
+        return out
 
     def stop(self):
         """SIGTERM; returns (exit code, stderr text)."""

@@ -22,6 +22,8 @@ import tempfile
 import time
 import unittest
 
+from test_bench import Server, free_port  # noqa: E402 (tiercache or memcached, -m, a free port)
+
 TIERCACHE = os.environ.get('TIERCACHE_BIN', '')
 BENCH = os.environ.get('TIERCACHE_BENCH', '')
 MEMCACHED = '/usr/bin/memcached'
@@ -29,95 +31,6 @@ HOST = '127.0.0.1'
 RUN_TIMEOUT = 60.0
 OPS = {'get', 'gets', 'set', 'add', 'replace', 'cas', 'append', 'prepend',
        'delete', 'incr', 'decr'}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Server:
-    """tiercache or memcached with -m mem on an ephemeral loopback port."""
-
-    def __init__(self, binary, mem):
-        self.tmp = tempfile.TemporaryDirectory(prefix='tcb-wl-')
-        self.is_memcached = os.path.basename(binary) == 'memcached'
-        env = dict(os.environ)
-        self.err = open(os.path.join(self.tmp.name, 'err'), 'wb')
-        if self.is_memcached:
-            self.port = free_port()
-            args = [binary, '-u', 'root', '-l', HOST, '-p', str(self.port),
-                    '-m', str(mem)]
-        else:
-            port_file = os.path.join(self.tmp.name, 'port')
-            env['MEMCACHED_PORT_FILENAME'] = port_file
-            args = [binary, '-p', '0', '-l', HOST, '-m', str(mem)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                     stderr=self.err, env=env)
-        deadline = time.monotonic() + 10
-        if not self.is_memcached:
-            self.port = None
-            while self.port is None:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    raise RuntimeError('server wrote no port file')
-                try:
-                    with open(port_file) as f:
-                        for line in f:
-                            if line.startswith('TCP INET: '):
-                                self.port = int(line.split(': ')[1])
-                except OSError:
-                    pass
-                time.sleep(0.05)
-        while True:
-            try:
-                socket.create_connection((HOST, self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    raise RuntimeError('server does not accept connections')
-                time.sleep(0.05)
-
-    @property
-    def addr(self):
-        return '%s:%d' % (HOST, self.port)
-
-    def command(self, line, end=b'END\r\n'):
-        with socket.create_connection((HOST, self.port), timeout=5) as s:
-            s.sendall(line)
-            buf = b''
-            while not buf.endswith(end):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-            return buf
-
-    def stats(self):
-        out = {}
-        for line in self.command(b'stats\r\n').split(b'\r\n'):
-            parts = line.split(b' ')
-            if len(parts) == 3 and parts[0] == b'STAT':
-                out[parts[1].decode()] = parts[2].decode()
-        return out
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.err.close()
-        with open(self.err.name, errors='replace') as f:
-            text = f.read()
-        self.tmp.cleanup()
-        return self.proc.returncode, text
 
 
 def bench(*args, timeout=RUN_TIMEOUT):
