@@ -352,6 +352,37 @@ class Restart(FlashDirTest):
         self.assertEqual(meta_all(c2, [b'fresh'])[b'fresh'][:2], (b'ok', 3))
         self.down(srv, c2)
 
+    def test_crash_file_of_the_previous_build(self):
+        """A file the previous build left after a kill -9 (format 4, kill
+        journal pages of version 1, no EXTEND records: made by commit
+        ab8cb2d, fixtures/README.md) is recovered from its checkpoint; its
+        1,152 journaled changes are honoured: no deleted key and no old
+        value of an overwritten key is served, every other value is the one
+        written."""
+        import gzip
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures',
+                           'flash-format4-journal1.dat.gz')
+        with gzip.open(src, 'rb') as fin, open(self.path, 'wb') as fout:
+            fout.write(fin.read())
+        srv = harness.Server(['-m', '2', '--flash-path', self.path, '--flash-size', '2m',
+                              '--flash-segment-size', '64k', '--flash-dict-size', '0'])
+        srv.start()
+        self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
+        self.assertIn('from the last crash checkpoint', srv.stderr())
+        self.assertIn('(1152 copies changed since)', srv.stderr())
+        c = Client(srv.port)
+        self.addCleanup(c.close)
+        st = c.stats()
+        self.assertEqual(st['flash_recovery'], 'checkpoint', st)
+        got = meta_all(c, [b'j%d' % i for i in range(12000)])
+        self.assertGreater(len(got), 4000)
+        for k, (data, flags, _cas, _ttl) in got.items():
+            i = int(k[1:])
+            self.assertNotEqual(i % 10, 0, 'deleted %r came back' % k)
+            self.assertNotEqual(i % 10, 5, 'overwritten %r came back (RAM-only when killed)' % k)
+            self.assertEqual((data, flags), (b'j-%d-' % i + b'x' * 300, i), k)
+        self.down(srv, c)
+
 
 if __name__ == '__main__':
     harness.main()
