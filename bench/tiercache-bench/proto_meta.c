@@ -94,27 +94,13 @@ static bool meta_put_set_begin(struct buf *out, const struct keyspace *ks,
 
 static bool meta_put_del(struct buf *out, const struct keyspace *ks, uint64_t key)
 {
-    char *p = buf_reserve(out, 3 + ks->key_size + 2);
-    if (!p)
-        return false;
-    memcpy(p, "md ", 3);
-    size_t kl = keyspace_format(ks, key, p + 3);
-    memcpy(p + 3 + kl, "\r\n", 2);
-    out->len += 3 + kl + 2;
-    return true;
+    return proto_put_keyed(out, "md ", ks, key, "\r\n");
 }
 
 static bool meta_put_incr(struct buf *out, const struct keyspace *ks,
                           uint64_t key, bool decr)
 {
-    char *p = buf_reserve(out, 3 + ks->key_size + 5);
-    if (!p)
-        return false;
-    memcpy(p, "ma ", 3);
-    size_t kl = keyspace_format(ks, key, p + 3);
-    memcpy(p + 3 + kl, decr ? " MD\r\n" : " MI\r\n", 5);
-    out->len += 3 + kl + 5;
-    return true;
+    return proto_put_keyed(out, "ma ", ks, key, decr ? " MD\r\n" : " MI\r\n");
 }
 
 /* A status word at p[0..n), alone or followed by flags (memcached

@@ -68,27 +68,13 @@ static bool text_put_set_begin(struct buf *out, const struct keyspace *ks,
 
 static bool text_put_del(struct buf *out, const struct keyspace *ks, uint64_t key)
 {
-    char *p = buf_reserve(out, 7 + ks->key_size + 2);
-    if (!p)
-        return false;
-    memcpy(p, "delete ", 7);
-    size_t kl = keyspace_format(ks, key, p + 7);
-    memcpy(p + 7 + kl, "\r\n", 2);
-    out->len += 7 + kl + 2;
-    return true;
+    return proto_put_keyed(out, "delete ", ks, key, "\r\n");
 }
 
 static bool text_put_incr(struct buf *out, const struct keyspace *ks,
                           uint64_t key, bool decr)
 {
-    char *p = buf_reserve(out, 5 + ks->key_size + 4);
-    if (!p)
-        return false;
-    memcpy(p, decr ? "decr " : "incr ", 5);
-    size_t kl = keyspace_format(ks, key, p + 5);
-    memcpy(p + 5 + kl, " 1\r\n", 4);
-    out->len += 5 + kl + 4;
-    return true;
+    return proto_put_keyed(out, decr ? "decr " : "incr ", ks, key, " 1\r\n");
 }
 
 /* A line of decimal digits (an incr / decr reply). */

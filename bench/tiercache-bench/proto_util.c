@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "keyspace.h"
+
 char *proto_put_u64(char *p, uint64_t v)
 {
     char tmp[20];
@@ -47,4 +49,18 @@ bool proto_line_starts(const char *p, size_t n, const char *word)
 bool proto_put_crlf(struct buf *out)
 {
     return buf_append(out, "\r\n", 2);
+}
+
+bool proto_put_keyed(struct buf *out, const char *head, const struct keyspace *ks,
+                     uint64_t key, const char *tail)
+{
+    size_t hl = strlen(head), tl = strlen(tail);
+    char *p = buf_reserve(out, hl + ks->key_size + tl);
+    if (!p)
+        return false;
+    memcpy(p, head, hl);
+    size_t kl = keyspace_format(ks, key, p + hl);
+    memcpy(p + hl + kl, tail, tl);
+    out->len += hl + kl + tl;
+    return true;
 }

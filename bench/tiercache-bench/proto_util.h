@@ -22,6 +22,13 @@ bool proto_parse_u64(const char **pp, const char *end, uint64_t *out);
 bool proto_line_is(const char *p, size_t n, const char *word);
 bool proto_line_starts(const char *p, size_t n, const char *word);
 
+struct keyspace;
+
+/* Appends head, the key (keyspace_format), tail: a one-key command line
+ * such as "delete <key>\r\n" or "ma <key> MD\r\n". */
+bool proto_put_keyed(struct buf *out, const char *head, const struct keyspace *ks,
+                     uint64_t key, const char *tail);
+
 /* Appends "\r\n" (the end of a storage command's data block). */
 bool proto_put_crlf(struct buf *out);
 
