@@ -174,8 +174,19 @@ class Crawler(BBTest):
         self.assertEqual(self.stats(c, 'settings')['lru_crawler'], 'no')
         self.cmd(c, 'lru_crawler enable\r\n', 'OK\r\n')
         self.assertEqual(self.stats(c, 'settings')['lru_crawler'], 'yes')
-        c.send('lru_crawler metadump all\r\n')
-        self.assertTrue(c.recv_until(b'END\r\n').startswith(b'key=cr '))
+        # memcached's crawler, once enabled, may start an automatic crawl
+        # at once; a metadump then says BUSY until that crawl ends: retry
+        busy = b'BUSY currently processing crawler request\r\n'
+        deadline = time.monotonic() + 10
+        while True:
+            c.send('lru_crawler metadump all\r\n')
+            got = c.recv_until(b'\n')   # metadump lines end in \n alone
+            if got != busy or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if got != busy and got != b'END\r\n':
+            got += c.recv_until(b'END\r\n')
+        self.assertTrue(got.startswith(b'key=cr '), got)
         self.cmd(c, 'lru_crawler enable\r\n',
                  'ERROR failed to start lru crawler thread\r\n')
         self.cmd(c, 'lru_crawler disable\r\nlru_crawler disable\r\n',
