@@ -1,11 +1,11 @@
 /*
- * tiers/cache.c - the door (cache.h) over the RAM tier (ram/).
+ * tiers/cache.c - the door (cache.h): the cache's life cycle, its
+ * workers, item accessors, walks and the RAM tier's admin commands.
  *
- * Owns the cache_t (RAM tier + its threads + worker registry + the flash
- * glue, tiering.h, when a flash tier is configured) and the
- * cache_worker_t (one worker's counters; types in cache_int.h). Stats are
- * assembled in cache_stats.c.
- * Without a flash tier every call goes straight to ram/ as before.
+ * Owns the cache_t (RAM tier + its threads + worker registry + the tier
+ * policy, policy.h) and the cache_worker_t (one worker's counters and
+ * request engine; types in cache_int.h). The keyed operations are the
+ * request engine's (engine.c); stats are assembled in cache_stats.c.
  *
  * Lock order: cache_t.wlock (worker list, retired and reset baselines) is
  * taken before any tier lock (stats walk LRU locks while holding it) and
@@ -21,10 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ram/memfile.h"
 #include "ram/ram.h"
 #include "ram/threads.h"
-#include "tiering.h"
+#include "policy.h"
 
 const char *cache_strerror(cache_status_e status)
 {
@@ -94,43 +93,16 @@ cache_status_e cache_create(cache_t **out, const cache_settings_t *s)
         free(c);
         return st;
     }
-    if (s->err && s->err_len)
-        s->err[0] = '\0';
-    if (s->flash_path && *s->flash_path) {
-        st = tier_create(&c->tier, &c->ram, s);
-        if (st != CACHE_OK) {
-            ram_teardown(&c->ram);
-            free(c);
-            return st;
-        }
-    }
-    if (!c->tier && s->memory_file && *s->memory_file) {
-        char note[1024];
-        c->memory_file = strdup(s->memory_file);
-        st = c->memory_file ? memfile_start(&c->ram, s->memory_file, note, sizeof note)
-                            : CACHE_NO_MEMORY;
-        if (s->err && s->err_len && st != CACHE_NO_MEMORY)
-            snprintf(s->err, s->err_len, "%s", note);
-        if (st != CACHE_OK) {
-            free(c->memory_file);
-            ram_teardown(&c->ram);
-            free(c);
-            return st;
-        }
-    }
-    if (!c->tier && s->flash_item_age != UINT32_MAX && s->err && s->err_len) {
-        /* memcached's ext_item_age only moves items to extstore: without
-         * a flash tier there is nowhere to move them (nothing is weaker) */
-        size_t n = strlen(s->err);
-        snprintf(s->err + n, s->err_len - n, "%sext_item_age=%u has no effect: no flash tier "
-                 "(--flash-path) to move idle items to",
-                 n ? "; " : "", s->flash_item_age);
+    st = tier_start(&c->tier, &c->ram, s); /* flash, or -e; notes in s->err */
+    if (st != CACHE_OK) {
+        ram_teardown(&c->ram);
+        free(c);
+        return st;
     }
     pthread_mutex_init(&c->wlock, NULL);
     if (!ram_threads_start(&c->threads, &c->ram)) {
         pthread_mutex_destroy(&c->wlock);
-        free(c->memory_file);
-        tier_destroy(&c->tier);
+        tier_stop(&c->tier, true, false);
         ram_teardown(&c->ram);
         free(c);
         return CACHE_NO_MEMORY;
@@ -152,14 +124,8 @@ void cache_destroy(cache_t **cp)
         tier_worker_destroy(&w->tw);
         free(w);
     }
-    if (c->tier && c->unstarted)
-        tier_destroy_unstarted(&c->tier);
-    else if (c->tier)
-        tier_persist(c->tier); /* a clean stop: the next start is warm */
-    tier_destroy(&c->tier); /* the writer finishes its pending items */
-    if (c->memory_file && atomic_load(&c->graceful))
-        memfile_stop(&c->ram, c->memory_file); /* memcached's -e, ram/memfile.h */
-    free(c->memory_file);
+    /* a clean stop: the next start is warm */
+    tier_stop(&c->tier, c->unstarted, atomic_load(&c->graceful));
     ram_teardown(&c->ram);
     pthread_mutex_destroy(&c->wlock);
     free(c);
@@ -181,12 +147,10 @@ cache_status_e cache_worker_create(cache_t *c, cache_worker_t **out)
     if (!w)
         return CACHE_NO_MEMORY;
     w->c = c;
-    if (c->tier) {
-        cache_status_e st = tier_worker_create(c->tier, &w->st, &w->tw);
-        if (st != CACHE_OK) {
-            free(w);
-            return st;
-        }
+    cache_status_e st = tier_worker_create(c->tier, &w->st, &w->tw);
+    if (st != CACHE_OK) {
+        free(w);
+        return st;
     }
     pthread_mutex_lock(&c->wlock);
     w->next = c->workers;
@@ -251,149 +215,10 @@ void cache_item_release(cache_worker_t *w, cache_item_t **it)
     *it = NULL;
 }
 
-static inline bool key_ok(const char *key, size_t nkey)
-{
-    return key && nkey > 0 && nkey <= CACHE_KEY_MAX;
-}
-
-/* ---- reads ---- */
-
-cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
-                         cache_item_t **out,
-    const cache_async_t *async)
-{
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    if (w->tw)
-        return tier_get(w->tw, RAM_GET, key, nkey, 0, 0, out, async);
-    return ram_get(&w->c->ram, &w->st, key, nkey, RAM_GET, 0, out, 0);
-}
-
-cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key,
-                                   size_t nkey, int64_t exptime,
-                                   cache_item_t **out,
-    const cache_async_t *async)
-{
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    ram_t *r = &w->c->ram;
-    if (w->tw) {
-        tier_note_mutation(w->c->tier, key, nkey);
-        return tier_get(w->tw, RAM_GAT, key, nkey, ram_realtime(r, exptime), 0, out,
-                        async);
-    }
-    return ram_get(r, &w->st, key, nkey, RAM_GAT, ram_realtime(r, exptime), out, 0);
-}
-
-cache_status_e cache_get_nobump(cache_worker_t *w, const char *key,
-                                size_t nkey, bool touch, int64_t exptime,
-                                cache_item_t **out,
-                                const cache_async_t *async)
-{
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    ram_t *r = &w->c->ram;
-    ram_get_mode_e mode = touch ? RAM_GAT : RAM_GET;
-    rel_time_t t = touch ? ram_realtime(r, exptime) : 0;
-    if (w->tw) {
-        if (touch)
-            tier_note_mutation(w->c->tier, key, nkey);
-        return tier_get(w->tw, mode, key, nkey, t, RAM_F_NOBUMP, out, async);
-    }
-    return ram_get(r, &w->st, key, nkey, mode, t, out, RAM_F_NOBUMP);
-}
-
-cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey,
-                           int64_t exptime,
-    const cache_async_t *async)
-{
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    ram_t *r = &w->c->ram;
-    if (w->tw) {
-        tier_note_mutation(w->c->tier, key, nkey);
-        return tier_get(w->tw, RAM_TOUCH, key, nkey, ram_realtime(r, exptime), 0, NULL,
-                        async);
-    }
-    return ram_get(r, &w->st, key, nkey, RAM_TOUCH, ram_realtime(r, exptime), NULL, 0);
-}
-
-/* ---- writes ---- */
-
-cache_status_e cache_item_alloc(cache_worker_t *w, const char *key,
-                                size_t nkey, uint32_t flags, int64_t exptime,
-                                size_t nbytes, cache_item_t **out)
-{
-    *out = NULL;
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    ram_t *r = &w->c->ram;
-    cache_status_e st;
-    if (w->tw)
-        *out = tier_item_alloc(w->tw, key, nkey, flags, ram_realtime(r, exptime), nbytes,
-                               &st);
-    else
-        *out = ram_item_alloc(r, &w->st, key, nkey, flags, ram_realtime(r, exptime),
-                              nbytes, 0, NULL, &st);
-    return st;
-}
-
-cache_status_e cache_store(cache_worker_t *w, cache_item_t *it,
-                           cache_store_op_e op, uint64_t cas_in,
-                           uint64_t *cas_out,
-    const cache_async_t *async)
-{
-    if (w->tw) {
-        tier_note_mutation(w->c->tier, item_ckey(it), item_nkey(it));
-        return tier_store(w->tw, it, op, cas_in, cas_out, async);
-    }
-    return ram_store(&w->c->ram, &w->st, it, op, cas_in, cas_out, 0, NULL);
-}
-
-cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey,
-    const cache_async_t *async)
-{
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    if (w->tw) {
-        tier_note_mutation(w->c->tier, key, nkey);
-        return tier_delete(w->tw, key, nkey, true, async);
-    }
-    return ram_delete(&w->c->ram, &w->st, key, nkey, true, 0);
-}
-
-cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey,
-    const cache_async_t *async)
-{
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    if (w->tw) {
-        tier_note_mutation(w->c->tier, key, nkey);
-        return tier_delete(w->tw, key, nkey, false, async);
-    }
-    return ram_delete(&w->c->ram, &w->st, key, nkey, false, 0);
-}
-
-cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey,
-                           bool incr, uint64_t delta, uint64_t *value_out,
-                           uint64_t *cas_out,
-    const cache_async_t *async)
-{
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    if (w->tw) {
-        tier_note_mutation(w->c->tier, key, nkey);
-        return tier_arith(w->tw, key, nkey, incr, delta, value_out, cas_out, async);
-    }
-    return ram_arith(&w->c->ram, &w->st, key, nkey, incr, delta, value_out, cas_out, 0,
-                     NULL);
-}
-
 void cache_flush_all(cache_worker_t *w, int64_t exptime)
 {
     ram_flush_all(&w->c->ram, exptime);
-    if (w->c->tier)
-        tier_flush(w->c->tier);
+    tier_flush(w->c->tier);
 }
 
 /* ---- walking items ---- */
@@ -494,10 +319,6 @@ cache_status_e cache_metadump(cache_worker_t *w, cache_item_visit_fn ram_visit, 
                               const cache_async_t *async)
 {
     cache_t *c = w->c;
-    if (!w->tw) {
-        cache_walk_items(c, ram_visit, ram_ctx);
-        return CACHE_OK;
-    }
     if (!tier_walk_claim(c->tier))
         return CACHE_EXISTS;
     md_ctx_t md = {
@@ -511,24 +332,10 @@ cache_status_e cache_metadump(cache_worker_t *w, cache_item_visit_fn ram_visit, 
     return st;
 }
 
-int cache_worker_fd(const cache_worker_t *w)
-{
-    return w->tw ? tier_worker_fd(w->tw) : -1;
-}
-
-void cache_worker_poll(cache_worker_t *w)
-{
-    if (w->tw)
-        tier_worker_poll(w->tw);
-}
-
 size_t cache_memory_outside_limit(const cache_t *c)
 {
     /* cast: hash_buckets() takes a non-const table (a relaxed load) */
-    size_t m = hash_buckets((hash_t *)&c->ram.hash) * sizeof(item_t *);
-    if (c->tier)
-        m += tier_memory(c->tier);
-    return m;
+    return hash_buckets((hash_t *)&c->ram.hash) * sizeof(item_t *) + tier_memory(c->tier);
 }
 
 /* ---- peek (appended: meta/binary protocols) ---- */
@@ -536,7 +343,7 @@ size_t cache_memory_outside_limit(const cache_t *c)
 cache_status_e cache_peek(cache_worker_t *w, const char *key, size_t nkey,
                           cache_item_meta_t *m)
 {
-    if (!key_ok(key, nkey))
+    if (!key || nkey == 0 || nkey > CACHE_KEY_MAX)
         return CACHE_EINVAL;
     ram_t *r = &w->c->ram;
     uint64_t hv = hash_key(key, nkey);
@@ -576,117 +383,6 @@ void cache_item_access(cache_worker_t *w, const cache_item_t *it, bool *fetched,
     *last_access = (int64_t)it->time;
     *total_size = item_ntotal(it);
     *slab_class = it->clsid ? it->clsid : slabs_clsid(&w->c->ram.slabs, *total_size);
-}
-
-/* An async keyed call through the flash glue: the carrier holds the
- * results until the glue's done fires. */
-typedef struct keyed_call {
-    cache_worker_t *w;
-    item_t *carrier;
-    int64_t *old_exptime_out;
-    cache_async_t user;
-} keyed_call_t;
-
-static void keyed_done(void *ctx, cache_result_t *res)
-{
-    keyed_call_t *kc = ctx;
-    ram_keyed_t k;
-    ram_keyed_read(kc->carrier, &k);
-    if (res->status == CACHE_OK) {
-        res->value = k.value_out;
-        res->cas = k.cas_out;
-        if (kc->old_exptime_out)
-            *kc->old_exptime_out = k.old_exptime;
-    }
-    ram_item_release(&kc->w->c->ram, kc->carrier);
-    cache_async_t user = kc->user;
-    free(kc);
-    user.done(user.ctx, res);
-}
-
-/* Runs k: straight in RAM without a flash tier, else as a store of a
- * carrier (ram.h, "keyed conditional operations"). On a final status the
- * results are in *k. */
-static cache_status_e keyed_run(cache_worker_t *w, const char *key, size_t nkey,
-                                ram_keyed_t *k, int64_t *old_exptime_out,
-                                const cache_async_t *async)
-{
-    if (!w->tw)
-        return ram_keyed(&w->c->ram, &w->st, key, nkey, k, 0, NULL);
-    tier_note_mutation(w->c->tier, key, nkey);
-    item_t *carrier = ram_keyed_carrier(key, nkey, k);
-    if (!carrier)
-        return CACHE_NO_MEMORY;
-    keyed_call_t *kc = NULL;
-    cache_async_t a;
-    if (async) {
-        kc = malloc(sizeof *kc);
-        if (!kc) {
-            ram_item_release(&w->c->ram, carrier);
-            return CACHE_NO_MEMORY;
-        }
-        kc->w = w;
-        kc->carrier = carrier;
-        kc->old_exptime_out = old_exptime_out;
-        kc->user = *async;
-        a.done = keyed_done;
-        a.ctx = kc;
-    }
-    uint64_t cas = 0;
-    cache_status_e st = tier_store(w->tw, carrier, RAM_STORE_KEYED, 0, &cas,
-                                   async ? &a : NULL);
-    if (st == CACHE_PENDING)
-        return st; /* kc owns the carrier now */
-    ram_keyed_read(carrier, k);
-    free(kc);
-    ram_item_release(&w->c->ram, carrier);
-    return st;
-}
-
-cache_status_e cache_delete_ex(cache_worker_t *w, const char *key, size_t nkey,
-                               const cache_delete_opts_t *o,
-                               const cache_async_t *async)
-{
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    ram_keyed_t k = {
-        .kind = RAM_KEYED_DELETE,
-        .has_cas = o->has_cas,
-        .cas = o->cas,
-        .mismatch_is_miss = o->mismatch_is_miss,
-        .stale = o->stale,
-        .set_exptime = o->set_exptime,
-        .exptime = o->set_exptime ? ram_realtime(&w->c->ram, o->exptime) : 0,
-    };
-    return keyed_run(w, key, nkey, &k, NULL, async);
-}
-
-cache_status_e cache_arith_ex(cache_worker_t *w, const char *key, size_t nkey,
-                              bool incr, uint64_t delta,
-                              const cache_arith_opts_t *o, uint64_t *value_out,
-                              uint64_t *cas_out, const cache_async_t *async)
-{
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    ram_keyed_t k = {
-        .kind = RAM_KEYED_ARITH,
-        .has_cas = o->cas != 0,
-        .cas = o->cas,
-        .set_exptime = o->set_exptime,
-        .exptime = o->set_exptime ? ram_realtime(&w->c->ram, o->exptime) : 0,
-        .incr = incr,
-        .delta = delta,
-    };
-    cache_status_e st = keyed_run(w, key, nkey, &k, o->old_exptime_out, async);
-    if (st == CACHE_OK) {
-        if (value_out)
-            *value_out = k.value_out;
-        if (cas_out)
-            *cas_out = k.cas_out;
-        if (o->old_exptime_out)
-            *o->old_exptime_out = k.old_exptime;
-    }
-    return st;
 }
 
 cache_reassign_e cache_slabs_reassign(cache_t *c, int src, int dst)

@@ -1,6 +1,6 @@
 /*
  * tiers/cache_int.h - the door's own types, shared by its files (cache.c:
- * life cycle and requests; cache_stats.c: stats assembly). Not for the
+ * life cycle; engine.c: requests; cache_stats.c: stats assembly). Not for the
  * server: cache.h is the door.
  *
  * Lock order: cache_t.wlock (worker list, retired and reset baselines) is
@@ -17,14 +17,14 @@
 #include "cache.h"
 #include "ram/ram.h"
 #include "ram/threads.h"
-#include "tiering.h"
+#include "policy.h"
 
 struct cache_worker {
     cache_t *c;
     struct cache_worker *next; /* [c->wlock] */
     struct cache_worker *prev; /* [c->wlock] */
     ram_wstats_t st;           /* written by the owning thread only */
-    tier_worker_t *tw;         /* NULL without a flash tier */
+    tier_worker_t *tw;         /* the request engine (engine.c) */
 };
 
 struct cache {
@@ -34,9 +34,8 @@ struct cache {
     cache_worker_t *workers; /* [wlock] */
     ram_wsum_t retired;      /* [wlock] counters of destroyed workers */
     ram_wsum_t base;         /* [wlock] sums at the last stats reset */
-    tier_t *tier;            /* NULL without a flash tier */
+    tier_t *tier;            /* the tier policy (policy.h) */
     bool unstarted;          /* cache_destroy_unstarted */
-    char *memory_file;       /* -e without a flash tier, else NULL */
     atomic_bool graceful;    /* cache_set_graceful_stop() was called */
 };
 

@@ -71,10 +71,7 @@ void cache_stats_snapshot(cache_t *c, cache_stats_t *out)
     out->malloc_fails = ld(&r->slabs.malloc_fails) + ld(&r->hash.malloc_fails);
     out->slab_global_page_pool = slabs_pool_pages(&r->slabs);
     out->lru_bumps_dropped = ld(&r->lru_bumps_dropped);
-    if (c->tier) {
-        tier_stats(c->tier, out);
-        out->flash_age_spills = ld(&r->age_spills);
-    }
+    tier_stats(c->tier, out);
     out->bytes = out->curr_items = out->total_items = 0;
     for (unsigned id = 1; id <= r->slabs.largest; id++) {
         lru_class_t *l = &r->lru[id];
@@ -106,8 +103,7 @@ void cache_stats_reset(cache_t *c)
     pthread_mutex_lock(&c->wlock);
     do_worker_sums(c, &c->base);
     pthread_mutex_unlock(&c->wlock);
-    if (c->tier)
-        tier_stats_reset(c->tier);
+    tier_stats_reset(c->tier);
     atomic_store(&r->lru_crawler_starts, 0);
     atomic_store(&r->lru_maintainer_juggles, 0);
     atomic_store(&r->lru_bumps_dropped, 0);

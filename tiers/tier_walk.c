@@ -1,10 +1,11 @@
 /*
  * tiers/tier_walk.c - the flash walk behind lru_crawler metadump
- * (tiering.h: tier_walk_claim, tier_walk; tiering_int.h:
- * tier_walk_finish).
+ * (policy.h: tier_walk_claim, tier_walk; engine_int.h:
+ * tier_walk_finish). Without a flash tier there is nothing to walk: no
+ * claim is needed and the walk ends at once.
  */
-#include "tiering.h"
-#include "tiering_int.h"
+#include "engine_int.h"
+#include "policy.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -160,6 +161,8 @@ void tier_walk_finish(tier_worker_t *tw, bool wait)
 
 bool tier_walk_claim(tier_t *t)
 {
+    if (!t->f)
+        return true;
     pthread_mutex_lock(&t->walk_lock);
     bool busy = t->walk_busy;
     t->walk_busy = true;
@@ -171,6 +174,8 @@ cache_status_e tier_walk(tier_worker_t *tw, cache_item_visit_fn visit, void *ctx
                          const uint64_t *skip, size_t nskip, const cache_async_t *async)
 {
     tier_t *t = tw->t;
+    if (!t->f)
+        return CACHE_OK;
     tier_walk_t *wk = calloc(1, sizeof *wk);
     if (!wk) {
         walk_release(t);

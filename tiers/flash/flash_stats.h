@@ -1,7 +1,7 @@
 /*
  * tiers/flash/flash_stats.h - the flash store's counters that the door
  * (tiers/cache.h, CACHE_FLASH_STATS_FIELDS) shows as they are: one list,
- * X(name, description), included by flash.h and cache.h (tiering.c copies
+ * X(name, description), included by flash.h and cache.h (policy.c copies
  * them with it). No types, no functions.
  */
 #ifndef TIERCACHE_FLASH_STATS_H

@@ -248,7 +248,7 @@
  * CLEAN SHUTDOWN (persist.c; SIGTERM, SIGUSR1, `shutdown`)
  *
  *   1. The RAM tier hands every live RAM item that has no current flash
- *      copy to the writer (tiering.c); the writer writes what is queued and
+ *      copy to the writer (policy.c); the writer writes what is queued and
  *      the open segment, short.
  *   2. For each ring segment its summary is read back; an ITEM entry is
  *      live iff it owns an index slot (tag, segment, block; the LAST entry

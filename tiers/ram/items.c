@@ -49,7 +49,7 @@ bool ram_item_is_flushed(const ram_t *r, const item_t *it, rel_time_t now)
     return ram_record_is_flushed(r, it->time, it->cas, now);
 }
 
-/* ---- flash helpers: pending state, ghosts, promoted locations ---- */
+/* ---- the lower tier: pending state, ghosts, installed copies' tokens ---- */
 
 static inline bool item_pending(const item_t *it)
 {
@@ -66,7 +66,7 @@ static inline size_t item_used(const item_t *it)
     return ITEM_HEADER_SIZE + item_prefix(it) + item_nkey(it) + it->nbytes;
 }
 
-/* The 8 bytes after the value hold a promoted copy's flash location when
+/* The 8 bytes after the value hold an installed copy's lower token when
  * the chunk has room (always with cas on: ITEM_ntotal counts 10 more). */
 static inline unsigned char *loc_slot(ram_t *r, item_t *it)
 {
@@ -84,7 +84,7 @@ static uint64_t item_loc(ram_t *r, item_t *it)
     return loc;
 }
 
-uint64_t ram_item_flash_loc(ram_t *r, item_t *it)
+uint64_t ram_item_lower_loc(ram_t *r, item_t *it)
 {
     return item_loc(r, it);
 }
@@ -96,35 +96,35 @@ static void item_loc_set(ram_t *r, item_t *it, uint64_t loc)
         memcpy(p, &loc, sizeof loc);
 }
 
-/* A change of the key of hv (stripe held): its flash copies go. */
-static inline void do_flash_changed(ram_t *r, uint64_t hv)
+/* A change of the key of hv (stripe held): its lower copies go. */
+static inline void lower_changed(ram_t *r, uint64_t hv)
 {
-    if (r->flash_on)
-        r->fh.changed(r->fh.ctx, hv);
+    if (r->low_on)
+        r->low.changed(r->low.ctx, hv);
 }
 
-/* Can the key of `old` (its live RAM item, or NULL) have flash copies? A
- * flash entry is only added by writing a pending item, which then leaves
+/* Can the key of `old` (its live RAM item, or NULL) have lower copies? A
+ * lower entry is only added by writing a pending item, which then leaves
  * RAM (or, superseded, removes it in ram_spill_done), and every change
  * removes the key's entries; so a plain linked item (not pending, not a
  * promoted copy) means there is none. Stripe held. */
-static inline bool may_be_on_flash(ram_t *r, item_t *old)
+static inline bool may_be_below(ram_t *r, item_t *old)
 {
     return !old || item_pending(old) || item_loc(r, old) != 0;
 }
 
 /* touch / gat / in-place arith of a linked item (stripe held): a pending
  * item is marked dirty (its queued copy is stale: ram_spill_done keeps it
- * in RAM); a promoted copy forgets its flash location. */
+ * in RAM); an installed copy forgets its lower token. */
 static void do_item_modified(ram_t *r, item_t *it, uint64_t hv)
 {
-    if (!r->flash_on)
+    if (!r->low_on)
         return;
     if (item_pending(it)) {
         it->prev = it;
     } else if (item_loc(r, it)) {
         item_loc_set(r, it, 0);
-        do_flash_changed(r, hv);
+        lower_changed(r, hv);
     }
 }
 
@@ -161,7 +161,7 @@ item_t *ram_item_temp(const char *key, size_t nkey, uint32_t flags, rel_time_t e
 }
 
 /* Caller holds the stripe of hv. Takes the hash's reference. Keeps
- * it->cas as it is (an item installed from flash). */
+ * it->cas as it is (an item installed from the lower tier). */
 /* Changes a linked item's exptime in place (touch, gat, incr, md I) and
  * tells the crawler's schedule (ram.h crawl_due). Caller holds the stripe. */
 static void item_exptime_set(ram_t *r, item_t *it, rel_time_t exptime)
@@ -202,7 +202,7 @@ static void do_item_unlink_x(ram_t *r, item_t *it, uint64_t hv, bool lru_locked)
     item_clear_iflag(it, ITEM_LINKED);
     do_hash_remove(&r->hash, it, hv);
     if (item_pending(it)) {
-        /* superseded while in the flash writer's hands (ram.h: ghosts) */
+        /* superseded while in the lower tier's hands (ram.h: ghosts) */
         (*ghost_of(r, hv))++;
         ram_item_release(r, it);
         return;
@@ -308,55 +308,45 @@ static void report_evict(ram_t *r, const item_t *it, unsigned id, bool spilled,
 }
 
 typedef enum evict {
-    EVICT_DONE = 0, /* unlinked (dropped, or already on flash) */
-    EVICT_QUEUED,   /* pending: the caller's reference is the writer's */
-    EVICT_LEFT,     /* the flash writer is behind: left in place */
+    EVICT_DONE = 0, /* unlinked (dropped, or the lower tier has it) */
+    EVICT_QUEUED,   /* pending: the caller's reference is the lower tier's */
+    EVICT_LEFT,     /* left in place (RAM_SPILL_LEAVE) */
+    EVICT_BEHIND,   /* left in place: the lower tier is behind */
 } evict_e;
 
-/* The eviction of one live item (memcached's, plus the flash spill of
- * ram.h): caller holds the stripe of hv and l->lock (l = class id's LRU),
- * and one reference of its own besides the hash's. Used by the LRU tail
- * and by the page mover, so moved items spill exactly like evictions. */
+/* The eviction of one live item (memcached's, plus the lower tier of
+ * ram.h, whose victim hook decides): caller holds the stripe of hv and
+ * l->lock (l = class id's LRU), and one reference of its own besides the
+ * hash's. Used by the LRU tail, the idle pass and the page mover, so every
+ * item leaving RAM goes the same way. */
 static evict_e do_item_evict(ram_t *r, lru_class_t *l, unsigned id, item_t *search,
                              uint64_t hv, int flags, item_t **spill, rel_time_t now)
 {
     ram_spill_e sp = RAM_SPILL_DROP;
-    if (r->flash_on && spill && !(flags & LRU_PULL_NOSPILL)) {
-        uint64_t loc = item_loc(r, search);
-        uint64_t linked = l->count[LRU_HOT] + l->count[LRU_WARM] + l->count[LRU_COLD];
-        if (atomic_load_explicit(&r->pending_cls[id], memory_order_relaxed) > linked / 2) {
-            /* The writer is behind: at most a third of a class's items
-             * may wait for it, so memory that can be evicted without
-             * spilling always remains. Leave this item; the allocator
-             * waits for the writer (bounded by stall_ms), then evicts
-             * with LRU_PULL_NOSPILL (a counted drop). */
+    if (r->low_on && spill) {
+        ram_victim_t v = {
+            .it = search,
+            .hv = hv,
+            .loc = item_loc(r, search),
+            .pending = atomic_load_explicit(&r->pending_cls[id], memory_order_relaxed),
+            .linked = l->count[LRU_HOT] + l->count[LRU_WARM] + l->count[LRU_COLD],
+            .idle = (flags & LRU_PULL_AGE) != 0,
+            .nospill = (flags & LRU_PULL_NOSPILL) != 0,
+        };
+        sp = r->low.victim(r->low.ctx, &v);
+        if (v.nospill)
+            sp = RAM_SPILL_DROP; /* the allocator's wait ran out */
+        else if (sp == RAM_SPILL_BEHIND)
+            return EVICT_BEHIND;
+        else if (sp == RAM_SPILL_LEAVE || (v.idle && sp == RAM_SPILL_DROP))
             return EVICT_LEFT;
-        }
-        if ((flags & LRU_PULL_AGE) &&
-            ((!r->fh.keeps_marks &&
-              (item_marks(search) & (CACHE_MARK_STALE | CACHE_MARK_BINKEY))) ||
-             !r->fh.admit || !r->fh.admit(r->fh.ctx, search))) {
-            /* no memory pressure: an item flash would not take stays */
-            return EVICT_LEFT;
-        }
-        if (!r->fh.keeps_marks &&
-            (item_marks(search) & (CACHE_MARK_STALE | CACHE_MARK_BINKEY))) {
-            /* the record cannot carry the marks (ram.h): a plain eviction */
-        } else if (loc && r->fh.indexed(r->fh.ctx, hv, loc)) {
-            sp = RAM_SPILL_ON_FLASH;
-            lru_stat_add(&r->respill_skipped, 1);
-        } else {
-            sp = r->fh.evict(r->fh.ctx, r, search, hv);
-        }
-    } else if (r->flash_on && (flags & LRU_PULL_NOSPILL)) {
-        lru_stat_add(&r->spill_drops_stall, 1);
     }
     if (r->set.on_evict.fn && r->set.on_evict.gate &&
         atomic_load_explicit(r->set.on_evict.gate, memory_order_relaxed))
         report_evict(r, search, id, sp != RAM_SPILL_DROP, now);
     if (sp == RAM_SPILL_QUEUE) {
         /* pending: linked, off the LRU; the caller's reference becomes the
-         * flash writer's (ram.h) */
+         * lower tier's (ram.h) */
         do_lru_unlink(l, search);
         item_set_lru(search, LRU_PENDING);
         search->prev = NULL;
@@ -366,7 +356,7 @@ static evict_e do_item_evict(ram_t *r, lru_class_t *l, unsigned id, item_t *sear
         atomic_fetch_add_explicit(&r->pending_cls[id], 1, memory_order_relaxed);
         return EVICT_QUEUED;
     }
-    if (sp == RAM_SPILL_ON_FLASH) {
+    if (sp == RAM_SPILL_BELOW) {
         do_item_unlink_x(r, search, hv, true);
         return EVICT_DONE;
     }
@@ -461,7 +451,7 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t limit,
                 stop = false;
             } else if ((flags & LRU_PULL_EVICT) && r->set.evict_to_free) {
                 evict_e ev = do_item_evict(r, l, id, search, hv, flags, spill, now);
-                if (ev == EVICT_LEFT)
+                if (ev == EVICT_LEFT || ev == EVICT_BEHIND)
                     break;
                 if (ev == EVICT_QUEUED)
                     keep_ref = true;
@@ -486,7 +476,7 @@ static int lru_pull_tail(ram_t *r, unsigned id, lru_id_e cur, uint64_t limit,
 
 #define AGE_LOOK_MAX 64 /* items looked at per list per call */
 
-/* One list of class id: spills (through do_item_evict's flash path) the
+/* One list of class id: offers (through do_item_evict's victim hook) the
  * items idle more than `age` from its tail end. */
 static unsigned age_spill_list(ram_t *r, unsigned id, lru_id_e cur, rel_time_t age,
                                unsigned max, bool *behind)
@@ -519,19 +509,15 @@ static unsigned age_spill_list(ram_t *r, unsigned id, lru_id_e cur, rel_time_t a
             search = next;
             continue;
         }
-        uint64_t linked = l->count[LRU_HOT] + l->count[LRU_WARM] + l->count[LRU_COLD];
         bool keep_ref = false;
-        if (atomic_load_explicit(&r->pending_cls[id], memory_order_relaxed) > linked / 2) {
-            *behind = true; /* the writer is behind (do_item_evict's bound) */
-        } else {
-            /* EVICT_LEFT: flash would not take it; it stays */
-            evict_e ev = do_item_evict(r, l, id, search, hv,
-                                       LRU_PULL_EVICT | LRU_PULL_AGE, &spill, now);
-            if (ev == EVICT_QUEUED)
-                keep_ref = true;
-            if (ev != EVICT_LEFT)
-                moved++; /* pending, or an unmodified promoted copy unlinked */
-        }
+        evict_e ev = do_item_evict(r, l, id, search, hv, LRU_PULL_EVICT | LRU_PULL_AGE,
+                                   &spill, now);
+        if (ev == EVICT_BEHIND)
+            *behind = true; /* the lower tier is behind: stop */
+        else if (ev == EVICT_QUEUED)
+            keep_ref = true;
+        if (ev == EVICT_QUEUED || ev == EVICT_DONE)
+            moved++; /* pending, or an unmodified installed copy unlinked */
         if (!keep_ref)
             ram_item_release(r, search);
         hash_unlock(&r->hash, hv);
@@ -541,7 +527,7 @@ static unsigned age_spill_list(ram_t *r, unsigned id, lru_id_e cur, rel_time_t a
     }
     pthread_mutex_unlock(&l->lock);
     if (spill)
-        r->fh.enqueue(r->fh.ctx, spill);
+        r->low.enqueue(r->low.ctx, spill);
     if (moved)
         atomic_fetch_add_explicit(&r->age_spills, moved, memory_order_relaxed);
     return moved;
@@ -549,7 +535,7 @@ static unsigned age_spill_list(ram_t *r, unsigned id, lru_id_e cur, rel_time_t a
 
 unsigned ram_age_spill(ram_t *r, unsigned id, uint32_t age, unsigned max)
 {
-    if (!r->flash_on || !r->fh.enqueue || !r->fh.admit || age == UINT32_MAX || id < 1 ||
+    if (!r->low_on || age == UINT32_MAX || id < 1 ||
         id > r->slabs.largest)
         return 0;
     static const lru_id_e order[] = {LRU_COLD, LRU_WARM, LRU_HOT};
@@ -631,9 +617,9 @@ static item_t *do_item_alloc(ram_t *r, const char *key, size_t nkey, uint32_t fl
     if (i > 0)
         lru_stat_add(&l->st.direct_reclaims, i);
     if (!it) {
-        if (r->flash_on && spill &&
+        if (r->low_on && spill &&
             atomic_load_explicit(&r->pending_cls[id], memory_order_relaxed) > 0) {
-            *st = CACHE_PENDING; /* the writer will free memory: wait */
+            *st = CACHE_PENDING; /* the lower tier will free memory: wait */
             return NULL;
         }
         lru_stat_add(&l->st.outofmemory, 1);
@@ -646,7 +632,7 @@ static item_t *do_item_alloc(ram_t *r, const char *key, size_t nkey, uint32_t fl
     it->nbytes = (uint32_t)nbytes;
     item_init_layout(it, nkey, flags, r->set.use_cas);
     memcpy(item_key(it), key, nkey);
-    if (r->flash_on)
+    if (r->low_on)
         item_loc_set(r, it, 0);
     *st = CACHE_OK;
     return it;
@@ -730,16 +716,6 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
                          uint64_t cas_in, uint64_t *cas_out, unsigned rflags,
                          item_t **spill)
 {
-    if (op == RAM_STORE_KEYED && it->clsid == 0) {
-        ram_keyed_t k;
-        ram_keyed_read(it, &k);
-        cache_status_e kst = ram_keyed(r, ws, item_ckey(it), item_nkey(it), &k, rflags,
-                                       spill);
-        memcpy(item_value(it), &k, sizeof k);
-        if (kst == CACHE_OK && cas_out)
-            *cas_out = k.cas_out;
-        return kst;
-    }
     if ((item_iflags(it) & (ITEM_LINKED | ITEM_SLABBED)) || it->clsid == 0)
         return CACHE_EINVAL;
     const char *key = item_ckey(it);
@@ -753,11 +729,11 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
     hash_lock(&r->hash, hv);
     item_t *old = do_item_get(r, ws, key, nkey, hv, now);
     if (!old && op != CACHE_STORE_SET && (rflags & RAM_F_DEFER)) {
-        /* add/replace/append/prepend/cas need to know about a flash copy */
+        /* add/replace/append/prepend/cas need to know about a lower copy */
         hash_unlock(&r->hash, hv);
         return CACHE_PENDING;
     }
-    bool on_flash = r->flash_on && may_be_on_flash(r, old);
+    bool below = r->low_on && may_be_below(r, old);
     if (old && op == CACHE_STORE_ADD) {
         do_item_update(old, now); /* add bumps the existing item */
     } else if (!old && (op == CACHE_STORE_REPLACE || op == CACHE_STORE_APPEND ||
@@ -783,8 +759,8 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
                 item_marks_or(it, CACHE_MARK_STALE | (item_marks(old) & CACHE_MARK_TOKEN));
             }
             do_item_replace(r, old, it, hv, now);
-            if (on_flash)
-                do_flash_changed(r, hv);
+            if (below)
+                lower_changed(r, hv);
             WSTAT_INC(ws, cas_hits);
             WCSTAT_INC(ws, old->clsid, cas_hits);
             if (cas_out)
@@ -830,8 +806,8 @@ cache_status_e ram_store(ram_t *r, ram_wstats_t *ws, item_t *it, cache_store_op_
                 do_item_replace(r, old, link, hv, now);
             else
                 do_item_link(r, link, hv, now);
-            if (on_flash)
-                do_flash_changed(r, hv);
+            if (below)
+                lower_changed(r, hv);
             if (cas_out)
                 *cas_out = link->cas;
             if (link != it)
@@ -857,8 +833,8 @@ cache_status_e ram_delete(ram_t *r, ram_wstats_t *ws, const char *key, size_t nk
         hash_unlock(&r->hash, hv);
         return CACHE_PENDING;
     }
-    if (r->flash_on && (it ? may_be_on_flash(r, it) : (rflags & RAM_F_FLASHDROP) != 0))
-        do_flash_changed(r, hv);
+    if (r->low_on && (it ? may_be_below(r, it) : (rflags & RAM_F_LOWERDROP) != 0))
+        lower_changed(r, hv);
     if (!count) {
         /* memcached's item_get + item_unlink: no delete counters */
         if (it) {
@@ -929,7 +905,7 @@ static cache_status_e do_arith(ram_t *r, ram_wstats_t *ws, item_t *it, uint64_t 
     const char *key = item_ckey(it);
     size_t nkey = item_nkey(it);
     cache_status_e st = CACHE_OK;
-    bool on_flash = r->flash_on && may_be_on_flash(r, it);
+    bool below = r->low_on && may_be_below(r, it);
     uint64_t value;
     if (it->nbytes == 0 || !ram_parse_u64(item_cvalue(it), it->nbytes, &value)) {
         st = CACHE_NON_NUMERIC;
@@ -952,9 +928,9 @@ static cache_status_e do_arith(ram_t *r, ram_wstats_t *ws, item_t *it, uint64_t 
         it->cas = r->set.use_cas ? next_cas(r) : 0;
         if (set_exptime)
             item_exptime_set(r, it, exptime);
-        if (on_flash) {
+        if (below) {
             item_loc_set(r, it, 0); /* no longer the promoted copy */
-            do_flash_changed(r, hv);
+            lower_changed(r, hv);
         }
         char *d = item_value(it);
         memcpy(d, buf, (size_t)len);
@@ -976,8 +952,8 @@ static cache_status_e do_arith(ram_t *r, ram_wstats_t *ws, item_t *it, uint64_t 
         }
         memcpy(item_value(nw), buf, (size_t)len);
         do_item_replace(r, it, nw, hv, now);
-        if (on_flash)
-            do_flash_changed(r, hv);
+        if (below)
+            lower_changed(r, hv);
         if (cas_out)
             *cas_out = nw->cas;
         ram_item_release(r, nw);
@@ -1037,8 +1013,8 @@ static cache_status_e do_keyed_delete(ram_t *r, ram_wstats_t *ws, item_t *it, ui
         do_item_modified(r, it, hv);
         k->cas_out = it->cas;
     } else {
-        if (r->flash_on && may_be_on_flash(r, it))
-            do_flash_changed(r, hv);
+        if (r->low_on && may_be_below(r, it))
+            lower_changed(r, hv);
         WSTAT_INC(ws, delete_hits);
         WCSTAT_INC(ws, it->clsid, delete_hits);
         do_item_unlink(r, it, hv);
@@ -1081,19 +1057,6 @@ cache_status_e ram_keyed(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
     return st;
 }
 
-item_t *ram_keyed_carrier(const char *key, size_t nkey, const ram_keyed_t *k)
-{
-    item_t *it = ram_item_temp(key, nkey, 0, 0, 0, sizeof *k);
-    if (it)
-        memcpy(item_value(it), k, sizeof *k);
-    return it;
-}
-
-void ram_keyed_read(const item_t *carrier, ram_keyed_t *k)
-{
-    memcpy(k, item_cvalue(carrier), sizeof *k);
-}
-
 void ram_flush_all(ram_t *r, int64_t exptime)
 {
     rel_time_t now = ram_now(r);
@@ -1127,15 +1090,15 @@ bool ram_crawl_item(void *ctx, item_t *it, uint64_t hv)
     return true;
 }
 
-/* ---- flash spill ---- */
+/* ---- the lower tier ---- */
 
-bool ram_flash_attach(ram_t *r, const ram_flash_hooks_t *h)
+bool ram_lower_attach(ram_t *r, const ram_lower_hooks_t *h)
 {
     r->ghost = calloc((size_t)1 << RAM_GHOST_BITS, sizeof *r->ghost);
     if (!r->ghost)
         return false;
-    r->fh = *h;
-    r->flash_on = true;
+    r->low = *h;
+    r->low_on = true;
     return true;
 }
 
@@ -1166,14 +1129,14 @@ void ram_spill_done(ram_t *r, item_t *it, bool ok)
         if (ok && it->prev == it) {
             /* touched while queued: the copy just written has a stale
              * exptime; keep the RAM item (back on COLD), drop the copy */
-            do_flash_changed(r, hv);
+            lower_changed(r, hv);
             it->prev = NULL;
             lru_class_t *l = lru_of(r, it);
             pthread_mutex_lock(&l->lock);
             do_lru_link(l, it, LRU_COLD);
             pthread_mutex_unlock(&l->lock);
         } else {
-            /* on flash now (or dropped): RAM lets it go */
+            /* below now (or dropped): RAM lets it go */
             item_clear_iflag(it, ITEM_LINKED);
             do_hash_remove(&r->hash, it, hv);
             ram_item_release(r, it); /* the hash's reference */
@@ -1182,7 +1145,7 @@ void ram_spill_done(ram_t *r, item_t *it, bool ok)
         /* superseded while queued: the writer may have indexed the old
          * value; remove it before the ghost goes */
         if (ok)
-            do_flash_changed(r, hv);
+            lower_changed(r, hv);
         uint32_t *g = ghost_of(r, hv);
         if (*g > 0)
             (*g)--;
@@ -1209,18 +1172,18 @@ cache_status_e ram_install(ram_t *r, ram_wstats_t *ws, ram_install_mode_e mode,
     if (it) {
         *cur = it;
         st = CACHE_EXISTS;
-    } else if (*ghost_of(r, hv) != 0 || !r->fh.current(r->fh.ctx, hv, loc)) {
+    } else if (*ghost_of(r, hv) != 0 || !r->low.current(r->low.ctx, hv, loc)) {
         st = CACHE_NOT_FOUND;
     } else if (mode == RAM_INSTALL_REMOVE) {
-        do_flash_changed(r, hv);
+        lower_changed(r, hv);
     } else if (mode == RAM_INSTALL_LINK) {
         nw->cas = cas;
         do_item_link_cas(r, nw, hv, now);
         if (loc_slot(r, nw))
             item_loc_set(r, nw, loc);
         else
-            r->fh.moved ? r->fh.moved(r->fh.ctx, hv) /* cannot remember it */
-                        : do_flash_changed(r, hv);
+            r->low.moved ? r->low.moved(r->low.ctx, hv) /* cannot remember it */
+                        : lower_changed(r, hv);
         item_refcount_incr(nw);
         *cur = nw;
     }
@@ -1251,7 +1214,7 @@ static void mv_count(_Atomic uint64_t *p)
 static void do_item_rescue(ram_t *r, lru_class_t *l, item_t *it, item_t *nw, uint64_t hv)
 {
     size_t used = r->slabs.cls[it->clsid].size - ITEM_HEADER_SIZE;
-    memcpy(nw->data, it->data, used); /* key, value, marks, flash location */
+    memcpy(nw->data, it->data, used); /* key, value, marks, lower token */
     nw->cas = it->cas;
     nw->time = it->time;
     nw->exptime = it->exptime;
@@ -1308,13 +1271,13 @@ static move_chunk_e move_chunk(ram_t *r, unsigned id, item_t *it, item_t **spill
     lru_class_t *l = &r->lru[id];
     bool keep_ref = false;
     if (item_pending(it)) {
-        /* in the flash writer's hands: ram_spill_done will unlink it */
+        /* in the lower tier's hands: ram_spill_done will unlink it */
         mv_count(&s->slab_reassign_busy_items);
     } else if ((it->exptime != 0 && it->exptime <= now) ||
                ram_item_is_flushed(r, it, now)) {
         mv_count(&s->slab_reassign_inline_reclaim);
-        if (r->flash_on && may_be_on_flash(r, it))
-            do_flash_changed(r, hv);
+        if (r->low_on && may_be_below(r, it))
+            lower_changed(r, hv);
         do_item_unlink(r, it, hv);
     } else if (refs != 2) {
         /* referenced by a reader: left alone (no busy delete, unlike
@@ -1329,8 +1292,8 @@ static move_chunk_e move_chunk(ram_t *r, unsigned id, item_t *it, item_t **spill
         } else {
             evict_e ev = do_item_evict(r, l, id, it, hv, LRU_PULL_EVICT, spill, now);
             if (ev == EVICT_QUEUED)
-                keep_ref = true; /* the writer's now; freed via spill_done */
-            if (ev != EVICT_LEFT)
+                keep_ref = true; /* the lower tier's now; freed via spill_done */
+            if (ev == EVICT_QUEUED || ev == EVICT_DONE)
                 mv_count(&s->slab_reassign_evictions_nomem);
         }
         pthread_mutex_unlock(&l->lock);
@@ -1372,13 +1335,13 @@ double ram_automove_ratio_get(const ram_t *r)
 }
 
 /* Empties the claimed `page` of class src: every chunk free (claimed) or
- * rounds run out. Items go as move_chunk says; with a flash tier (and
- * hooks.enqueue) evicted ones spill. Caller holds move_lock only. */
+ * rounds run out. Items go as move_chunk says; with a lower tier
+ * evicted ones spill. Caller holds move_lock only. */
 static bool empty_page(ram_t *r, unsigned src, char *page)
 {
     slabs_t *s = &r->slabs;
     slabclass_t *c = &s->cls[src];
-    bool spill_ok = r->flash_on && r->fh.enqueue != NULL && r->set.evict_to_free;
+    bool spill_ok = r->low_on && r->set.evict_to_free;
     bool done = false;
     /* chunks known free (claimed chunks stay free): later rounds only
      * look at the busy ones; without it every round looks at all */
@@ -1400,7 +1363,7 @@ static bool empty_page(ram_t *r, unsigned src, char *page)
                 freed[k] = 1;
         }
         if (spill)
-            r->fh.enqueue(r->fh.ctx, spill);
+            r->low.enqueue(r->low.ctx, spill);
         done = busy == 0 || slabs_move_ready(s, src);
     }
     free(freed);

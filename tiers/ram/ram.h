@@ -76,91 +76,96 @@ static inline void wstat_add(_Atomic uint64_t *p, uint64_t n)
 void ram_wstats_sum(const ram_wstats_t *ws, ram_wsum_t *sum);
 
 /*
- * ---- flash spill (the glue in tiers/tiering.c sets the hooks) ----------
+ * ---- the lower tier (the door's policy sets the hooks) ----------------
  *
- * With a flash tier, an item evicted from COLD's tail is either dropped
- * (RAM_SPILL_DROP: not admitted), evicted without a write (RAM_SPILL_ON_FLASH:
- * an unmodified promoted copy whose flash location is still current), or
- * made PENDING (RAM_SPILL_QUEUE): it stays linked in the hash table (still
- * a RAM hit), leaves its LRU list (lru bits = LRU_PENDING), keeps one extra
- * reference for the flash writer, and is chained through it->next into the
- * caller's `spill` list. The caller hands that list to the flash writer
- * after dropping every RAM lock, and ram_spill_done() is called once per
- * item when the writer has it (or dropped it):
- *   - still the current item of its key: unlinked (its flash copy is now
+ * The RAM engine knows no flash: it offers a lower tier its victims and
+ * keeps, for each item, the token of the lower-tier copy it came from.
+ * With a lower tier attached (ram_lower_attach), an item evicted from
+ * COLD's tail (or offered by an idle pass, or by a page move) is shown to
+ * hooks.victim, which answers:
+ *   RAM_SPILL_DROP:   evict it, nothing handed over;
+ *   RAM_SPILL_BELOW:  the lower tier still has this very copy (an
+ *                     unmodified item installed from it): unlinked, no write;
+ *   RAM_SPILL_QUEUE:  made PENDING: it stays linked in the hash table
+ *                     (still a RAM hit), leaves its LRU list (lru bits =
+ *                     LRU_PENDING), keeps one extra reference for the lower
+ *                     tier, and is chained through it->next into the
+ *                     caller's `spill` list, which the caller hands to the
+ *                     lower tier after dropping every RAM lock;
+ *   RAM_SPILL_LEAVE:  left where it is (an idle pass: not wanted below);
+ *   RAM_SPILL_BEHIND: left where it is, and the lower tier is behind: the
+ *                     allocator waits for it (CACHE_PENDING) and an idle
+ *                     pass stops.
+ * ram_spill_done() is called once per pending item when the lower tier
+ * has it (or dropped it):
+ *   - still the current item of its key: unlinked (its lower copy is now
  *     findable), unless it was touched meanwhile ("dirty", it->prev == it):
- *     then it goes back to COLD and its stale flash copy is removed;
+ *     then it goes back to COLD and its stale lower copy is removed;
  *   - superseded (set/delete/expiry unlinked it while pending): its "ghost"
- *     count is dropped and the flash copy just written is removed.
- * Ghosts: while a superseded pending item is in the writer's hands, the
- * writer may insert an index entry for its OLD value. ghost[hv & mask]
- * counts such items (under the key's stripe lock: the mask covers the
- * stripe bits), and a flash read result of a key with a ghost is refused
- * (a miss, never a stale value).
- * Promoted copies: an item installed from flash keeps its flash location
- * in 8 bytes after its value (when its chunk has room); any change of the
- * key clears it. Every change of a key (store, delete, arith, touch of a
- * promoted copy, install-remove) calls hooks.changed(hv) under the stripe
- * lock, which removes the key's flash index entries.
+ *     count is dropped and the lower copy just written is removed.
+ * Ghosts: while a superseded pending item is in the lower tier's hands,
+ * the lower tier may index its OLD value. ghost[hv & mask] counts such
+ * items (under the key's stripe lock: the mask covers the stripe bits),
+ * and a read result of a key with a ghost is refused (ram_install: a
+ * miss, never a stale value).
+ * Installed copies: an item installed from the lower tier keeps the
+ * token (`loc`) of its copy there in 8 bytes after its value (when its
+ * chunk has room); any change of the key clears it. Every change of a key
+ * (store, delete, arith, touch of an installed copy, install-remove)
+ * calls hooks.changed(hv) under the stripe lock, which removes the key's
+ * lower copies.
  */
 typedef enum ram_spill {
     RAM_SPILL_DROP = 0,
-    RAM_SPILL_ON_FLASH,
+    RAM_SPILL_BELOW,
     RAM_SPILL_QUEUE,
+    RAM_SPILL_LEAVE,
+    RAM_SPILL_BEHIND,
 } ram_spill_e;
 
-struct ram;
-typedef struct ram_flash_hooks {
+/* What hooks.victim is shown (stripe and LRU lock held). */
+typedef struct ram_victim {
+    const item_t *it;
+    uint64_t hv;
+    uint64_t loc;        /* token of the lower copy it was installed from, 0 */
+    uint64_t pending;    /* items of its class in the lower tier's hands */
+    uint64_t linked;     /* items linked in its class's LRU lists */
+    bool idle;           /* an idle pass (ram_age_spill), no memory pressure */
+    bool nospill;        /* the allocator's wait ran out (RAM_F_NOSPILL):
+                            the answer is ignored, the item is dropped */
+} ram_victim_t;
+
+typedef struct ram_lower_hooks {
     void *ctx;
-    /* Eviction of `it`; caller holds its stripe and LRU lock. */
-    ram_spill_e (*evict)(void *ctx, struct ram *r, item_t *it, uint64_t hv);
-    /* The key of hv changed: drop its flash copies. Stripe lock held. */
+    /* An eviction candidate: what to do with it (above). With v->nospill
+     * the item is dropped whatever the answer (the hook may count it). */
+    ram_spill_e (*victim)(void *ctx, const ram_victim_t *v);
+    /* The key of hv changed: drop its lower copies. Stripe lock held. */
     void (*changed)(void *ctx, uint64_t hv);
-    /* The key of hv moved to RAM unchanged (a promotion that cannot keep
-     * its flash location): drop its flash copies, which still hold its
-     * value. Stripe lock held. NULL: changed is called. */
+    /* The key of hv moved to RAM unchanged (an install that cannot keep
+     * its token): drop its lower copies, which still hold its value.
+     * Stripe lock held. */
     void (*moved)(void *ctx, uint64_t hv);
-    /* Is flash location `loc` of hv still current? Stripe lock held. */
+    /* Is the lower copy at `loc` of hv still current? Stripe lock held. */
     bool (*current)(void *ctx, uint64_t hv, uint64_t loc);
-    /* Is the flash copy at `loc` still findable through the index? Weaker
-     * than current (ignores removals of other keys that share its epoch
-     * slot): enough to skip re-spilling an unmodified promoted copy, never
-     * used to install a read. Stripe and LRU lock held. */
-    bool (*indexed)(void *ctx, uint64_t hv, uint64_t loc);
-    /* The flash record keeps an item's meta marks (CACHE_MARK_*). While
-     * false (record format 1 has no room for them), an item marked STALE
-     * or BINKEY is evicted without spilling: served back unmarked it would
-     * read as fresh, or print its binary key raw. TOKEN alone spills (a
-     * lost token only lets a second client win, as a restart would). */
-    bool keeps_marks;
-    /* Optional: hands a list of items made pending (chained through
-     * ->next) to the flash writer; no tier lock held. The page mover
-     * (ram_slabs_reassign) evicts with spilling only when this is set;
-     * without it, the items of a moved page are evicted without a flash
-     * copy (a plain drop). */
+    /* Hands a list of items made pending (chained through ->next) to the
+     * lower tier; no tier lock held (the page mover and the idle pass). */
     void (*enqueue)(void *ctx, item_t *list);
-    /* Optional: would flash take `it` (admission only, counts nothing)?
-     * Stripe and LRU lock held. The ext_item_age pass (ram_age_spill)
-     * runs only when this and enqueue are set. */
-    bool (*admit)(void *ctx, const item_t *it);
-} ram_flash_hooks_t;
+} ram_lower_hooks_t;
 
 #define RAM_GHOST_BITS 16
 
 typedef struct ram {
     cache_settings_t set;
-    bool flash_on;            /* hooks set (ram_flash_attach) */
-    ram_flash_hooks_t fh;
+    bool low_on;              /* hooks set (ram_lower_attach) */
+    ram_lower_hooks_t low;
     uint32_t *ghost;          /* [stripe of hv] 1 << RAM_GHOST_BITS counts */
-    _Atomic uint64_t pending; /* items in the writer's hands */
+    _Atomic uint64_t pending; /* items in the lower tier's hands */
     _Atomic uint32_t pending_cls[SLAB_CLASS_MAX];
     pthread_mutex_t spill_lock;
     pthread_cond_t spill_cond; /* a pending item was done */
     _Atomic uint64_t spill_seq; /* pending items done (changed under
                                    spill_lock, read without it) */
-    _Atomic uint64_t respill_skipped; /* evicted, already on flash */
-    _Atomic uint64_t spill_drops_stall; /* evicted without spilling:
-                                           RAM_F_NOSPILL (stall bound) */
     slabs_t slabs;
     hash_t hash;
     lru_class_t lru[SLAB_CLASS_MAX];
@@ -189,7 +194,7 @@ typedef struct ram {
     _Atomic uint64_t pages_released; /* pages freed by a shrink */
     _Atomic uint64_t limit_seq;      /* ram_mem_limit_set calls */
     _Atomic uint64_t shrunk_seq;     /* limit_seq a shrink finished for */
-    _Atomic uint64_t age_spills;     /* items ram_age_spill moved to flash */
+    _Atomic uint64_t age_spills;     /* items ram_age_spill moved below */
 } ram_t;
 
 #define RAM_CRAWL_NONE UINT32_MAX
@@ -225,21 +230,21 @@ bool ram_item_is_flushed(const ram_t *r, const item_t *it, rel_time_t now);
 
 /* Flags of the operations below (0 = RAM only, as before). */
 #define RAM_F_DEFER 0x1u /* a miss (needed item absent) returns CACHE_PENDING
-                            counting nothing: the caller asks flash first */
-#define RAM_F_RERUN 0x2u /* a re-run after a flash read: cmd_get/cmd_touch
+                            counting nothing: the caller asks the lower tier first */
+#define RAM_F_RERUN 0x2u /* a re-run after a lower-tier read: cmd_get/cmd_touch
                             and per-class set counts were already counted */
 #define RAM_F_NOBUMP 0x8u /* ram_get: no LRU bump, FETCHED / ACTIVE and the
                             access time stay (memcached's DONT_UPDATE,
                             meta mg's u flag) */
 #define RAM_F_NOSPILL 0x4u /* evictions drop (stall bound passed) */
-#define RAM_F_FLASHDROP 0x10u /* ram_delete: the key's flash copies go even
+#define RAM_F_LOWERDROP 0x10u /* ram_delete: the key's lower copies go even
                                * without a RAM item (the caller could not
                                * read them: a delete must not leave one) */
 
 /* Allocates an unlinked item (refcount 1) with key, flags and exptime set,
  * evicting if needed. NULL with *st = CACHE_TOO_LARGE / CACHE_NO_MEMORY,
- * or (with a flash tier) CACHE_PENDING: no memory now, but items of this
- * class are in the flash writer's hands: wait (ram_spill_wait) and retry.
+ * or (with a lower tier) CACHE_PENDING: no memory now, but items of this
+ * class are in the lower tier's hands: wait (ram_spill_wait) and retry.
  * Items made pending are chained onto *spill (NULL: no spilling). */
 item_t *ram_item_alloc(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
                        uint32_t flags, rel_time_t exptime, size_t nbytes,
@@ -273,13 +278,9 @@ cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
 /* ---- keyed conditional operations (items.c) ----
  *
  * cache_delete_ex / cache_arith_ex: the cas compare and the act in one
- * step under the key's stripe lock. With a flash tier they travel the
- * store path: ram_store(carrier, RAM_STORE_KEYED, ...) where the carrier
- * (ram_keyed_carrier) is a temporary item holding the key and, in its
- * value, a ram_keyed_t. The flash glue passes store ops through
- * unchanged, so a flash-resident item is loaded into RAM first and the
- * keyed step re-runs there, in per-key order, async like any store. The
- * results are written back into the carrier (ram_keyed_read).
+ * step under the key's stripe lock (ram_keyed). With RAM_F_DEFER a key
+ * without a RAM item answers CACHE_PENDING, like the other operations:
+ * the door installs the lower tier's copy, then runs the step again.
  */
 typedef enum ram_keyed_kind {
     RAM_KEYED_DELETE = 1,
@@ -301,46 +302,38 @@ typedef struct ram_keyed {
     rel_time_t old_exptime; /* arith: the item's expiry before */
 } ram_keyed_t;
 
-/* Not a cache_store_op_e member: only ram_store() knows it. */
-#define RAM_STORE_KEYED ((cache_store_op_e)0x40)
-
 /* Runs k on key under its stripe lock: CACHE_OK, CACHE_NOT_FOUND,
  * CACHE_EXISTS, (arith) CACHE_NON_NUMERIC / CACHE_NO_MEMORY, or with
  * RAM_F_DEFER and no RAM item CACHE_PENDING (nothing counted). */
 cache_status_e ram_keyed(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
                          ram_keyed_t *k, unsigned rflags, item_t **spill);
-/* A carrier for k (temporary item, refcount 1), NULL if out of memory. */
-item_t *ram_keyed_carrier(const char *key, size_t nkey, const ram_keyed_t *k);
-/* The ram_keyed_t (with results) of a carrier. */
-void ram_keyed_read(const item_t *carrier, ram_keyed_t *k);
-
-/* ---- flash spill (items.c; see "flash spill" above) ---- */
+/* ---- the lower tier (spill.c; see "the lower tier" above) ---- */
 
 /* Sets the hooks and allocates the ghost counts. false: out of memory. */
-bool ram_flash_attach(ram_t *r, const ram_flash_hooks_t *h);
-/* The flash writer has the pending item `it` (ok) or dropped it (!ok);
- * drops the writer's reference. Takes the stripe lock; no other lock may
+bool ram_lower_attach(ram_t *r, const ram_lower_hooks_t *h);
+/* The lower tier has the pending item `it` (ok) or dropped it (!ok);
+ * drops its reference. Takes the stripe lock; no other lock may
  * be held. */
 void ram_spill_done(ram_t *r, item_t *it, bool ok);
 /* Waits until some pending item is done or `deadline_ms` (CLOCK_MONOTONIC
  * ms) passes. Holds no tier lock. */
 void ram_spill_wait(ram_t *r, uint64_t seq_seen, int64_t deadline_ms);
 uint64_t ram_spill_seq(ram_t *r);
-/* A promoted copy's flash location (0: none, or not a promoted copy).
- * Caller holds the item's stripe lock or a reference. O(1). */
-uint64_t ram_item_flash_loc(ram_t *r, item_t *it);
+/* An installed copy's lower-tier token (0: none, or not an installed
+ * copy). Caller holds the item's stripe lock or a reference. O(1). */
+uint64_t ram_item_lower_loc(ram_t *r, item_t *it);
 
 typedef enum ram_install_mode {
-    RAM_INSTALL_LINK,   /* link `nw` (a copy of the flash record) */
+    RAM_INSTALL_LINK,   /* link `nw` (a copy of the lower record) */
     RAM_INSTALL_CHECK,  /* only check the record is still current */
-    RAM_INSTALL_REMOVE, /* check, then drop the key's flash copies */
+    RAM_INSTALL_REMOVE, /* check, then drop the key's lower copies */
 } ram_install_mode_e;
 /*
- * Applies a flash read result of key (hv) under its stripe lock:
+ * Applies a lower-tier read result of key (hv) under its stripe lock:
  *   CACHE_EXISTS: a live RAM item exists (newer or equal): *cur gets it,
  *                 referenced; nothing else is done;
- *   CACHE_NOT_FOUND: the record is no longer current (flash location
- *                 gone or a ghost): the caller starts over;
+ *   CACHE_NOT_FOUND: the record is no longer current (hooks.current
+ *                 says no, or a ghost): the caller starts over;
  *   CACHE_OK: current: LINK linked `nw` keeping `cas` and remembering
  *                 `loc` (*cur = nw with one more reference); CHECK did
  *                 nothing; REMOVE called hooks.changed(hv).
@@ -383,8 +376,8 @@ typedef enum ram_move {
  * ones are claimed; expired/flushed items are reclaimed
  * (slab_reassign_inline_reclaim); a live item no one else references is
  * copied into a free chunk of its class if there is one (rescues), else
- * evicted through the LRU's eviction (evictions_nomem; with a flash tier
- * and hooks.enqueue it spills like any eviction); a referenced or pending
+ * evicted through the LRU's eviction (evictions_nomem; with a lower tier
+ * it spills like any eviction); a referenced or pending
  * item is retried (busy_items) for up to ~100 ms (never unlinked for the
  * move: memcached's busy deletes are not done, busy_deletes stays 0); if
  * the page is still not free the move is undone (the chunks freed so far
@@ -399,7 +392,7 @@ ram_move_e ram_slabs_reassign(ram_t *r, int src, int dst);
  * shrink of the memory limit: its chunks are emptied exactly as
  * ram_slabs_reassign empties a page (rescued into free chunks of the
  * class, else evicted through the LRU's eviction, which spills with a
- * flash tier and hooks.enqueue), then the page is freed and leaves
+ * lower tier), then the page is freed and leaves
  * total_malloced. RAM_MOVE_OK, RAM_MOVE_BUSY (another move runs, or items
  * stayed busy ~100 ms: nothing freed, evicted items stay evicted),
  * RAM_MOVE_NOSPARE (fewer than 2 pages: a class keeps its last one),
@@ -436,24 +429,22 @@ bool ram_mem_shrink_wanted(ram_t *r);
  * with 2+ pages: first one whose free chunks fill a page (nothing is
  * evicted: its items are rescued), else the class whose LRU tail is the
  * oldest (memcached's automover rule for a source). Items of the page
- * that do not fit elsewhere in their class are evicted; with a flash
- * tier they spill (readable from flash). Caller holds no lock.
+ * that do not fit elsewhere in their class are evicted; with a lower
+ * tier they spill (readable from it). Caller holds no lock.
  */
 ram_shrink_e ram_mem_shrink(ram_t *r, unsigned budget_ms);
 
 /*
- * ext_item_age: moves to flash the items of class id that have not been
- * accessed for more than `age` seconds (their access time, refreshed as
- * memcached's, at most once a minute by reads), up to `max` of them,
- * looking at the tail ends of COLD, WARM and HOT (64 items per list). An
- * item goes through the eviction's flash path: made pending (it stays a
- * RAM hit until the flash writer has it, then RAM lets it go) or, an
- * unmodified promoted copy still on flash, unlinked at once. An item flash
- * would not admit, a busy, expired or flushed one stays (never dropped:
- * there is no memory pressure). Stops when the writer is behind (the
- * eviction's bound). Needs a flash tier with hooks.enqueue and
- * hooks.admit, else does nothing; age UINT32_MAX = off. Returns the
- * number moved (counted in age_spills). Caller holds no lock.
+ * ext_item_age: offers the lower tier the items of class id that have not
+ * been accessed for more than `age` seconds (their access time, refreshed
+ * as memcached's, at most once a minute by reads), up to `max` of them,
+ * looking at the tail ends of COLD, WARM and HOT (64 items per list), as
+ * victims with v.idle set: QUEUE makes one pending (it stays a RAM hit
+ * until the lower tier has it, then RAM lets it go), BELOW unlinks it at
+ * once, LEAVE and DROP leave it (never dropped: there is no memory
+ * pressure); a busy, expired or flushed one stays. Stops at BEHIND.
+ * Needs a lower tier, else does nothing; age UINT32_MAX = off. Returns
+ * the number moved (counted in age_spills). Caller holds no lock.
  */
 unsigned ram_age_spill(ram_t *r, unsigned id, uint32_t age, unsigned max);
 

@@ -139,8 +139,8 @@ static void *maintainer_main(void *arg)
         bool urgent = false; /* work left that needs no sleep first */
         if (ram_mem_shrink_wanted(r) && ram_mem_shrink(r, SHRINK_STEP_MS) == RAM_SHRINK_MORE)
             urgent = true;
-        /* ext_item_age: idle items to flash (with a flash tier) */
-        if (r->set.flash_item_age != UINT32_MAX && r->flash_on) {
+        /* ext_item_age: idle items to the lower tier (if there is one) */
+        if (r->set.flash_item_age != UINT32_MAX && r->low_on) {
             int64_t ms = mono_ms();
             if (t->age_busy || ms - t->age_last_ms >= AGE_INTERVAL_MS) {
                 unsigned moved = 0;

@@ -37,12 +37,18 @@ static unsigned nfake;
 static bool fake_admit_all;
 static unsigned fake_evict_calls;
 
-static ram_spill_e fk_evict(void *ctx, struct ram *r, item_t *it, uint64_t hv)
+/* The victim hook: the door's rules that matter here (the writer-behind
+ * bound, an idle pass leaves what is not admitted), then every item is
+ * queued. */
+static ram_spill_e fk_victim(void *ctx, const ram_victim_t *v)
 {
     (void)ctx;
-    (void)r;
-    (void)it;
-    (void)hv;
+    if (v->nospill)
+        return RAM_SPILL_DROP;
+    if (v->pending > v->linked / 2)
+        return RAM_SPILL_BEHIND;
+    if (v->idle && !fake_admit_all)
+        return RAM_SPILL_LEAVE;
     fake_evict_calls++;
     return RAM_SPILL_QUEUE;
 }
@@ -59,13 +65,6 @@ static bool fk_current(void *ctx, uint64_t hv, uint64_t loc)
     (void)hv;
     (void)loc;
     return false;
-}
-
-static bool fk_admit(void *ctx, const item_t *it)
-{
-    (void)ctx;
-    (void)it;
-    return fake_admit_all;
 }
 
 /* The writer: copies each item, then RAM lets it go (ram_spill_done). */
@@ -95,17 +94,14 @@ static void attach_fake_flash(bool admit)
     nfake = 0;
     fake_admit_all = admit;
     fake_evict_calls = 0;
-    ram_flash_hooks_t h = {
+    ram_lower_hooks_t h = {
         .ctx = NULL,
-        .evict = fk_evict,
+        .victim = fk_victim,
         .changed = fk_changed,
         .current = fk_current,
-        .indexed = fk_current,
-        .keeps_marks = true,
         .enqueue = fk_enqueue,
-        .admit = fk_admit,
     };
-    cr_assert(ram_flash_attach(&ram, &h));
+    cr_assert(ram_lower_attach(&ram, &h));
 }
 
 static const fake_rec_t *fake_find(const char *key)
@@ -151,7 +147,7 @@ static cache_status_e put(const char *key, size_t n)
     cache_status_e st;
     item_t *spill = NULL;
     item_t *it = ram_item_alloc(&ram, &ws, key, strlen(key), 0, 0, n, 0,
-                                ram.flash_on ? &spill : NULL, &st);
+                                ram.low_on ? &spill : NULL, &st);
     if (spill)
         fk_enqueue(NULL, spill);
     if (!it)

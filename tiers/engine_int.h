@@ -1,10 +1,10 @@
 /*
- * tiers/tiering_int.h - the flash glue's own types, shared by its files
- * (tiering.c: requests, hooks, stats; tier_walk.c: the metadump walk of
- * the flash tier). Not for the server.
+ * tiers/engine_int.h - the door's request and policy types, shared by its
+ * files (engine.c: requests; policy.c: the tier policy; tier_walk.c: the
+ * metadump walk of the flash tier). Not for the server.
  */
-#ifndef TIERCACHE_TIERING_INT_H
-#define TIERCACHE_TIERING_INT_H
+#ifndef TIERCACHE_ENGINE_INT_H
+#define TIERCACHE_ENGINE_INT_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,7 +14,7 @@
 #include "flash/flash.h"
 #include "flash/format.h"
 #include "ram/ram.h"
-#include "tiering.h"
+#include "policy.h"
 
 #define TIER_MAX_TRIES 8
 #define TIER_IFLT_SLOTS 1024   /* in-flight key heads: chains of ~1 at 1000 in flight */
@@ -30,14 +30,19 @@ _Static_assert((CACHE_MARK_STALE | CACHE_MARK_TOKEN | CACHE_MARK_BINKEY) ==
                    (FLASH_REC_MARKS_MASK & ~FLASH_REC_FETCHED),
                "meta marks and the flash record's marks byte agree");
 
+/* The policy's state (policy.h). Every cache has one; f is NULL without a
+ * flash tier. */
 struct tier {
     ram_t *r;
-    flash_t *f;
+    flash_t *f;               /* the lower tier, or NULL (RAM only) */
+    char *memory_file;        /* -e without a flash tier, else NULL */
     cache_flash_promote_e promote;
     unsigned promote_rate;     /* per worker per second; 0 = no limit */
     unsigned stall_ms;
     uint64_t segment_size;
     _Atomic uint64_t drops_admission; /* refused by flash_admit at eviction */
+    _Atomic uint64_t drops_stall;     /* evicted unspilled: stall bound */
+    _Atomic uint64_t respill_skipped; /* evicted, already on flash */
     _Atomic uint64_t get_hits;
     _Atomic uint64_t get_misses;
     _Atomic uint64_t promotions;
@@ -49,7 +54,9 @@ struct tier {
 
 typedef struct tier_walk tier_walk_t;
 
-typedef enum tr_op { TR_GET, TR_GAT, TR_TOUCH, TR_STORE, TR_DELETE, TR_UNLINK, TR_ARITH } tr_op_e;
+typedef enum tr_op {
+    TR_GET, TR_GAT, TR_TOUCH, TR_STORE, TR_DELETE, TR_UNLINK, TR_ARITH, TR_KEYED
+} tr_op_e;
 
 typedef struct tr_req tr_req_t;
 struct tr_req {
@@ -58,10 +65,9 @@ struct tr_req {
     tr_req_t *wait_head, *wait_tail; /* heads only: queued behind */
     tier_worker_t *tw;
     tr_op_e op;
-    ram_get_mode_e mode;
-    uint64_t hv;
+    uint64_t hv;          /* set once the request is kept (req_keep) */
+    const char *key;      /* the caller's bytes, or keybuf once kept */
     size_t nkey;
-    char key[CACHE_KEY_MAX];
     rel_time_t exptime;   /* gat / touch */
     unsigned nobump;      /* get / gat: RAM_F_NOBUMP or 0 */
     item_t *it;           /* store: our reference */
@@ -69,9 +75,12 @@ struct tr_req {
     uint64_t cas_in;
     bool incr;
     uint64_t delta;
+    ram_keyed_t k;        /* TR_KEYED: the step and its results */
+    int64_t *old_exptime_out; /* TR_KEYED: written when it succeeds */
     cache_async_t async;
     bool is_async;
     bool started;         /* the first RAM pass counted cmd_* */
+    bool deferred;        /* the first RAM step said PENDING: flash next */
     bool flash_absent;    /* flash answered: RAM decides alone */
     bool in_lookup;       /* inside flash_lookup (read_cb runs now) */
     bool have_read;       /* read_cb ran: rec / read_nomem */
@@ -84,14 +93,16 @@ struct tr_req {
     unsigned hits;
     uint64_t loc;
     cache_result_t res;
+    char keybuf[CACHE_KEY_MAX]; /* last: a stack request never touches it */
 };
 
+/* One worker's request engine (every cache has one per worker). */
 struct tier_worker {
     tier_t *t;
     ram_t *r;
     ram_wstats_t *ws;
-    ram_wstats_t *scratch;     /* counters not to be shown (promotion allocs) */
-    flash_worker_t *fw;
+    flash_worker_t *fw;        /* NULL without a flash tier */
+    unsigned defer;            /* RAM_F_DEFER with a flash tier, else 0 */
     tr_req_t *ready_head, *ready_tail;
     tr_req_t *iflt[TIER_IFLT_SLOTS]; /* heads, chained per hv slot */
     unsigned nheads;
@@ -106,4 +117,9 @@ struct tier_worker {
  * callback on this worker. */
 void tier_walk_finish(tier_worker_t *tw, bool wait);
 
-#endif /* TIERCACHE_TIERING_INT_H */
+/* policy.c: applies a flash read to q (the policy's "still current"
+ * check, promotion, the install). true: q->res is final; false: run the
+ * RAM step again (q's flags say how). */
+bool tier_apply_read(tr_req_t *q);
+
+#endif /* TIERCACHE_ENGINE_INT_H */
