@@ -204,35 +204,11 @@ static cache_status_e ram_op(tr_req_t *q)
     return st;
 }
 
-/* flash_read_fn: copies the record out (valid only during the call). */
+/* flash_read_fn: the policy takes the record (valid only during the call). */
 static void read_cb(void *ctx, flash_status_e st, const flash_hit_t *hit)
 {
     tr_req_t *q = ctx;
-    q->rec = NULL;
-    q->read_nomem = false;
-    if (st == FLASH_OK && hit) {
-        int64_t e = hit->exptime;
-        rel_time_t exptime = e <= 0 ? 0 : e > (int64_t)UINT32_MAX - 1 ? UINT32_MAX - 1
-                                                                      : (rel_time_t)e;
-        q->rec = ram_item_temp(hit->key, hit->nkey, hit->flags, exptime, hit->cas,
-                               hit->nbytes);
-        if (q->rec) {
-            memcpy(item_value(q->rec), hit->value, hit->nbytes);
-            int64_t s = hit->store_time;
-            q->store_time = s <= 0 ? 0 : s > (int64_t)UINT32_MAX ? UINT32_MAX : (rel_time_t)s;
-            /* What the RAM item knew: its meta marks, its last access
-             * (the record's store time is the item's `time` at spill),
-             * and "fetched" once the flash copy was read before. */
-            item_marks_or(q->rec, hit->marks & ~FLASH_REC_FETCHED);
-            q->rec->time = q->store_time;
-            if ((hit->marks & FLASH_REC_FETCHED) || hit->hits >= 2)
-                item_set_iflag(q->rec, ITEM_FETCHED);
-            q->hits = hit->hits;
-            q->loc = hit->loc;
-        } else {
-            q->read_nomem = true;
-        }
-    }
+    tier_take_read(q, st == FLASH_OK ? hit : NULL);
     q->have_read = true;
     if (!q->in_lookup)
         ready_push(q->tw, q);

@@ -88,10 +88,14 @@ struct tr_req {
     bool registered;      /* head in the inflight list */
     bool finished;
     unsigned tries;
-    item_t *rec;          /* the flash record as a temporary item */
+    item_t *rec;          /* the record: slab item (to_ram) or temporary */
+    item_t *spill;        /* evicted by rec's allocation: for the writer */
+    enum { TR_LIVE, TR_EXPIRED, TR_FLUSHED } dead; /* the record's state */
+    bool to_ram;          /* the record goes into RAM (promotion, install) */
     rel_time_t store_time;
     unsigned hits;
     uint64_t loc;
+    uint64_t cas;         /* the record's */
     cache_result_t res;
     char keybuf[CACHE_KEY_MAX]; /* last: a stack request never touches it */
 };
@@ -117,6 +121,10 @@ struct tier_worker {
  * callback on this worker. */
 void tier_walk_finish(tier_worker_t *tw, bool wait);
 
+/* policy.c: takes the flash read result of q (hit NULL: a miss) inside the
+ * read callback: the record's state, the promotion decision, one copy of
+ * the value (policy.c tells where). No tier lock held. */
+void tier_take_read(tr_req_t *q, const flash_hit_t *hit);
 /* policy.c: applies a flash read to q (the policy's "still current"
  * check, promotion, the install). true: q->res is final; false: run the
  * RAM step again (q's flags say how). */

@@ -411,10 +411,87 @@ static bool may_promote(tier_worker_t *tw, unsigned hits)
     return true;
 }
 
-/* A RAM copy of the record `rec` (slab memory, unlinked), or NULL. Waits
- * for the flash writer (bounded) when memory is held by pending items. */
-static item_t *alloc_copy(tier_worker_t *tw, const item_t *rec)
+/* A flash time (unix seconds) as an item time. */
+static rel_time_t item_time(int64_t t, rel_time_t max)
 {
+    return t <= 0 ? 0 : t > (int64_t)max ? max : (rel_time_t)t;
+}
+
+/*
+ * engine_int.h. The record is copied at most once: a dead one (expired,
+ * flushed) not at all; one that goes to RAM (a promotion, a mutation's
+ * install) straight into slab memory when there is some at once (the
+ * evictions this causes are handed to the writer by tier_apply_read, out
+ * of the read callback); anything else, or when memory waits for the
+ * writer, into a temporary item.
+ */
+void tier_take_read(tr_req_t *q, const flash_hit_t *hit)
+{
+    tier_worker_t *tw = q->tw;
+    ram_t *r = tw->r;
+    q->rec = NULL;
+    q->read_nomem = false;
+    q->dead = TR_LIVE;
+    q->to_ram = false;
+    if (!hit)
+        return;
+    rel_time_t exptime = item_time(hit->exptime, UINT32_MAX - 1);
+    q->store_time = item_time(hit->store_time, UINT32_MAX);
+    q->hits = hit->hits;
+    q->loc = hit->loc;
+    q->cas = hit->cas;
+    rel_time_t now = ram_now(r);
+    if (exptime != 0 && exptime <= now)
+        q->dead = TR_EXPIRED;
+    else if (ram_record_is_flushed(r, q->store_time, hit->cas, now))
+        q->dead = TR_FLUSHED;
+    if (q->dead != TR_LIVE)
+        return;
+    unsigned marks = hit->marks & ~FLASH_REC_FETCHED;
+    size_t nbytes = hit->nbytes;
+    if (q->op == TR_GET) {
+        /* An invalidated (stale) item is promoted whatever the policy:
+         * the win token a reader claims on it must stick, and a flash
+         * record cannot remember it. */
+        q->to_ram = (marks & CACHE_MARK_STALE) || may_promote(tw, hit->hits);
+    } else if (q->op == TR_DELETE || q->op == TR_UNLINK) {
+        nbytes = 0; /* a removal needs the location only */
+    } else {
+        q->to_ram = true; /* a mutation runs on the RAM item */
+    }
+    if (q->to_ram) {
+        cache_status_e st;
+        item_t *nw = ram_item_alloc(r, tw->ws, hit->key, hit->nkey, hit->flags, exptime,
+                                    hit->nbytes, 0, &q->spill, &st);
+        if (nw) {
+            memcpy(item_value(nw), hit->value, hit->nbytes);
+            item_marks_or(nw, marks);
+            q->rec = nw;
+            return;
+        }
+    }
+    q->rec = ram_item_temp(hit->key, hit->nkey, hit->flags, exptime, hit->cas, nbytes);
+    if (!q->rec) {
+        q->read_nomem = true;
+        return;
+    }
+    memcpy(item_value(q->rec), hit->value, nbytes);
+    /* What the RAM item knew: its meta marks, its last access (the
+     * record's store time is the item's `time` at spill), and "fetched"
+     * once the flash copy was read before. */
+    item_marks_or(q->rec, marks);
+    q->rec->time = q->store_time;
+    if ((hit->marks & FLASH_REC_FETCHED) || hit->hits >= 2)
+        item_set_iflag(q->rec, ITEM_FETCHED);
+}
+
+/* The RAM copy of the record q took: the slab item itself, or a copy of
+ * the temporary one (waiting for the writer, bounded, when memory is held
+ * by pending items), or NULL. */
+static item_t *ram_copy(tier_worker_t *tw, item_t *rec)
+{
+    if (rec->clsid != 0)
+        return rec;
     cache_status_e st;
     item_t *nw = tier_item_alloc(tw, item_ckey(rec), item_nkey(rec), item_flags_get(rec),
                                  rec->exptime, rec->nbytes, &st);
@@ -432,24 +509,15 @@ bool tier_apply_read(tr_req_t *q)
     ram_t *r = tw->r;
     item_t *rec = q->rec;
     q->rec = NULL;
-    if (!rec) {
-        if (q->read_nomem && q->op != TR_GET) {
-            q->res.status = CACHE_NO_MEMORY;
-            return true;
-        }
-        q->flash_absent = true; /* a miss: RAM decides alone */
-        return false;
-    }
+    tier_spill(tw->t, q->spill); /* what the copy into RAM evicted */
+    q->spill = NULL;
     item_t *cur = NULL;
     cache_status_e st;
-    rel_time_t now = ram_now(r);
-    bool expired = rec->exptime != 0 && rec->exptime <= now;
-    bool flushed = !expired && ram_record_is_flushed(r, q->store_time, rec->cas, now);
-    if (expired || flushed) {
+    if (q->dead != TR_LIVE) {
         st = ram_install(r, tw->ws, RAM_INSTALL_REMOVE, q->key, q->nkey, q->hv, NULL, 0,
                          q->loc, &cur);
         if (st == CACHE_OK) {
-            if (expired)
+            if (q->dead == TR_EXPIRED)
                 WSTAT_INC(tw->ws, get_expired);
             else
                 WSTAT_INC(tw->ws, get_flushed);
@@ -459,40 +527,47 @@ bool tier_apply_read(tr_req_t *q)
         } else {
             q->tries++;
         }
-        ram_item_release(r, rec);
+        return false;
+    }
+    if (!rec) {
+        if (q->read_nomem && q->op != TR_GET) {
+            q->res.status = CACHE_NO_MEMORY;
+            return true;
+        }
+        q->flash_absent = true; /* a miss: RAM decides alone */
         return false;
     }
 
     switch (q->op) {
     case TR_GET: {
-        /* An invalidated (stale) item is promoted whatever the policy:
-         * the win token a reader claims on it must stick, and a flash
-         * record cannot remember it. */
-        bool must = (item_marks(rec) & CACHE_MARK_STALE) != 0;
-        item_t *nw = must || may_promote(tw, q->hits) ? alloc_copy(tw, rec) : NULL;
+        item_t *nw = q->to_ram ? ram_copy(tw, rec) : NULL;
+        item_t *tmp = nw == rec ? NULL : rec; /* the temporary copy, if any */
         st = ram_install(r, tw->ws, nw ? RAM_INSTALL_LINK : RAM_INSTALL_CHECK, q->key,
-                         q->nkey, q->hv, nw, rec->cas, q->loc, &cur);
+                         q->nkey, q->hv, nw, q->cas, q->loc, &cur);
         if (nw)
             ram_item_release(r, nw); /* linked: cur holds it; else freed */
         if (st == CACHE_NOT_FOUND) {
-            ram_item_release(r, rec);
+            if (tmp)
+                ram_item_release(r, tmp);
             q->tries++;
             return false;
         }
         WSTAT_INC(tw->ws, get_hits);
         if (st == CACHE_EXISTS) {
-            ram_item_release(r, rec);
+            if (tmp)
+                ram_item_release(r, tmp);
             WCSTAT_INC(tw->ws, cur->clsid, hits_cold);
             q->res.item = cur;
         } else if (nw) {
-            ram_item_release(r, rec);
+            if (tmp)
+                ram_item_release(r, tmp);
             item_set_iflag(cur, ITEM_FETCHED);
             cnt(&tw->t->promotions);
             cnt(&tw->t->get_hits);
             q->res.item = cur;
         } else {
             cnt(&tw->t->get_hits);
-            q->res.item = rec; /* temporary: freed on release */
+            q->res.item = tmp; /* temporary: freed on release */
         }
         q->res.status = CACHE_OK;
         return true;
@@ -515,14 +590,14 @@ bool tier_apply_read(tr_req_t *q)
         return false;
     default: {
         /* load into RAM, then the RAM operation decides */
-        item_t *nw = alloc_copy(tw, rec);
-        uint64_t cas = rec->cas;
-        ram_item_release(r, rec);
+        item_t *nw = ram_copy(tw, rec);
+        if (nw != rec)
+            ram_item_release(r, rec);
         if (!nw) {
             q->res.status = CACHE_NO_MEMORY;
             return true;
         }
-        st = ram_install(r, tw->ws, RAM_INSTALL_LINK, q->key, q->nkey, q->hv, nw, cas,
+        st = ram_install(r, tw->ws, RAM_INSTALL_LINK, q->key, q->nkey, q->hv, nw, q->cas,
                          q->loc, &cur);
         ram_item_release(r, nw);
         if (cur)
