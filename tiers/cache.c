@@ -42,61 +42,20 @@ const char *cache_strerror(cache_status_e status)
     return "unknown status";
 }
 
-void cache_settings_default(cache_settings_t *s)
-{
-    memset(s, 0, sizeof *s);
-    s->mem_limit = (size_t)64 * 1024 * 1024;
-    s->item_size_max = (size_t)1024 * 1024;
-    s->slab_page_size = (size_t)1024 * 1024;
-    s->slab_chunk_min = 48;
-    s->slab_growth = 1.25;
-    s->slab_prealloc = false;
-    s->evict_to_free = true;
-    s->use_cas = true;
-    s->hash_power = 16;
-    s->hot_lru_pct = 20;
-    s->warm_lru_pct = 40;
-    s->hot_max_factor = 0.2;
-    s->warm_max_factor = 2.0;
-    s->slab_reassign = true;
-    s->slab_automove = 1;
-    s->maintainer_thread = true;
-    s->crawler_thread = true;
-    s->crawler_sleep_us = 100;
-    s->clock = NULL;
-    s->clock_ctx = NULL;
-    s->flash_path = NULL;
-    s->flash_size = 0;
-    s->flash_segment_size = 8u << 20;
-    s->flash_block_size = 4u << 10;
-    s->flash_dict_size = 64u << 10;
-    s->flash_compression = 1;
-    s->flash_io_depth = 64;
-    s->flash_promote_rate = 1000;
-    s->flash_min_item_size = 0;
-    s->flash_promote = CACHE_PROMOTE_SECOND_HIT;
-    s->flash_index_mem = 0;
-    s->flash_stall_ms = 100;
-    s->flash_checkpoint_ms = 60000;
-    s->flash_reset = false;
-    s->flash_tag_bits = 0;
-    s->flash_item_age = UINT32_MAX;
-}
-
 cache_status_e cache_create(cache_t **out, const cache_settings_t *s)
 {
     *out = NULL;
     cache_t *c = calloc(1, sizeof *c);
     if (!c)
         return CACHE_NO_MEMORY;
-    cache_status_e st = ram_init(&c->ram, s);
+    cache_status_e st = ram_init(&c->ram, &s->ram);
     if (st != CACHE_OK) {
         free(c);
         return st;
     }
     if (s->err && s->err_len)
         s->err[0] = '\0';
-    if (s->flash_path && *s->flash_path) {
+    if (s->flash.path && *s->flash.path) {
         st = tier_create(&c->tier, &c->ram, s);
         if (st != CACHE_OK) {
             ram_teardown(&c->ram);
@@ -118,13 +77,13 @@ cache_status_e cache_create(cache_t **out, const cache_settings_t *s)
             return st;
         }
     }
-    if (!c->tier && s->flash_item_age != UINT32_MAX && s->err && s->err_len) {
+    if (!c->tier && s->ram.flash_item_age != UINT32_MAX && s->err && s->err_len) {
         /* memcached's ext_item_age only moves items to extstore: without
          * a flash tier there is nowhere to move them (nothing is weaker) */
         size_t n = strlen(s->err);
         snprintf(s->err + n, s->err_len - n, "%sext_item_age=%u has no effect: no flash tier "
                  "(--flash-path) to move idle items to",
-                 n ? "; " : "", s->flash_item_age);
+                 n ? "; " : "", s->ram.flash_item_age);
     }
     pthread_mutex_init(&c->wlock, NULL);
     if (!ram_threads_start(&c->threads, &c->ram)) {

@@ -174,32 +174,14 @@ cache_status_e tier_create(tier_t **out, ram_t *r, const cache_settings_t *s)
     t->promote = s->flash_promote;
     t->promote_rate = s->flash_promote_rate;
     pthread_mutex_init(&t->walk_lock, NULL);
-    t->stall_ms = s->flash_stall_ms;
+    t->stall_ms = s->flash.stall_ms;
 
-    flash_settings_t fs;
-    flash_settings_default(&fs);
-    fs.path = s->flash_path;
-    fs.size = s->flash_size;
-    if (s->flash_segment_size)
-        fs.segment_size = s->flash_segment_size;
-    if (s->flash_block_size)
-        fs.block_size = s->flash_block_size;
-    fs.dict_size = s->flash_dict_size;
-    fs.compression_level = s->flash_compression == CACHE_FLASH_NO_COMPRESSION
-                               ? FLASH_LEVEL_NONE
-                               : s->flash_compression;
-    if (s->flash_io_depth)
-        fs.io_depth = s->flash_io_depth;
-    fs.min_item_size = s->flash_min_item_size;
+    flash_settings_t fs = s->flash; /* the rest is wiring and derived */
     if (s->flash_index_mem)
         fs.index_capacity = s->flash_index_mem * 9 / TIER_INDEX_BYTES_PER_9_ITEMS;
-    fs.tag_bits = s->flash_tag_bits;
-    fs.stall_ms = s->flash_stall_ms;
-    fs.reset = s->flash_reset;
-    fs.clock = s->clock;
-    fs.clock_ctx = s->clock_ctx;
+    fs.clock = s->ram.clock;
+    fs.clock_ctx = s->ram.clock_ctx;
     t->segment_size = fs.segment_size;
-    fs.checkpoint_ms = s->flash_checkpoint_ms;
     fs.ram_state = ram_state;
     fs.ram_state_ctx = t;
     fs.written = on_written;
