@@ -40,7 +40,7 @@ typedef enum option_type {
 /* OPTION_LEVEL's "none" (== the flash tier's FLASH_LEVEL_NONE). */
 #define OPTION_LEVEL_NONE INT32_MIN
 
-typedef struct option {
+typedef struct option_row { /* not "struct option": getopt.h has one */
     const char *name;         /* unique in its table: the tiercache flag
                                  (--name) or -o name it answers to, or
                                  the field's name when no flag sets it */
