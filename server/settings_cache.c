@@ -180,6 +180,21 @@ void settings_engine_defaults(settings_t *s)
         link_copy(&links[i], s, &cs, false);
 }
 
+bool settings_engine_range(const opt_t *o, long *min, long *max)
+{
+    for (size_t i = 0; i < NLINKS; i++) {
+        size_t coff;
+        const option_t *row;
+        if (links[i].soff != o->off || (row = link_row(&links[i], &coff)) == NULL)
+            continue;
+        double div = links[i].conv == L_S_MS ? 1000.0 : 1.0;
+        *min = (long)(row->min / div);
+        *max = (long)(row->max / div);
+        return true;
+    }
+    return false;
+}
+
 void settings_to_cache(const settings_t *s, cache_settings_t *cs)
 {
     cache_settings_default(cs);
@@ -230,6 +245,11 @@ bool settings_engines_agree(char *err, size_t errlen)
             snprintf(err, errlen, "%s: default from an engine, but its field "
                      "is not linked (settings_cache.c)",
                      opt_label(o, label, sizeof label));
+            return false;
+        }
+        if (o->type == T_INT && linked(o->off) && (o->min || o->max)) {
+            snprintf(err, errlen, "%s: a range of its own, but its engine's "
+                     "row has the range", opt_label(o, label, sizeof label));
             return false;
         }
     }

@@ -115,4 +115,9 @@ const char *opt_help_default(const opt_t *o, char *buf, size_t n);
  * (settings_cache.c: the links). */
 void settings_engine_defaults(settings_t *s);
 
+/* The range of row o's field when an engine owns it: that engine's row's
+ * min..max in the flag's unit, into *min and *max. False (nothing
+ * written) for a field of the server's own. */
+bool settings_engine_range(const opt_t *o, long *min, long *max);
+
 #endif /* TIERCACHE_SETTINGS_INT_H */

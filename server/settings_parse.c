@@ -56,12 +56,14 @@ settings_status_e opt_apply(settings_t *s, const opt_t *o, const char *v,
     }
     switch (o->type) {
     case T_INT: {
+        long min = o->min, max = o->max;
+        settings_engine_range(o, &min, &max); /* a field an engine owns */
         errno = 0;
         long n = strtol(v, &end, 10);
-        if (errno || end == v || *end != '\0' || n < o->min || n > o->max) {
+        if (errno || end == v || *end != '\0' || n < min || n > max) {
             fprintf(stderr, "tiercache: invalid value \"%s\" for %s "
-                    "(expected an integer in %ld..%ld)\n", v, label, o->min,
-                    o->max);
+                    "(expected an integer in %ld..%ld)\n", v, label, min,
+                    max);
             return SETTINGS_EUSAGE;
         }
         if (o->off == OFF(hashpower))
