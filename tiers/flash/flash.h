@@ -59,6 +59,12 @@ typedef struct flash_worker flash_worker_t;
  * table of defaults, flash_options.c) live in flash_settings.h, which the
  * door's cache.h includes too. */
 
+/* The default index maximum (settings.index_capacity 0) allows one item per
+ * this many device bytes: 20-200 B values take ~100 compressed bytes per
+ * record, JSON-like 200 B - 4 KiB ~330. The index only grows to it as
+ * items arrive, so a generous maximum costs address space, not memory. */
+#define FLASH_INDEX_MIN_ITEM_BYTES 64
+
 /*
  * Opens or creates the device and holds it exclusively until
  * flash_destroy (device.h: a file lock, O_EXCL for a block device; held by

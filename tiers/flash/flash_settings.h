@@ -46,12 +46,6 @@ typedef void (*flash_written_fn)(void *ctx, void *token, flash_status_e st);
 /* Receives one log line (no trailing newline), from any flash thread. */
 typedef void (*flash_log_fn)(void *ctx, const char *line);
 
-/* The default index maximum (settings.index_capacity 0) allows one item per
- * this many device bytes: 20-200 B values take ~100 compressed bytes per
- * record, JSON-like 200 B - 4 KiB ~330. The index only grows to it as
- * items arrive, so a generous maximum costs address space, not memory. */
-#define FLASH_INDEX_MIN_ITEM_BYTES 64
-
 struct flash_persist_state;
 
 typedef struct flash_settings {
