@@ -12,26 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Parses "<num>[kKmMgGtT]" into bytes. */
+#include "cache.h" /* option.h: the engines' row parser */
+
+/* Parses "<num>[kKmMgGtT]" into bytes (the engines' row parser,
+ * tiers/option.h). */
 static bool parse_size(const char *v, size_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno || end == v || v[0] == '-')
-        return false;
-    unsigned long long mul = 1;
-    switch (*end) {
-    case 'k': case 'K': mul = 1024ULL; end++; break;
-    case 'm': case 'M': mul = 1024ULL * 1024; end++; break;
-    case 'g': case 'G': mul = 1024ULL * 1024 * 1024; end++; break;
-    case 't': case 'T': mul = 1024ULL * 1024 * 1024 * 1024; end++; break;
-    default: break;
-    }
-    if (*end != '\0' || n > (unsigned long long)SIZE_MAX / mul)
-        return false;
-    *out = (size_t)(n * mul);
-    return true;
+    const option_t row = {"", OPTION_SIZE, 0, v, 0, (double)SIZE_MAX, NULL,
+                          NULL};
+    return option_set(&row, out, v) == OPTION_OK;
 }
 
 static void set_str(char **dst, const char *v)
