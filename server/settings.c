@@ -361,6 +361,39 @@ const char *opt_label(const opt_t *o, char *buf, size_t n)
 }
 
 
+bool settings_table_check(const opt_t *tab, size_t n, char *err,
+                          size_t errlen)
+{
+    char label[64];
+    for (size_t i = 0; i < n; i++) {
+        const opt_t *o = &tab[i];
+        opt_label(o, label, sizeof label);
+        if (o->stat && o->def == NULL) {
+            snprintf(err, errlen, "%s: a stat (%s) but no default", label,
+                     o->stat);
+            return false;
+        }
+        for (size_t j = 0; j < i; j++) {
+            const opt_t *p = &tab[j];
+            const char *same =
+                o->shortopt && o->shortopt == p->shortopt ? "short flag"
+                : o->longopt && p->longopt && strcmp(o->longopt, p->longopt) == 0
+                    ? "long flag"
+                : o->oname && p->oname && strcmp(o->oname, p->oname) == 0
+                    ? "-o name"
+                : o->stat && p->stat && strcmp(o->stat, p->stat) == 0
+                    ? "stat name"
+                    : NULL;
+            if (same) {
+                snprintf(err, errlen, "%s: its %s is also row %zu's", label,
+                         same, j);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* Is a string row's default text memcached's way of saying "unset"? */
 static bool unset_text(const char *d)
 {

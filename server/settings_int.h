@@ -93,6 +93,12 @@ extern const size_t settings_nopts;
 extern const char settings_module_def[];
 #define MODULE_DEF settings_module_def
 
+/* Checks a flag table: no short flag, long flag, -o name or stat name on
+ * two rows, and every row with a stat has a default. False with the row
+ * named in err[errlen]. */
+bool settings_table_check(const opt_t *tab, size_t n, char *err,
+                          size_t errlen);
+
 /* Does a row of type t take a value? */
 bool opt_takes_arg(opt_type_e t);
 

@@ -74,6 +74,8 @@ static bool row_default_agrees(const opt_t *o, char *err, size_t errlen)
 
 bool settings_defaults_agree(char *err, size_t errlen)
 {
+    if (!settings_table_check(settings_opts, settings_nopts, err, errlen))
+        return false;
     for (size_t i = 0; i < settings_nopts; i++)
         if (!row_default_agrees(&settings_opts[i], err, errlen))
             return false;

@@ -10,6 +10,7 @@
 
 #include "settings.h"
 #include "settings_cache.h"
+#include "settings_int.h" /* opt_t rows, settings_table_check */
 
 #define MiB ((size_t)1024 * 1024)
 
@@ -359,6 +360,44 @@ Test(settings, engine_flags_reach_the_cache_settings)
                        NULL), SETTINGS_OK);
     settings_to_cache(&s, &cs);
     cr_assert_eq(cs.flash.compression_level, 7);
+}
+
+/* A flag table with a name on two rows, or a stat without a default, is
+ * caught (settings_defaults_agree runs this on the real table). */
+Test(settings, a_bad_flag_table_is_caught)
+{
+    char err[256] = "";
+    const opt_t good[] = {
+        {'m', "memory-limit", NULL, T_MB, OFF(mem_mb), "64", "h", "maxbytes",
+         F_MB_BYTES, 1, 0},
+        {0, NULL, "hashpower", T_INT, OFF(hashpower), "0", "h",
+         "hashpower_init", F_DEFAULT, 0, 32},
+    };
+    cr_assert(settings_table_check(good, 2, err, sizeof err), "%s", err);
+    const opt_t two_short[] = {
+        good[0],
+        {'m', "other", NULL, T_INT, OFF(port), "1", "h", NULL, F_DEFAULT, 0, 9},
+    };
+    cr_assert_not(settings_table_check(two_short, 2, err, sizeof err));
+    cr_assert(strstr(err, "short flag"), "%s", err);
+    const opt_t two_onames[] = {
+        good[1],
+        {0, NULL, "hashpower", T_INT, OFF(port), "1", "h", NULL, F_DEFAULT, 0,
+         9},
+    };
+    cr_assert_not(settings_table_check(two_onames, 2, err, sizeof err));
+    cr_assert(strstr(err, "-o name"), "%s", err);
+    const opt_t two_stats[] = {
+        good[0],
+        {0, "x", NULL, T_INT, OFF(port), "1", "h", "maxbytes", F_DEFAULT, 0, 9},
+    };
+    cr_assert_not(settings_table_check(two_stats, 2, err, sizeof err));
+    cr_assert(strstr(err, "stat name"), "%s", err);
+    const opt_t no_default[] = {
+        {0, "x", NULL, T_INT, OFF(port), NULL, "h", "tcpport", F_DEFAULT, 0, 9},
+    };
+    cr_assert_not(settings_table_check(no_default, 1, err, sizeof err));
+    cr_assert(strstr(err, "no default"), "%s", err);
 }
 
 /* Issue 12 item 4: memcached 1.6.18's behaviour for these. */
