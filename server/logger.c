@@ -361,9 +361,9 @@ static void on_evict(void *ctx, const cache_evict_event_t *e)
 
 void logger_cache_hook(logger_t *l, cache_settings_t *cs)
 {
-    cs->on_evict.fn = on_evict;
-    cs->on_evict.ctx = l;
-    cs->on_evict.gate = &l->flags;
+    cs->ram.on_evict.fn = on_evict;
+    cs->ram.on_evict.ctx = l;
+    cs->ram.on_evict.gate = &l->flags;
 }
 
 /* rip, rport and transport from a connection's addr ("tcp:1.2.3.4:5",

@@ -37,6 +37,7 @@
 #include "prefix_stats.h"
 #include "server.h"
 #include "settings.h"
+#include "settings_cache.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -109,50 +110,6 @@ static void on_shutdown(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     event_base_loopbreak(srv->base);
-}
-
-static void to_cache_settings(const settings_t *s, cache_settings_t *cs)
-{
-    cache_settings_default(cs);
-    cs->mem_limit = s->mem_mb * 1024 * 1024;
-    cs->item_size_max = s->item_size_max;
-    cs->slab_chunk_min = (size_t)s->chunk_min;
-    cs->slab_growth = s->growth;
-    cs->slab_prealloc = s->prealloc;
-    cs->evict_to_free = !s->no_evictions;
-    cs->use_cas = !s->no_cas;
-    if (s->hashpower)
-        cs->hash_power = s->hashpower;
-    cs->hot_lru_pct = (unsigned)s->hot_lru_pct;
-    cs->warm_lru_pct = (unsigned)s->warm_lru_pct;
-    cs->hot_max_factor = s->hot_max_factor;
-    cs->warm_max_factor = s->warm_max_factor;
-    cs->maintainer_thread = s->lru_maintainer;
-    cs->crawler_thread = s->lru_crawler;
-    cs->crawler_sleep_us = (unsigned)s->lru_crawler_sleep;
-    cs->slab_reassign = s->slab_reassign;
-    cs->slab_automove = (unsigned)s->slab_automove;
-    cs->flash_item_age = s->ext_item_age; /* RAM only: the cache notes it */
-    if (s->flash_path == NULL) {
-        cs->memory_file = s->memory_file; /* -e: tiers/ram/memfile.h */
-        return; /* RAM only: the tier's flash defaults stay */
-    }
-    cs->flash_path = s->flash_path;
-    cs->flash_size = s->flash_size;
-    cs->flash_segment_size = (uint32_t)s->flash_segment_size;
-    cs->flash_block_size = (uint32_t)s->flash_block_size;
-    cs->flash_dict_size = s->flash_dict_size;
-    cs->flash_compression = s->flash_no_compression
-                                ? CACHE_FLASH_NO_COMPRESSION
-                                : s->flash_level;
-    cs->flash_io_depth = (unsigned)s->flash_io_depth;
-    cs->flash_min_item_size = s->flash_min_item_size;
-    cs->flash_promote = (cache_flash_promote_e)s->flash_promote_mode;
-    cs->flash_promote_rate = (unsigned)s->flash_promote_rate;
-    cs->flash_index_mem = s->flash_index_mem;
-    cs->flash_stall_ms = (unsigned)s->flash_stall_ms;
-    cs->flash_checkpoint_ms = (unsigned)s->flash_checkpoint_s * 1000u;
-    cs->flash_reset = s->flash_reset;
 }
 
 /* The start-up lines of a server with a flash tier: memory outside -m and
@@ -293,7 +250,7 @@ int main(int argc, char **argv)
 
     cache_settings_t cs;
     char cache_err[512] = "";
-    to_cache_settings(&settings, &cs);
+    settings_to_cache(&settings, &cs);
     /* `watch` and `stats detail` (logger.h, prefix_stats.h) */
     if (logger_create(0, settings.flash_path != NULL, &srv.logger) != LOGGER_OK ||
         prefix_stats_create(settings.delimiter && settings.delimiter[0]

@@ -3,7 +3,9 @@
  *
  * settings.c holds one table (short flag, long option, type, default, help,
  * `stats settings` name). Parsing, `-h` output and `stats settings` all walk
- * that table, so they cannot drift apart. Every memcached 1.6 flag and `-o`
+ * that table, so they cannot drift apart. A flag whose value an engine owns
+ * (RAM, flash, the door) takes its default from that engine's option table
+ * (tiers/option.h; settings_cache.h maps the fields). Every memcached 1.6 flag and `-o`
  * sub-option is accepted; one that means nothing here prints a warning on
  * stderr and is ignored (README.md lists them and why that is safe): never
  * one that asks for authentication, encryption or a limit.
@@ -148,9 +150,12 @@ void settings_help(void);
 void settings_man(void);
 
 /*
- * Checks that every row's default text (what -h and the man page print)
- * parses to the value settings_default() sets. False with the first
- * disagreeing row named in err[errlen] (unit tests: the two cannot drift).
+ * Checks that every row's default text (what -h and the man page print;
+ * for a flag an engine owns, the engine's default as settings_default()
+ * takes it) parses to the value settings_default() sets, and the engines'
+ * tables and their links (settings_engines_agree, settings_cache.h): the
+ * defaults the flags hand the cache are the engines' own. False with the
+ * first problem named in err[errlen] (unit tests: nothing can drift).
  */
 bool settings_defaults_agree(char *err, size_t errlen);
 

@@ -41,54 +41,13 @@ const char *cache_strerror(cache_status_e status)
     return "unknown status";
 }
 
-void cache_settings_default(cache_settings_t *s)
-{
-    memset(s, 0, sizeof *s);
-    s->mem_limit = (size_t)64 * 1024 * 1024;
-    s->item_size_max = (size_t)1024 * 1024;
-    s->slab_page_size = (size_t)1024 * 1024;
-    s->slab_chunk_min = 48;
-    s->slab_growth = 1.25;
-    s->slab_prealloc = false;
-    s->evict_to_free = true;
-    s->use_cas = true;
-    s->hash_power = 16;
-    s->hot_lru_pct = 20;
-    s->warm_lru_pct = 40;
-    s->hot_max_factor = 0.2;
-    s->warm_max_factor = 2.0;
-    s->slab_reassign = true;
-    s->slab_automove = 1;
-    s->maintainer_thread = true;
-    s->crawler_thread = true;
-    s->crawler_sleep_us = 100;
-    s->clock = NULL;
-    s->clock_ctx = NULL;
-    s->flash_path = NULL;
-    s->flash_size = 0;
-    s->flash_segment_size = 8u << 20;
-    s->flash_block_size = 4u << 10;
-    s->flash_dict_size = 64u << 10;
-    s->flash_compression = 1;
-    s->flash_io_depth = 64;
-    s->flash_promote_rate = 1000;
-    s->flash_min_item_size = 0;
-    s->flash_promote = CACHE_PROMOTE_SECOND_HIT;
-    s->flash_index_mem = 0;
-    s->flash_stall_ms = 100;
-    s->flash_checkpoint_ms = 60000;
-    s->flash_reset = false;
-    s->flash_tag_bits = 0;
-    s->flash_item_age = UINT32_MAX;
-}
-
 cache_status_e cache_create(cache_t **out, const cache_settings_t *s)
 {
     *out = NULL;
     cache_t *c = calloc(1, sizeof *c);
     if (!c)
         return CACHE_NO_MEMORY;
-    cache_status_e st = ram_init(&c->ram, s);
+    cache_status_e st = ram_init(&c->ram, &s->ram);
     if (st != CACHE_OK) {
         free(c);
         return st;

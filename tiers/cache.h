@@ -32,6 +32,8 @@
 #include <stdint.h>
 
 #include "flash/flash_stats.h" /* the flash counters shown as they are */
+#include "flash/flash_settings.h" /* flash_settings_t, its option table */
+#include "ram/ram_settings.h"     /* ram_settings_t, its option table */
 
 typedef struct cache cache_t;               /* one per process */
 typedef struct cache_worker cache_worker_t; /* one per worker thread */
@@ -61,7 +63,8 @@ const char *cache_strerror(cache_status_e status);
  */
 typedef int64_t (*cache_clock_fn)(void *ctx);
 
-#define CACHE_FLASH_NO_COMPRESSION (-1000)
+/* flash.compression_level of "none" */
+#define CACHE_FLASH_NO_COMPRESSION OPTION_LEVEL_NONE
 
 typedef enum cache_flash_promote {
     CACHE_PROMOTE_SECOND_HIT = 0, /* copy to RAM on a second hit, rate-limited */
@@ -71,65 +74,23 @@ typedef enum cache_flash_promote {
 
 struct cache_evict_event; /* below: eviction events */
 
+/*
+ * The settings of a cache: each engine's own struct, whose defaults come
+ * from that engine's one option table (tiers/option.h: ram_options in
+ * ram/ram_settings.h, flash_options in flash/flash_settings.h), and the
+ * door's own fields below (cache_options, cache_settings.c).
+ */
 typedef struct cache_settings {
-    size_t mem_limit;         /* -m: bytes of item memory (slab pages) */
-    size_t item_size_max;     /* -I: largest item (header+key+value) */
-    size_t slab_page_size;    /* bytes per slab page (1 MiB) */
-    size_t slab_chunk_min;    /* -n: smallest key+value+flags space (48) */
-    double slab_growth;       /* -f: chunk size growth factor (1.25) */
-    bool slab_prealloc;       /* -L: allocate all of mem_limit at start */
-    bool slab_reassign;       /* pages may move between classes (true) */
-    unsigned slab_automove;   /* 0 off, 1 (default), 2 aggressive; see
-                                 ram/threads.h for the rule */
-    bool evict_to_free;       /* false with -M: NO_MEMORY instead of evict */
-    bool use_cas;             /* false with -C: cas uniques are all 0 */
-    unsigned hash_power;      /* initial log2 of hash buckets (16) */
-    unsigned hot_lru_pct;     /* share of a class's items in HOT (20) */
-    unsigned warm_lru_pct;    /* share of a class's memory in WARM (40) */
-    double hot_max_factor;    /* memcached's hot_max_factor (0.2) */
-    double warm_max_factor;   /* memcached's (2.0); shown, not used (ram/lru.h) */
-    bool maintainer_thread;   /* run the LRU maintainer (true) */
-    bool crawler_thread;      /* run the expiry crawler (true) */
-    unsigned crawler_sleep_us;/* crawler pause between batches */
-    cache_clock_fn clock;     /* NULL: real time */
-    void *clock_ctx;
-    /* Eviction events (cache_evict_fn below): called for each item evicted
-     * from RAM while *on_evict_gate is non-zero. NULL: none. */
-    struct cache_evict_event_hook {
-        void (*fn)(void *ctx, const struct cache_evict_event *e);
-        void *ctx;
-        const _Atomic unsigned *gate; /* read relaxed; NULL: never */
-    } on_evict;
-
-    /* The flash tier: off while flash_path is NULL (RAM only). */
-    const char *flash_path;       /* --flash-path: file or block device */
-    uint64_t flash_size;          /* --flash-size, bytes (0 = whole device) */
-    uint32_t flash_segment_size;  /* --flash-segment-size (8 MiB) */
-    uint32_t flash_block_size;    /* --flash-block-size, raw bytes (4 KiB) */
-    size_t flash_dict_size;       /* --flash-dict-size, bytes (64 KiB; 0 = none) */
-    int flash_compression;        /* --flash-compression: zstd level (1);
-                                     CACHE_FLASH_NO_COMPRESSION = none */
-    unsigned flash_io_depth;      /* --flash-io-depth, per worker (64) */
-    size_t flash_min_item_size;   /* --flash-min-item-size (0: spill all) */
+    ram_settings_t ram;       /* the RAM tier (clock and on_evict too) */
+    /* The flash tier: off while flash.path is NULL (RAM only). The door
+     * fills its callbacks and clock; index_capacity comes from
+     * flash_index_mem when that is set. */
+    flash_settings_t flash;
     cache_flash_promote_e flash_promote; /* --flash-promote (second hit) */
     unsigned flash_promote_rate;  /* --flash-promote-rate: per worker per
-                                     second (1000; 0: no limit) */
+                                     second (0: no limit) */
     uint64_t flash_index_mem;     /* --flash-index-mem, bytes (0: derived) */
-    unsigned flash_checkpoint_ms; /* --flash-checkpoint-interval (ms; 0 =
-                                     no crash checkpoints) */
-    unsigned flash_stall_ms;      /* --flash-stall-ms: max back-pressure
-                                     wait of an eviction (100) */
-    bool flash_reset;             /* --flash-reset: overwrite foreign data */
-    /* -o ext_item_age: with a flash tier, items not accessed for more
-     * than this many seconds are moved to flash by the maintainer thread
-     * even without memory pressure (memcached's extstore rule; the access
-     * time is refreshed by reads at most once a minute, as memcached's).
-     * UINT32_MAX (the default) = off. No effect without a flash tier
-     * (cache_create's note says so). */
-    uint32_t flash_item_age;
-    unsigned flash_tag_bits;      /* index tag bits: 0 = the build's default
-                                     (14); tests use 2 to force collisions */
-    /* memcached's -e: a RAM-only cache (no flash_path) loads the items
+    /* memcached's -e: a RAM-only cache (no flash.path) loads the items
      * saved here at create and saves them at a graceful stop (see
      * cache_set_graceful_stop); ram/memfile.h has the rules. NULL: none. */
     const char *memory_file;
@@ -139,7 +100,13 @@ typedef struct cache_settings {
     size_t err_len;
 } cache_settings_t;
 
-/* Fills *s with memcached 1.6's defaults (64 MiB, 1 MiB items, ...). */
+/* The door's own options (the fields above that are not an engine's). */
+extern const option_t cache_options[];
+extern const size_t cache_options_n;
+
+/* Fills *s from the tables: ram_settings_default(), flash_settings_default()
+ * and cache_options[] (memcached 1.6's defaults: 64 MiB, 1 MiB items, ...;
+ * no flash tier, no memory file). */
 void cache_settings_default(cache_settings_t *s);
 
 /*

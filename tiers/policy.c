@@ -165,32 +165,14 @@ static cache_status_e flash_start(tier_t *t, const cache_settings_t *s)
     ram_t *r = t->r;
     t->promote = s->flash_promote;
     t->promote_rate = s->flash_promote_rate;
-    t->stall_ms = s->flash_stall_ms;
+    t->stall_ms = s->flash.stall_ms;
 
-    flash_settings_t fs;
-    flash_settings_default(&fs);
-    fs.path = s->flash_path;
-    fs.size = s->flash_size;
-    if (s->flash_segment_size)
-        fs.segment_size = s->flash_segment_size;
-    if (s->flash_block_size)
-        fs.block_size = s->flash_block_size;
-    fs.dict_size = s->flash_dict_size;
-    fs.compression_level = s->flash_compression == CACHE_FLASH_NO_COMPRESSION
-                               ? FLASH_LEVEL_NONE
-                               : s->flash_compression;
-    if (s->flash_io_depth)
-        fs.io_depth = s->flash_io_depth;
-    fs.min_item_size = s->flash_min_item_size;
+    flash_settings_t fs = s->flash; /* the rest is wiring and derived */
     if (s->flash_index_mem)
         fs.index_capacity = s->flash_index_mem * 9 / TIER_INDEX_BYTES_PER_9_ITEMS;
-    fs.tag_bits = s->flash_tag_bits;
-    fs.stall_ms = s->flash_stall_ms;
-    fs.reset = s->flash_reset;
-    fs.clock = s->clock;
-    fs.clock_ctx = s->clock_ctx;
+    fs.clock = s->ram.clock;
+    fs.clock_ctx = s->ram.clock_ctx;
     t->segment_size = fs.segment_size;
-    fs.checkpoint_ms = s->flash_checkpoint_ms;
     fs.ram_state = ram_state;
     fs.ram_state_ctx = t;
     fs.written = on_written;
@@ -260,7 +242,7 @@ cache_status_e tier_start(tier_t **out, ram_t *r, const cache_settings_t *s)
     if (s->err && s->err_len)
         s->err[0] = '\0';
     cache_status_e st = CACHE_OK;
-    if (s->flash_path && *s->flash_path)
+    if (s->flash.path && *s->flash.path)
         st = flash_start(t, s);
     else if (s->memory_file && *s->memory_file)
         st = memfile_open(t, s);
@@ -269,13 +251,13 @@ cache_status_e tier_start(tier_t **out, ram_t *r, const cache_settings_t *s)
         free(t);
         return st;
     }
-    if (!t->f && s->flash_item_age != UINT32_MAX && s->err && s->err_len) {
+    if (!t->f && s->ram.flash_item_age != UINT32_MAX && s->err && s->err_len) {
         /* memcached's ext_item_age only moves items to extstore: without
          * a flash tier there is nowhere to move them (nothing is weaker) */
         size_t n = strlen(s->err);
         snprintf(s->err + n, s->err_len - n, "%sext_item_age=%u has no effect: no flash tier "
                  "(--flash-path) to move idle items to",
-                 n ? "; " : "", s->flash_item_age);
+                 n ? "; " : "", s->ram.flash_item_age);
     }
     *out = t;
     return CACHE_OK;

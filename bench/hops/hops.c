@@ -135,6 +135,15 @@ int main(int argc, char **argv)
     unlink(argv[1]);
     cache_settings_t s;
     cache_settings_default(&s);
+#ifdef TIERCACHE_RAM_RAM_SETTINGS_H /* settings per module (issue 13 item 3) */
+    s.ram.mem_limit = (size_t)2 << 20;
+    s.flash.path = argv[1];
+    s.flash.size = (uint64_t)64 << 20;
+    s.flash.segment_size = 1u << 20;
+    s.flash.checkpoint_ms = 0;
+    s.ram.maintainer_thread = false;
+    s.ram.crawler_thread = false;
+#else /* one cache_settings_t (before) */
     s.mem_limit = (size_t)2 << 20;
     s.flash_path = argv[1];
     s.flash_size = (uint64_t)64 << 20;
@@ -142,6 +151,7 @@ int main(int argc, char **argv)
     s.flash_checkpoint_ms = 0;
     s.maintainer_thread = false;
     s.crawler_thread = false;
+#endif
     char err[512] = "";
     s.err = err;
     s.err_len = sizeof err;

@@ -38,26 +38,6 @@ const char *flash_strerror(flash_status_e st)
     return "unknown flash status";
 }
 
-void flash_settings_default(flash_settings_t *s)
-{
-    memset(s, 0, sizeof *s);
-    s->segment_size = 8u << 20;
-    s->block_size = 4u << 10;
-    s->compression_level = 1;
-    s->dict_size = FLASH_DICT_MAX;
-    s->io_depth = 64;
-    s->read_bytes_cap = 4u << 20;
-    s->min_item_size = 0;
-    s->min_ttl = 5;
-    s->index_capacity = 0;
-    s->tag_bits = TC_FLASH_TAG_BITS;
-    s->queue_items = 4096;
-    s->stall_ms = 100;
-    s->reserve_segments = 2;
-    s->rewrite_pct = 25;
-    s->checkpoint_ms = 60000;
-}
-
 /* ---- helpers shared by the modules ---- */
 
 int64_t flash_now(const flash_t *f)

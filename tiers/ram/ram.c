@@ -7,7 +7,7 @@
 
 #include "ram.h"
 
-cache_status_e ram_init(ram_t *r, const cache_settings_t *s)
+cache_status_e ram_init(ram_t *r, const ram_settings_t *s)
 {
     memset(r, 0, sizeof *r);
     r->set = *s;

@@ -25,6 +25,7 @@
 #include "hash.h"
 #include "item.h"
 #include "lru.h"
+#include "ram_settings.h"
 #include "slabs.h"
 
 /* Per-class counters kept by workers (`stats slabs` and hits_to_*). */
@@ -156,7 +157,7 @@ typedef struct ram_lower_hooks {
 #define RAM_GHOST_BITS 16
 
 typedef struct ram {
-    cache_settings_t set;
+    ram_settings_t set;
     bool low_on;              /* hooks set (ram_lower_attach) */
     ram_lower_hooks_t low;
     uint32_t *ghost;          /* [stripe of hv] 1 << RAM_GHOST_BITS counts */
@@ -210,7 +211,7 @@ static inline void ram_crawl_note(ram_t *r, rel_time_t t)
 }
 
 /* Sets up a ram_t from settings (copied). CACHE_EINVAL / CACHE_NO_MEMORY. */
-cache_status_e ram_init(ram_t *r, const cache_settings_t *s);
+cache_status_e ram_init(ram_t *r, const ram_settings_t *s);
 /* Frees every item and page. No reference may be outstanding. */
 void ram_teardown(ram_t *r);
 

@@ -26,8 +26,8 @@ static void setup(void)
     signal(SIGPIPE, SIG_IGN);
     cache_settings_t set;
     cache_settings_default(&set);
-    set.maintainer_thread = false;
-    set.crawler_thread = false;
+    set.ram.maintainer_thread = false;
+    set.ram.crawler_thread = false;
     cr_assert_eq(cache_create(&c, &set), CACHE_OK);
     cr_assert_eq(cache_worker_create(c, &w), CACHE_OK);
     bufpool_init(&pool, 4);

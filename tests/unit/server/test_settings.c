@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "settings.h"
+#include "settings_cache.h"
+#include "settings_int.h" /* opt_t rows, settings_table_check */
 
 #define MiB ((size_t)1024 * 1024)
 
@@ -311,6 +313,91 @@ Test(settings, table_defaults_agree_with_settings_default)
 {
     char err[256] = "";
     cr_assert(settings_defaults_agree(err, sizeof(err)), "%s", err);
+}
+
+/* Issue 13 item 3: the flags an engine owns start at that engine's
+ * defaults (its option table) and reach cache_create through one list of
+ * links (settings_cache.c), with the unit each engine wants. */
+Test(settings, engine_flags_reach_the_cache_settings)
+{
+    cache_settings_t cs, def;
+    cache_settings_default(&def);
+    cr_assert_eq(parse(NULL), SETTINGS_OK);
+    settings_to_cache(&s, &cs);
+    cr_assert(memcmp(&cs.ram, &def.ram, sizeof def.ram) == 0,
+              "no flags: the RAM tier's own defaults");
+    cr_assert(memcmp(&cs.flash, &def.flash, sizeof def.flash) == 0,
+              "no flags: the flash tier's own defaults");
+    cr_assert_eq(cs.flash_promote, def.flash_promote);
+    cr_assert_eq(cs.flash_promote_rate, def.flash_promote_rate);
+    cr_assert_null(cs.memory_file);
+
+    cr_assert_eq(parse("-m", "128", "-M", "-C", "-n", "64", "-f", "1.5",
+                       "-o", "hashpower=20,no_lru_crawler,ext_item_age=30",
+                       "--flash-path", "/tmp/x", "--flash-compression", "none",
+                       "--flash-promote", "always", "--flash-checkpoint-interval",
+                       "5", "--flash-segment-size", "2m", "--flash-index-mem",
+                       "1m", "-e", "/tmp/m", NULL),
+                 SETTINGS_OK);
+    settings_to_cache(&s, &cs);
+    cr_assert_eq(cs.ram.mem_limit, 128 * MiB, "-m is megabytes");
+    cr_assert(!cs.ram.evict_to_free, "-M");
+    cr_assert(!cs.ram.use_cas, "-C");
+    cr_assert_eq(cs.ram.slab_chunk_min, 64);
+    cr_assert_float_eq(cs.ram.slab_growth, 1.5, 1e-12);
+    cr_assert_eq(cs.ram.hash_power, 20);
+    cr_assert(!cs.ram.crawler_thread);
+    cr_assert(cs.ram.maintainer_thread);
+    cr_assert_eq(cs.ram.flash_item_age, 30);
+    cr_assert_str_eq(cs.flash.path, "/tmp/x");
+    cr_assert_eq(cs.flash.compression_level, CACHE_FLASH_NO_COMPRESSION);
+    cr_assert_eq(cs.flash_promote, CACHE_PROMOTE_ALWAYS);
+    cr_assert_eq(cs.flash.checkpoint_ms, 5000, "seconds on the command line");
+    cr_assert_eq(cs.flash.segment_size, 2 * MiB);
+    cr_assert_eq(cs.flash_index_mem, MiB);
+    cr_assert_str_eq(cs.memory_file, "/tmp/m");
+    cr_assert_eq(parse("--flash-path", "/tmp/x", "--flash-compression", "7",
+                       NULL), SETTINGS_OK);
+    settings_to_cache(&s, &cs);
+    cr_assert_eq(cs.flash.compression_level, 7);
+}
+
+/* A flag table with a name on two rows, or a stat without a default, is
+ * caught (settings_defaults_agree runs this on the real table). */
+Test(settings, a_bad_flag_table_is_caught)
+{
+    char err[256] = "";
+    const opt_t good[] = {
+        {'m', "memory-limit", NULL, T_MB, OFF(mem_mb), "64", "h", "maxbytes",
+         F_MB_BYTES, 1, 0},
+        {0, NULL, "hashpower", T_INT, OFF(hashpower), "0", "h",
+         "hashpower_init", F_DEFAULT, 0, 32},
+    };
+    cr_assert(settings_table_check(good, 2, err, sizeof err), "%s", err);
+    const opt_t two_short[] = {
+        good[0],
+        {'m', "other", NULL, T_INT, OFF(port), "1", "h", NULL, F_DEFAULT, 0, 9},
+    };
+    cr_assert_not(settings_table_check(two_short, 2, err, sizeof err));
+    cr_assert(strstr(err, "short flag"), "%s", err);
+    const opt_t two_onames[] = {
+        good[1],
+        {0, NULL, "hashpower", T_INT, OFF(port), "1", "h", NULL, F_DEFAULT, 0,
+         9},
+    };
+    cr_assert_not(settings_table_check(two_onames, 2, err, sizeof err));
+    cr_assert(strstr(err, "-o name"), "%s", err);
+    const opt_t two_stats[] = {
+        good[0],
+        {0, "x", NULL, T_INT, OFF(port), "1", "h", "maxbytes", F_DEFAULT, 0, 9},
+    };
+    cr_assert_not(settings_table_check(two_stats, 2, err, sizeof err));
+    cr_assert(strstr(err, "stat name"), "%s", err);
+    const opt_t no_default[] = {
+        {0, "x", NULL, T_INT, OFF(port), NULL, "h", "tcpport", F_DEFAULT, 0, 9},
+    };
+    cr_assert_not(settings_table_check(no_default, 1, err, sizeof err));
+    cr_assert(strstr(err, "no default"), "%s", err);
 }
 
 /* Issue 12 item 4: memcached 1.6.18's behaviour for these. */

@@ -24,11 +24,11 @@ static inline int64_t fake_clock_fn(void *ctx)
 static inline void test_settings(cache_settings_t *s, fake_clock_t *clk)
 {
     cache_settings_default(s);
-    s->maintainer_thread = false;
-    s->crawler_thread = false;
+    s->ram.maintainer_thread = false;
+    s->ram.crawler_thread = false;
     atomic_store(&clk->now, T0);
-    s->clock = fake_clock_fn;
-    s->clock_ctx = clk;
+    s->ram.clock = fake_clock_fn;
+    s->ram.clock_ctx = clk;
 }
 
 static inline cache_status_e set_kv(cache_worker_t *w, cache_store_op_e op, const char *key,

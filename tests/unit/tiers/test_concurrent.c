@@ -90,9 +90,9 @@ Test(concurrent, mixed_ops)
 {
     cache_settings_t set;
     cache_settings_default(&set);
-    set.mem_limit = 8u << 20;
-    set.hash_power = 8; /* force growth under load */
-    set.crawler_sleep_us = 10;
+    set.ram.mem_limit = 8u << 20;
+    set.ram.hash_power = 8; /* force growth under load */
+    set.ram.crawler_sleep_us = 10;
     cr_assert_eq(cache_create(&c, &set), CACHE_OK);
     pthread_t th[THREADS];
     for (uintptr_t i = 0; i < THREADS; i++)

@@ -44,10 +44,10 @@ static void on_evict(void *ctx, const cache_evict_event_t *e)
 static void setup(void)
 {
     test_settings(&set, &clk);
-    set.mem_limit = 4 * MiB;
-    set.on_evict.fn = on_evict;
-    set.on_evict.ctx = &seen;
-    set.on_evict.gate = &gate;
+    set.ram.mem_limit = 4 * MiB;
+    set.ram.on_evict.fn = on_evict;
+    set.ram.on_evict.ctx = &seen;
+    set.ram.on_evict.gate = &gate;
     memset(&seen, 0, sizeof seen);
     cr_assert_eq(cache_create(&c, &set), CACHE_OK);
     cr_assert_eq(cache_worker_create(c, &w), CACHE_OK);

@@ -95,7 +95,7 @@ Test(expiry, flush_all_now_same_second)
 
 Test(expiry, flush_all_no_cas_flushes_same_second)
 {
-    set.use_cas = false;
+    set.ram.use_cas = false;
     start();
     cache_flush_all(w, 0);
     set_s(w, "same_after", "v");
@@ -132,9 +132,9 @@ Test(expiry, flush_all_delayed)
 
 Test(expiry, crawler_reclaims)
 {
-    set.crawler_thread = true;
-    set.maintainer_thread = true;
-    set.crawler_sleep_us = 0;
+    set.ram.crawler_thread = true;
+    set.ram.maintainer_thread = true;
+    set.ram.crawler_sleep_us = 0;
     start();
     char key[32];
     for (int i = 0; i < 2000; i++) {
@@ -173,9 +173,9 @@ Test(expiry, crawler_reclaims)
  * for an exptime or a flush to come due, with a safety pass every 60 s. */
 Test(expiry, crawler_idle_without_ttls)
 {
-    set.crawler_thread = true;
-    set.maintainer_thread = false;
-    set.crawler_sleep_us = 0;
+    set.ram.crawler_thread = true;
+    set.ram.maintainer_thread = false;
+    set.ram.crawler_sleep_us = 0;
     start();
     char key[32];
     for (int i = 0; i < 500; i++) {

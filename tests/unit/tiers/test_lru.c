@@ -26,7 +26,7 @@ static void start(void)
 static void setup(void)
 {
     test_settings(&set, &clk);
-    set.mem_limit = 4 * MiB;
+    set.ram.mem_limit = 4 * MiB;
 }
 
 static void teardown(void)
@@ -123,7 +123,7 @@ Test(lru, eviction_order)
 
 Test(lru, no_evict_returns_no_memory)
 {
-    set.evict_to_free = false;
+    set.ram.evict_to_free = false;
     start();
     char key[32];
     int n = 0;
@@ -179,8 +179,8 @@ Test(lru, referenced_item_survives_eviction)
  */
 static void scan_after_reads(bool maintainer)
 {
-    set.mem_limit = 8 * MiB;
-    set.maintainer_thread = maintainer;
+    set.ram.mem_limit = 8 * MiB;
+    set.ram.maintainer_thread = maintainer;
     start();
     enum { HOT = 300, SCAN = 32000 };
     static char val[1000];

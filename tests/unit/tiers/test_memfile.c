@@ -462,7 +462,7 @@ Test(memfile, stale_tmp_removed)
 
 Test(memfile, smaller_memory_keeps_the_newest)
 {
-    set.mem_limit = 8u << 20;
+    set.ram.mem_limit = 8u << 20;
     start();
     char key[32], val[1000];
     memset(val, 'v', sizeof val);
@@ -480,7 +480,7 @@ Test(memfile, smaller_memory_keeps_the_newest)
     uint64_t saved = items_now();
     cr_assert_eq(saved, (uint64_t)n, "all fit in -m 8");
     stop(true);
-    set.mem_limit = 3u << 20;
+    set.ram.mem_limit = 3u << 20;
     start();
     uint64_t kept = items_now();
     cr_assert_lt(kept, saved);
@@ -549,14 +549,14 @@ Test(memfile, cas_off_either_way)
     start();
     set_s(w, "a", "v");
     stop(true);
-    set.use_cas = false;
+    set.ram.use_cas = false;
     start();
     got_t g;
     cr_assert(get_full("a", &g));
     cr_assert_eq(g.cas, 0, "-C: loaded without a cas");
     set_s(w, "b", "v");
     stop(true);
-    set.use_cas = true;
+    set.ram.use_cas = true;
     start();
     got_t ga, gb;
     cr_assert(get_full("a", &ga));

@@ -118,8 +118,8 @@ static void setup_mem(size_t mem)
 {
     cache_settings_t s;
     test_settings(&s, &clk);
-    s.mem_limit = mem;
-    cr_assert_eq(ram_init(&ram, &s), CACHE_OK);
+    s.ram.mem_limit = mem;
+    cr_assert_eq(ram_init(&ram, &s.ram), CACHE_OK);
     memset(&ws, 0, sizeof ws);
 }
 
@@ -472,7 +472,7 @@ Test(memlimit_door, sets_and_refuses)
 {
     cache_settings_t s;
     test_settings(&s, &clk);
-    s.mem_limit = 16 * MiB;
+    s.ram.mem_limit = 16 * MiB;
     cache_t *c = NULL;
     cr_assert_eq(cache_create(&c, &s), CACHE_OK);
     cr_assert_eq(cache_mem_limit(c), 16 * MiB);
@@ -503,8 +503,8 @@ Test(memlimit_door, sets_and_refuses)
     cache_destroy(&c);
 
     /* -L: the memory is fixed at start (memcached refuses too) */
-    s.slab_prealloc = true;
-    s.mem_limit = 8 * MiB;
+    s.ram.slab_prealloc = true;
+    s.ram.mem_limit = 8 * MiB;
     cr_assert_eq(cache_create(&c, &s), CACHE_OK);
     cr_assert_eq(cache_mem_limit_set(c, 16 * MiB), CACHE_EINVAL);
     cr_assert_eq(cache_mem_limit(c), 8 * MiB);
@@ -522,7 +522,7 @@ Test(memlimit_door, note_without_flash)
     cr_assert_eq(cache_create(&c, &s), CACHE_OK);
     cr_assert_str_empty(err, "default (off): no note");
     cache_destroy(&c);
-    s.flash_item_age = 60;
+    s.ram.flash_item_age = 60;
     cr_assert_eq(cache_create(&c, &s), CACHE_OK);
     cr_assert(strstr(err, "ext_item_age=60 has no effect") != NULL, "%s", err);
     cache_destroy(&c);

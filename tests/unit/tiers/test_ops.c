@@ -205,7 +205,7 @@ Test(ops, no_cas)
 {
     cache_worker_destroy(&w);
     cache_destroy(&c);
-    set.use_cas = false;
+    set.ram.use_cas = false;
     cr_assert_eq(cache_create(&c, &set), CACHE_OK);
     cr_assert_eq(cache_worker_create(c, &w), CACHE_OK);
     uint64_t cas = 99;
@@ -512,13 +512,13 @@ static void flash_setup(void)
         unlink(fpath);
     }
     cr_assert(fpath[0], "no directory allows O_DIRECT files");
-    set.mem_limit = 4u << 20;
-    set.slab_page_size = 64 * 1024;
-    set.item_size_max = 32 * 1024;
-    set.flash_path = fpath;
-    set.flash_size = 64u << 20;
-    set.flash_segment_size = 1u << 20;
-    set.flash_block_size = 16u << 10;
+    set.ram.mem_limit = 4u << 20;
+    set.ram.slab_page_size = 64 * 1024;
+    set.ram.item_size_max = 32 * 1024;
+    set.flash.path = fpath;
+    set.flash.size = 64u << 20;
+    set.flash.segment_size = 1u << 20;
+    set.flash.block_size = 16u << 10;
     cr_assert_eq(cache_create(&c, &set), CACHE_OK);
     cr_assert_eq(cache_worker_create(c, &w), CACHE_OK);
 }

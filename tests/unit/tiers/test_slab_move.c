@@ -21,8 +21,8 @@ static void setup_mem(size_t mem)
 {
     cache_settings_t s;
     test_settings(&s, &clk);
-    s.mem_limit = mem;
-    cr_assert_eq(ram_init(&ram, &s), CACHE_OK);
+    s.ram.mem_limit = mem;
+    cr_assert_eq(ram_init(&ram, &s.ram), CACHE_OK);
     memset(&ws, 0, sizeof ws);
 }
 

@@ -85,7 +85,7 @@ Test(slabs, cache_small_m_stores_every_size)
     fake_clock_t clk;
     cache_settings_t set;
     test_settings(&set, &clk);
-    set.mem_limit = 2 * MiB;
+    set.ram.mem_limit = 2 * MiB;
     cache_t *c;
     cache_worker_t *w;
     cr_assert_eq(cache_create(&c, &set), CACHE_OK);

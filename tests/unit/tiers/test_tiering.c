@@ -39,19 +39,19 @@ static void start(size_t mem, unsigned tag_bits, cache_flash_promote_e promote)
 {
     test_settings(&set, &clk);
     pick_path();
-    set.mem_limit = mem;
-    set.slab_page_size = 64 * 1024;
-    set.item_size_max = 32 * 1024;
-    set.flash_path = path;
-    set.flash_size = 64u << 20;
-    set.flash_segment_size = 1u << 20;
-    set.flash_block_size = 16u << 10;
-    set.flash_tag_bits = tag_bits;
+    set.ram.mem_limit = mem;
+    set.ram.slab_page_size = 64 * 1024;
+    set.ram.item_size_max = 32 * 1024;
+    set.flash.path = path;
+    set.flash.size = 64u << 20;
+    set.flash.segment_size = 1u << 20;
+    set.flash.block_size = 16u << 10;
+    set.flash.tag_bits = tag_bits;
     set.flash_promote = promote;
     /* a starved writer (CI's 2 shared cores) drops evictions after the
      * stall bound: the tests count keys, so it waits as the black-box
      * flash tests do */
-    set.flash_stall_ms = 2000;
+    set.flash.stall_ms = 2000;
     set.err = err;
     set.err_len = sizeof err;
     cache_status_e st = cache_create(&c, &set);
@@ -530,8 +530,8 @@ Test(tiering, stats_and_memory)
 Test(tiering, bad_path_reports_reason, .init = NULL, .fini = NULL)
 {
     test_settings(&set, &clk);
-    set.flash_path = "/nonexistent-dir/x.dat";
-    set.flash_size = 64u << 20;
+    set.flash.path = "/nonexistent-dir/x.dat";
+    set.flash.size = 64u << 20;
     set.err = err;
     set.err_len = sizeof err;
     cr_assert_eq(cache_create(&c, &set), CACHE_EINVAL);
