@@ -53,7 +53,9 @@ void cache_stats_snapshot(cache_t *c, cache_stats_t *out)
     memset(out, 0, sizeof *out);
     if (ws) {
         worker_sums(c, ws);
-        *out = ws->g;
+#define CACHE_COPYG(name, desc) out->name = ws->g.name;
+        CACHE_STATS_FIELDS(CACHE_COPYG)
+#undef CACHE_COPYG
         free(ws);
     }
     out->limit_maxbytes = ram_mem_limit(r);

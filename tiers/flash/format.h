@@ -191,7 +191,7 @@
  *              recache token was handed out), bit 2 BINKEY (the key was
  *              set base64-encoded, shown base64 to meta clients), bit 3
  *              FETCHED (the item had been read while in RAM: mg h, me);
- *              other bits 0. Bits 0-2 are tiers/cache.h's CACHE_MARK_*.
+ *              other bits 0. Bits 0-2 are tiers/tier_types.h's CACHE_MARK_*.
  *     9     4  exptime, absolute (0 = never)
  *    13     8  cas
  *    21     4  store time (when the item was last stored; for flush_all)

@@ -20,7 +20,7 @@
  *   |  47 |  1 | clsid     slab class id (1..63)            (immutable)     |
  *   +-----+----+-----------------------------------------------------------+
  *   |  48 |  1 | nkey      key length (1..250)              (immutable)     |
- *   |  49 |  1 | marks     atomic: meta STALE|TOKEN|BINKEY (cache.h's      |
+ *   |  49 |  1 | marks     atomic: meta STALE|TOKEN|BINKEY (tier_types.h's |
  *   |     |    |           CACHE_MARK_*), 0 for a fresh item               |
  *   |  50 | 0/4| flags     client flags (native order), only if CFLAGS      |
  *   |  .. |  n | key                                                         |

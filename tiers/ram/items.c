@@ -230,7 +230,7 @@ item_t *do_item_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
 }
 
 
-/* cache.h's eviction event for `it` (stripe and LRU lock held). */
+/* tier_types.h's eviction event for `it` (stripe and LRU lock held). */
 static void report_evict(ram_t *r, const item_t *it, unsigned id, bool spilled,
                          rel_time_t now)
 {

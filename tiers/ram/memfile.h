@@ -58,7 +58,7 @@
  *     0     1  key length n (1 .. 250)
  *     1     1  state: bits 0-1 LRU list (0 HOT, 1 WARM, 2 COLD; 3 is
  *              invalid), bit 2 FETCHED, bit 3 ACTIVE, bits 4-7 zero
- *     2     1  meta marks (cache.h CACHE_MARK_*: STALE, TOKEN, BINKEY),
+ *     2     1  meta marks (tier_types.h CACHE_MARK_*: STALE, TOKEN, BINKEY),
  *              bits 3-7 zero
  *     3     1  reserved (0)
  *     4     4  client flags

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "../cache.h"
+#include "../tier_types.h"
 #include "memfile.h"
 
 static void put32(unsigned char *p, uint32_t v)

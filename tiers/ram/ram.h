@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../cache.h"
+#include "../tier_types.h"
 #include "hash.h"
 #include "item.h"
 #include "lru.h"
@@ -60,8 +60,15 @@ typedef struct ram_wclass_sum {
 #undef RAM_WSUMC
 } ram_wclass_sum_t;
 
+/* The worker counters (tier_types.h CACHE_STATS_FIELDS) as plain sums. */
+typedef struct ram_gsum {
+#define RAM_GSUM(name, desc) uint64_t name;
+    CACHE_STATS_FIELDS(RAM_GSUM)
+#undef RAM_GSUM
+} ram_gsum_t;
+
 typedef struct ram_wsum {
-    cache_stats_t g;
+    ram_gsum_t g;
     ram_wclass_sum_t cls[SLAB_CLASS_MAX];
 } ram_wsum_t;
 

@@ -16,7 +16,7 @@
 
 #include "../option.h"
 
-struct cache_evict_event; /* cache.h: what an eviction event carries */
+struct cache_evict_event; /* tier_types.h: what an eviction event carries */
 
 typedef struct ram_settings {
     size_t mem_limit;         /* -m: bytes of item memory (slab pages) */
@@ -49,7 +49,7 @@ typedef struct ram_settings {
     int64_t (*clock)(void *ctx); /* the cache clock (cache_clock_fn);
                                     NULL: real time */
     void *clock_ctx;
-    /* Eviction events (cache_evict_fn in cache.h): called for each item
+    /* Eviction events (tier_types.h cache_evict_event_t): called for each item
      * evicted from RAM while *on_evict.gate is non-zero. NULL: none. */
     struct cache_evict_event_hook {
         void (*fn)(void *ctx, const struct cache_evict_event *e);
