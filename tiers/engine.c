@@ -14,7 +14,7 @@
  *        v
  *   flash_lookup --MISS--> RAM step again, flash absent: the final answer
  *        |
- *        v read_cb (now, or later from tier_worker_poll)
+ *        v tier_read_cb (policy: now, or later from tier_worker_poll)
  *   tier_apply_read (policy): final (a get's hit, a delete's removal), or
  *        install the record into RAM, then the RAM step again
  *
@@ -120,16 +120,6 @@ static void inflight_del(tier_worker_t *tw, tr_req_t *q)
     tw->nheads--;
 }
 
-static void ready_push(tier_worker_t *tw, tr_req_t *q)
-{
-    q->next = NULL;
-    if (tw->ready_tail)
-        tw->ready_tail->next = q;
-    else
-        tw->ready_head = q;
-    tw->ready_tail = q;
-}
-
 static tr_req_t *ready_pop(tier_worker_t *tw)
 {
     tr_req_t *q = tw->ready_head;
@@ -198,20 +188,11 @@ static cache_status_e ram_op(tr_req_t *q)
         break;
     }
     q->started = true;
-    tier_spill(tw->t, spill);
+    if (spill)
+        tier_spill(tw->t, spill);
     if (st != CACHE_PENDING)
         q->res.status = st;
     return st;
-}
-
-/* flash_read_fn: the policy takes the record (valid only during the call). */
-static void read_cb(void *ctx, flash_status_e st, const flash_hit_t *hit)
-{
-    tr_req_t *q = ctx;
-    tier_take_read(q, st == FLASH_OK ? hit : NULL);
-    q->have_read = true;
-    if (!q->in_lookup)
-        ready_push(q->tw, q);
 }
 
 /* Runs q as far as it goes. true: q->res is final; false: a flash read is
@@ -239,7 +220,7 @@ static bool step(tr_req_t *q)
         }
         q->tries++;
         q->in_lookup = true;
-        flash_status_e fs = flash_lookup(tw->fw, q->hv, q->key, q->nkey, read_cb, q);
+        flash_status_e fs = flash_lookup(tw->fw, q->hv, q->key, q->nkey, tier_read_cb, q);
         q->in_lookup = false;
         if (fs == FLASH_PENDING)
             return false;
@@ -298,7 +279,8 @@ void tier_worker_poll(tier_worker_t *tw)
     if (tw->fw)
         flash_worker_poll(tw->fw);
     run_ready(tw);
-    tier_walk_finish(tw, false);
+    if (tw->walk)
+        tier_walk_finish(tw, false);
 }
 
 /* Drives the worker until `*flag` (a request finished) or, with flag NULL,

@@ -121,10 +121,23 @@ struct tier_worker {
  * callback on this worker. */
 void tier_walk_finish(tier_worker_t *tw, bool wait);
 
-/* policy.c: takes the flash read result of q (hit NULL: a miss) inside the
- * read callback: the record's state, the promotion decision, one copy of
- * the value (policy.c tells where). No tier lock held. */
-void tier_take_read(tr_req_t *q, const flash_hit_t *hit);
+/* Puts q on its worker's ready list (run by tier_worker_poll). */
+static inline void ready_push(tier_worker_t *tw, tr_req_t *q)
+{
+    q->next = NULL;
+    if (tw->ready_tail)
+        tw->ready_tail->next = q;
+    else
+        tw->ready_head = q;
+    tw->ready_tail = q;
+}
+
+/* policy.c, flash_read_fn of the engine's lookups (ctx: the tr_req_t):
+ * takes the read result (a miss unless FLASH_OK) while it is valid - the
+ * record's state, the promotion decision, one copy of the value - then
+ * marks q read and, outside flash_lookup, puts it on the ready list. No
+ * tier lock held. */
+void tier_read_cb(void *ctx, flash_status_e st, const flash_hit_t *hit);
 /* policy.c: applies a flash read to q (the policy's "still current"
  * check, promotion, the install). true: q->res is final; false: run the
  * RAM step again (q's flags say how). */

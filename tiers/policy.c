@@ -400,14 +400,14 @@ static rel_time_t item_time(int64_t t, rel_time_t max)
 }
 
 /*
- * engine_int.h. The record is copied at most once: a dead one (expired,
+ * The record is copied at most once: a dead one (expired,
  * flushed) not at all; one that goes to RAM (a promotion, a mutation's
  * install) straight into slab memory when there is some at once (the
  * evictions this causes are handed to the writer by tier_apply_read, out
  * of the read callback); anything else, or when memory waits for the
  * writer, into a temporary item.
  */
-void tier_take_read(tr_req_t *q, const flash_hit_t *hit)
+static void take_read(tr_req_t *q, const flash_hit_t *hit)
 {
     tier_worker_t *tw = q->tw;
     ram_t *r = tw->r;
@@ -465,6 +465,15 @@ void tier_take_read(tr_req_t *q, const flash_hit_t *hit)
     q->rec->time = q->store_time;
     if ((hit->marks & FLASH_REC_FETCHED) || hit->hits >= 2)
         item_set_iflag(q->rec, ITEM_FETCHED);
+}
+
+void tier_read_cb(void *ctx, flash_status_e st, const flash_hit_t *hit)
+{
+    tr_req_t *q = ctx;
+    take_read(q, st == FLASH_OK ? hit : NULL);
+    q->have_read = true;
+    if (!q->in_lookup)
+        ready_push(q->tw, q);
 }
 
 /* The RAM copy of the record q took: the slab item itself, or a copy of

@@ -95,6 +95,13 @@ static void got_done(void *ctx, cache_result_t *res)
  * cache are traced, not the waits. */
 static void traced_get(cache_worker_t *w, const char *label, const char *key)
 {
+    /* completions left over from earlier requests first, untraced: the
+     * traced polls are this request's */
+    for (int i = 0; i < 3; i++) {
+        struct pollfd p = {.fd = cache_worker_fd(w), .events = POLLIN};
+        poll(&p, 1, 10);
+        cache_worker_poll(w);
+    }
     fprintf(trace_out, "# %s\n", label);
     fflush(trace_out);
     got_t g = {0};

@@ -7,25 +7,6 @@
 /* memcached's REALTIME_MAXDELTA: 30 days */
 #define REALTIME_MAXDELTA (60 * 60 * 24 * 30)
 
-int64_t ram_unix_now(const ram_t *r)
-{
-    if (r->set.clock)
-        return r->set.clock(r->set.clock_ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return r->unix0 + (int64_t)(ts.tv_sec - r->mono0.tv_sec);
-}
-
-rel_time_t ram_now(const ram_t *r)
-{
-    int64_t t = ram_unix_now(r);
-    if (t < 2)
-        return 2;
-    if (t > (int64_t)UINT32_MAX - 1)
-        return UINT32_MAX - 1;
-    return (rel_time_t)t;
-}
-
 rel_time_t ram_realtime(const ram_t *r, int64_t exptime)
 {
     if (exptime == 0)

@@ -12,11 +12,6 @@
 
 #define HASH_LOCK_POWER_MAX 12
 
-uint64_t hash_key(const char *key, size_t nkey)
-{
-    return (uint64_t)XXH3_64bits(key, nkey);
-}
-
 hash_status_e hash_init(hash_t *h, unsigned power)
 {
     memset(h, 0, sizeof *h);

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <xxhash.h>
 
 #include "item.h"
 
@@ -62,7 +63,10 @@ typedef struct hash {
 typedef enum hash_status { HASH_OK = 0, HASH_ENOMEM, HASH_EINVAL } hash_status_e;
 
 /* hash of a key */
-uint64_t hash_key(const char *key, size_t nkey);
+static inline uint64_t hash_key(const char *key, size_t nkey)
+{
+    return (uint64_t)XXH3_64bits(key, nkey);
+}
 
 /* 2^power buckets (power clamped to 4..32), up to 2^12 stripes. */
 hash_status_e hash_init(hash_t *h, unsigned power);

@@ -19,43 +19,13 @@
 
 
 
-bool ram_record_is_flushed(const ram_t *r, rel_time_t store_time, uint64_t cas,
-                           rel_time_t now)
-{
-    rel_time_t ol = atomic_load_explicit(&r->oldest_live, memory_order_relaxed);
-    if (ol == 0 || ol > now)
-        return false;
-    uint64_t ocas = atomic_load_explicit(&r->oldest_cas, memory_order_relaxed);
-    return store_time <= ol || (ocas != 0 && cas != 0 && cas < ocas);
-}
-
-bool ram_item_is_flushed(const ram_t *r, const item_t *it, rel_time_t now)
-{
-    return ram_record_is_flushed(r, it->time, it->cas, now);
-}
 
 /* ---- the lower tier: pending state, ghosts, installed copies' tokens ---- */
 
 
-uint64_t item_loc(ram_t *r, item_t *it)
-{
-    uint64_t loc = 0;
-    unsigned char *p = loc_slot(r, it);
-    if (p)
-        memcpy(&loc, p, sizeof loc);
-    return loc;
-}
-
 uint64_t ram_item_lower_loc(ram_t *r, item_t *it)
 {
     return item_loc(r, it);
-}
-
-void item_loc_set(ram_t *r, item_t *it, uint64_t loc)
-{
-    unsigned char *p = loc_slot(r, it);
-    if (p)
-        memcpy(p, &loc, sizeof loc);
 }
 
 
@@ -207,27 +177,6 @@ void do_item_bump(ram_t *r, item_t *it, rel_time_t now)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* memcached's do_item_get(): finds a live item and references it; unlinks
- * flushed/expired ones on the way (counting get_flushed/get_expired). */
-item_t *do_item_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
-                           uint64_t hv, rel_time_t now)
-{
-    item_t *it = do_hash_find(&r->hash, key, nkey, hv);
-    if (!it)
-        return NULL;
-    if (ram_item_is_flushed(r, it, now)) {
-        do_item_unlink(r, it, hv);
-        WSTAT_INC(ws, get_flushed);
-        return NULL;
-    }
-    if (item_expired(it, now)) {
-        do_item_unlink(r, it, hv);
-        WSTAT_INC(ws, get_expired);
-        return NULL;
-    }
-    item_refcount_incr(it);
-    return it;
-}
 
 
 /* tier_types.h's eviction event for `it` (stripe and LRU lock held). */

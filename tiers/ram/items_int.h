@@ -33,12 +33,6 @@ typedef enum evict {
     EVICT_BEHIND,   /* left in place: the lower tier is behind */
 } evict_e;
 
-/* An item's lower token (0: none or no room). Stripe held or a reference. */
-uint64_t item_loc(ram_t *r, item_t *it);
-
-/* Sets it (no-op without room: the item then reads as not installed). */
-void item_loc_set(ram_t *r, item_t *it, uint64_t loc);
-
 /* touch / gat / in-place arith of a linked item (stripe held): a pending
  * item is marked dirty (its queued copy is stale: ram_spill_done keeps it
  * in RAM); an installed copy forgets its lower token. */
@@ -74,11 +68,6 @@ void do_item_update(item_t *it, rel_time_t now);
  * its LRU lock is free (memcached queues it for the maintainer), else the
  * next tail pass moves it. No allocation, at most one trylock. */
 void do_item_bump(ram_t *r, item_t *it, rel_time_t now);
-
-/* memcached's do_item_get(): finds a live item and references it; unlinks
- * flushed/expired ones on the way (counting get_flushed/get_expired). */
-item_t *do_item_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
-                    uint64_t hv, rel_time_t now);
 
 /* The eviction of one live item (memcached's, plus the lower tier of
  * ram.h, whose victim hook decides): caller holds the stripe of hv and
@@ -127,6 +116,24 @@ static inline unsigned char *loc_slot(ram_t *r, item_t *it)
     if (it->clsid == 0 || r->slabs.cls[it->clsid].size < item_used(it) + 8)
         return NULL;
     return (unsigned char *)it + item_used(it);
+}
+
+/* An item's lower token (0: none or no room). Stripe held or a reference. */
+static inline uint64_t item_loc(ram_t *r, item_t *it)
+{
+    uint64_t loc = 0;
+    unsigned char *p = loc_slot(r, it);
+    if (p)
+        memcpy(&loc, p, sizeof loc);
+    return loc;
+}
+
+/* Sets it (no-op without room: the item then reads as not installed). */
+static inline void item_loc_set(ram_t *r, item_t *it, uint64_t loc)
+{
+    unsigned char *p = loc_slot(r, it);
+    if (p)
+        memcpy(p, &loc, sizeof loc);
 }
 
 /* A change of the key of hv (stripe held): its lower copies go. */

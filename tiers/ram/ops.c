@@ -1,7 +1,9 @@
 /*
  * tiers/ram/ops.c - the memcached commands of the RAM tier: get / gat /
  * touch, store (set/add/replace/append/prepend/cas), delete, incr/decr and
- * the keyed conditional operations (ram.h). With RAM_F_DEFER a command
+ * the keyed conditional operations (ram.h), and the install of a lower
+ * tier's copy if its token is still current (ram_install). With
+ * RAM_F_DEFER a command
  * whose key has no RAM item answers CACHE_PENDING counting nothing: the
  * door asks the lower tier first.
  *
@@ -12,6 +14,28 @@
 #include <string.h>
 
 #include "items_int.h"
+
+/* memcached's do_item_get(): finds a live item and references it; unlinks
+ * flushed/expired ones on the way (counting get_flushed/get_expired). */
+static item_t *do_item_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
+                           uint64_t hv, rel_time_t now)
+{
+    item_t *it = do_hash_find(&r->hash, key, nkey, hv);
+    if (!it)
+        return NULL;
+    if (ram_item_is_flushed(r, it, now)) {
+        do_item_unlink(r, it, hv);
+        WSTAT_INC(ws, get_flushed);
+        return NULL;
+    }
+    if (item_expired(it, now)) {
+        do_item_unlink(r, it, hv);
+        WSTAT_INC(ws, get_expired);
+        return NULL;
+    }
+    item_refcount_incr(it);
+    return it;
+}
 
 cache_status_e ram_get(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
                        ram_get_mode_e mode, rel_time_t exptime, item_t **out,
@@ -412,3 +436,35 @@ cache_status_e ram_keyed(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
     return st;
 }
 
+cache_status_e ram_install(ram_t *r, ram_wstats_t *ws, ram_install_mode_e mode,
+                           const char *key, size_t nkey, uint64_t hv, item_t *nw,
+                           uint64_t cas, uint64_t loc, item_t **cur)
+{
+    rel_time_t now = ram_now(r);
+    cache_status_e st = CACHE_OK;
+    *cur = NULL;
+    hash_lock(&r->hash, hv);
+    item_t *it = do_item_get(r, ws, key, nkey, hv, now);
+    if (it) {
+        *cur = it;
+        st = CACHE_EXISTS;
+    } else if (*ghost_of(r, hv) != 0 || !r->low.current(r->low.ctx, hv, loc)) {
+        st = CACHE_NOT_FOUND;
+    } else if (mode == RAM_INSTALL_REMOVE) {
+        lower_changed(r, hv);
+    } else if (mode == RAM_INSTALL_LINK) {
+        nw->cas = cas;
+        do_item_link_cas(r, nw, hv, now);
+        if (loc_slot(r, nw))
+            item_loc_set(r, nw, loc);
+        else
+            r->low.moved ? r->low.moved(r->low.ctx, hv) /* cannot remember it */
+                        : lower_changed(r, hv);
+        item_refcount_incr(nw);
+        *cur = nw;
+    }
+    hash_unlock(&r->hash, hv);
+    if (st == CACHE_OK && mode == RAM_INSTALL_LINK && !r->set.maintainer_thread)
+        ram_maybe_expand(r);
+    return st;
+}

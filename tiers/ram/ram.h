@@ -222,19 +222,48 @@ cache_status_e ram_init(ram_t *r, const ram_settings_t *s);
 /* Frees every item and page. No reference may be outstanding. */
 void ram_teardown(ram_t *r);
 
-/* ---- clock (clock.c) ---- */
+/* ---- clock (clock.c; the two below are inline: every request reads it) */
 /* Unix seconds now, from the override or the anchored monotonic clock. */
-int64_t ram_unix_now(const ram_t *r);
+static inline int64_t ram_unix_now(const ram_t *r)
+{
+    if (r->set.clock)
+        return r->set.clock(r->set.clock_ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return r->unix0 + (int64_t)(ts.tv_sec - r->mono0.tv_sec);
+}
 /* Cache clock as rel_time_t (unix seconds, clamped to 2..2^32-2). */
-rel_time_t ram_now(const ram_t *r);
+static inline rel_time_t ram_now(const ram_t *r)
+{
+    int64_t t = ram_unix_now(r);
+    if (t < 2)
+        return 2;
+    if (t > (int64_t)UINT32_MAX - 1)
+        return UINT32_MAX - 1;
+    return (rel_time_t)t;
+}
 /* memcached's realtime(): raw protocol exptime -> item exptime (unix),
  * 0 = never, 1 = already expired. */
 rel_time_t ram_realtime(const ram_t *r, int64_t exptime);
 
 /* ---- items (items.c) ---- */
 
+/* memcached's flush rule for a record stored at store_time with cas. */
+static inline bool ram_record_is_flushed(const ram_t *r, rel_time_t store_time, uint64_t cas,
+                                         rel_time_t now)
+{
+    rel_time_t ol = atomic_load_explicit(&r->oldest_live, memory_order_relaxed);
+    if (ol == 0 || ol > now)
+        return false;
+    uint64_t ocas = atomic_load_explicit(&r->oldest_cas, memory_order_relaxed);
+    return store_time <= ol || (ocas != 0 && cas != 0 && cas < ocas);
+}
+
 /* memcached's item_is_flushed() against now. */
-bool ram_item_is_flushed(const ram_t *r, const item_t *it, rel_time_t now);
+static inline bool ram_item_is_flushed(const ram_t *r, const item_t *it, rel_time_t now)
+{
+    return ram_record_is_flushed(r, it->time, it->cas, now);
+}
 
 /* Flags of the operations below (0 = RAM only, as before). */
 #define RAM_F_DEFER 0x1u /* a miss (needed item absent) returns CACHE_PENDING
@@ -349,9 +378,6 @@ typedef enum ram_install_mode {
 cache_status_e ram_install(ram_t *r, ram_wstats_t *ws, ram_install_mode_e mode,
                            const char *key, size_t nkey, uint64_t hv, item_t *nw,
                            uint64_t cas, uint64_t loc, item_t **cur);
-/* memcached's flush rule for a record stored at store_time with cas. */
-bool ram_record_is_flushed(const ram_t *r, rel_time_t store_time, uint64_t cas,
-                           rel_time_t now);
 
 void ram_flush_all(ram_t *r, int64_t exptime);
 

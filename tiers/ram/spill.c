@@ -1,8 +1,7 @@
 /*
  * tiers/ram/spill.c - the RAM engine's side of a lower tier (ram.h "the
  * lower tier"): attaching the hooks, items handed over (pending) and
- * given back (ram_spill_done), waiting for them, installs of lower-tier
- * copies (ram_install) and the idle pass (ext_item_age, ram_age_spill).
+ * given back (ram_spill_done), waiting for them, and the idle pass (ext_item_age, ram_age_spill).
  * What goes below is the victim hook's decision, not this file's.
  *
  * Lock order: items_int.h. ram_spill_done takes the stripe lock; the idle
@@ -158,36 +157,4 @@ void ram_spill_done(ram_t *r, item_t *it, bool ok)
     pthread_mutex_unlock(&r->spill_lock);
 }
 
-cache_status_e ram_install(ram_t *r, ram_wstats_t *ws, ram_install_mode_e mode,
-                           const char *key, size_t nkey, uint64_t hv, item_t *nw,
-                           uint64_t cas, uint64_t loc, item_t **cur)
-{
-    rel_time_t now = ram_now(r);
-    cache_status_e st = CACHE_OK;
-    *cur = NULL;
-    hash_lock(&r->hash, hv);
-    item_t *it = do_item_get(r, ws, key, nkey, hv, now);
-    if (it) {
-        *cur = it;
-        st = CACHE_EXISTS;
-    } else if (*ghost_of(r, hv) != 0 || !r->low.current(r->low.ctx, hv, loc)) {
-        st = CACHE_NOT_FOUND;
-    } else if (mode == RAM_INSTALL_REMOVE) {
-        lower_changed(r, hv);
-    } else if (mode == RAM_INSTALL_LINK) {
-        nw->cas = cas;
-        do_item_link_cas(r, nw, hv, now);
-        if (loc_slot(r, nw))
-            item_loc_set(r, nw, loc);
-        else
-            r->low.moved ? r->low.moved(r->low.ctx, hv) /* cannot remember it */
-                        : lower_changed(r, hv);
-        item_refcount_incr(nw);
-        *cur = nw;
-    }
-    hash_unlock(&r->hash, hv);
-    if (st == CACHE_OK && mode == RAM_INSTALL_LINK && !r->set.maintainer_thread)
-        ram_maybe_expand(r);
-    return st;
-}
 
