@@ -416,46 +416,44 @@ static cache_status_e run_read(cache_worker_t *w, tr_req_t *q, cache_item_t **ou
     return st;
 }
 
-cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
-                         cache_item_t **out, const cache_async_t *async)
+/* get / gat / touch: `expire` gives the item the protocol exptime. */
+static cache_status_e read_op(cache_worker_t *w, tr_op_e op, const char *key, size_t nkey,
+                              bool expire, int64_t exptime, unsigned nobump,
+                              cache_item_t **out, const cache_async_t *async)
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
-    tr_req_t q = REQ(w, TR_GET, key, nkey);
+    tr_req_t q = REQ(w, op, key, nkey);
+    q.exptime = expire ? ram_realtime(w->tw->r, exptime) : 0;
+    q.nobump = nobump;
     return run_read(w, &q, out, async);
+}
+
+cache_status_e cache_get(cache_worker_t *w, const char *key, size_t nkey,
+                         cache_item_t **out, const cache_async_t *async)
+{
+    return read_op(w, TR_GET, key, nkey, false, 0, 0, out, async);
 }
 
 cache_status_e cache_get_and_touch(cache_worker_t *w, const char *key, size_t nkey,
                                    int64_t exptime, cache_item_t **out,
                                    const cache_async_t *async)
 {
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    tr_req_t q = REQ(w, TR_GAT, key, nkey);
-    q.exptime = ram_realtime(w->tw->r, exptime);
-    return run_read(w, &q, out, async);
+    return read_op(w, TR_GAT, key, nkey, true, exptime, 0, out, async);
 }
 
 cache_status_e cache_get_nobump(cache_worker_t *w, const char *key, size_t nkey,
                                 bool touch, int64_t exptime, cache_item_t **out,
                                 const cache_async_t *async)
 {
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    tr_req_t q = REQ(w, touch ? TR_GAT : TR_GET, key, nkey);
-    q.exptime = touch ? ram_realtime(w->tw->r, exptime) : 0;
-    q.nobump = RAM_F_NOBUMP;
-    return run_read(w, &q, out, async);
+    return read_op(w, touch ? TR_GAT : TR_GET, key, nkey, touch, exptime, RAM_F_NOBUMP, out,
+                   async);
 }
 
 cache_status_e cache_touch(cache_worker_t *w, const char *key, size_t nkey, int64_t exptime,
                            const cache_async_t *async)
 {
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    tr_req_t q = REQ(w, TR_TOUCH, key, nkey);
-    q.exptime = ram_realtime(w->tw->r, exptime);
-    return run_read(w, &q, NULL, async);
+    return read_op(w, TR_TOUCH, key, nkey, true, exptime, 0, NULL, async);
 }
 
 cache_status_e cache_item_alloc(cache_worker_t *w, const char *key, size_t nkey,
@@ -505,6 +503,21 @@ cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey,
     return run_op(w, &q, async, &res);
 }
 
+/* Runs q; when it succeeds synchronously, its new value and cas go out. */
+static cache_status_e run_valued(cache_worker_t *w, tr_req_t *q, uint64_t *value_out,
+                                 uint64_t *cas_out, const cache_async_t *async)
+{
+    cache_result_t res = {0};
+    cache_status_e st = run_op(w, q, async, &res);
+    if (st == CACHE_OK) {
+        if (value_out)
+            *value_out = res.value;
+        if (cas_out)
+            *cas_out = res.cas;
+    }
+    return st;
+}
+
 cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey, bool incr,
                            uint64_t delta, uint64_t *value_out, uint64_t *cas_out,
                            const cache_async_t *async)
@@ -514,15 +527,7 @@ cache_status_e cache_arith(cache_worker_t *w, const char *key, size_t nkey, bool
     tr_req_t q = REQ(w, TR_ARITH, key, nkey);
     q.incr = incr;
     q.delta = delta;
-    cache_result_t res = {0};
-    cache_status_e st = run_op(w, &q, async, &res);
-    if (st == CACHE_OK) {
-        if (value_out)
-            *value_out = res.value;
-        if (cas_out)
-            *cas_out = res.cas;
-    }
-    return st;
+    return run_valued(w, &q, value_out, cas_out, async);
 }
 
 /* The keyed conditional operations (ram.h): the cas compare and the act in
@@ -536,15 +541,7 @@ static cache_status_e run_keyed(cache_worker_t *w, const char *key, size_t nkey,
     tr_req_t q = REQ(w, TR_KEYED, key, nkey);
     q.k = *k;
     q.old_exptime_out = old_exptime_out;
-    cache_result_t res = {0};
-    cache_status_e st = run_op(w, &q, async, &res);
-    if (st == CACHE_OK) {
-        if (value_out)
-            *value_out = res.value;
-        if (cas_out)
-            *cas_out = res.cas;
-    }
-    return st;
+    return run_valued(w, &q, value_out, cas_out, async);
 }
 
 cache_status_e cache_delete_ex(cache_worker_t *w, const char *key, size_t nkey,
