@@ -27,6 +27,11 @@ void metrics_family(struct evbuffer *b, const char *name, mtype_e type,
 void metrics_sample_u64(struct evbuffer *b, const char *name,
                         const char *const *labels, uint64_t v);
 
+/* The commands memcached_commands_total and memcached_slab_commands_total
+ * count as hit (and miss: `stats` has <op>_hits and <op>_misses), in the
+ * exporter's order; NULL-terminated. */
+extern const char *const metrics_cmd_ops[];
+
 /* a - b, or 0 when b > a (a derived counter never shows a wrap). */
 static inline uint64_t metrics_sub0(uint64_t a, uint64_t b)
 {

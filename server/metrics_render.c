@@ -113,6 +113,34 @@ static uint64_t val(const stats_snapshot_t *sn, const char *stat)
     return v;
 }
 
+/* A family of one sample with no labels. */
+static void render_one(struct evbuffer *b, const char *name, mtype_e type,
+                       const char *help, uint64_t v)
+{
+    metrics_family(b, name, type, help);
+    metrics_sample_u64(b, name, NULL, v);
+}
+
+static void render_one_double(struct evbuffer *b, const char *name,
+                              const char *help, double v)
+{
+    metrics_family(b, name, MT_GAUGE, help);
+    sample_double(b, name, NULL, v);
+}
+
+/* A family of one sample per value of one label: label=names[i] is v[i],
+ * for the names before the NULL that ends names[]. */
+static void render_by_label(struct evbuffer *b, const char *name,
+                            mtype_e type, const char *help, const char *label,
+                            const char *const *names, const uint64_t *v)
+{
+    metrics_family(b, name, type, help);
+    for (size_t i = 0; names[i]; i++) {
+        const char *labels[] = {label, names[i], NULL};
+        metrics_sample_u64(b, name, labels, v[i]);
+    }
+}
+
 /* One stat, one family, no labels: memcached_exporter's simple metrics. */
 typedef struct simple {
     const char *metric;
@@ -300,21 +328,22 @@ static void render_simple(struct evbuffer *b, const stats_snapshot_t *sn,
         uint64_t v;
         if (stats_value(sn, t[i].stat, &v) != STATS_VALUE_OK)
             continue;
-        metrics_family(b, t[i].metric, t[i].type, t[i].help);
-        metrics_sample_u64(b, t[i].metric, NULL, v);
+        render_one(b, t[i].metric, t[i].type, t[i].help, v);
     }
 }
+
+const char *const metrics_cmd_ops[] = {"get", "delete", "incr", "decr", "cas",
+                                       "touch", NULL};
 
 /* memcached_commands_total, as the exporter derives it from `stats`. */
 static void render_commands(struct evbuffer *b, const stats_snapshot_t *sn)
 {
-    static const char *const ops[] = {"get", "delete", "incr", "decr", "cas",
-                                      "touch"};
+    const char *const *ops = metrics_cmd_ops;
     const char *name = "memcached_commands_total";
     char stat[32];
-    metrics_family(b, name, MT_COUNTER, "Total number of all requests broken down by "
-           "command (get, set, etc.) and status.");
-    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+    metrics_family(b, name, MT_COUNTER, "Total number of all requests "
+                   "broken down by command (get, set, etc.) and status.");
+    for (size_t i = 0; ops[i]; i++) {
         const char *hit[] = {"command", ops[i], "status", "hit", NULL};
         const char *miss[] = {"command", ops[i], "status", "miss", NULL};
         snprintf(stat, sizeof(stat), "%s_hits", ops[i]);
@@ -360,10 +389,8 @@ static void render_settings(struct evbuffer *b, const settings_t *s)
         {"memcached_lru_crawler_warm_max_factor",
          "Set idle age of WARM LRU to COLD age * this", s->warm_max_factor},
     };
-    for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
-        metrics_family(b, g[i].name, MT_GAUGE, g[i].help);
-        sample_double(b, g[i].name, NULL, g[i].v);
-    }
+    for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
+        render_one_double(b, g[i].name, g[i].help, g[i].v);
 }
 
 /* ---- tiercache's own families ---- */
@@ -371,83 +398,65 @@ static void render_settings(struct evbuffer *b, const settings_t *s)
 static void render_tiercache(struct evbuffer *b, const stats_snapshot_t *sn)
 {
     const cache_stats_t *cs = &sn->cache;
-    const char *name = "tiercache_get_hits_total";
-    metrics_family(b, name, MT_COUNTER, "Keys found by get commands, by the tier that "
-           "answered (ram: get_hits minus the flash hits).");
-    const char *ram[] = {"tier", "ram", NULL};
-    uint64_t hits = val(sn, "get_hits");
-    metrics_sample_u64(b, name, ram, metrics_sub0(hits, cs->flash_enabled ? cs->flash_get_hits
-                                                          : 0));
-    if (cs->flash_enabled) {
-        const char *flash[] = {"tier", "flash", NULL};
-        metrics_sample_u64(b, name, flash, cs->flash_get_hits);
-    }
-    name = "tiercache_memory_outside_limit_bytes";
-    metrics_family(b, name, MT_GAUGE, "Bytes of memory outside -m (hash table, flash "
-           "index, buffers), as `stats` memory_outside_limit.");
-    metrics_sample_u64(b, name, NULL, sn->memory_outside_limit);
-    name = "tiercache_threads";
-    metrics_family(b, name, MT_GAUGE, "Worker threads (-t), as `stats` threads.");
-    metrics_sample_u64(b, name, NULL, sn->threads);
+    uint64_t flash_hits = cs->flash_enabled ? cs->flash_get_hits : 0;
+    render_by_label(b, "tiercache_get_hits_total", MT_COUNTER,
+        "Keys found by get commands, by the tier that answered (ram: "
+        "get_hits minus the flash hits).", "tier",
+        cs->flash_enabled ? (const char *const[]){"ram", "flash", NULL}
+                          : (const char *const[]){"ram", NULL},
+        (const uint64_t[]){metrics_sub0(val(sn, "get_hits"), flash_hits),
+                           flash_hits});
+    render_one(b, "tiercache_memory_outside_limit_bytes", MT_GAUGE,
+               "Bytes of memory outside -m (hash table, flash index, "
+               "buffers), as `stats` memory_outside_limit.",
+               sn->memory_outside_limit);
+    render_one(b, "tiercache_threads", MT_GAUGE,
+               "Worker threads (-t), as `stats` threads.", sn->threads);
     if (!cs->flash_enabled)
         return;
     render_simple(b, sn, flash_simple,
                   sizeof(flash_simple) / sizeof(flash_simple[0]));
 
-    name = "tiercache_flash_segments";
-    metrics_family(b, name, MT_GAUGE, "Flash segments, by state (free or used).");
-    const char *sfree[] = {"state", "free", NULL};
-    const char *sused[] = {"state", "used", NULL};
-    metrics_sample_u64(b, name, sfree, cs->flash_segments_free);
-    metrics_sample_u64(b, name, sused, cs->flash_segments_used);
-
-    name = "tiercache_flash_drops_total";
-    metrics_family(b, name, MT_COUNTER, "RAM evictions not written to flash, by "
-           "reason (admission: refused by the admission policy, stall: the "
-           "writer was behind past --flash-stall-ms, io: the device failed).");
-    const char *da[] = {"reason", "admission", NULL};
-    const char *ds[] = {"reason", "stall", NULL};
-    const char *di[] = {"reason", "io", NULL};
-    metrics_sample_u64(b, name, da, cs->flash_drops_admission);
-    metrics_sample_u64(b, name, ds, cs->flash_drops_stall);
-    metrics_sample_u64(b, name, di, cs->flash_drops_io);
-
-    name = "tiercache_flash_errors_total";
-    metrics_family(b, name, MT_COUNTER, "Flash device errors, by kind (read, write, "
-           "checksum: a block that failed its checksum).");
-    const char *er[] = {"kind", "read", NULL};
-    const char *ew[] = {"kind", "write", NULL};
-    const char *ec[] = {"kind", "checksum", NULL};
-    metrics_sample_u64(b, name, er, cs->flash_read_errors);
-    metrics_sample_u64(b, name, ew, cs->flash_write_errors);
-    metrics_sample_u64(b, name, ec, cs->flash_checksum_failures);
-
-    name = "tiercache_flash_index_dropped_total";
-    metrics_family(b, name, MT_COUNTER, "Flash index entries dropped, by reason "
-           "(full: the index was full, collateral: same tag as a write).");
-    const char *xf[] = {"reason", "full", NULL};
-    const char *xc[] = {"reason", "collateral", NULL};
-    metrics_sample_u64(b, name, xf, cs->flash_index_evictions);
-    metrics_sample_u64(b, name, xc, cs->flash_index_collateral);
-
-    name = "tiercache_flash_write_amplification";
-    metrics_family(b, name, MT_GAUGE, "Bytes written to flash per byte spilled "
-           "(flash_write_amplification).");
-    sample_double(b, name, NULL, cs->flash_write_amplification);
-    name = "tiercache_flash_compression_ratio";
-    metrics_family(b, name, MT_GAUGE, "Key and value bytes per compressed byte of "
-           "spilled items (flash_compression_ratio).");
-    sample_double(b, name, NULL, cs->flash_compression_ratio);
-
-    name = "tiercache_flash_recovery_info";
-    metrics_family(b, name, MT_GAUGE, "What the last start found on flash (kind: new, "
-           "clean or crash); the value is 1.");
-    const char *kind[] = {"kind", cs->flash_recovery ? cs->flash_recovery
-                                                     : "new", NULL};
-    metrics_sample_u64(b, name, kind, 1);
-    name = "tiercache_flash_recovery_seconds";
-    metrics_family(b, name, MT_GAUGE, "How long the last start's flash recovery took.");
-    sample_double(b, name, NULL, cs->flash_recovery_seconds);
+    render_by_label(b, "tiercache_flash_segments", MT_GAUGE,
+        "Flash segments, by state (free or used).", "state",
+        (const char *const[]){"free", "used", NULL},
+        (const uint64_t[]){cs->flash_segments_free, cs->flash_segments_used});
+    render_by_label(b, "tiercache_flash_drops_total", MT_COUNTER,
+        "RAM evictions not written to flash, by reason (admission: refused "
+        "by the admission policy, stall: the writer was behind past "
+        "--flash-stall-ms, io: the device failed).", "reason",
+        (const char *const[]){"admission", "stall", "io", NULL},
+        (const uint64_t[]){cs->flash_drops_admission, cs->flash_drops_stall,
+                           cs->flash_drops_io});
+    render_by_label(b, "tiercache_flash_errors_total", MT_COUNTER,
+        "Flash device errors, by kind (read, write, checksum: a block that "
+        "failed its checksum).", "kind",
+        (const char *const[]){"read", "write", "checksum", NULL},
+        (const uint64_t[]){cs->flash_read_errors, cs->flash_write_errors,
+                           cs->flash_checksum_failures});
+    render_by_label(b, "tiercache_flash_index_dropped_total", MT_COUNTER,
+        "Flash index entries dropped, by reason (full: the index was full, "
+        "collateral: same tag as a write).", "reason",
+        (const char *const[]){"full", "collateral", NULL},
+        (const uint64_t[]){cs->flash_index_evictions,
+                           cs->flash_index_collateral});
+    render_one_double(b, "tiercache_flash_write_amplification",
+                      "Bytes written to flash per byte spilled "
+                      "(flash_write_amplification).",
+                      cs->flash_write_amplification);
+    render_one_double(b, "tiercache_flash_compression_ratio",
+                      "Key and value bytes per compressed byte of spilled "
+                      "items (flash_compression_ratio).",
+                      cs->flash_compression_ratio);
+    render_by_label(b, "tiercache_flash_recovery_info", MT_GAUGE,
+        "What the last start found on flash (kind: new, clean or crash); the "
+        "value is 1.", "kind",
+        (const char *const[]){cs->flash_recovery ? cs->flash_recovery : "new",
+                              NULL},
+        (const uint64_t[]){1});
+    render_one_double(b, "tiercache_flash_recovery_seconds",
+                      "How long the last start's flash recovery took.",
+                      cs->flash_recovery_seconds);
 }
 
 bool metrics_render(server_t *srv, struct evbuffer *b)
@@ -457,29 +466,27 @@ bool metrics_render(server_t *srv, struct evbuffer *b)
     stats_snapshot(srv, &sn);
     metrics_slabs_collect(srv, &ss);
 
-    metrics_family(b, "memcached_up", MT_GAUGE, "Could the memcached server be "
-           "reached.");
-    metrics_sample_u64(b, "memcached_up", NULL, 1);
-    const char *version[] = {"version", TIERCACHE_VERSION, NULL};
-    metrics_family(b, "memcached_version", MT_GAUGE, "The version of this memcached "
-           "server.");
-    metrics_sample_u64(b, "memcached_version", version, 1);
+    render_one(b, "memcached_up", MT_GAUGE,
+               "Could the memcached server be reached.", 1);
+    render_by_label(b, "memcached_version", MT_GAUGE,
+                    "The version of this memcached server.", "version",
+                    (const char *const[]){TIERCACHE_VERSION, NULL},
+                    (const uint64_t[]){1});
     metrics_family(b, "memcached_process_user_cpu_seconds_total", MT_COUNTER,
-           "Accumulated user time for this process.");
+                   "Accumulated user time for this process.");
     sample_timeval(b, "memcached_process_user_cpu_seconds_total",
                    &sn.rusage_user);
-    metrics_family(b, "memcached_process_system_cpu_seconds_total", MT_COUNTER,
-           "Accumulated system time for this process.");
+    metrics_family(b, "memcached_process_system_cpu_seconds_total",
+                   MT_COUNTER, "Accumulated system time for this process.");
     sample_timeval(b, "memcached_process_system_cpu_seconds_total",
                    &sn.rusage_system);
     render_simple(b, &sn, memcached_simple,
                   sizeof(memcached_simple) / sizeof(memcached_simple[0]));
     render_commands(b, &sn);
-    if (ss.have_malloced) {
-        metrics_family(b, "memcached_malloced_bytes", MT_GAUGE,
-               "Number of bytes of memory allocated to slab pages.");
-        metrics_sample_u64(b, "memcached_malloced_bytes", NULL, ss.total_malloced);
-    }
+    if (ss.have_malloced)
+        render_one(b, "memcached_malloced_bytes", MT_GAUGE,
+                   "Number of bytes of memory allocated to slab pages.",
+                   ss.total_malloced);
     render_settings(b, srv->settings);
     if (sn.cache.flash_enabled)
         render_simple(b, &sn, memcached_extstore,

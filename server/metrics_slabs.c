@@ -54,7 +54,8 @@ static bool slab_find(const slab_stats_t *ss, unsigned cls, bool items,
 {
     for (size_t i = 0; i < ss->n; i++) {
         const slab_stat_t *s = &ss->v[i];
-        if (s->cls == cls && s->items == items && strcmp(s->field, field) == 0) {
+        if (s->cls == cls && s->items == items &&
+            strcmp(s->field, field) == 0) {
             *v = s->v;
             return true;
         }
@@ -207,15 +208,15 @@ void metrics_slabs_render(struct evbuffer *b, const slab_stats_t *ss)
     /* commands per class, as memcached_commands_total */
     name = "memcached_slab_commands_total";
     if (ns > 0)
-        metrics_family(b, name, MT_COUNTER, "Total number of all requests broken down "
-               "by command (get, set, etc.) and status per slab.");
-    static const char *const ops[] = {"get", "delete", "incr", "decr", "cas",
-                                      "touch"};
+        metrics_family(b, name, MT_COUNTER, "Total number of all requests "
+                       "broken down by command (get, set, etc.) and status "
+                       "per slab.");
+    const char *const *ops = metrics_cmd_ops;
     for (size_t i = 0; i < ns; i++) {
         snprintf(slab, sizeof(slab), "%u", scls[i]);
         char field[32];
         uint64_t v;
-        for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+        for (size_t k = 0; ops[k]; k++) {
             snprintf(field, sizeof(field), "%s_hits", ops[k]);
             if (!slab_find(ss, scls[i], false, field, &v))
                 continue;
@@ -234,7 +235,8 @@ void metrics_slabs_render(struct evbuffer *b, const slab_stats_t *ss)
         if (slab_find(ss, scls[i], false, "cmd_set", &set)) {
             const char *labels[] = {"slab", slab, "command", "set", "status",
                                     "hit", NULL};
-            metrics_sample_u64(b, name, labels, metrics_sub0(set, cas_hits + badval));
+            metrics_sample_u64(b, name, labels,
+                               metrics_sub0(set, cas_hits + badval));
         }
     }
 }
