@@ -44,6 +44,27 @@ void process_resume(conn_t *c, conn_park_e kind)
     c->noreply = false;
 }
 
+bool process_step_parked(conn_t *c, cache_status_e st, conn_park_e kind,
+                         int step)
+{
+    conn_disarm(c, st);
+    if (st != CACHE_PENDING)
+        return false;
+    c->x.step = step;
+    conn_park(c, kind);
+    return true;
+}
+
+conn_slot_t *process_step_resume(conn_t *c, cache_item_t **it, int *step)
+{
+    conn_slot_t *s = conn_slot(c, 0);
+    *it = s->item;
+    s->item = NULL;
+    *step = c->x.step;
+    c->x.step = 0;
+    return s;
+}
+
 size_t process_tokens(const char *args, size_t len, char *buf, size_t bufsz,
                       char **tok, size_t max)
 {
@@ -110,13 +131,9 @@ void process_text(conn_t *c, const text_request_t *req)
         break;
     case TEXT_CMD_INCR:
     case TEXT_CMD_DECR:
-        process_arith(c, req);
-        break;
     case TEXT_CMD_TOUCH:
-        process_touch(c, req);
-        break;
     case TEXT_CMD_DELETE:
-        process_delete(c, req);
+        process_keyed(c, req);
         break;
     case TEXT_CMD_FLUSH_ALL:
         /* memcached counts cmd_flush before checking -F */

@@ -16,10 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct meta_ctx {
-    outq_t *q;
+/* Which classes a metadump lists (lru_crawler metadump CLASSES). */
+typedef struct meta_classes {
     bool classes[64];
     bool all;
+} meta_classes_t;
+
+/* The RAM part's visitor context (the worker's output queue). */
+typedef struct meta_ctx {
+    outq_t *q;
+    meta_classes_t want;
 } meta_ctx_t;
 
 /* memcached's metadump line for one item into out (room for
@@ -50,19 +56,23 @@ static size_t meta_line(char *out, const cache_item_meta_t *m)
     return (size_t)n < META_LINE_MAX ? (size_t)n : META_LINE_MAX - 1;
 }
 
-static bool meta_wanted(const bool *classes, bool all, unsigned cls)
+/* meta_line() of an item of a wanted class; 0 (nothing) for the others. */
+static size_t meta_line_if(char *out, const meta_classes_t *want,
+                           const cache_item_meta_t *m)
 {
-    return all || (cls < 64 && classes[cls]);
+    unsigned cls = m->slab_class;
+    if (!want->all && !(cls < 64 && want->classes[cls]))
+        return 0;
+    return meta_line(out, m);
 }
 
 static bool meta_visit(void *ctx, const cache_item_meta_t *m)
 {
     meta_ctx_t *mc = ctx;
-    if (!meta_wanted(mc->classes, mc->all, m->slab_class))
-        return true;
     char line[META_LINE_MAX];
-    size_t n = meta_line(line, m);
-    outq_text(mc->q, line, n);
+    size_t n = meta_line_if(line, &mc->want, m);
+    if (n)
+        outq_text(mc->q, line, n);
     return true;
 }
 
@@ -77,8 +87,7 @@ static bool meta_visit(void *ctx, const cache_item_meta_t *m)
 #define METADUMP_FLASH_MAX ((size_t)64 << 20)
 
 typedef struct meta_dump {
-    bool classes[64];
-    bool all;
+    meta_classes_t want;
     bool truncated;
     bool nomem;
     char *buf;
@@ -97,10 +106,10 @@ static void meta_dump_free(void *p)
 static bool meta_dump_visit(void *ctx, const cache_item_meta_t *m)
 {
     meta_dump_t *d = ctx;
-    if (!meta_wanted(d->classes, d->all, m->slab_class))
-        return true;
     char line[META_LINE_MAX];
-    size_t n = meta_line(line, m);
+    size_t n = meta_line_if(line, &d->want, m);
+    if (n == 0)
+        return true;
     if (d->len + n > METADUMP_FLASH_MAX) {
         d->truncated = true;
         return false;
@@ -218,7 +227,7 @@ void process_lru_crawler(conn_t *c, const text_request_t *req)
         }
         meta_ctx_t mc;
         memset(&mc, 0, sizeof(mc));
-        if (!crawler_classes(tok[1], dump, mc.classes, &mc.all)) {
+        if (!crawler_classes(tok[1], dump, mc.want.classes, &mc.want.all)) {
             conn_reply(c, "BADCLASS invalid class id");
             return;
         }
@@ -234,8 +243,7 @@ void process_lru_crawler(conn_t *c, const text_request_t *req)
             conn_reply(c, "SERVER_ERROR out of memory");
             return;
         }
-        memcpy(d->classes, mc.classes, sizeof(d->classes));
-        d->all = mc.all;
+        d->want = mc.want;
         const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
         cache_status_e st =
             cache_metadump(c->w->cw, meta_visit, &mc, meta_dump_visit, d, async);

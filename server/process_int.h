@@ -32,6 +32,19 @@ static inline server_t *process_srv(conn_t *c) { return c->w->srv; }
  */
 bool process_token_u32(const char *s, unsigned *out);
 
+/* ---- meta and binary requests that go on in steps (process.c) ----
+ *
+ * process_step_parked(): right after an async cache call armed on slot 0
+ * (conn_arm) with its status: disarms; on CACHE_PENDING parks the
+ * connection as `kind` (CONN_PARK_META or CONN_PARK_BIN), to go on at
+ * `step` (kept in c->x.step), and returns true.
+ * process_step_resume(): in the resume handler: slot 0 with its item moved
+ * to *it (the caller's reference now) and the step (c->x.step, reset to 0).
+ */
+bool process_step_parked(conn_t *c, cache_status_e st, conn_park_e kind,
+                         int step);
+conn_slot_t *process_step_resume(conn_t *c, cache_item_t **it, int *step);
+
 /* ---- process_get.c ---- */
 
 /* get/gets/gat/gats: queues the VALUE lines and END, or parks the
@@ -51,11 +64,10 @@ void process_get_resume(conn_t *c);
  * set owes. */
 void process_store_start(conn_t *c, const text_request_t *req);
 
-/* incr/decr, touch, delete: one cache call; replies or parks
- * (CONN_PARK_ARITH / TOUCH / DELETE). */
-void process_arith(conn_t *c, const text_request_t *req);
-void process_touch(conn_t *c, const text_request_t *req);
-void process_delete(conn_t *c, const text_request_t *req);
+/* incr/decr, touch or delete (req->cmd): one cache call on req's key;
+ * replies, or parks (CONN_PARK_ARITH / TOUCH / DELETE) until it completes.
+ * A delete counts for `stats detail` first. */
+void process_keyed(conn_t *c, const text_request_t *req);
 
 /* The reply a parked store, arith, touch or delete owes, from slot 0 (kind:
  * CONN_PARK_STORE, ARITH, TOUCH or DELETE; others queue nothing). */

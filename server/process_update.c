@@ -28,47 +28,7 @@ static cache_store_op_e store_op(text_cmd_e cmd)
     }
 }
 
-void process_store_start(conn_t *c, const text_request_t *req)
-{
-    cache_item_t *it = NULL;
-    cache_store_op_e op = store_op(req->cmd);
-    prefix_stats_set(process_srv(c)->detail, req->key, req->nkey);
-    cache_status_e st = cache_item_alloc(c->w->cw, req->key, req->nkey,
-                                         req->flags, req->exptime, req->nbytes,
-                                         &it);
-    if (st == CACHE_OK) {
-        conn_start_nread(c, it, req->nbytes, op, req->cas);
-        c->noreply_store = req->noreply;
-        return;
-    }
-    switch (st) {
-    case CACHE_TOO_LARGE:
-        conn_reply(c, "SERVER_ERROR object too large for cache");
-        break;
-    case CACHE_NO_MEMORY:
-        conn_reply(c, "SERVER_ERROR out of memory storing object");
-        break;
-    default:
-        conn_reply(c, "CLIENT_ERROR bad command line format");
-        break;
-    }
-    if ((st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY) &&
-        logger_wants(process_srv(c)->logger, LOGGER_MUTATIONS))
-        logger_item_store(process_srv(c)->logger, req->key, req->nkey, st, op, 0, 0,
-                          c->fd, 0);
-    conn_start_swallow(c, req->nbytes + 2);
-    /* memcached: a failed set must not leave the old value visible (and
-     * counts no delete for it); the next command waits for it */
-    if (op == CACHE_STORE_SET &&
-        (st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY)) {
-        const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
-        st = cache_unlink(c->w->cw, req->key, req->nkey, async);
-        conn_disarm(c, st);
-        if (st == CACHE_PENDING)
-            conn_park(c, CONN_PARK_SILENT);
-    }
-}
-
+/* The reply to a store that ended with st (memcached's strings). */
 static void reply_store(conn_t *c, cache_status_e st)
 {
     switch (st) {
@@ -83,6 +43,39 @@ static void reply_store(conn_t *c, cache_status_e st)
         conn_reply(c, "SERVER_ERROR out of memory storing object");
         break;
     default: conn_reply(c, "NOT_STORED"); break;
+    }
+}
+
+void process_store_start(conn_t *c, const text_request_t *req)
+{
+    cache_item_t *it = NULL;
+    cache_store_op_e op = store_op(req->cmd);
+    prefix_stats_set(process_srv(c)->detail, req->key, req->nkey);
+    cache_status_e st = cache_item_alloc(c->w->cw, req->key, req->nkey,
+                                         req->flags, req->exptime, req->nbytes,
+                                         &it);
+    if (st == CACHE_OK) {
+        conn_start_nread(c, it, req->nbytes, op, req->cas);
+        c->noreply_store = req->noreply;
+        return;
+    }
+    bool no_room = st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY;
+    if (no_room)
+        reply_store(c, st);
+    else
+        conn_reply(c, "CLIENT_ERROR bad command line format");
+    if (no_room && logger_wants(process_srv(c)->logger, LOGGER_MUTATIONS))
+        logger_item_store(process_srv(c)->logger, req->key, req->nkey, st, op,
+                          0, 0, c->fd, 0);
+    conn_start_swallow(c, req->nbytes + 2);
+    /* memcached: a failed set must not leave the old value visible (and
+     * counts no delete for it); the next command waits for it */
+    if (op == CACHE_STORE_SET && no_room) {
+        const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
+        st = cache_unlink(c->w->cw, req->key, req->nkey, async);
+        conn_disarm(c, st);
+        if (st == CACHE_PENDING)
+            conn_park(c, CONN_PARK_SILENT);
     }
 }
 
@@ -132,73 +125,68 @@ static void arith_reply(conn_t *c, cache_status_e st, uint64_t v)
     }
 }
 
-void process_arith(conn_t *c, const text_request_t *req)
+/* The one-line reply an arith, touch, delete or store (kind) owes for
+ * status st (v: an arith's new value). */
+static void keyed_reply(conn_t *c, conn_park_e kind, cache_status_e st,
+                        uint64_t v)
 {
+    switch (kind) {
+    case CONN_PARK_TOUCH:
+        conn_reply(c, st == CACHE_OK ? "TOUCHED" : "NOT_FOUND");
+        break;
+    case CONN_PARK_DELETE:
+        conn_reply(c, st == CACHE_OK ? "DELETED" : "NOT_FOUND");
+        break;
+    case CONN_PARK_ARITH:
+        arith_reply(c, st, v);
+        break;
+    case CONN_PARK_STORE:
+        reply_store(c, st);
+        break;
+    default:
+        break;
+    }
+}
+
+void process_keyed(conn_t *c, const text_request_t *req)
+{
+    conn_park_e kind = req->cmd == TEXT_CMD_TOUCH    ? CONN_PARK_TOUCH
+                       : req->cmd == TEXT_CMD_DELETE ? CONN_PARK_DELETE
+                                                     : CONN_PARK_ARITH;
+    if (kind == CONN_PARK_DELETE)
+        prefix_stats_delete(process_srv(c)->detail, req->key, req->nkey);
     uint64_t v = 0;
     process_peek_t pk;
     process_peek(c, req->key, req->nkey, &pk);
     const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
-    cache_status_e st = cache_arith(c->w->cw, req->key, req->nkey,
-                                    req->cmd == TEXT_CMD_INCR, req->delta, &v,
-                                    NULL, async);
+    cache_status_e st;
+    switch (kind) {
+    case CONN_PARK_TOUCH:
+        st = cache_touch(c->w->cw, req->key, req->nkey, req->exptime, async);
+        break;
+    case CONN_PARK_DELETE:
+        st = cache_delete(c->w->cw, req->key, req->nkey, async);
+        break;
+    default:
+        st = cache_arith(c->w->cw, req->key, req->nkey,
+                         req->cmd == TEXT_CMD_INCR, req->delta, &v, NULL,
+                         async);
+        break;
+    }
     conn_disarm(c, st);
-    if (st != CACHE_PENDING)
-        process_log_lookup(c, req->key, req->nkey, &pk, st != CACHE_NOT_FOUND);
-    if (st == CACHE_PENDING)
-        conn_park(c, CONN_PARK_ARITH);
-    else
-        arith_reply(c, st, v);
-}
-
-void process_touch(conn_t *c, const text_request_t *req)
-{
-    process_peek_t pk;
-    process_peek(c, req->key, req->nkey, &pk);
-    const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
-    cache_status_e st =
-        cache_touch(c->w->cw, req->key, req->nkey, req->exptime, async);
-    conn_disarm(c, st);
-    if (st != CACHE_PENDING)
-        process_log_lookup(c, req->key, req->nkey, &pk, st == CACHE_OK);
-    if (st == CACHE_PENDING)
-        conn_park(c, CONN_PARK_TOUCH);
-    else
-        conn_reply(c, st == CACHE_OK ? "TOUCHED" : "NOT_FOUND");
-}
-
-void process_delete(conn_t *c, const text_request_t *req)
-{
-    process_peek_t pk;
-    prefix_stats_delete(process_srv(c)->detail, req->key, req->nkey);
-    process_peek(c, req->key, req->nkey, &pk);
-    const cache_async_t *async = conn_arm(c, conn_slot(c, 0));
-    cache_status_e st = cache_delete(c->w->cw, req->key, req->nkey, async);
-    conn_disarm(c, st);
-    if (st != CACHE_PENDING)
-        process_log_lookup(c, req->key, req->nkey, &pk, st == CACHE_OK);
-    if (st == CACHE_PENDING)
-        conn_park(c, CONN_PARK_DELETE);
-    else
-        conn_reply(c, st == CACHE_OK ? "DELETED" : "NOT_FOUND");
+    if (st == CACHE_PENDING) {
+        conn_park(c, kind);
+        return;
+    }
+    /* an arith that found a non-numeric value found the key */
+    process_log_lookup(c, req->key, req->nkey, &pk,
+                       kind == CONN_PARK_ARITH ? st != CACHE_NOT_FOUND
+                                               : st == CACHE_OK);
+    keyed_reply(c, kind, st, v);
 }
 
 void process_update_resume(conn_t *c, conn_park_e kind)
 {
     conn_slot_t *s0 = conn_slot(c, 0);
-    switch (kind) {
-    case CONN_PARK_TOUCH:
-        conn_reply(c, s0->status == CACHE_OK ? "TOUCHED" : "NOT_FOUND");
-        break;
-    case CONN_PARK_DELETE:
-        conn_reply(c, s0->status == CACHE_OK ? "DELETED" : "NOT_FOUND");
-        break;
-    case CONN_PARK_ARITH:
-        arith_reply(c, s0->status, s0->value);
-        break;
-    case CONN_PARK_STORE:
-        reply_store(c, s0->status);
-        break;
-    default:
-        break;
-    }
+    keyed_reply(c, kind, s0->status, s0->value);
 }
