@@ -125,6 +125,18 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     conn_kick(w->c); /* may close c, and free w: touch nothing after */
 }
 
+/* Frees a watcher no producer can reach (not in l->watchers) and what it
+ * holds, whichever of its event, eventfd and ring exist. */
+static void watcher_free(logger_watcher_t *w)
+{
+    if (w->ev)
+        event_free(w->ev);
+    if (w->efd >= 0)
+        close(w->efd);
+    free(w->ring);
+    free(w);
+}
+
 logger_status_e logger_watch(logger_t *l, conn_t *c, unsigned streams)
 {
     logger_watcher_t *w = calloc(1, sizeof(*w));
@@ -134,19 +146,12 @@ logger_status_e logger_watch(logger_t *l, conn_t *c, unsigned streams)
     w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->ring == NULL || w->efd < 0) {
         logger_status_e st = w->ring == NULL ? LOGGER_ENOMEM : LOGGER_ESYS;
-        if (w->efd >= 0)
-            close(w->efd);
-        free(w->ring);
-        free(w);
+        watcher_free(w);
         return st;
     }
     w->ev = event_new(c->w->base, w->efd, EV_READ | EV_PERSIST, on_kick, w);
     if (w->ev == NULL || event_add(w->ev, NULL) != 0) {
-        if (w->ev)
-            event_free(w->ev);
-        close(w->efd);
-        free(w->ring);
-        free(w);
+        watcher_free(w);
         return LOGGER_ESYS;
     }
     w->l = l;
@@ -159,10 +164,7 @@ logger_status_e logger_watch(logger_t *l, conn_t *c, unsigned streams)
         ;
     if (i == LOGGER_WATCHERS_MAX) {
         pthread_mutex_unlock(&l->lock);
-        event_free(w->ev);
-        close(w->efd);
-        free(w->ring);
-        free(w);
+        watcher_free(w);
         return LOGGER_ETOOMANY;
     }
     w->slot = i;
@@ -186,10 +188,7 @@ void logger_unwatch(conn_t *c)
     update_flags(l);
     pthread_mutex_unlock(&l->lock);
     /* no producer can reach w now */
-    event_free(w->ev);
-    close(w->efd);
-    free(w->ring);
-    free(w);
+    watcher_free(w);
     c->watch = NULL;
 }
 
