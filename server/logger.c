@@ -269,8 +269,7 @@ static size_t line_head(logger_t *l, char *buf)
     return n > 0 ? (size_t)n : 0;
 }
 
-/* memcached's uriencode() of a key into out (room for 3 * nkey + 1). */
-static void uri_key(const char *key, size_t nkey, char *out)
+void logger_uri_key(const char *key, size_t nkey, char *out)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
@@ -289,18 +288,16 @@ static void uri_key(const char *key, size_t nkey, char *out)
     out[o] = '\0';
 }
 
-#define KEYBUF (CACHE_KEY_MAX * 3 + 1)
-
 void logger_item_get(logger_t *l, const char *key, size_t nkey,
                      logger_get_status_e st, unsigned clsid, int cfd,
                      size_t size)
 {
     static const char *const words[] = {"not_found", "found", "flushed",
                                         "expired"};
-    char line[LINE_MAX_LEN], k[KEYBUF];
+    char line[LINE_MAX_LEN], k[LOGGER_URI_KEY_MAX];
     if (nkey > CACHE_KEY_MAX)
         nkey = CACHE_KEY_MAX;
-    uri_key(key, nkey, k);
+    logger_uri_key(key, nkey, k);
     size_t n = line_head(l, line);
     int m = snprintf(line + n, sizeof(line) - n,
                      "type=item_get key=%s status=%s clsid=%u cfd=%d size=%zu\n",
@@ -324,10 +321,10 @@ void logger_item_store(logger_t *l, const char *key, size_t nkey,
     case CACHE_NO_MEMORY: status = "no_memory"; break;
     default: status = "not_stored"; break;
     }
-    char line[LINE_MAX_LEN], k[KEYBUF];
+    char line[LINE_MAX_LEN], k[LOGGER_URI_KEY_MAX];
     if (nkey > CACHE_KEY_MAX)
         nkey = CACHE_KEY_MAX;
-    uri_key(key, nkey, k);
+    logger_uri_key(key, nkey, k);
     size_t n = line_head(l, line);
     int m = snprintf(line + n, sizeof(line) - n,
                      "type=item_store key=%s status=%s cmd=%s ttl=%u "
@@ -342,8 +339,8 @@ void logger_item_store(logger_t *l, const char *key, size_t nkey,
 static void on_evict(void *ctx, const cache_evict_event_t *e)
 {
     logger_t *l = ctx;
-    char line[LINE_MAX_LEN], k[KEYBUF];
-    uri_key(e->key, e->nkey > CACHE_KEY_MAX ? CACHE_KEY_MAX : e->nkey, k);
+    char line[LINE_MAX_LEN], k[LOGGER_URI_KEY_MAX];
+    logger_uri_key(e->key, e->nkey > CACHE_KEY_MAX ? CACHE_KEY_MAX : e->nkey, k);
     size_t n = line_head(l, line);
     long long ttl = e->exptime > 0 ? (long long)(e->exptime - e->now) : -1;
     int m = snprintf(line + n, sizeof(line) - n,

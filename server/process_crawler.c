@@ -9,13 +9,13 @@
  */
 #include "process_int.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "logger.h"
 /* Which classes a metadump lists (lru_crawler metadump CLASSES). */
 typedef struct meta_classes {
     bool classes[64];
@@ -33,18 +33,9 @@ typedef struct meta_ctx {
 #define META_LINE_MAX (CACHE_KEY_MAX * 3 + 160)
 static size_t meta_line(char *out, const cache_item_meta_t *m)
 {
-    char key[CACHE_KEY_MAX * 3 + 1];
-    size_t o = 0;
-    for (size_t i = 0; i < m->nkey && o + 4 < sizeof(key); i++) {
-        unsigned char ch = (unsigned char)m->key[i];
-        if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            key[o++] = (char)ch;
-        } else {
-            snprintf(key + o, 4, "%%%02X", ch);
-            o += 3;
-        }
-    }
-    key[o] = '\0';
+    char key[LOGGER_URI_KEY_MAX];
+    logger_uri_key(m->key, m->nkey < CACHE_KEY_MAX ? m->nkey : CACHE_KEY_MAX,
+                   key);
     int n = snprintf(out, META_LINE_MAX,
                      "key=%s exp=%lld la=%lld cas=%" PRIu64
                      " fetch=%s cls=%u size=%zu\n",

@@ -254,6 +254,25 @@ class Crawler(BBTest):
         c.send('lru_crawler metadump all\r\n')
         c.recv_until(b'END\r\n')
 
+    def test_metadump_encodes_a_whole_long_key(self):
+        # a 250-byte key of bytes that are all URI-encoded (3 bytes each)
+        # is listed whole: key=%3A x 250 (tiercache once cut its last byte)
+        c = self.conn()
+        self.cmd(c, 'set ' + ':' * 250 + ' 0 0 1\r\nx\r\n', 'STORED\r\n')
+        busy = b'BUSY currently processing crawler request\r\n'
+        deadline = time.monotonic() + 10
+        while True:
+            c.send('lru_crawler metadump all\r\n')
+            got = c.recv_until(b'\n')   # metadump lines end in \n alone
+            if got != busy or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if got != busy and got != b'END\r\n':
+            got += c.recv_until(b'END\r\n')
+        keys = [line.split(b' ')[0] for line in got.split(b'\n')
+                if line.startswith(b'key=%3A')]   # other tests' keys too
+        self.assertEqual(keys, [b'key=' + b'%3A' * 250])
+
     @tiercache_only
     def test_commands_after_a_metadump_run(self):
         # memcached leaves them unanswered until the client sends more;
