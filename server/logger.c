@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,22 +289,40 @@ void logger_uri_key(const char *key, size_t nkey, char *out)
     out[o] = '\0';
 }
 
+/* A key for an item line: logger_uri_key() of at most CACHE_KEY_MAX bytes
+ * into k[LOGGER_URI_KEY_MAX]. */
+static void item_key(const char *key, size_t nkey, char *k)
+{
+    logger_uri_key(key, nkey > CACHE_KEY_MAX ? CACHE_KEY_MAX : nkey, k);
+}
+
+/* One line to the watchers of `stream`: line_head(), then fmt's text
+ * (ending in "\n"); a line longer than LINE_MAX_LEN is dropped. */
+static void emit(logger_t *l, unsigned stream, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void emit(logger_t *l, unsigned stream, const char *fmt, ...)
+{
+    char line[LINE_MAX_LEN];
+    size_t n = line_head(l, line);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    va_end(ap);
+    if (m > 0 && (size_t)m < sizeof(line) - n)
+        publish(l, stream, line, n + (size_t)m);
+}
+
 void logger_item_get(logger_t *l, const char *key, size_t nkey,
                      logger_get_status_e st, unsigned clsid, int cfd,
                      size_t size)
 {
     static const char *const words[] = {"not_found", "found", "flushed",
                                         "expired"};
-    char line[LINE_MAX_LEN], k[LOGGER_URI_KEY_MAX];
-    if (nkey > CACHE_KEY_MAX)
-        nkey = CACHE_KEY_MAX;
-    logger_uri_key(key, nkey, k);
-    size_t n = line_head(l, line);
-    int m = snprintf(line + n, sizeof(line) - n,
-                     "type=item_get key=%s status=%s clsid=%u cfd=%d size=%zu\n",
-                     k, words[st], clsid, cfd, size);
-    if (m > 0 && (size_t)m < sizeof(line) - n)
-        publish(l, LOGGER_FETCHERS, line, n + (size_t)m);
+    char k[LOGGER_URI_KEY_MAX];
+    item_key(key, nkey, k);
+    emit(l, LOGGER_FETCHERS,
+         "type=item_get key=%s status=%s clsid=%u cfd=%d size=%zu\n", k,
+         words[st], clsid, cfd, size);
 }
 
 void logger_item_store(logger_t *l, const char *key, size_t nkey,
@@ -321,38 +340,28 @@ void logger_item_store(logger_t *l, const char *key, size_t nkey,
     case CACHE_NO_MEMORY: status = "no_memory"; break;
     default: status = "not_stored"; break;
     }
-    char line[LINE_MAX_LEN], k[LOGGER_URI_KEY_MAX];
-    if (nkey > CACHE_KEY_MAX)
-        nkey = CACHE_KEY_MAX;
-    logger_uri_key(key, nkey, k);
-    size_t n = line_head(l, line);
-    int m = snprintf(line + n, sizeof(line) - n,
-                     "type=item_store key=%s status=%s cmd=%s ttl=%u "
-                     "clsid=%u cfd=%d size=%zu\n",
-                     k, status, (unsigned)op < 7 ? cmds[op] : "na",
-                     (unsigned)(ttl > 0 ? ttl : 0), clsid, cfd, size);
-    if (m > 0 && (size_t)m < sizeof(line) - n)
-        publish(l, LOGGER_MUTATIONS, line, n + (size_t)m);
+    char k[LOGGER_URI_KEY_MAX];
+    item_key(key, nkey, k);
+    emit(l, LOGGER_MUTATIONS,
+         "type=item_store key=%s status=%s cmd=%s ttl=%u clsid=%u cfd=%d "
+         "size=%zu\n",
+         k, status, (unsigned)op < 7 ? cmds[op] : "na",
+         (unsigned)(ttl > 0 ? ttl : 0), clsid, cfd, size);
 }
 
 /* The cache's eviction hook (cache.h): memcached's eviction line. */
 static void on_evict(void *ctx, const cache_evict_event_t *e)
 {
     logger_t *l = ctx;
-    char line[LINE_MAX_LEN], k[LOGGER_URI_KEY_MAX];
-    logger_uri_key(e->key, e->nkey > CACHE_KEY_MAX ? CACHE_KEY_MAX : e->nkey, k);
-    size_t n = line_head(l, line);
+    char k[LOGGER_URI_KEY_MAX];
+    item_key(e->key, e->nkey, k);
     long long ttl = e->exptime > 0 ? (long long)(e->exptime - e->now) : -1;
-    int m = snprintf(line + n, sizeof(line) - n,
-                     "type=eviction key=%s fetch=%s ttl=%lld la=%d clsid=%u "
-                     "size=%zu%s\n",
-                     k, e->fetched ? "yes" : "no", ttl,
-                     (int)(e->now - e->last_access), e->slab_class, e->nbytes,
-                     !l->flash ? ""
-                     : e->kind == CACHE_EVICT_TO_FLASH ? " spilled=yes"
-                                                       : " spilled=no");
-    if (m > 0 && (size_t)m < sizeof(line) - n)
-        publish(l, LOGGER_EVICTIONS, line, n + (size_t)m);
+    emit(l, LOGGER_EVICTIONS,
+         "type=eviction key=%s fetch=%s ttl=%lld la=%d clsid=%u size=%zu%s\n",
+         k, e->fetched ? "yes" : "no", ttl, (int)(e->now - e->last_access),
+         e->slab_class, e->nbytes,
+         !l->flash ? ""
+         : e->kind == CACHE_EVICT_TO_FLASH ? " spilled=yes" : " spilled=no");
 }
 
 void logger_cache_hook(logger_t *l, cache_settings_t *cs)
@@ -391,15 +400,12 @@ static const char *peer(const char *addr, char *rip, size_t riplen,
 
 void logger_conn_new(logger_t *l, int fd, const char *addr)
 {
-    char line[LINE_MAX_LEN], rip[64];
+    char rip[64];
     unsigned rport;
     const char *transport = peer(addr, rip, sizeof(rip), &rport);
-    size_t n = line_head(l, line);
-    int m = snprintf(line + n, sizeof(line) - n,
-                     "type=conn_new rip=%s rport=%u transport=%s cfd=%d\n",
-                     rip, rport, transport, fd);
-    if (m > 0 && (size_t)m < sizeof(line) - n)
-        publish(l, LOGGER_CONNEVENTS, line, n + (size_t)m);
+    emit(l, LOGGER_CONNEVENTS,
+         "type=conn_new rip=%s rport=%u transport=%s cfd=%d\n", rip, rport,
+         transport, fd);
 }
 
 void logger_conn_close(logger_t *l, int fd, const char *addr,
@@ -407,16 +413,12 @@ void logger_conn_close(logger_t *l, int fd, const char *addr,
 {
     static const char *const reasons[] = {"error", "normal", "idle_timeout",
                                           "shutdown"};
-    char line[LINE_MAX_LEN], rip[64];
+    char rip[64];
     unsigned rport;
     const char *transport = peer(addr, rip, sizeof(rip), &rport);
-    size_t n = line_head(l, line);
-    int m = snprintf(line + n, sizeof(line) - n,
-                     "type=conn_close rip=%s rport=%u transport=%s reason=%s "
-                     "cfd=%d\n",
-                     rip, rport, transport, reasons[reason], fd);
-    if (m > 0 && (size_t)m < sizeof(line) - n)
-        publish(l, LOGGER_CONNEVENTS, line, n + (size_t)m);
+    emit(l, LOGGER_CONNEVENTS,
+         "type=conn_close rip=%s rport=%u transport=%s reason=%s cfd=%d\n",
+         rip, rport, transport, reasons[reason], fd);
 }
 
 void logger_stats(logger_t *l, logger_stats_t *out)
