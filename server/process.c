@@ -44,17 +44,6 @@ void process_resume(conn_t *c, conn_park_e kind)
     c->noreply = false;
 }
 
-bool process_step_parked(conn_t *c, cache_status_e st, conn_park_e kind,
-                         int step)
-{
-    conn_disarm(c, st);
-    if (st != CACHE_PENDING)
-        return false;
-    c->x.step = step;
-    conn_park(c, kind);
-    return true;
-}
-
 conn_slot_t *process_step_resume(conn_t *c, cache_item_t **it, int *step)
 {
     conn_slot_t *s = conn_slot(c, 0);

@@ -34,15 +34,23 @@ bool process_token_u32(const char *s, unsigned *out);
 
 /* ---- meta and binary requests that go on in steps (process.c) ----
  *
- * process_step_parked(): right after an async cache call armed on slot 0
+ * process_step_parked() (inline: on the request path): right after an async cache call armed on slot 0
  * (conn_arm) with its status: disarms; on CACHE_PENDING parks the
  * connection as `kind` (CONN_PARK_META or CONN_PARK_BIN), to go on at
  * `step` (kept in c->x.step), and returns true.
  * process_step_resume(): in the resume handler: slot 0 with its item moved
  * to *it (the caller's reference now) and the step (c->x.step, reset to 0).
  */
-bool process_step_parked(conn_t *c, cache_status_e st, conn_park_e kind,
-                         int step);
+static inline bool process_step_parked(conn_t *c, cache_status_e st,
+                                       conn_park_e kind, int step)
+{
+    conn_disarm(c, st);
+    if (st != CACHE_PENDING)
+        return false;
+    c->x.step = step;
+    conn_park(c, kind);
+    return true;
+}
 conn_slot_t *process_step_resume(conn_t *c, cache_item_t **it, int *step);
 
 /* ---- process_get.c ---- */
