@@ -10,9 +10,7 @@
  */
 #include "process_int.h"
 
-#include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
@@ -67,18 +65,6 @@ size_t process_tokens(const char *args, size_t len, char *buf, size_t bufsz,
          t = strtok_r(NULL, " ", &save))
         tok[n++] = t;
     return n;
-}
-
-bool process_token_u32(const char *s, unsigned *out)
-{
-    char *end;
-    if (!isdigit((unsigned char)s[0]))
-        return false;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*end != '\0' || v > 0xffffffffUL)
-        return false;
-    *out = (unsigned)v;
-    return true;
 }
 
 void process_text_error(conn_t *c, const text_request_t *req)

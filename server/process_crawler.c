@@ -10,12 +10,12 @@
 #include "process_int.h"
 
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "logger.h"
+#include "proto_num.h"
 /* Which classes a metadump lists (lru_crawler metadump CLASSES). */
 typedef struct meta_classes {
     bool classes[64];
@@ -138,13 +138,14 @@ void process_metadump_resume(conn_t *c)
     meta_dump_free(d);
 }
 
-/* lru_crawler sleep|tocrawl N: memcached's checks; the value is
- * recorded for `stats settings`. */
+/* lru_crawler sleep|tocrawl N: memcached's checks (its safe_strtoul: a
+ * 32-bit value, proto_num.h); the value is recorded for `stats settings`
+ * (tocrawl as the unsigned it is). */
 static void reply_crawler_number(conn_t *c, const char *what, const char *v)
 {
     server_t *srv = process_srv(c);
-    unsigned n;
-    if (!process_token_u32(v, &n) || n > INT_MAX) {
+    uint32_t n;
+    if (!proto_strtoul(v, strlen(v), &n)) {
         conn_reply(c, "CLIENT_ERROR bad command line format");
         return;
     }
@@ -155,7 +156,7 @@ static void reply_crawler_number(conn_t *c, const char *what, const char *v)
         }
         atomic_store(&srv->crawler_sleep, (int)n);
     } else {
-        atomic_store(&srv->crawler_tocrawl, (int)n);
+        atomic_store(&srv->crawler_tocrawl, (int)(int32_t)n);
     }
     conn_reply(c, "OK");
 }
@@ -171,8 +172,8 @@ static bool crawler_classes(char *arg, bool metadump, bool classes[64],
         return true;
     char *save = NULL;
     for (char *t = strtok_r(arg, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        unsigned id;
-        if (!process_token_u32(t, &id) || id == 0 || id >= 64)
+        uint32_t id;
+        if (!proto_strtoul(t, strlen(t), &id) || id == 0 || id >= 64)
             return false;
         classes[id] = true;
     }

@@ -25,13 +25,6 @@
 /* The server a connection belongs to. */
 static inline server_t *process_srv(conn_t *c) { return c->w->srv; }
 
-/*
- * A token of decimal digits only (no sign, no space) that fits 32 bits
- * into *out; false otherwise (*out untouched). For stats cachedump and
- * lru_crawler's numbers.
- */
-bool process_token_u32(const char *s, unsigned *out);
-
 /* ---- meta and binary requests that go on in steps (process.c) ----
  *
  * process_step_parked() (inline: on the request path): right after an async cache call armed on slot 0

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "prefix_stats.h"
+#include "proto_num.h"
 #include "stats.h"
 
 static bool dump_visit(void *ctx, const cache_item_meta_t *m)
@@ -27,12 +28,13 @@ void process_stats(conn_t *c, const text_request_t *req)
     size_t n = process_tokens(req->args, req->args_len, buf, sizeof(buf), tok, 4);
     server_t *srv = process_srv(c);
     if (n >= 1 && strcmp(tok[0], "cachedump") == 0) {
-        unsigned id, limit;
+        uint32_t id, limit;
         if (srv->settings->no_dump) {
             conn_reply(c, "CLIENT_ERROR stats cachedump not allowed");
         } else if (n < 3) {
             conn_reply(c, "CLIENT_ERROR bad command line");
-        } else if (!process_token_u32(tok[1], &id) || !process_token_u32(tok[2], &limit)) {
+        } else if (!proto_strtoul(tok[1], strlen(tok[1]), &id) ||
+                   !proto_strtoul(tok[2], strlen(tok[2]), &limit)) {
             conn_reply(c, "CLIENT_ERROR bad command line format");
         } else if (id >= 64) {
             conn_reply(c, "CLIENT_ERROR Illegal slab id");

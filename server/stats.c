@@ -181,8 +181,8 @@ static void emit_setting(void *ctx, const char *name, const char *value)
         outq_printf(sc->q, "STAT %s %d\r\n", name,
                     atomic_load(&sc->srv->crawler_sleep));
     else if (strcmp(name, "lru_crawler_tocrawl") == 0)
-        outq_printf(sc->q, "STAT %s %d\r\n", name,
-                    atomic_load(&sc->srv->crawler_tocrawl));
+        outq_printf(sc->q, "STAT %s %u\r\n", name,
+                    (unsigned)atomic_load(&sc->srv->crawler_tocrawl));
     else if (strcmp(name, "slab_automove") == 0)
         outq_printf(sc->q, "STAT %s %u\r\n", name, sc->automove);
     else if (strcmp(name, "slab_automove_ratio") == 0)
