@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,18 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     conn_kick(w->c); /* may close c, and free w: touch nothing after */
 }
 
+/* Frees a watcher no producer can reach (not in l->watchers) and what it
+ * holds, whichever of its event, eventfd and ring exist. */
+static void watcher_free(logger_watcher_t *w)
+{
+    if (w->ev)
+        event_free(w->ev);
+    if (w->efd >= 0)
+        close(w->efd);
+    free(w->ring);
+    free(w);
+}
+
 logger_status_e logger_watch(logger_t *l, conn_t *c, unsigned streams)
 {
     logger_watcher_t *w = calloc(1, sizeof(*w));
@@ -134,19 +147,12 @@ logger_status_e logger_watch(logger_t *l, conn_t *c, unsigned streams)
     w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->ring == NULL || w->efd < 0) {
         logger_status_e st = w->ring == NULL ? LOGGER_ENOMEM : LOGGER_ESYS;
-        if (w->efd >= 0)
-            close(w->efd);
-        free(w->ring);
-        free(w);
+        watcher_free(w);
         return st;
     }
     w->ev = event_new(c->w->base, w->efd, EV_READ | EV_PERSIST, on_kick, w);
     if (w->ev == NULL || event_add(w->ev, NULL) != 0) {
-        if (w->ev)
-            event_free(w->ev);
-        close(w->efd);
-        free(w->ring);
-        free(w);
+        watcher_free(w);
         return LOGGER_ESYS;
     }
     w->l = l;
@@ -159,10 +165,7 @@ logger_status_e logger_watch(logger_t *l, conn_t *c, unsigned streams)
         ;
     if (i == LOGGER_WATCHERS_MAX) {
         pthread_mutex_unlock(&l->lock);
-        event_free(w->ev);
-        close(w->efd);
-        free(w->ring);
-        free(w);
+        watcher_free(w);
         return LOGGER_ETOOMANY;
     }
     w->slot = i;
@@ -186,10 +189,7 @@ void logger_unwatch(conn_t *c)
     update_flags(l);
     pthread_mutex_unlock(&l->lock);
     /* no producer can reach w now */
-    event_free(w->ev);
-    close(w->efd);
-    free(w->ring);
-    free(w);
+    watcher_free(w);
     c->watch = NULL;
 }
 
@@ -270,8 +270,7 @@ static size_t line_head(logger_t *l, char *buf)
     return n > 0 ? (size_t)n : 0;
 }
 
-/* memcached's uriencode() of a key into out (room for 3 * nkey + 1). */
-static void uri_key(const char *key, size_t nkey, char *out)
+void logger_uri_key(const char *key, size_t nkey, char *out)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
@@ -290,7 +289,28 @@ static void uri_key(const char *key, size_t nkey, char *out)
     out[o] = '\0';
 }
 
-#define KEYBUF (CACHE_KEY_MAX * 3 + 1)
+/* A key for an item line: logger_uri_key() of at most CACHE_KEY_MAX bytes
+ * into k[LOGGER_URI_KEY_MAX]. */
+static void item_key(const char *key, size_t nkey, char *k)
+{
+    logger_uri_key(key, nkey > CACHE_KEY_MAX ? CACHE_KEY_MAX : nkey, k);
+}
+
+/* One line to the watchers of `stream`: line_head(), then fmt's text
+ * (ending in "\n"); a line longer than LINE_MAX_LEN is dropped. */
+static void emit(logger_t *l, unsigned stream, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void emit(logger_t *l, unsigned stream, const char *fmt, ...)
+{
+    char line[LINE_MAX_LEN];
+    size_t n = line_head(l, line);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    va_end(ap);
+    if (m > 0 && (size_t)m < sizeof(line) - n)
+        publish(l, stream, line, n + (size_t)m);
+}
 
 void logger_item_get(logger_t *l, const char *key, size_t nkey,
                      logger_get_status_e st, unsigned clsid, int cfd,
@@ -298,16 +318,11 @@ void logger_item_get(logger_t *l, const char *key, size_t nkey,
 {
     static const char *const words[] = {"not_found", "found", "flushed",
                                         "expired"};
-    char line[LINE_MAX_LEN], k[KEYBUF];
-    if (nkey > CACHE_KEY_MAX)
-        nkey = CACHE_KEY_MAX;
-    uri_key(key, nkey, k);
-    size_t n = line_head(l, line);
-    int m = snprintf(line + n, sizeof(line) - n,
-                     "type=item_get key=%s status=%s clsid=%u cfd=%d size=%zu\n",
-                     k, words[st], clsid, cfd, size);
-    if (m > 0 && (size_t)m < sizeof(line) - n)
-        publish(l, LOGGER_FETCHERS, line, n + (size_t)m);
+    char k[LOGGER_URI_KEY_MAX];
+    item_key(key, nkey, k);
+    emit(l, LOGGER_FETCHERS,
+         "type=item_get key=%s status=%s clsid=%u cfd=%d size=%zu\n", k,
+         words[st], clsid, cfd, size);
 }
 
 void logger_item_store(logger_t *l, const char *key, size_t nkey,
@@ -325,38 +340,28 @@ void logger_item_store(logger_t *l, const char *key, size_t nkey,
     case CACHE_NO_MEMORY: status = "no_memory"; break;
     default: status = "not_stored"; break;
     }
-    char line[LINE_MAX_LEN], k[KEYBUF];
-    if (nkey > CACHE_KEY_MAX)
-        nkey = CACHE_KEY_MAX;
-    uri_key(key, nkey, k);
-    size_t n = line_head(l, line);
-    int m = snprintf(line + n, sizeof(line) - n,
-                     "type=item_store key=%s status=%s cmd=%s ttl=%u "
-                     "clsid=%u cfd=%d size=%zu\n",
-                     k, status, (unsigned)op < 7 ? cmds[op] : "na",
-                     (unsigned)(ttl > 0 ? ttl : 0), clsid, cfd, size);
-    if (m > 0 && (size_t)m < sizeof(line) - n)
-        publish(l, LOGGER_MUTATIONS, line, n + (size_t)m);
+    char k[LOGGER_URI_KEY_MAX];
+    item_key(key, nkey, k);
+    emit(l, LOGGER_MUTATIONS,
+         "type=item_store key=%s status=%s cmd=%s ttl=%u clsid=%u cfd=%d "
+         "size=%zu\n",
+         k, status, (unsigned)op < 7 ? cmds[op] : "na",
+         (unsigned)(ttl > 0 ? ttl : 0), clsid, cfd, size);
 }
 
 /* The cache's eviction hook (cache.h): memcached's eviction line. */
 static void on_evict(void *ctx, const cache_evict_event_t *e)
 {
     logger_t *l = ctx;
-    char line[LINE_MAX_LEN], k[KEYBUF];
-    uri_key(e->key, e->nkey > CACHE_KEY_MAX ? CACHE_KEY_MAX : e->nkey, k);
-    size_t n = line_head(l, line);
+    char k[LOGGER_URI_KEY_MAX];
+    item_key(e->key, e->nkey, k);
     long long ttl = e->exptime > 0 ? (long long)(e->exptime - e->now) : -1;
-    int m = snprintf(line + n, sizeof(line) - n,
-                     "type=eviction key=%s fetch=%s ttl=%lld la=%d clsid=%u "
-                     "size=%zu%s\n",
-                     k, e->fetched ? "yes" : "no", ttl,
-                     (int)(e->now - e->last_access), e->slab_class, e->nbytes,
-                     !l->flash ? ""
-                     : e->kind == CACHE_EVICT_TO_FLASH ? " spilled=yes"
-                                                       : " spilled=no");
-    if (m > 0 && (size_t)m < sizeof(line) - n)
-        publish(l, LOGGER_EVICTIONS, line, n + (size_t)m);
+    emit(l, LOGGER_EVICTIONS,
+         "type=eviction key=%s fetch=%s ttl=%lld la=%d clsid=%u size=%zu%s\n",
+         k, e->fetched ? "yes" : "no", ttl, (int)(e->now - e->last_access),
+         e->slab_class, e->nbytes,
+         !l->flash ? ""
+         : e->kind == CACHE_EVICT_TO_FLASH ? " spilled=yes" : " spilled=no");
 }
 
 void logger_cache_hook(logger_t *l, cache_settings_t *cs)
@@ -395,15 +400,12 @@ static const char *peer(const char *addr, char *rip, size_t riplen,
 
 void logger_conn_new(logger_t *l, int fd, const char *addr)
 {
-    char line[LINE_MAX_LEN], rip[64];
+    char rip[64];
     unsigned rport;
     const char *transport = peer(addr, rip, sizeof(rip), &rport);
-    size_t n = line_head(l, line);
-    int m = snprintf(line + n, sizeof(line) - n,
-                     "type=conn_new rip=%s rport=%u transport=%s cfd=%d\n",
-                     rip, rport, transport, fd);
-    if (m > 0 && (size_t)m < sizeof(line) - n)
-        publish(l, LOGGER_CONNEVENTS, line, n + (size_t)m);
+    emit(l, LOGGER_CONNEVENTS,
+         "type=conn_new rip=%s rport=%u transport=%s cfd=%d\n", rip, rport,
+         transport, fd);
 }
 
 void logger_conn_close(logger_t *l, int fd, const char *addr,
@@ -411,16 +413,12 @@ void logger_conn_close(logger_t *l, int fd, const char *addr,
 {
     static const char *const reasons[] = {"error", "normal", "idle_timeout",
                                           "shutdown"};
-    char line[LINE_MAX_LEN], rip[64];
+    char rip[64];
     unsigned rport;
     const char *transport = peer(addr, rip, sizeof(rip), &rport);
-    size_t n = line_head(l, line);
-    int m = snprintf(line + n, sizeof(line) - n,
-                     "type=conn_close rip=%s rport=%u transport=%s reason=%s "
-                     "cfd=%d\n",
-                     rip, rport, transport, reasons[reason], fd);
-    if (m > 0 && (size_t)m < sizeof(line) - n)
-        publish(l, LOGGER_CONNEVENTS, line, n + (size_t)m);
+    emit(l, LOGGER_CONNEVENTS,
+         "type=conn_close rip=%s rport=%u transport=%s reason=%s cfd=%d\n",
+         rip, rport, transport, reasons[reason], fd);
 }
 
 void logger_stats(logger_t *l, logger_stats_t *out)

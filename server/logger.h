@@ -113,6 +113,15 @@ void logger_unwatch(struct conn *c);
  * thread of c. */
 bool logger_pull(struct conn *c);
 
+/*
+ * memcached's uriencode() of a key, as its log lines and `lru_crawler
+ * metadump` write keys: bytes other than A-Z a-z 0-9 - . _ ~ become %XX
+ * (upper-case hex). Writes the encoding and a NUL into out, which has room
+ * for 3 * nkey + 1 bytes (LOGGER_URI_KEY_MAX for any key); pure.
+ */
+#define LOGGER_URI_KEY_MAX (CACHE_KEY_MAX * 3 + 1)
+void logger_uri_key(const char *key, size_t nkey, char *out);
+
 /* memcached's item_get status words. */
 typedef enum logger_get_status {
     LOGGER_GET_NOT_FOUND = 0,

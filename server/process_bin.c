@@ -27,6 +27,7 @@
  *     else "Not found".
  */
 #include "process.h"
+#include "process_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,11 +87,11 @@ static void respond_error(conn_t *c, bin_status_e st)
         outq_text(&c->out, (const char *)buf, n);
 }
 
-/* Parks the connection: the request goes on at `step`. */
-static void park(conn_t *c, int step)
+/* After an async cache call on slot 0: true if it answered PENDING and
+ * the connection parked (the request goes on at `step`). */
+static bool parked(conn_t *c, cache_status_e st, int step)
 {
-    c->x.step = step;
-    conn_park(c, CONN_PARK_BIN);
+    return process_step_parked(c, st, CONN_PARK_BIN, step);
 }
 
 /* ---- get / getk / gat / touch ------------------------------------------ */
@@ -143,11 +144,8 @@ static void do_get(conn_t *c)
     else
         st = cache_get_and_touch(c->w->cw, c->x.keybuf, c->x.nkey,
                                  (int64_t)c->x.exptime, &it, a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, BSTEP_GET);
+    if (parked(c, st, BSTEP_GET))
         return;
-    }
     finish_get(c, st, it);
 }
 
@@ -187,9 +185,7 @@ static void start_store(conn_t *c, size_t vlen)
         (st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY)) {
         const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
         st = cache_unlink(c->w->cw, c->x.keybuf, c->x.nkey, a);
-        conn_disarm(c, st);
-        if (st == CACHE_PENDING)
-            park(c, BSTEP_UNLINK);
+        (void)parked(c, st, BSTEP_UNLINK);
     }
 }
 
@@ -223,12 +219,9 @@ static void commit_store(conn_t *c)
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_store(c->w->cw, c->item, c->op, c->cas_in,
                                     &cas, a);
-    conn_disarm(c, st);
     cache_item_release(c->w->cw, &c->item);
-    if (st == CACHE_PENDING) {
-        park(c, BSTEP_STORE);
+    if (parked(c, st, BSTEP_STORE))
         return;
-    }
     finish_store(c, st, cas);
 }
 
@@ -263,11 +256,8 @@ static void do_delete(conn_t *c)
     cache_status_e st =
         o.has_cas ? cache_delete_ex(c->w->cw, c->x.keybuf, c->x.nkey, &o, a)
                   : cache_delete(c->w->cw, c->x.keybuf, c->x.nkey, a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, BSTEP_DELETE);
+    if (parked(c, st, BSTEP_DELETE))
         return;
-    }
     finish_delete(c, st);
 }
 
@@ -304,12 +294,9 @@ static void arith_create(conn_t *c)
     uint64_t cas = 0;
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
     st = cache_store(c->w->cw, it, CACHE_STORE_ADD, 0, &cas, a);
-    conn_disarm(c, st);
     cache_item_release(c->w->cw, &it);
-    if (st == CACHE_PENDING) {
-        park(c, BSTEP_ARITH_ADD);
+    if (parked(c, st, BSTEP_ARITH_ADD))
         return;
-    }
     finish_arith_add(c, st, cas);
 }
 
@@ -350,11 +337,8 @@ static void do_arith(conn_t *c)
                                c->x.delta, &o, &v, &cas, a)
               : cache_arith(c->w->cw, c->x.keybuf, c->x.nkey, incr,
                             c->x.delta, &v, &cas, a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, BSTEP_ARITH);
+    if (parked(c, st, BSTEP_ARITH))
         return;
-    }
     finish_arith(c, st, v, cas);
 }
 
@@ -561,11 +545,9 @@ void process_bin(conn_t *c, const bin_request_t *req)
 
 void process_bin_resume(conn_t *c)
 {
-    conn_slot_t *s = conn_slot(c, 0);
-    cache_item_t *it = s->item;
-    s->item = NULL;
-    int step = c->x.step;
-    c->x.step = 0;
+    cache_item_t *it;
+    int step;
+    conn_slot_t *s = process_step_resume(c, &it, &step);
     switch (step) {
     case BSTEP_GET:
         finish_get(c, s->status, it);

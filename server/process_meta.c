@@ -19,6 +19,7 @@
  * cache (cache_delete_ex, cache_arith_ex, cache_store with cas_in).
  */
 #include "process.h"
+#include "process_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,10 +78,11 @@ static bool reparse(conn_t *c, meta_request_t *r)
            META_PARSE_OK;
 }
 
-static void park(conn_t *c, int step)
+/* After an async cache call on slot 0: true if it answered PENDING and
+ * the connection parked (the request goes on at `step`). */
+static bool parked(conn_t *c, cache_status_e st, int step)
 {
-    c->x.step = step;
-    conn_park(c, CONN_PARK_META);
+    return process_step_parked(c, st, CONN_PARK_META, step);
 }
 
 /* Seconds left for an absolute expiry (0 = never: -1). */
@@ -182,20 +184,28 @@ static void mg_reply(conn_t *c, const meta_request_t *r, cache_item_t *it)
     }
 }
 
+/* A cache_get of r's key on slot 0: false when it parked at `step`, else
+ * true with its status and item (NULL unless CACHE_OK). */
+static bool get_now(conn_t *c, const meta_request_t *r, int step,
+                    cache_status_e *st, cache_item_t **it)
+{
+    *it = NULL;
+    const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
+    *st = cache_get(c->w->cw, r->key, r->nkey, it, a);
+    if (parked(c, *st, step))
+        return false;
+    if (*st != CACHE_OK)
+        cache_item_release(c->w->cw, it);
+    return true;
+}
+
 /* mg N lost its add: someone stored the key meanwhile; answer theirs. */
 static void mg_reget(conn_t *c, const meta_request_t *r)
 {
-    cache_item_t *it = NULL;
-    const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
-    cache_status_e st = cache_get(c->w->cw, r->key, r->nkey, &it, a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, MSTEP_MG_REGET);
-        return;
-    }
-    if (st != CACHE_OK)
-        cache_item_release(c->w->cw, &it);
-    mg_reply(c, r, it);
+    cache_item_t *it;
+    cache_status_e st;
+    if (get_now(c, r, MSTEP_MG_REGET, &st, &it))
+        mg_reply(c, r, it);
 }
 
 /* The add of mg N finished: c->item is the empty item. */
@@ -228,11 +238,8 @@ static void mg_vivify(conn_t *c, const meta_request_t *r)
     c->item = it; /* our reference, for the reply */
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_store(c->w->cw, it, CACHE_STORE_ADD, 0, NULL, a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, MSTEP_MG_VIVIFY);
+    if (parked(c, st, MSTEP_MG_VIVIFY))
         return;
-    }
     mg_vivified(c, r, st);
 }
 
@@ -275,11 +282,8 @@ static void do_mg(conn_t *c, const meta_request_t *r)
         st = cache_get_and_touch(c->w->cw, r->key, r->nkey, r->ttl, &it, a);
     else
         st = cache_get(c->w->cw, r->key, r->nkey, &it, a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, MSTEP_MG);
+    if (parked(c, st, MSTEP_MG))
         return;
-    }
     mg_got(c, r, st, it);
 }
 
@@ -325,9 +329,7 @@ static void do_ms(conn_t *c, const meta_request_t *r)
     if (st == CACHE_TOO_LARGE || st == CACHE_NO_MEMORY) {
         const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
         st = cache_unlink(c->w->cw, r->key, r->nkey, a);
-        conn_disarm(c, st);
-        if (st == CACHE_PENDING)
-            park(c, MSTEP_SILENT);
+        (void)parked(c, st, MSTEP_SILENT);
     }
 }
 
@@ -375,11 +377,8 @@ void process_meta_nread_done(conn_t *c)
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_store(c->w->cw, c->item, c->op, c->cas_in,
                                     &cas, a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, MSTEP_MS); /* c->item stays held until the reply */
+    if (parked(c, st, MSTEP_MS)) /* c->item stays held until the reply */
         return;
-    }
     ms_done(c, &r, st, cas, &pk);
 }
 
@@ -415,11 +414,8 @@ static void do_md(conn_t *c, const meta_request_t *r)
         (o.has_cas || o.stale)
             ? cache_delete_ex(c->w->cw, r->key, r->nkey, &o, a)
             : cache_delete(c->w->cw, r->key, r->nkey, a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, MSTEP_MD);
+    if (parked(c, st, MSTEP_MD))
         return;
-    }
     md_done(c, r, st, &pk);
 }
 
@@ -502,12 +498,9 @@ static void ma_create(conn_t *c, const meta_request_t *r)
     uint64_t cas = 0;
     const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
     cache_status_e st = cache_store(c->w->cw, it, CACHE_STORE_ADD, 0, &cas, a);
-    conn_disarm(c, st);
     cache_item_release(c->w->cw, &it);
-    if (st == CACHE_PENDING) {
-        park(c, MSTEP_MA_CREATE);
+    if (parked(c, st, MSTEP_MA_CREATE))
         return;
-    }
     ma_created(c, r, st, cas);
 }
 
@@ -562,11 +555,8 @@ static void do_ma(conn_t *c, const meta_request_t *r)
                              &cas, a)
             : cache_arith(c->w->cw, r->key, r->nkey, incr, delta, &val, &cas,
                           a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, MSTEP_MA);
+    if (parked(c, st, MSTEP_MA))
         return;
-    }
     ma_done(c, r, st, val, cas, &pk);
 }
 
@@ -621,15 +611,10 @@ static void do_me(conn_t *c, const meta_request_t *r)
         return;
     }
     /* maybe on flash: a real read (counted as a get) */
-    cache_item_t *it = NULL;
-    const cache_async_t *a = conn_arm(c, conn_slot(c, 0));
-    cache_status_e st = cache_get(c->w->cw, r->key, r->nkey, &it, a);
-    conn_disarm(c, st);
-    if (st == CACHE_PENDING) {
-        park(c, MSTEP_ME);
-        return;
-    }
-    me_got(c, r, st, it);
+    cache_item_t *it;
+    cache_status_e st;
+    if (get_now(c, r, MSTEP_ME, &st, &it))
+        me_got(c, r, st, it);
 }
 
 /* ---- entry points ------------------------------------------------------- */
@@ -671,11 +656,9 @@ void process_meta(conn_t *c, const char *line, size_t len)
 
 void process_meta_resume(conn_t *c)
 {
-    conn_slot_t *s = conn_slot(c, 0);
-    cache_item_t *it = s->item;
-    s->item = NULL;
-    int step = c->x.step;
-    c->x.step = 0;
+    cache_item_t *it;
+    int step;
+    conn_slot_t *s = process_step_resume(c, &it, &step);
     meta_request_t r;
     if (step != MSTEP_SILENT && !reparse(c, &r)) {
         cache_item_release(c->w->cw, &it);

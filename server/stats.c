@@ -28,28 +28,39 @@
 #include "tls.h"
 #include "worker.h"
 
-static const struct {
+/* One uint64_t counter of a stats struct: its `stats` name and offset. */
+typedef struct stat_field {
     const char *name;
     size_t off;
-} server_fields[] = {
+} stat_field_t;
+
+/* The value of the field of t[0, n) named `name` in the struct at base;
+ * false (*out untouched) when t has no such field. */
+static bool field_value(const stat_field_t *t, size_t n, const void *base,
+                        const char *name, uint64_t *out)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (strcmp(t[j].name, name) == 0) {
+            *out = *(const uint64_t *)((const char *)base + t[j].off);
+            return true;
+        }
+    }
+    return false;
+}
+
+static const stat_field_t server_fields[] = {
 #define X(n, d) {#n, offsetof(server_stats_t, n)},
     SERVER_STATS_FIELDS(X)
 #undef X
 };
 
-static const struct {
-    const char *name;
-    size_t off;
-} cache_fields[] = {
+static const stat_field_t cache_fields[] = {
 #define X(n, d) {#n, offsetof(cache_stats_t, n)},
     CACHE_STATS_FIELDS(X)
 #undef X
 };
 
-static const struct {
-    const char *name;
-    size_t off;
-} flash_fields[] = {
+static const stat_field_t flash_fields[] = {
 #define X(n, d) {#n, offsetof(cache_stats_t, n)},
     CACHE_FLASH_STATS_FIELDS(X)
 #undef X
@@ -170,8 +181,8 @@ static void emit_setting(void *ctx, const char *name, const char *value)
         outq_printf(sc->q, "STAT %s %d\r\n", name,
                     atomic_load(&sc->srv->crawler_sleep));
     else if (strcmp(name, "lru_crawler_tocrawl") == 0)
-        outq_printf(sc->q, "STAT %s %d\r\n", name,
-                    atomic_load(&sc->srv->crawler_tocrawl));
+        outq_printf(sc->q, "STAT %s %u\r\n", name,
+                    (unsigned)atomic_load(&sc->srv->crawler_tocrawl));
     else if (strcmp(name, "slab_automove") == 0)
         outq_printf(sc->q, "STAT %s %u\r\n", name, sc->automove);
     else if (strcmp(name, "slab_automove_ratio") == 0)
@@ -283,10 +294,7 @@ static uint64_t extstore_value(const stats_snapshot_t *sn, const char *name)
 }
 
 /* The computed fields of the snapshot, by stat name. */
-static const struct {
-    const char *name;
-    size_t off;
-} snap_fields[] = {
+static const stat_field_t snap_fields[] = {
 #define S(n) {#n, offsetof(stats_snapshot_t, n)}
     S(pid), S(uptime), S(time), S(max_connections), S(curr_connections),
     S(total_connections), S(rejected_connections), S(connection_structures),
@@ -326,34 +334,16 @@ stats_value_e stats_value(const stats_snapshot_t *sn, const char *name,
         *out = extstore_value(sn, name);
         return STATS_VALUE_OK;
     }
-    for (size_t j = 0; j < NSNAP; j++) {
-        if (strcmp(snap_fields[j].name, name) == 0) {
-            *out = *(const uint64_t *)((const char *)sn + snap_fields[j].off);
-            return STATS_VALUE_OK;
-        }
-    }
-    for (size_t j = 0; j < NSERVER; j++) {
-        if (strcmp(server_fields[j].name, name) == 0) {
-            *out = *(const uint64_t *)((const char *)&sn->server +
-                                       server_fields[j].off);
-            return STATS_VALUE_OK;
-        }
-    }
-    for (size_t j = 0; j < NCACHE; j++) {
-        if (strcmp(cache_fields[j].name, name) == 0) {
-            *out = *(const uint64_t *)((const char *)&sn->cache +
-                                       cache_fields[j].off);
-            return STATS_VALUE_OK;
-        }
-    }
-    for (size_t j = 0; j < NFLASH; j++) {
-        if (strcmp(flash_fields[j].name, name) == 0) {
-            if (!sn->cache.flash_enabled)
-                return STATS_VALUE_HIDDEN;
-            *out = *(const uint64_t *)((const char *)&sn->cache +
-                                       flash_fields[j].off);
-            return STATS_VALUE_OK;
-        }
+    if (field_value(snap_fields, NSNAP, sn, name, out) ||
+        field_value(server_fields, NSERVER, &sn->server, name, out) ||
+        field_value(cache_fields, NCACHE, &sn->cache, name, out))
+        return STATS_VALUE_OK;
+    uint64_t v;
+    if (field_value(flash_fields, NFLASH, &sn->cache, name, &v)) {
+        if (!sn->cache.flash_enabled)
+            return STATS_VALUE_HIDDEN;
+        *out = v;
+        return STATS_VALUE_OK;
     }
     return STATS_VALUE_UNKNOWN;
 }

@@ -239,6 +239,37 @@ class Crawler(BBTest):
         self.assertEqual((st['lru_crawler_sleep'], st['lru_crawler_tocrawl']),
                          ('50', '7'))
 
+    def test_numbers_read_as_memcached_reads_them(self):
+        # memcached's safe_strtoul: a sign, 32-bit truncation, no INT_MAX
+        srv = self.start()
+        c = self.conn(srv)
+        for cmd, want in (
+                ('lru_crawler tocrawl 3000000000', 'OK'),
+                ('lru_crawler sleep +5', 'OK'),
+                ('lru_crawler sleep 18446744073709551615',
+                 'CLIENT_ERROR sleep must be one second or less'),
+                ('lru_crawler sleep 18446744073709551616',
+                 'CLIENT_ERROR bad command line format'),
+                ('lru_crawler sleep 4294967296', 'OK'),   # 0
+                ('stats cachedump +1 1', 'END'),
+                ('stats cachedump 4294967297 -0', 'END'),  # class 1, 0
+                ('stats cachedump 1 -1', 'CLIENT_ERROR bad command line '
+                 'format')):
+            self.cmd(c, cmd + '\r\n', want + '\r\n')
+        st = self.stats(c, 'settings')
+        self.assertEqual((st['lru_crawler_sleep'], st['lru_crawler_tocrawl']),
+                         ('0', '3000000000'))
+        for cmd in ('lru_crawler crawl +1', 'lru_crawler crawl 4294967297'):
+            deadline = time.monotonic() + 10
+            while True:   # BUSY while an earlier crawl runs
+                c.send((cmd + "\r\n").encode())
+                got = c.readline(timeout=5)
+                if not got.startswith(b'BUSY') or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(got, b'OK\r\n', cmd)
+        self.cmd(c, 'lru_crawler crawl -0\r\n', 'BADCLASS invalid class id\r\n')
+
     def test_metadump_behind_other_commands(self):
         # memcached's t/lru-crawler.t: replies still queued before a
         # metadump make it refuse
@@ -253,6 +284,25 @@ class Crawler(BBTest):
         # alone on its line it runs
         c.send('lru_crawler metadump all\r\n')
         c.recv_until(b'END\r\n')
+
+    def test_metadump_encodes_a_whole_long_key(self):
+        # a 250-byte key of bytes that are all URI-encoded (3 bytes each)
+        # is listed whole: key=%3A x 250 (tiercache once cut its last byte)
+        c = self.conn()
+        self.cmd(c, 'set ' + ':' * 250 + ' 0 0 1\r\nx\r\n', 'STORED\r\n')
+        busy = b'BUSY currently processing crawler request\r\n'
+        deadline = time.monotonic() + 10
+        while True:
+            c.send('lru_crawler metadump all\r\n')
+            got = c.recv_until(b'\n')   # metadump lines end in \n alone
+            if got != busy or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if got != busy and got != b'END\r\n':
+            got += c.recv_until(b'END\r\n')
+        keys = [line.split(b' ')[0] for line in got.split(b'\n')
+                if line.startswith(b'key=%3A')]   # other tests' keys too
+        self.assertEqual(keys, [b'key=' + b'%3A' * 250])
 
     @tiercache_only
     def test_commands_after_a_metadump_run(self):

@@ -1,0 +1,233 @@
+/*
+ * server/process_get.c - the text protocol's retrieval commands
+ * get/gets/gat/gats: every key's lookup issued at once, VALUE lines in key
+ * order, END. Called by process.c (process_get from the dispatch,
+ * process_get_resume when a parked get completes); contracts in
+ * process_int.h. On the request path: no allocation unless a key is on
+ * flash and watch or stats detail wants the parked keys.
+ */
+#include "process_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "logger.h"
+#include "prefix_stats.h"
+
+/* A get/gets/gat/gats key's result: item_get line and prefix counts. */
+static void note_get(conn_t *c, const char *key, size_t nkey,
+                     const cache_item_t *it)
+{
+    prefix_stats_get(process_srv(c)->detail, key, nkey, it != NULL);
+    process_log_get(c, key, nkey, it);
+}
+
+/* Writes decimal v at p; returns the length. */
+static size_t put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* "VALUE <key> <flags> <bytes>[ <cas>]\r\n" into buf (key <= 250 bytes). */
+static size_t value_line(char *buf, const char *key, size_t nkey,
+                         uint32_t flags, size_t nbytes, bool with_cas,
+                         uint64_t cas)
+{
+    size_t o = 0;
+    memcpy(buf, "VALUE ", 6);
+    o = 6;
+    memcpy(buf + o, key, nkey);
+    o += nkey;
+    buf[o++] = ' ';
+    o += put_u64(buf + o, flags);
+    buf[o++] = ' ';
+    o += put_u64(buf + o, nbytes);
+    if (with_cas) {
+        buf[o++] = ' ';
+        o += put_u64(buf + o, cas);
+    }
+    buf[o++] = '\r';
+    buf[o++] = '\n';
+    return o;
+}
+
+/* Queues "VALUE ...\r\n<data>\r\n" for a hit and takes over its reference. */
+static void queue_value(outq_t *q, cache_item_t *it, const char *key,
+                        size_t nkey, bool with_cas)
+{
+    char line[CACHE_KEY_MAX + 80];
+    size_t n = value_line(line, key, nkey, cache_item_flags(it),
+                          cache_item_nbytes(it), with_cas, cache_item_cas(it));
+    outq_text(q, line, n);
+    outq_ref(q, cache_item_value(it), cache_item_nbytes(it));
+    outq_text(q, "\r\n", 2);
+    outq_hold(q, it);
+}
+
+/* One key's lookup for get/gets (touch false) or gat/gats. */
+static cache_status_e lookup(conn_t *c, bool touch, int64_t exptime,
+                             const char *key, size_t nkey, cache_item_t **it,
+                             const cache_async_t *async)
+{
+    return touch ? cache_get_and_touch(c->w->cw, key, nkey, exptime, it, async)
+                 : cache_get(c->w->cw, key, nkey, it, async);
+}
+
+/*
+ * A key over 250 bytes fails the whole get with CLIENT_ERROR, after the keys
+ * before it were looked up (and counted), as memcached. Synchronous: an
+ * error path.
+ */
+static void reply_get_badkey(conn_t *c, const text_request_t *req, bool touch)
+{
+    const char *cur = req->keys, *end = req->keys + req->keys_len;
+    const char *key;
+    size_t nkey;
+    while (text_next_key(&cur, end, &key, &nkey) == TEXT_KEY_OK) {
+        cache_item_t *it = NULL;
+        if (lookup(c, touch, req->exptime, key, nkey, &it, NULL) == CACHE_OK)
+            cache_item_release(c->w->cw, &it);
+    }
+    outq_text(&c->out, "CLIENT_ERROR bad command line format\r\n", 38);
+}
+
+/*
+ * get/gets/gat/gats. Every key's lookup is issued at once. Hits that come
+ * back at once are queued straight away until the first PENDING; from then
+ * on each key's result goes to a slot (slot i = i-th key from the first
+ * pending one), and the connection parks: process_resume() queues the
+ * slots' VALUE lines in key order, then END.
+ */
+void process_get(conn_t *c, const text_request_t *req)
+{
+    bool touch = req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS;
+    bool with_cas = req->cmd == TEXT_CMD_GETS || req->cmd == TEXT_CMD_GATS;
+    outq_t *q = &c->out;
+    const char *end = req->keys + req->keys_len;
+    const char *cur = req->keys;
+    const char *key;
+    size_t nkey, nkeys = 0;
+    text_key_status_e ks;
+    while ((ks = text_next_key(&cur, end, &key, &nkey)) == TEXT_KEY_OK)
+        nkeys++;
+    if (ks == TEXT_KEY_ETOOLONG) {
+        reply_get_badkey(c, req, touch);
+        return;
+    }
+    outq_mark_t mark;
+    outq_mark(q, &mark);
+    size_t parked = 0; /* slots used since the first PENDING (0: none) */
+    const char *first_parked = NULL; /* its key, for the log at resume */
+    bool oom = false;
+    size_t i = 0;
+    cur = req->keys;
+    for (; text_next_key(&cur, end, &key, &nkey) == TEXT_KEY_OK; i++) {
+        cache_item_t *it = NULL;
+        conn_slot_t *slot = conn_slot(c, parked);
+        const cache_async_t *async = conn_arm(c, slot);
+        cache_status_e st = lookup(c, touch, req->exptime, key, nkey, &it,
+                                   async);
+        conn_disarm(c, st);
+        if (st == CACHE_PENDING) {
+            slot->noted = false; /* logged when it comes back */
+            if (parked == 0)
+                first_parked = key;
+            if (parked == 0 && !conn_reserve_slots(c, nkeys - i)) {
+                oom = true; /* no room for the other keys' results */
+                parked = 1;
+                break;
+            }
+            parked++;
+            continue;
+        }
+        note_get(c, key, nkey, st == CACHE_OK ? it : NULL);
+        if (parked == 0) {
+            if (st == CACHE_OK)
+                queue_value(q, it, key, nkey, with_cas);
+            if (q->oom)
+                break; /* -o read_buf_mem_limit: answered below */
+            continue;
+        }
+        slot->status = st;
+        slot->item = st == CACHE_OK ? it : NULL;
+        slot->done = true;
+        slot->noted = true;
+        parked++;
+    }
+    if (parked == 0 && q->oom) {
+        /* memcached's reply when the response does not fit its buffers */
+        outq_rollback(q, &mark);
+        q->oom = false;
+        outq_text(q, "SERVER_ERROR out of memory writing get response\r\n",
+                  49);
+        return;
+    }
+    if (parked == 0) {
+        outq_text(q, "END\r\n", 5);
+        return;
+    }
+    if (oom)
+        outq_rollback(q, &mark);
+    c->park_oom = oom;
+    c->park_nslots = parked;
+    c->park_cas = with_cas;
+    /* watch / stats detail: the keys from the first parked one, so the
+     * results that come back can be logged with their key (the request's
+     * bytes do not outlive this call) */
+    free(c->park_keys);
+    c->park_keys = NULL;
+    if (first_parked && (logger_wants(process_srv(c)->logger, LOGGER_FETCHERS) ||
+                         prefix_stats_on(process_srv(c)->detail))) {
+        c->park_keys_len = (size_t)(end - first_parked);
+        c->park_keys = malloc(c->park_keys_len ? c->park_keys_len : 1);
+        if (c->park_keys)
+            memcpy(c->park_keys, first_parked, c->park_keys_len);
+    }
+    conn_park(c, CONN_PARK_GET);
+}
+
+void process_get_resume(conn_t *c)
+{
+    outq_mark_t mark;
+    outq_mark(&c->out, &mark);
+    const char *kcur = c->park_keys;
+    const char *kend = c->park_keys ? c->park_keys + c->park_keys_len : NULL;
+    for (size_t i = 0; i < c->park_nslots; i++) {
+        conn_slot_t *s = conn_slot(c, i);
+        const char *key;
+        size_t nkey;
+        if (kcur && text_next_key(&kcur, kend, &key, &nkey) == TEXT_KEY_OK &&
+            !s->noted)
+            note_get(c, key, nkey, s->status == CACHE_OK ? s->item : NULL);
+        if (s->status == CACHE_OK && s->item && !c->park_oom) {
+            cache_item_t *it = s->item;
+            s->item = NULL;
+            queue_value(&c->out, it, cache_item_key(it),
+                        cache_item_nkey(it), c->park_cas);
+            if (c->out.oom) { /* -o read_buf_mem_limit */
+                outq_rollback(&c->out, &mark);
+                c->out.oom = false;
+                c->park_oom = true;
+            }
+        }
+        cache_item_release(c->w->cw, &s->item);
+    }
+    if (c->park_oom)
+        outq_text(&c->out,
+                  "SERVER_ERROR out of memory writing get response\r\n",
+                  49);
+    else
+        outq_text(&c->out, "END\r\n", 5);
+    c->park_nslots = 0;
+    c->park_oom = false;
+    free(c->park_keys);
+    c->park_keys = NULL;
+}
