@@ -187,6 +187,23 @@ void flash_seg_image(const flash_seg_t *s, const uint8_t **buf, size_t *len);
  * counts are live while building). O(1). */
 void flash_seg_header(const flash_seg_t *s, flash_seghdr_t *out);
 
+/*
+ * flash_seg_set_fast: while `fast` is true, every block sealed (by add,
+ * add_tombstone or finalize) is stored raw without trying zstd: the
+ * writer is behind and compresses less rather than slow its clients
+ * (ingest.c). The flag survives reset. No effect on a builder configured
+ * to store everything raw. O(1).
+ */
+void flash_seg_set_fast(flash_seg_t *s, bool fast);
+
+/*
+ * flash_seg_block_counts: blocks sealed since the last reset that are
+ * stored raw: *fast because of flash_seg_set_fast, *incompressible because
+ * zstd did not make them smaller (both 0 for a builder configured to store
+ * everything raw). O(1).
+ */
+void flash_seg_block_counts(const flash_seg_t *s, uint32_t *fast, uint32_t *incompressible);
+
 /* Bytes a lookup's scratch buffer needs: the largest raw block. O(1). */
 size_t flash_seg_scratch_size(const flash_seg_t *s);
 

@@ -649,5 +649,9 @@ void flash_stats_snapshot(flash_t *f, flash_stats_t *out)
     pthread_mutex_lock(&f->seg_lock);
     out->flash_segments_used = f->nring;
     out->flash_segments_free = f->nseg - f->nring;
+    out->flash_bytes_stored = 0;
+    for (uint32_t i = 0; i < f->nseg; i++)
+        if (f->segs[i].state == FSEG_USED || f->segs[i].state == FSEG_WRITING)
+            out->flash_bytes_stored += f->segs[i].data_bytes;
     pthread_mutex_unlock(&f->seg_lock);
 }
