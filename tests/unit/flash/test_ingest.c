@@ -232,9 +232,10 @@ static void on_log(void *ctx, const char *line)
 /* Compressible value of key i (JSON-like text with the key's number). */
 static uint32_t valof(char *buf, unsigned i)
 {
+    static const char text[] = "{\"user\": \"someone\", \"id\": 12, \"tags\": [\"a\", \"b\"]} ";
     uint32_t n = 300 + i % 500;
     for (uint32_t k = 0; k < n; k++)
-        buf[k] = "{\"user\": \"someone\", \"id\": 12, \"tags\": [\"a\", \"b\"]} "[k % 52];
+        buf[k] = text[k % (sizeof text - 1)];
     snprintf(buf, 16, "v%u|", i);
     return n;
 }
