@@ -2,9 +2,11 @@
  * tests/unit/flash/test_ingest.c - keeping up with a fast load (ingest.c):
  * a block zstd cannot shrink is stored raw and reads back; the writer takes
  * the raw (fast) path only when clients wait for it during a fast load;
- * blocks a builder is told to store fast are raw; raw blocks written under
- * pressure are recompressed when the writer is idle (every item reads back,
- * the flash footprint shrinks). The on-disk format is unchanged (codec 0,
+ * blocks a builder is told to store fast are raw (but for one probe in
+ * FLASH_SEG_FAST_PROBE), and are not meant for recompression when the
+ * probes do not compress; raw blocks written under pressure are
+ * recompressed when the writer is idle (every item reads back, the flash
+ * footprint shrinks). The on-disk format is unchanged (codec 0,
  * raw, is in every version): test_restart's format-4 fixture covers reading
  * old files.
  *
@@ -114,22 +116,48 @@ Test(ingest, incompressible_block_is_stored_raw_and_reads_back)
     ZSTD_freeCCtx(c);
 }
 
+/* Codec of the block at unit blkoff of a finalized builder. */
+static unsigned codec_at(const flash_seg_t *s, uint16_t blkoff)
+{
+    const uint8_t *img;
+    size_t len;
+    flash_seg_image(s, &img, &len);
+    return fl_get_u8(img + (size_t)blkoff * FLASH_UNIT + 4);
+}
+
 Test(ingest, fast_builder_stores_compressible_blocks_raw)
 {
     ZSTD_CCtx *c = ZSTD_createCCtx();
     flash_seg_t *s = new_builder(c);
     flash_seg_set_fast(s, true);
-    char *values[40];
-    flash_block_loc_t locs[40];
-    unsigned codec = fill(s, 40, 900, false, values, locs);
+    char *values[80];
+    flash_block_loc_t locs[80];
+    /* the first block sealed fast is a probe (compressed), the next
+     * FLASH_SEG_FAST_PROBE - 1 are raw, then the next probe */
+    unsigned codec = fill(s, 80, 900, false, values, locs);
+    cr_assert_neq(codec, FLASH_CODEC_RAW, "the first fast block is a probe");
+    unsigned raw = 0, zstd = 0;
+    uint16_t last = 0;
+    for (unsigned i = 0; i < 80; i++) {
+        if (locs[i].blkoff == last)
+            continue;
+        last = locs[i].blkoff;
+        if (codec_at(s, last) == FLASH_CODEC_RAW)
+            raw++;
+        else
+            zstd++;
+    }
     uint32_t fast, incomp;
     flash_seg_block_counts(s, &fast, &incomp);
     flash_seghdr_t h;
     flash_seg_header(s, &h);
-    cr_assert_eq(codec, FLASH_CODEC_RAW, "text compresses, yet fast means raw");
-    cr_assert_eq(fast, h.nblocks);
+    cr_assert_eq(raw + zstd, h.nblocks);
+    cr_assert_eq(zstd, (h.nblocks + FLASH_SEG_FAST_PROBE - 1) / FLASH_SEG_FAST_PROBE,
+                 "%u probes of %u blocks", zstd, h.nblocks);
+    cr_assert(raw > 0, "text compresses, yet fast means raw");
+    cr_assert_eq(fast, raw);
     cr_assert_eq(incomp, 0);
-    read_back(s, 40, 900, values, locs);
+    read_back(s, 80, 900, values, locs);
     /* reset keeps the flag but zeroes the counts; off again: compressed */
     cr_assert_eq(flash_seg_reset(s, 3, 8, 2, 42), FLASH_SEG_OK);
     flash_seg_block_counts(s, &fast, &incomp);
@@ -137,7 +165,30 @@ Test(ingest, fast_builder_stores_compressible_blocks_raw)
     flash_seg_set_fast(s, false);
     codec = fill(s, 40, 900, false, values, locs);
     cr_assert_neq(codec, FLASH_CODEC_RAW);
+    flash_seg_block_counts(s, &fast, &incomp);
+    cr_assert_eq(fast + incomp, 0);
     read_back(s, 40, 900, values, locs);
+    flash_seg_destroy(&s);
+    ZSTD_freeCCtx(c);
+}
+
+Test(ingest, fast_blocks_of_incompressible_data_are_not_for_recompression)
+{
+    rng_state = 0x7654321;
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    flash_seg_t *s = new_builder(c);
+    flash_seg_set_fast(s, true);
+    char *values[80];
+    flash_block_loc_t locs[80];
+    fill(s, 80, 900, true, values, locs);
+    uint32_t fast, incomp;
+    flash_seg_block_counts(s, &fast, &incomp);
+    flash_seghdr_t h;
+    flash_seg_header(s, &h);
+    /* the probes did not compress: rewriting these blocks gains nothing */
+    cr_assert_eq(fast, 0);
+    cr_assert_eq(incomp, h.nblocks);
+    read_back(s, 80, 900, values, locs);
     flash_seg_destroy(&s);
     ZSTD_freeCCtx(c);
 }
