@@ -84,14 +84,8 @@ bool flash_complete_wait(flash_t *f, unsigned timeout_ms)
 {
     pthread_mutex_lock(&f->d_lock);
     if (f->dlen == 0 && timeout_ms > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = flash_deadline_ms(timeout_ms);
+        f->d_waits++; /* a client waits for the writer (ingest.c) */
         f->d_waiters++;
         while (f->dlen == 0) {
             if (pthread_cond_timedwait(&f->d_cond, &f->d_lock, &ts) == ETIMEDOUT)
@@ -138,6 +132,14 @@ void flash_done_signal(flash_t *f)
     if (f->d_waiters > 0 && f->dlen > 0)
         pthread_cond_broadcast(&f->d_cond);
     pthread_mutex_unlock(&f->d_lock);
+}
+
+uint64_t flash_done_waits(flash_t *f)
+{
+    pthread_mutex_lock(&f->d_lock);
+    uint64_t n = f->d_waits;
+    pthread_mutex_unlock(&f->d_lock);
+    return n;
 }
 
 unsigned flash_done_len(flash_t *f)

@@ -57,6 +57,23 @@ static bool at(const uint8_t *buf, size_t len, size_t off, const void *sig, size
     return off + n <= len && memcmp(buf + off, sig, n) == 0;
 }
 
+/* Signatures of what may already be on a device, first match wins. */
+static const struct {
+    size_t off;
+    const char *sig;
+    size_t n;
+    const char *what;
+} foreign_sigs[] = {
+    { 0, "LUKS\xba\xbe", 6, "LUKS volume" },
+    { 0, "XFSB", 4, "XFS filesystem" },
+    { 65600, "_BHRfS_M", 8, "btrfs filesystem" },
+    { 1080, "\x53\xef", 2, "ext2/3/4 filesystem" }, /* 0xEF53 little-endian */
+    { 4086, "SWAPSPACE2", 10, "swap space" },
+    { 4086, "SWAP-SPACE", 10, "swap space" },
+    { 512, "EFI PART", 8, "GPT partition table" },
+    { 510, "\x55\xaa", 2, "MBR partition table or boot sector" },
+};
+
 device_kind_e device_classify(const uint8_t *buf, size_t len, const char **what)
 {
     const char *w = "empty";
@@ -64,33 +81,18 @@ device_kind_e device_classify(const uint8_t *buf, size_t len, const char **what)
     if (at(buf, len, 0, FLASH_MAGIC, FLASH_MAGIC_LEN)) {
         w = "tiercache";
         k = DEVICE_KIND_TIERCACHE;
-    } else if (at(buf, len, 0, "LUKS\xba\xbe", 6)) {
-        w = "LUKS volume";
-        k = DEVICE_KIND_FOREIGN;
-    } else if (at(buf, len, 0, "XFSB", 4)) {
-        w = "XFS filesystem";
-        k = DEVICE_KIND_FOREIGN;
-    } else if (at(buf, len, 65600, "_BHRfS_M", 8)) {
-        w = "btrfs filesystem";
-        k = DEVICE_KIND_FOREIGN;
-    } else if (at(buf, len, 1080, "\x53\xef", 2)) { /* 0xEF53 little-endian */
-        w = "ext2/3/4 filesystem";
-        k = DEVICE_KIND_FOREIGN;
-    } else if (at(buf, len, 4086, "SWAPSPACE2", 10) || at(buf, len, 4086, "SWAP-SPACE", 10)) {
-        w = "swap space";
-        k = DEVICE_KIND_FOREIGN;
-    } else if (at(buf, len, 512, "EFI PART", 8)) {
-        w = "GPT partition table";
-        k = DEVICE_KIND_FOREIGN;
-    } else if (at(buf, len, 510, "\x55\xaa", 2)) {
-        w = "MBR partition table or boot sector";
-        k = DEVICE_KIND_FOREIGN;
     } else {
-        for (size_t i = 0; i < len; i++) {
+        for (size_t i = 0; i < sizeof foreign_sigs / sizeof foreign_sigs[0]; i++) {
+            if (at(buf, len, foreign_sigs[i].off, foreign_sigs[i].sig, foreign_sigs[i].n)) {
+                w = foreign_sigs[i].what;
+                k = DEVICE_KIND_FOREIGN;
+                break;
+            }
+        }
+        for (size_t i = 0; k == DEVICE_KIND_EMPTY && i < len; i++) {
             if (buf[i] != 0) {
                 w = "non-zero data";
                 k = DEVICE_KIND_FOREIGN;
-                break;
             }
         }
     }

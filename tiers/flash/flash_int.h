@@ -89,6 +89,9 @@ typedef struct fseg {
     bool cksum_logged;     /* a checksum failure was logged this generation */
     unsigned readers;      /* device reads in flight */
     uint64_t seq;
+    uint32_t data_bytes;   /* USED: the segment's data end (blocks + summary) */
+    uint32_t fast_blocks;  /* USED: blocks stored raw because the writer was
+                            * behind (ingest.c); recompressed by a rewrite */
 } fseg_t;
 
 /* flash_remove hands the writer up to this many removed locations with the
@@ -158,6 +161,9 @@ struct flash {
     fseg_t *segs;
     _Atomic uint32_t head;     /* next segment to open (read racily by age) */
     uint32_t tail;             /* oldest segment in the ring */
+    unsigned walks;            /* flash_walk calls running (seg_lock): the
+                                * recompression pass waits (it would move
+                                * records ahead of a walk: listed twice) */
     uint32_t nring;            /* segments in the ring */
 
     /* builders: identity changes under seg_lock + bld_lock[i] */
@@ -181,6 +187,14 @@ struct flash {
     uint64_t next_seq;
     unsigned writes_inflight;
     bool in_reclaim;           /* a reclaim is walking rbuf */
+    bool wr_fast;              /* behind: new blocks are stored raw (ingest.c) */
+    uint64_t wr_seen_waits;    /* flash_done_waits at the window's start */
+    int64_t wr_win_start;      /* mono ms: the pacing window's start */
+    uint32_t wr_win_items;     /* items taken in the window */
+    uint32_t wr_behind;        /* windows in a row the writer was behind */
+    _Atomic int ingest_force;  /* flash_ingest_force: 0 = the policy */
+    uint32_t fast_segs;        /* ring segments with fast_blocks > 0 */
+    int64_t wr_last_item_ms;   /* when the writer last took an item */
     struct flash_wctx {
         struct flash *f;
         int b;
@@ -203,6 +217,7 @@ struct flash {
     flash_done_t *done;
     unsigned dcap, dhead, dlen;
     unsigned d_waiters;
+    uint64_t d_waits;          /* flash_complete_wait calls that waited */
     uint16_t *d_hcount;        /* entries (listed or running) per hash slot */
 
     /* health */
@@ -342,6 +357,10 @@ bool flash_done_hash_due(flash_t *f, uint64_t hash);
 /* Writer: wakes threads in flash_complete_wait if entries are listed. */
 void flash_done_signal(flash_t *f);
 /* Entries listed (racy snapshot). */
+/* How many times a client has waited for the writer's completions
+ * (flash_complete_wait found none due): ingest.c's sign that the writer
+ * slows the clients. d_lock. */
+uint64_t flash_done_waits(flash_t *f);
 unsigned flash_done_len(flash_t *f);
 
 /* persist.c */
@@ -427,6 +446,53 @@ uint32_t flash_sum_block_end(const uint8_t *sum, uint32_t i, uint32_t count);
 /* Reclaims the tail segment. rewrite: hot items may be rewritten into the
  * open segment (must exist). Returns false if nothing can be reclaimed. */
 bool flash_reclaim_one(flash_t *f, bool rewrite);
+
+/* What a reclaim keeps of its segment's live items. */
+typedef enum flash_reclaim_mode {
+    FLASH_RECLAIM_DROP = 0, /* none: every index entry into it goes */
+    FLASH_RECLAIM_HOT,      /* items hit since written, within rewrite_pct */
+    FLASH_RECLAIM_ALL,      /* every live item (recompression, ingest.c) */
+} flash_reclaim_mode_e;
+
+/* flash_reclaim_one with a mode. FLASH_RECLAIM_ALL has no budget: the
+ * caller makes sure the rewrites fit (free segments, ingest.c). Writer
+ * thread. False if the tail cannot be reclaimed. */
+bool flash_reclaim_tail(flash_t *f, flash_reclaim_mode_e mode);
+
+/* ---- ingest.c: keeping up with a fast load ---- */
+
+/* The writer is behind when, over FLASH_FAST_WINDOWS windows of
+ * FLASH_FAST_WINDOW_MS in a row, it took at least FLASH_FAST_MIN_ITEMS
+ * items per window (a load at full speed, not a trickle) and clients
+ * waited for its completions (flash_done_waits) in each. It has caught up
+ * after one window without that. Raw blocks only while more than
+ * 1/FLASH_FAST_FREE_DIV of the segments are free (they take ~3x the room
+ * of compressed ones). */
+#define FLASH_FAST_WINDOW_MS 50
+#define FLASH_FAST_WINDOWS 2u
+#define FLASH_FAST_MIN_ITEMS 2048u
+#define FLASH_FAST_FREE_DIV 4u
+/* Recompression runs once no item came for this long. */
+#define FLASH_INGEST_IDLE_MS 20
+
+/* After the writer took `taken` items: decides whether new blocks are
+ * stored raw (f->wr_fast). Writer thread. O(1). */
+void flash_ingest_pace(flash_t *f, unsigned taken);
+
+/* Tests: mode 1 stores every new block raw (as if the writer were behind)
+ * and holds recompression off, 2 never stores raw, 0 returns to the
+ * policy. Takes effect at the writer's next batch. Any thread. */
+void flash_ingest_force(flash_t *f, int mode);
+
+/* Whether an idle writer has raw blocks to recompress (and room to do
+ * it). Writer thread. O(1). */
+bool flash_ingest_pending(const flash_t *f);
+
+/* One step of the idle recompression: rewrites the tail segment's live
+ * items into compressed blocks (sealing a partly filled open segment that
+ * holds raw blocks first). True if it did work. Writer thread. Work: one
+ * segment read + its items' recompression. */
+bool flash_ingest_idle_step(flash_t *f);
 /* Reclaims while free segments < reserve (bounded). */
 void flash_reclaim_maintain(flash_t *f);
 

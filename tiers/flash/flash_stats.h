@@ -24,6 +24,10 @@
     X(flash_segments_free, "segments free")                                   \
     X(flash_segments_used, "segments holding data")                           \
     X(flash_reclaims, "segments reclaimed")                                   \
+    X(flash_blocks_fast, "blocks stored raw because the writer was behind")   \
+    X(flash_blocks_incompressible, "blocks stored raw: zstd did not shrink them") \
+    X(flash_recompress_segments, "segments rewritten to recompress raw blocks") \
+    X(flash_bytes_stored, "bytes of blocks and summaries on flash now")       \
     X(flash_rewrites, "items rewritten by reclaim")                           \
     X(flash_read_errors, "device read errors")                                \
     X(flash_write_errors, "device write errors")                              \

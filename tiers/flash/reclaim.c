@@ -11,6 +11,9 @@
  * Summary entries and records are both in add order, so the k-th ITEM entry
  * of block B is the k-th record of block B.
  *
+ * flash_reclaim_tail(FLASH_RECLAIM_ALL) rewrites every live item instead
+ * (no budget): the idle recompression of blocks stored raw (ingest.c).
+ *
  * Lock order: seg_lock -> bld_lock -> index (flash_int.h); reclaim takes
  * seg_lock alone, index calls alone. Writer thread only.
  */
@@ -90,13 +93,14 @@ uint32_t flash_sum_block_end(const uint8_t *sum, uint32_t i, uint32_t count)
  * all under its hash's remove stripe (no orphan copy if a flash_remove
  * races). True if rewritten. */
 static bool rewrite_one(flash_t *f, const uint8_t *sum, uint32_t i, uint32_t i1,
-                        uint32_t seg, uint32_t blkoff, const flash_record_t *rec)
+                        uint32_t seg, uint32_t blkoff, const flash_record_t *rec,
+                        int min_hits)
 {
     uint64_t hash = hash_at(sum, i);
     pthread_mutex_t *m = &f->rm_lock[flash_rm_stripe(hash)];
     for (int attempt = 0; attempt < 2; attempt++) {
         pthread_mutex_lock(m);
-        if (flash_sum_owner_hits(f, sum, i, i1, seg, blkoff) <= 0) {
+        if (flash_sum_owner_hits(f, sum, i, i1, seg, blkoff) < min_hits) {
             pthread_mutex_unlock(m);
             return false;
         }
@@ -120,10 +124,12 @@ static bool rewrite_one(flash_t *f, const uint8_t *sum, uint32_t i, uint32_t i1,
 }
 
 /* The entries [i0, i1) of one block (its ITEMs, maybe tombstones between):
- * rewrites the hot records it owns while the budget lasts. Dropping the
- * rest is the caller's final pass. */
+ * rewrites the records it owns with at least min_hits hits (1: hot ones; 0:
+ * all) while the budget lasts. Dropping the rest is the caller's final
+ * pass. */
 static void do_block(flash_t *f, const flash_seghdr_t *h, size_t imglen, uint32_t i0,
-                     uint32_t i1, uint32_t blkoff, uint64_t *budget, int64_t now)
+                     uint32_t i1, uint32_t blkoff, uint64_t *budget, int64_t now,
+                     int min_hits)
 {
     const uint8_t *sum = f->rbuf + h->summary_off;
     uint32_t seg = h->seg_id;
@@ -134,7 +140,7 @@ static void do_block(flash_t *f, const flash_seghdr_t *h, size_t imglen, uint32_
             continue;
         nitems++;
         if (!want && *budget > 0)
-            want = flash_sum_owner_hits(f, sum, i, i1, seg, blkoff) > 0;
+            want = flash_sum_owner_hits(f, sum, i, i1, seg, blkoff) >= min_hits;
     }
     if (!want)
         return;
@@ -155,18 +161,18 @@ static void do_block(flash_t *f, const flash_seghdr_t *h, size_t imglen, uint32_
         flash_record_t rec;
         if (flash_block_next(&v, &cursor, &rec) != FLASH_BLK_OK)
             return;
-        if (flash_sum_owner_hits(f, sum, i, i1, seg, blkoff) <= 0)
+        if (flash_sum_owner_hits(f, sum, i, i1, seg, blkoff) < min_hits)
             continue;
         uint64_t rsz = flash_record_size(rec.nkey, rec.nvalue);
         if (rsz <= *budget && !flash_record_dead(f, &rec, now) &&
-            rewrite_one(f, sum, i, i1, seg, blkoff, &rec))
+            rewrite_one(f, sum, i, i1, seg, blkoff, &rec, min_hits))
             *budget -= rsz;
     }
 }
 
 /* Walks a USED segment; false if it could not be read or validated (the
  * caller then drops its entries by a full index walk). */
-static bool walk_segment(flash_t *f, uint32_t seg, uint32_t gen, bool rewrite)
+static bool walk_segment(flash_t *f, uint32_t seg, uint32_t gen, flash_reclaim_mode_e mode)
 {
     char err[256];
     uint64_t off = flash_seg_dev_off(f, seg);
@@ -190,7 +196,10 @@ static bool walk_segment(flash_t *f, uint32_t seg, uint32_t gen, bool rewrite)
     FSTAT_ADD(f, flash_bytes_read, len);
     if (flash_summary_check(&h, f->rbuf + h.summary_off, len - h.summary_off) != FLASH_SEG_OK)
         return false;
-    uint64_t budget = rewrite ? (uint64_t)f->segsize * f->rewrite_pct / 100 : 0;
+    uint64_t budget = mode == FLASH_RECLAIM_ALL ? UINT64_MAX
+                      : mode == FLASH_RECLAIM_HOT ? (uint64_t)f->segsize * f->rewrite_pct / 100
+                                                  : 0;
+    int min_hits = mode == FLASH_RECLAIM_ALL ? 0 : 1;
     int64_t now = flash_now(f);
     const uint8_t *sum = f->rbuf + h.summary_off;
     uint32_t i = 0;
@@ -203,7 +212,7 @@ static bool walk_segment(flash_t *f, uint32_t seg, uint32_t gen, bool rewrite)
          * (tombstones may sit between them) */
         uint16_t blkoff = fl_get_u16(sum + (size_t)i * FLASH_SUM_ENTRY_LEN + 8);
         uint32_t end = flash_sum_block_end(sum, i, h.summary_count);
-        do_block(f, &h, len, i, end, blkoff, &budget, now);
+        do_block(f, &h, len, i, end, blkoff, &budget, now, min_hits);
         i = end;
     }
     /* everything still pointing into this segment goes (the rewritten
@@ -213,6 +222,11 @@ static bool walk_segment(flash_t *f, uint32_t seg, uint32_t gen, bool rewrite)
 }
 
 bool flash_reclaim_one(flash_t *f, bool rewrite)
+{
+    return flash_reclaim_tail(f, rewrite ? FLASH_RECLAIM_HOT : FLASH_RECLAIM_DROP);
+}
+
+bool flash_reclaim_tail(flash_t *f, flash_reclaim_mode_e mode)
 {
     pthread_mutex_lock(&f->seg_lock);
     uint32_t seg = f->tail;
@@ -226,7 +240,7 @@ bool flash_reclaim_one(flash_t *f, bool rewrite)
     pthread_mutex_unlock(&f->seg_lock);
 
     f->in_reclaim = true;
-    if (state == FSEG_USED && !walk_segment(f, seg, gen, rewrite)) {
+    if (state == FSEG_USED && !walk_segment(f, seg, gen, mode)) {
         uint64_t n = index_remove_segment(f->idx, seg);
         flash_log(f, "%s: reclaim of segment %u: unreadable or invalid header/summary; "
                   "dropped %llu index entries by a full walk", f->path, seg,
@@ -237,6 +251,11 @@ bool flash_reclaim_one(flash_t *f, bool rewrite)
     pthread_mutex_lock(&f->seg_lock);
     f->segs[seg].gen++;
     f->segs[seg].state = FSEG_FREE;
+    if (f->segs[seg].fast_blocks) {
+        f->segs[seg].fast_blocks = 0;
+        f->fast_segs--;
+    }
+    f->segs[seg].data_bytes = 0;
     f->nring--;
     pthread_mutex_unlock(&f->seg_lock);
     FSTAT_ADD(f, flash_reclaims, 1);

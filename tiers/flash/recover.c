@@ -257,6 +257,7 @@ static void replay_map(flash_t *f, const flash_map_t *m, const kills_t *dead,
         }
         s->gen = h.gen;
         s->state = FSEG_USED;
+        s->data_bytes = h.data_end;
         rec->segments++;
         rec->bytes += h.data_end;
         replay_items(f, e.seg_id, &h, sum, run, dead, -1, rec);
@@ -285,6 +286,7 @@ static void replay_extends(flash_t *f, const jlog_t *j, const kills_t *dead,
         s->seq = h.seq;
         s->gen = h.gen;
         s->state = FSEG_USED;
+        s->data_bytes = h.data_end;
         rec->segments++;
         rec->extended++;
         rec->bytes += h.data_end;

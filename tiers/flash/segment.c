@@ -19,6 +19,12 @@ struct flash_seg {
     uint32_t nsum;             /* summary entries at the tail */
     bool sealed;
     bool never_expires;        /* some record has exptime 0 */
+    bool fast;                 /* seal blocks raw (flash_seg_set_fast) */
+    uint32_t nfastmode;        /* blocks sealed while fast (probes included) */
+    uint32_t nfast;            /* blocks sealed raw because of fast */
+    uint32_t nincomp;          /* blocks zstd did not shrink */
+    uint32_t nprobe_raw;       /* probes zstd did not shrink by 1/8 */
+    uint32_t nprobe_zstd;      /* probes it did */
     size_t image_len;
 };
 
@@ -42,6 +48,18 @@ const char *flash_seg_strerror(flash_seg_status_e st)
 }
 
 size_t flash_seg_max_record(uint32_t segment_size) { return segment_size / 4; }
+
+void flash_seg_set_fast(flash_seg_t *s, bool fast)
+{
+    s->fast = fast;
+}
+
+void flash_seg_block_counts(const flash_seg_t *s, uint32_t *fast, uint32_t *incompressible)
+{
+    bool compressible = s->nprobe_zstd >= s->nprobe_raw;
+    *fast = compressible ? s->nfast : 0;
+    *incompressible = s->nincomp + (compressible ? 0 : s->nfast);
+}
 
 flash_seg_status_e flash_seg_admit(uint32_t segment_size, size_t nkey, uint32_t nvalue)
 {
@@ -105,6 +123,11 @@ flash_seg_status_e flash_seg_reset(flash_seg_t *s, uint32_t seg_id, uint32_t gen
     s->nsum = 0;
     s->sealed = false;
     s->never_expires = false;
+    s->nfastmode = 0;
+    s->nfast = 0;
+    s->nincomp = 0;
+    s->nprobe_raw = 0;
+    s->nprobe_zstd = 0;
     s->image_len = 0;
     /* a stale header must not pass for this generation's */
     memset(s->buf, 0, FLASH_UNIT);
@@ -135,12 +158,30 @@ static flash_seg_status_e seal_open(flash_seg_t *s)
     flash_block_loc_t loc = {s->h.seg_id, s->h.gen, (uint16_t)s->cur_unit};
     uint64_t limit = s->cfg.segment_size - sum_space(s->nsum);
     uint32_t stored = 0;
-    flash_blk_status_e bs = flash_blockb_seal(s->open, s->cfg.cctx, s->cfg.level,
-                                              flash_dicts_active(s->cfg.dicts), &loc,
-                                              s->buf + used_bytes(s),
+    bool compresses = s->cfg.cctx && s->cfg.level != FLASH_LEVEL_NONE;
+    bool fast = compresses && s->fast;
+    /* every FLASH_SEG_FAST_PROBE-th block sealed fast is compressed all
+     * the same: whether the data compresses at all */
+    bool probe = fast && s->nfastmode++ % FLASH_SEG_FAST_PROBE == 0;
+    uint8_t *dst = s->buf + used_bytes(s);
+    uint64_t raw_total = flash_block_stored_bound(flash_blockb_raw_size(s->open));
+    flash_blk_status_e bs = flash_blockb_seal(s->open, s->cfg.cctx,
+                                              fast && !probe ? FLASH_LEVEL_NONE : s->cfg.level,
+                                              flash_dicts_active(s->cfg.dicts), &loc, dst,
                                               (size_t)(limit - used_bytes(s)), &stored);
     if (bs != FLASH_BLK_OK) /* impossible: every add reserved the bound */
         return FLASH_SEG_EINVAL;
+    bool raw = fl_get_u8(dst + 4) == FLASH_CODEC_RAW; /* header: codec */
+    /* a probe shows the data compressible if it saved 1/8 of the space */
+    bool saves = (uint64_t)stored * 8 <= raw_total * 7;
+    if (fast && !probe)
+        s->nfast++;
+    else if (compresses && raw)
+        s->nincomp++;
+    if (probe) {
+        s->nprobe_zstd += saves;
+        s->nprobe_raw += !saves;
+    }
     s->cur_unit += stored / FLASH_UNIT;
     s->h.nblocks++;
     return FLASH_SEG_OK;

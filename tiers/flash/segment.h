@@ -187,6 +187,30 @@ void flash_seg_image(const flash_seg_t *s, const uint8_t **buf, size_t *len);
  * counts are live while building). O(1). */
 void flash_seg_header(const flash_seg_t *s, flash_seghdr_t *out);
 
+/* While fast, one block in this many is compressed anyway (a probe: does
+ * the data compress at all). */
+#define FLASH_SEG_FAST_PROBE 8u
+
+/*
+ * flash_seg_set_fast: while `fast` is true, blocks sealed (by add,
+ * add_tombstone or finalize) are stored raw without trying zstd, but for
+ * one in FLASH_SEG_FAST_PROBE (the first included), compressed as usual:
+ * the writer is behind and compresses less rather than slow its clients
+ * (ingest.c). The flag survives reset. No effect on a builder configured
+ * to store everything raw. O(1).
+ */
+void flash_seg_set_fast(flash_seg_t *s, bool fast);
+
+/*
+ * flash_seg_block_counts: blocks sealed since the last reset that are
+ * stored raw: *fast because of flash_seg_set_fast, *incompressible because
+ * zstd did not make them smaller (both 0 for a builder configured to store
+ * everything raw). When most probes of this segment did not save 1/8 of
+ * their space, its fast blocks count as incompressible (recompressing them
+ * would gain little) and *fast is 0. O(1).
+ */
+void flash_seg_block_counts(const flash_seg_t *s, uint32_t *fast, uint32_t *incompressible);
+
 /* Bytes a lookup's scratch buffer needs: the largest raw block. O(1). */
 size_t flash_seg_scratch_size(const flash_seg_t *s);
 

@@ -287,6 +287,7 @@ flash_status_e flash_walk(flash_t *f, flash_walk_fn fn, void *ctx, const _Atomic
     }
     pthread_mutex_lock(&f->seg_lock);
     uint32_t first = f->tail, count = f->nring;
+    f->walks++; /* no recompression pass meanwhile (ingest.c) */
     pthread_mutex_unlock(&f->seg_lock);
 
     for (uint32_t k = 0; k < count && !stopping(&w); k++) {
@@ -316,6 +317,9 @@ flash_status_e flash_walk(flash_t *f, flash_walk_fn fn, void *ctx, const _Atomic
             st->segments_skipped++;
         }
     }
+    pthread_mutex_lock(&f->seg_lock);
+    f->walks--;
+    pthread_mutex_unlock(&f->seg_lock);
     ZSTD_freeDCtx(w.dctx);
     device_buf_free(w.img);
     free(w.scratch);

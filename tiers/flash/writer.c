@@ -3,7 +3,8 @@
  * segment, indexes each item, seals full segments and writes them with one
  * aligned O_DIRECT write on its own aio context, double-buffered (while one
  * builder's image is being written the other fills). Runs reclaim when
- * free segments run low (reclaim.c). Contract: flash.h; internals and lock
+ * free segments run low (reclaim.c). While it is behind, new blocks are
+ * stored raw, and recompressed when it is idle (ingest.c). Contract: flash.h; internals and lock
  * order: flash_int.h (c_lock -> seg_lock -> bld_lock[i] -> index; q_lock and
  * d_lock leaves). written_fn calls are listed (complete.c), not made here,
  * except when the writer runs the list itself (idle, full, same hash); it
@@ -98,13 +99,21 @@ static void seal_and_write(flash_t *f)
     pthread_mutex_lock(&f->bld_lock[b]);
     flash_seg_finalize(f->bld[b], (uint64_t)flash_now(f), &fl);
     pthread_mutex_unlock(&f->bld_lock[b]);
+    flash_seghdr_t h;
+    flash_seg_header(f->bld[b], &h);
+    uint32_t nfast, nincomp;
+    flash_seg_block_counts(f->bld[b], &nfast, &nincomp);
+    FSTAT_ADD(f, flash_blocks_fast, nfast);
+    FSTAT_ADD(f, flash_blocks_incompressible, nincomp);
     pthread_mutex_lock(&f->seg_lock);
     f->segs[seg].state = FSEG_WRITING;
+    f->segs[seg].data_bytes = h.data_end;
+    f->segs[seg].fast_blocks = nfast;
+    if (nfast)
+        f->fast_segs++; /* recompressed when idle (ingest.c) */
     pthread_mutex_unlock(&f->seg_lock);
     f->open_bld = -1;
 
-    flash_seghdr_t h;
-    flash_seg_header(f->bld[b], &h);
     uint64_t blocks = h.summary_off - FLASH_UNIT;
     uint64_t nr = f->bld_new_raw[b], rr = f->bld_rew_raw[b];
     if (nr + rr > 0)
@@ -203,6 +212,9 @@ flash_status_e flash_writer_add(flash_t *f, const flash_record_t *rec, uint64_t 
         }
         int b = f->open_bld;
         pthread_mutex_lock(&f->bld_lock[b]);
+        /* new items: raw blocks while the writer is behind (ingest.c);
+         * rewrites are what recompresses them */
+        flash_seg_set_fast(f->bld[b], f->wr_fast && !rewrite);
         flash_seg_status_e ss = flash_seg_add(f->bld[b], rec, hash, loc);
         pthread_mutex_unlock(&f->bld_lock[b]);
         if (ss == FLASH_SEG_OK) {
@@ -227,6 +239,7 @@ flash_status_e flash_writer_try_add(flash_t *f, const flash_record_t *rec, uint6
     if (b < 0)
         return FLASH_EFULL;
     pthread_mutex_lock(&f->bld_lock[b]);
+    flash_seg_set_fast(f->bld[b], false);
     flash_seg_status_e ss = flash_seg_add(f->bld[b], rec, hash, loc);
     pthread_mutex_unlock(&f->bld_lock[b]);
     if (ss == FLASH_SEG_OK) {
@@ -249,6 +262,7 @@ static void add_tombstone(flash_t *f, uint64_t hash)
             return;
         int b = f->open_bld;
         pthread_mutex_lock(&f->bld_lock[b]);
+        flash_seg_set_fast(f->bld[b], f->wr_fast);
         flash_seg_status_e ss = flash_seg_add_tombstone(f->bld[b], hash);
         pthread_mutex_unlock(&f->bld_lock[b]);
         if (ss != FLASH_SEG_EFULL)
@@ -416,11 +430,13 @@ void *flash_writer_main(void *arg)
         flash_reclaim_maintain(f);
         flash_ckpt_maybe(f);
         unsigned n = 0;
-        bool idle_done = false;
+        bool idle_done = false, idle_step = false;
         /* read before q_lock (both are leaves); only this thread adds */
         bool due = flash_done_len(f) > 0;
         pthread_mutex_lock(&f->q_lock);
         while (f->qlen == 0 && !f->stop) {
+            /* writer-only state (and an atomic): again after every wake */
+            bool recompress = flash_ingest_pending(f);
             if (f->ck_building) {
                 /* a checkpoint build goes on between batches; due
                  * callbacks still run now (a RAM item superseded while
@@ -435,6 +451,18 @@ void *flash_writer_main(void *arg)
                 if (pthread_cond_timedwait(&f->q_nonempty, &f->q_lock, &ts) == ETIMEDOUT &&
                     f->qlen == 0)
                     idle_done = true;
+                break;
+            }
+            if (recompress) {
+                /* raw blocks to recompress: once no item came for
+                 * FLASH_INGEST_IDLE_MS (ingest.c), one step per turn */
+                int64_t quiet = flash_mono_ms() - f->wr_last_item_ms;
+                unsigned wait = quiet >= FLASH_INGEST_IDLE_MS ? 1
+                                : (unsigned)(FLASH_INGEST_IDLE_MS - quiet);
+                struct timespec ts = flash_deadline_ms(wait);
+                if (pthread_cond_timedwait(&f->q_nonempty, &f->q_lock, &ts) == ETIMEDOUT &&
+                    f->qlen == 0 && flash_mono_ms() - f->wr_last_item_ms >= FLASH_INGEST_IDLE_MS)
+                    idle_step = true;
                 break;
             }
             if (f->s.checkpoint_ms == 0) {
@@ -455,6 +483,10 @@ void *flash_writer_main(void *arg)
             pthread_cond_broadcast(&f->q_nonfull);
         bool stop = f->stop && f->qlen == 0;
         pthread_mutex_unlock(&f->q_lock);
+        if (n) {
+            f->wr_last_item_ms = flash_mono_ms();
+            flash_ingest_pace(f, n);
+        }
         for (unsigned i = 0; i < n; i++) {
             process(f, &batch[i]);
             flash_reclaim_maintain(f);
@@ -463,6 +495,8 @@ void *flash_writer_main(void *arg)
             flash_done_signal(f);
         if (idle_done || stop)
             flash_complete(f, UINT_MAX);
+        if (idle_step && !stop)
+            flash_ingest_idle_step(f);
         if (stop && n == 0)
             break;
     }
