@@ -102,6 +102,7 @@ typedef struct settings {
     int flash_stall_ms;         /* --flash-stall-ms */
     int flash_checkpoint_s;     /* --flash-checkpoint-interval */
     bool flash_reset;           /* --flash-reset */
+    bool flash_fast_ingest;     /* --flash-fast-ingest */
     uint32_t ext_item_age;      /* -o ext_item_age: seconds (UINT32_MAX:
                                    off); used with a flash tier only */
     /* TLS (-Z), memcached's -o ssl_* options: see tls.h */

@@ -69,6 +69,7 @@ static const link_t links[] = {
     {S(flash_stall_ms), M_FLASH, "flash-stall-ms", L_INT_UINT},
     {S(flash_checkpoint_s), M_FLASH, "flash-checkpoint-ms", L_S_MS},
     {S(flash_reset), M_FLASH, "flash-reset", L_BOOL},
+    {S(flash_fast_ingest), M_FLASH, "flash-fast-ingest", L_BOOL},
     {S(flash_promote), M_DOOR, "flash-promote", L_WORD},
     {S(flash_promote_rate), M_DOOR, "flash-promote-rate", L_INT_UINT},
     {S(flash_index_mem), M_DOOR, "flash-index-mem", L_SIZE_U64},

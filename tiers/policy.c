@@ -123,16 +123,42 @@ static flash_wr_item_t wr_item(item_t *it)
     return wi;
 }
 
-void tier_spill(tier_t *t, item_t *list)
+/*
+ * The stall bound: a request waits for the flash writer at most stall_ms
+ * in all - for queue space (spill_within) and for memory held by pending
+ * items (tier_item_alloc) together - from its first spill or wait on.
+ * Past it, what it evicts is dropped (flash_drops_stall).
+ */
+typedef struct stall {
+    int64_t deadline; /* CLOCK_MONOTONIC ms; 0: not started */
+    unsigned ms;
+} stall_t;
+
+/* ms left of the request's budget (starts it). */
+static unsigned stall_left(stall_t *s, int64_t now)
+{
+    if (s->deadline == 0)
+        s->deadline = now + s->ms;
+    return s->deadline > now ? (unsigned)(s->deadline - now) : 0;
+}
+
+/* Hands a pending list to the writer within the budget *s. */
+static void spill_within(tier_t *t, item_t *list, stall_t *s)
 {
     while (list) {
         item_t *it = list;
         list = it->next;
         it->next = NULL;
         flash_wr_item_t wi = wr_item(it);
-        if (flash_enqueue(t->f, &wi) != FLASH_OK)
+        if (flash_enqueue_wait(t->f, &wi, stall_left(s, mono_ms())) != FLASH_OK)
             ram_spill_done(t->r, it, false); /* counted by the flash tier */
     }
+}
+
+void tier_spill(tier_t *t, item_t *list)
+{
+    stall_t s = {.ms = t->stall_ms};
+    spill_within(t, list, &s);
 }
 
 /* ram_flash_hooks_t.enqueue: items a slab page move evicts spill like LRU
@@ -605,24 +631,23 @@ item_t *tier_item_alloc(tier_worker_t *tw, const char *key, size_t nkey, uint32_
 {
     ram_t *r = tw->r;
     unsigned rf = 0;
-    int64_t deadline = 0;
+    stall_t stall = {.ms = tw->t->stall_ms};
     for (;;) {
         uint64_t seq = ram_spill_seq(r);
         item_t *spill = NULL;
         item_t *it = ram_item_alloc(r, tw->ws, key, nkey, flags, exptime, nbytes, rf,
                                     &spill, st);
-        tier_spill(tw->t, spill);
+        if (spill)
+            spill_within(tw->t, spill, &stall);
         if (it || *st != CACHE_PENDING)
             return it;
         /* memory is held by items in the writer's hands: back-pressure,
-         * bounded by stall_ms; past it evictions drop (flash_drops_stall).
-         * Items the writer has indexed give their memory back when their
-         * written_fn runs: run a chunk here, on this thread, instead of
-         * waiting for the writer to (one wakeup per batch, not per item) */
-        int64_t now = mono_ms();
-        if (deadline == 0)
-            deadline = now + tw->t->stall_ms;
-        if (now < deadline) {
+         * within the request's stall budget; past it evictions drop
+         * (flash_drops_stall). Items the writer has indexed give their
+         * memory back when their written_fn runs: run a chunk here, on
+         * this thread, instead of waiting for the writer to (one wakeup
+         * per batch, not per item) */
+        if (stall_left(&stall, mono_ms()) > 0) {
             if (flash_complete(tw->t->f, TIER_COMPLETE_CHUNK) > 0)
                 continue;
             if (ram_spill_seq(r) != seq)

@@ -70,6 +70,11 @@ flash_status_e flash_enqueue_persist(flash_t *f, const flash_wr_item_t *it)
 
 flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it)
 {
+    return flash_enqueue_wait(f, it, f->s.stall_ms);
+}
+
+flash_status_e flash_enqueue_wait(flash_t *f, const flash_wr_item_t *it, unsigned wait_ms)
+{
     if (flash_admit(f, it->nkey, it->nbytes, it->exptime) != FLASH_OK) {
         FSTAT_ADD(f, flash_drops_admission, 1);
         return FLASH_EADMIT;
@@ -81,7 +86,7 @@ flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it)
     pthread_mutex_lock(&f->q_lock);
     if (f->qlen == f->qcap && !f->stop) {
         FSTAT_ADD(f, flash_queue_stalls, 1);
-        struct timespec dl = flash_deadline_ms(f->s.stall_ms);
+        struct timespec dl = flash_deadline_ms(wait_ms);
         while (f->qlen == f->qcap && !f->stop) {
             if (pthread_cond_timedwait(&f->q_nonfull, &f->q_lock, &dl) == ETIMEDOUT)
                 break;

@@ -198,6 +198,10 @@ flash_status_e flash_admit(const flash_t *f, size_t nkey, size_t nbytes,
  * Called with no cache lock held.
  */
 flash_status_e flash_enqueue(flash_t *f, const flash_wr_item_t *it);
+/* flash_enqueue waiting at most wait_ms (0: not at all) for queue space:
+ * the caller's own bound (the door shares one stall budget among all the
+ * waits of a request). */
+flash_status_e flash_enqueue_wait(flash_t *f, const flash_wr_item_t *it, unsigned wait_ms);
 
 /*
  * Queues an item for a clean shutdown (a RAM item that must survive it):

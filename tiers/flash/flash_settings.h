@@ -78,6 +78,9 @@ typedef struct flash_settings {
     unsigned rewrite_pct;      /* reclaim rewrites at most this % of a
                                   segment's bytes (25) */
     bool reset;                /* reinitialise a foreign file/device */
+    bool fast_ingest;          /* store blocks raw while the writer is behind
+                                  a fast load, recompress when idle (ingest.c;
+                                  off: always compress) */
     unsigned checkpoint_ms;    /* crash checkpoint interval (60000; 0 =
                                   none: a crash loses the flash contents) */
     /* The RAM tier's flush state and cas counter, for a checkpoint (may be

@@ -16,6 +16,11 @@
  * never drops a live item for lack of room. Blocks zstd cannot shrink are
  * stored raw at any time (block.c) and are not recompressed.
  *
+ * Off unless --flash-fast-ingest (flash_settings_t.fast_ingest): raw
+ * blocks cost about 4x the device writes of a load, and the recompression
+ * after it competes with reads (bench/RESULTS.md: flash-hit throughput
+ * 0.65x for the first minutes after a 16x load).
+ *
  * Which segments hold raw blocks is known in memory only: after a restart,
  * raw blocks stay raw until reclaim rewrites their items.
  * Writer thread only, no locks of its own (seg_lock around the ring).
@@ -49,7 +54,7 @@ void flash_ingest_pace(flash_t *f, unsigned taken)
     f->wr_win_items = 0;
     uint32_t nfree = f->nseg - f->nring; /* nring changes on this thread only */
     bool room = (uint64_t)nfree * FLASH_FAST_FREE_DIV > f->nseg;
-    f->wr_fast = f->s.compression_level != FLASH_LEVEL_NONE && room &&
+    f->wr_fast = f->s.fast_ingest && f->s.compression_level != FLASH_LEVEL_NONE && room &&
                  f->wr_behind >= FLASH_FAST_WINDOWS;
 }
 

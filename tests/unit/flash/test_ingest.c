@@ -203,6 +203,7 @@ static flash_t *bare(void)
     f->nring = 10;
     f->qcap = 4096;
     f->s.compression_level = 1;
+    f->s.fast_ingest = true;
     f->wr_win_start = flash_mono_ms();
     return f;
 }
