@@ -483,24 +483,27 @@ cache_status_e cache_store(cache_worker_t *w, cache_item_t *it, cache_store_op_e
     return st;
 }
 
-cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey,
-                            const cache_async_t *async)
+/* delete (counted) or unlink (not). */
+static cache_status_e remove_op(cache_worker_t *w, tr_op_e op, const char *key, size_t nkey,
+                                const cache_async_t *async)
 {
     if (!key_ok(key, nkey))
         return CACHE_EINVAL;
-    tr_req_t q = REQ(w, TR_DELETE, key, nkey);
+    tr_req_t q = REQ(w, op, key, nkey);
     cache_result_t res;
     return run_op(w, &q, async, &res);
+}
+
+cache_status_e cache_delete(cache_worker_t *w, const char *key, size_t nkey,
+                            const cache_async_t *async)
+{
+    return remove_op(w, TR_DELETE, key, nkey, async);
 }
 
 cache_status_e cache_unlink(cache_worker_t *w, const char *key, size_t nkey,
                             const cache_async_t *async)
 {
-    if (!key_ok(key, nkey))
-        return CACHE_EINVAL;
-    tr_req_t q = REQ(w, TR_UNLINK, key, nkey);
-    cache_result_t res;
-    return run_op(w, &q, async, &res);
+    return remove_op(w, TR_UNLINK, key, nkey, async);
 }
 
 /* Runs q; when it succeeds synchronously, its new value and cas go out. */

@@ -30,6 +30,24 @@ def run(args, timeout=10):
                           stderr=subprocess.PIPE, timeout=timeout)
 
 
+
+def metadump_all(c):
+    """`lru_crawler metadump all`, its lines up to END. memcached's crawler,
+    once enabled, may start an automatic crawl at once; a metadump then
+    says BUSY until that crawl ends: retried for up to 10 s (the BUSY line
+    is returned if it lasts)."""
+    busy = b'BUSY currently processing crawler request\r\n'
+    deadline = time.monotonic() + 10
+    while True:
+        c.send('lru_crawler metadump all\r\n')
+        got = c.recv_until(b'\n')   # metadump lines end in \n alone
+        if got != busy or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if got != busy and got != b'END\r\n':
+        got += c.recv_until(b'END\r\n')
+    return got
+
 class Spawned:
     """A server started with exactly `args` (no -p added), stopped with
     SIGTERM; tiercache must exit 0 without a sanitizer report."""
@@ -174,18 +192,7 @@ class Crawler(BBTest):
         self.assertEqual(self.stats(c, 'settings')['lru_crawler'], 'no')
         self.cmd(c, 'lru_crawler enable\r\n', 'OK\r\n')
         self.assertEqual(self.stats(c, 'settings')['lru_crawler'], 'yes')
-        # memcached's crawler, once enabled, may start an automatic crawl
-        # at once; a metadump then says BUSY until that crawl ends: retry
-        busy = b'BUSY currently processing crawler request\r\n'
-        deadline = time.monotonic() + 10
-        while True:
-            c.send('lru_crawler metadump all\r\n')
-            got = c.recv_until(b'\n')   # metadump lines end in \n alone
-            if got != busy or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        if got != busy and got != b'END\r\n':
-            got += c.recv_until(b'END\r\n')
+        got = metadump_all(c)
         self.assertTrue(got.startswith(b'key=cr '), got)
         self.cmd(c, 'lru_crawler enable\r\n',
                  'ERROR failed to start lru crawler thread\r\n')
@@ -290,16 +297,7 @@ class Crawler(BBTest):
         # is listed whole: key=%3A x 250 (tiercache once cut its last byte)
         c = self.conn()
         self.cmd(c, 'set ' + ':' * 250 + ' 0 0 1\r\nx\r\n', 'STORED\r\n')
-        busy = b'BUSY currently processing crawler request\r\n'
-        deadline = time.monotonic() + 10
-        while True:
-            c.send('lru_crawler metadump all\r\n')
-            got = c.recv_until(b'\n')   # metadump lines end in \n alone
-            if got != busy or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        if got != busy and got != b'END\r\n':
-            got += c.recv_until(b'END\r\n')
+        got = metadump_all(c)
         keys = [line.split(b' ')[0] for line in got.split(b'\n')
                 if line.startswith(b'key=%3A')]   # other tests' keys too
         self.assertEqual(keys, [b'key=' + b'%3A' * 250])
