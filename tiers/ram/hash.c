@@ -51,27 +51,9 @@ void hash_teardown(hash_t *h)
     h->buckets = NULL;
 }
 
-/* The chain head for hv; the caller holds hv's stripe lock. */
-static inline item_t **chain_of(hash_t *h, uint64_t hv)
-{
-    const hash_stripe_t *s = &h->stripes[hv & h->lock_mask];
-    return &s->table[hv & (((uint64_t)1 << s->power) - 1)];
-}
-
-item_t *do_hash_find(hash_t *h, const char *key, size_t nkey, uint64_t hv)
-{
-    item_t *it = *chain_of(h, hv);
-    while (it) {
-        if (item_nkey(it) == nkey && memcmp(item_ckey(it), key, nkey) == 0)
-            return it;
-        it = it->h_next;
-    }
-    return NULL;
-}
-
 void do_hash_insert(hash_t *h, item_t *it, uint64_t hv)
 {
-    item_t **head = chain_of(h, hv);
+    item_t **head = hash_chain_of(h, hv);
     it->h_next = *head;
     *head = it;
     atomic_fetch_add_explicit(&h->nitems, 1, memory_order_relaxed);
@@ -79,7 +61,7 @@ void do_hash_insert(hash_t *h, item_t *it, uint64_t hv)
 
 bool do_hash_remove(hash_t *h, item_t *it, uint64_t hv)
 {
-    item_t **pp = chain_of(h, hv);
+    item_t **pp = hash_chain_of(h, hv);
     while (*pp) {
         if (*pp == it) {
             *pp = it->h_next;

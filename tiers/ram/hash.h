@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <xxhash.h>
 
 #include "item.h"
@@ -62,6 +63,14 @@ typedef struct hash {
 
 typedef enum hash_status { HASH_OK = 0, HASH_ENOMEM, HASH_EINVAL } hash_status_e;
 
+/* The chain head for hv; the caller holds hv's stripe lock. Inline with
+ * do_hash_find: every request looks a key up. */
+static inline item_t **hash_chain_of(hash_t *h, uint64_t hv)
+{
+    const hash_stripe_t *s = &h->stripes[hv & h->lock_mask];
+    return &s->table[hv & (((uint64_t)1 << s->power) - 1)];
+}
+
 /* hash of a key */
 static inline uint64_t hash_key(const char *key, size_t nkey)
 {
@@ -86,7 +95,16 @@ static inline bool hash_trylock(hash_t *h, uint64_t hv)
 }
 
 /* The do_ functions need the stripe lock of hv. */
-item_t *do_hash_find(hash_t *h, const char *key, size_t nkey, uint64_t hv);
+static inline item_t *do_hash_find(hash_t *h, const char *key, size_t nkey, uint64_t hv)
+{
+    item_t *it = *hash_chain_of(h, hv);
+    while (it) {
+        if (item_nkey(it) == nkey && memcmp(item_ckey(it), key, nkey) == 0)
+            return it;
+        it = it->h_next;
+    }
+    return NULL;
+}
 void do_hash_insert(hash_t *h, item_t *it, uint64_t hv);
 /* Removes exactly `it` from its chain; false if it was not there. */
 bool do_hash_remove(hash_t *h, item_t *it, uint64_t hv);
