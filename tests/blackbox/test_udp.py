@@ -107,6 +107,12 @@ class UdpTest(BBTest):
 
     # -- basics ----------------------------------------------------------
     def test_port_file(self):
+        # the sockets accept (the harness's "up") a moment before the
+        # port file is written: wait for it, bounded
+        deadline = time.monotonic() + 10
+        while (not os.path.exists(self.s.port_file) and
+               time.monotonic() < deadline):
+            time.sleep(0.02)
         with open(self.s.port_file) as f:
             self.assertEqual(f.read(), 'TCP INET: %d\nUDP INET: %d\n' %
                              (self.s.port, self.s.udp_port))
