@@ -246,7 +246,7 @@ static inline rel_time_t ram_now(const ram_t *r)
  * 0 = never, 1 = already expired. */
 rel_time_t ram_realtime(const ram_t *r, int64_t exptime);
 
-/* ---- items (items.c) ---- */
+/* ---- items and commands (items.c, ops.c) ---- */
 
 /* memcached's flush rule for a record stored at store_time with cas. */
 static inline bool ram_record_is_flushed(const ram_t *r, rel_time_t store_time, uint64_t cas,
@@ -312,7 +312,7 @@ cache_status_e ram_arith(ram_t *r, ram_wstats_t *ws, const char *key, size_t nke
                          bool incr, uint64_t delta, uint64_t *value_out,
                          uint64_t *cas_out, unsigned rflags, item_t **spill);
 
-/* ---- keyed conditional operations (items.c) ----
+/* ---- keyed conditional operations (ops.c) ----
  *
  * cache_delete_ex / cache_arith_ex: the cas compare and the act in one
  * step under the key's stripe lock (ram_keyed). With RAM_F_DEFER a key
@@ -344,7 +344,7 @@ typedef struct ram_keyed {
  * RAM_F_DEFER and no RAM item CACHE_PENDING (nothing counted). */
 cache_status_e ram_keyed(ram_t *r, ram_wstats_t *ws, const char *key, size_t nkey,
                          ram_keyed_t *k, unsigned rflags, item_t **spill);
-/* ---- the lower tier (spill.c; see "the lower tier" above) ---- */
+/* ---- the lower tier (spill.c, ram_install in ops.c; see "the lower tier" above) */
 
 /* Sets the hooks and allocates the ghost counts. false: out of memory. */
 bool ram_lower_attach(ram_t *r, const ram_lower_hooks_t *h);
@@ -392,7 +392,7 @@ unsigned ram_lru_juggle(ram_t *r, unsigned cls, unsigned max);
  * or flushed. For hash_walk_step(); ctx is the ram_t. */
 bool ram_crawl_item(void *ctx, item_t *it, uint64_t hv);
 
-/* ---- slab page moves (items.c; slabs.h describes the page side) ---- */
+/* ---- slab page moves (move.c; slabs.h describes the page side) ---- */
 
 typedef enum ram_move {
     RAM_MOVE_OK = 0,   /* the page moved */

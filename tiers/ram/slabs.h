@@ -23,12 +23,12 @@
  * creation into a global pool (slab_global_page_pool) and classes take
  * from it first.
  *
- * Page moves (memcached's slab rebalancer; the item side is in items.c,
+ * Page moves (memcached's slab rebalancer; the item side is in move.c,
  * ram_slabs_reassign): one page of a class is "claimed" (slabs_move_begin:
  * its free chunks leave the free list, and from then on a chunk of that
  * page given back by slabs_free is kept aside, counted in mv_claimed,
  * instead of going back on the free list, so nothing can allocate from the
- * page). When every chunk is claimed (items.c evicted or rescued the live
+ * page). When every chunk is claimed (move.c evicted or rescued the live
  * ones), slabs_move_finish hands the page to another class, cut into its
  * chunk size, or to the global pool (class 0); slabs_move_abort gives the
  * free chunks back when live items stayed busy. A page moved to the pool
@@ -39,7 +39,7 @@
  *
  * Lock order: slabs_t.move_lock -> (stripe lock -> LRU lock) ->
  * slabclass_t.lock -> slabs_t.pool_lock. Callers may hold a stripe lock
- * and an LRU lock (see items.c) before a class lock. The mover holds one
+ * and an LRU lock (see move.c) before a class lock. The mover holds one
  * class lock while it *trylocks* a stripe (memcached's scheme), never
  * waits for a stripe with a class lock held. Only one class lock is held
  * at a time (slabs_move_finish takes src, drops it, then takes dst).
