@@ -74,7 +74,7 @@ typedef struct flash_settings {
                                   TC_FLASH_TAG_BITS; tests: 2) */
     unsigned queue_items;      /* writer queue length (4096) */
     unsigned stall_ms;         /* max back-pressure wait in enqueue (100) */
-    unsigned reserve_segments; /* reclaim when free segments < this (2) */
+    unsigned reserve_segments; /* reclaim when free segments < this (1) */
     unsigned rewrite_pct;      /* reclaim rewrites at most this % of a
                                   segment's bytes (25) */
     bool reset;                /* reinitialise a foreign file/device */

@@ -262,13 +262,30 @@ bool flash_reclaim_tail(flash_t *f, flash_reclaim_mode_e mode)
     return true;
 }
 
+/* Can a reclaim's rewrites go into the open segment? Yes when a free
+ * segment is left to rotate into, or (the just-in-time reserve of one
+ * segment: reclaim runs when the last free one was just opened) when the
+ * open segment has room for twice the rewrite budget in raw bytes (the
+ * margin covers block and summary overhead of incompressible records). */
+static bool rewrite_room(const flash_t *f, uint32_t nfree)
+{
+    if (f->open_bld < 0 || f->rewrite_pct == 0)
+        return false;
+    if (nfree >= 1)
+        return true;
+    int b = f->open_bld;
+    uint64_t used = f->bld_new_raw[b] + f->bld_rew_raw[b];
+    uint64_t budget = (uint64_t)f->segsize * f->rewrite_pct / 100;
+    return used + 2 * budget <= f->segsize;
+}
+
 void flash_reclaim_maintain(flash_t *f)
 {
     for (uint32_t k = 0; k < f->nseg; k++) {
         uint32_t nfree = f->nseg - f->nring; /* nring changes on this thread only */
         if (nfree >= f->reserve)
             return;
-        bool rw = f->open_bld >= 0 && nfree >= 1 && f->rewrite_pct > 0;
+        bool rw = rewrite_room(f, nfree);
         if (!flash_reclaim_one(f, rw)) {
             if (f->writes_inflight == 0)
                 return;
