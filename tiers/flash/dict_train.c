@@ -2,8 +2,12 @@
  * tiers/flash/dict_train.c - the dictionary trainer: sample buffer, one
  * training thread. See dict_train.h.
  */
+#define ZDICT_STATIC_LINKING_ONLY /* ZDICT_optimizeTrainFromBuffer_fastCover */
 #include "flash/dict_train.h"
 
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -69,7 +73,19 @@ flash_dict_status_e flash_dict_train(flash_dict_t **out, unsigned slot, const vo
     size_t total = 0;
     for (unsigned i = 0; i < n; i++)
         total += sizes[i];
-    size_t r = ZDICT_trainFromBuffer(content, dict_max, samples, sizes, n);
+    /* ZDICT_trainFromBuffer's parameters (fastCover, d 8, 4 steps, level
+     * 3) but a frequency table sized to the samples: its default 2^20
+     * entries (4 MiB, plus 2 MiB per try, ~12 MiB at peak) are for samples
+     * of many MiB; 1 MiB of samples gets 2^18 (issue 14 item 5) */
+    ZDICT_fastCover_params_t p;
+    memset(&p, 0, sizeof p);
+    p.d = 8;
+    p.steps = 4;
+    p.zParams.compressionLevel = 3;
+    p.f = 16;
+    while (p.f < 20 && ((size_t)1 << (p.f + 2)) < total)
+        p.f++;
+    size_t r = ZDICT_optimizeTrainFromBuffer_fastCover(content, dict_max, samples, sizes, n, &p);
     flash_dict_status_e st;
     if (ZDICT_isError(r)) {
         st = FLASH_DICT_ETRAIN;
@@ -100,6 +116,11 @@ static void *train_main(void *arg)
     t->buf = NULL;
     t->sizes = NULL;
     atomic_store(&t->released, true);
+#ifdef __GLIBC__
+    /* the training's tables were freed into this thread's malloc arena,
+     * which glibc keeps resident: give them back (a one-off) */
+    malloc_trim(0);
+#endif
     return NULL;
 }
 
