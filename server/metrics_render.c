@@ -410,6 +410,22 @@ static void render_tiercache(struct evbuffer *b, const stats_snapshot_t *sn)
                "Bytes of memory outside -m (hash table, flash index, "
                "buffers), as `stats` memory_outside_limit.",
                sn->memory_outside_limit);
+    if (cs->flash_enabled) { /* as `stats`: its parts, with a flash tier */
+        static const char *const parts[] = {
+#define X(n, d) &#n[7], /* without "memory_" */
+            CACHE_MEMORY_FIELDS(X)
+#undef X
+            NULL};
+        const uint64_t vals[] = {
+#define X(n, d) cs->n,
+            CACHE_MEMORY_FIELDS(X)
+#undef X
+        };
+        render_by_label(b, "tiercache_memory_outside_limit_part_bytes", MT_GAUGE,
+                        "Bytes of memory outside -m by part (their sum is "
+                        "tiercache_memory_outside_limit_bytes), as `stats` memory_<part>.",
+                        "part", parts, vals);
+    }
     render_one(b, "tiercache_threads", MT_GAUGE,
                "Worker threads (-t), as `stats` threads.", sn->threads);
     if (!cs->flash_enabled)

@@ -67,6 +67,14 @@ static const stat_field_t flash_fields[] = {
 };
 #define NFLASH (sizeof(flash_fields) / sizeof(flash_fields[0]))
 
+/* memory_outside_limit's parts, printed before it */
+static const stat_field_t memory_fields[] = {
+#define X(n, d) {#n, offsetof(cache_stats_t, n)},
+    CACHE_MEMORY_FIELDS(X)
+#undef X
+};
+#define NMEMORY (sizeof(memory_fields) / sizeof(memory_fields[0]))
+
 #define NSERVER (sizeof(server_fields) / sizeof(server_fields[0]))
 #define NCACHE (sizeof(cache_fields) / sizeof(cache_fields[0]))
 
@@ -233,7 +241,12 @@ void stats_snapshot(server_t *srv, stats_snapshot_t *out)
         out->time_since_server_cert_refresh =
             (uint64_t)tls_since_refresh(srv->tls);
     }
-    out->memory_outside_limit = cache_memory_outside_limit(srv->cache);
+    /* the sum of the parts in this snapshot (cache_memory_outside_limit
+     * from the same figures), so that they add up in one `stats` */
+    out->memory_outside_limit = 0;
+    for (size_t j = 0; j < NMEMORY; j++)
+        out->memory_outside_limit +=
+            *(const uint64_t *)((const char *)&out->cache + memory_fields[j].off);
     if (srv->logger) {
         logger_stats_t ls = {0, 0, 0, 0};
         logger_stats(srv->logger, &ls);
@@ -336,7 +349,8 @@ stats_value_e stats_value(const stats_snapshot_t *sn, const char *name,
     }
     if (field_value(snap_fields, NSNAP, sn, name, out) ||
         field_value(server_fields, NSERVER, &sn->server, name, out) ||
-        field_value(cache_fields, NCACHE, &sn->cache, name, out))
+        field_value(cache_fields, NCACHE, &sn->cache, name, out) ||
+        field_value(memory_fields, NMEMORY, &sn->cache, name, out))
         return STATS_VALUE_OK;
     uint64_t v;
     if (field_value(flash_fields, NFLASH, &sn->cache, name, &v)) {
@@ -399,6 +413,9 @@ static void reply_flash(const stats_snapshot_t *sn, outq_t *q)
     outq_printf(q, "STAT flash_recovery %s\r\n",
                 cs->flash_recovery ? cs->flash_recovery : "new");
     outq_printf(q, "STAT flash_recovery_seconds %.3f\r\n", cs->flash_recovery_seconds);
+    for (size_t j = 0; j < NMEMORY; j++)
+        emit_u64(q, memory_fields[j].name,
+                 *(const uint64_t *)((const char *)cs + memory_fields[j].off));
     emit_u64(q, "memory_outside_limit", sn->memory_outside_limit);
 }
 

@@ -291,10 +291,23 @@ cache_status_e cache_metadump(cache_worker_t *w, cache_item_visit_fn ram_visit, 
     return st;
 }
 
+void cache_memory_parts(const cache_t *c, cache_memory_t *out)
+{
+    memset(out, 0, sizeof *out);
+    /* cast: hash_buckets() takes a non-const table (a relaxed load) */
+    out->memory_hash_table = hash_buckets((hash_t *)&c->ram.hash) * sizeof(item_t *);
+    tier_memory_parts(c->tier, out);
+}
+
 size_t cache_memory_outside_limit(const cache_t *c)
 {
-    /* cast: hash_buckets() takes a non-const table (a relaxed load) */
-    return hash_buckets((hash_t *)&c->ram.hash) * sizeof(item_t *) + tier_memory(c->tier);
+    cache_memory_t m;
+    cache_memory_parts(c, &m);
+    uint64_t sum = 0;
+#define CACHE_MEMORY_SUM(name, desc) sum += m.name;
+    CACHE_MEMORY_FIELDS(CACHE_MEMORY_SUM)
+#undef CACHE_MEMORY_SUM
+    return (size_t)sum;
 }
 
 /* ---- peek (appended: meta/binary protocols) ---- */

@@ -301,10 +301,34 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(flash_respill_skipped, "evictions not rewritten: unmodified copy on flash") \
     X(flash_age_spills, "items moved to flash for idling over ext_item_age")
 
+/* The parts of cache_memory_outside_limit() (which is their sum), bytes;
+ * the memory_flash_* ones are 0 without a flash tier. */
+#define CACHE_MEMORY_FIELDS(X)                                                \
+    X(memory_hash_table, "RAM tier hash table (grows with the items)")        \
+    X(memory_ram_ghosts, "ghost counts of evicted keys (flash tier only)")    \
+    X(memory_flash_index, "flash item index (grows with its items)")          \
+    X(memory_flash_builders, "segment builders: 2 x (segment + block)")       \
+    X(memory_flash_reclaim, "reclaim segment buffer and record scratch")      \
+    X(memory_flash_queues, "writer queue, completion list, segment table")    \
+    X(memory_flash_workers, "per-worker scratch, hit and read buffers")       \
+    X(memory_flash_zstd, "zstd contexts: writer CCtx + DCtx, worker DCtx")    \
+    X(memory_flash_dict, "compression dictionary or its trainer")             \
+    X(memory_flash_checkpoint, "crash checkpoint key filters, journal page")
+
+typedef struct cache_memory {
+#define CACHE_MEMORY_DECLARE(name, desc) uint64_t name;
+    CACHE_MEMORY_FIELDS(CACHE_MEMORY_DECLARE)
+#undef CACHE_MEMORY_DECLARE
+} cache_memory_t;
+
+/* The parts of cache_memory_outside_limit() (its sum). Any thread; O(1). */
+void cache_memory_parts(const cache_t *c, cache_memory_t *out);
+
 typedef struct cache_stats {
 #define CACHE_STATS_DECLARE(name, desc) uint64_t name;
     CACHE_STATS_FIELDS(CACHE_STATS_DECLARE)
     CACHE_FLASH_STATS_FIELDS(CACHE_STATS_DECLARE)
+    CACHE_MEMORY_FIELDS(CACHE_STATS_DECLARE) /* as cache_memory_parts() */
 #undef CACHE_STATS_DECLARE
     bool flash_enabled; /* a flash tier is configured */
     double flash_compression_ratio;   /* logical / spilled bytes */

@@ -74,6 +74,11 @@ void cache_stats_snapshot(cache_t *c, cache_stats_t *out)
     out->slab_global_page_pool = slabs_pool_pages(&r->slabs);
     out->lru_bumps_dropped = ld(&r->lru_bumps_dropped);
     tier_stats(c->tier, out);
+    cache_memory_t mem;
+    cache_memory_parts(c, &mem);
+#define CACHE_MEMORY_COPY(name, desc) out->name = mem.name;
+    CACHE_MEMORY_FIELDS(CACHE_MEMORY_COPY)
+#undef CACHE_MEMORY_COPY
     out->bytes = out->curr_items = out->total_items = 0;
     for (unsigned id = 1; id <= r->slabs.largest; id++) {
         lru_class_t *l = &r->lru[id];

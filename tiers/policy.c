@@ -382,6 +382,23 @@ void tier_stop(tier_t **tp, bool unstarted, bool graceful)
     *tp = NULL;
 }
 
+void tier_memory_parts(const tier_t *t, cache_memory_t *out)
+{
+    if (!t->f)
+        return;
+    flash_memory_parts_t p;
+    flash_memory_parts(t->f, &p);
+    out->memory_ram_ghosts = ((uint64_t)1 << RAM_GHOST_BITS) * sizeof(uint32_t);
+    out->memory_flash_index = p.index;
+    out->memory_flash_builders = p.builders;
+    out->memory_flash_reclaim = p.reclaim;
+    out->memory_flash_queues = p.queues;
+    out->memory_flash_workers = p.workers;
+    out->memory_flash_zstd = p.zstd;
+    out->memory_flash_dict = p.dict;
+    out->memory_flash_checkpoint = p.checkpoint;
+}
+
 size_t tier_memory(const tier_t *t)
 {
     if (!t->f)

@@ -53,6 +53,9 @@ cache_status_e tier_start(tier_t **out, ram_t *r, const cache_settings_t *s);
 void tier_stop(tier_t **t, bool unstarted, bool graceful);
 /* Bytes outside -m: flash index and buffers, ghost counts (0 RAM only). */
 size_t tier_memory(const tier_t *t);
+/* The parts of tier_memory(): fills out's memory_ram_ghosts and
+ * memory_flash_* fields (left as they are RAM only). */
+void tier_memory_parts(const tier_t *t, cache_memory_t *out);
 
 /* Per worker: `ws` is the worker's RAM counters (engine.c). */
 cache_status_e tier_worker_create(tier_t *t, ram_wstats_t *ws, tier_worker_t **out);

@@ -700,6 +700,45 @@ class Flash(FlashDirTest):
             self.assertIsNone(srv.stop())
             os.unlink(self.path)
 
+    MEMORY_PARTS = ('memory_hash_table', 'memory_ram_ghosts',
+                    'memory_flash_index', 'memory_flash_builders',
+                    'memory_flash_reclaim', 'memory_flash_queues',
+                    'memory_flash_workers', 'memory_flash_zstd',
+                    'memory_flash_dict', 'memory_flash_checkpoint')
+
+    def test_memory_parts_add_up(self):
+        """Every byte outside -m has its stat (issue 14 item 5): the
+        memory_* parts are listed just before memory_outside_limit, add up
+        to it in one `stats`, and the parts a flash tier always has are
+        non-zero, idle and after items went to flash."""
+        srv, c = self.server('-t', '2')
+        for phase in ('idle', 'loaded'):
+            if phase == 'loaded':
+                self.assertEqual(c.set_many([(b'mp%d' % i, b'%d' % i * 4000)
+                                             for i in range(400)]), 0)
+                deadline = time.monotonic() + 10
+                while (int(c.stats()['flash_items']) == 0 and
+                       time.monotonic() < deadline):
+                    time.sleep(0.1)
+            st = c.stats()
+            names = list(st)
+            at = names.index('memory_outside_limit')
+            self.assertEqual(tuple(names[at - len(self.MEMORY_PARTS):at]),
+                             self.MEMORY_PARTS, phase)
+            parts = {k: int(st[k]) for k in self.MEMORY_PARTS}
+            self.assertEqual(sum(parts.values()),
+                             int(st['memory_outside_limit']), phase)
+            for k in ('memory_hash_table', 'memory_ram_ghosts',
+                      'memory_flash_index', 'memory_flash_builders',
+                      'memory_flash_reclaim', 'memory_flash_queues',
+                      'memory_flash_workers', 'memory_flash_zstd'):
+                self.assertGreater(parts[k], 0, '%s %s' % (phase, k))
+            self.assertEqual(parts['memory_hash_table'], int(st['hash_bytes']))
+            self.assertEqual(parts['memory_flash_index'],
+                             int(st['flash_index_bytes']), phase)
+        c.close()
+        self.assertIsNone(srv.stop())
+
     def test_foreign_file(self):
         make_file(self.path, fill=b'not a tiercache file, keep out! ')
         rc, err = run_bad(['-m', '4', '--flash-path', self.path,

@@ -249,6 +249,12 @@ class Metrics(BBTest):
         'extstore_objects_used': ('memcached_extstore_objects_used', {}),
         'extstore_limit_maxbytes': ('tiercache_flash_limit_bytes', {}),
         'memory_outside_limit': ('tiercache_memory_outside_limit_bytes', {}),
+        'memory_hash_table': ('tiercache_memory_outside_limit_part_bytes',
+                              {'part': 'hash_table'}),
+        'memory_flash_index': ('tiercache_memory_outside_limit_part_bytes',
+                               {'part': 'flash_index'}),
+        'memory_flash_builders': ('tiercache_memory_outside_limit_part_bytes',
+                                  {'part': 'flash_builders'}),
     }
 
     def value_of(self, samples, stat):

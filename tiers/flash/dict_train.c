@@ -2,14 +2,20 @@
  * tiers/flash/dict_train.c - the dictionary trainer: sample buffer, one
  * training thread. See dict_train.h.
  */
+#define ZDICT_STATIC_LINKING_ONLY /* ZDICT_optimizeTrainFromBuffer_fastCover */
+#define ZSTD_STATIC_LINKING_ONLY  /* ZSTD_estimateCCtxSize */
 #include "flash/dict_train.h"
 
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <zdict.h>
+#include <zstd.h>
 
 struct flash_dict_trainer {
     flash_dict_train_cfg_t cfg;
@@ -56,6 +62,25 @@ flash_dict_status_e flash_dict_trainer_create(flash_dict_trainer_t **out,
     return FLASH_DICT_OK;
 }
 
+/* log2 of fastCover's frequency table for `total` bytes of samples: a
+ * quarter as many entries as bytes, 2^16 to 2^20 (zstd's default) */
+static unsigned train_f(size_t total)
+{
+    unsigned f = 16;
+    while (f < 20 && ((size_t)1 << (f + 2)) < total)
+        f++;
+    return f;
+}
+
+/* What training takes at its peak, an estimate (heaptrack, 1 MiB of JSON
+ * samples: ~3.5 MiB): fastCover's tables (4 B + 4 B + 2 B per table
+ * entry), its dictionaries (as big as dict_max) and the level-3 CCtx that
+ * finalizes the dictionary */
+static size_t train_bytes(size_t total, size_t dict_max)
+{
+    return ((size_t)1 << train_f(total)) * 10 + 3 * dict_max + ZSTD_estimateCCtxSize(3);
+}
+
 flash_dict_status_e flash_dict_train(flash_dict_t **out, unsigned slot, const void *samples,
                                      const size_t *sizes, unsigned n, size_t dict_max,
                                      int level, uint64_t now)
@@ -69,7 +94,17 @@ flash_dict_status_e flash_dict_train(flash_dict_t **out, unsigned slot, const vo
     size_t total = 0;
     for (unsigned i = 0; i < n; i++)
         total += sizes[i];
-    size_t r = ZDICT_trainFromBuffer(content, dict_max, samples, sizes, n);
+    /* ZDICT_trainFromBuffer's parameters (fastCover, d 8, 4 steps, level
+     * 3) but a frequency table sized to the samples: its default 2^20
+     * entries (4 MiB, plus 2 MiB per try, ~12 MiB at peak) are for samples
+     * of many MiB; 1 MiB of samples gets 2^18 (issue 14 item 5) */
+    ZDICT_fastCover_params_t p;
+    memset(&p, 0, sizeof p);
+    p.d = 8;
+    p.steps = 4;
+    p.zParams.compressionLevel = 3;
+    p.f = train_f(total);
+    size_t r = ZDICT_optimizeTrainFromBuffer_fastCover(content, dict_max, samples, sizes, n, &p);
     flash_dict_status_e st;
     if (ZDICT_isError(r)) {
         st = FLASH_DICT_ETRAIN;
@@ -100,6 +135,11 @@ static void *train_main(void *arg)
     t->buf = NULL;
     t->sizes = NULL;
     atomic_store(&t->released, true);
+#ifdef __GLIBC__
+    /* the training's tables were freed into this thread's malloc arena,
+     * which glibc keeps resident: give them back (a one-off) */
+    malloc_trim(0);
+#endif
     return NULL;
 }
 
@@ -136,7 +176,8 @@ size_t flash_dict_trainer_bytes(const flash_dict_trainer_t *t)
 {
     if (!t || atomic_load(&((flash_dict_trainer_t *)t)->released))
         return 0;
-    return t->cfg.sample_bytes + (size_t)t->cfg.max_samples * sizeof *t->sizes;
+    return t->cfg.sample_bytes + (size_t)t->cfg.max_samples * sizeof *t->sizes +
+           train_bytes(t->cfg.sample_bytes, t->cfg.dict_max);
 }
 
 bool flash_dict_trainer_started(const flash_dict_trainer_t *t)

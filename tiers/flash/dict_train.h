@@ -63,8 +63,9 @@ flash_dict_status_e flash_dict_trainer_create(flash_dict_trainer_t **out,
 bool flash_dict_trainer_offer(flash_dict_trainer_t *t, const void *a, size_t na,
                               const void *b, size_t nb);
 
-/* Bytes the trainer holds for its samples (0 once training freed them, or
- * t NULL). Any thread. O(1). */
+/* Bytes the trainer holds for its samples and will use to train on them
+ * (fastCover's tables and a CCtx: ~4 MiB for the default 1 MiB of samples); 0 once
+ * training freed them, or t NULL. Any thread. O(1). */
 size_t flash_dict_trainer_bytes(const flash_dict_trainer_t *t);
 
 /* True once training started (offer returned false). Offering thread only. */

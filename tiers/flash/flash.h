@@ -161,8 +161,26 @@ void flash_destroy_unstarted(flash_t **f);
  * Every flash_worker_t must be destroyed first. NULL-safe; sets *f NULL. */
 void flash_destroy(flash_t **f);
 
-/* Bytes of RAM the flash tier uses outside -m (index, buffers). */
+/* Bytes of RAM the flash tier uses outside -m (index, buffers): the sum of
+ * flash_memory_parts(). Any thread; O(1). */
 size_t flash_memory(const flash_t *f);
+
+/* The parts of flash_memory(), bytes. Buffers count at their full size
+ * (the budget: what they hold at most), whether or not all of it is
+ * resident yet. */
+typedef struct flash_memory_parts {
+    size_t index;      /* the item index (grows with its items) */
+    size_t builders;   /* FLASH_NBUILDERS segment builders: segment + block */
+    size_t reclaim;    /* reclaim's segment buffer and record scratch */
+    size_t queues;     /* writer queue, completion list, segment table */
+    size_t workers;    /* per-worker scratch, hit buffer, read buffers, ops */
+    size_t zstd;       /* writer's CCtx (at its largest) and DCtx, workers' DCtx */
+    size_t dict;       /* dictionary (content, CDict, DDict) or its trainer */
+    size_t checkpoint; /* crash checkpoint key filters and journal page */
+} flash_memory_parts_t;
+
+/* Fills *out with the parts of flash_memory(). Any thread; O(1). */
+void flash_memory_parts(const flash_t *f, flash_memory_parts_t *out);
 
 /* ---- write path ------------------------------------------------------- */
 

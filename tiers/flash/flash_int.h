@@ -224,6 +224,7 @@ struct flash {
     _Atomic int64_t fail_until_ms;  /* monotonic ms; enqueue says EIO before */
     _Atomic int64_t flush_oldest_live;
     _Atomic uint64_t worker_bytes;  /* per-worker buffers, for flash_memory */
+    _Atomic uint64_t worker_zstd_bytes; /* per-worker DCtx, for flash_memory */
 
     /* flash_remove vs reclaim rewrites: a rewrite checks, appends and
      * relocates under its hash's stripe, so a remove cannot slip between

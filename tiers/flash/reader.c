@@ -109,7 +109,8 @@ struct flash_worker {
     uint32_t align;           /* device alignment unit */
     uint32_t hist[RD_HIST];   /* lengths needed, in alignment units */
     uint32_t nsamples;        /* since the last adaptation */
-    size_t fixed_bytes;
+    size_t fixed_bytes;       /* scratch + hit buffer (worker_bytes) */
+    size_t dctx_bytes;        /* the DCtx (worker_zstd_bytes) */
     unsigned depth;           /* nested read_fn calls */
     uint64_t errlog;
     bool closing;
@@ -674,8 +675,10 @@ flash_status_e flash_worker_create(flash_t *f, flash_worker_t **out)
         return st;
     }
     aio_ctx_set_deferred(fw->aio, true);
-    fw->fixed_bytes = f->max_record + fw->hitcap + (size_t)ZSTD_sizeof_DCtx(fw->dctx);
+    fw->fixed_bytes = f->max_record + fw->hitcap;
     mem_add(f, fw->fixed_bytes);
+    fw->dctx_bytes = ZSTD_sizeof_DCtx(fw->dctx); /* flash_memory_parts: zstd */
+    atomic_fetch_add_explicit(&f->worker_zstd_bytes, fw->dctx_bytes, memory_order_relaxed);
     *out = fw;
     return FLASH_OK;
 }
@@ -702,6 +705,7 @@ void flash_worker_destroy(flash_worker_t **pfw)
     }
     free(fw->free_bufs);
     mem_sub(f, fw->fixed_bytes);
+    atomic_fetch_sub_explicit(&f->worker_zstd_bytes, fw->dctx_bytes, memory_order_relaxed);
     ZSTD_freeDCtx(fw->dctx);
     free(fw->scratch);
     free(fw->hitbuf);

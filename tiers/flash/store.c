@@ -359,7 +359,11 @@ static flash_status_e alloc_parts(flash_t *f, char *err, size_t errlen)
     f->segs = calloc(f->nseg, sizeof *f->segs);
     f->qcap = f->s.queue_items;
     f->q = calloc(f->qcap, sizeof *f->q);
-    f->rbuf = device_buf_alloc(f->segsize);
+    /* not zeroed (device_buf_alloc would touch all of it): reclaim reads a
+     * segment into it before any use, so it costs RSS only once reclaim
+     * runs, not on a flash tier that never fills */
+    if (posix_memalign((void **)&f->rbuf, FLASH_IO_ALIGN, f->segsize) != 0)
+        f->rbuf = NULL;
     f->rscratch = malloc(f->max_record);
     /* d_hcount is u16: listed + running entries stay below 65536 */
     unsigned dmax = 65535u - FLASH_DONE_CHUNK;
@@ -580,32 +584,6 @@ void flash_destroy(flash_t **pf)
     destroy_locks(f);
     free(f);
     *pf = NULL;
-}
-
-size_t flash_memory(const flash_t *f)
-{
-    index_stats_t is;
-    index_stats(f->idx, &is);
-    size_t m = (size_t)is.bytes;
-    m += FLASH_NBUILDERS * ((size_t)f->segsize + f->max_record);
-    m += (size_t)f->segsize + f->max_record;              /* reclaim buffers */
-    m += (size_t)f->qcap * sizeof(wr_qent_t);
-    m += (size_t)f->dcap * sizeof(flash_done_t) + FLASH_DONE_HSLOTS * sizeof(uint16_t);
-    m += (size_t)f->nseg * sizeof(fseg_t);
-    m += (size_t)atomic_load_explicit(&f->worker_bytes, memory_order_relaxed);
-    /* the dictionary: what it holds once trained, else ~4x its size
-     * (content, CDict, DDict) to come; the trainer's samples until freed */
-    size_t db = flash_dicts_bytes(&f->dicts);
-    if (db == 0 && f->dtrain)
-        db = 4 * f->s.dict_size;
-    m += db + flash_dict_trainer_bytes(f->dtrain);
-    /* the crash checkpoint's key filter, twice while the next is built
-     * (~1.5 B per flash item each), and its journal page */
-    bloom_t *ck = atomic_load_explicit(&f->ck_filter, memory_order_acquire);
-    bloom_t *nb = atomic_load_explicit(&f->ck_build, memory_order_acquire);
-    bloom_t *xb = atomic_load_explicit(&f->ck_ext, memory_order_acquire);
-    m += bloom_bytes(ck) + bloom_bytes(nb) + bloom_bytes(xb) + (f->ck_jpage ? FLASH_JPAGE : 0);
-    return m;
 }
 
 /* ---- stats ---- */

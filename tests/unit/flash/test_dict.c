@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <xxhash.h>
 #include <zdict.h>
@@ -909,6 +910,9 @@ Test(dict, trainer_trains_once)
     cr_assert_eq(flash_dict_trainer_create(&t, &cfg), FLASH_DICT_OK);
     cr_assert_not_null(t);
     cr_assert_not(flash_dict_trainer_started(t));
+    /* memory outside -m (issue 14 item 5): the samples and what training
+     * will take (fastCover's 2^16-entry tables at least, 10 B each) */
+    cr_assert_geq(flash_dict_trainer_bytes(t), cfg.sample_bytes + (10u << 16));
     unsigned offered = 0;
     size_t bytes = 0;
     bool more = true;
@@ -927,6 +931,11 @@ Test(dict, trainer_trains_once)
     /* the callback comes on the trainer thread, without waiting for destroy */
     cr_assert_eq(log_wait(&l), 1);
     cr_assert_not(pthread_equal(l.thread, pthread_self()));
+    /* once trained, the samples and tables are freed: 0 (set just after
+     * the callback returns) */
+    for (int i = 0; i < 2000 && flash_dict_trainer_bytes(t) != 0; i++)
+        usleep(1000);
+    cr_assert_eq(flash_dict_trainer_bytes(t), 0);
     flash_dict_trainer_destroy(&t);
     cr_assert_null(t);
     flash_dict_trainer_destroy(&t); /* no-op */

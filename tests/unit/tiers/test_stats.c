@@ -157,3 +157,26 @@ Test(stats, cachedump_cold_and_metadump)
         cr_assert(!a.m[i].fetched);
     }
 }
+
+/* RAM only: the hash table is the one part outside -m; every flash part
+ * is 0 and the parts add up to cache_memory_outside_limit (issue 14 item 5) */
+Test(stats, memory_parts_ram_only)
+{
+    cache_memory_t m;
+    cache_memory_parts(c, &m);
+    cr_assert_eq(m.memory_hash_table, 524288); /* 2^16 buckets of 8 bytes */
+    cr_assert_eq(m.memory_ram_ghosts, 0);
+    cr_assert_eq(m.memory_flash_index, 0);
+    cr_assert_eq(m.memory_flash_builders, 0);
+    cr_assert_eq(m.memory_flash_reclaim, 0);
+    cr_assert_eq(m.memory_flash_queues, 0);
+    cr_assert_eq(m.memory_flash_workers, 0);
+    cr_assert_eq(m.memory_flash_zstd, 0);
+    cr_assert_eq(m.memory_flash_dict, 0);
+    cr_assert_eq(m.memory_flash_checkpoint, 0);
+    cr_assert_eq(cache_memory_outside_limit(c), m.memory_hash_table);
+    cache_stats_t st;
+    cache_stats_snapshot(c, &st);
+    cr_assert_eq(st.memory_hash_table, m.memory_hash_table);
+    cr_assert_eq(st.memory_flash_index, 0);
+}

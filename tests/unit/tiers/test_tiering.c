@@ -527,6 +527,36 @@ Test(tiering, stats_and_memory)
     cr_assert_gt(cache_memory_outside_limit(c), st.flash_index_bytes);
 }
 
+/* With a flash tier every part outside -m is accounted: the parts add up to
+ * cache_memory_outside_limit, the stats snapshot carries them, and the
+ * parts a flash tier always has are non-zero (issue 14 item 5). */
+Test(tiering, memory_parts_add_up)
+{
+    push_out(4u << 20, "mp");
+    cache_memory_t m;
+    cache_memory_parts(c, &m);
+    uint64_t sum = 0;
+#define SUM(name, desc) sum += m.name;
+    CACHE_MEMORY_FIELDS(SUM)
+#undef SUM
+    cr_assert_eq(sum, cache_memory_outside_limit(c));
+    cr_assert_gt(m.memory_hash_table, 0);
+    cr_assert_gt(m.memory_ram_ghosts, 0);
+    cr_assert_gt(m.memory_flash_index, 0);
+    /* two builders of a 1 MiB segment and a quarter-segment block each,
+     * and reclaim's segment buffer + record scratch */
+    cr_assert_eq(m.memory_flash_builders, 2 * ((1u << 20) + (1u << 18)));
+    cr_assert_eq(m.memory_flash_reclaim, (1u << 20) + (1u << 18));
+    cr_assert_gt(m.memory_flash_queues, 0);
+    cr_assert_gt(m.memory_flash_workers, 0);  /* one worker's scratch and hit buffer */
+    cr_assert_gt(m.memory_flash_zstd, 0);     /* the writer's CCtx, the worker's DCtx */
+    cache_stats_t st;
+    stats(&st);
+    cr_assert_eq(st.memory_flash_index, st.flash_index_bytes);
+    cr_assert_eq(st.memory_flash_builders, m.memory_flash_builders);
+    cr_assert_gt(st.memory_flash_zstd, 0);
+}
+
 Test(tiering, bad_path_reports_reason, .init = NULL, .fini = NULL)
 {
     test_settings(&set, &clk);
