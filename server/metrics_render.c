@@ -362,10 +362,13 @@ static void render_commands(struct evbuffer *b, const stats_snapshot_t *sn)
     metrics_sample_u64(b, name, set, metrics_sub0(val(sn, "cmd_set"), cas));
 }
 
-/* The exporter's lru_crawler settings gauges (only with the crawler on). */
-static void render_settings(struct evbuffer *b, const settings_t *s)
+/* The exporter's lru_crawler settings gauges (only with the crawler on), as
+ * `stats settings` shows them: the run-time values `lru_crawler
+ * enable|disable|sleep|tocrawl` set, the rest as started. */
+static void render_settings(struct evbuffer *b, server_t *srv)
 {
-    if (!s->lru_crawler)
+    const settings_t *s = srv->settings;
+    if (!atomic_load(&srv->crawler_enabled))
         return;
     const struct {
         const char *name;
@@ -375,9 +378,9 @@ static void render_settings(struct evbuffer *b, const settings_t *s)
         {"memcached_lru_crawler_enabled", "Whether the LRU crawler is enabled.",
          1},
         {"memcached_lru_crawler_sleep",
-         "Microseconds to sleep between LRU crawls.", s->lru_crawler_sleep},
+         "Microseconds to sleep between LRU crawls.", atomic_load(&srv->crawler_sleep)},
         {"memcached_lru_crawler_to_crawl",
-         "Max items to crawl per slab per run.", s->lru_crawler_tocrawl},
+         "Max items to crawl per slab per run.", atomic_load(&srv->crawler_tocrawl)},
         {"memcached_lru_crawler_maintainer_thread",
          "Split LRU mode and background threads.", s->lru_maintainer ? 1 : 0},
         {"memcached_lru_crawler_hot_percent",
@@ -503,7 +506,7 @@ bool metrics_render(server_t *srv, struct evbuffer *b)
         render_one(b, "memcached_malloced_bytes", MT_GAUGE,
                    "Number of bytes of memory allocated to slab pages.",
                    ss.total_malloced);
-    render_settings(b, srv->settings);
+    render_settings(b, srv);
     if (sn.cache.flash_enabled)
         render_simple(b, &sn, memcached_extstore,
                       sizeof(memcached_extstore) /

@@ -556,6 +556,35 @@ class MetricsFlag(BBTest):
             self.assertEqual(st[stat], '0')
         self.assertEqual(one(smp, 'memcached_current_items'), 1)
 
+    def test_crawler_gauges_follow_run_time_changes(self):
+        """The memcached_lru_crawler_* settings gauges show what `stats
+        settings` shows: `lru_crawler sleep|tocrawl N` change them, and
+        `lru_crawler disable` removes them (as -o no_lru_crawler would)."""
+        s, port = start_with_metrics([])
+        self.addCleanup(s.stop)
+        c = Client(s.port)
+        self.addCleanup(c.close)
+        _, smp = parse(http(port)[2])
+        self.assertEqual(one(smp, 'memcached_lru_crawler_enabled'), 1)
+        self.assertEqual(c.call(b'lru_crawler sleep 50\r\n'), b'OK\r\n')
+        self.assertEqual(c.call(b'lru_crawler tocrawl 7\r\n'), b'OK\r\n')
+        _, smp = parse(http(port)[2])
+        self.assertEqual(one(smp, 'memcached_lru_crawler_sleep'), 50)
+        self.assertEqual(one(smp, 'memcached_lru_crawler_to_crawl'), 7)
+        c.c.send(b'stats settings\r\n')
+        st = c.c.recv_until(b'END\r\n').decode()
+        self.assertIn('STAT lru_crawler_sleep 50\r\n', st)
+        self.assertIn('STAT lru_crawler_tocrawl 7\r\n', st)
+        self.assertEqual(c.call(b'lru_crawler disable\r\n'), b'OK\r\n')
+        fams, _ = parse(http(port)[2])
+        gauges = ('memcached_lru_crawler_enabled', 'memcached_lru_crawler_sleep',
+                  'memcached_lru_crawler_to_crawl', 'memcached_lru_crawler_hot_percent')
+        self.assertEqual([f for f in gauges if f in fams], [])
+        self.assertEqual(c.call(b'lru_crawler enable\r\n'), b'OK\r\n')
+        _, smp = parse(http(port)[2])
+        self.assertEqual(one(smp, 'memcached_lru_crawler_enabled'), 1)
+        self.assertEqual(one(smp, 'memcached_lru_crawler_sleep'), 50)
+
     def test_off_by_default(self):
         s = self.start([])
         self.assertEqual(listening(s.pid), {('127.0.0.1', s.port)})
