@@ -160,8 +160,8 @@ static void memory_fix_malloc(void)
     mallopt(M_TRIM_THRESHOLD, BUDGET_TRIM_THRESHOLD);
 }
 
-/* A "Name: N kB" line of /proc/self/status, in bytes (0 if not found). */
-static uint64_t proc_status_kb(const char *name)
+/* The number of a "Name: N [kB]" line of /proc/self/status (0 if not found). */
+static uint64_t proc_status_num(const char *name)
 {
     FILE *fp = fopen("/proc/self/status", "r");
     if (!fp)
@@ -200,8 +200,8 @@ static uint64_t mapped_files(void)
 /* The process terms of the budget (above), bytes; once the workers run. */
 static uint64_t memory_baseline(const settings_t *s)
 {
-    uint64_t threads = proc_status_kb("Threads") + BUDGET_LATER_THREADS;
-    return mapped_files() + proc_status_kb("RssAnon") * 1024 + threads * BUDGET_THREAD_BYTES +
+    uint64_t threads = proc_status_num("Threads") + BUDGET_LATER_THREADS;
+    return mapped_files() + proc_status_num("RssAnon") * 1024 + threads * BUDGET_THREAD_BYTES +
            (uint64_t)s->maxconns * sizeof(conn_t) + BUDGET_BUSY_CONNS * BUDGET_CONN_BUSY_BYTES;
 }
 
@@ -239,7 +239,7 @@ static void log_startup(server_t *srv, const char *note)
                 (double)(mx.items + mx.outside + srv->memory_baseline) / 1048576.0,
                 (double)mx.items / 1048576.0, mx.first_pages, (double)mx.outside / 1048576.0,
                 (double)srv->memory_baseline / 1048576.0,
-                (unsigned)proc_status_kb("Threads") + BUDGET_LATER_THREADS, s->maxconns,
+                (unsigned)proc_status_num("Threads") + BUDGET_LATER_THREADS, s->maxconns,
                 BUDGET_BUSY_CONNS, BUDGET_CONN_BUSY_BYTES);
     if (s->flash_path) {
         cache_stats_t st;
