@@ -20,6 +20,8 @@
 #include <event2/event.h>
 #include <errno.h>
 #include <event2/thread.h>
+#include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,9 @@
 
 #include "auth_sasl.h"
 #include "authfile.h"
+#include "bufpool.h"
 #include "cache.h"
+#include "conn.h"
 #include "daemon.h"
 #include "listener.h"
 #include "metrics.h"
@@ -112,12 +116,104 @@ static void on_shutdown(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(srv->base);
 }
 
-/* The start-up lines of a server with a flash tier: memory outside -m and
- * the tier's note (e.g. a reinitialised file). RAM only: only the cache's
- * note (what -e restored; memcached prints its "[restart]" line), as
- * memcached (-vv: the memory line too). */
-static void log_startup(const settings_t *s, cache_t *cache, const char *note)
+/*
+ * The memory budget (issue 14 item 5): the most RSS this process may reach,
+ * printed at start and in `stats` (memory_budget, with a flash tier). It is
+ * the cache's maxima (cache_memory_max: items = -m and the first page of
+ * every slab class without one yet; every part outside -m at its largest:
+ * hash table, flash index at its capacity, builders, reclaim's buffer,
+ * queues, per-worker read buffers at their caps, zstd contexts, dictionary
+ * and its trainer, checkpoint filters) plus the process terms below, taken
+ * once the workers run (memory_baseline):
+ * - code and libraries: every file-backed mapping at its full size (any
+ *   page of it may be paged in; /proc/self/maps);
+ * - start-up heap: the anonymous memory resident at that point (RssAnon:
+ *   libevent bases, settings, listener, logger, the stacks touched so far,
+ *   and whatever of the cache's parts is resident already, so that part is
+ *   counted twice: an upper bound);
+ * - threads: for each (those running, and BUDGET_LATER_THREADS more that
+ *   start later: dictionary trainer, metrics, crawler) its stack as it may
+ *   still be touched and the free memory its malloc arena may keep
+ *   (BUDGET_THREAD_BYTES; the arena's trim threshold is fixed below, so
+ *   glibc does not raise it to the largest buffer freed);
+ * - connections: every allowed connection's structure (-c x conn_t), and
+ *   BUDGET_BUSY_CONNS connections with a request in flight at once, each a
+ *   read buffer and a reply block (bufpool); each further busy connection
+ *   may add BUDGET_CONN_BUSY_BYTES. Values in flight (a large set being
+ *   read, a flash hit being sent) are not bounded by the budget.
+ */
+#define BUDGET_LATER_THREADS 4
+#define BUDGET_THREAD_BYTES ((uint64_t)1536 * 1024) /* 512 KiB stack + 1 MiB arena */
+#define BUDGET_BUSY_CONNS 64
+#define BUDGET_CONN_BUSY_BYTES ((uint64_t)2 * BUFPOOL_BUF_SIZE)
+#define BUDGET_TRIM_THRESHOLD (1024 * 1024)
+#define BUDGET_MMAP_THRESHOLD (256 * 1024)
+
+/* glibc's malloc: fixed thresholds (setting them turns off the dynamic
+ * ones, which rise to the largest block freed, up to 32 MiB mmap / 64 MiB
+ * trim, and then keep that much free memory resident in every arena):
+ * blocks of 256 KiB and more are mmapped and given back when freed, and an
+ * arena gives back free memory above 1 MiB at its top. */
+static void memory_fix_malloc(void)
 {
+    mallopt(M_MMAP_THRESHOLD, BUDGET_MMAP_THRESHOLD);
+    mallopt(M_TRIM_THRESHOLD, BUDGET_TRIM_THRESHOLD);
+}
+
+/* The number of a "Name: N [kB]" line of /proc/self/status (0 if not found). */
+static uint64_t proc_status_num(const char *name)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    if (!fp)
+        return 0;
+    char line[256];
+    size_t n = strlen(name);
+    uint64_t v = 0;
+    while (fgets(line, sizeof line, fp))
+        if (strncmp(line, name, n) == 0 && line[n] == ':') {
+            v = strtoull(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(fp);
+    return v;
+}
+
+/* Bytes of every file-backed mapping of this process (/proc/self/maps). */
+static uint64_t mapped_files(void)
+{
+    FILE *fp = fopen("/proc/self/maps", "r");
+    if (!fp)
+        return 0;
+    char line[4352];
+    uint64_t sum = 0;
+    while (fgets(line, sizeof line, fp)) {
+        unsigned long lo, hi;
+        int path = 0;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &path) >= 2 && path > 0 &&
+            line[path] == '/')
+            sum += hi - lo;
+    }
+    fclose(fp);
+    return sum;
+}
+
+/* The process terms of the budget (above), bytes; once the workers run. */
+static uint64_t memory_baseline(const settings_t *s)
+{
+    uint64_t threads = proc_status_num("Threads") + BUDGET_LATER_THREADS;
+    return mapped_files() + proc_status_num("RssAnon") * 1024 + threads * BUDGET_THREAD_BYTES +
+           (uint64_t)s->maxconns * sizeof(conn_t) + BUDGET_BUSY_CONNS * BUDGET_CONN_BUSY_BYTES;
+}
+
+/* The start-up lines of a server with a flash tier: memory outside -m, the
+ * memory budget, and the tier's note (e.g. a reinitialised file). RAM only:
+ * only the cache's note (what -e restored; memcached prints its "[restart]"
+ * line), as memcached (-vv: the memory lines too). */
+static void log_startup(server_t *srv, const char *note)
+{
+    const settings_t *s = srv->settings;
+    cache_t *cache = srv->cache;
+    srv->memory_baseline = memory_baseline(s);
     if (s->flash_path == NULL && s->verbose < 2) {
         if (note[0] != '\0') /* e.g. what -e restored */
             fprintf(stderr, "tiercache: %s\n", note);
@@ -129,6 +225,22 @@ static void log_startup(const settings_t *s, cache_t *cache, const char *note)
     fprintf(stderr, "tiercache: memory: %zu MiB of items (-m) + %zu bytes "
             "(%.1f MiB) outside -m (hash table, flash index and buffers)\n",
             s->mem_mb, out, (double)out / (1024.0 * 1024.0));
+    cache_memory_max_t mx;
+    cache_memory_max(cache, srv->nworkers, &mx);
+    if (mx.items == 0)
+        fprintf(stderr, "tiercache: memory budget: none (-m 0: items unlimited)\n");
+    else
+        fprintf(stderr, "tiercache: memory budget: at most %" PRIu64 " bytes (%.1f MiB) "
+                "resident: items %.1f MiB (-m, and a first page for each of %u slab "
+                "classes) + outside -m at its largest %.1f MiB + process %.1f MiB "
+                "(code, libraries, start-up heap, %u threads, %d connections, %d of "
+                "them busy at once; each further busy one up to %" PRIu64 " bytes)\n",
+                mx.items + mx.outside + srv->memory_baseline,
+                (double)(mx.items + mx.outside + srv->memory_baseline) / 1048576.0,
+                (double)mx.items / 1048576.0, mx.first_pages, (double)mx.outside / 1048576.0,
+                (double)srv->memory_baseline / 1048576.0,
+                (unsigned)proc_status_num("Threads") + BUDGET_LATER_THREADS, s->maxconns,
+                BUDGET_BUSY_CONNS, BUDGET_CONN_BUSY_BYTES);
     if (s->flash_path) {
         cache_stats_t st;
         cache_stats_snapshot(cache, &st);
@@ -225,6 +337,7 @@ int main(int argc, char **argv)
         }
     }
     pthread_mutex_init(&srv.stats_lock, NULL);
+    memory_fix_malloc(); /* before the cache allocates */
     signal(SIGPIPE, SIG_IGN);
     install_signal_recorder();
     if (settings.coredumps)
@@ -356,7 +469,7 @@ int main(int argc, char **argv)
     }
     /* once the workers exist: their flash buffers count outside -m, and
      * stats memory_outside_limit (the same function) includes them */
-    log_startup(&settings, srv.cache, cache_err);
+    log_startup(&srv, cache_err);
     if (metrics && metrics_start(metrics) != METRICS_OK) {
         fprintf(stderr, "tiercache: cannot start the metrics thread\n");
         rc = EX_OSERR_CODE;

@@ -68,6 +68,10 @@ typedef struct server {
     int64_t listen_since;        /* unix time they were opened */
     struct logger *logger;       /* `watch` (logger.h); NULL: none */
     struct prefix_stats *detail; /* `stats detail` (prefix_stats.h) */
+    /* the memory budget's process terms (main.c memory_baseline): code,
+     * libraries, start-up heap, threads, connections; `stats`
+     * memory_budget adds the cache's maxima (cache_memory_max) */
+    uint64_t memory_baseline;
 } server_t;
 
 /* Asks the main loop to shut down cleanly (thread-safe, idempotent).

@@ -247,6 +247,10 @@ void stats_snapshot(server_t *srv, stats_snapshot_t *out)
     for (size_t j = 0; j < NMEMORY; j++)
         out->memory_outside_limit +=
             *(const uint64_t *)((const char *)&out->cache + memory_fields[j].off);
+    /* the memory budget: the cache's maxima + the process terms (main.c) */
+    cache_memory_max_t mx;
+    cache_memory_max(srv->cache, srv->nworkers, &mx);
+    out->memory_budget = mx.items ? mx.items + mx.outside + srv->memory_baseline : 0;
     if (srv->logger) {
         logger_stats_t ls = {0, 0, 0, 0};
         logger_stats(srv->logger, &ls);
@@ -312,7 +316,7 @@ static const stat_field_t snap_fields[] = {
     S(pid), S(uptime), S(time), S(max_connections), S(curr_connections),
     S(total_connections), S(rejected_connections), S(connection_structures),
     S(accepting_conns), S(listen_disabled_num), S(read_buf_oom), S(threads),
-    S(memory_outside_limit), S(log_worker_written), S(log_watcher_sent),
+    S(memory_outside_limit), S(memory_budget), S(log_worker_written), S(log_watcher_sent),
     S(log_watcher_skipped), S(log_watchers),
 #undef S
 };
@@ -417,6 +421,7 @@ static void reply_flash(const stats_snapshot_t *sn, outq_t *q)
         emit_u64(q, memory_fields[j].name,
                  *(const uint64_t *)((const char *)cs + memory_fields[j].off));
     emit_u64(q, "memory_outside_limit", sn->memory_outside_limit);
+    emit_u64(q, "memory_budget", sn->memory_budget);
 }
 
 static void reply_general(server_t *srv, outq_t *q)

@@ -70,6 +70,7 @@ typedef struct stats_snapshot {
     uint64_t ssl_new_sessions, ssl_handshake_errors;
     uint64_t time_since_server_cert_refresh;
     uint64_t memory_outside_limit;     /* bytes outside -m */
+    uint64_t memory_budget;            /* most RSS from now on (main.c) */
     uint64_t log_worker_written, log_watcher_sent;  /* `watch` (logger.h) */
     uint64_t log_watcher_skipped, log_watchers;
     uint64_t extstore_limit_maxbytes;  /* flash bytes (segments * size) */

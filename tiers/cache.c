@@ -14,6 +14,7 @@
  */
 #include "cache.h"
 #include "cache_int.h"
+#include "engine_int.h" /* cache_memory_max: the flash tier's maxima */
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -308,6 +309,69 @@ size_t cache_memory_outside_limit(const cache_t *c)
     CACHE_MEMORY_FIELDS(CACHE_MEMORY_SUM)
 #undef CACHE_MEMORY_SUM
     return (size_t)sum;
+}
+
+/*
+ * The memory budget's cache terms (issue 14 item 5: RSS within the printed
+ * budget). Each is the most its part can reach, not what it holds now:
+ * - items: slabs allocate a page while the pages total at most -m, and a
+ *   class's first page whatever the total (memcached's rule), so the pages
+ *   reach at most max(now, -m) + one page for every class without one.
+ * - hash table: every RAM item is at least the smallest chunk, so at most
+ *   items / smallest chunk of them; the table doubles when it holds more
+ *   than 1.5 items per bucket, and while it doubles the old table (half
+ *   the new one's size) is still allocated: 1.5 x the largest table.
+ * - ghosts: a fixed table (flash tier only).
+ * - the flash tier's parts at their largest: flash_memory_max().
+ */
+void cache_memory_max(const cache_t *c, unsigned nworkers, cache_memory_max_t *out)
+{
+    memset(out, 0, sizeof *out);
+    slabs_t *sl = (slabs_t *)&c->ram.slabs; /* class info takes the locks */
+    size_t limit = slabs_mem_limit(sl);
+    size_t malloced = slabs_total_malloced(sl);
+    uint64_t first = 0;
+    size_t smallest = 0;
+    for (unsigned id = 1; id <= sl->largest; id++) {
+        slabs_class_info_t ci;
+        slabs_class_info(sl, id, &ci);
+        if (smallest == 0 || (ci.chunk_size > 0 && ci.chunk_size < smallest))
+            smallest = ci.chunk_size;
+        if (ci.total_pages == 0) {
+            first += ci.page_bytes;
+            out->first_pages++;
+        }
+    }
+    out->items_limit = limit;
+    out->items = limit == 0 ? 0 : (malloced > limit ? malloced : limit) + first;
+    cache_memory_t now;
+    cache_memory_parts(c, &now);
+    uint64_t table = now.memory_hash_table;
+    if (out->items > 0 && smallest > 0) {
+        uint64_t nitems = out->items / smallest;
+        uint64_t buckets = 16;
+        while (buckets * 3 / 2 < nitems && buckets < ((uint64_t)1 << 32))
+            buckets <<= 1;
+        if (buckets * sizeof(item_t *) * 3 / 2 > table)
+            table = buckets * sizeof(item_t *) * 3 / 2;
+    }
+    out->parts.memory_hash_table = table;
+    out->parts.memory_ram_ghosts = now.memory_ram_ghosts;
+    if (c->tier->f) {
+        flash_memory_parts_t p;
+        flash_memory_max(c->tier->f, nworkers, &p);
+        out->parts.memory_flash_index = p.index;
+        out->parts.memory_flash_builders = p.builders;
+        out->parts.memory_flash_reclaim = p.reclaim;
+        out->parts.memory_flash_queues = p.queues;
+        out->parts.memory_flash_workers = p.workers;
+        out->parts.memory_flash_zstd = p.zstd;
+        out->parts.memory_flash_dict = p.dict;
+        out->parts.memory_flash_checkpoint = p.checkpoint;
+    }
+#define CACHE_MEMORY_MAX_SUM(name, desc) out->outside += out->parts.name;
+    CACHE_MEMORY_FIELDS(CACHE_MEMORY_MAX_SUM)
+#undef CACHE_MEMORY_MAX_SUM
 }
 
 /* ---- peek (appended: meta/binary protocols) ---- */

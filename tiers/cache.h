@@ -324,6 +324,23 @@ typedef struct cache_memory {
 /* The parts of cache_memory_outside_limit() (its sum). Any thread; O(1). */
 void cache_memory_parts(const cache_t *c, cache_memory_t *out);
 
+/* The most the cache may hold in RAM from now on (tiers/cache.c explains
+ * each term): items = the item memory (-m, and the first page of every
+ * slab class not yet given one: slabs give a class its first page even
+ * past -m, as memcached does; 0 when -m is 0, unlimited), parts = every
+ * part of cache_memory_parts() at its largest, outside = their sum;
+ * nworkers = the cache workers (each has flash read buffers). */
+typedef struct cache_memory_max {
+    uint64_t items;
+    uint64_t items_limit;       /* -m (the limit in force), bytes */
+    unsigned first_pages;       /* slab classes still without a page */
+    cache_memory_t parts;
+    uint64_t outside;
+} cache_memory_max_t;
+
+/* Fills *out (above). Any thread; O(slab classes). */
+void cache_memory_max(const cache_t *c, unsigned nworkers, cache_memory_max_t *out);
+
 typedef struct cache_stats {
 #define CACHE_STATS_DECLARE(name, desc) uint64_t name;
     CACHE_STATS_FIELDS(CACHE_STATS_DECLARE)

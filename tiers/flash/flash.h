@@ -182,6 +182,13 @@ typedef struct flash_memory_parts {
 /* Fills *out with the parts of flash_memory(). Any thread; O(1). */
 void flash_memory_parts(const flash_t *f, flash_memory_parts_t *out);
 
+/* The most each part of flash_memory() may reach from now on, bytes (the
+ * index at its capacity, every worker's read buffers at their caps, the
+ * checkpoint filters for a full index, ...), with nworkers flash workers:
+ * the flash tier's share of the process's memory budget. Any thread; O(1).
+ * tiers/flash/memory.c explains each term. */
+void flash_memory_max(const flash_t *f, unsigned nworkers, flash_memory_parts_t *out);
+
 /* ---- write path ------------------------------------------------------- */
 
 typedef struct flash_wr_item {

@@ -12,6 +12,11 @@
  * largest input it can get (a record of max_record bytes at the configured
  * level), not read with ZSTD_sizeof_CCtx (a data race); the DCtx likewise.
  * Workers' DCtx are measured once, when created (reader.c).
+ *
+ * flash_memory_max() gives the most each part may reach (the memory
+ * budget's flash terms, server/main.c): the index at its capacity, the
+ * workers' read buffers at their caps, the checkpoint filters for a full
+ * index, every dictionary slot and the trainer until it is done.
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_estimate*: sizes without a race */
 #include "flash/flash_int.h"
@@ -60,4 +65,64 @@ size_t flash_memory(const flash_t *f)
     flash_memory_parts(f, &p);
     return p.index + p.builders + p.reclaim + p.queues + p.workers + p.zstd + p.dict +
            p.checkpoint;
+}
+
+/* A bloom filter's bytes for n items (bloom.c's bloom_create). */
+static size_t bloom_bytes_for(uint64_t n)
+{
+    return sizeof(bloom_t) + (size_t)((n * BLOOM_BITS_PER_ITEM) / 512 + 1) * 64;
+}
+
+/* Read ops a worker keeps for reuse (reader.c FREE_OPS_MAX), at ~0.7 KB
+ * each: counted at 1 KiB. Ops parked by more requests than that are
+ * counted with the connections that sent them (server/main.c). */
+#define MAX_FREE_OPS 1024
+#define OP_BYTES 1024
+
+void flash_memory_max(const flash_t *f, unsigned nworkers, flash_memory_parts_t *out)
+{
+    flash_memory_parts_t now;
+    flash_memory_parts(f, &now);
+    index_stats_t is;
+    index_stats(f->idx, &is);
+    /* the index's address range is reserved at its capacity and grows in
+     * place: bytes_max is the most it touches */
+    out->index = (size_t)is.bytes_max;
+    /* allocated once, at their full sizes */
+    out->builders = now.builders;
+    out->reclaim = now.reclaim;
+    out->queues = now.queues;
+    /* per worker (reader.c): the scratch record and the hit buffer; the
+     * reads in flight, at most read_bytes_cap plus the one read always
+     * allowed (a block, at most a record and its alignment); the pool of
+     * 2 x io_depth window-sized read buffers; the kept ops */
+    size_t window = (size_t)fl_round_up((uint64_t)f->s.block_size + FLASH_IO_ALIGN,
+                                        FLASH_IO_ALIGN);
+    size_t one_read = (size_t)f->max_record + 2 * FLASH_IO_ALIGN;
+    if (one_read < window)
+        one_read = window;
+    size_t per_worker = 2 * (size_t)f->max_record + FLASH_KEY_MAX + f->s.read_bytes_cap +
+                        one_read + 2 * (size_t)f->s.io_depth * window +
+                        (size_t)MAX_FREE_OPS * OP_BYTES;
+    out->workers = nworkers * per_worker;
+    if (out->workers < now.workers)
+        out->workers = now.workers;
+    out->zstd = writer_zstd(f) + nworkers * ZSTD_estimateDCtxSize();
+    /* every dictionary slot filled (content, CDict, DDict: ~4x its size),
+     * and the trainer's samples and tables until it is done (then 0:
+     * training happens once, its memory is freed and trimmed) */
+    size_t dicts = 0;
+    if (f->s.dict_size > 0 && f->s.compression_level != FLASH_LEVEL_NONE)
+        dicts = FLASH_DICT_SLOTS * 4 * f->s.dict_size;
+    if (dicts < flash_dicts_bytes(&f->dicts))
+        dicts = flash_dicts_bytes(&f->dicts);
+    out->dict = dicts + flash_dict_trainer_bytes(f->dtrain);
+    /* the checkpoint's filters for a full index: the current and the next
+     * one (each sized to the items, + 1024) and the extension filter (at
+     * most as many keys), and the journal page */
+    out->checkpoint = 0;
+    if (f->s.checkpoint_ms > 0 || now.checkpoint > 0)
+        out->checkpoint = 3 * bloom_bytes_for(is.capacity_max + 1024) + FLASH_JPAGE;
+    if (out->checkpoint < now.checkpoint)
+        out->checkpoint = now.checkpoint;
 }

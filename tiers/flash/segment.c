@@ -91,7 +91,10 @@ flash_seg_status_e flash_seg_create(flash_seg_t **out, const flash_seg_config_t 
         free(s);
         return FLASH_SEG_ENOMEM;
     }
-    memset(s->buf, 0, ss);
+    /* not zeroed: the image is written from the first unit (cleared by
+     * flash_seg_reset) to image_len, every byte of it defined (blocks are
+     * padded with zeros, the summary's tail cleared at finalize), so the
+     * buffer is resident only as far as segments have been built in it */
     flash_seg_reset(s, 0, 0, 0, 0);
     *out = s;
     return FLASH_SEG_OK;
