@@ -188,3 +188,67 @@ Test(policy, second_hit_protects_first_does_not)
     cr_assert_eq(two, N, "%u of %u twice-read keys kept", two, N);
     cr_assert_eq(one, 0, "%u of %u once-read keys kept", one, N);
 }
+
+/* ---- lru_ghost (ram_settings.h): S3-FIFO's ghost rule ---- */
+
+static void setup_ghost(void)
+{
+    test_settings(&set, &clk);
+    set.ram.mem_limit = 4 * MiB;
+    set.ram.lru_ghost = 65536; /* remembers more keys than the test evicts */
+    cr_assert_eq(cache_create(&c, &set), CACHE_OK);
+    cr_assert_eq(cache_worker_create(c, &w), CACHE_OK);
+}
+
+TestSuite(policy_ghost, .init = setup_ghost, .fini = teardown, .timeout = 120);
+
+/*
+ * Keys evicted from RAM and asked for again soon after (a miss, then a
+ * set: cache-aside) come back into WARM, and a scan of 3x RAM of
+ * never-read keys no longer pushes them out; without the ghost they start
+ * in HOT again, unread, and go with the scan (policy::second_hit_...).
+ */
+static unsigned ghost_returners(void)
+{
+    unsigned cap = ram_capacity("fill");
+    enum { N = 300 };
+    char key[32];
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "back:%u", i);
+        cr_assert_eq(set_s(w, key, VAL), CACHE_OK);
+    }
+    for (unsigned i = 0; i < cap + cap / 4; i++) { /* evicts them, never read */
+        snprintf(key, sizeof key, "first:%u", i);
+        cr_assert_eq(set_s(w, key, VAL), CACHE_OK);
+    }
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "back:%u", i);
+        cr_assert(!aside(key), "%s still there after 1.25x RAM of new keys", key);
+    }
+    for (unsigned i = 0; i < 3 * cap; i++) {
+        snprintf(key, sizeof key, "scan:%u", i);
+        cr_assert_eq(set_s(w, key, VAL), CACHE_OK);
+    }
+    unsigned kept = 0;
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "back:%u", i);
+        kept += has_key(w, key);
+    }
+    cr_assert(!has_key(w, "first:0"));
+    return kept;
+}
+
+Test(policy_ghost, evicted_key_set_again_starts_in_warm)
+{
+    /* the ghost is direct-mapped (a later eviction may take a key's slot):
+     * ~11k evictions into 256k slots lose a few percent */
+    unsigned kept = ghost_returners();
+    cr_log_info("%u of 300 returning keys kept", kept);
+    cr_assert_geq(kept, 270, "%u of 300 returning keys kept through the scan", kept);
+}
+
+Test(policy, without_ghost_a_returning_key_starts_in_hot)
+{
+    unsigned kept = ghost_returners();
+    cr_assert_eq(kept, 0, "%u of 300 returning keys kept without the ghost", kept);
+}
