@@ -35,6 +35,16 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The RAM tier's ghost tables with a flash tier: the pending-ghost
+ * counts (ram.h) and lru_ghost's fingerprints (none when off). */
+static size_t ram_ghost_bytes(const ram_t *r)
+{
+    size_t n = ((size_t)1 << RAM_GHOST_BITS) * sizeof(uint32_t);
+    if (r->evghost)
+        n += (size_t)(r->evghost_mask + 1) * sizeof *r->evghost;
+    return n;
+}
+
 /* ---- RAM hooks (called under the key's stripe lock) ---- */
 
 /*
@@ -388,7 +398,7 @@ void tier_memory_parts(const tier_t *t, cache_memory_t *out)
         return;
     flash_memory_parts_t p;
     flash_memory_parts(t->f, &p);
-    out->memory_ram_ghosts = ((uint64_t)1 << RAM_GHOST_BITS) * sizeof(uint32_t);
+    out->memory_ram_ghosts = ram_ghost_bytes(t->r);
     out->memory_flash_index = p.index;
     out->memory_flash_builders = p.builders;
     out->memory_flash_reclaim = p.reclaim;
@@ -403,7 +413,7 @@ size_t tier_memory(const tier_t *t)
 {
     if (!t->f)
         return 0;
-    return flash_memory(t->f) + ((size_t)1 << RAM_GHOST_BITS) * sizeof(uint32_t);
+    return flash_memory(t->f) + ram_ghost_bytes(t->r);
 }
 
 void tier_flush(tier_t *t)

@@ -91,10 +91,22 @@ void do_item_link_cas(ram_t *r, item_t *it, uint64_t hv, rel_time_t now)
     item_set_iflag(it, ITEM_LINKED);
     item_refcount_incr(it);
     do_hash_insert(&r->hash, it, hv);
+    lru_id_e lru = LRU_HOT;
+    if (r->evghost) {
+        /* S3-FIFO's ghost rule: a key evicted not long ago comes back
+         * straight into the main (WARM) list */
+        _Atomic uint16_t *g = &r->evghost[hv & r->evghost_mask];
+        if (atomic_load_explicit(g, memory_order_relaxed) == evghost_fp(hv)) {
+            atomic_store_explicit(g, 0, memory_order_relaxed);
+            lru = LRU_WARM;
+        }
+    }
     lru_class_t *l = lru_of(r, it);
     pthread_mutex_lock(&l->lock);
-    do_lru_link(l, it, LRU_HOT);
+    do_lru_link(l, it, lru);
     l->total_items++;
+    if (lru == LRU_WARM)
+        lru_stat_add(&l->st.moves_to_warm, 1);
     pthread_mutex_unlock(&l->lock);
 }
 
@@ -226,6 +238,9 @@ evict_e do_item_evict(ram_t *r, lru_class_t *l, unsigned id, item_t *search,
         else if (sp == RAM_SPILL_LEAVE || (v.idle && sp == RAM_SPILL_DROP))
             return EVICT_LEFT;
     }
+    if (r->evghost) /* it leaves RAM (below, or dropped): remembered */
+        atomic_store_explicit(&r->evghost[hv & r->evghost_mask], evghost_fp(hv),
+                              memory_order_relaxed);
     if (r->set.on_evict.fn && r->set.on_evict.gate &&
         atomic_load_explicit(r->set.on_evict.gate, memory_order_relaxed))
         report_evict(r, search, id, sp != RAM_SPILL_DROP, now);

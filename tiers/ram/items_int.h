@@ -104,6 +104,12 @@ static inline uint32_t *ghost_of(ram_t *r, uint64_t hv)
     return &r->ghost[hv & ((UINT64_C(1) << RAM_GHOST_BITS) - 1)];
 }
 
+/* lru_ghost's fingerprint of a key (never 0: 0 is an empty slot) */
+static inline uint16_t evghost_fp(uint64_t hv)
+{
+    return (uint16_t)((hv >> 48) | 1);
+}
+
 static inline size_t item_used(const item_t *it)
 {
     return ITEM_HEADER_SIZE + item_prefix(it) + item_nkey(it) + it->nbytes;

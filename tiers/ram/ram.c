@@ -34,6 +34,18 @@ cache_status_e ram_init(ram_t *r, const ram_settings_t *s)
     case HASH_EINVAL: slabs_teardown(&r->slabs); return CACHE_EINVAL;
     default: slabs_teardown(&r->slabs); return CACHE_NO_MEMORY;
     }
+    if (s->lru_ghost) {
+        uint64_t want = (uint64_t)(s->mem_limit >> 20) * s->lru_ghost, n = 1024;
+        while (n < want && n < ((uint64_t)1 << 26))
+            n <<= 1;
+        r->evghost = calloc(n, sizeof *r->evghost);
+        if (!r->evghost) {
+            hash_teardown(&r->hash);
+            slabs_teardown(&r->slabs);
+            return CACHE_NO_MEMORY;
+        }
+        r->evghost_mask = n - 1;
+    }
     for (unsigned i = 0; i < SLAB_CLASS_MAX; i++)
         lru_class_init(&r->lru[i]);
     clock_gettime(CLOCK_MONOTONIC_COARSE, &r->mono0);
@@ -52,6 +64,8 @@ void ram_teardown(ram_t *r)
     slabs_teardown(&r->slabs);
     free(r->ghost);
     r->ghost = NULL;
+    free(r->evghost);
+    r->evghost = NULL;
     pthread_mutex_destroy(&r->spill_lock);
     pthread_cond_destroy(&r->spill_cond);
 }

@@ -183,6 +183,11 @@ typedef struct ram {
     _Atomic uint64_t cas_id;  /* last cas unique given */
     _Atomic uint32_t oldest_live; /* flush_all: clock time, 0 = none */
     _Atomic uint64_t oldest_cas;
+    /* lru_ghost (ram_settings.h): fingerprints of keys evicted from RAM,
+     * slot hv & evghost_mask; NULL when off. Relaxed atomics: a lost
+     * update only costs a WARM admission. */
+    _Atomic uint16_t *evghost;
+    uint64_t evghost_mask;
     _Atomic uint64_t lru_maintainer_juggles;
     _Atomic uint64_t lru_crawler_starts;
     _Atomic uint64_t lru_bumps_dropped;

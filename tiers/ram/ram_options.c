@@ -50,6 +50,9 @@ const option_t ram_options[] = {
     {"ext_item_age", OPTION_U32, RAM_OFF(flash_item_age), "4294967295", 0,
      UINT32_MAX, NULL,
      "with a flash tier: move items idle this many seconds (max: never)"},
+    {"lru_ghost", OPTION_UINT, RAM_OFF(lru_ghost), "0", 0, 65536, NULL,
+     "ghost of evicted keys, entries per MiB of memory (0: off): such a "
+     "key's new item starts in WARM"},
 };
 
 const size_t ram_options_n = sizeof ram_options / sizeof ram_options[0];

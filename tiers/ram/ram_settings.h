@@ -45,6 +45,12 @@ typedef struct ram_settings {
      * UINT32_MAX (the default) = off. No effect without a flash tier
      * (cache_create's note says so). */
     uint32_t flash_item_age;
+    /* lru_ghost: S3-FIFO's ghost queue on the segmented LRU. Entries per
+     * MiB of mem_limit (0: off) of a table that remembers the keys of
+     * items evicted from RAM (a 16-bit fingerprint per slot, the newest
+     * eviction wins a slot); a new item whose key is remembered is linked
+     * at WARM's head instead of HOT's (counted in moves_to_warm). */
+    unsigned lru_ghost;
     /* Not options (no row; ram_settings_default sets them to none): */
     int64_t (*clock)(void *ctx); /* the cache clock (cache_clock_fn);
                                     NULL: real time */
