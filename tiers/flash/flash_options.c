@@ -34,7 +34,7 @@ const option_t flash_options[] = {
      NULL, "bytes of reads in flight per worker thread"},
     {"flash-min-item-size", OPTION_SIZE, FL_OFF(min_item_size), "0", 0,
      (double)SIZE_MAX, NULL, "smaller items are not spilled"},
-    {"min-ttl", OPTION_UINT, FL_OFF(min_ttl), "5", 0, UINT32_MAX, NULL,
+    {"min-ttl", OPTION_UINT, FL_OFF(min_ttl), "0", 0, UINT32_MAX, NULL,
      "items expiring sooner (seconds) are not spilled"},
     {"index-capacity", OPTION_SIZE64, FL_OFF(index_capacity), "0", 0,
      (double)UINT64_MAX, NULL,

@@ -67,7 +67,7 @@ typedef struct flash_settings {
     unsigned io_depth;         /* per-worker reads in flight (64) */
     size_t read_bytes_cap;     /* per-worker bytes in flight (4 MiB) */
     size_t min_item_size;      /* items smaller are not spilled (0) */
-    unsigned min_ttl;          /* items expiring sooner are not spilled (5) */
+    unsigned min_ttl;          /* items expiring sooner are not spilled (0) */
     uint64_t index_capacity;   /* maximum items; 0 = size / FLASH_INDEX_MIN_ITEM_BYTES.
                                   The index grows to it as items arrive. */
     unsigned tag_bits;         /* index tag bits (0: the build's
