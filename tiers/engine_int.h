@@ -22,6 +22,9 @@
 #define TIER_COMPLETE_CHUNK 256
 /* ... else waits this long for the writer's next batch, then retries */
 #define TIER_COMPLETE_WAIT_MS 1
+/* an allocation short of memory evicts this many more times before it
+ * waits for the writer (tier_item_alloc) */
+#define TIER_SPILL_AHEAD 3
 /* the index packs 10 slots in 64 bytes at ~90% load: 64 / 9 bytes per item */
 #define TIER_INDEX_BYTES_PER_9_ITEMS 64
 
@@ -39,6 +42,7 @@ struct tier {
     cache_flash_promote_e promote;
     unsigned promote_rate;     /* per worker per second; 0 = no limit */
     unsigned stall_ms;
+    unsigned spill_ahead;      /* TIER_SPILL_AHEAD (tier_item_alloc) */
     uint64_t segment_size;
     _Atomic uint64_t drops_admission; /* refused by flash_admit at eviction */
     _Atomic uint64_t drops_stall;     /* evicted unspilled: stall bound */

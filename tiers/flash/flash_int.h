@@ -59,6 +59,9 @@
  * callbacks one pass takes off the list at a time */
 #define FLASH_DONE_HSLOTS 16384u
 #define FLASH_DONE_CHUNK 64u
+/* completions the writer holds before listing them in one d_lock section
+ * (flash_done_hold; bench/RESULTS.md "Issue 14 item 3, h-ingest") */
+#define FLASH_DONE_HOLD 16u
 /* crash checkpoints: filters kept after a publish (a worker may still
  * probe them); segments sealed during a build that it extends after its
  * publish (more are not kept by it: a miss after a crash, never stale);
@@ -218,7 +221,11 @@ struct flash {
     unsigned dcap, dhead, dlen;
     unsigned d_waiters;
     uint64_t d_waits;          /* flash_complete_wait calls that waited */
-    uint16_t *d_hcount;        /* entries (listed or running) per hash slot */
+    _Atomic uint16_t *d_hcount; /* entries (listed or running) per hash slot;
+                                 * changed under d_lock, read by the writer
+                                 * without it */
+    flash_done_t held[FLASH_DONE_HOLD]; /* writer only: not yet listed */
+    unsigned nheld;
 
     /* health */
     _Atomic int64_t fail_until_ms;  /* monotonic ms; enqueue says EIO before */
@@ -349,11 +356,22 @@ void flash_writer_finish(flash_t *f);
 bool flash_done_init(flash_t *f, unsigned cap);
 void flash_done_free(flash_t *f);
 /* Writer: makes written_fn(token, st) due. Runs a chunk itself first when
- * the list is full. No lock held by the caller. */
+ * the list is full. No lock held by the caller. Lists the held entries
+ * first (order kept). */
 void flash_done_push(flash_t *f, void *token, uint64_t hash, flash_status_e st);
-/* Writer: is a callback for an item with this hash slot listed or running?
- * Then it must run before another item with the hash is indexed (its
- * written_fn may remove the hash's index entries). */
+/* Writer: like flash_done_push, but the entry is held on the writer
+ * (f->held) and listed with the others held at the next flash_done_flush,
+ * one d_lock section for up to FLASH_DONE_HOLD entries (made when the hold
+ * is full). The writer flushes before it waits for items or runs the list. */
+void flash_done_hold(flash_t *f, void *token, uint64_t hash, flash_status_e st);
+/* Writer: lists the held entries (in order) and wakes threads in
+ * flash_complete_wait if any are listed. No lock held by the caller. */
+void flash_done_flush(flash_t *f);
+/* Writer: is a callback for an item with this hash slot held, listed or
+ * running? Then it must run before another item with the hash is indexed
+ * (its written_fn may remove the hash's index entries): the caller flushes
+ * and runs the list. Takes no lock (only the writer adds to the counts, so
+ * a stale count is too high, never too low). */
 bool flash_done_hash_due(flash_t *f, uint64_t hash);
 /* Writer: wakes threads in flash_complete_wait if entries are listed. */
 void flash_done_signal(flash_t *f);

@@ -400,8 +400,10 @@ static void process(flash_t *f, const wr_qent_t *e)
     if (st == FLASH_OK) {
         /* a due callback of the same hash may remove the hash's entries:
          * it must run before this copy is indexed (complete.c) */
-        if (flash_done_hash_due(f, it->hash))
+        if (flash_done_hash_due(f, it->hash)) {
+            flash_done_flush(f);
             flash_complete(f, UINT_MAX);
+        }
         index_insert_result_t r;
         index_loc_t il = { loc.seg_id, loc.blkoff };
         index_insert(f->idx, it->hash, il, flash_seg_age, f, &r);
@@ -417,8 +419,8 @@ static void process(flash_t *f, const wr_qent_t *e)
     } else {
         FSTAT_ADD(f, flash_drops_io, 1);
     }
-    if (cb)
-        flash_done_push(f, it->token, it->hash, st);
+    if (cb) /* listed with the batch's others (complete.c) */
+        flash_done_hold(f, it->token, it->hash, st);
 }
 
 void *flash_writer_main(void *arg)
@@ -491,8 +493,12 @@ void *flash_writer_main(void *arg)
             process(f, &batch[i]);
             flash_reclaim_maintain(f);
         }
-        if (n)
-            flash_done_signal(f);
+        if (n) {
+            bool held = f->nheld > 0;
+            flash_done_flush(f); /* lists and wakes */
+            if (!held)
+                flash_done_signal(f);
+        }
         if (idle_done || stop)
             flash_complete(f, UINT_MAX);
         if (idle_step && !stop)
