@@ -7,6 +7,7 @@ Environment:
     TIERCACHE_BENCH  the tiercache-bench binary
     TIERCACHE_COMPARE  bench/compare (optional): its --smoke run against
                      tiercache and memcached (tiercache suite only)
+    TIERCACHE_MRC    bench/mrc (optional): its --smoke run, the same way
 
 One server serves the whole file; each test uses its own key prefix. The
 server is stopped with SIGTERM at the end and must exit 0 (tiercache).
@@ -29,6 +30,7 @@ import unittest
 SERVER = os.environ.get('TIERCACHE_BIN', '')
 BENCH = os.environ.get('TIERCACHE_BENCH', '')
 COMPARE = os.environ.get('TIERCACHE_COMPARE', '')
+MRC = os.environ.get('TIERCACHE_MRC', '')
 MEMCACHED = '/usr/bin/memcached'
 IS_MEMCACHED = os.path.basename(SERVER) == 'memcached'
 HOST = '127.0.0.1'
@@ -705,6 +707,68 @@ class CompareSmokeTest(unittest.TestCase):
         for args in (['--scenarios', 'nope'], ['--servers', 'redis'],
                      ['--runs', '0']):
             p = subprocess.run([sys.executable, COMPARE] + args,
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, args)
+
+
+@unittest.skipUnless(SERVER and BENCH and MRC and not IS_MEMCACHED
+                     and os.access(MEMCACHED, os.X_OK),
+                     'TIERCACHE_MRC, tiercache and /usr/bin/memcached needed')
+class MrcSmokeTest(unittest.TestCase):
+    """bench/mrc --smoke: miss-ratio points of tiercache and memcached at
+    1x and 2x of -m 8 on both workloads, plus the floor (~15 s)."""
+
+    def test_smoke(self):
+        parent = '/var/tmp' if os.path.isdir('/var/tmp') else None
+        with tempfile.TemporaryDirectory(prefix='tcb-mrc-', dir=parent) as d:
+            out, raw = os.path.join(d, 'report.md'), os.path.join(d, 'raw.json')
+            cmd = [sys.executable, MRC, '--smoke', '--tiercache', SERVER,
+                   '--bench', BENCH, '--memcached', MEMCACHED, '--out', out,
+                   '--json', raw, '--tmp-dir', d]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            with open(out) as f:
+                report = f.read()
+            self.assertEqual(report, p.stdout)
+            self.assertIn('SMOKE RUN', report)
+            with open(raw) as f:
+                doc = json.load(f)
+            self.assertEqual(doc['failures'], [])
+            recs = doc['records']
+            got = sorted((r['workload'], r['server'], r['size']) for r in recs)
+            want = sorted([(wl, sv, f) for wl in ('aside', 'trace')
+                           for sv in ('memcached', 'tiercache') for f in (1, 2)]
+                          + [('aside', 'floor', 0), ('trace', 'floor', 0)])
+            self.assertEqual(got, want)
+            by = {(r['workload'], r['server'], r['size']): r for r in recs}
+            for r in recs:
+                self.assertEqual(r['errors'], 0, r)
+                self.assertGreater(r['miss'], 0, r)   # first requests miss
+                self.assertLess(r['miss'], 1, r)
+                self.assertGreater(r['gets'], 0, r)
+            for wl in ('aside', 'trace'):
+                # tiercache at 2x has flash, memcached twice the RAM
+                self.assertIn('--flash-path', by[(wl, 'tiercache', 2)]['argv'])
+                self.assertNotIn('--flash-path', by[(wl, 'tiercache', 1)]['argv'])
+                self.assertIn('-m 16', by[(wl, 'memcached', 2)]['argv'])
+            # a whole trace replay: no server misses less than the cache
+            # that evicts nothing (the aside window is time-based, so its
+            # gets may differ on a loaded machine)
+            floor = by[('trace', 'floor', 0)]['miss']
+            for k, r in by.items():
+                if k[0] == 'trace':
+                    self.assertGreaterEqual(r['miss'], floor - 0.005, r)
+            self.assertIn('| 2x | 16 |', report)
+            if shutil.which('gnuplot'):
+                for n in ('mrc-aside.svg', 'mrc-trace.svg'):
+                    self.assertTrue(os.path.getsize(os.path.join(d, n)) > 0)
+            self.assertEqual([n for n in os.listdir(d)
+                              if n.startswith('tiercache-mrc.')], [])
+
+    def test_bad_options(self):
+        for args in (['--servers', 'redis'], ['--workloads', 'nope'],
+                     ['--runs', '0'], ['--sizes', 'x']):
+            p = subprocess.run([sys.executable, MRC] + args,
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(p.returncode, 2, args)
 
