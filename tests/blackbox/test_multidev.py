@@ -1,0 +1,213 @@
+"""Several flash devices (issue 14 item 4; tiercache only).
+
+`--flash-path A,B` (or repeated, or memcached's repeated `-o ext_path`)
+stripes the flash tier's segments over the files (tiers/flash/devset.h,
+format.h DEVICE SET). Small geometry: -m 4, two 32 MiB files, 1 MiB
+segments; loads of about 8x RAM, so most keys are on flash.
+
+Asserted: every value read back is the one written (or a miss), both files
+hold segments, a restart keeps the items, the files given in another order
+are taken in the recorded order (items kept), a member missing is refused
+by name, two servers cannot share a member, repeated ext_path works, and a
+member truncated to zero while the server runs (its O_DIRECT reads come
+back short: a real failure, no test hook) leaves the other serving with no
+wrong value, counted in flash_devices_failed.
+"""
+
+import os
+import random
+import signal
+import struct
+import time
+import unittest
+
+import harness
+from harness import tiercache_only
+from test_flash import FlashDirTest, Client, value_for, RAM_MB, MiB
+
+HEADER_AREA = 147456          # format.h FLASH_HEADER_AREA
+SEG = MiB                     # --flash-segment-size below
+PER_FILE = '32m'
+
+
+def args_for(paths, *extra):
+    out = ['-m', str(RAM_MB), '-t', '2', '--flash-size', PER_FILE,
+           '--flash-segment-size', '1m', '--flash-stall-ms', '2000']
+    for p in paths:
+        out += ['--flash-path', p]
+    return out + list(extra)
+
+
+def segments_in(path):
+    """Segment slots of a member file that hold a segment header (TCSG)."""
+    n = 0
+    with open(path, 'rb') as f:
+        size = os.fstat(f.fileno()).st_size
+        off = HEADER_AREA
+        while off + SEG <= size:
+            f.seek(off)
+            if f.read(4) == b'TCSG':
+                n += 1
+            off += SEG
+    return n
+
+
+def superblock(path):
+    """(features, member index, member count, instance id) of a file."""
+    with open(path, 'rb') as f:
+        b = f.read(128)
+    inst, feat, idx, cnt = struct.unpack_from('<QIII', b, 64)
+    return feat, idx, cnt, inst
+
+
+@tiercache_only
+class MultiDev(FlashDirTest):
+    dir_prefix = 'bb-multidev-'
+
+    def setUp(self):
+        super().setUp()
+        self.a = os.path.join(self.dir, 'a')
+        self.b = os.path.join(self.dir, 'b')
+
+    def up(self, paths, *extra):
+        srv = harness.Server(args_for(paths, *extra))
+        srv.start()
+        self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
+        c = Client(srv.port)
+        self.addCleanup(c.close)
+        return srv, c
+
+    def load(self, c, prefix, seed, factor=6):
+        rng = random.Random(seed)
+        items, total, i = [], 0, 0
+        while total < factor * RAM_MB * MiB:
+            k = b'%s%d' % (prefix, i)
+            v = value_for(rng, k, 1, 200, 3000)
+            items.append((k, v))
+            total += len(k) + len(v) + 50
+            i += 1
+        self.assertEqual(c.set_many(items), 0, 'sets not STORED')
+        return dict(items)
+
+    def check(self, c, expect, what):
+        got = c.get_many(list(expect))
+        wrong = [k for k in expect if k in got and got[k] != expect[k]]
+        self.assertEqual(wrong[:5], [], '%s: wrong values' % what)
+        return sum(1 for k in expect if k in got)
+
+    def all_back(self, hits, expect):
+        """All keys back but the few an index tag collision may drop
+        (flash_index_collateral, by design; < 0.5%)."""
+        self.assertGreaterEqual(hits, len(expect) * 995 // 1000,
+                                '%d of %d keys back' % (hits, len(expect)))
+
+    def refused(self, args, timeout=20):
+        rc, err = harness.run_to_exit(['-p', '0', '-l', harness.HOST] + args,
+                                      timeout=timeout)
+        self.assertIsNotNone(rc, 'the server started: %s' % ' '.join(args))
+        return rc, err
+
+    def test_two_files_load_restart_reorder(self):
+        srv, c = self.up([self.a, self.b])
+        expect = self.load(c, b'md:', 1)
+        st = c.stats()
+        self.assertEqual(st['flash_devices'], '2')
+        self.assertEqual(st['flash_devices_failed'], '0')
+        self.assertGreater(int(st['flash_items']), len(expect) // 2)
+        hits = self.check(c, expect, 'after the load')
+        self.all_back(hits, expect)
+        # both files hold segments; both carry the set's superblock
+        c.call(b'stats\r\n', 1)  # let the writer finish the current batch
+        srv.stop()
+        na, nb = segments_in(self.a), segments_in(self.b)
+        self.assertGreater(na, 2, 'no segments on %s' % self.a)
+        self.assertGreater(nb, 2, 'no segments on %s' % self.b)
+        fa, fb = superblock(self.a), superblock(self.b)
+        self.assertEqual((fa[0], fa[1], fa[2]), (2, 0, 2))
+        self.assertEqual((fb[0], fb[1], fb[2]), (2, 1, 2))
+        self.assertEqual(fa[3], fb[3], 'one instance id')
+        # restart: every item back
+        srv, c = self.up([self.a, self.b])
+        self.assertGreater(int(c.stats()['flash_recovered_items']), 0)
+        self.all_back(self.check(c, expect, 'after a restart'), expect)
+        srv.stop()
+        # the same files in the other order: the recorded order is used
+        srv, c = self.up([self.b, self.a])
+        self.all_back(self.check(c, expect, 'swapped order'), expect)
+        self.assertEqual(superblock(self.a)[3], fa[3], 'reinitialised')
+        srv.stop()
+        self.assertIn('another order', srv.stderr())
+
+    def test_missing_member_refused_and_shared_member_refused(self):
+        srv, c = self.up([self.a, self.b])
+        expect = self.load(c, b'sh:', 2, factor=3)
+        # a second server with one of its members: refused, naming it
+        other = os.path.join(self.dir, 'c')
+        rc, err = self.refused(args_for([other, self.b]))
+        self.assertNotEqual(rc, 0)
+        self.assertIn(self.b, err)
+        self.assertIn('in use', err)
+        self.assertFalse(os.path.exists(other), 'a refused start left a file')
+        self.assertEqual(self.check(c, expect, 'beside a refused server'),
+                         len(expect))
+        srv.stop()
+        inst = superblock(self.a)[3]
+        # only one member given: refused (its data would be lost), untouched
+        rc, err = self.refused(args_for([self.a]))
+        self.assertNotEqual(rc, 0)
+        self.assertIn('member 1 is not among', err)
+        self.assertEqual(superblock(self.a)[3], inst)
+        # and the full set still serves every item
+        srv, c = self.up([self.a, self.b])
+        self.all_back(self.check(c, expect, 'after the refusals'), expect)
+
+    def test_ext_path_repeated_and_comma_list(self):
+        srv = harness.Server(['-m', str(RAM_MB), '-o',
+                              'ext_path=%s:32m,ext_path=%s:32m,ext_page_size=1'
+                              % (self.a, self.b), '--flash-stall-ms', '2000'])
+        srv.start()
+        self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
+        c = Client(srv.port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.stats()['flash_devices'], '2')
+        c.sock.sendall(b'stats settings\r\n')
+        sets = {}
+        while True:
+            ln = c.line()
+            if ln == b'END':
+                break
+            p = ln.decode().split(' ', 2)
+            sets[p[1]] = p[2]
+        self.assertEqual(sets['flash_path'], '%s,%s' % (self.a, self.b))
+        expect = self.load(c, b'ext:', 3, factor=3)
+        self.all_back(self.check(c, expect, 'ext_path'), expect)
+        c.close()
+        srv.stop()
+        # the comma form names the same set
+        srv, c = self.up(['%s,%s' % (self.a, self.b)])
+        self.all_back(self.check(c, expect, 'comma list'), expect)
+
+    def test_member_fails_at_run_time(self):
+        srv, c = self.up([self.a, self.b])
+        expect = self.load(c, b'f:', 4)
+        self.all_back(self.check(c, expect, 'before the failure'), expect)
+        os.truncate(self.b, 0)  # member 1 is gone under the server
+        hits = self.check(c, expect, 'after the failure')
+        st = c.stats()
+        self.assertEqual(st['flash_devices_failed'], '1')
+        self.assertGreater(int(st['flash_read_errors']), 0)
+        self.assertLess(hits, len(expect), 'member 1 still served')
+        self.assertGreater(hits, 0, 'nothing served by member 0 and RAM')
+        # the server keeps accepting spills onto member 0 and serving them
+        more = self.load(c, b'g:', 5, factor=4)
+        got = self.check(c, more, 'spills after the failure')
+        self.assertGreater(got, len(more) // 2)
+        self.assertEqual(c.stats()['flash_devices_failed'], '1')
+        self.check(c, expect, 'old keys again')
+        c.close()
+        srv.stop()  # exits 0 (harness), with member 1 failed
+        self.assertIn('failed', srv.stderr())
+
+
+if __name__ == '__main__':
+    harness.main()
