@@ -66,13 +66,17 @@ static void write_done(void *arg, long res)
         atomic_store_explicit(&f->fail_until_ms, 0, memory_order_relaxed);
     } else {
         FSTAT_ADD(f, flash_write_errors, 1);
-        atomic_store_explicit(&f->fail_until_ms, flash_mono_ms() + FLASH_FAIL_HOLD_MS,
-                              memory_order_relaxed);
+        /* a failed member of a set is skipped from now on: no pause while
+         * another member works (devset.h) */
+        unsigned m = devset_member_of_seg(f->set, seg);
+        devset_fail(f->set, m, "a segment write failed");
+        if (!devset_failed(f->set, m) || devset_nfailed(f->set) >= devset_count(f->set))
+            atomic_store_explicit(&f->fail_until_ms, flash_mono_ms() + FLASH_FAIL_HOLD_MS,
+                                  memory_order_relaxed);
         flash_log(f, "%s: write of segment %u (%zu bytes) failed: %s; its items are "
                   "dropped", f->path, seg, len,
                   res < 0 ? strerror((int)-res) : "short write");
         drop_builder_items(f, b, seg);
-        devset_fail(f->set, devset_member_of_seg(f->set, seg), "a segment write failed");
     }
     pthread_mutex_lock(&f->seg_lock);
     pthread_mutex_lock(&f->bld_lock[b]);
