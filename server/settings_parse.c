@@ -105,6 +105,8 @@ settings_status_e opt_apply(settings_t *s, const opt_t *o, const char *v,
     case T_SIZE:
         if (o->off == OFF(slab_chunk_max))
             s->slab_chunk_max_given = true;
+        if (o->off == OFF(flash_segment_size))
+            s->flash_segment_size_given = true;
         if (!parse_size(v, (size_t *)(base + o->off))) {
             fprintf(stderr, "tiercache: invalid size \"%s\" for %s (a "
                     "number with an optional k, m, g or t suffix)\n", v,
@@ -122,6 +124,8 @@ settings_status_e opt_apply(settings_t *s, const opt_t *o, const char *v,
             return SETTINGS_EUSAGE;
         }
         *(size_t *)(base + o->off) = (size_t)n * 1024 * 1024;
+        if (o->off == OFF(flash_segment_size))
+            s->flash_segment_size_given = true;
         return SETTINGS_OK;
     }
     case T_EXTPATH: {

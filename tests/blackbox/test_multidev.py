@@ -187,6 +187,24 @@ class MultiDev(FlashDirTest):
         srv, c = self.up(['%s,%s' % (self.a, self.b)])
         self.all_back(self.check(c, expect, 'comma list'), expect)
 
+    def test_segment_size_kept_when_not_given(self):
+        """A file made with 1 MiB segments restarts without
+        --flash-segment-size (another default) and keeps its items."""
+        srv, c = self.up([self.a])
+        expect = self.load(c, b'seg:', 6, factor=3)
+        srv.stop()
+        srv = harness.Server(['-m', str(RAM_MB), '--flash-path', self.a,
+                              '--flash-size', PER_FILE])
+        srv.start()
+        self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
+        c = Client(srv.port)
+        self.addCleanup(c.close)
+        self.all_back(self.check(c, expect, 'restart without the size'), expect)
+        c.close()
+        srv.stop()
+        self.assertIn('segments of 1048576 bytes, as the file was made',
+                      srv.stderr())
+
     def test_member_fails_at_run_time(self):
         srv, c = self.up([self.a, self.b])
         expect = self.load(c, b'f:', 4)

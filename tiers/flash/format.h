@@ -305,8 +305,9 @@
  * RECOVERY (recover.c)
  *
  * 1. The superblock must decode and match the geometry the settings give
- *    (segment size and count, data offset, alignment); otherwise the file
- *    is formatted anew (another instance id: no segment of the old one is
+ *    (segment size and count, data offset, alignment; the segment size is
+ *    the superblock's own when the settings do not give one:
+ *    segment_size_given); otherwise the file is formatted anew (another instance id: no segment of the old one is
  *    ever read) and the log says why.
  * 2. State CLEAN with our instance id and a map whose checksum, header and
  *    table check: the dictionary slots are loaded first (a slot that fails

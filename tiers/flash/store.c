@@ -344,12 +344,23 @@ static int examine_set(flash_t *f, flash_sb_t *sb0, char *note, size_t notelen,
 
 /* A set whose members hold our superblocks (examine_set said 1): adopts
  * member 0's if it has the geometry these settings would give (then
- * recovery decides what to keep). False: it will be formatted, and `err`
- * says why. */
+ * recovery decides what to keep). The segment size is the superblock's
+ * unless the settings give one (segment_size_given), so a change of the
+ * default segment size does not discard existing files. False: it will be
+ * formatted, and `err` says why. */
 static bool adopt_superblock(flash_t *f, const flash_sb_t *got, char *err, size_t errlen)
 {
     flash_sb_t sb = *got, want;
     uint32_t segsize = f->s.segment_size;
+    if (!f->s.segment_size_given && sb.segment_size != segsize) {
+        if (f->s.block_size > sb.segment_size / 4) {
+            flash_seterr(err, errlen, "%s: its segments of %u bytes cannot hold blocks of %u "
+                         "bytes: flash contents discarded", f->path, sb.segment_size,
+                         f->s.block_size);
+            return false;
+        }
+        segsize = sb.segment_size;
+    }
     uint64_t logical = devset_logical_size(f->set, FLASH_HEADER_AREA, segsize);
     if (flash_sb_init(&want, logical, segsize, devset_block_size(f->set),
                       f->s.block_size, 0, 0) != FLASH_SB_OK ||
@@ -364,6 +375,10 @@ static bool adopt_superblock(flash_t *f, const flash_sb_t *got, char *err, size_
     f->sb = sb;
     f->instance_id = sb.instance_id;
     devset_layout(f->set, sb.data_offset, sb.segment_size);
+    if (segsize != f->s.segment_size)
+        flash_log(f, "%s: segments of %u bytes, as the file was made (no "
+                  "--flash-segment-size given; the default is %u)", f->path, segsize,
+                  f->s.segment_size);
     return true;
 }
 
@@ -717,6 +732,11 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     }
     *out = f;
     return FLASH_OK;
+}
+
+uint32_t flash_segment_size(const flash_t *f)
+{
+    return f->segsize;
 }
 
 bool flash_file_created(const flash_t *f)

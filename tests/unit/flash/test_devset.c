@@ -261,13 +261,17 @@ static void on_written(void *ctx, void *token, flash_status_e st)
     (void)st;
 }
 
-static flash_status_e start(const char *p, bool reset, char *e, size_t elen)
+static uint32_t seen_segsize;
+
+static flash_status_e start_seg(const char *p, bool reset, uint32_t seg, bool given, char *e,
+                                size_t elen)
 {
     flash_settings_t s;
     flash_settings_default(&s);
     s.path = p;
     s.size = 2 * MiB;
-    s.segment_size = SEG;
+    s.segment_size = seg;
+    s.segment_size_given = given;
     s.block_size = 4096;
     s.index_capacity = 10000;
     s.queue_items = 64;
@@ -277,6 +281,7 @@ static flash_status_e start(const char *p, bool reset, char *e, size_t elen)
     flash_t *f = NULL;
     flash_status_e st = flash_create(&f, &s, e, elen);
     if (st == FLASH_OK) {
+        seen_segsize = flash_segment_size(f);
         /* a clean stop, so the next start may keep the set */
         flash_persist_state_t ps = { 0 };
         flash_persist_report_t rep;
@@ -285,6 +290,11 @@ static flash_status_e start(const char *p, bool reset, char *e, size_t elen)
         flash_destroy(&f);
     }
     return st;
+}
+
+static flash_status_e start(const char *p, bool reset, char *e, size_t elen)
+{
+    return start_seg(p, reset, SEG, true, e, elen);
 }
 
 static uint64_t instance_of(const char *name)
@@ -336,4 +346,29 @@ Test(devset, start_checks)
     cr_assert_eq(start(one("z"), false, e, sizeof e), FLASH_OK, "%s", e);
     cr_assert_eq(start(paths("z", "z1", NULL), false, e, sizeof e), FLASH_OK, "%s", e);
     cr_assert(strstr(e, "discarded") || strstr(e, "replaced"), "%s", e);
+}
+
+/* The segment size is the file's unless one is given (store.c
+ * adopt_superblock): a new default does not wipe existing files. */
+Test(devset, segment_size_from_the_superblock)
+{
+    char e[1024];
+    cr_assert_eq(start_seg(one("seg"), false, SEG, true, e, sizeof e), FLASH_OK, "%s", e);
+    uint64_t id = instance_of("seg");
+    /* another default, not given: the file's 64 KiB segments are kept */
+    cr_assert_eq(start_seg(one("seg"), false, 2 * SEG, false, e, sizeof e), FLASH_OK, "%s", e);
+    cr_assert_eq(seen_segsize, SEG);
+    cr_assert_eq(instance_of("seg"), id, "reinitialised: %s", e);
+    /* the same for a set */
+    cr_assert_eq(start_seg(paths("sg0", "sg1", NULL), false, SEG, true, e, sizeof e), FLASH_OK);
+    uint64_t id2 = instance_of("sg0");
+    cr_assert_eq(start_seg(paths("sg0", "sg1", NULL), false, 2 * SEG, false, e, sizeof e),
+                 FLASH_OK, "%s", e);
+    cr_assert_eq(seen_segsize, SEG);
+    cr_assert_eq(instance_of("sg1"), id2);
+    /* given: the file is made anew with the size asked */
+    cr_assert_eq(start_seg(one("seg"), false, 2 * SEG, true, e, sizeof e), FLASH_OK, "%s", e);
+    cr_assert_eq(seen_segsize, 2 * SEG);
+    cr_assert_neq(instance_of("seg"), id);
+    cr_assert(strstr(e, "geometry changed"), "%s", e);
 }
