@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import struct
+import subprocess
 import time
 import unittest
 
@@ -140,6 +141,14 @@ class MultiDev(FlashDirTest):
         self.assertEqual((fa[0], fa[1], fa[2]), (2, 0, 2))
         self.assertEqual((fb[0], fb[1], fb[2]), (2, 1, 2))
         self.assertEqual(fa[3], fb[3], 'one instance id')
+        # tiercache-inspect reads single-device files: it says so
+        inspect = os.path.join(os.path.dirname(os.path.abspath(harness.BIN)),
+                               '..', 'tools', 'tiercache-inspect')
+        if os.access(inspect, os.X_OK):
+            p = subprocess.run([inspect, self.b], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+            self.assertEqual(p.returncode, 2)
+            self.assertIn(b'member 1 of a tiercache device set of 2', p.stderr)
         # restart: every item back
         srv, c = self.up([self.a, self.b])
         self.assertGreater(int(c.stats()['flash_recovered_items']), 0)
