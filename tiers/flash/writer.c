@@ -132,8 +132,9 @@ static void seal_and_write(flash_t *f)
     f->writes_inflight++;
     int fd; /* a failed member's slot does not map: the write fails */
     uint64_t phys;
-    if (!devset_map(f->set, flash_seg_dev_off(f, seg), len, &fd, &phys) ||
-        aio_write(f->waio, fd, img, len, phys, write_done, &f->wctx[b]) != AIO_OK)
+    if (!devset_map(f->set, flash_seg_dev_off(f, seg), len, &fd, &phys))
+        write_done(&f->wctx[b], -EIO); /* its device failed */
+    else if (aio_write(f->waio, fd, img, len, phys, write_done, &f->wctx[b]) != AIO_OK)
         write_done(&f->wctx[b], -ENOMEM);
 }
 
