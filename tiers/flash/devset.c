@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct devset {
@@ -60,9 +61,14 @@ device_status_e devset_open(devset_t **out, const char *paths, uint64_t size,
             st = DEVICE_ENOMEM;
             break;
         }
-        for (unsigned i = 0; i < n; i++) {
-            if (strcmp(names[i], names[n]) == 0) {
-                flash_seterr(err, errlen, "%s: given twice as a flash path", names[n]);
+        struct stat sn, si;
+        bool have = stat(names[n], &sn) == 0;
+        for (unsigned i = 0; i < n && st == DEVICE_OK; i++) {
+            if (strcmp(names[i], names[n]) == 0 ||
+                (have && stat(names[i], &si) == 0 && si.st_dev == sn.st_dev &&
+                 si.st_ino == sn.st_ino && si.st_rdev == sn.st_rdev)) {
+                flash_seterr(err, errlen, "%s: given twice as a flash path (as %s too)",
+                             names[n], names[i]);
                 st = DEVICE_EINVAL;
             }
         }

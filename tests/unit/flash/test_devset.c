@@ -158,6 +158,14 @@ Test(devset, open_refuses_bad_lists)
     devset_t *s = NULL;
     cr_assert_eq(devset_open(&s, paths("d", "d", NULL), 1 * MiB, err, sizeof err), DEVICE_EINVAL);
     cr_assert(strstr(err, "twice"), "%s", err);
+    /* the same file under another name */
+    int fd = open(one("same"), O_CREAT | O_RDWR, 0600);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    char two[700];
+    snprintf(two, sizeof two, "%s,%s/./same", one("same"), dir);
+    cr_assert_eq(devset_open(&s, two, 1 * MiB, err, sizeof err), DEVICE_EINVAL);
+    cr_assert(strstr(err, "twice"), "%s", err);
     char p[600];
     snprintf(p, sizeof p, "%s,", one("e"));
     cr_assert_eq(devset_open(&s, p, 1 * MiB, err, sizeof err), DEVICE_EINVAL);
