@@ -217,10 +217,12 @@ const opt_t settings_opts[] = {
      "not needed, the flash tier keeps the cache)", "memory_file", F_DEFAULT, 0, 0},
     /* the flash tier: after memcached's rows, shown only when configured */
     {0, "flash-path", NULL, T_STR, OFF(flash_path), MODULE_DEF,
-     "file or block device of the flash tier (none: RAM only)", "flash_path",
+     "file or block device of the flash tier (none: RAM only); several: "
+     "repeat the flag or separate with ',' (segments striped over them)", "flash_path",
      F_FLASH, 0, 0},
     {0, "flash-size", NULL, T_SIZE, OFF(flash_size), MODULE_DEF,
-     "bytes of flash to use, k/m/g/t suffix (0: the whole file or device)",
+     "bytes of flash to use per file or device, k/m/g/t suffix (0: the whole "
+     "file or device)",
      "flash_size", F_FLASH, 0, 0},
     {0, "flash-segment-size", NULL, T_SIZE, OFF(flash_segment_size), MODULE_DEF,
      "flash segment: unit of writing and reclaim", "flash_segment_size",
@@ -265,7 +267,8 @@ const opt_t settings_opts[] = {
      "flash_fast_ingest", F_FLASH, 0, 0},
     /* memcached's extstore options with a meaning here (no stat) */
     {0, NULL, "ext_path", T_EXTPATH, NOOFF, NULL,
-     "FILE:SIZE (SIZE with k/m/g/t): --flash-path and --flash-size", NULL,
+     "FILE:SIZE (SIZE with k/m/g/t): --flash-path and --flash-size; repeat "
+     "for several devices (each uses the smallest SIZE)", NULL,
      F_DEFAULT, 0, 0},
     {0, NULL, "ext_page_size", T_MBYTES, OFF(flash_segment_size), NULL,
      "megabytes: --flash-segment-size", NULL, F_DEFAULT, 0, 0},

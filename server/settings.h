@@ -91,6 +91,8 @@ typedef struct settings {
     char *flash_path;           /* --flash-path, -o ext_path=FILE:SIZE */
     size_t flash_size;          /* --flash-size: bytes (0: whole device) */
     size_t flash_segment_size;  /* --flash-segment-size, -o ext_page_size */
+    bool flash_segment_size_given; /* one of them was given (else an
+                                      existing flash file keeps its own) */
     size_t flash_block_size;    /* --flash-block-size */
     size_t flash_dict_size;     /* --flash-dict-size (0 = none) */
     char *flash_compression;    /* --flash-compression: zstd level | none */

@@ -61,6 +61,7 @@ static const link_t links[] = {
     {S(flash_path), M_FLASH, "flash-path", L_STR},
     {S(flash_size), M_FLASH, "flash-size", L_SIZE_U64},
     {S(flash_segment_size), M_FLASH, "flash-segment-size", L_SIZE_U32},
+    {S(flash_segment_size_given), M_FLASH, "flash-segment-size-given", L_BOOL},
     {S(flash_block_size), M_FLASH, "flash-block-size", L_SIZE_U32},
     {S(flash_dict_size), M_FLASH, "flash-dict-size", L_SIZE},
     {S(flash_compression), M_FLASH, "flash-compression", L_LEVEL},

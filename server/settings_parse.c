@@ -29,6 +29,26 @@ static void set_str(char **dst, const char *v)
     *dst = strdup(v);
 }
 
+/* Appends flash path(s) v to *dst as "A,B" (the flash tier's device set:
+ * --flash-path repeated or comma-separated, -o ext_path repeated). */
+static void add_flash_path(char **dst, const char *v, size_t n)
+{
+    if (*dst == NULL) {
+        *dst = strndup(v, n);
+        return;
+    }
+    size_t had = strlen(*dst);
+    char *p = malloc(had + 1 + n + 1);
+    if (p == NULL)
+        return;
+    memcpy(p, *dst, had);
+    p[had] = ',';
+    memcpy(p + had + 1, v, n);
+    p[had + 1 + n] = '\0';
+    free(*dst);
+    *dst = p;
+}
+
 /* Applies one option with value `v` (NULL for flags). `no` is true for a
  * "no_X" sub-option. */
 settings_status_e opt_apply(settings_t *s, const opt_t *o, const char *v,
@@ -77,11 +97,16 @@ settings_status_e opt_apply(settings_t *s, const opt_t *o, const char *v,
         return SETTINGS_OK;
     }
     case T_STR:
-        set_str((char **)(base + o->off), v);
+        if (o->off == OFF(flash_path))
+            add_flash_path(&s->flash_path, v, strlen(v));
+        else
+            set_str((char **)(base + o->off), v);
         return SETTINGS_OK;
     case T_SIZE:
         if (o->off == OFF(slab_chunk_max))
             s->slab_chunk_max_given = true;
+        if (o->off == OFF(flash_segment_size))
+            s->flash_segment_size_given = true;
         if (!parse_size(v, (size_t *)(base + o->off))) {
             fprintf(stderr, "tiercache: invalid size \"%s\" for %s (a "
                     "number with an optional k, m, g or t suffix)\n", v,
@@ -99,6 +124,8 @@ settings_status_e opt_apply(settings_t *s, const opt_t *o, const char *v,
             return SETTINGS_EUSAGE;
         }
         *(size_t *)(base + o->off) = (size_t)n * 1024 * 1024;
+        if (o->off == OFF(flash_segment_size))
+            s->flash_segment_size_given = true;
         return SETTINGS_OK;
     }
     case T_EXTPATH: {
@@ -112,14 +139,16 @@ settings_status_e opt_apply(settings_t *s, const opt_t *o, const char *v,
                     "suffix, e.g. /data/flash:64G)\n", v, label);
             return SETTINGS_EUSAGE;
         }
-        if (s->flash_path != NULL) {
-            fprintf(stderr, "tiercache: %s: only one flash file or device is "
-                    "supported (already have %s)\n", label, s->flash_path);
+        if (memchr(v, ',', (size_t)(colon - v)) != NULL) {
+            fprintf(stderr, "tiercache: %s: a flash path may not contain ','\n",
+                    label);
             return SETTINGS_EUSAGE;
         }
-        free(s->flash_path);
-        s->flash_path = strndup(v, (size_t)(colon - v));
-        s->flash_size = size;
+        /* repeated: one more device of the set; every device uses the
+         * smallest SIZE given */
+        if (s->flash_path == NULL || size < s->flash_size)
+            s->flash_size = size;
+        add_flash_path(&s->flash_path, v, (size_t)(colon - v));
         return SETTINGS_OK;
     }
     case T_U32: {

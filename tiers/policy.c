@@ -221,6 +221,7 @@ static cache_status_e flash_start(tier_t *t, const cache_settings_t *s)
         snprintf(s->err, s->err_len, "%s", note);
     if (st != FLASH_OK)
         return st == FLASH_ENOMEM ? CACHE_NO_MEMORY : CACHE_EINVAL;
+    t->segment_size = flash_segment_size(t->f); /* an existing file's may differ */
     /* a clean shutdown's RAM state: flush horizon and the cas counter (new
      * cas values stay above every old one) */
     flash_recovery_t rec;

@@ -163,7 +163,7 @@ static bool journal_room(flash_t *f, uint32_t words)
 static bool journal_write(flash_t *f)
 {
     char err[256];
-    if (device_pwrite(f->dev, f->ck_jpage, FLASH_JPAGE,
+    if (devset_pwrite(f->set, f->ck_jpage, FLASH_JPAGE,
                       f->ck_joff + (uint64_t)f->ck_jno * FLASH_JPAGE, err,
                       sizeof err) != DEVICE_OK) {
         FSTAT_ADD(f, flash_write_errors, 1);
@@ -525,7 +525,7 @@ static bool build_publish(flash_t *f, flash_status_e st)
         memset(buf, 0, FLASH_IO_ALIGN);
         slot_header(f, seg, gen, seq, buf);
         memcpy(buf + FLASH_IO_ALIGN, mb->buf, (size_t)mb->alloc);
-        if (device_pwrite(f->dev, buf, (size_t)(FLASH_IO_ALIGN + mb->alloc),
+        if (devset_pwrite(f->set, buf, (size_t)(FLASH_IO_ALIGN + mb->alloc),
                           flash_seg_dev_off(f, seg), err, sizeof err) != DEVICE_OK) {
             FSTAT_ADD(f, flash_write_errors, 1);
             flash_log(f, "%s: crash checkpoint: %s", f->path, err);

@@ -148,6 +148,10 @@ typedef struct flash_persist_report {
 flash_status_e flash_persist(flash_t *f, const flash_persist_state_t *st,
                              flash_persist_report_t *rep, char *err, size_t errlen);
 
+/* The segment size in use: the settings' for a new format, else the
+ * existing file's (flash_settings_t.segment_size_given). O(1). */
+uint32_t flash_segment_size(const flash_t *f);
+
 /* Did flash_create create the file (it did not exist before)? O(1). */
 bool flash_file_created(const flash_t *f);
 

@@ -38,6 +38,7 @@
 #include "flash/aio.h"
 #include "flash/bloom.h"
 #include "flash/device.h"
+#include "flash/devset.h"
 #include "flash/dict.h"
 #include "flash/dict_train.h"
 #include "flash/flash.h"
@@ -147,7 +148,7 @@ typedef struct map_build {
 struct flash {
     flash_settings_t s;        /* copy; s.path points at path */
     char *path;
-    device_t *dev;
+    devset_t *set;             /* the device set (one or more members) */
     flash_sb_t sb;
     uint64_t instance_id;
     index_t *idx;

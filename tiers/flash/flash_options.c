@@ -22,6 +22,8 @@ const option_t flash_options[] = {
      NULL, "bytes of flash to use (0: the whole file or device)"},
     {"flash-segment-size", OPTION_SIZE32, FL_OFF(segment_size), "8m", 1, GiB,
      NULL, "segment: unit of writing and reclaim"},
+    {"flash-segment-size-given", OPTION_BOOL, FL_OFF(segment_size_given), "no", 0,
+     0, NULL, "segment size given (else an existing file keeps its own)"},
     {"flash-block-size", OPTION_SIZE32, FL_OFF(block_size), "4k", 1, GiB,
      NULL, "raw bytes of items compressed together; one read per hit"},
     {"flash-compression", OPTION_LEVEL, FL_OFF(compression_level), "1", -100,

@@ -52,6 +52,9 @@ typedef struct flash_settings {
     const char *path;          /* file or block device */
     uint64_t size;             /* bytes; 0 = the whole device / file */
     uint32_t segment_size;     /* bytes, multiple of 4096 (8 MiB) */
+    bool segment_size_given;   /* false: an existing file (set) with our
+                                  superblock keeps its own segment size;
+                                  segment_size is for a new format only */
     uint32_t block_size;       /* raw bytes per block (4 KiB: with the
                                   dictionary 0.28 device bytes per logical
                                   byte on JSON-like values, 16 KiB without

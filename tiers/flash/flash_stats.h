@@ -31,6 +31,8 @@
     X(flash_rewrites, "items rewritten by reclaim")                           \
     X(flash_read_errors, "device read errors")                                \
     X(flash_write_errors, "device write errors")                              \
+    X(flash_devices, "flash devices (members of the device set)")             \
+    X(flash_devices_failed, "flash devices failed in this run (not used)")    \
     X(flash_checksum_failures, "blocks that failed their checksum")           \
     X(flash_drops_io, "evictions dropped: device failing")                   \
     X(flash_recovered_items, "items the last start recovered")                \

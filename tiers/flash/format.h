@@ -17,12 +17,45 @@
  *                 each; zero until a dictionary is written there)
  *   data_offset   segment 0, segment 1, ... segment N-1   (a ring)
  *
+ *   With a DEVICE SET (several --flash-path members) that is the set's
+ *   address space, not one device's: see DEVICE SET below.
+ *
  *   data_offset is 4096-aligned and >= FLASH_HEADER_AREA (147456: the
  *   three areas above; all of it is zeroed when the device is formatted,
  *   so a dictionary of an earlier format never survives). Segment i
  *   starts at data_offset + i * segment_size. segment_size is a multiple of
  *   4096 and <= FLASH_MAX_SEGMENT_SIZE (8 MiB: 2^14 units of 512 B, the
  *   width of a block offset). N <= FLASH_MAX_SEGMENTS (2^18).
+ *
+ * DEVICE SET (devset.h; --flash-path A,B,... or repeated -o ext_path)
+ *
+ *   D >= 2 members make one address space, RAID-0 with a stripe of one
+ *   segment. Every member uses the smallest member's size M (the rest of a
+ *   larger one is unused, logged at start). Each member holds k =
+ *   (M - data_offset) / segment_size slots; N = D * k (capped at 2^18).
+ *   The superblock's device size is data_offset + N * segment_size (the
+ *   logical size).
+ *
+ *   member 0:    [0, data_offset)  superblock, state record, dictionary
+ *                                  slots: the whole header area above
+ *   member m:    [0, 4096)         superblock (member index m; every other
+ *                                  byte as member 0's superblock)
+ *                [4096, data_offset) zero
+ *   segment i:   member (i mod D), offset data_offset + (i / D) * segment_size
+ *
+ *   A logical range is split at segment boundaries (a live map spans
+ *   consecutive slots, so alternating members). Every member's superblock
+ *   carries the same instance id, geometry and D, and its own index, so a
+ *   start finds a reordered set (taken in the recorded order, logged), a
+ *   member of another set or a missing member (refused without
+ *   --flash-reset, naming it: its data would be lost), or an empty path in
+ *   place of a recorded member (a replaced device: the set is
+ *   reinitialised, logged). A single device (D = 1) is laid out and
+ *   written exactly as before the set existed (features 0).
+ *   A member that fails at run time is not used again in that run (its
+ *   items read as misses, its slots are skipped by the writer: BAD); if it
+ *   is member 0 the state record cannot be written, so the next start
+ *   finds no clean state and trusts nothing of the run.
  *
  * SUPERBLOCK (offset 0; written once when the device is formatted, never
  * rewritten; geometry is fixed for the life of the format)
@@ -49,8 +82,17 @@
  *    64     8  instance id: random, chosen at format time. Every segment
  *              header and the state record repeat it; a segment with another
  *              instance id is a leftover of an earlier format: ignored.
- *    72     4  feature flags (0 in version 1)
- *    76    44  reserved (0)
+ *    72     4  feature flags: 0, or FLASH_FEATURE_DEVSET (bit 1): this
+ *              is a member of a device set (below). Any other bit: refused
+ *              (FLASH_SB_EVERSION). A build without device sets refuses
+ *              every member (its rule: features != 0 is EVERSION, so the
+ *              file reads as a damaged superblock and is never used or
+ *              reformatted without --flash-reset).
+ *    76     4  member index (DEVSET only; else 0): this device's place
+ *    80     4  member count D (DEVSET only, 2 .. FLASH_MAX_MEMBERS; else 0,
+ *              which means a single device, member 0 of 1)
+ *    84     8  member size: bytes this member uses (DEVSET only; else 0)
+ *    92    28  reserved (0)
  *   120     8  checksum: XXH3_64bits of bytes [0, 120)
  *
  * STATE RECORD (offset 4096; rewritten at start and at clean shutdown, one
@@ -263,8 +305,9 @@
  * RECOVERY (recover.c)
  *
  * 1. The superblock must decode and match the geometry the settings give
- *    (segment size and count, data offset, alignment); otherwise the file
- *    is formatted anew (another instance id: no segment of the old one is
+ *    (segment size and count, data offset, alignment; the segment size is
+ *    the superblock's own when the settings do not give one:
+ *    segment_size_given); otherwise the file is formatted anew (another instance id: no segment of the old one is
  *    ever read) and the log says why.
  * 2. State CLEAN with our instance id and a map whose checksum, header and
  *    table check: the dictionary slots are loaded first (a slot that fails
@@ -414,6 +457,8 @@
 /* Superblock (offset 0) and state record (offset FLASH_STATE_OFFSET). */
 #define FLASH_SB_LEN 128u
 #define FLASH_SB_CKSUM_OFF 120u
+#define FLASH_FEATURE_DEVSET 0x2u       /* features: a member of a device set */
+#define FLASH_MAX_MEMBERS 16u           /* devices in a set (devset.h DEVSET_MAX) */
 #define FLASH_STATE_OFFSET 4096u
 #define FLASH_STATE_MAGIC "TCFSTATE"
 #define FLASH_STATE_MAGIC_LEN 8

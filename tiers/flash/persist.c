@@ -36,7 +36,7 @@ flash_status_e flash_read_summary(flash_t *f, uint32_t seg, flash_seghdr_t *h,
 {
     char err[256];
     uint64_t off = flash_seg_dev_off(f, seg);
-    if (device_pread(f->dev, f->rbuf, FLASH_IO_ALIGN, off, err, sizeof err) != DEVICE_OK) {
+    if (devset_pread(f->set, f->rbuf, FLASH_IO_ALIGN, off, err, sizeof err) != DEVICE_OK) {
         FSTAT_ADD(f, flash_read_errors, 1);
         flash_log(f, "%s", err);
         return FLASH_EIO;
@@ -48,7 +48,7 @@ flash_status_e flash_read_summary(flash_t *f, uint32_t seg, flash_seghdr_t *h,
     uint64_t end = fl_round_up(h->data_end, FLASH_IO_ALIGN);
     if (end > f->segsize || start >= end)
         return FLASH_ECHECKSUM;
-    if (device_pread(f->dev, f->rbuf, (size_t)(end - start), off + start, err, sizeof err) !=
+    if (devset_pread(f->set, f->rbuf, (size_t)(end - start), off + start, err, sizeof err) !=
         DEVICE_OK) {
         FSTAT_ADD(f, flash_read_errors, 1);
         flash_log(f, "%s", err);
@@ -86,11 +86,7 @@ void flash_map_state(const flash_t *f, flash_state_t *s, uint32_t state,
 
 flash_status_e flash_sync(flash_t *f, char *err, size_t errlen)
 {
-    if (fdatasync(device_fd(f->dev)) != 0) {
-        snprintf(err, errlen, "%s: fdatasync: %s", f->path, strerror(errno));
-        return FLASH_EIO;
-    }
-    return FLASH_OK;
+    return devset_sync(f->set, err, errlen) ? FLASH_OK : FLASH_EIO;
 }
 
 flash_status_e flash_write_state(flash_t *f, const flash_state_t *st, char *err, size_t errlen)
@@ -102,7 +98,7 @@ flash_status_e flash_write_state(flash_t *f, const flash_state_t *st, char *err,
     }
     memset(buf, 0, FLASH_IO_ALIGN);
     flash_state_encode(st, buf);
-    device_status_e ds = device_pwrite(f->dev, buf, FLASH_IO_ALIGN, FLASH_STATE_OFFSET, err,
+    device_status_e ds = devset_pwrite(f->set, buf, FLASH_IO_ALIGN, FLASH_STATE_OFFSET, err,
                                        errlen);
     device_buf_free(buf);
     if (ds != DEVICE_OK)
@@ -283,7 +279,7 @@ flash_status_e flash_persist(flash_t *f, const flash_persist_state_t *in,
         return FLASH_EFULL;
     }
     flash_status_e st = FLASH_OK;
-    if (device_pwrite(f->dev, mb.buf, (size_t)mb.alloc, flash_seg_dev_off(f, start), err,
+    if (devset_pwrite(f->set, mb.buf, (size_t)mb.alloc, flash_seg_dev_off(f, start), err,
                       errlen) != DEVICE_OK)
         st = FLASH_EIO;
     if (st == FLASH_OK)

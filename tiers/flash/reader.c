@@ -372,8 +372,10 @@ static bool submit(flash_worker_t *fw, rd_op_t *op, size_t off_in_buf, size_t le
 {
     flash_t *f = fw->f;
     op->len = len;
-    if (aio_read(fw->aio, device_fd(f->dev), op->buf + off_in_buf, len, op->base + off_in_buf,
-                 read_done, op) != AIO_OK)
+    int fd; /* a failed member's range does not map: the op fails (a miss) */
+    uint64_t phys;
+    if (!devset_map(f->set, op->base + off_in_buf, len, &fd, &phys) ||
+        aio_read(fw->aio, fd, op->buf + off_in_buf, len, phys, read_done, op) != AIO_OK)
         return false;
     fw->inflight++;
     fw->inflight_bytes += len;
@@ -603,6 +605,8 @@ static void read_done(void *arg, long res)
     }
     if (res < 0 || (size_t)res < op->len) {
         log_read_error(fw, op, res);
+        devset_fail(f->set, devset_member_of_seg(f->set, op->seg),
+                    res < 0 ? strerror((int)-res) : "short read");
         release_reader(f, op->seg);
         group_failed(fw, blk_group(fw, op), FLASH_EIO, FLASH_BLK_OK);
         return;
@@ -653,7 +657,7 @@ flash_status_e flash_worker_create(flash_t *f, flash_worker_t **out)
     fw->f = f;
     fw->window = (size_t)fl_round_up(f->s.block_size + FLASH_IO_ALIGN, FLASH_IO_ALIGN);
     fw->rdlen = fw->window;
-    fw->align = device_block_size(f->dev);
+    fw->align = devset_block_size(f->set);
     fw->hitcap = FLASH_KEY_MAX + f->max_record;
     fw->dctx = ZSTD_createDCtx();
     fw->scratch = malloc(f->max_record);

@@ -176,7 +176,7 @@ static bool walk_segment(flash_t *f, uint32_t seg, uint32_t gen, flash_reclaim_m
 {
     char err[256];
     uint64_t off = flash_seg_dev_off(f, seg);
-    if (device_pread(f->dev, f->rbuf, FLASH_IO_ALIGN, off, err, sizeof err) != DEVICE_OK) {
+    if (devset_pread(f->set, f->rbuf, FLASH_IO_ALIGN, off, err, sizeof err) != DEVICE_OK) {
         FSTAT_ADD(f, flash_read_errors, 1);
         flash_log(f, "reclaim: %s", err);
         return false;
@@ -187,7 +187,7 @@ static bool walk_segment(flash_t *f, uint32_t seg, uint32_t gen, flash_reclaim_m
         return false;
     size_t len = (size_t)fl_round_up(h.data_end, FLASH_IO_ALIGN);
     if (len > FLASH_IO_ALIGN &&
-        device_pread(f->dev, f->rbuf + FLASH_IO_ALIGN, len - FLASH_IO_ALIGN,
+        devset_pread(f->set, f->rbuf + FLASH_IO_ALIGN, len - FLASH_IO_ALIGN,
                      off + FLASH_IO_ALIGN, err, sizeof err) != DEVICE_OK) {
         FSTAT_ADD(f, flash_read_errors, 1);
         flash_log(f, "reclaim: %s", err);

@@ -28,7 +28,7 @@ static void load_dicts(flash_t *f)
     for (unsigned slot = 0; slot < FLASH_DICT_SLOTS; slot++) {
         char err[256];
         uint64_t off = FLASH_DICT_OFFSET + (uint64_t)slot * FLASH_DICT_SLOT_SIZE;
-        if (device_pread(f->dev, buf, FLASH_DICT_SLOT_SIZE, off, err, sizeof err) != DEVICE_OK) {
+        if (devset_pread(f->set, buf, FLASH_DICT_SLOT_SIZE, off, err, sizeof err) != DEVICE_OK) {
             flash_log(f, "%s", err);
             continue;
         }
@@ -74,7 +74,7 @@ static flash_status_e read_map(flash_t *f, const flash_state_t *st, uint8_t **bu
     uint64_t off = flash_seg_dev_off(f, st->map_first_seg);
     if (ckpt) {
         flash_seghdr_t h;
-        if (device_pread(f->dev, b, FLASH_IO_ALIGN, off, err, sizeof err) != DEVICE_OK ||
+        if (devset_pread(f->set, b, FLASH_IO_ALIGN, off, err, sizeof err) != DEVICE_OK ||
             flash_seghdr_decode(b, FLASH_IO_ALIGN, f->segsize, &h) != FLASH_SEG_OK ||
             h.instance_id != f->instance_id || h.seg_id != st->map_first_seg ||
             h.seq != st->map_seq || h.summary_count != 0) {
@@ -82,7 +82,7 @@ static flash_status_e read_map(flash_t *f, const flash_state_t *st, uint8_t **bu
             return FLASH_ECHECKSUM;
         }
     }
-    if (device_pread(f->dev, b, (size_t)alloc, off + skip, err, sizeof err) != DEVICE_OK) {
+    if (devset_pread(f->set, b, (size_t)alloc, off + skip, err, sizeof err) != DEVICE_OK) {
         flash_log(f, "%s", err);
         device_buf_free(b);
         return FLASH_EIO;
@@ -153,7 +153,7 @@ static flash_status_e read_journal(flash_t *f, const flash_state_t *st, jlog_t *
     for (uint32_t p = 0; p < pages && rc == FLASH_OK; p++) {
         char err[256];
         flash_jpage_t jp;
-        if (device_pread(f->dev, buf, FLASH_JPAGE, off + (uint64_t)p * FLASH_JPAGE, err,
+        if (devset_pread(f->set, buf, FLASH_JPAGE, off + (uint64_t)p * FLASH_JPAGE, err,
                          sizeof err) != DEVICE_OK) {
             flash_log(f, "%s", err);
             rc = FLASH_EIO;
@@ -346,7 +346,7 @@ flash_status_e flash_recover(flash_t *f, char *note, size_t notelen)
         return FLASH_ENOMEM;
     char err[256];
     flash_state_t st;
-    bool have = device_pread(f->dev, buf, FLASH_IO_ALIGN, FLASH_STATE_OFFSET, err,
+    bool have = devset_pread(f->set, buf, FLASH_IO_ALIGN, FLASH_STATE_OFFSET, err,
                              sizeof err) == DEVICE_OK &&
                 flash_state_decode(buf, FLASH_IO_ALIGN, &st) == FLASH_SB_OK &&
                 st.instance_id == f->instance_id;

@@ -175,51 +175,194 @@ static flash_status_e check_settings(const flash_settings_t *s, char *err, size_
     return FLASH_OK;
 }
 
-/* Opens (and holds) the device and decides whether it may be formatted;
- * *reset: foreign or damaged content the operator asked to reset (done
- * later, with the format). Writes nothing. On success note[] says what will
- * happen to existing content (logged only if the whole start succeeds); on
- * failure err[] says why. */
+/* Logs a member failure once (devset's callback). */
+static void member_failed(void *ctx, unsigned m, const char *path, const char *why)
+{
+    flash_t *f = ctx;
+    flash_log(f, "flash device %s (member %u of %u) failed: %s; it is not used again in "
+              "this run: its items read as misses, the writer skips its segments, the other "
+              "devices keep serving", path, m, devset_count(f->set), why);
+}
+
+/* Opens (and holds) every member and checks what each holds; *reset:
+ * foreign or damaged content the operator asked to reset (done later, with
+ * the format). Writes nothing. On success note[] says what will happen to
+ * existing content (logged only if the whole start succeeds); on failure
+ * err[] says why, naming the member. */
 static flash_status_e open_device(flash_t *f, bool *reset, char *note, size_t notelen,
                                   char *err, size_t errlen)
 {
     const flash_settings_t *s = &f->s;
-    device_status_e ds = device_open(&f->dev, f->path, s->size, err, errlen);
+    device_status_e ds = devset_open(&f->set, f->path, s->size, err, errlen);
     if (ds != DEVICE_OK)
         return from_device(ds);
-    device_kind_e kind = device_kind(f->dev);
-    if (kind == DEVICE_KIND_FOREIGN || kind == DEVICE_KIND_DAMAGED) {
-        bool damaged = kind == DEVICE_KIND_DAMAGED;
-        if (!s->reset) {
-            flash_seterr(err, errlen, damaged ? "%s: %s; refusing to reinitialise it without a reset"
-                                        : "%s: holds foreign data (%s); refusing to overwrite "
-                                          "it without a reset",
-                   f->path, device_kind_what(f->dev));
-            return damaged ? FLASH_EDAMAGED : FLASH_EFOREIGN;
+    devset_set_fail_cb(f->set, member_failed, f);
+    for (unsigned i = 0; i < devset_count(f->set); i++) {
+        device_t *dev = devset_member(f->set, i);
+        device_kind_e kind = device_kind(dev);
+        if (kind == DEVICE_KIND_FOREIGN || kind == DEVICE_KIND_DAMAGED) {
+            bool damaged = kind == DEVICE_KIND_DAMAGED;
+            if (!s->reset) {
+                flash_seterr(err, errlen, damaged ? "%s: %s; refusing to reinitialise it without a reset"
+                                            : "%s: holds foreign data (%s); refusing to overwrite "
+                                              "it without a reset",
+                       device_path(dev), device_kind_what(dev));
+                return damaged ? FLASH_EDAMAGED : FLASH_EFOREIGN;
+            }
+            flash_seterr(note, notelen, "%s: %s%s (reset requested): reinitialised",
+                   device_path(dev), damaged ? "" : "foreign data: ", device_kind_what(dev));
+            *reset = true;
+        } else if (kind == DEVICE_KIND_OLD) {
+            /* our own file, of a format that kept nothing across restarts */
+            flash_seterr(note, notelen, "%s: %s: reinitialised as format %u", device_path(dev),
+                   device_kind_what(dev), FLASH_FORMAT_VERSION);
         }
-        flash_seterr(note, notelen, "%s: %s%s (reset requested): reinitialised", f->path,
-               damaged ? "" : "foreign data: ", device_kind_what(f->dev));
-        *reset = true;
-    } else if (kind == DEVICE_KIND_OLD) {
-        /* our own file, of a format that kept nothing across restarts */
-        flash_seterr(note, notelen, "%s: %s: reinitialised as format %u", f->path,
-               device_kind_what(f->dev), FLASH_FORMAT_VERSION);
     }
+    if (devset_count(f->set) > 1 && devset_unused(f->set) > 0)
+        flash_log(f, "%s: devices of different sizes: each uses %llu bytes (the smallest); "
+                  "%llu bytes of the larger ones are unused", f->path,
+                  (unsigned long long)devset_member_size(f->set),
+                  (unsigned long long)devset_unused(f->set));
     return FLASH_OK;
 }
 
-/* A device with our magic: adopts its superblock if it decodes and has the
- * geometry these settings would give (then recovery decides what to keep).
- * False: it will be formatted, and `err` says why. */
-static bool adopt_superblock(flash_t *f, char *err, size_t errlen)
+/* Same geometry and set in two members' superblocks. */
+static bool same_set(const flash_sb_t *a, const flash_sb_t *b)
 {
-    flash_sb_t sb, want;
-    if (!device_superblock(f->dev, &sb)) {
-        flash_seterr(err, errlen, "%s: tiercache superblock unreadable: flash contents discarded",
-               f->path);
-        return false;
+    return a->instance_id == b->instance_id && a->member_count == b->member_count &&
+           a->segment_size == b->segment_size && a->segment_count == b->segment_count &&
+           a->data_offset == b->data_offset && a->device_size == b->device_size &&
+           a->alignment == b->alignment;
+}
+
+/*
+ * The members' superblocks against the paths given (format.h DEVICE SET):
+ * 1 = one set, every member present: reordered into the recorded order
+ *     (logged in note) and *sb is member 0's;
+ * 0 = nothing to keep: a new format (note says why when data is dropped);
+ * -1 = refused (err names the member): a member of another set, or a
+ *     member of the recorded set missing with no empty path in its place,
+ *     so starting would drop data the operator may still want; with
+ *     --flash-reset these reinitialise instead (note).
+ */
+static int examine_set(flash_t *f, flash_sb_t *sb0, char *note, size_t notelen,
+                       char *err, size_t errlen)
+{
+    unsigned n = devset_count(f->set), nours = 0, nempty = 0;
+    flash_sb_t sb[DEVSET_MAX];
+    bool ours[DEVSET_MAX];
+    int first = -1;
+    for (unsigned i = 0; i < n; i++) {
+        device_t *dev = devset_member(f->set, i);
+        ours[i] = device_superblock(dev, &sb[i]);
+        device_kind_e k = device_kind(dev);
+        if (ours[i]) {
+            nours++;
+            if (first < 0)
+                first = (int)i;
+        } else if (k == DEVICE_KIND_EMPTY || k == DEVICE_KIND_OLD) {
+            nempty++;
+        }
     }
-    if (flash_sb_init(&want, device_size(f->dev), f->s.segment_size, device_block_size(f->dev),
+    if (nours == 0)
+        return 0;
+    char why[400] = "";
+    const flash_sb_t *a = &sb[first];
+    unsigned at[FLASH_MAX_MEMBERS];
+    for (unsigned k = 0; k < FLASH_MAX_MEMBERS; k++)
+        at[k] = UINT32_MAX;
+    for (unsigned i = 0; i < n && !why[0]; i++) {
+        if (!ours[i])
+            continue;
+        if (!same_set(a, &sb[i])) {
+            snprintf(why, sizeof why, "%s is member %u of %u of tiercache device set %016llx "
+                     "and %s member %u of %u of set %016llx: not one set",
+                     device_path(devset_member(f->set, (unsigned)first)), a->member_index,
+                     a->member_count, (unsigned long long)a->instance_id,
+                     device_path(devset_member(f->set, i)), sb[i].member_index,
+                     sb[i].member_count, (unsigned long long)sb[i].instance_id);
+        } else if (at[sb[i].member_index] != UINT32_MAX) {
+            snprintf(why, sizeof why, "%s and %s both hold member %u of tiercache device set "
+                     "%016llx (a copied file?)", device_path(devset_member(f->set,
+                     at[sb[i].member_index])), device_path(devset_member(f->set, i)),
+                     sb[i].member_index, (unsigned long long)a->instance_id);
+        } else {
+            at[sb[i].member_index] = i;
+        }
+    }
+    unsigned c = a->member_count, missing = 0, miss1 = 0;
+    for (unsigned k = 0; k < c && !why[0]; k++) {
+        if (at[k] == UINT32_MAX) {
+            if (missing++ == 0)
+                miss1 = k;
+        }
+    }
+    if (!why[0] && missing > 0 && nempty < missing)
+        snprintf(why, sizeof why, "%s is member %u of a tiercache device set of %u devices "
+                 "(%016llx) whose member %u is not among the flash paths given; starting "
+                 "would discard the set's data: give all %u paths", device_path(
+                 devset_member(f->set, (unsigned)first)), a->member_index, c,
+                 (unsigned long long)a->instance_id, miss1, c);
+    if (why[0]) {
+        if (!f->s.reset) {
+            flash_seterr(err, errlen, "%s; refusing to reinitialise without --flash-reset", why);
+            return -1;
+        }
+        flash_seterr(note, notelen, "%s (reset requested): reinitialised", why);
+        return 0;
+    }
+    if (missing > 0) {
+        flash_seterr(note, notelen, "member %u of the tiercache device set %016llx is missing and "
+                     "an empty device takes its place (a replaced device): the set is "
+                     "reinitialised, its flash contents discarded", miss1,
+                     (unsigned long long)a->instance_id);
+        return 0;
+    }
+    if (c != n) {
+        flash_seterr(note, notelen, "%s: %u flash devices given, the set on them had %u: "
+                     "flash contents discarded", f->path, n, c);
+        return 0;
+    }
+    unsigned perm[DEVSET_MAX];
+    bool moved = false;
+    for (unsigned k = 0; k < c; k++) {
+        perm[k] = at[k];
+        moved |= at[k] != k;
+    }
+    if (moved) {
+        if (!devset_order(f->set, perm)) {
+            flash_seterr(err, errlen, "%s: cannot reorder the device set", f->path);
+            return -1;
+        }
+        flash_log(f, "%s: flash devices given in another order than the set records; "
+                  "using the recorded order (member 0 is %s)", f->path,
+                  device_path(devset_member(f->set, 0)));
+    }
+    *sb0 = sb[perm[0]];
+    return 1;
+}
+
+/* A set whose members hold our superblocks (examine_set said 1): adopts
+ * member 0's if it has the geometry these settings would give (then
+ * recovery decides what to keep). The segment size is the superblock's
+ * unless the settings give one (segment_size_given), so a change of the
+ * default segment size does not discard existing files. False: it will be
+ * formatted, and `err` says why. */
+static bool adopt_superblock(flash_t *f, const flash_sb_t *got, char *err, size_t errlen)
+{
+    flash_sb_t sb = *got, want;
+    uint32_t segsize = f->s.segment_size;
+    if (!f->s.segment_size_given && sb.segment_size != segsize) {
+        if (f->s.block_size > sb.segment_size / 4) {
+            flash_seterr(err, errlen, "%s: its segments of %u bytes cannot hold blocks of %u "
+                         "bytes: flash contents discarded", f->path, sb.segment_size,
+                         f->s.block_size);
+            return false;
+        }
+        segsize = sb.segment_size;
+    }
+    uint64_t logical = devset_logical_size(f->set, FLASH_HEADER_AREA, segsize);
+    if (flash_sb_init(&want, logical, segsize, devset_block_size(f->set),
                       f->s.block_size, 0, 0) != FLASH_SB_OK ||
         want.segment_size != sb.segment_size || want.segment_count != sb.segment_count ||
         want.data_offset != sb.data_offset || want.device_size != sb.device_size ||
@@ -231,6 +374,11 @@ static bool adopt_superblock(flash_t *f, char *err, size_t errlen)
     }
     f->sb = sb;
     f->instance_id = sb.instance_id;
+    devset_layout(f->set, sb.data_offset, sb.segment_size);
+    if (segsize != f->s.segment_size)
+        flash_log(f, "%s: segments of %u bytes, as the file was made (no "
+                  "--flash-segment-size given; the default is %u)", f->path, segsize,
+                  f->s.segment_size);
     return true;
 }
 
@@ -261,18 +409,22 @@ static flash_status_e plan_format(flash_t *f, char *err, size_t errlen)
     f->instance_id = id;
     f->run_count = 1;
     uint64_t now = (uint64_t)flash_now(f);
-    uint32_t align = device_block_size(f->dev);
-    flash_sb_status_e ss = flash_sb_init(&f->sb, device_size(f->dev), f->s.segment_size,
+    uint32_t align = devset_block_size(f->set);
+    uint64_t logical = devset_logical_size(f->set, FLASH_HEADER_AREA, f->s.segment_size);
+    flash_sb_status_e ss = logical == 0 ? FLASH_SB_ETOOSMALL
+                         : flash_sb_init(&f->sb, logical, f->s.segment_size,
                                          align, f->s.block_size, now, id);
     if (ss == FLASH_SB_OK && f->sb.segment_count < FLASH_MIN_SEGMENTS)
         ss = FLASH_SB_ETOOSMALL;
     if (ss != FLASH_SB_OK) {
         flash_seterr(err, errlen, "%s: size %llu bytes is too small or invalid for segments of "
                "%u bytes: need at least %u segments plus %u header bytes (%s)",
-               f->path, (unsigned long long)device_size(f->dev), f->s.segment_size,
+               f->path, (unsigned long long)devset_member_size(f->set), f->s.segment_size,
                FLASH_MIN_SEGMENTS, FLASH_HEADER_AREA, flash_sb_strerror(ss));
         return FLASH_EINVAL;
     }
+    flash_sb_set_member(&f->sb, 0, devset_count(f->set), devset_member_size(f->set));
+    devset_layout(f->set, f->sb.data_offset, f->sb.segment_size);
     return FLASH_OK;
 }
 
@@ -300,7 +452,20 @@ static flash_status_e format_device(flash_t *f, char *err, size_t errlen)
     f->ck_state = st;
     flash_state_encode(&st, buf + FLASH_STATE_OFFSET);
     char e2[256];
-    device_status_e ds = device_pwrite(f->dev, buf, FLASH_HEADER_AREA, 0, e2, sizeof e2);
+    device_status_e ds = DEVICE_OK;
+    /* members 1.. first, member 0 (the state record) last: a start that
+     * fails between them leaves member 0 as it was, or every member new */
+    for (unsigned m = devset_count(f->set); ds == DEVICE_OK && m-- > 0;) {
+        flash_sb_t sb = f->sb;
+        flash_sb_set_member(&sb, m, devset_count(f->set), devset_member_size(f->set));
+        memset(buf, 0, FLASH_SB_LEN);
+        flash_sb_encode(&sb, buf);
+        if (m > 0)
+            memset(buf + FLASH_STATE_OFFSET, 0, FLASH_IO_ALIGN);
+        else
+            flash_state_encode(&st, buf + FLASH_STATE_OFFSET);
+        ds = device_pwrite(devset_member(f->set, m), buf, FLASH_HEADER_AREA, 0, e2, sizeof e2);
+    }
     device_buf_free(buf);
     if (ds != DEVICE_OK) {
         flash_seterr(err, errlen, "%s", e2);
@@ -326,7 +491,7 @@ static void dict_ready(void *arg, flash_dict_t *d, flash_dict_status_e st)
     if (buf) {
         memset(buf, 0, FLASH_DICT_SLOT_SIZE);
         flash_dict_slot_encode(d, f->instance_id, buf);
-        ds = device_pwrite(f->dev, buf, FLASH_DICT_SLOT_SIZE,
+        ds = devset_pwrite(f->set, buf, FLASH_DICT_SLOT_SIZE,
                            FLASH_DICT_OFFSET + (uint64_t)d->slot * FLASH_DICT_SLOT_SIZE,
                            e2, sizeof e2);
         device_buf_free(buf);
@@ -436,7 +601,7 @@ static void free_parts(flash_t *f)
     free(f->q);
     flash_done_free(f);
     free(f->segs);
-    device_close(&f->dev);
+    devset_close(&f->set);
     free(f->path);
 }
 
@@ -513,14 +678,23 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     /* our superblock with these settings' geometry: recovery decides what
      * to keep; else a new format (note says why) */
     bool reuse = false;
-    if (st == FLASH_OK && device_kind(f->dev) == DEVICE_KIND_TIERCACHE)
-        reuse = adopt_superblock(f, note, sizeof note);
+    if (st == FLASH_OK) {
+        flash_sb_t sb0;
+        int ex = examine_set(f, &sb0, note, sizeof note, fail, sizeof fail);
+        if (ex < 0)
+            st = FLASH_EFOREIGN;
+        else if (ex > 0)
+            reuse = adopt_superblock(f, &sb0, note, sizeof note);
+    }
     if (st == FLASH_OK && !reuse)
         st = plan_format(f, fail, sizeof fail);
     if (st == FLASH_OK)
         st = alloc_parts(f, fail, sizeof fail);
-    if (st == FLASH_OK && reset)
-        st = from_device(device_reset(f->dev, fail, sizeof fail));
+    for (unsigned i = 0; st == FLASH_OK && reset && i < devset_count(f->set); i++) {
+        device_t *dev = devset_member(f->set, i);
+        if (device_kind(dev) == DEVICE_KIND_FOREIGN || device_kind(dev) == DEVICE_KIND_DAMAGED)
+            st = from_device(device_reset(dev, fail, sizeof fail));
+    }
     if (st == FLASH_OK && reuse) {
         st = flash_recover(f, note, sizeof note);
         if (st == FLASH_MISS) {
@@ -550,7 +724,7 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     }
     flash_seterr(err, errlen, "%s", st == FLASH_OK ? note : fail);
     if (st != FLASH_OK) {
-        device_discard(&f->dev);
+        devset_discard(&f->set);
         free_parts(f);
         destroy_locks(f);
         free(f);
@@ -560,9 +734,14 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
     return FLASH_OK;
 }
 
+uint32_t flash_segment_size(const flash_t *f)
+{
+    return f->segsize;
+}
+
 bool flash_file_created(const flash_t *f)
 {
-    return device_created(f->dev);
+    return devset_created(f->set);
 }
 
 void flash_destroy_unstarted(flash_t **pf)
@@ -570,7 +749,7 @@ void flash_destroy_unstarted(flash_t **pf)
     if (!pf || !*pf)
         return;
     flash_writer_stop(*pf);
-    device_discard(&(*pf)->dev);
+    devset_discard(&(*pf)->set);
     flash_destroy(pf);
 }
 
@@ -604,6 +783,8 @@ void flash_stats_snapshot(flash_t *f, flash_stats_t *out)
     out->flash_index_evictions = is.evictions;
     const flash_dict_t *d = flash_dicts_active(&f->dicts);
     out->flash_dict_bytes = d ? d->len : 0;
+    out->flash_devices = devset_count(f->set);
+    out->flash_devices_failed = devset_nfailed(f->set);
     pthread_mutex_lock(&f->seg_lock);
     out->flash_segments_used = f->nring;
     out->flash_segments_free = f->nseg - f->nring;

@@ -60,7 +60,26 @@ flash_sb_status_e flash_sb_init(flash_sb_t *sb, uint64_t device_size,
     sb->created = now;
     sb->instance_id = instance_id;
     sb->features = 0;
+    sb->member_index = 0;
+    sb->member_count = 1;
+    sb->member_size = 0;
     return FLASH_SB_OK;
+}
+
+void flash_sb_set_member(flash_sb_t *sb, uint32_t index, uint32_t count,
+                         uint64_t member_size)
+{
+    if (count <= 1) {
+        sb->features &= ~FLASH_FEATURE_DEVSET;
+        sb->member_index = 0;
+        sb->member_count = 1;
+        sb->member_size = 0;
+        return;
+    }
+    sb->features |= FLASH_FEATURE_DEVSET;
+    sb->member_index = index;
+    sb->member_count = count;
+    sb->member_size = member_size;
 }
 
 flash_sb_status_e flash_sb_validate(const flash_sb_t *sb)
@@ -78,8 +97,20 @@ flash_sb_status_e flash_sb_validate(const flash_sb_t *sb)
     uint64_t need = (uint64_t)sb->segment_count * sb->segment_size;
     if (sb->data_offset > sb->device_size || need > sb->device_size - sb->data_offset)
         return FLASH_SB_EGEOMETRY;
-    if (sb->features != 0)
+    if ((sb->features & ~FLASH_FEATURE_DEVSET) != 0)
         return FLASH_SB_EVERSION;
+    if (sb->features & FLASH_FEATURE_DEVSET) {
+        if (sb->member_count < 2 || sb->member_count > FLASH_MAX_MEMBERS ||
+            sb->member_index >= sb->member_count || sb->member_size < sb->data_offset ||
+            sb->member_size % FLASH_IO_ALIGN != 0)
+            return FLASH_SB_EGEOMETRY;
+        /* each member holds ceil(N / count) segment slots */
+        uint64_t per = (sb->segment_count + sb->member_count - 1) / sb->member_count;
+        if (per * sb->segment_size > sb->member_size - sb->data_offset)
+            return FLASH_SB_EGEOMETRY;
+    } else if (sb->member_index != 0 || sb->member_count != 1) {
+        return FLASH_SB_EGEOMETRY;
+    }
     return FLASH_SB_OK;
 }
 
@@ -98,6 +129,11 @@ void flash_sb_encode(const flash_sb_t *sb, uint8_t *b)
     fl_put_u64(b + 56, sb->created);
     fl_put_u64(b + 64, sb->instance_id);
     fl_put_u32(b + 72, sb->features);
+    if (sb->features & FLASH_FEATURE_DEVSET) {
+        fl_put_u32(b + 76, sb->member_index);
+        fl_put_u32(b + 80, sb->member_count);
+        fl_put_u64(b + 84, sb->member_size);
+    }
     fl_put_u64(b + FLASH_SB_CKSUM_OFF, XXH3_64bits(b, FLASH_SB_CKSUM_OFF));
 }
 
@@ -134,6 +170,14 @@ flash_sb_status_e flash_sb_decode(const uint8_t *b, size_t len, flash_sb_t *out)
     sb.created = fl_get_u64(b + 56);
     sb.instance_id = fl_get_u64(b + 64);
     sb.features = fl_get_u32(b + 72);
+    sb.member_index = 0;
+    sb.member_count = 1;
+    sb.member_size = 0;
+    if (sb.features & FLASH_FEATURE_DEVSET) {
+        sb.member_index = fl_get_u32(b + 76);
+        sb.member_count = fl_get_u32(b + 80);
+        sb.member_size = fl_get_u64(b + 84);
+    }
     flash_sb_status_e st = flash_sb_validate(&sb);
     if (st != FLASH_SB_OK)
         return st;

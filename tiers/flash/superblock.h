@@ -35,7 +35,12 @@ typedef struct flash_sb {
     uint32_t block_target;
     uint64_t created;
     uint64_t instance_id;
-    uint32_t features;
+    uint32_t features;       /* FLASH_FEATURE_DEVSET or 0 */
+    /* device set (format.h DEVICE SET): 0 of 1 for a single device (then
+     * features is 0 and bytes 76..95 are zero) */
+    uint32_t member_index;
+    uint32_t member_count;
+    uint64_t member_size;    /* bytes this member uses (0 for a single device) */
 } flash_sb_t;
 
 /* Decoded state record (format.h "STATE RECORD"). */
@@ -78,7 +83,17 @@ flash_sb_status_e flash_sb_init(flash_sb_t *sb, uint64_t device_size,
                                 uint64_t instance_id);
 
 /*
- * Checks the geometry of *sb (ranges, alignment, fit in device_size).
+ * Makes *sb (from flash_sb_init or a decode) the superblock of member
+ * `index` of a set of `count` members each using member_size bytes:
+ * count 1 clears the member fields and features (a single device).
+ * O(1).
+ */
+void flash_sb_set_member(flash_sb_t *sb, uint32_t index, uint32_t count,
+                         uint64_t member_size);
+
+/*
+ * Checks the geometry of *sb (ranges, alignment, fit in device_size; a
+ * member of a set: index < count, 2 <= count <= FLASH_MAX_MEMBERS).
  * Returns FLASH_SB_OK or FLASH_SB_EGEOMETRY / FLASH_SB_EVERSION. O(1).
  */
 flash_sb_status_e flash_sb_validate(const flash_sb_t *sb);

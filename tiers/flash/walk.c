@@ -158,7 +158,7 @@ static void walk_used(walker_t *w, uint32_t seg, uint32_t gen, int64_t now)
     flash_t *f = w->f;
     char err[256];
     uint64_t off = flash_seg_dev_off(f, seg);
-    bool ok = device_pread(f->dev, w->img, FLASH_IO_ALIGN, off, err, sizeof err) == DEVICE_OK;
+    bool ok = devset_pread(f->set, w->img, FLASH_IO_ALIGN, off, err, sizeof err) == DEVICE_OK;
     flash_seghdr_t h;
     size_t len = FLASH_IO_ALIGN;
     if (ok && flash_seghdr_decode(w->img, FLASH_IO_ALIGN, f->segsize, &h) != FLASH_SEG_OK) {
@@ -177,7 +177,7 @@ static void walk_used(walker_t *w, uint32_t seg, uint32_t gen, int64_t now)
         if (len > f->segsize)
             len = f->segsize;
         if (len > FLASH_IO_ALIGN)
-            ok = device_pread(f->dev, w->img + FLASH_IO_ALIGN, len - FLASH_IO_ALIGN,
+            ok = devset_pread(f->set, w->img + FLASH_IO_ALIGN, len - FLASH_IO_ALIGN,
                               off + FLASH_IO_ALIGN, err, sizeof err) == DEVICE_OK;
     }
     if (!ok) {

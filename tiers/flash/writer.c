@@ -66,8 +66,13 @@ static void write_done(void *arg, long res)
         atomic_store_explicit(&f->fail_until_ms, 0, memory_order_relaxed);
     } else {
         FSTAT_ADD(f, flash_write_errors, 1);
-        atomic_store_explicit(&f->fail_until_ms, flash_mono_ms() + FLASH_FAIL_HOLD_MS,
-                              memory_order_relaxed);
+        /* a failed member of a set is skipped from now on: no pause while
+         * another member works (devset.h) */
+        unsigned m = devset_member_of_seg(f->set, seg);
+        devset_fail(f->set, m, "a segment write failed");
+        if (!devset_failed(f->set, m) || devset_nfailed(f->set) >= devset_count(f->set))
+            atomic_store_explicit(&f->fail_until_ms, flash_mono_ms() + FLASH_FAIL_HOLD_MS,
+                                  memory_order_relaxed);
         flash_log(f, "%s: write of segment %u (%zu bytes) failed: %s; its items are "
                   "dropped", f->path, seg, len,
                   res < 0 ? strerror((int)-res) : "short write");
@@ -125,8 +130,11 @@ static void seal_and_write(flash_t *f)
     f->wctx[b].f = f;
     f->wctx[b].b = b;
     f->writes_inflight++;
-    if (aio_write(f->waio, device_fd(f->dev), img, len, flash_seg_dev_off(f, seg),
-                  write_done, &f->wctx[b]) != AIO_OK)
+    int fd; /* a failed member's slot does not map: the write fails */
+    uint64_t phys;
+    if (!devset_map(f->set, flash_seg_dev_off(f, seg), len, &fd, &phys))
+        write_done(&f->wctx[b], -EIO); /* its device failed */
+    else if (aio_write(f->waio, fd, img, len, phys, write_done, &f->wctx[b]) != AIO_OK)
         write_done(&f->wctx[b], -ENOMEM);
 }
 
@@ -134,7 +142,7 @@ static void seal_and_write(flash_t *f)
  * full; never nested in a reclaim) with the next seq, in `state`, once no
  * read of its previous use is in flight. Returns with seg_lock HELD and the
  * slot in *segp, or FLASH_EFULL (lock not held). */
-static flash_status_e take_head(flash_t *f, uint8_t state, int8_t bld, uint32_t *segp)
+static flash_status_e take_head_slot(flash_t *f, uint8_t state, int8_t bld, uint32_t *segp)
 {
     for (uint32_t k = 0; f->nring == f->nseg; k++) {
         if (f->in_reclaim || k > f->nseg)
@@ -157,6 +165,21 @@ static flash_status_e take_head(flash_t *f, uint8_t state, int8_t bld, uint32_t 
     f->nring++;
     *segp = seg;
     return FLASH_OK;
+}
+
+/* take_head_slot, skipping slots on a failed device (devset.h): each goes
+ * into the ring BAD, holding nothing, and reclaim frees it in turn. */
+static flash_status_e take_head(flash_t *f, uint8_t state, int8_t bld, uint32_t *segp)
+{
+    for (uint32_t k = 0;; k++) {
+        flash_status_e st = take_head_slot(f, state, bld, segp);
+        if (st != FLASH_OK || k >= f->nseg ||
+            !devset_failed(f->set, devset_member_of_seg(f->set, *segp)))
+            return st;
+        f->segs[*segp].state = FSEG_BAD;
+        f->segs[*segp].bld = -1;
+        pthread_mutex_unlock(&f->seg_lock);
+    }
 }
 
 /* Opens the next segment at the head in a free builder. */
@@ -312,7 +335,7 @@ static int block_has_hash(flash_t *f, index_loc_t il, uint32_t gen, uint64_t has
         size_t in = (size_t)(boff - page);
         char err[256];
         if (page + FLASH_IO_ALIGN > f->segsize ||
-            device_pread(f->dev, f->rbuf, FLASH_IO_ALIGN, seg_off + page, err, sizeof err) !=
+            devset_pread(f->set, f->rbuf, FLASH_IO_ALIGN, seg_off + page, err, sizeof err) !=
                 DEVICE_OK)
             return -1;
         uint64_t end = boff + FLASH_BLK_HDR_LEN + fl_get_u32(f->rbuf + in + 16);
@@ -320,7 +343,7 @@ static int block_has_hash(flash_t *f, index_loc_t il, uint32_t gen, uint64_t has
         if (page + len > f->segsize)
             return -1;
         if (len > FLASH_IO_ALIGN &&
-            device_pread(f->dev, f->rbuf + FLASH_IO_ALIGN, len - FLASH_IO_ALIGN,
+            devset_pread(f->set, f->rbuf + FLASH_IO_ALIGN, len - FLASH_IO_ALIGN,
                          seg_off + page + FLASH_IO_ALIGN, err, sizeof err) != DEVICE_OK)
             return -1;
         FSTAT_ADD(f, flash_bytes_read, len);

@@ -194,6 +194,16 @@ static inspect_status_e check_header_area(walk_t *w)
                  (size_t)n >= 76 ? fl_get_u32(buf + 72) : 0u, FLASH_FORMAT_VERSION);
         return INSPECT_ENOTFLASH;
     }
+    if (st == FLASH_SB_OK && r->sb.member_count > 1) {
+        /* its segments are striped with the other members' (format.h
+         * DEVICE SET): this tool reads one file */
+        snprintf(r->error, sizeof r->error,
+                 "%s: member %u of a tiercache device set of %u devices (instance "
+                 "%016llx): segments are striped over all of them; this tool reads a "
+                 "single-device flash file only", r->path, r->sb.member_index,
+                 r->sb.member_count, (unsigned long long)r->sb.instance_id);
+        return INSPECT_ENOTFLASH;
+    }
     if (st != FLASH_SB_OK) {
         problem(w, INSPECT_ERROR, -1, -1, 0,
                 "superblock (offset 0): %s: the file's geometry is unknown, nothing else "
