@@ -225,7 +225,9 @@ const opt_t settings_opts[] = {
      "file or device)",
      "flash_size", F_FLASH, 0, 0},
     {0, "flash-segment-size", NULL, T_SIZE, OFF(flash_segment_size), MODULE_DEF,
-     "flash segment: unit of writing and reclaim", "flash_segment_size",
+     "flash segment: unit of writing and reclaim (not given: at most this, "
+     "a new file's size / 64 down to 1m; an existing file keeps its own)",
+     "flash_segment_size",
      F_FLASH, 0, 0},
     {0, "flash-block-size", NULL, T_SIZE, OFF(flash_block_size), MODULE_DEF,
      "raw bytes of items compressed together; one read per hit",

@@ -261,7 +261,7 @@ void stats_snapshot(server_t *srv, stats_snapshot_t *out)
     }
     out->extstore_limit_maxbytes =
         (out->cache.flash_segments_free + out->cache.flash_segments_used) *
-        (uint64_t)srv->settings->flash_segment_size;
+        out->cache.flash_segment_size; /* the file's, not the flag's */
 }
 
 /* memcached's extstore names (printed only with a flash tier). */

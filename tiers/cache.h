@@ -292,6 +292,7 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
 #define CACHE_FLASH_STATS_FIELDS(X)                                           \
     FLASH_STATS_MIRRORED(X)                                                   \
     X(flash_bytes_used, "device bytes in used segments")                      \
+    X(flash_segment_size, "bytes per segment, as the flash file was made")    \
     X(flash_get_hits, "gets answered from flash")                             \
     X(flash_get_misses, "gets that missed RAM and flash")                     \
     X(flash_reads, "block reads issued")                                      \

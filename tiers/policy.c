@@ -733,6 +733,7 @@ void tier_stats(tier_t *t, cache_stats_t *out)
     out->flash_age_spills = ld(&t->r->age_spills);
     /* device bytes in used segments: segments_used x segment size */
     out->flash_bytes_used = fs.flash_segments_used * t->segment_size;
+    out->flash_segment_size = t->segment_size;
     out->flash_compression_ratio =
         fs.flash_bytes_spilled ? (double)fs.flash_bytes_logical / (double)fs.flash_bytes_spilled
                                : 0.0;

@@ -739,6 +739,25 @@ class Flash(FlashDirTest):
         c.close()
         self.assertIsNone(srv.stop())
 
+    def test_segment_size_in_use(self):
+        """Without --flash-segment-size a new 64 MiB file gets 1 MiB
+        segments (its size / 64); stats flash_segment_size shows the size
+        in use and extstore_limit_maxbytes counts in it. With the flag, the
+        size given."""
+        for extra, want in (((), MiB), (('--flash-segment-size', '4m'), 4 * MiB)):
+            path = os.path.join(self.dir, 'seg%d' % want)
+            args = ['-m', str(RAM_MB), '-t', '2', '--flash-path', path,
+                    '--flash-size', '64m'] + list(extra)
+            srv = self.start(args)
+            c = Client(srv.port)
+            st = c.stats()
+            c.close()
+            self.assertEqual(int(st['flash_segment_size']), want, extra)
+            segs = int(st['extstore_pages_free']) + int(st['extstore_pages_used'])
+            self.assertEqual(segs, (64 * MiB - 147456) // want, extra)
+            self.assertEqual(int(st['extstore_limit_maxbytes']), segs * want, extra)
+            self.assertIsNone(srv.stop())
+
     def test_foreign_file(self):
         make_file(self.path, fill=b'not a tiercache file, keep out! ')
         rc, err = run_bad(['-m', '4', '--flash-path', self.path,

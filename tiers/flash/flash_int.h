@@ -51,6 +51,11 @@
 #define FLASH_RM_STRIPES 64
 #define FLASH_EPOCHS 1024
 #define FLASH_MIN_SEGMENTS 4u
+/* Without --flash-segment-size a new file gets segments small enough for
+ * this many, but not below FLASH_AUTO_MIN_SEGMENT (store.c
+ * new_segment_size). */
+#define FLASH_AUTO_SEGMENTS 64u
+#define FLASH_AUTO_MIN_SEGMENT (1024u * 1024u)
 /* reclaim never rewrites more than this share, whatever the settings say:
  * each reclaim then frees at least half a segment net (no livelock) */
 #define FLASH_MAX_REWRITE_PCT 50u

@@ -271,13 +271,15 @@ static void on_written(void *ctx, void *token, flash_status_e st)
 
 static uint32_t seen_segsize;
 
-static flash_status_e start_seg(const char *p, bool reset, uint32_t seg, bool given, char *e,
-                                size_t elen)
+/* Starts a store of `size` bytes per file on p, records its segment size in
+ * seen_segsize, stops it cleanly. */
+static flash_status_e start_seg_sized(const char *p, uint64_t size, bool reset, uint32_t seg,
+                                      bool given, char *e, size_t elen)
 {
     flash_settings_t s;
     flash_settings_default(&s);
     s.path = p;
-    s.size = 2 * MiB;
+    s.size = size;
     s.segment_size = seg;
     s.segment_size_given = given;
     s.block_size = 4096;
@@ -298,6 +300,12 @@ static flash_status_e start_seg(const char *p, bool reset, uint32_t seg, bool gi
         flash_destroy(&f);
     }
     return st;
+}
+
+static flash_status_e start_seg(const char *p, bool reset, uint32_t seg, bool given, char *e,
+                                size_t elen)
+{
+    return start_seg_sized(p, 2 * MiB, reset, seg, given, e, elen);
 }
 
 static flash_status_e start(const char *p, bool reset, char *e, size_t elen)
@@ -379,4 +387,38 @@ Test(devset, segment_size_from_the_superblock)
     cr_assert_eq(seen_segsize, 2 * SEG);
     cr_assert_neq(instance_of("seg"), id);
     cr_assert(strstr(e, "geometry changed"), "%s", e);
+}
+
+/* Without a segment size given, a NEW file gets segments small enough for
+ * FLASH_AUTO_SEGMENTS of them (halving the configured 8 MiB, not below 1
+ * MiB); a given size is used as given; a file made before keeps its own. */
+Test(devset, segment_size_scaled_to_a_new_file)
+{
+    char e[1024];
+    const uint32_t def = 8 * MiB;
+    struct { const char *name; uint64_t size; bool given; uint32_t want; } c[] = {
+        {"s16", 16 * MiB, false, 1 * MiB},   /* 8 MiB segments would not fit 4 */
+        {"s64", 64 * MiB, false, 1 * MiB},
+        {"s128", 128 * MiB, false, 2 * MiB},
+        {"s256", 256 * MiB, false, 4 * MiB},
+        {"g64", 64 * MiB, true, 8 * MiB},    /* given: as given */
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        cr_assert_eq(start_seg_sized(one(c[i].name), c[i].size, false, def, c[i].given, e,
+                                     sizeof e), FLASH_OK, "%s: %s", c[i].name, e);
+        cr_assert_eq(seen_segsize, c[i].want, "%s: %u", c[i].name, seen_segsize);
+        unlink(one(c[i].name));
+    }
+    /* a set: the members' bytes together (2 x 32 MiB = 64 MiB) */
+    cr_assert_eq(start_seg_sized(paths("a0", "a1", NULL), 32 * MiB, false, def, false, e,
+                                 sizeof e), FLASH_OK, "%s", e);
+    cr_assert_eq(seen_segsize, 1 * MiB);
+    /* made with 8 MiB segments (given), restarted without: kept */
+    cr_assert_eq(start_seg_sized(one("k64"), 64 * MiB, false, def, true, e, sizeof e), FLASH_OK,
+                 "%s", e);
+    uint64_t id = instance_of("k64");
+    cr_assert_eq(start_seg_sized(one("k64"), 64 * MiB, false, def, false, e, sizeof e), FLASH_OK,
+                 "%s", e);
+    cr_assert_eq(seen_segsize, 8 * MiB);
+    cr_assert_eq(instance_of("k64"), id, "reinitialised: %s", e);
 }
