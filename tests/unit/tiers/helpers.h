@@ -3,6 +3,9 @@
 #define TIERCACHE_TEST_TIERS_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +76,26 @@ static inline bool has_key(cache_worker_t *w, const char *key)
         return false;
     cache_item_release(w, &it);
     return true;
+}
+
+/* A flash file path "DIR/STEM-PID.dat" in the first of $TC_FLASH_TEST_DIR,
+ * ".", /var/tmp where O_DIRECT files work (tmpfs may refuse them); the file
+ * is not left behind. Fails the test when there is none. */
+static inline void flash_test_path(char *path, size_t len, const char *stem)
+{
+    const char *cands[] = {getenv("TC_FLASH_TEST_DIR"), ".", "/var/tmp"};
+    for (unsigned i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+        if (!cands[i])
+            continue;
+        snprintf(path, len, "%s/%s-%d.dat", cands[i], stem, (int)getpid());
+        int fd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0600);
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+            return;
+        }
+    }
+    cr_assert_fail("no directory allows O_DIRECT files");
 }
 
 #endif

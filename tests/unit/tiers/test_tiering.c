@@ -20,19 +20,7 @@ static char err[256];
 
 static void pick_path(void)
 {
-    const char *cands[] = {getenv("TC_FLASH_TEST_DIR"), ".", "/var/tmp"};
-    for (unsigned i = 0; i < sizeof cands / sizeof cands[0]; i++) {
-        if (!cands[i])
-            continue;
-        snprintf(path, sizeof path, "%s/tiering-%d.dat", cands[i], (int)getpid());
-        int fd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0600);
-        if (fd >= 0) {
-            close(fd);
-            unlink(path);
-            return;
-        }
-    }
-    cr_assert_fail("no directory allows O_DIRECT files");
+    flash_test_path(path, sizeof path, "tiering");
 }
 
 static void start(size_t mem, unsigned tag_bits, cache_flash_promote_e promote)
