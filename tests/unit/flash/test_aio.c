@@ -11,6 +11,8 @@
 #include "flash/aio.h"
 #include "flash/device.h"
 
+#include "flash_test.h"
+
 #define BLK 4096
 #define NBLK 100
 
@@ -18,32 +20,16 @@ static char dir[256];
 static char path[300];
 static char errbuf[512];
 
-/* A scratch dir where O_DIRECT works (see test_device.c). */
+/* A scratch dir where O_DIRECT works, and the test file's path in it. */
 static void make_dir(void)
 {
-    const char *cands[] = { getenv("TC_FLASH_TEST_DIR"), ".", "/var/tmp", "/tmp" };
-    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
-        if (!cands[i])
-            continue;
-        snprintf(dir, sizeof dir, "%s/tc-flash-aio-XXXXXX", cands[i]);
-        if (!mkdtemp(dir))
-            continue;
-        snprintf(path, sizeof path, "%s/aio.dat", dir);
-        int fd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0600);
-        unlink(path);
-        if (fd >= 0) {
-            close(fd);
-            return;
-        }
-        rmdir(dir);
-    }
-    cr_assert_fail("no directory supports O_DIRECT");
+    flash_test_dir(dir, sizeof dir, "tc-flash-aio");
+    snprintf(path, sizeof path, "%s/aio.dat", dir);
 }
 
 static void rm_dir(void)
 {
-    unlink(path);
-    rmdir(dir);
+    flash_test_rm_dir(dir);
 }
 
 TestSuite(aio, .init = make_dir, .fini = rm_dir);

@@ -14,6 +14,8 @@
 #include "flash/format.h"
 #include "flash/superblock.h"
 
+#include "flash_test.h"
+
 #define KiB 1024u
 #define MiB (1024u * 1024u)
 #define SEG (64u * KiB)
@@ -22,34 +24,14 @@
 static char dir[256];
 static char err[512];
 
-/* A scratch dir where O_DIRECT works (as test_device.c). */
 static void make_dir(void)
 {
-    const char *cands[] = { getenv("TC_FLASH_TEST_DIR"), ".", "/var/tmp", "/tmp" };
-    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
-        if (!cands[i])
-            continue;
-        snprintf(dir, sizeof dir, "%s/tc-devset-XXXXXX", cands[i]);
-        if (!mkdtemp(dir))
-            continue;
-        char probe[300];
-        snprintf(probe, sizeof probe, "%s/probe", dir);
-        int fd = open(probe, O_RDWR | O_CREAT | O_DIRECT, 0600);
-        unlink(probe);
-        if (fd >= 0) {
-            close(fd);
-            return;
-        }
-        rmdir(dir);
-    }
-    cr_assert_fail("no directory supports O_DIRECT");
+    flash_test_dir(dir, sizeof dir, "tc-devset");
 }
 
 static void rm_dir(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    flash_test_rm_dir(dir);
 }
 
 TestSuite(devset, .init = make_dir, .fini = rm_dir);

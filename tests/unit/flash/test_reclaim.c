@@ -22,6 +22,8 @@
 #include "flash/flash.h"
 #include "flash/format.h"
 
+#include "flash_test.h"
+
 #define FILE_SIZE (6u << 20)
 #define SEG_SIZE (256u << 10)
 #define NSEG ((FILE_SIZE - FLASH_HEADER_AREA) / SEG_SIZE)
@@ -109,31 +111,13 @@ static flash_stats_t stats(void)
 
 /* ---- items ---- */
 
-static size_t keyof(char *buf, size_t cap, unsigned i)
-{
-    return (size_t)snprintf(buf, cap, "key:%u", i);
-}
-
-/* Deterministic, moderately compressible value of (i, version). */
-static uint32_t valof(char *buf, unsigned i, unsigned ver)
-{
-    uint32_t n = 100 + (i * 37u + ver * 11u) % 700;
-    uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ull + ver;
-    for (uint32_t k = 0; k < n; k++) {
-        if (k % 8 == 0)
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-        buf[k] = (k % 16 < 4) ? "abcd"[k % 4] : (char)('a' + ((x >> (k % 8 * 8)) % 26));
-    }
-    snprintf(buf, 24, "v%u.%u|", i, ver);
-    return n;
-}
 
 static void spill_ok(unsigned i, unsigned ver)
 {
     pin_t *p = calloc(1, sizeof *p);
-    p->nkey = keyof(p->key, sizeof p->key, i);
+    p->nkey = flash_test_key(p->key, sizeof p->key, i);
     p->value = malloc(1024);
-    p->nbytes = valof(p->value, i, ver);
+    p->nbytes = flash_test_value(p->value, i, ver);
     flash_wr_item_t it = {
         .key = p->key, .nkey = p->nkey, .value = p->value, .nbytes = p->nbytes,
         .flags = i, .exptime = 0, .cas = ((uint64_t)i << 16) | ver,
@@ -171,12 +155,12 @@ static void on_read(void *ctx, flash_status_e st, const flash_hit_t *hit)
     if (st != FLASH_OK)
         return;
     char key[64], val[1024];
-    size_t nkey = keyof(key, sizeof key, r->i);
+    size_t nkey = flash_test_key(key, sizeof key, r->i);
     cr_assert(hit->nkey == nkey && memcmp(hit->key, key, nkey) == 0, "another key");
     unsigned vi = 0, vv = 0;
     cr_assert(sscanf(hit->value, "v%u.%u|", &vi, &vv) == 2 && vi == r->i,
               "key %u: value of another key", r->i);
-    uint32_t n = valof(val, r->i, vv);
+    uint32_t n = flash_test_value(val, r->i, vv);
     cr_assert(hit->nbytes == n && memcmp(hit->value, val, n) == 0,
               "key %u: corrupt value", r->i);
     r->got_ver = (int)vv;
@@ -194,7 +178,7 @@ static unsigned read_check(unsigned n, const unsigned *ver)
         unsigned pending = 0;
         for (unsigned k = b; k < e; k++) {
             char key[64];
-            size_t nkey = keyof(key, sizeof key, k);
+            size_t nkey = flash_test_key(key, sizeof key, k);
             rds[k].i = k;
             rds[k].want_ver = ver[k];
             flash_status_e st = flash_lookup(W, XXH3_64bits(key, nkey), key, nkey, on_read,
@@ -293,7 +277,7 @@ Test(reclaim, just_in_time_reclaim_keeps_hot_items)
             }
             if (spilled[i]) {
                 char key[64];
-                size_t nkey = keyof(key, sizeof key, i);
+                size_t nkey = flash_test_key(key, sizeof key, i);
                 flash_remove(F, XXH3_64bits(key, nkey));
                 ver[i]++;
             }

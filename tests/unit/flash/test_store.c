@@ -27,6 +27,8 @@
 #include "flash/format.h"
 #include "flash/superblock.h"
 
+#include "flash_test.h"
+
 #define FILE_SIZE (16u << 20)
 #define SEG_SIZE (256u << 10)
 
@@ -146,33 +148,15 @@ static void open_store(const char *name, unsigned tag_bits)
 
 /* ---- items ---- */
 
-static size_t keyof(char *buf, size_t cap, unsigned i)
-{
-    return (size_t)snprintf(buf, cap, "key:%u", i);
-}
-
-/* Deterministic, moderately compressible value of (i, version). */
-static uint32_t valof(char *buf, unsigned i, unsigned ver)
-{
-    uint32_t n = 100 + (i * 37u + ver * 11u) % 700;
-    uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ull + ver;
-    for (uint32_t k = 0; k < n; k++) {
-        if (k % 8 == 0)
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-        buf[k] = (k % 16 < 4) ? "abcd"[k % 4] : (char)('a' + ((x >> (k % 8 * 8)) % 26));
-    }
-    snprintf(buf, 24, "v%u.%u|", i, ver);
-    return n;
-}
 
 /* Enqueues key i, version ver, expiring at exptime (0 = never), stored at
  * store_time; the pin is freed by written_fn (or here on a refusal). */
 static flash_status_e spill_at(unsigned i, unsigned ver, int64_t exptime, int64_t store_time)
 {
     pin_t *p = calloc(1, sizeof *p);
-    p->nkey = keyof(p->key, sizeof p->key, i);
+    p->nkey = flash_test_key(p->key, sizeof p->key, i);
     p->value = malloc(1024);
-    p->nbytes = valof(p->value, i, ver);
+    p->nbytes = flash_test_value(p->value, i, ver);
     flash_wr_item_t it = {
         .key = p->key, .nkey = p->nkey, .value = p->value, .nbytes = p->nbytes,
         .flags = i, .exptime = exptime, .cas = ((uint64_t)i << 16) | ver,
@@ -229,17 +213,17 @@ static void on_read(void *ctx, flash_status_e st, const flash_hit_t *hit)
     if (st != FLASH_OK)
         return;
     char key[64], val[1024];
-    size_t nkey = keyof(key, sizeof key, r->i);
+    size_t nkey = flash_test_key(key, sizeof key, r->i);
     cr_assert_eq(hit->nkey, nkey);
     cr_assert(memcmp(hit->key, key, nkey) == 0);
     unsigned vi = 0, vv = 0;
     if (sscanf(hit->value, "v%u.%u|", &vi, &vv) == 2 && vi == r->i)
         r->got_ver = (int)vv;
-    uint32_t n = valof(val, r->i, r->want_ver);
+    uint32_t n = flash_test_value(val, r->i, r->want_ver);
     r->match = hit->nbytes == n && memcmp(hit->value, val, n) == 0 &&
                hit->flags == r->i && hit->cas == (((uint64_t)r->i << 16) | r->want_ver);
     if (r->got_ver >= 0) { /* whatever version came back must be intact */
-        uint32_t n2 = valof(val, r->i, (unsigned)r->got_ver);
+        uint32_t n2 = flash_test_value(val, r->i, (unsigned)r->got_ver);
         cr_assert(hit->nbytes == n2 && memcmp(hit->value, val, n2) == 0,
                   "key %u: corrupt value returned", r->i);
     } else {
@@ -256,7 +240,7 @@ static void read_keys(rd_t *rds, unsigned n)
         unsigned pending = 0;
         for (unsigned k = b; k < e; k++) {
             char key[64];
-            size_t nkey = keyof(key, sizeof key, rds[k].i);
+            size_t nkey = flash_test_key(key, sizeof key, rds[k].i);
             rds[k].done = false;
             flash_status_e st = flash_lookup(E.w, XXH3_64bits(key, nkey), key, nkey,
                                              on_read, &rds[k]);
@@ -623,7 +607,7 @@ Test(store, collateral_counts_every_other_keys_entry)
     unsigned owned = 0;
     for (unsigned i = n - 600; i < n; i++) {
         char key[64];
-        size_t nk = keyof(key, sizeof key, i);
+        size_t nk = flash_test_key(key, sizeof key, i);
         rd_t r = { .i = i };
         read_keys(&r, 1);
         bool own = r.st == FLASH_OK;
@@ -729,7 +713,7 @@ static void overwrite_or_delete_quarter(unsigned *want)
 {
     for (unsigned i = 0; i < NKEYS; i += 4) {
         char key[64];
-        size_t nkey = keyof(key, sizeof key, i);
+        size_t nkey = flash_test_key(key, sizeof key, i);
         flash_remove(E.f, XXH3_64bits(key, nkey));
         if (i % 8 == 0) {
             spill_ok(i, 1); /* the newer copy, evicted again */
@@ -793,7 +777,7 @@ static void wrap_twice(unsigned tag_bits)
             }
             if (spilled[i]) {
                 char key[64];
-                size_t nkey = keyof(key, sizeof key, i);
+                size_t nkey = flash_test_key(key, sizeof key, i);
                 flash_remove(E.f, XXH3_64bits(key, nkey));
                 ver[i]++;
             }
@@ -1170,7 +1154,7 @@ static bool walk_visit(void *ctx, const flash_walk_rec_t *r)
     cr_assert_eq(r->hash, XXH3_64bits(r->key, r->nkey));
     char val[1024];
     unsigned ver = (unsigned)(r->cas & 0xffff);
-    cr_assert_eq(r->nbytes, valof(val, i, ver), "key %u: value length", i);
+    cr_assert_eq(r->nbytes, flash_test_value(val, i, ver), "key %u: value length", i);
     cr_assert_eq(r->flags, i);
     ws->count[i]++;
     ws->cas[i] = r->cas;
@@ -1265,7 +1249,7 @@ Test(store, walk_after_wrap)
     for (unsigned round = 0; round < 6; round++) {
         for (unsigned i = 0; i < n; i++) {
             char key[64];
-            size_t nkey = keyof(key, sizeof key, i);
+            size_t nkey = flash_test_key(key, sizeof key, i);
             flash_remove(E.f, XXH3_64bits(key, nkey));
             spill_ok(i, round);
             want[i] = round;
@@ -1372,7 +1356,7 @@ static void reopen(char *err, size_t errlen)
 static uint64_t key_hash(unsigned i)
 {
     char key[64];
-    size_t nkey = keyof(key, sizeof key, i);
+    size_t nkey = flash_test_key(key, sizeof key, i);
     return XXH3_64bits(key, nkey);
 }
 
