@@ -43,7 +43,6 @@ struct tier {
     unsigned promote_rate;     /* per worker per second; 0 = no limit */
     unsigned stall_ms;
     unsigned spill_ahead;      /* TIER_SPILL_AHEAD (tier_item_alloc) */
-    uint64_t segment_size;
     _Atomic uint64_t drops_admission; /* refused by flash_admit at eviction */
     _Atomic uint64_t drops_stall;     /* evicted unspilled: stall bound */
     _Atomic uint64_t respill_skipped; /* evicted, already on flash */

@@ -209,7 +209,6 @@ static cache_status_e flash_start(tier_t *t, const cache_settings_t *s)
         fs.index_capacity = s->flash_index_mem * 9 / TIER_INDEX_BYTES_PER_9_ITEMS;
     fs.clock = s->ram.clock;
     fs.clock_ctx = s->ram.clock_ctx;
-    t->segment_size = fs.segment_size;
     fs.ram_state = ram_state;
     fs.ram_state_ctx = t;
     fs.written = on_written;
@@ -221,7 +220,6 @@ static cache_status_e flash_start(tier_t *t, const cache_settings_t *s)
         snprintf(s->err, s->err_len, "%s", note);
     if (st != FLASH_OK)
         return st == FLASH_ENOMEM ? CACHE_NO_MEMORY : CACHE_EINVAL;
-    t->segment_size = flash_segment_size(t->f); /* an existing file's may differ */
     /* a clean shutdown's RAM state: flush horizon and the cas counter (new
      * cas values stay above every old one) */
     flash_recovery_t rec;
@@ -732,8 +730,8 @@ void tier_stats(tier_t *t, cache_stats_t *out)
     out->flash_respill_skipped = ld(&t->respill_skipped);
     out->flash_age_spills = ld(&t->r->age_spills);
     /* device bytes in used segments: segments_used x segment size */
-    out->flash_bytes_used = fs.flash_segments_used * t->segment_size;
-    out->flash_segment_size = t->segment_size;
+    out->flash_segment_size = flash_segment_size(t->f); /* the file's, not the flag's */
+    out->flash_bytes_used = fs.flash_segments_used * out->flash_segment_size;
     out->flash_compression_ratio =
         fs.flash_bytes_spilled ? (double)fs.flash_bytes_logical / (double)fs.flash_bytes_spilled
                                : 0.0;
