@@ -51,6 +51,14 @@ static void on_event(evutil_socket_t fd, short what, void *arg);
 static void on_resume(evutil_socket_t fd, short what, void *arg);
 static void slot_done(void *ctx, cache_result_t *r);
 
+/* The parked-get ring of a new connection: the inline entry. */
+static void gq_init(conn_t *c)
+{
+    c->gq = &c->gq0;
+    c->gq_cap = 1;
+    c->gq_head = c->gq_len = 0;
+}
+
 static void slot_init(conn_t *c, conn_slot_t *s)
 {
     memset(s, 0, sizeof(*s));
@@ -145,6 +153,7 @@ static conn_t *create(worker_t *w, int fd, bool is_unix,
     atomic_store(&c->last_cmd, (long long)time(NULL));
     outq_init(&c->out, &w->pool, w->cw);
     slot_init(c, &c->slot0);
+    gq_init(c);
     event_assign(&c->resume, w->base, -1, 0, on_resume, c);
     if (!is_unix) {
         int one = 1;
@@ -182,8 +191,19 @@ static void release_rbuf(conn_t *c)
 static void release_slots(conn_t *c)
 {
     cache_item_release(c->w->cw, &c->slot0.item);
-    for (size_t i = 0; i < c->slots_cap; i++)
-        cache_item_release(c->w->cw, &c->slots[i].item);
+    for (size_t k = 0; k < c->nchunks; k++)
+        for (size_t i = 0; i < CONN_SLOT_CHUNK; i++)
+            cache_item_release(c->w->cw, &c->chunks[k][i].item);
+}
+
+/* Frees slots 1.. (nothing in flight). */
+static void free_chunks(conn_t *c)
+{
+    for (size_t k = 0; k < c->nchunks; k++)
+        free(c->chunks[k]);
+    free(c->chunks);
+    c->chunks = NULL;
+    c->nchunks = 0;
 }
 
 static void conn_free(conn_t *c)
@@ -192,9 +212,12 @@ static void conn_free(conn_t *c)
     if (c->dump_free)
         c->dump_free(c->dump);
     release_slots(c);
-    free(c->slots);
+    free_chunks(c);
+    while (c->gq_len > 0)
+        conn_get_pop(c);
+    if (c->gq != &c->gq0)
+        free(c->gq);
     free(c->x.line);
-    free(c->park_keys);
     free(c);
 }
 
@@ -250,37 +273,50 @@ static void slot_done(void *ctx, cache_result_t *r)
         return;
     }
     /* resume on the loop, not here: we are inside cache_worker_poll() */
+    if (s->grp) {
+        /* a parked get: its reply is due once the oldest has completed */
+        conn_getgrp_t *g = &c->gq[s->grp - 1];
+        g->pending--;
+        if (g->pending == 0 && g == conn_get_head(c))
+            event_active(&c->resume, EV_TIMEOUT, 0);
+        return;
+    }
     if (c->inflight == 0 && !c->issuing)
         event_active(&c->resume, EV_TIMEOUT, 0);
 }
 
 conn_slot_t *conn_slot(conn_t *c, size_t i)
 {
-    return i == 0 ? &c->slot0 : &c->slots[i - 1];
+    if (i == 0)
+        return &c->slot0;
+    i--;
+    return &c->chunks[i / CONN_SLOT_CHUNK][i % CONN_SLOT_CHUNK];
 }
 
 bool conn_reserve_slots(conn_t *c, size_t n)
 {
-    if (n <= 1 || n - 1 <= c->slots_cap)
+    size_t need = n <= 1 ? 0 : (n - 1 + CONN_SLOT_CHUNK - 1) / CONN_SLOT_CHUNK;
+    if (need <= c->nchunks)
         return true;
-    size_t cap = c->slots_cap ? c->slots_cap : 8;
-    while (cap < n - 1)
-        cap *= 2;
-    conn_slot_t *ns = realloc(c->slots, cap * sizeof(*ns));
-    if (ns == NULL)
+    /* the chunk table moves, the chunks (the slots' addresses) do not */
+    conn_slot_t **nc = realloc(c->chunks, need * sizeof(*nc));
+    if (nc == NULL)
         return false;
-    for (size_t i = c->slots_cap; i < cap; i++)
-        slot_init(c, &ns[i]);
-    /* re-point the contexts of the slots that moved (none in flight) */
-    for (size_t i = 0; i < c->slots_cap; i++)
-        ns[i].async.ctx = &ns[i];
-    c->slots = ns;
-    c->slots_cap = cap;
+    c->chunks = nc;
+    while (c->nchunks < need) {
+        conn_slot_t *ch = malloc(CONN_SLOT_CHUNK * sizeof(*ch));
+        if (ch == NULL)
+            return false;
+        for (size_t i = 0; i < CONN_SLOT_CHUNK; i++)
+            slot_init(c, &ch[i]);
+        c->chunks[c->nchunks++] = ch;
+    }
     return true;
 }
 
 const cache_async_t *conn_arm(conn_t *c, conn_slot_t *s)
 {
+    s->grp = 0;
     s->done = false;
     s->status = CACHE_OK;
     s->item = NULL;
@@ -307,15 +343,84 @@ void conn_park(conn_t *c, conn_park_e kind)
         event_active(&c->resume, EV_TIMEOUT, 0);
 }
 
-/* Drops a large slot array once nothing is in flight. */
+/* Drops many slots once nothing is in flight. */
 static void trim_slots(conn_t *c)
 {
-    if (c->inflight == 0 && c->slots_cap > 1024) {
+    if (c->inflight == 0 && c->nchunks * CONN_SLOT_CHUNK > 1024) {
         release_slots(c);
-        free(c->slots);
-        c->slots = NULL;
-        c->slots_cap = 0;
+        free_chunks(c);
     }
+}
+
+/* ---- parked gets ------------------------------------------------------- */
+
+unsigned conn_get_tail(const conn_t *c)
+{
+    return (c->gq_head + c->gq_len) % c->gq_cap;
+}
+
+conn_getgrp_t *conn_get_open(conn_t *c)
+{
+    conn_getgrp_t *g = &c->gq[conn_get_tail(c)];
+    memset(g, 0, sizeof(*g));
+    c->gq_len++;
+    return g;
+}
+
+void conn_park_get(conn_t *c)
+{
+    c->park = CONN_PARK_GET;
+    c->park_noreply = false;
+    conn_getgrp_t *g = conn_get_head(c);
+    if (g && g->pending == 0)
+        event_active(&c->resume, EV_TIMEOUT, 0);
+}
+
+conn_getgrp_t *conn_get_head(conn_t *c)
+{
+    return c->gq_len ? &c->gq[c->gq_head] : NULL;
+}
+
+void conn_get_pop(conn_t *c)
+{
+    conn_getgrp_t *g = &c->gq[c->gq_head];
+    free(g->keys);
+    g->keys = NULL;
+    c->gq_head = (c->gq_head + 1) % c->gq_cap;
+    if (--c->gq_len == 0) {
+        c->gq_head = 0;
+        c->slot_next = 0;
+    }
+}
+
+/* Room in the ring for one more parked get: the inline entry gives way to
+ * CONN_PIPE_MAX entries the first time a pipeline needs them (the one get
+ * parked keeps index 0, which its slots name). */
+static bool pipe_room(conn_t *c)
+{
+    if (c->gq_len < c->gq_cap)
+        return true;
+    if (c->gq != &c->gq0)
+        return false; /* CONN_PIPE_MAX parked */
+    conn_getgrp_t *ng = calloc(CONN_PIPE_MAX, sizeof(*ng));
+    if (ng == NULL)
+        return false;
+    ng[0] = c->gq0; /* gq_cap 1: head 0, len 1 */
+    c->gq = ng;
+    c->gq_cap = CONN_PIPE_MAX;
+    c->gq_head = 0;
+    return true;
+}
+
+/* A parked connection may parse the next request: parked on gets only,
+ * a text stream, not closing, replies below CONN_OUT_CAP, room in the
+ * ring (see the top of conn.h). */
+static bool pipe_ok(conn_t *c)
+{
+    return c->park == CONN_PARK_GET && !c->dgram && !c->watch &&
+           !c->pipe_eof && c->proto == CONN_PROTO_TEXT &&
+           c->state == CONN_PARSE && !c->close_after_write &&
+           c->out.pending <= CONN_OUT_CAP && pipe_room(c);
 }
 
 void conn_reply(conn_t *c, const char *s)
@@ -517,13 +622,50 @@ typedef enum drive_result {
     DRIVE_CLOSE,    /* close the connection */
 } drive_result_e;
 
+/* The client's stream ended (or failed) with every complete request
+ * handled: replies still queued go out first, as memcached writes each
+ * reply before it reads again; then the connection closes. */
+static drive_result_e end_of_stream(conn_t *c)
+{
+    if (c->out.head == c->out.niov)
+        return DRIVE_CLOSE;
+    c->close_after_write = true;
+    return DRIVE_BLOCKED;
+}
+
 /* Processes buffered and readable input while *budget (requests) lasts. */
 static drive_result_e drive(conn_t *c, int *budget)
 {
     bool short_read = false;
     for (;;) {
-        if (c->park != CONN_PARK_NONE)
-            return DRIVE_PARKED;
+        if (c->park != CONN_PARK_NONE) {
+            /* pipelined gets: parse the next one while this one waits */
+            if (!pipe_ok(c))
+                return DRIVE_PARKED;
+            if (c->rlen > 0) {
+                if (*budget <= 0)
+                    return DRIVE_YIELD;
+                protocol_parse_e pr = protocol_parse_pipelined(c);
+                if (pr == PROTOCOL_DONE) {
+                    (*budget)--;
+                    continue;
+                }
+                if (pr != PROTOCOL_MORE)
+                    return DRIVE_PARKED; /* runs when the gets answered */
+            }
+            if (short_read)
+                return DRIVE_IDLE;
+            io_status_e pio = read_rbuf(c, &short_read);
+            if (pio == IO_AGAIN)
+                return DRIVE_IDLE;
+            if (pio == IO_CLOSED) {
+                /* the replies owed go out first; the end is seen again
+                 * by the read after the last one */
+                c->pipe_eof = true;
+                return DRIVE_PARKED;
+            }
+            continue;
+        }
         if (c->close_after_write || c->out.pending > CONN_OUT_CAP)
             return DRIVE_BLOCKED;
         io_status_e io;
@@ -587,7 +729,7 @@ static drive_result_e drive(conn_t *c, int *budget)
         if (io == IO_AGAIN)
             return DRIVE_IDLE;
         if (io == IO_CLOSED)
-            return DRIVE_CLOSE;
+            return end_of_stream(c);
     }
 }
 
@@ -635,7 +777,8 @@ static void run(conn_t *c, short what)
     if (c->state == CONN_PARSE && c->rlen == 0)
         release_rbuf(c);
     bool want_read = !c->close_after_write && c->out.pending <= CONN_OUT_CAP &&
-                     c->park == CONN_PARK_NONE;
+                     (c->park == CONN_PARK_NONE ||
+                      ((dr == DRIVE_IDLE || dr == DRIVE_YIELD) && pipe_ok(c)));
     /* a TLS read may wait for the socket to take bytes, a TLS write for
      * bytes to arrive (transport.h) */
     short flags = (short)((want_read ? EV_READ : 0) | (pending ? EV_WRITE : 0) |
@@ -667,6 +810,29 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     run(arg, what);
 }
 
+/* Parked gets: queues the replies of the oldest ones that have completed,
+ * in order; once none is parked the connection goes on as after a read
+ * (while some are, it goes on pipelining). */
+static void resume_gets(conn_t *c)
+{
+    conn_getgrp_t *g;
+    while ((g = conn_get_head(c)) != NULL && g->pending == 0) {
+        protocol_resume(c, CONN_PARK_GET);
+        conn_get_pop(c);
+    }
+    if (c->gq_len == 0) {
+        c->park = CONN_PARK_NONE;
+        c->pipe_eof = false;
+        trim_slots(c);
+        if (c->dgram) {
+            c->dgram_resumed(c);
+            return;
+        }
+    }
+    if (!c->dgram)
+        run(c, EV_READ);
+}
+
 /* Every async call of the parked request has completed: queue its reply,
  * then go on with buffered input (and the socket) as after a read. */
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -674,6 +840,10 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     conn_t *c = arg;
     (void)fd;
     (void)what;
+    if (c->park == CONN_PARK_GET) {
+        resume_gets(c);
+        return;
+    }
     if (c->park == CONN_PARK_NONE || c->inflight > 0)
         return;
     conn_park_e kind = c->park;
@@ -716,6 +886,7 @@ conn_t *conn_create_dgram(worker_t *w, int fd, const char *addr,
     atomic_store(&c->last_cmd, (long long)time(NULL));
     outq_init(&c->out, &w->pool, w->cw);
     slot_init(c, &c->slot0);
+    gq_init(c);
     event_assign(&c->resume, w->base, -1, 0, on_resume, c);
     worker_conn_link(w, c);
     return c;

@@ -13,12 +13,24 @@
  *
  * Parking (the flash tier): a cache call given a cache_async_t may answer
  * CACHE_PENDING. The request then *parks* the connection (c->park != NONE):
- * no further command is parsed and the socket is not read, so pipelined
- * replies keep their order; other connections of the worker go on. Each
- * async call carries a conn_slot_t as its context; its done callback stores
- * the result in the slot, and when the last one has fired the `resume`
- * event runs on the worker's loop: the parked reply is queued (a multi-get's
- * VALUE lines in key order), then buffered input is processed again.
+ * no further command is parsed, so pipelined replies keep their order;
+ * other connections of the worker go on. Each async call carries a
+ * conn_slot_t as its context; its done callback stores the result in the
+ * slot, and when the last one has fired the `resume` event runs on the
+ * worker's loop: the parked reply is queued (a multi-get's VALUE lines in
+ * key order), then buffered input is processed again.
+ *
+ * Pipelined gets: a connection parked on text get/gets (CONN_PARK_GET)
+ * goes on reading and parsing while the next request is another get/gets
+ * (at most CONN_PIPE_MAX parked gets, CONN_PIPE_SLOTS keys behind the
+ * first), so the flash reads of a pipeline are issued together instead of
+ * one get at a time. Each parked get is a conn_getgrp_t in the ring c->gq
+ * owning a range of slots; every result of a get parsed behind another
+ * goes to its slots (even a RAM hit), and the resume event queues the
+ * gets' replies in order as the oldest completes. Any other request (or a
+ * get the pipeline cannot take) waits in rbuf until every parked get has
+ * answered: reads never pass a write. Datagram, watch and binary/meta
+ * connections never pipeline.
  * A connection closed while calls are in flight becomes a zombie: socket,
  * buffers and replies are gone, the struct (and its slots) stay until the
  * last callback fires (worker.nzombies counts them).
@@ -48,6 +60,9 @@ struct worker;
 
 #define CONN_OUT_CAP (1024 * 1024)     /* stop reading above this */
 #define CONN_GET_LINE_MAX (1024 * 1024) /* longest get/gets/gat line */
+#define CONN_PIPE_MAX 32      /* parked gets of one connection */
+#define CONN_PIPE_SLOTS 4096  /* keys of the gets parsed behind the first */
+#define CONN_SLOT_CHUNK 64    /* slots 1.. are allocated this many at once */
 
 typedef enum conn_state {
     CONN_PARSE = 0,
@@ -131,7 +146,23 @@ typedef struct conn_slot {
     uint64_t value;       /* arith */
     uint64_t cas;         /* store/arith: the new cas (appended) */
     bool noted;           /* a get's result already logged (process.c) */
+    uint32_t grp;         /* a parked get's slot: 1 + its index in c->gq */
 } conn_slot_t;
+
+/* One parked get/gets (CONN_PARK_GET): its results are slots first ..
+ * first + n - 1; its reply is due when `pending` is 0 and every get parsed
+ * before it has answered. */
+typedef struct conn_getgrp {
+    size_t first;         /* its first slot */
+    size_t n;             /* its slots */
+    size_t pending;       /* of them, results that have not come back */
+    bool cas;             /* VALUE lines carry the cas */
+    bool oom;             /* no room for the results: memcached's
+                             out-of-memory line instead */
+    char *keys;           /* watch / stats detail: the keys from the first
+                             slotted one (process_get.c) */
+    size_t keys_len;
+} conn_getgrp_t;
 
 typedef struct conn {
     struct worker *w;
@@ -167,15 +198,20 @@ typedef struct conn {
     /* parking: see the top of this file */
     conn_park_e park;
     bool park_noreply;     /* of the parked request */
-    bool park_cas;         /* CONN_PARK_GET: VALUE lines carry the cas */
-    bool park_oom;         /* CONN_PARK_GET: no room for the results */
     bool issuing;          /* inside an async call: do not resume yet */
     bool zombie;           /* closed, waiting for callbacks */
+    bool pipe_eof;         /* the socket ended while gets were parked */
     unsigned inflight;     /* async calls whose done has not fired */
-    size_t park_nslots;    /* CONN_PARK_GET: keys since the first PENDING */
     conn_slot_t slot0;
-    conn_slot_t *slots;    /* slots 1.., for a parked multi-get */
-    size_t slots_cap;
+    conn_slot_t **chunks;  /* slots 1.., CONN_SLOT_CHUNK per chunk; a
+                              chunk never moves while calls are in flight */
+    size_t nchunks;
+    /* parked gets (CONN_PARK_GET): a ring, oldest at gq_head; gq is &gq0
+     * (one get) until a pipeline needs more, then CONN_PIPE_MAX entries */
+    conn_getgrp_t gq0;
+    conn_getgrp_t *gq;
+    unsigned gq_cap, gq_head, gq_len;
+    size_t slot_next;      /* the first slot no parked get owns */
     /* datagram connections: see the top of this file */
     bool dgram;
     conn_dgram_fn dgram_resumed;
@@ -202,9 +238,6 @@ typedef struct conn {
      * replies come from its log ring; close_reason is for connevents */
     struct logger_watcher *watch;
     int close_reason;      /* logger_close_reason_e, NORMAL by default */
-    char *park_keys;       /* CONN_PARK_GET while watched: the keys from
-                              the first parked one (process.c) */
-    size_t park_keys_len;
 } conn_t;
 
 /* Creates a connection for accepted socket `fd` on worker `w` and starts
@@ -268,10 +301,11 @@ void conn_start_swallow(conn_t *c, size_t n);
 
 /*
  * Async calls (process.c). conn_slot(c, i) returns slot i (0: inline; i >= 1
- * from c->slots, which conn_reserve_slots() must have sized while nothing
- * was in flight). conn_arm() readies a slot for one call and returns the
- * cache_async_t to pass; conn_disarm() must follow the call with its
- * status: on CACHE_PENDING the call counts as in flight until its callback.
+ * from c->chunks, which conn_reserve_slots(c, n) must have made for every
+ * i < n; it may be called while calls are in flight, slots never move).
+ * conn_arm() readies a slot for one call and returns the cache_async_t to
+ * pass; conn_disarm() must follow the call with its status: on
+ * CACHE_PENDING the call counts as in flight until its callback.
  * conn_park() then parks the connection for `kind` (the reply to give comes
  * from the slots when everything has completed, see process_resume()).
  */
@@ -280,6 +314,24 @@ bool conn_reserve_slots(conn_t *c, size_t n);
 const cache_async_t *conn_arm(conn_t *c, conn_slot_t *s);
 void conn_disarm(conn_t *c, cache_status_e st);
 void conn_park(conn_t *c, conn_park_e kind);
+
+/*
+ * Parked gets (process_get.c; see the top of this file).
+ * conn_get_tail() is the index in c->gq the next parked get will take (the
+ * value, plus 1, for its slots' `grp`); conn_get_open() makes it a parked
+ * get, zeroed, and returns it; the caller sets its fields (first, n,
+ * pending, ...), then calls conn_park_get(), which parks the connection
+ * (CONN_PARK_GET) and schedules the resume when the oldest get has
+ * completed. The ring always has room for one get while none is parked;
+ * another is opened only when the pipeline admitted it.
+ * conn_get_head() is the oldest parked get (NULL: none); conn_get_pop()
+ * drops it (frees its keys) once its reply is queued.
+ */
+unsigned conn_get_tail(const conn_t *c);
+conn_getgrp_t *conn_get_open(conn_t *c);
+void conn_park_get(conn_t *c);
+conn_getgrp_t *conn_get_head(conn_t *c);
+void conn_get_pop(conn_t *c);
 
 /* Enters NREAD for a binary value: no "\r\n" is read after it (c->crlf is
  * preset to "\r\n" so the common checks pass). */

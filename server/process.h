@@ -16,6 +16,11 @@
  */
 void process_text(conn_t *c, const text_request_t *req);
 
+/* A get/gets that may be parsed while earlier gets are parked
+ * (protocol_parse_pipelined): every key valid, and its keys fit the
+ * pipeline's slots (CONN_PIPE_SLOTS). Pure. */
+bool process_get_may_pipeline(const conn_t *c, const text_request_t *req);
+
 /* Splits args[0, len) into up to `max` space-separated tokens: pointers
  * into a NUL-terminated copy in buf[bufsz] (args longer are cut). */
 size_t process_tokens(const char *args, size_t len, char *buf, size_t bufsz,

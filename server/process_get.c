@@ -99,12 +99,43 @@ static void reply_get_badkey(conn_t *c, const text_request_t *req, bool touch)
     outq_text(&c->out, "CLIENT_ERROR bad command line format\r\n", 38);
 }
 
+bool process_get_may_pipeline(const conn_t *c, const text_request_t *req)
+{
+    if (req->cmd != TEXT_CMD_GET && req->cmd != TEXT_CMD_GETS)
+        return false;
+    const char *cur = req->keys, *end = req->keys + req->keys_len;
+    const char *key;
+    size_t nkey, nkeys = 0;
+    text_key_status_e ks;
+    while ((ks = text_next_key(&cur, end, &key, &nkey)) == TEXT_KEY_OK)
+        nkeys++;
+    return ks == TEXT_KEY_END && nkeys > 0 &&
+           c->slot_next + nkeys <= CONN_PIPE_SLOTS;
+}
+
+/* Keeps the keys from `first` for the log at resume, if watch or stats
+ * detail wants them (the request's bytes do not outlive process_get). */
+static void keep_keys(conn_t *c, conn_getgrp_t *g, const char *first,
+                      const char *end)
+{
+    if (first == NULL ||
+        !(logger_wants(process_srv(c)->logger, LOGGER_FETCHERS) ||
+          prefix_stats_on(process_srv(c)->detail)))
+        return;
+    g->keys_len = (size_t)(end - first);
+    g->keys = malloc(g->keys_len ? g->keys_len : 1);
+    if (g->keys)
+        memcpy(g->keys, first, g->keys_len);
+}
+
 /*
- * get/gets/gat/gats. Every key's lookup is issued at once. Hits that come
- * back at once are queued straight away until the first PENDING; from then
- * on each key's result goes to a slot (slot i = i-th key from the first
- * pending one), and the connection parks: process_resume() queues the
- * slots' VALUE lines in key order, then END.
+ * get/gets/gat/gats. Every key's lookup is issued at once. With no get
+ * parked before it, hits that come back at once are queued straight away
+ * until the first PENDING; from then on each key's result goes to a slot,
+ * and the connection parks (CONN_PARK_GET). A get parsed while others are
+ * parked (pipelined, conn.h) puts every key's result in a slot. The slots
+ * of one get are c->slot_next.. ; resume queues their VALUE lines in key
+ * order, then END.
  */
 void process_get(conn_t *c, const text_request_t *req)
 {
@@ -122,47 +153,56 @@ void process_get(conn_t *c, const text_request_t *req)
         reply_get_badkey(c, req, touch);
         return;
     }
+    bool piped = c->gq_len > 0; /* behind a parked get: all to slots */
+    size_t base = c->slot_next;
+    uint32_t grp = conn_get_tail(c) + 1;
     outq_mark_t mark;
     outq_mark(q, &mark);
-    size_t parked = 0; /* slots used since the first PENDING (0: none) */
-    const char *first_parked = NULL; /* its key, for the log at resume */
-    bool oom = false;
+    size_t used = 0;    /* slots taken (0 and not piped: none parked) */
+    size_t pending = 0; /* of them, results to come */
+    const char *first_slotted = NULL; /* its key, for the log at resume */
+    bool oom = piped && !conn_reserve_slots(c, base + nkeys);
     size_t i = 0;
     cur = req->keys;
-    for (; text_next_key(&cur, end, &key, &nkey) == TEXT_KEY_OK; i++) {
+    for (; !oom && text_next_key(&cur, end, &key, &nkey) == TEXT_KEY_OK;
+         i++) {
         cache_item_t *it = NULL;
-        conn_slot_t *slot = conn_slot(c, parked);
+        bool direct = !piped && used == 0;
+        conn_slot_t *slot = conn_slot(c, base + used);
         const cache_async_t *async = conn_arm(c, slot);
         cache_status_e st = lookup(c, touch, req->exptime, key, nkey, &it,
                                    async);
         conn_disarm(c, st);
         if (st == CACHE_PENDING) {
             slot->noted = false; /* logged when it comes back */
-            if (parked == 0)
-                first_parked = key;
-            if (parked == 0 && !conn_reserve_slots(c, nkeys - i)) {
+            slot->grp = grp;
+            if (used == 0)
+                first_slotted = key;
+            used++;
+            pending++;
+            if (direct && !conn_reserve_slots(c, base + nkeys - i)) {
                 oom = true; /* no room for the other keys' results */
-                parked = 1;
                 break;
             }
-            parked++;
             continue;
         }
         note_get(c, key, nkey, st == CACHE_OK ? it : NULL);
-        if (parked == 0) {
+        if (direct) {
             if (st == CACHE_OK)
                 queue_value(q, it, key, nkey, with_cas);
             if (q->oom)
                 break; /* -o read_buf_mem_limit: answered below */
             continue;
         }
+        if (used == 0)
+            first_slotted = key;
         slot->status = st;
         slot->item = st == CACHE_OK ? it : NULL;
         slot->done = true;
         slot->noted = true;
-        parked++;
+        used++;
     }
-    if (parked == 0 && q->oom) {
+    if (used == 0 && !piped && q->oom) {
         /* memcached's reply when the response does not fit its buffers */
         outq_rollback(q, &mark);
         q->oom = false;
@@ -170,64 +210,55 @@ void process_get(conn_t *c, const text_request_t *req)
                   49);
         return;
     }
-    if (parked == 0) {
+    if (used == 0 && !piped) {
         outq_text(q, "END\r\n", 5);
         return;
     }
-    if (oom)
+    if (oom && !piped)
         outq_rollback(q, &mark);
-    c->park_oom = oom;
-    c->park_nslots = parked;
-    c->park_cas = with_cas;
-    /* watch / stats detail: the keys from the first parked one, so the
-     * results that come back can be logged with their key (the request's
-     * bytes do not outlive this call) */
-    free(c->park_keys);
-    c->park_keys = NULL;
-    if (first_parked && (logger_wants(process_srv(c)->logger, LOGGER_FETCHERS) ||
-                         prefix_stats_on(process_srv(c)->detail))) {
-        c->park_keys_len = (size_t)(end - first_parked);
-        c->park_keys = malloc(c->park_keys_len ? c->park_keys_len : 1);
-        if (c->park_keys)
-            memcpy(c->park_keys, first_parked, c->park_keys_len);
-    }
-    conn_park(c, CONN_PARK_GET);
+    conn_getgrp_t *g = conn_get_open(c);
+    g->first = base;
+    g->n = used;
+    g->pending = pending;
+    g->cas = with_cas;
+    g->oom = oom;
+    keep_keys(c, g, first_slotted, end);
+    c->slot_next = base + used;
+    conn_park_get(c);
 }
 
 void process_get_resume(conn_t *c)
 {
+    conn_getgrp_t *g = conn_get_head(c);
+    bool oom = g->oom;
     outq_mark_t mark;
     outq_mark(&c->out, &mark);
-    const char *kcur = c->park_keys;
-    const char *kend = c->park_keys ? c->park_keys + c->park_keys_len : NULL;
-    for (size_t i = 0; i < c->park_nslots; i++) {
-        conn_slot_t *s = conn_slot(c, i);
+    const char *kcur = g->keys;
+    const char *kend = g->keys ? g->keys + g->keys_len : NULL;
+    for (size_t i = 0; i < g->n; i++) {
+        conn_slot_t *s = conn_slot(c, g->first + i);
         const char *key;
         size_t nkey;
         if (kcur && text_next_key(&kcur, kend, &key, &nkey) == TEXT_KEY_OK &&
             !s->noted)
             note_get(c, key, nkey, s->status == CACHE_OK ? s->item : NULL);
-        if (s->status == CACHE_OK && s->item && !c->park_oom) {
+        if (s->status == CACHE_OK && s->item && !oom) {
             cache_item_t *it = s->item;
             s->item = NULL;
             queue_value(&c->out, it, cache_item_key(it),
-                        cache_item_nkey(it), c->park_cas);
+                        cache_item_nkey(it), g->cas);
             if (c->out.oom) { /* -o read_buf_mem_limit */
                 outq_rollback(&c->out, &mark);
                 c->out.oom = false;
-                c->park_oom = true;
+                oom = true;
             }
         }
         cache_item_release(c->w->cw, &s->item);
     }
-    if (c->park_oom)
+    if (oom)
         outq_text(&c->out,
                   "SERVER_ERROR out of memory writing get response\r\n",
                   49);
     else
         outq_text(&c->out, "END\r\n", 5);
-    c->park_nslots = 0;
-    c->park_oom = false;
-    free(c->park_keys);
-    c->park_keys = NULL;
 }

@@ -52,9 +52,9 @@ conn_slot_t *process_step_resume(conn_t *c, cache_item_t **it, int *step);
  * connection (CONN_PARK_GET) when a key is on flash. */
 void process_get(conn_t *c, const text_request_t *req);
 
-/* CONN_PARK_GET has completed: queues the parked keys' VALUE lines in key
- * order, then END (or memcached's out-of-memory line); releases the slots'
- * items and the kept keys. */
+/* The oldest parked get (conn_get_head) has completed: queues its slots'
+ * VALUE lines in key order, then END (or memcached's out-of-memory line);
+ * releases the slots' items. conn.c then drops the get (conn_get_pop). */
 void process_get_resume(conn_t *c);
 
 /* ---- process_update.c ---- */

@@ -63,21 +63,22 @@ static protocol_parse_e parse_bin(conn_t *c)
     }
 }
 
+static const text_limits_t text_limits = {
+    .line_max = TEXT_LINE_MAX,
+    .get_line_max = CONN_GET_LINE_MAX,
+};
+
 /* One text line (proto_text.h): classic commands, and meta commands
  * (TEXT_CMD_META) handed to process_meta(). */
 static protocol_parse_e parse_text(conn_t *c)
 {
-    static const text_limits_t limits = {
-        .line_max = TEXT_LINE_MAX,
-        .get_line_max = CONN_GET_LINE_MAX,
-    };
     if (c->w->srv->authfile != NULL && !c->authed)  /* -Y: the ascii gate */
         return auth_result(c, auth_ascii_step(c));
     text_request_t req;
     size_t used = 0;
     memset(&req, 0, sizeof(req));
     text_parse_status_e st =
-        text_parse(c->rbuf + c->rpos, c->rlen, &limits, &req, &used);
+        text_parse(c->rbuf + c->rpos, c->rlen, &text_limits, &req, &used);
     switch (st) {
     case TEXT_PARSE_OK:
         if (req.cmd == TEXT_CMD_META) {
@@ -105,6 +106,27 @@ static protocol_parse_e parse_text(conn_t *c)
     default:
         return PROTOCOL_CLOSE;
     }
+}
+
+protocol_parse_e protocol_parse_pipelined(conn_t *c)
+{
+    if (c->proto != CONN_PROTO_TEXT ||
+        (c->w->srv->authfile != NULL && !c->authed))
+        return PROTOCOL_WAIT;
+    text_request_t req;
+    size_t used = 0;
+    memset(&req, 0, sizeof(req));
+    text_parse_status_e st =
+        text_parse(c->rbuf + c->rpos, c->rlen, &text_limits, &req, &used);
+    if (st == TEXT_PARSE_EUNFIN)
+        return c->rlen < c->rsize ? PROTOCOL_MORE : PROTOCOL_WAIT;
+    if (st != TEXT_PARSE_OK || !process_get_may_pipeline(c, &req))
+        return PROTOCOL_WAIT;
+    c->noreply = false;
+    STATS_ADD(&c->w->stats, gets_pipelined, 1);
+    process_text(c, &req);
+    conn_consume(c, used);
+    return PROTOCOL_DONE;
 }
 
 /* The wire protocols, by conn_proto_e. `magic`: a first byte that selects

@@ -16,6 +16,8 @@ typedef enum protocol_parse {
     PROTOCOL_DONE = 0, /* a request was handled (its bytes consumed) */
     PROTOCOL_MORE,     /* need more bytes */
     PROTOCOL_CLOSE,    /* close the connection */
+    PROTOCOL_WAIT,     /* not now: the request stays buffered until the
+                          parked ones have answered */
 } protocol_parse_e;
 
 /*
@@ -24,6 +26,15 @@ typedef enum protocol_parse {
  * c->rbuf with that protocol's parser and process_* handler. Worker thread.
  */
 protocol_parse_e protocol_parse_one(conn_t *c);
+
+/*
+ * A connection parked on gets (CONN_PARK_GET, see conn.h): handles the
+ * next buffered request if it is a text get/gets the pipeline can take
+ * (PROTOCOL_DONE), asks for more bytes when the line is not complete and
+ * rbuf has room (PROTOCOL_MORE), and otherwise leaves it in rbuf
+ * (PROTOCOL_WAIT). Never replies, never closes. Worker thread.
+ */
+protocol_parse_e protocol_parse_pipelined(conn_t *c);
 
 /* The protocol whose name (-B: "ascii", "binary") is `name`, or
  * CONN_PROTO_AUTO ("auto", NULL: chosen from a connection's first byte; for
@@ -35,8 +46,9 @@ conn_proto_e protocol_forced(const char *name);
 void protocol_nread_done(conn_t *c);
 
 /* Every async call of a request parked as `kind` has completed (c->park is
- * already NONE): the handler for `kind` queues the reply or goes on (it may
- * park again). */
+ * already NONE; for CONN_PARK_GET, the oldest parked get's calls, and
+ * c->park stays GET while younger gets are parked): the handler for `kind`
+ * queues the reply or goes on (it may park again). */
 void protocol_resume(conn_t *c, conn_park_e kind);
 
 #endif /* TIERCACHE_PROTOCOL_H */

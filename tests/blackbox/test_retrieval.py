@@ -125,6 +125,32 @@ class Retrieval(BBTest):
         self.cmd(c, b'get t\tk\r\n', b'VALUE t\tk 0 1\r\nx\r\nEND\r\n')
         self.cmd(c, b'get t\r\n', 'END\r\n')
 
+    def test_replies_outlive_the_clients_end_of_stream(self):
+        # a client that sends its gets and then ends its stream (a shell
+        # pipe into nc -N) gets every reply, however many the socket could
+        # not take at once
+        import socket
+        c = self.conn()
+        value = 'v' * 200000
+        self.cmd(c, 'set reos 0 0 %d\r\n%s\r\n' % (len(value), value),
+                 'STORED\r\n')
+        s = socket.create_connection((harness.HOST, self.srv.port),
+                                     timeout=10)
+        try:
+            s.sendall(b'get reos\r\n' * 40)
+            s.shutdown(socket.SHUT_WR)
+            got = bytearray()
+            while True:
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                got += chunk
+        finally:
+            s.close()
+        one = ('VALUE reos 0 %d\r\n%s\r\nEND\r\n' % (len(value), value))
+        self.assertEqual(len(got), 40 * len(one))
+        self.assertEqual(bytes(got), one.encode() * 40)
+
 
 if __name__ == '__main__':
     harness.main()
