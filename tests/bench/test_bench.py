@@ -15,6 +15,7 @@ Every bench run has --duration of a few seconds and a subprocess timeout.
 """
 
 import json
+import math
 import os
 import random
 import shutil
@@ -434,17 +435,23 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(code, 0, out + err)
         self.assertEqual(doc['errors']['total'], 0, out + err)
         self.assertGreater(doc['results']['latency_us']['del']['count'], 100, out)
-        # only deletes: afterwards (almost) every key is gone
+        # only deletes: afterwards (almost) every key is gone. How many are
+        # left depends on how many deletes a busy machine sent (200 keys,
+        # uniform: e^-(deletes/200) of them), so the bound follows the count
         code, doc, out, err = self.bench(
             '--key-prefix', 'del:', '--keys', 200, '--conns', 2, '--depth', 4,
             '--get-ratio', 0, '--del-ratio', 1, '--duration', 1, '--warmup', 0)
         self.assertEqual(code, 0, out + err)
         self.assertEqual(doc['results']['latency_us']['set']['count'], 0, out)
+        ndel = doc['results']['latency_us']['del']['count']
+        self.assertGreater(ndel, 400, out)
+        left = math.exp(-ndel / 200.0)
         code, doc, out, err = self.bench(
             '--key-prefix', 'del:', '--keys', 200, '--conns', 2, '--get-ratio', 1,
             '--duration', 0.5, '--warmup', 0)
         self.assertEqual(code, 0, out + err)
-        self.assertLess(doc['results']['hit_ratio'], 0.05, out)
+        self.assertLess(doc['results']['hit_ratio'], max(0.05, 2 * left + 0.02),
+                        out)
 
     def test_bad_options(self):
         for args in (['--protocol', 'nope'], ['--zipf', '1.5'],

@@ -226,16 +226,18 @@ class CacheAsideTest(ServersMixin, unittest.TestCase):
         needs(BENCH, TIERCACHE, MEMCACHED)
 
     def test_everything_fits_no_misses(self):
-        # 2000 x 1000 B in 64 MiB: the warm-up fills every key
+        # 500 x 1000 B in 64 MiB: the warm-up fills every key (with 2000
+        # keys a slow machine's warm-up left one key unread now and then:
+        # a memcached miss ratio of 6.3e-05 was seen)
         def body(srv):
-            doc = bench_json(self, '--server', srv.addr, '--cache-aside', '--keys', 2000,
+            doc = bench_json(self, '--server', srv.addr, '--cache-aside', '--keys', 500,
                              '--value-size', 1000, '--get-ratio', 1, '--warmup', 1.5,
                              '--duration', 1, '--conns', 2, '--depth', 4)
             r = doc['results']
             self.assertGreater(r['get_keys'], 1000)
             self.assertEqual(r['miss_ratio'], 0.0)
             self.assertEqual(r['byte_miss_ratio'], 0.0)
-            self.assertGreater(r['fills'], 1500)
+            self.assertGreater(r['fills'], 400)
             self.assertEqual(doc['errors']['total'], 0)
         self.each_server(64, body)
 
