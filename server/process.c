@@ -22,7 +22,10 @@ void process_resume(conn_t *c, conn_park_e kind)
     c->noreply = c->park_noreply;
     switch (kind) {
     case CONN_PARK_GET:
-        process_get_resume(c);
+        if (conn_get_head(c)->meta)
+            process_meta_get_resume(c);
+        else
+            process_get_resume(c);
         break;
     case CONN_PARK_TOUCH:
     case CONN_PARK_DELETE:

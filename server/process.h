@@ -21,6 +21,11 @@ void process_text(conn_t *c, const text_request_t *req);
  * pipeline's slots (CONN_PIPE_SLOTS). Pure. */
 bool process_get_may_pipeline(const conn_t *c, const text_request_t *req);
 
+/* The same for a meta line (text_request_t.args of TEXT_CMD_META): a plain
+ * mg (process_meta.c), with room for one more slot. Pure. */
+bool process_meta_may_pipeline(const conn_t *c, const char *line,
+                               size_t len);
+
 /* Splits args[0, len) into up to `max` space-separated tokens: pointers
  * into a NUL-terminated copy in buf[bufsz] (args longer are cut). */
 size_t process_tokens(const char *args, size_t len, char *buf, size_t bufsz,

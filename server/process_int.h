@@ -57,6 +57,12 @@ void process_get(conn_t *c, const text_request_t *req);
  * releases the slots' items. conn.c then drops the get (conn_get_pop). */
 void process_get_resume(conn_t *c);
 
+/* ---- process_meta.c ---- */
+
+/* The oldest parked get is a plain mg (conn_getgrp_t.meta) and has
+ * completed: queues its reply from its slot; releases the slot's item. */
+void process_meta_get_resume(conn_t *c);
+
 /* ---- process_update.c ---- */
 
 /* A storage command line: reserves the item and enters NREAD (the value

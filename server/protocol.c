@@ -120,7 +120,17 @@ protocol_parse_e protocol_parse_pipelined(conn_t *c)
         text_parse(c->rbuf + c->rpos, c->rlen, &text_limits, &req, &used);
     if (st == TEXT_PARSE_EUNFIN)
         return c->rlen < c->rsize ? PROTOCOL_MORE : PROTOCOL_WAIT;
-    if (st != TEXT_PARSE_OK || !process_get_may_pipeline(c, &req))
+    if (st != TEXT_PARSE_OK)
+        return PROTOCOL_WAIT;
+    if (req.cmd == TEXT_CMD_META) {
+        if (!process_meta_may_pipeline(c, req.args, req.args_len))
+            return PROTOCOL_WAIT;
+        STATS_ADD(&c->w->stats, gets_pipelined, 1);
+        process_meta(c, req.args, req.args_len);
+        conn_consume(c, used);
+        return PROTOCOL_DONE;
+    }
+    if (!process_get_may_pipeline(c, &req))
         return PROTOCOL_WAIT;
     c->noreply = false;
     STATS_ADD(&c->w->stats, gets_pipelined, 1);

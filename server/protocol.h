@@ -29,7 +29,8 @@ protocol_parse_e protocol_parse_one(conn_t *c);
 
 /*
  * A connection parked on gets (CONN_PARK_GET, see conn.h): handles the
- * next buffered request if it is a text get/gets the pipeline can take
+ * next buffered request if it is a text get/gets or a plain meta mg
+ * (process_meta.c) the pipeline can take
  * (PROTOCOL_DONE), asks for more bytes when the line is not complete and
  * rbuf has room (PROTOCOL_MORE), and otherwise leaves it in rbuf
  * (PROTOCOL_WAIT). Never replies, never closes. Worker thread.

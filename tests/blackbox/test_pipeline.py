@@ -13,6 +13,8 @@ keys are on flash. Asserted, with exact reply bytes:
     stays 0 when a connection parses nothing while parked);
   - more gets than the ring holds (CONN_PIPE_MAX) and more keys than the
     pipeline takes (CONN_PIPE_SLOTS): still in order;
+  - a meta client's mg ... q pipeline ended by mn, with misses: only the
+    hits, in order, then MN; the mg reads pipeline too;
   - a set, a delete, a meta get, gat and a get with a too-long key inside a
     pipeline: each answers in its place, and a get after a set sees the new
     value, a get before it the old one;
@@ -217,6 +219,38 @@ class Pipeline(BBTest):
         vb = self.values[b]
         self.cmd(c, b'set ' + b + b' 0 0 %d\r\n' % len(vb) + vb + b'\r\n',
                  b'STORED\r\n')
+
+    def test_meta_gets_pipeline(self):
+        # a meta client's multi-get: mg ... q per key, then mn (as Dalli
+        # 3 sends it); misses say nothing, hits in order, MN last. An mg
+        # with N or T (a write) waits for the reads before it.
+        c = self.conn()
+        cold = [k for k in self.cold[1100:1400]
+                if self.present(c, k) is not None][:150]
+        reqs, want = [], []
+        for i, k in enumerate(cold):
+            if i % 10 == 3:
+                miss = b'nomg%d' % i
+                reqs.append(b'mg %s v q k\r\n' % miss)
+                continue
+            reqs.append(b'mg %s v f q k\r\n' % k)
+            v = self.values[k]
+            want.append(b'VA %d f0 k%s\r\n%s\r\n' % (len(v), k, v))
+        reqs.append(b'mn\r\n')
+        want.append(b'MN\r\n')
+        # then: an mg that vivifies (N: not a plain read), a read after it
+        reqs.append(b'mg vivified%d v N30 q\r\n' % os.getpid())
+        want.append(b'VA 0 W\r\n\r\n')
+        reqs.append(b'mg %s s v\r\n' % cold[0])
+        want.append(b'VA %d s%d\r\n%s\r\n' % (len(self.values[cold[0]]),
+                                                len(self.values[cold[0]]),
+                                                self.values[cold[0]]))
+        p0, r0 = self.counters(c)
+        self.cmd(c, b''.join(reqs), b''.join(want))
+        self.nothing_more(c)
+        p1, r1 = self.counters(c)
+        self.assertGreater(r1 - r0, 100, 'the mg read flash')
+        self.assertGreater(p1 - p0, 50, 'mg parsed while an earlier one read')
 
     def test_end_of_stream_after_a_pipeline(self):
         c = self.conn()
