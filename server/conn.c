@@ -418,7 +418,7 @@ static bool pipe_room(conn_t *c)
 static bool pipe_ok(conn_t *c)
 {
     return c->park == CONN_PARK_GET && !c->dgram && !c->watch &&
-           !c->pipe_eof && c->proto == CONN_PROTO_TEXT &&
+           !c->pipe_eof && c->proto != CONN_PROTO_AUTO &&
            c->state == CONN_PARSE && !c->close_after_write &&
            c->out.pending <= CONN_OUT_CAP && pipe_room(c);
 }

@@ -20,17 +20,17 @@
  * worker's loop: the parked reply is queued (a multi-get's VALUE lines in
  * key order), then buffered input is processed again.
  *
- * Pipelined gets: a connection parked on text get/gets or a plain meta
- * mg (CONN_PARK_GET) goes on reading and parsing while the next request is
- * another of those (at most CONN_PIPE_MAX parked gets, CONN_PIPE_SLOTS
+ * Pipelined gets: a connection parked on text get/gets, a plain meta mg
+ * or a binary get/getq/getk/getkq (CONN_PARK_GET) goes on reading and
+ * parsing while the next request is another of those (at most CONN_PIPE_MAX parked gets, CONN_PIPE_SLOTS
  * keys behind the first), so the flash reads of a pipeline are issued
  * together instead of one get at a time. Each parked get is a conn_getgrp_t in the ring c->gq
  * owning a range of slots; every result of a get parsed behind another
  * goes to its slots (even a RAM hit), and the resume event queues the
  * gets' replies in order as the oldest completes. Any other request (or a
  * get the pipeline cannot take) waits in rbuf until every parked get has
- * answered: reads never pass a write. Datagram, watch and binary
- * connections never pipeline.
+ * answered: reads never pass a write. Datagram and watch connections
+ * never pipeline.
  * A connection closed while calls are in flight becomes a zombie: socket,
  * buffers and replies are gone, the struct (and its slots) stay until the
  * last callback fires (worker.nzombies counts them).
@@ -149,6 +149,14 @@ typedef struct conn_slot {
     uint32_t grp;         /* a parked get's slot: 1 + its index in c->gq */
 } conn_slot_t;
 
+/* What a parked get is, for its reply (process_resume()). */
+typedef enum conn_getgrp_kind {
+    CONN_GETGRP_TEXT = 0, /* get/gets/gat/gats: VALUE lines, END */
+    CONN_GETGRP_META,     /* a plain mg: one slot, `keys` holds its line */
+    CONN_GETGRP_BIN,      /* a binary get/getq/getk/getkq: one slot,
+                             `keys` holds its request (process_bin.c) */
+} conn_getgrp_kind_e;
+
 /* One parked get/gets (CONN_PARK_GET): its results are slots first ..
  * first + n - 1; its reply is due when `pending` is 0 and every get parsed
  * before it has answered. */
@@ -159,8 +167,7 @@ typedef struct conn_getgrp {
     bool cas;             /* VALUE lines carry the cas */
     bool oom;             /* no room for the results: memcached's
                              out-of-memory line instead */
-    bool meta;            /* a plain mg (process_meta.c): one slot, and
-                             `keys` is a copy of its line */
+    conn_getgrp_kind_e kind;
     char *keys;           /* watch / stats detail: the keys from the first
                              slotted one (process_get.c) */
     size_t keys_len;

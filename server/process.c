@@ -22,10 +22,18 @@ void process_resume(conn_t *c, conn_park_e kind)
     c->noreply = c->park_noreply;
     switch (kind) {
     case CONN_PARK_GET:
-        if (conn_get_head(c)->meta)
+        switch (conn_get_head(c)->kind) {
+        case CONN_GETGRP_META:
             process_meta_get_resume(c);
-        else
+            break;
+        case CONN_GETGRP_BIN:
+            process_bin_get_resume(c);
+            break;
+        case CONN_GETGRP_TEXT:
+        default:
             process_get_resume(c);
+            break;
+        }
         break;
     case CONN_PARK_TOUCH:
     case CONN_PARK_DELETE:

@@ -26,6 +26,11 @@ bool process_get_may_pipeline(const conn_t *c, const text_request_t *req);
 bool process_meta_may_pipeline(const conn_t *c, const char *line,
                                size_t len);
 
+/* The same for a parsed binary request: get/getq/getk/getkq, with room
+ * for one more slot. Pure. */
+struct bin_request;
+bool process_bin_may_pipeline(const conn_t *c, const struct bin_request *req);
+
 /* Splits args[0, len) into up to `max` space-separated tokens: pointers
  * into a NUL-terminated copy in buf[bufsz] (args longer are cut). */
 size_t process_tokens(const char *args, size_t len, char *buf, size_t bufsz,

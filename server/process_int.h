@@ -63,6 +63,12 @@ void process_get_resume(conn_t *c);
  * completed: queues its reply from its slot; releases the slot's item. */
 void process_meta_get_resume(conn_t *c);
 
+/* ---- process_bin.c ---- */
+
+/* The oldest parked get is a binary get (CONN_GETGRP_BIN) and has
+ * completed: queues its response from its slot and its kept request. */
+void process_bin_get_resume(conn_t *c);
+
 /* ---- process_update.c ---- */
 
 /* A storage command line: reserves the item and enters NREAD (the value

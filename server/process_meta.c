@@ -299,7 +299,7 @@ static void mg_plain_start(conn_t *c, const meta_request_t *r)
         }
     }
     conn_getgrp_t *g = conn_get_open(c);
-    g->meta = true;
+    g->kind = CONN_GETGRP_META;
     g->first = base;
     if (slot == NULL) {
         g->oom = true; /* no slot for it: answered as out of memory */

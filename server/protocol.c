@@ -108,8 +108,30 @@ static protocol_parse_e parse_text(conn_t *c)
     }
 }
 
+/* A binary connection parked on gets: the next packet, if it is a get. */
+static protocol_parse_e pipelined_bin(conn_t *c)
+{
+    if (c->w->srv->sasl != NULL && !c->authed)
+        return PROTOCOL_WAIT;
+    bin_request_t req;
+    size_t used = 0;
+    memset(&req, 0, sizeof(req));
+    bin_parse_status_e st = bin_parse((const uint8_t *)c->rbuf + c->rpos,
+                                      c->rlen, NULL, &req, &used);
+    if (st == BIN_PARSE_EUNFIN)
+        return c->rlen < c->rsize ? PROTOCOL_MORE : PROTOCOL_WAIT;
+    if (st != BIN_PARSE_OK || !process_bin_may_pipeline(c, &req))
+        return PROTOCOL_WAIT;
+    STATS_ADD(&c->w->stats, gets_pipelined, 1);
+    process_bin(c, &req);
+    conn_consume(c, used);
+    return PROTOCOL_DONE;
+}
+
 protocol_parse_e protocol_parse_pipelined(conn_t *c)
 {
+    if (c->proto == CONN_PROTO_BIN)
+        return pipelined_bin(c);
     if (c->proto != CONN_PROTO_TEXT ||
         (c->w->srv->authfile != NULL && !c->authed))
         return PROTOCOL_WAIT;

@@ -15,6 +15,7 @@ keys are on flash. Asserted, with exact reply bytes:
     pipeline takes (CONN_PIPE_SLOTS): still in order;
   - a meta client's mg ... q pipeline ended by mn, with misses: only the
     hits, in order, then MN; the mg reads pipeline too;
+  - a binary client's getkq pipeline ended by noop: the same;
   - a set, a delete, a meta get, gat and a get with a too-long key inside a
     pipeline: each answers in its place, and a get after a set sees the new
     value, a get before it the old one;
@@ -28,6 +29,7 @@ import os
 import random
 import shutil
 import socket
+import struct
 import tempfile
 import time
 import unittest
@@ -251,6 +253,68 @@ class Pipeline(BBTest):
         p1, r1 = self.counters(c)
         self.assertGreater(r1 - r0, 100, 'the mg read flash')
         self.assertGreater(p1 - p0, 50, 'mg parsed while an earlier one read')
+
+    def test_binary_quiet_gets_pipeline(self):
+        # a binary client's multi-get: getkq per key, then noop (as
+        # libmemcached's mget sends it): hits in order with their opaque
+        # and key, misses silent, the noop last; a getk miss answers
+        cold = [k for k in self.cold[1400:1700]][:200]
+        s = socket.create_connection((harness.HOST, self.srv.port), timeout=20)
+        self.addCleanup(s.close)
+
+        def packet(opcode, key, opaque):
+            return struct.pack('>BBHBBHIIQ', 0x80, opcode, len(key), 0, 0, 0,
+                               len(key), opaque, 0) + key
+
+        def read_exact(n):
+            buf = b''
+            while len(buf) < n:
+                chunk = s.recv(n - len(buf))
+                if not chunk:
+                    raise AssertionError('closed')
+                buf += chunk
+            return buf
+
+        def response():
+            h = read_exact(24)
+            (magic, opcode, keylen, extlen, _dt, status, bodylen, opaque,
+             _cas) = struct.unpack('>BBHBBHIIQ', h)
+            self.assertEqual(magic, 0x81)
+            body = read_exact(bodylen)
+            key = body[extlen:extlen + keylen]
+            return opcode, status, opaque, key, body[extlen + keylen:]
+
+        reqs = []
+        for i, k in enumerate(cold):
+            reqs.append(packet(0x0d, k, i))            # getkq
+            if i % 10 == 5:
+                reqs.append(packet(0x0d, b'nobin%d' % i, 100000 + i))
+        reqs.append(packet(0x0c, b'nobinary', 77))      # getk miss
+        reqs.append(packet(0x0a, b'', 99999))           # noop
+        c = self.conn()
+        p0, r0 = self.counters(c)
+        s.sendall(b''.join(reqs))
+        got = []
+        while True:
+            r = response()
+            got.append(r)
+            if r[0] == 0x0a:
+                break
+        self.assertEqual(got[-1][1:3], (0, 99999))
+        self.assertEqual(got[-2][:4], (0x0c, 1, 77, b'nobinary'))
+        hits = got[:-2]
+        # in order; a key may be missing (an index tag collision), never
+        # wrong
+        self.assertGreater(len(hits), len(cold) * 9 // 10)
+        opaques = [h[2] for h in hits]
+        self.assertEqual(opaques, sorted(opaques))
+        for opcode, status, opaque, key, value in hits:
+            self.assertEqual((opcode, status), (0x0d, 0))
+            self.assertEqual(key, cold[opaque])
+            self.assertEqual(value, self.values[key])
+        p1, r1 = self.counters(c)
+        self.assertGreater(r1 - r0, 100, 'the gets read flash')
+        self.assertGreater(p1 - p0, 50, 'getkq parsed while one read flash')
 
     def test_end_of_stream_after_a_pipeline(self):
         c = self.conn()
