@@ -148,83 +148,39 @@ bool process_bin_may_pipeline(const conn_t *c, const bin_request_t *req)
     return req->cmd == BIN_CMD_GET && c->slot_next + 1 <= CONN_PIPE_SLOTS;
 }
 
-/*
- * A binary get as a parked get (CONN_PARK_GET, conn.h): with no get
- * parked before it, a result that comes at once is answered at once; else
- * its result goes to the next slot and a copy of the request's fields to
- * the parked get, and process_bin_get_resume() answers in its turn.
- */
+/* A binary get: answered now, or a parked get holding a copy of its
+ * header fields and key (process_get_one); process_bin_get_resume()
+ * answers in its turn. */
 static void get_start(conn_t *c)
 {
-    bool piped = c->gq_len > 0;
-    size_t base = c->slot_next;
-    uint32_t grp = conn_get_tail(c) + 1;
-    cache_item_t *it = NULL;
-    cache_status_e st = CACHE_PENDING;
-    conn_slot_t *slot = NULL;
-    if (!piped || conn_reserve_slots(c, base + 1)) {
-        slot = conn_slot(c, base);
-        const cache_async_t *a = conn_arm(c, slot);
-        st = cache_get(c->w->cw, c->x.keybuf, c->x.nkey, &it, a);
-        conn_disarm(c, st);
-        if (!piped && st != CACHE_PENDING) {
-            finish_get(c, st, it);
-            return;
-        }
-    }
-    conn_getgrp_t *g = conn_get_open(c);
-    g->kind = CONN_GETGRP_BIN;
-    g->first = base;
-    bin_get_kept_t *k = malloc(sizeof(*k));
-    if (k) {
-        k->opcode = c->x.opcode;
-        k->cmd = c->x.cmd;
-        k->quiet = c->x.quiet;
-        k->return_key = c->x.return_key;
-        k->opaque = c->x.opaque;
-        k->nkey = c->x.nkey;
-        memcpy(k->key, c->x.keybuf, c->x.nkey);
-        g->keys = (char *)k;
-        g->keys_len = sizeof(*k);
-    }
-    if (slot == NULL || k == NULL)
-        g->oom = true; /* answered as out of memory */
-    if (slot != NULL) {
-        g->n = 1;
-        slot->noted = false;
-        if (st == CACHE_PENDING) {
-            slot->grp = grp;
-            g->pending = 1;
-        } else {
-            slot->status = st;
-            slot->item = st == CACHE_OK ? it : NULL;
-            if (st != CACHE_OK)
-                cache_item_release(c->w->cw, &it);
-            slot->done = true;
-        }
-        c->slot_next = base + 1;
-    }
-    conn_park_get(c);
+    bin_get_kept_t k = {
+        .opcode = c->x.opcode,
+        .cmd = c->x.cmd,
+        .quiet = c->x.quiet,
+        .return_key = c->x.return_key,
+        .opaque = c->x.opaque,
+        .nkey = c->x.nkey,
+    };
+    memcpy(k.key, c->x.keybuf, c->x.nkey);
+    cache_status_e st;
+    cache_item_t *it;
+    if (process_get_one(c, c->x.keybuf, c->x.nkey, CONN_GETGRP_BIN, &k,
+                        sizeof(k), &st, &it))
+        finish_get(c, st, it);
 }
 
 void process_bin_get_resume(conn_t *c)
 {
     conn_getgrp_t *g = conn_get_head(c);
-    cache_item_t *it = NULL;
-    cache_status_e st = CACHE_NOT_FOUND;
-    if (g->n == 1) {
-        conn_slot_t *s = conn_slot(c, g->first);
-        it = s->item;
-        s->item = NULL;
-        st = s->status;
-    }
+    cache_item_t *it;
+    cache_status_e st = process_get_one_result(c, &it);
     const bin_get_kept_t *k = (const bin_get_kept_t *)g->keys;
     if (k == NULL) {
         /* no copy of the request: memcached's answer when it has no
          * memory for one (the opaque is lost with it) */
         cache_item_release(c->w->cw, &it);
         uint8_t buf[BIN_HEADER_LEN + 64];
-        size_t n = bin_encode_error(buf, sizeof(buf), BIN_CMD_GET,
+        size_t n = bin_encode_error(buf, sizeof(buf), BIN_OP_GET,
                                     BIN_STATUS_ENOMEM, 0);
         if (n > 0)
             outq_text(&c->out, (const char *)buf, n);
@@ -242,8 +198,6 @@ void process_bin_get_resume(conn_t *c)
         respond_error(c, BIN_STATUS_ENOMEM);
         return;
     }
-    if (st != CACHE_OK)
-        cache_item_release(c->w->cw, &it);
     finish_get(c, st, it);
 }
 

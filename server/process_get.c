@@ -262,3 +262,65 @@ void process_get_resume(conn_t *c)
     else
         outq_text(&c->out, "END\r\n", 5);
 }
+
+bool process_get_one(conn_t *c, const char *key, size_t nkey,
+                     conn_getgrp_kind_e kind, const void *kept,
+                     size_t kept_len, cache_status_e *st, cache_item_t **it)
+{
+    bool piped = c->gq_len > 0;
+    size_t base = c->slot_next;
+    uint32_t grp = conn_get_tail(c) + 1;
+    conn_slot_t *slot = NULL;
+    *it = NULL;
+    *st = CACHE_PENDING;
+    if (!piped || conn_reserve_slots(c, base + 1)) {
+        slot = conn_slot(c, base);
+        const cache_async_t *a = conn_arm(c, slot);
+        *st = cache_get(c->w->cw, key, nkey, it, a);
+        conn_disarm(c, *st);
+        if (!piped && *st != CACHE_PENDING)
+            return true;
+    }
+    conn_getgrp_t *g = conn_get_open(c);
+    g->kind = kind;
+    g->first = base;
+    g->keys = malloc(kept_len ? kept_len : 1);
+    if (g->keys) {
+        memcpy(g->keys, kept, kept_len);
+        g->keys_len = kept_len;
+    }
+    if (slot == NULL || g->keys == NULL)
+        g->oom = true; /* answered as out of memory */
+    if (slot != NULL) {
+        g->n = 1;
+        slot->noted = false;
+        if (*st == CACHE_PENDING) {
+            slot->grp = grp;
+            g->pending = 1;
+        } else {
+            slot->status = *st;
+            slot->item = *st == CACHE_OK ? *it : NULL;
+            if (*st != CACHE_OK)
+                cache_item_release(c->w->cw, it);
+            slot->done = true;
+        }
+        c->slot_next = base + 1;
+    }
+    *it = NULL;
+    conn_park_get(c);
+    return false;
+}
+
+cache_status_e process_get_one_result(conn_t *c, cache_item_t **it)
+{
+    conn_getgrp_t *g = conn_get_head(c);
+    *it = NULL;
+    if (g->n != 1)
+        return CACHE_NOT_FOUND;
+    conn_slot_t *s = conn_slot(c, g->first);
+    *it = s->item;
+    s->item = NULL;
+    if (s->status != CACHE_OK)
+        cache_item_release(c->w->cw, it);
+    return s->status;
+}

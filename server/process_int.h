@@ -69,6 +69,24 @@ void process_meta_get_resume(conn_t *c);
  * completed: queues its response from its slot and its kept request. */
 void process_bin_get_resume(conn_t *c);
 
+/*
+ * A one-key get of the meta or binary protocol (a plain mg, a binary get)
+ * that may join the pipelined gets (conn.h). Looks `key` up on the next
+ * slot. With no get parked before it and an answer at once: returns true
+ * with *st and *it (the caller replies now, and owns *it). Otherwise the
+ * request becomes a parked get of `kind` holding a copy of kept[0 ..
+ * kept_len) (what its reply needs; no memory for the copy or the slot:
+ * g->oom) and this returns false; process_get_one_result() gives its
+ * result at resume.
+ */
+bool process_get_one(conn_t *c, const char *key, size_t nkey,
+                     conn_getgrp_kind_e kind, const void *kept,
+                     size_t kept_len, cache_status_e *st, cache_item_t **it);
+
+/* The oldest parked get's (process_get_one) status and item (NULL unless
+ * CACHE_OK, owned by the caller); CACHE_NOT_FOUND when it had no slot. */
+cache_status_e process_get_one_result(conn_t *c, cache_item_t **it);
+
 /* ---- process_update.c ---- */
 
 /* A storage command line: reserves the item and enters NREAD (the value

@@ -274,75 +274,25 @@ bool process_meta_may_pipeline(const conn_t *c, const char *line, size_t len)
            mg_plain(&r) && c->slot_next + 1 <= CONN_PIPE_SLOTS;
 }
 
-/*
- * A plain mg as a parked get (CONN_PARK_GET): with no get parked before
- * it, a result that comes at once is answered at once, as any mg; else its
- * result goes to the next slot, a copy of its line to the parked get, and
- * process_meta_get_resume() answers in its turn.
- */
+/* A plain mg: answered now, or a parked get holding a copy of its line
+ * (process_get_one); process_meta_get_resume() answers in its turn. */
 static void mg_plain_start(conn_t *c, const meta_request_t *r)
 {
-    bool piped = c->gq_len > 0;
-    size_t base = c->slot_next;
-    uint32_t grp = conn_get_tail(c) + 1;
-    cache_item_t *it = NULL;
-    cache_status_e st = CACHE_PENDING;
-    conn_slot_t *slot = NULL;
-    if (!piped || conn_reserve_slots(c, base + 1)) {
-        slot = conn_slot(c, base);
-        const cache_async_t *a = conn_arm(c, slot);
-        st = cache_get(c->w->cw, r->key, r->nkey, &it, a);
-        conn_disarm(c, st);
-        if (!piped && st != CACHE_PENDING) {
-            mg_got(c, r, st, it);
-            return;
-        }
-    }
-    conn_getgrp_t *g = conn_get_open(c);
-    g->kind = CONN_GETGRP_META;
-    g->first = base;
-    if (slot == NULL) {
-        g->oom = true; /* no slot for it: answered as out of memory */
-        conn_park_get(c);
-        return;
-    }
-    g->n = 1;
-    slot->noted = false;
-    if (st == CACHE_PENDING) {
-        slot->grp = grp;
-        g->pending = 1;
-    } else {
-        slot->status = st;
-        slot->item = st == CACHE_OK ? it : NULL;
-        if (st != CACHE_OK)
-            cache_item_release(c->w->cw, &it);
-        slot->done = true;
-    }
-    g->keys = malloc(c->x.line_len + 1);
-    if (g->keys) {
-        memcpy(g->keys, c->x.line, c->x.line_len + 1);
-        g->keys_len = c->x.line_len;
-    } else {
-        g->oom = true;
-    }
-    c->slot_next = base + 1;
-    conn_park_get(c);
+    cache_status_e st;
+    cache_item_t *it;
+    if (process_get_one(c, r->key, r->nkey, CONN_GETGRP_META, c->x.line,
+                        c->x.line_len + 1, &st, &it))
+        mg_got(c, r, st, it);
 }
 
 void process_meta_get_resume(conn_t *c)
 {
     conn_getgrp_t *g = conn_get_head(c);
-    cache_item_t *it = NULL;
-    cache_status_e st = CACHE_NOT_FOUND;
-    if (g->n == 1) {
-        conn_slot_t *s = conn_slot(c, g->first);
-        it = s->item;
-        s->item = NULL;
-        st = s->status;
-    }
+    cache_item_t *it;
+    cache_status_e st = process_get_one_result(c, &it);
     meta_request_t r;
-    if (g->oom || g->keys == NULL ||
-        meta_parse(g->keys, g->keys_len, c->x.keybuf, &r) != META_PARSE_OK) {
+    if (g->oom ||
+        meta_parse(g->keys, g->keys_len - 1, c->x.keybuf, &r) != META_PARSE_OK) {
         cache_item_release(c->w->cw, &it);
         put_line(c, "SERVER_ERROR out of memory");
         return;
@@ -351,8 +301,6 @@ void process_meta_get_resume(conn_t *c)
     c->x.fetched = false;
     c->x.last_access = 0;
     c->x.st = CACHE_NOT_FOUND;
-    if (st != CACHE_OK)
-        cache_item_release(c->w->cw, &it);
     mg_got(c, &r, st, it);
 }
 

@@ -486,6 +486,26 @@ def make_sasl_conf(tmpdir, users):
     return {'SASL_CONF_PATH': tmpdir}
 
 
+def send_then_end(port, data, timeout=20.0):
+    """Connects, sends `data`, ends its side of the stream (shutdown
+    SHUT_WR, as a shell pipe into `nc -N` does) and returns every byte the
+    server sends until it closes (bounded by `timeout`)."""
+    s = socket.create_connection((HOST, port), timeout=timeout)
+    got = bytearray()
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        s.close()
+    return bytes(got)
+
+
 def run_to_exit(args, timeout=5.0, env=None):
     """Runs the server under test with `args` (memcached also gets -u root)
     expecting it to refuse to start. Returns (exit status, stderr); a server

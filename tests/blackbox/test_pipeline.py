@@ -31,7 +31,6 @@ import shutil
 import socket
 import struct
 import tempfile
-import time
 import unittest
 
 import harness
@@ -320,22 +319,11 @@ class Pipeline(BBTest):
         c = self.conn()
         cold = [k for k in self.cold[900:1100]
                 if self.present(c, k) is not None][:100]
-        s = socket.create_connection((harness.HOST, self.srv.port), timeout=20)
-        try:
-            s.sendall(b''.join(b'get %s\r\n' % k for k in cold))
-            s.shutdown(socket.SHUT_WR)
-            got = bytearray()
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                chunk = s.recv(1 << 16)
-                if not chunk:
-                    break
-                got += chunk
-        finally:
-            s.close()
+        got = harness.send_then_end(
+            self.srv.port, b''.join(b'get %s\r\n' % k for k in cold))
         want = b''.join(reply_for(k, self.values[k]) + b'END\r\n'
                         for k in cold)
-        self.assertEqual(bytes(got), want)
+        self.assertEqual(got, want)
 
     def test_client_gone_in_the_middle(self):
         for _ in range(20):

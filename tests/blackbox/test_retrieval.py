@@ -129,27 +129,14 @@ class Retrieval(BBTest):
         # a client that sends its gets and then ends its stream (a shell
         # pipe into nc -N) gets every reply, however many the socket could
         # not take at once
-        import socket
         c = self.conn()
         value = 'v' * 200000
         self.cmd(c, 'set reos 0 0 %d\r\n%s\r\n' % (len(value), value),
                  'STORED\r\n')
-        s = socket.create_connection((harness.HOST, self.srv.port),
-                                     timeout=10)
-        try:
-            s.sendall(b'get reos\r\n' * 40)
-            s.shutdown(socket.SHUT_WR)
-            got = bytearray()
-            while True:
-                chunk = s.recv(1 << 16)
-                if not chunk:
-                    break
-                got += chunk
-        finally:
-            s.close()
+        got = harness.send_then_end(self.srv.port, b'get reos\r\n' * 40)
         one = ('VALUE reos 0 %d\r\n%s\r\nEND\r\n' % (len(value), value))
         self.assertEqual(len(got), 40 * len(one))
-        self.assertEqual(bytes(got), one.encode() * 40)
+        self.assertEqual(got, one.encode() * 40)
 
 
 if __name__ == '__main__':
