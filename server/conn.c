@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth_sasl.h"
+#include "conn_slots.h"
 #include "logger.h"
 #include "protocol.h"
 #include "tls.h"
@@ -49,23 +50,6 @@ typedef enum io_status {
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
 static void on_resume(evutil_socket_t fd, short what, void *arg);
-static void slot_done(void *ctx, cache_result_t *r);
-
-/* The parked-get ring of a new connection: the inline entry. */
-static void gq_init(conn_t *c)
-{
-    c->gq = &c->gq0;
-    c->gq_cap = 1;
-    c->gq_head = c->gq_len = 0;
-}
-
-static void slot_init(conn_t *c, conn_slot_t *s)
-{
-    memset(s, 0, sizeof(*s));
-    s->c = c;
-    s->async.done = slot_done;
-    s->async.ctx = s;
-}
 
 static void set_events(conn_t *c, short flags)
 {
@@ -152,8 +136,7 @@ static conn_t *create(worker_t *w, int fd, bool is_unix,
     describe_peer(c);
     atomic_store(&c->last_cmd, (long long)time(NULL));
     outq_init(&c->out, &w->pool, w->cw);
-    slot_init(c, &c->slot0);
-    gq_init(c);
+    conn_slots_init(c);
     event_assign(&c->resume, w->base, -1, 0, on_resume, c);
     if (!is_unix) {
         int one = 1;
@@ -187,36 +170,12 @@ static void release_rbuf(conn_t *c)
     c->rsize = c->rpos = c->rlen = 0;
 }
 
-/* Releases the items of completed slots (a parked reply never sent). */
-static void release_slots(conn_t *c)
-{
-    cache_item_release(c->w->cw, &c->slot0.item);
-    for (size_t k = 0; k < c->nchunks; k++)
-        for (size_t i = 0; i < CONN_SLOT_CHUNK; i++)
-            cache_item_release(c->w->cw, &c->chunks[k][i].item);
-}
-
-/* Frees slots 1.. (nothing in flight). */
-static void free_chunks(conn_t *c)
-{
-    for (size_t k = 0; k < c->nchunks; k++)
-        free(c->chunks[k]);
-    free(c->chunks);
-    c->chunks = NULL;
-    c->nchunks = 0;
-}
-
-static void conn_free(conn_t *c)
+void conn_free(conn_t *c)
 {
     auth_sasl_conn_free(c);
     if (c->dump_free)
         c->dump_free(c->dump);
-    release_slots(c);
-    free_chunks(c);
-    while (c->gq_len > 0)
-        conn_get_pop(c);
-    if (c->gq != &c->gq0)
-        free(c->gq);
+    conn_slots_free(c);
     free(c->x.line);
     free(c);
 }
@@ -244,183 +203,11 @@ void conn_close(conn_t *c)
     if (c->inflight > 0) {
         /* callbacks still hold slot addresses: free at the last one */
         c->zombie = true;
-        release_slots(c);
+        conn_slots_release(c);
         w->nzombies++;
         return;
     }
     conn_free(c);
-}
-
-/* ---- async calls and parking ------------------------------------------ */
-
-static void slot_done(void *ctx, cache_result_t *r)
-{
-    conn_slot_t *s = ctx;
-    conn_t *c = s->c;
-    s->status = r->status;
-    s->item = r->item;
-    r->item = NULL;
-    s->value = r->value;
-    s->cas = r->cas;
-    s->done = true;
-    c->inflight--;
-    if (c->zombie) {
-        cache_item_release(c->w->cw, &s->item);
-        if (c->inflight == 0) {
-            c->w->nzombies--;
-            conn_free(c);
-        }
-        return;
-    }
-    /* resume on the loop, not here: we are inside cache_worker_poll() */
-    if (s->grp) {
-        /* a parked get: its reply is due once the oldest has completed */
-        conn_getgrp_t *g = &c->gq[s->grp - 1];
-        g->pending--;
-        if (g->pending == 0 && g == conn_get_head(c))
-            event_active(&c->resume, EV_TIMEOUT, 0);
-        return;
-    }
-    if (c->inflight == 0 && !c->issuing)
-        event_active(&c->resume, EV_TIMEOUT, 0);
-}
-
-conn_slot_t *conn_slot(conn_t *c, size_t i)
-{
-    if (i == 0)
-        return &c->slot0;
-    i--;
-    return &c->chunks[i / CONN_SLOT_CHUNK][i % CONN_SLOT_CHUNK];
-}
-
-bool conn_reserve_slots(conn_t *c, size_t n)
-{
-    size_t need = n <= 1 ? 0 : (n - 1 + CONN_SLOT_CHUNK - 1) / CONN_SLOT_CHUNK;
-    if (need <= c->nchunks)
-        return true;
-    /* the chunk table moves, the chunks (the slots' addresses) do not */
-    conn_slot_t **nc = realloc(c->chunks, need * sizeof(*nc));
-    if (nc == NULL)
-        return false;
-    c->chunks = nc;
-    while (c->nchunks < need) {
-        conn_slot_t *ch = malloc(CONN_SLOT_CHUNK * sizeof(*ch));
-        if (ch == NULL)
-            return false;
-        for (size_t i = 0; i < CONN_SLOT_CHUNK; i++)
-            slot_init(c, &ch[i]);
-        c->chunks[c->nchunks++] = ch;
-    }
-    return true;
-}
-
-const cache_async_t *conn_arm(conn_t *c, conn_slot_t *s)
-{
-    s->grp = 0;
-    s->done = false;
-    s->status = CACHE_OK;
-    s->item = NULL;
-    s->value = 0;
-    s->cas = 0;
-    c->inflight++;
-    c->issuing = true;
-    return &s->async;
-}
-
-void conn_disarm(conn_t *c, cache_status_e st)
-{
-    c->issuing = false;
-    if (st != CACHE_PENDING)
-        c->inflight--;
-}
-
-void conn_park(conn_t *c, conn_park_e kind)
-{
-    c->park = kind;
-    c->park_noreply = c->noreply;
-    /* every callback already fired (inline): resume at once, in order */
-    if (c->inflight == 0)
-        event_active(&c->resume, EV_TIMEOUT, 0);
-}
-
-/* Drops many slots once nothing is in flight. */
-static void trim_slots(conn_t *c)
-{
-    if (c->inflight == 0 && c->nchunks * CONN_SLOT_CHUNK > 1024) {
-        release_slots(c);
-        free_chunks(c);
-    }
-}
-
-/* ---- parked gets ------------------------------------------------------- */
-
-unsigned conn_get_tail(const conn_t *c)
-{
-    return (c->gq_head + c->gq_len) % c->gq_cap;
-}
-
-conn_getgrp_t *conn_get_open(conn_t *c)
-{
-    conn_getgrp_t *g = &c->gq[conn_get_tail(c)];
-    memset(g, 0, sizeof(*g));
-    c->gq_len++;
-    return g;
-}
-
-void conn_park_get(conn_t *c)
-{
-    c->park = CONN_PARK_GET;
-    c->park_noreply = false;
-    conn_getgrp_t *g = conn_get_head(c);
-    if (g && g->pending == 0)
-        event_active(&c->resume, EV_TIMEOUT, 0);
-}
-
-conn_getgrp_t *conn_get_head(conn_t *c)
-{
-    return c->gq_len ? &c->gq[c->gq_head] : NULL;
-}
-
-void conn_get_pop(conn_t *c)
-{
-    conn_getgrp_t *g = &c->gq[c->gq_head];
-    free(g->keys);
-    g->keys = NULL;
-    c->gq_head = (c->gq_head + 1) % c->gq_cap;
-    if (--c->gq_len == 0) {
-        c->gq_head = 0;
-        c->slot_next = 0;
-    }
-}
-
-/* Room in the ring for one more parked get: the inline entry gives way to
- * CONN_PIPE_MAX entries the first time a pipeline needs them (the one get
- * parked keeps index 0, which its slots name). */
-static bool pipe_room(conn_t *c)
-{
-    if (c->gq_len < c->gq_cap)
-        return true;
-    if (c->gq != &c->gq0)
-        return false; /* CONN_PIPE_MAX parked */
-    conn_getgrp_t *ng = calloc(CONN_PIPE_MAX, sizeof(*ng));
-    if (ng == NULL)
-        return false;
-    ng[0] = c->gq0; /* gq_cap 1: head 0, len 1 */
-    c->gq = ng;
-    c->gq_cap = CONN_PIPE_MAX;
-    c->gq_head = 0;
-    return true;
-}
-
-/* A parked connection may parse the next request: parked on gets only,
- * a text stream, not closing, replies below CONN_OUT_CAP, room in the
- * ring (see the top of conn.h). */
-static bool pipe_ok(conn_t *c)
-{
-    return c->park == CONN_PARK_GET && !c->dgram && !c->watch &&
-           !c->pipe_eof && c->proto != CONN_PROTO_AUTO &&
-           c->state == CONN_PARSE && !c->close_after_write &&
-           c->out.pending <= CONN_OUT_CAP && pipe_room(c);
 }
 
 void conn_reply(conn_t *c, const char *s)
@@ -640,7 +427,7 @@ static drive_result_e drive(conn_t *c, int *budget)
     for (;;) {
         if (c->park != CONN_PARK_NONE) {
             /* pipelined gets: parse the next one while this one waits */
-            if (!pipe_ok(c))
+            if (!conn_pipe_ok(c))
                 return DRIVE_PARKED;
             if (c->rlen > 0) {
                 if (*budget <= 0)
@@ -778,7 +565,7 @@ static void run(conn_t *c, short what)
         release_rbuf(c);
     bool want_read = !c->close_after_write && c->out.pending <= CONN_OUT_CAP &&
                      (c->park == CONN_PARK_NONE ||
-                      ((dr == DRIVE_IDLE || dr == DRIVE_YIELD) && pipe_ok(c)));
+                      ((dr == DRIVE_IDLE || dr == DRIVE_YIELD) && conn_pipe_ok(c)));
     /* a TLS read may wait for the socket to take bytes, a TLS write for
      * bytes to arrive (transport.h) */
     short flags = (short)((want_read ? EV_READ : 0) | (pending ? EV_WRITE : 0) |
@@ -823,7 +610,7 @@ static void resume_gets(conn_t *c)
     if (c->gq_len == 0) {
         c->park = CONN_PARK_NONE;
         c->pipe_eof = false;
-        trim_slots(c);
+        conn_slots_trim(c);
         if (c->dgram) {
             c->dgram_resumed(c);
             return;
@@ -851,7 +638,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     protocol_resume(c, kind);
     if (c->park != CONN_PARK_NONE)
         return; /* a meta/binary request issued its next call */
-    trim_slots(c);
+    conn_slots_trim(c);
     if (c->dgram) {
         c->dgram_resumed(c);
         return;
@@ -885,8 +672,7 @@ conn_t *conn_create_dgram(worker_t *w, int fd, const char *addr,
     snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", listen_addr);
     atomic_store(&c->last_cmd, (long long)time(NULL));
     outq_init(&c->out, &w->pool, w->cw);
-    slot_init(c, &c->slot0);
-    gq_init(c);
+    conn_slots_init(c);
     event_assign(&c->resume, w->base, -1, 0, on_resume, c);
     worker_conn_link(w, c);
     return c;

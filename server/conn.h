@@ -11,7 +11,8 @@
  * written only through c->tx (transport.h: plain or TLS); what the bytes
  * mean is protocol.h's table of handlers (parse, value read done, resume).
  *
- * Parking (the flash tier): a cache call given a cache_async_t may answer
+ * Parking (the flash tier; the slots and the parked-get ring are in
+ * conn_slots.c): a cache call given a cache_async_t may answer
  * CACHE_PENDING. The request then *parks* the connection (c->park != NONE):
  * no further command is parsed, so pipelined replies keep their order;
  * other connections of the worker go on. Each async call carries a
