@@ -810,7 +810,8 @@ class MrcSmokeTest(unittest.TestCase):
 
     def test_bad_options(self):
         for args in (['--servers', 'redis'], ['--workloads', 'nope'],
-                     ['--runs', '0'], ['--sizes', 'x']):
+                     ['--runs', '0'], ['--sizes', 'x'],
+                     ['--workloads', 'ttl', '--ttl-rate', '0']):
             p = subprocess.run([sys.executable, MRC] + args,
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(p.returncode, 2, args)
