@@ -162,7 +162,9 @@ void flash_blockb_view(const flash_blockb_t *bb, flash_block_view_t *v);
  * Seals the block into dst: compresses the raw records with cctx at `level`,
  * or with dict's CDict (codec 2, its slot in the header) when dict is not
  * NULL and has one (stores them raw when cctx is NULL, level is
- * FLASH_LEVEL_NONE, or zstd does not make them smaller), writes the header for location *loc and the
+ * FLASH_LEVEL_NONE, or zstd does not make them smaller; with a CDict its
+ * own level, fixed by flash_dict_create, applies and `level` only says raw
+ * or not), writes the header for location *loc and the
  * checksum, and zero-fills up to the next 512-B boundary. *stored_out gets
  * the bytes used in dst (a multiple of 512). On success the builder is reset.
  * dst must hold flash_block_stored_bound(raw size) bytes (else

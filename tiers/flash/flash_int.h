@@ -204,6 +204,9 @@ struct flash {
     _Atomic int ingest_force;  /* flash_ingest_force: 0 = the policy */
     uint32_t fast_segs;        /* ring segments with fast_blocks > 0 */
     int64_t wr_last_item_ms;   /* when the writer last took an item */
+    uint64_t ing_seen_hits;    /* flash_hits at the last look (ingest.c) */
+    int64_t ing_read_ms;       /* mono ms flash_hits was last seen moving */
+    int64_t ing_step_ms;       /* mono ms of the last recompression step */
     struct flash_wctx {
         struct flash *f;
         int b;
@@ -499,6 +502,11 @@ bool flash_reclaim_tail(flash_t *f, flash_reclaim_mode_e mode);
 #define FLASH_FAST_FREE_DIV 4u
 /* Recompression runs once no item came for this long. */
 #define FLASH_INGEST_IDLE_MS 20
+/* Recompression yields to flash reads: while flash hits are being served
+ * (flash_hits moved less than FLASH_INGEST_READ_QUIET_MS ago), at most one
+ * step per FLASH_INGEST_BUSY_STEP_MS (bench/RESULTS.md, h-ingest2). */
+#define FLASH_INGEST_READ_QUIET_MS 100
+#define FLASH_INGEST_BUSY_STEP_MS 1000
 
 /* After the writer took `taken` items: decides whether new blocks are
  * stored raw (f->wr_fast). Writer thread. O(1). */
@@ -512,6 +520,14 @@ void flash_ingest_force(flash_t *f, int mode);
 /* Whether an idle writer has raw blocks to recompress (and room to do
  * it). Writer thread. O(1). */
 bool flash_ingest_pending(const flash_t *f);
+
+/* Milliseconds an idle writer with recompression pending waits before its
+ * next step (0: now): until no item came for FLASH_INGEST_IDLE_MS and,
+ * while flash reads are being served, until they pause for
+ * FLASH_INGEST_READ_QUIET_MS or FLASH_INGEST_BUSY_STEP_MS passed since the
+ * last step. Samples flash_hits (call it at least every
+ * FLASH_INGEST_READ_QUIET_MS while waiting). Writer thread. O(1). */
+unsigned flash_ingest_step_wait(flash_t *f, int64_t now);
 
 /* One step of the idle recompression: rewrites the tail segment's live
  * items into compressed blocks (sealing a partly filled open segment that

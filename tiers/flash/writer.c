@@ -480,13 +480,14 @@ void *flash_writer_main(void *arg)
             }
             if (recompress) {
                 /* raw blocks to recompress: once no item came for
-                 * FLASH_INGEST_IDLE_MS (ingest.c), one step per turn */
-                int64_t quiet = flash_mono_ms() - f->wr_last_item_ms;
-                unsigned wait = quiet >= FLASH_INGEST_IDLE_MS ? 1
-                                : (unsigned)(FLASH_INGEST_IDLE_MS - quiet);
-                struct timespec ts = flash_deadline_ms(wait);
+                 * FLASH_INGEST_IDLE_MS and not while flash reads are
+                 * served (ingest.c), one step per turn */
+                unsigned wait = flash_ingest_step_wait(f, flash_mono_ms());
+                if (wait > FLASH_INGEST_READ_QUIET_MS)
+                    wait = FLASH_INGEST_READ_QUIET_MS; /* look at the reads again */
+                struct timespec ts = flash_deadline_ms(wait ? wait : 1);
                 if (pthread_cond_timedwait(&f->q_nonempty, &f->q_lock, &ts) == ETIMEDOUT &&
-                    f->qlen == 0 && flash_mono_ms() - f->wr_last_item_ms >= FLASH_INGEST_IDLE_MS)
+                    f->qlen == 0 && flash_ingest_step_wait(f, flash_mono_ms()) == 0)
                     idle_step = true;
                 break;
             }

@@ -1074,3 +1074,61 @@ Test(dict, trainer_config_and_early_destroy)
     cr_assert_eq(l.calls, 0);
     log_fini(&l);
 }
+
+/* ---- with a dictionary, the CDict's level applies, not seal's ---- */
+
+/* Seals records [first, first + n) of c with `level` and dictionary d into
+ * out (a copy of dst); returns the stored bytes. */
+static uint32_t seal_level(const corpus_t *c, unsigned first, unsigned n, int level,
+                           const flash_dict_t *d, uint8_t *out)
+{
+    flash_blockb_t *bb;
+    cr_assert_eq(flash_blockb_create(&bb, BLK_CAP, BLK_CAP), FLASH_BLK_OK);
+    for (unsigned i = first; i < first + n; i++) {
+        flash_record_t r = corpus_rec(c, i);
+        cr_assert_eq(flash_blockb_append(bb, &r), FLASH_BLK_OK);
+    }
+    uint32_t stored = 0;
+    cr_assert_eq(flash_blockb_seal(bb, cctx, level, d, &LOC, dst, dst_cap, &stored), FLASH_BLK_OK);
+    flash_blockb_destroy(&bb);
+    memcpy(out, dst, stored);
+    return stored;
+}
+
+/* flash_blockb_seal's level does not reach zstd when a dictionary is used
+ * (ZSTD_compress_usingCDict takes the level the CDict was created with):
+ * a faster level while the writer is behind would need a second CDict.
+ * Sealed with the level-1 dictionary, level 1 and level -50 give the same
+ * bytes; the same content made a CDict at level -50 gives a larger block. */
+Test(dict, seal_level_is_the_cdicts)
+{
+    corpus_t *c = corpus_make(0, 7);
+    flash_dict_t *d1, *dfast;
+    cr_assert_eq(train_on(c, 0, NTRAIN, FLASH_DICT_MAX, 0, &d1), FLASH_DICT_OK);
+    cr_assert_eq(flash_dict_create(&dfast, 1, d1->content, d1->len, -50, CREATED), FLASH_DICT_OK);
+    flash_dicts_t set;
+    flash_dicts_init(&set);
+    cr_assert_eq(flash_dicts_publish(&set, d1, true), FLASH_DICT_OK);
+    cr_assert_eq(flash_dicts_publish(&set, dfast, false), FLASH_DICT_OK);
+    uint8_t *a = malloc(dst_cap), *b = malloc(dst_cap), *f = malloc(dst_cap);
+    cr_assert(a && b && f);
+    const unsigned first = NTRAIN, n = 12;
+    uint32_t sa = seal_level(c, first, n, LEVEL, d1, a);
+    uint32_t sb = seal_level(c, first, n, -50, d1, b);
+    cr_assert_eq(sa, sb, "level -50 with the level-%d CDict: %u bytes, level %d: %u", LEVEL, sb,
+                 LEVEL, sa);
+    cr_assert_eq(memcmp(a, b, sa), 0, "seal's level changed the block");
+    uint32_t sf = seal_level(c, first, n, LEVEL, dfast, f);
+    cr_assert_gt(fl_get_u32(f + 16), fl_get_u32(a + 16),
+                 "a level -50 CDict compressed to %u bytes, level %d to %u",
+                 fl_get_u32(f + 16), LEVEL, fl_get_u32(a + 16));
+    memcpy(dst, f, sf); /* each reads back with its own slot */
+    open_and_check(c, sf, &set, first, n);
+    memcpy(dst, a, sa);
+    open_and_check(c, sa, &set, first, n);
+    free(a);
+    free(b);
+    free(f);
+    flash_dicts_teardown(&set);
+    corpus_free(&c);
+}

@@ -357,7 +357,8 @@ static void teardown(void)
         unlink(path);
 }
 
-Test(ingest, raw_blocks_are_recompressed_when_idle, .fini = teardown, .timeout = 120)
+/* A flash tier on a fresh small file, no dictionary, no checkpoints. */
+static void setup_flash(void)
 {
     const char *dir = getenv("TC_FLASH_TEST_DIR");
     char cwd[256];
@@ -383,9 +384,12 @@ Test(ingest, raw_blocks_are_recompressed_when_idle, .fini = teardown, .timeout =
     char err[512];
     cr_assert_eq(flash_create(&F, &s, err, sizeof err), FLASH_OK, "%s", err);
     cr_assert_eq(flash_worker_create(F, &W), FLASH_OK);
+}
 
-    /* the writer behaves as if behind: every block raw */
-    const unsigned n = 6000;
+/* Spills keys 0..n-1 with the writer forced behind (every block raw, no
+ * recompression yet); returns the stats after. */
+static flash_stats_t load_raw(unsigned n)
+{
     flash_ingest_force(F, 1);
     for (unsigned i = 0; i < n; i++)
         spill(i);
@@ -394,6 +398,15 @@ Test(ingest, raw_blocks_are_recompressed_when_idle, .fini = teardown, .timeout =
     flash_stats_snapshot(F, &a);
     cr_assert(a.flash_blocks_fast > 0, "no raw block under pressure");
     cr_assert_eq(a.flash_recompress_segments, 0, "recompressed while still behind");
+    return a;
+}
+
+Test(ingest, raw_blocks_are_recompressed_when_idle, .fini = teardown, .timeout = 120)
+{
+    setup_flash();
+    /* the writer behaves as if behind: every block raw */
+    const unsigned n = 6000;
+    flash_stats_t a = load_raw(n);
     read_all(n);
 
     /* caught up: the idle writer recompresses until no raw block is left */
@@ -412,5 +425,48 @@ Test(ingest, raw_blocks_are_recompressed_when_idle, .fini = teardown, .timeout =
               "stored %llu bytes raw, %llu after recompression",
               (unsigned long long)a.flash_bytes_stored, (unsigned long long)b.flash_bytes_stored);
     cr_assert_eq(b.flash_items, a.flash_items, "recompression lost items");
+    read_all(n);
+}
+
+/* Recompression yields to flash reads: while hits keep coming, at most one
+ * step per FLASH_INGEST_BUSY_STEP_MS; once they pause, the rest at once. */
+Test(ingest, recompression_yields_to_flash_reads, .fini = teardown, .timeout = 120)
+{
+    setup_flash();
+    const unsigned n = 6000;
+    flash_stats_t a = load_raw(n);
+    uint64_t raw_segs = a.flash_bytes_stored / SEG_SIZE;
+    cr_assert(raw_segs >= 8, "only %llu segments of raw blocks", (unsigned long long)raw_segs);
+
+    /* caught up, but clients read from flash without a pause for 1.5 s */
+    flash_ingest_force(F, 0);
+    int64_t t0 = flash_mono_ms();
+    unsigned rounds = 0;
+    while (flash_mono_ms() - t0 < 1500) {
+        read_all(n / 4);
+        rounds++;
+    }
+    flash_stats_t b;
+    flash_stats_snapshot(F, &b);
+    uint64_t during = b.flash_recompress_segments;
+    /* a step may start before the first hit, one at once (no step yet),
+     * one after FLASH_INGEST_BUSY_STEP_MS, one in a scheduling gap */
+    cr_assert(during <= 4, "%llu recompression steps during %u rounds of reads",
+              (unsigned long long)during, rounds);
+
+    /* the reads stop: the rest is recompressed at full speed */
+    flash_stats_t c = b;
+    for (int k = 0; k < 3000; k++) {
+        usleep(2000);
+        flash_stats_snapshot(F, &c);
+        if (c.flash_bytes_stored * 2 < a.flash_bytes_stored)
+            break;
+    }
+    cr_assert(c.flash_recompress_segments > during + 2, "%llu steps after the reads",
+              (unsigned long long)(c.flash_recompress_segments - during));
+    cr_assert(c.flash_bytes_stored * 2 < a.flash_bytes_stored,
+              "stored %llu bytes raw, %llu after recompression",
+              (unsigned long long)a.flash_bytes_stored, (unsigned long long)c.flash_bytes_stored);
+    cr_assert_eq(c.flash_items, a.flash_items, "recompression lost items");
     read_all(n);
 }
