@@ -432,6 +432,8 @@ static drive_result_e drive(conn_t *c, int *budget)
             if (c->rlen > 0) {
                 if (*budget <= 0)
                     return DRIVE_YIELD;
+                if (!conn_pipe_room(c))
+                    return DRIVE_PARKED;
                 protocol_parse_e pr = protocol_parse_pipelined(c);
                 if (pr == PROTOCOL_DONE) {
                     (*budget)--;

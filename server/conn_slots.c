@@ -200,10 +200,7 @@ void conn_get_pop(conn_t *c)
     }
 }
 
-/* Room in the ring for one more parked get: the inline entry gives way to
- * CONN_PIPE_MAX entries the first time a pipeline needs them (the one get
- * parked keeps index 0, which its slots name). */
-static bool pipe_room(conn_t *c)
+bool conn_pipe_room(conn_t *c)
 {
     if (c->gq_len < c->gq_cap)
         return true;
@@ -219,10 +216,11 @@ static bool pipe_room(conn_t *c)
     return true;
 }
 
-bool conn_pipe_ok(conn_t *c)
+bool conn_pipe_ok(const conn_t *c)
 {
     return c->park == CONN_PARK_GET && !c->dgram && !c->watch &&
            !c->pipe_eof && c->proto != CONN_PROTO_AUTO &&
            c->state == CONN_PARSE && !c->close_after_write &&
-           c->out.pending <= CONN_OUT_CAP && pipe_room(c);
+           c->out.pending <= CONN_OUT_CAP &&
+           (c->gq_len < c->gq_cap || c->gq == &c->gq0);
 }

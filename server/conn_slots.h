@@ -24,8 +24,14 @@ void conn_slots_trim(conn_t *c);
 
 /* A connection parked on gets may parse the next request: a stream in a
  * known protocol, not closing, not a watcher, replies below CONN_OUT_CAP,
- * room in the ring (grown to CONN_PIPE_MAX on first need). */
-bool conn_pipe_ok(conn_t *c);
+ * room in the ring or a ring that may still grow. Allocates nothing. */
+bool conn_pipe_ok(const conn_t *c);
+
+/* Room in the ring for one more parked get, made if need be: the inline
+ * entry gives way to CONN_PIPE_MAX entries the first time a pipeline
+ * needs them (the one get parked keeps index 0, which its slots name).
+ * False when CONN_PIPE_MAX are parked or on OOM. */
+bool conn_pipe_room(conn_t *c);
 
 /* Frees a closed connection (conn.c): called by the last callback of a
  * zombie (conn.h). */
