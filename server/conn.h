@@ -23,15 +23,19 @@
  *
  * Pipelined gets: a connection parked on text get/gets, a plain meta mg
  * or a binary get/getq/getk/getkq (CONN_PARK_GET) goes on reading and
- * parsing while the next request is another of those (at most CONN_PIPE_MAX parked gets, CONN_PIPE_SLOTS
- * keys behind the first), so the flash reads of a pipeline are issued
- * together instead of one get at a time. Each parked get is a conn_getgrp_t in the ring c->gq
- * owning a range of slots; every result of a get parsed behind another
- * goes to its slots (even a RAM hit), and the resume event queues the
- * gets' replies in order as the oldest completes. Any other request (or a
- * get the pipeline cannot take) waits in rbuf until every parked get has
- * answered: reads never pass a write. Datagram and watch connections
- * never pipeline.
+ * parsing while the next request is another of those (at most
+ * CONN_PIPE_MAX parked gets, CONN_PIPE_SLOTS keys behind the first), so
+ * the flash reads of a pipeline are issued together instead of one get at
+ * a time. Each parked get is a conn_getgrp_t in the ring c->gq owning a
+ * range of slots; every result of a get parsed behind another goes to its
+ * slots (even a RAM hit), and the resume event queues the gets' replies in
+ * order as the oldest completes. Any other request (or a get the pipeline
+ * cannot take) waits in rbuf until every parked get has answered: reads
+ * never pass a write. Datagram and watch connections never pipeline.
+ *
+ * The client's end of stream (a read of 0 bytes, or an error) closes the
+ * connection once the replies already queued are written.
+ *
  * A connection closed while calls are in flight becomes a zombie: socket,
  * buffers and replies are gone, the struct (and its slots) stay until the
  * last callback fires (worker.nzombies counts them).
