@@ -234,6 +234,8 @@ class Pipeline(BBTest):
                 miss = b'nomg%d' % i
                 reqs.append(b'mg %s v q k\r\n' % miss)
                 continue
+            if i % 10 == 7:  # a RAM hit behind flash reads
+                k = self.hot[i % len(self.hot)]
             reqs.append(b'mg %s v f q k\r\n' % k)
             v = self.values[k]
             want.append(b'VA %d f0 k%s\r\n%s\r\n' % (len(v), k, v))
@@ -250,7 +252,7 @@ class Pipeline(BBTest):
         self.cmd(c, b''.join(reqs), b''.join(want))
         self.nothing_more(c)
         p1, r1 = self.counters(c)
-        self.assertGreater(r1 - r0, 100, 'the mg read flash')
+        self.assertGreater(r1 - r0, 50, 'the mg read flash')
         self.assertGreater(p1 - p0, 50, 'mg parsed while an earlier one read')
 
     def test_binary_quiet_gets_pipeline(self):
@@ -285,6 +287,8 @@ class Pipeline(BBTest):
 
         reqs = []
         for i, k in enumerate(cold):
+            if i % 10 == 7:  # a RAM hit behind flash reads
+                k = cold[i] = self.hot[i % len(self.hot)]
             reqs.append(packet(0x0d, k, i))            # getkq
             if i % 10 == 5:
                 reqs.append(packet(0x0d, b'nobin%d' % i, 100000 + i))
