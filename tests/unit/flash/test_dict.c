@@ -194,9 +194,11 @@ static void teardown(void)
 
 TestSuite(dict, .init = setup, .fini = teardown, .timeout = 60);
 
-/* Seals records [first, first + n) of c as one block into dst (the
- * builder's capacity takes them whatever the target). */
-static uint32_t seal_block(const corpus_t *c, unsigned first, unsigned n, const flash_dict_t *d)
+/* Seals records [first, first + n) of c as one block into dst with
+ * `level` and dictionary d (the builder's capacity takes them whatever the
+ * target); returns the stored bytes. */
+static uint32_t seal_with(const corpus_t *c, unsigned first, unsigned n, int level,
+                          const flash_dict_t *d)
 {
     flash_blockb_t *bb;
     cr_assert_eq(flash_blockb_create(&bb, BLK_CAP, BLK_CAP), FLASH_BLK_OK);
@@ -205,9 +207,15 @@ static uint32_t seal_block(const corpus_t *c, unsigned first, unsigned n, const 
         cr_assert_eq(flash_blockb_append(bb, &r), FLASH_BLK_OK);
     }
     uint32_t stored = 0;
-    cr_assert_eq(flash_blockb_seal(bb, cctx, LEVEL, d, &LOC, dst, dst_cap, &stored), FLASH_BLK_OK);
+    cr_assert_eq(flash_blockb_seal(bb, cctx, level, d, &LOC, dst, dst_cap, &stored), FLASH_BLK_OK);
     flash_blockb_destroy(&bb);
     return stored;
+}
+
+/* The same at the tests' LEVEL. */
+static uint32_t seal_block(const corpus_t *c, unsigned first, unsigned n, const flash_dict_t *d)
+{
+    return seal_with(c, first, n, LEVEL, d);
 }
 
 /* Opens the block in dst (stored bytes) with the set and checks that it
@@ -1082,15 +1090,7 @@ Test(dict, trainer_config_and_early_destroy)
 static uint32_t seal_level(const corpus_t *c, unsigned first, unsigned n, int level,
                            const flash_dict_t *d, uint8_t *out)
 {
-    flash_blockb_t *bb;
-    cr_assert_eq(flash_blockb_create(&bb, BLK_CAP, BLK_CAP), FLASH_BLK_OK);
-    for (unsigned i = first; i < first + n; i++) {
-        flash_record_t r = corpus_rec(c, i);
-        cr_assert_eq(flash_blockb_append(bb, &r), FLASH_BLK_OK);
-    }
-    uint32_t stored = 0;
-    cr_assert_eq(flash_blockb_seal(bb, cctx, level, d, &LOC, dst, dst_cap, &stored), FLASH_BLK_OK);
-    flash_blockb_destroy(&bb);
+    uint32_t stored = seal_with(c, first, n, level, d);
     memcpy(out, dst, stored);
     return stored;
 }
