@@ -316,7 +316,7 @@ class Pipeline(BBTest):
             self.assertEqual(key, cold[opaque])
             self.assertEqual(value, self.values[key])
         p1, r1 = self.counters(c)
-        self.assertGreater(r1 - r0, 100, 'the gets read flash')
+        self.assertGreater(r1 - r0, 50, 'the gets read flash')
         self.assertGreater(p1 - p0, 50, 'getkq parsed while one read flash')
 
     def test_end_of_stream_after_a_pipeline(self):
