@@ -280,6 +280,9 @@ static const simple_t flash_simple[] = {
      "Bytes read from the flash device."},
     {"tiercache_flash_reads_total", "flash_reads", MT_COUNTER,
      "Block reads issued to the flash device."},
+    {"tiercache_flash_gets_pipelined_total", "flash_gets_pipelined",
+     MT_COUNTER, "Gets parsed while an earlier get of the connection read "
+     "flash (pipelined flash reads)."},
     {"tiercache_flash_get_misses_total", "flash_get_misses", MT_COUNTER,
      "Gets that missed both RAM and flash."},
     {"tiercache_flash_promotions_total", "flash_promotions", MT_COUNTER,

@@ -122,7 +122,7 @@ static protocol_parse_e pipelined_bin(conn_t *c)
         return c->rlen < c->rsize ? PROTOCOL_MORE : PROTOCOL_WAIT;
     if (st != BIN_PARSE_OK || !process_bin_may_pipeline(c, &req))
         return PROTOCOL_WAIT;
-    STATS_ADD(&c->w->stats, gets_pipelined, 1);
+    STATS_ADD(&c->w->stats, flash_gets_pipelined, 1);
     process_bin(c, &req);
     conn_consume(c, used);
     return PROTOCOL_DONE;
@@ -147,7 +147,7 @@ protocol_parse_e protocol_parse_pipelined(conn_t *c)
     if (req.cmd == TEXT_CMD_META) {
         if (!process_meta_may_pipeline(c, req.args, req.args_len))
             return PROTOCOL_WAIT;
-        STATS_ADD(&c->w->stats, gets_pipelined, 1);
+        STATS_ADD(&c->w->stats, flash_gets_pipelined, 1);
         process_meta(c, req.args, req.args_len);
         conn_consume(c, used);
         return PROTOCOL_DONE;
@@ -155,7 +155,7 @@ protocol_parse_e protocol_parse_pipelined(conn_t *c)
     if (!process_get_may_pipeline(c, &req))
         return PROTOCOL_WAIT;
     c->noreply = false;
-    STATS_ADD(&c->w->stats, gets_pipelined, 1);
+    STATS_ADD(&c->w->stats, flash_gets_pipelined, 1);
     process_text(c, &req);
     conn_consume(c, used);
     return PROTOCOL_DONE;

@@ -417,7 +417,7 @@ static void reply_flash(const stats_snapshot_t *sn, outq_t *q)
     outq_printf(q, "STAT flash_recovery %s\r\n",
                 cs->flash_recovery ? cs->flash_recovery : "new");
     outq_printf(q, "STAT flash_recovery_seconds %.3f\r\n", cs->flash_recovery_seconds);
-    emit_u64(q, "flash_gets_pipelined", sn->server.gets_pipelined);
+    emit_u64(q, "flash_gets_pipelined", sn->server.flash_gets_pipelined);
     for (size_t j = 0; j < NMEMORY; j++)
         emit_u64(q, memory_fields[j].name,
                  *(const uint64_t *)((const char *)cs + memory_fields[j].off));

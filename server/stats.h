@@ -28,7 +28,7 @@
     X(auth_cmds, "authentication attempts (-Y, -S)")                         \
     X(auth_errors, "failed authentication attempts")                         \
     X(idle_kicks, "connections closed by -o idle_timeout")                 \
-    X(gets_pipelined, "get/gets parsed while an earlier get read flash")
+    X(flash_gets_pipelined, "gets parsed while an earlier get read flash")
 
 typedef struct server_stats {
 #define SERVER_STATS_DECLARE(name, desc) uint64_t name;

@@ -166,6 +166,11 @@ class Metrics(BBTest):
             for k in keys[:40] + keys[-40:]:     # flash hits, RAM hits
                 if c.get(k) is None:
                     raise AssertionError('lost %s' % k)
+            # pipelined flash gets (flash_gets_pipelined)
+            c.c.send(b''.join(b'get %s\r\n' % k.encode()
+                              for k in keys[40:80]))
+            for _ in keys[40:80]:
+                c.c.recv_until(b'END\r\n')
             for i in range(25):
                 assert c.get('missing%d' % i) is None
             assert c.call(b'set n 0 0 1\r\n5\r\n') == b'STORED\r\n'
@@ -240,6 +245,7 @@ class Metrics(BBTest):
         'flash_bytes_used': ('tiercache_flash_bytes', {}),
         'flash_get_hits': ('tiercache_get_hits_total', {'tier': 'flash'}),
         'flash_reclaims': ('tiercache_flash_reclaims_total', {}),
+        'flash_gets_pipelined': ('tiercache_flash_gets_pipelined_total', {}),
         'flash_bytes_written': ('tiercache_flash_written_bytes_total', {}),
         'flash_drops_stall': ('tiercache_flash_drops_total',
                               {'reason': 'stall'}),
@@ -270,6 +276,7 @@ class Metrics(BBTest):
         # the load reached flash, and hits were counted by tier
         self.assertGreater(float(st['flash_items']), 0)
         self.assertGreater(float(st['flash_get_hits']), 0)
+        self.assertGreater(float(st['flash_gets_pipelined']), 0)
         self.assertEqual(one(s, 'tiercache_get_hits_total', tier='ram'),
                          float(st['get_hits']) - float(st['flash_get_hits']))
         self.assertGreater(one(s, 'tiercache_get_hits_total', tier='ram'), 0)
