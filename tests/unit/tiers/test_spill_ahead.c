@@ -111,9 +111,12 @@ Test(spill_ahead, fewer_waits_for_the_writer, .timeout = 240)
     }
     /* without spill-ahead each allocation short of memory waits once its
      * ALLOC_TRIES evictions are queued; with it the wait frees memory for
-     * the next allocations too */
+     * the next allocations too. Measured here: 0.45-0.57 of the waits, and
+     * 0.69 once in CI (534 / 776: the writer's pace moves it); two runs
+     * without spill-ahead differ by 0.87-1.15x, so at most 0.8 tells the
+     * two apart. */
     cr_assert_gt(off.waits, 100, "the load must make the set path wait (%llu)",
                  (unsigned long long)off.waits);
-    cr_assert_lt(on.waits * 3, off.waits * 2, "waits: %llu with spill-ahead, %llu without",
+    cr_assert_lt(on.waits * 5, off.waits * 4, "waits: %llu with spill-ahead, %llu without",
                  (unsigned long long)on.waits, (unsigned long long)off.waits);
 }
