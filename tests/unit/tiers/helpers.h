@@ -98,4 +98,29 @@ static inline void flash_test_path(char *path, size_t len, const char *stem)
     cr_assert_fail("no directory allows O_DIRECT files");
 }
 
+/* The tiers tests' small RAM + flash geometry: test_settings(), then RAM
+ * of `mem` bytes in 64 KiB slab pages (items up to 32 KiB), a flash file
+ * of `flash_size` bytes at a fresh flash_test_path(path, stem) with 1 MiB
+ * segments, and a 2 s stall bound: a writer starved on CI's 2 shared cores
+ * waits instead of dropping evictions, because the tests count keys.
+ * Errors go to err. The caller sets the rest (block size, promotion...). */
+static inline void flash_test_settings(cache_settings_t *s, fake_clock_t *clk,
+                                       size_t mem, uint64_t flash_size,
+                                       char *path, size_t path_len,
+                                       const char *stem, char *err,
+                                       size_t err_len)
+{
+    test_settings(s, clk);
+    flash_test_path(path, path_len, stem);
+    s->ram.mem_limit = mem;
+    s->ram.slab_page_size = 64 * 1024;
+    s->ram.item_size_max = 32 * 1024;
+    s->flash.path = path;
+    s->flash.size = flash_size;
+    s->flash.segment_size = 1u << 20;
+    s->flash.stall_ms = 2000;
+    s->err = err;
+    s->err_len = err_len;
+}
+
 #endif

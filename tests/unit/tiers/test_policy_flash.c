@@ -26,28 +26,14 @@ static cache_worker_t *w;
 static char path[512];
 static char err[256];
 
-static void pick_path(void)
-{
-    flash_test_path(path, sizeof path, "policy");
-}
-
 /* rewrite_pct: flash/flash_options.c's rewrite-pct (0: reclaim drops all) */
 static void start(unsigned rewrite_pct)
 {
-    test_settings(&set, &clk);
-    pick_path();
-    set.ram.mem_limit = 4u << 20;
-    set.ram.slab_page_size = 64 * 1024;
-    set.ram.item_size_max = 32 * 1024;
-    set.flash.path = path;
-    set.flash.size = 16u << 20;
-    set.flash.segment_size = 1u << 20;
+    flash_test_settings(&set, &clk, 4u << 20, 16u << 20, path, sizeof path,
+                        "policy", err, sizeof err);
     set.flash.block_size = 16u << 10;
     set.flash.rewrite_pct = rewrite_pct;
     set.flash_promote = CACHE_PROMOTE_NEVER;
-    set.flash.stall_ms = 2000; /* count keys: no drops on a starved writer */
-    set.err = err;
-    set.err_len = sizeof err;
     cache_status_e st = cache_create(&c, &set);
     cr_assert_eq(st, CACHE_OK, "cache_create: %s (%s)", cache_strerror(st), err);
     cr_assert_eq(cache_worker_create(c, &w), CACHE_OK);

@@ -19,11 +19,6 @@ static fake_clock_t clk;
 static char path[512];
 static char err[256];
 
-static void pick_path(void)
-{
-    flash_test_path(path, sizeof path, "spill-ahead");
-}
-
 static size_t vlen_of(unsigned i)
 {
     return 500 + (size_t)(((uint64_t)i * 2654435761u) % 2501); /* 500 - 3000 */
@@ -45,17 +40,8 @@ typedef struct {
 static run_t load(unsigned ahead, unsigned n)
 {
     cache_settings_t set;
-    test_settings(&set, &clk);
-    pick_path();
-    set.ram.mem_limit = 4u << 20;
-    set.ram.slab_page_size = 64 * 1024;
-    set.ram.item_size_max = 32 * 1024;
-    set.flash.path = path;
-    set.flash.size = 64u << 20;
-    set.flash.segment_size = 1u << 20;
-    set.flash.stall_ms = 2000; /* a starved writer must not drop keys */
-    set.err = err;
-    set.err_len = sizeof err;
+    flash_test_settings(&set, &clk, 4u << 20, 64u << 20, path, sizeof path,
+                        "spill-ahead", err, sizeof err);
     cache_t *c = NULL;
     cache_worker_t *w = NULL;
     cache_status_e st = cache_create(&c, &set);

@@ -18,30 +18,13 @@ static cache_worker_t *w;
 static char path[512];
 static char err[256];
 
-static void pick_path(void)
-{
-    flash_test_path(path, sizeof path, "tiering");
-}
-
 static void start(size_t mem, unsigned tag_bits, cache_flash_promote_e promote)
 {
-    test_settings(&set, &clk);
-    pick_path();
-    set.ram.mem_limit = mem;
-    set.ram.slab_page_size = 64 * 1024;
-    set.ram.item_size_max = 32 * 1024;
-    set.flash.path = path;
-    set.flash.size = 64u << 20;
-    set.flash.segment_size = 1u << 20;
+    flash_test_settings(&set, &clk, mem, 64u << 20, path, sizeof path,
+                        "tiering", err, sizeof err);
     set.flash.block_size = 16u << 10;
     set.flash.tag_bits = tag_bits;
     set.flash_promote = promote;
-    /* a starved writer (CI's 2 shared cores) drops evictions after the
-     * stall bound: the tests count keys, so it waits as the black-box
-     * flash tests do */
-    set.flash.stall_ms = 2000;
-    set.err = err;
-    set.err_len = sizeof err;
     cache_status_e st = cache_create(&c, &set);
     cr_assert_eq(st, CACHE_OK, "cache_create: %s (%s)", cache_strerror(st), err);
     cr_assert_eq(cache_worker_create(c, &w), CACHE_OK);
