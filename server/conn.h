@@ -225,7 +225,6 @@ typedef struct conn {
     conn_getgrp_t gq0;
     conn_getgrp_t *gq;
     unsigned gq_cap, gq_head, gq_len;
-    size_t slot_next;      /* the first slot no parked get owns */
     /* datagram connections: see the top of this file */
     bool dgram;
     conn_dgram_fn dgram_resumed;
@@ -342,6 +341,8 @@ void conn_park(conn_t *c, conn_park_e kind);
  * drops it (frees its keys) once its reply is queued.
  */
 unsigned conn_get_tail(const conn_t *c);
+/* The first slot no parked get owns (0: none parked): the next get's. */
+size_t conn_slot_next(const conn_t *c);
 conn_getgrp_t *conn_get_open(conn_t *c);
 void conn_park_get(conn_t *c);
 conn_getgrp_t *conn_get_head(conn_t *c);

@@ -166,6 +166,14 @@ unsigned conn_get_tail(const conn_t *c)
     return (c->gq_head + c->gq_len) % c->gq_cap;
 }
 
+size_t conn_slot_next(const conn_t *c)
+{
+    if (c->gq_len == 0)
+        return 0;
+    const conn_getgrp_t *g = &c->gq[(c->gq_head + c->gq_len - 1) % c->gq_cap];
+    return g->first + g->n;
+}
+
 conn_getgrp_t *conn_get_open(conn_t *c)
 {
     conn_getgrp_t *g = &c->gq[conn_get_tail(c)];
@@ -194,10 +202,8 @@ void conn_get_pop(conn_t *c)
     free(g->keys);
     g->keys = NULL;
     c->gq_head = (c->gq_head + 1) % c->gq_cap;
-    if (--c->gq_len == 0) {
+    if (--c->gq_len == 0)
         c->gq_head = 0;
-        c->slot_next = 0;
-    }
 }
 
 bool conn_pipe_room(conn_t *c)

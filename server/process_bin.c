@@ -145,7 +145,7 @@ typedef struct bin_get_kept {
 
 bool process_bin_may_pipeline(const conn_t *c, const bin_request_t *req)
 {
-    return req->cmd == BIN_CMD_GET && c->slot_next + 1 <= CONN_PIPE_SLOTS;
+    return req->cmd == BIN_CMD_GET && conn_slot_next(c) + 1 <= CONN_PIPE_SLOTS;
 }
 
 /* A binary get: answered now, or a parked get holding a copy of its

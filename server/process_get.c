@@ -110,7 +110,7 @@ bool process_get_may_pipeline(const conn_t *c, const text_request_t *req)
     while ((ks = text_next_key(&cur, end, &key, &nkey)) == TEXT_KEY_OK)
         nkeys++;
     return ks == TEXT_KEY_END && nkeys > 0 &&
-           c->slot_next + nkeys <= CONN_PIPE_SLOTS;
+           conn_slot_next(c) + nkeys <= CONN_PIPE_SLOTS;
 }
 
 /* Keeps the keys from `first` for the log at resume, if watch or stats
@@ -134,8 +134,8 @@ static void keep_keys(conn_t *c, conn_getgrp_t *g, const char *first,
  * until the first PENDING; from then on each key's result goes to a slot,
  * and the connection parks (CONN_PARK_GET). A get parsed while others are
  * parked (pipelined, conn.h) puts every key's result in a slot. The slots
- * of one get are c->slot_next.. ; resume queues their VALUE lines in key
- * order, then END.
+ * of one get start at conn_slot_next(); resume queues their VALUE lines in
+ * key order, then END.
  */
 void process_get(conn_t *c, const text_request_t *req)
 {
@@ -154,7 +154,7 @@ void process_get(conn_t *c, const text_request_t *req)
         return;
     }
     bool piped = c->gq_len > 0; /* behind a parked get: all to slots */
-    size_t base = c->slot_next;
+    size_t base = conn_slot_next(c);
     uint32_t grp = conn_get_tail(c) + 1;
     outq_mark_t mark;
     outq_mark(q, &mark);
@@ -223,7 +223,6 @@ void process_get(conn_t *c, const text_request_t *req)
     g->cas = with_cas;
     g->oom = oom;
     keep_keys(c, g, first_slotted, end);
-    c->slot_next = base + used;
     conn_park_get(c);
 }
 
@@ -268,7 +267,7 @@ bool process_get_one(conn_t *c, const char *key, size_t nkey,
                      size_t kept_len, cache_status_e *st, cache_item_t **it)
 {
     bool piped = c->gq_len > 0;
-    size_t base = c->slot_next;
+    size_t base = conn_slot_next(c);
     uint32_t grp = conn_get_tail(c) + 1;
     conn_slot_t *slot = NULL;
     *it = NULL;
@@ -304,7 +303,6 @@ bool process_get_one(conn_t *c, const char *key, size_t nkey,
                 cache_item_release(c->w->cw, it);
             slot->done = true;
         }
-        c->slot_next = base + 1;
     }
     *it = NULL;
     conn_park_get(c);

@@ -271,7 +271,7 @@ bool process_meta_may_pipeline(const conn_t *c, const char *line, size_t len)
     char keybuf[META_KEY_BIN_MAX];
     meta_request_t r;
     return meta_parse(line, len, keybuf, &r) == META_PARSE_OK &&
-           mg_plain(&r) && c->slot_next + 1 <= CONN_PIPE_SLOTS;
+           mg_plain(&r) && conn_slot_next(c) + 1 <= CONN_PIPE_SLOTS;
 }
 
 /* A plain mg: answered now, or a parked get holding a copy of its line
