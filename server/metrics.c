@@ -279,6 +279,7 @@ metrics_status_e metrics_start(metrics_t *m)
 {
     if (pthread_create(&m->thread, NULL, metrics_thread, m) != 0)
         return METRICS_ENOMEM;
+    pthread_setname_np(m->thread, "tc-metrics");
     m->started = true;
     return METRICS_OK;
 }

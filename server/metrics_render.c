@@ -291,6 +291,9 @@ static const simple_t flash_simple[] = {
      "Flash segments reclaimed (the oldest segment is emptied for writing)."},
     {"tiercache_flash_rewrites_total", "flash_rewrites", MT_COUNTER,
      "Live items rewritten by reclaim."},
+    {"tiercache_flash_reclaim_drops_total", "flash_reclaim_drops", MT_COUNTER,
+     "Items whose flash copy reclaim dropped (not rewritten: not hit, "
+     "expired, or past the rewrite budget)."},
     {"tiercache_flash_respill_skipped_total", "flash_respill_skipped",
      MT_COUNTER, "Evictions not written again: an unmodified copy was on "
      "flash."},

@@ -226,7 +226,8 @@ const opt_t settings_opts[] = {
      "flash_size", F_FLASH, 0, 0},
     {0, "flash-segment-size", NULL, T_SIZE, OFF(flash_segment_size), MODULE_DEF,
      "flash segment: unit of writing and reclaim (not given: at most this, "
-     "a new file's size / 64 down to 1m; an existing file keeps its own)",
+     "a new file's size / 64 and -m / 4, down to 1m; an existing file keeps "
+     "its own)",
      "flash_segment_size",
      F_FLASH, 0, 0},
     {0, "flash-block-size", NULL, T_SIZE, OFF(flash_block_size), MODULE_DEF,
@@ -265,8 +266,14 @@ const opt_t settings_opts[] = {
      "flash_reset", F_FLASH, 0, 0},
     {0, "flash-fast-ingest", NULL, T_TRUE, OFF(flash_fast_ingest), MODULE_DEF,
      "while the flash writer is behind a load, store blocks raw and recompress "
-     "them when idle (faster loads, about 4x the device writes)",
+     "them when idle (on by default: faster loads, about 4x the device writes "
+     "during them; -o no_flash_fast_ingest: compress every block at once)",
      "flash_fast_ingest", F_FLASH, 0, 0},
+    /* the same switch as an -o sub-option, so no_flash_fast_ingest turns
+     * the default off (as memcached's no_lru_crawler); help and stat: the
+     * row above */
+    {0, NULL, "flash_fast_ingest", T_TRUE, OFF(flash_fast_ingest), MODULE_DEF, NULL, NULL,
+     F_FLASH, 0, 0},
     /* memcached's extstore options with a meaning here (no stat) */
     {0, NULL, "ext_path", T_EXTPATH, NOOFF, NULL,
      "FILE:SIZE (SIZE with k/m/g/t): --flash-path and --flash-size; repeat "

@@ -62,11 +62,14 @@ static const char *render_default(const opt_t *o, char *buf, size_t n)
 }
 
 /* The default of a row as -h and the man page print it: flags (no value)
- * are off until given; memcached's "(null)"/"NULL" read "none"; an
+ * are off until given, but for an engine's flag on by default
+ * (--flash-fast-ingest); memcached's "(null)"/"NULL" read "none"; an
  * engine's default (MODULE_DEF) as settings_default() sets it. NULL: the
  * row shows no default. */
 const char *opt_help_default(const opt_t *o, char *buf, size_t n)
 {
+    if (!o->oname && o->type == T_TRUE && o->def == MODULE_DEF)
+        return render_default(o, buf, n)[0] == 'y' ? "on" : "off";
     if (!o->oname && !opt_takes_arg(o->type))
         return o->type == T_HELP || o->type == T_VERSION ||
                        o->type == T_LICENSE || o->type == T_VERBOSE

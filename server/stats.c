@@ -292,6 +292,8 @@ static uint64_t extstore_value(const stats_snapshot_t *sn, const char *name)
         {"badcrc_from_extstore",
          offsetof(cache_stats_t, flash_checksum_failures)},
         {"extstore_compact_rescues", offsetof(cache_stats_t, flash_rewrites)},
+        {"extstore_objects_evicted",
+         offsetof(cache_stats_t, flash_reclaim_drops)},
         {"extstore_page_evictions", offsetof(cache_stats_t, flash_reclaims)},
         {"extstore_pages_free", offsetof(cache_stats_t, flash_segments_free)},
         {"extstore_pages_used", offsetof(cache_stats_t, flash_segments_used)},

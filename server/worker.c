@@ -164,6 +164,7 @@ worker_status_e worker_start(worker_t *w)
 {
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
         return WORKER_ESYS;
+    pthread_setname_np(w->thread, "tc-worker");
     w->started = true;
     return WORKER_OK;
 }

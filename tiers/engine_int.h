@@ -23,8 +23,17 @@
 /* ... else waits this long for the writer's next batch, then retries */
 #define TIER_COMPLETE_WAIT_MS 1
 /* an allocation short of memory evicts this many more times before it
- * waits for the writer (tier_item_alloc) */
+ * waits for the writer (tier_item_alloc): TIER_SPILL_AHEAD_LOAD while a
+ * load outruns the writer (flash_load_behind_hint), else TIER_SPILL_AHEAD.
+ * With 3 always, a load's workers waited once per ~16 keys (12,500
+ * context switches each per 406k-key load); with 40, 3,900, and 247-253k
+ * against 200k keys/s. But 40 always also evicted early where the writer
+ * keeps up: the TTL-mix trace at 2x missed 38.02%
+ * against 37.83% (bench/RESULTS.md, issue 14 items 2-3). What it holds:
+ * up to 400 items of the class in the writer's hands, RAM hits until
+ * written. */
 #define TIER_SPILL_AHEAD 3
+#define TIER_SPILL_AHEAD_LOAD 40
 /* the index packs 10 slots in 64 bytes at ~90% load: 64 / 9 bytes per item */
 #define TIER_INDEX_BYTES_PER_9_ITEMS 64
 
@@ -43,6 +52,7 @@ struct tier {
     unsigned promote_rate;     /* per worker per second; 0 = no limit */
     unsigned stall_ms;
     unsigned spill_ahead;      /* TIER_SPILL_AHEAD (tier_item_alloc) */
+    unsigned spill_ahead_load; /* TIER_SPILL_AHEAD_LOAD: the writer is behind */
     _Atomic uint64_t drops_admission; /* refused by flash_admit at eviction */
     _Atomic uint64_t drops_stall;     /* evicted unspilled: stall bound */
     _Atomic uint64_t respill_skipped; /* evicted, already on flash */

@@ -10,6 +10,7 @@
 #include "policy.h"
 #include "engine_int.h"
 
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -203,10 +204,12 @@ static cache_status_e flash_start(tier_t *t, const cache_settings_t *s)
     t->promote_rate = s->flash_promote_rate;
     t->stall_ms = s->flash.stall_ms;
     t->spill_ahead = TIER_SPILL_AHEAD;
+    t->spill_ahead_load = TIER_SPILL_AHEAD_LOAD;
 
     flash_settings_t fs = s->flash; /* the rest is wiring and derived */
     if (s->flash_index_mem)
         fs.index_capacity = s->flash_index_mem * 9 / TIER_INDEX_BYTES_PER_9_ITEMS;
+    fs.ram_bytes = s->ram.mem_limit; /* the default segment size's cap */
     fs.clock = s->ram.clock;
     fs.clock_ctx = s->ram.clock_ctx;
     fs.ram_state = ram_state;
@@ -657,7 +660,7 @@ item_t *tier_item_alloc(tier_worker_t *tw, const char *key, size_t nkey, uint32_
                         rel_time_t exptime, size_t nbytes, cache_status_e *st)
 {
     ram_t *r = tw->r;
-    unsigned rf = 0, ahead = 0;
+    unsigned rf = 0, ahead = 0, limit = UINT_MAX; /* spill-ahead bound, once known */
     stall_t stall = {.ms = tw->t->stall_ms};
     for (;;) {
         uint64_t seq = ram_spill_seq(r);
@@ -673,7 +676,10 @@ item_t *tier_item_alloc(tier_worker_t *tw, const char *key, size_t nkey, uint32_
          * still holds), so one wait frees memory for the next allocations
          * too, not for this one only (bench/RESULTS.md, issue 14 item 3,
          * h-ingest: a worker waited once per ~7 keys of a load) */
-        if (ahead++ < tw->t->spill_ahead && !(rf & RAM_F_NOSPILL))
+        if (limit == UINT_MAX) /* one decision per allocation */
+            limit = flash_load_behind_hint(tw->t->f) ? tw->t->spill_ahead_load
+                                                     : tw->t->spill_ahead;
+        if (ahead++ < limit && !(rf & RAM_F_NOSPILL))
             continue;
         /* memory is held by items in the writer's hands: back-pressure,
          * within the request's stall budget; past it evictions drop

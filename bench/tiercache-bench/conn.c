@@ -566,6 +566,7 @@ static void conn_complete(struct conn *c, struct req *q, uint64_t now)
 {
     struct worker *w = c->w;
     bool read = q->kind == RK_GET || q->kind == RK_MGET;
+    worker_note_done(w, now);
     if (w->phase == PHASE_RUN) {
         ctr_add(w->ctr.ops, 1);
         if (read) {

@@ -354,10 +354,11 @@ static bool run_phase(const struct bench *b, struct worker **ws, unsigned n,
     return ok;
 }
 
-/* Exit 3 (nothing completed): says per thread whether it ran, whether
- * its connections came up and whether requests sat unanswered, so a rare
- * failure tells a starved client, a refused connection and a silent
- * server apart. */
+/* Exit 3 (nothing completed), or nothing in the measured window: says
+ * per thread whether it ran, whether its connections came up, whether
+ * requests sat unanswered and its longest stretch without a completion,
+ * so a rare failure tells a starved client, a refused connection and a
+ * silent server apart. */
 static void explain_nothing_done(struct worker **ws, unsigned n, uint64_t t0)
 {
     for (unsigned i = 0; i < n; i++) {
@@ -367,12 +368,17 @@ static void explain_nothing_done(struct worker **ws, unsigned n, uint64_t t0)
             inflight += w->conns[k].count;
         double began = w->began > t0 ? (double)(w->began - t0) / 1e6 : 0.0;
         double up = w->first_up > t0 ? (double)(w->first_up - t0) / 1e6 : -1.0;
-        fprintf(stderr, "tiercache-bench: [thread %u] nothing completed: loop "
-                "began at +%.1f ms, first connection up at %s%.1f ms, conns up "
-                "%d/%u, connect errors %llu, requests unanswered %u\n",
+        double last = w->last_done > t0 ? (double)(w->last_done - t0) / 1e6 : 0.0;
+        fprintf(stderr, "tiercache-bench: [thread %u] nothing completed in the "
+                "measured window: loop began at +%.1f ms, first connection up at "
+                "%s%.1f ms, conns up %d/%u, connect errors %llu, requests "
+                "unanswered %u, requests completed %llu, the loop ended at "
+                "+%.1f ms, longest stretch without a completion %.1f ms\n",
                 w->id, began, up < 0 ? "(never) " : "+", up < 0 ? 0.0 : up,
                 atomic_load(&w->ctr.conns_up), w->nconns,
-                (unsigned long long)ctr_get(w->ctr.conn_errors), inflight);
+                (unsigned long long)ctr_get(w->ctr.conn_errors), inflight,
+                (unsigned long long)ctr_get(w->ctr.ops), last,
+                (double)w->longest_gap / 1e6);
     }
 }
 
@@ -538,12 +544,16 @@ int main(int argc, char **argv)
         res.duration = end > ms ? (double)(end - ms) / 1e9 : 0.0;
     }
     res.interrupted = interrupted;
-    for (unsigned i = 0; i < nt; i++)
+    res.run_ran = run_t0 != 0;
+    for (unsigned i = 0; i < nt; i++) {
         results_add(&res, &ws[i]->win, &ws[i]->ctr);
+        if (res.run_ran && (double)ws[i]->longest_gap / 1e9 > res.longest_gap)
+            res.longest_gap = (double)ws[i]->longest_gap / 1e9;
+    }
     report_table(stdout, b, &res);
     fflush(stdout);
     code = results_exit_code(b, &res);
-    if (code == 3 && run_t0 != 0)
+    if (run_t0 != 0 && (code == 3 || results_window_empty(b, &res)))
         explain_nothing_done(ws, nt, run_t0);
     if (*b->opt.json && !report_json(b->opt.json, b, &res) && code == 0)
         code = EXIT_RUNTIME;

@@ -27,6 +27,14 @@ void results_add(struct results *r, const struct window *win,
         r->tot.status[i] += ctr_get(ctr->status[i]);
 }
 
+static uint64_t window_ops(const struct results *r)
+{
+    uint64_t n = 0;
+    for (unsigned k = 0; k < RK_NKINDS; k++)
+        n += r->win.ops[k];
+    return n;
+}
+
 static uint64_t verify_failures(const struct results *r)
 {
     return r->tot.verify_wrong + r->tot.verify_stale + r->tot.verify_key;
@@ -48,12 +56,9 @@ int results_exit_code(const struct bench *b, const struct results *r)
     return 0;
 }
 
-static uint64_t total_ops(const struct results *r)
+bool results_window_empty(const struct bench *b, const struct results *r)
 {
-    uint64_t n = 0;
-    for (unsigned k = 0; k < RK_NKINDS; k++)
-        n += r->win.ops[k];
-    return n;
+    return r->run_ran && !b->trace && !r->interrupted && window_ops(r) == 0;
 }
 
 static double us(uint64_t ns)
@@ -153,7 +158,7 @@ void report_table(FILE *f, const struct bench *b, const struct results *r)
     for (unsigned k = 0; k < RK_NKINDS; k++)
         if (r->win.ops[k])
             table_row(f, kind_names[k], r->win.ops[k], r->duration, &r->win.h[k]);
-    table_row(f, "all", total_ops(r), r->duration, &r->all);
+    table_row(f, "all", window_ops(r), r->duration, &r->all);
     fprintf(f, "  get hit ratio: %.4f (%llu of %llu keys)\n",
             r->win.get_keys ? (double)r->win.get_hits / (double)r->win.get_keys : 0.0,
             (unsigned long long)r->win.get_hits, (unsigned long long)r->win.get_keys);
@@ -166,6 +171,8 @@ void report_table(FILE *f, const struct bench *b, const struct results *r)
                 ratio(r->win.miss_bytes, r->win.get_bytes),
                 (unsigned long long)r->win.miss_bytes, (unsigned long long)r->win.get_bytes,
                 (unsigned long long)r->tot.fills, (unsigned long long)r->tot.not_applied);
+    fprintf(f, "  longest stretch of a thread without a completed request: %.1f ms\n",
+            r->longest_gap * 1e3);
     fprintf(f, "  bytes: sent %llu (%.1f MiB/s), received %llu (%.1f MiB/s)\n",
             (unsigned long long)r->win.bytes_sent,
             r->duration > 0 ? (double)r->win.bytes_sent / r->duration / 1048576.0 : 0.0,
@@ -271,15 +278,17 @@ bool report_json(const char *path, const struct bench *b,
             (unsigned long long)r->load_keys, (unsigned long long)r->tot.loaded,
             (unsigned long long)r->tot.load_failed, r->load_secs,
             r->load_secs > 0 ? (double)r->tot.loaded / r->load_secs : 0.0);
-    uint64_t ops = total_ops(r);
+    uint64_t ops = window_ops(r);
     fprintf(f, "  \"results\": {\"duration\": %.3f, \"interrupted\": %s, \"ops\": %llu, "
                "\"ops_per_sec\": %.1f, \"get_keys\": %llu, \"get_hits\": %llu, "
-               "\"hit_ratio\": %.6f, \"bytes_sent\": %llu, \"bytes_received\": %llu,\n",
+               "\"hit_ratio\": %.6f, \"bytes_sent\": %llu, \"bytes_received\": %llu, "
+               "\"longest_gap_ms\": %.3f,\n",
             r->duration, r->interrupted ? "true" : "false", (unsigned long long)ops,
             r->duration > 0 ? (double)ops / r->duration : 0.0,
             (unsigned long long)r->win.get_keys, (unsigned long long)r->win.get_hits,
             r->win.get_keys ? (double)r->win.get_hits / (double)r->win.get_keys : 0.0,
-            (unsigned long long)r->win.bytes_sent, (unsigned long long)r->win.bytes_recv);
+            (unsigned long long)r->win.bytes_sent, (unsigned long long)r->win.bytes_recv,
+            r->longest_gap * 1e3);
     fprintf(f, "    \"miss_ratio\": %.6f, \"byte_miss_ratio\": %.6f, \"get_bytes\": %llu, "
                "\"miss_bytes\": %llu, \"fills\": %llu, \"fill_dropped\": %llu, "
                "\"not_applied\": %llu,\n",

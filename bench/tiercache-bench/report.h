@@ -20,6 +20,9 @@ struct results {
     struct hist all;            /* every request kind together */
     struct totals tot;          /* whole run (load + warm-up + measured) */
     double duration;            /* measured seconds */
+    bool run_ran;               /* the run phase (or replay) ran */
+    double longest_gap;         /* run phase: longest seconds a thread went
+                                 * without a completed request */
     bool interrupted;
     bool load_ran;
     bool load_complete;
@@ -34,6 +37,11 @@ void results_add(struct results *r, const struct window *win,
 /* Exit status for these results: 0, 1 (verify failures) or 3 (nothing
  * completed). */
 int results_exit_code(const struct bench *b, const struct results *r);
+
+/* True if a timed run (not a trace, not interrupted) completed no request
+ * in its measured window: its figures are void. Not an error by itself
+ * (`--load --duration 0.01` runs use the load alone); main prints why. */
+bool results_window_empty(const struct bench *b, const struct results *r);
 
 /* Prints the human-readable report. */
 void report_table(FILE *f, const struct bench *b, const struct results *r);

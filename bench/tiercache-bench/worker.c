@@ -102,7 +102,8 @@ static void *worker_main(void *arg)
         .tv_usec = (suseconds_t)(left % 1000000000ULL / 1000),
     };
     evtimer_add(w->ev_end, &tv);
-    w->began = now;
+    w->began = w->last_done = now;
+    w->longest_gap = 0;
     w->first_up = 0;
     for (unsigned i = 0; i < w->nconns; i++) {
         if (w->conns[i].state == CONN_UP && !w->first_up)
@@ -110,6 +111,7 @@ static void *worker_main(void *arg)
         conn_begin_phase(&w->conns[i], now);
     }
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    worker_note_done(w, now_ns());
     w->stopping = true;
     evtimer_del(w->ev_end);
     atomic_store(&w->finished, true);

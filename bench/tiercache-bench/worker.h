@@ -44,6 +44,9 @@ struct worker {
     /* this phase, for the "nothing completed" diagnosis (0: never) */
     uint64_t began;             /* the thread started its loop */
     uint64_t first_up;          /* a connection was up */
+    uint64_t last_done;         /* the last request completed (or began) */
+    uint64_t longest_gap;       /* longest time the loop ran with no request
+                                 * completed (ns): a stalled client or server */
 
     _Atomic bool finished;      /* set by the thread as it returns */
     struct counters ctr;
@@ -74,6 +77,15 @@ static inline bool worker_measuring(const struct worker *w, uint64_t now)
 {
     return w->phase == PHASE_RUN && now >= w->measure_start &&
            now < w->measure_end;
+}
+
+/* Called by conns as a request completes (and by the worker as its loop
+ * ends): keeps longest_gap, the longest stretch without a completion. */
+static inline void worker_note_done(struct worker *w, uint64_t now)
+{
+    if (now > w->last_done && now - w->last_done > w->longest_gap)
+        w->longest_gap = now - w->last_done;
+    w->last_done = now;
 }
 
 /* Called by a conn when it has loaded its whole slice (load phase) or

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -61,23 +62,36 @@ class Server:
         self.err = open(self.err_path, 'wb')
         self.is_memcached = os.path.basename(binary) == 'memcached'
         env = dict(os.environ)
-        if self.is_memcached:
-            self.port = free_port()
-            args = [binary, '-u', 'root', '-l', HOST, '-p', str(self.port),
-                    '-m', str(mem)]
-        else:
-            port_file = os.path.join(self.tmp.name, 'port')
+        port_file = os.path.join(self.tmp.name, 'port')
+        if not self.is_memcached:
             env['MEMCACHED_PORT_FILENAME'] = port_file
-            args = [binary, '-p', '0', '-l', HOST, '-m', str(mem)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                     stderr=self.err, env=env)
+        # memcached gets a port that was free a moment ago: if another
+        # process took it first, memcached exits, and a new port is tried
+        for attempt in range(3):
+            if self.is_memcached:
+                self.port = free_port()
+                args = [binary, '-u', 'root', '-l', HOST, '-p', str(self.port),
+                        '-m', str(mem)]
+            else:
+                args = [binary, '-p', '0', '-l', HOST, '-m', str(mem)]
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                         stderr=self.err, env=env)
+            why = self.wait_up(port_file)
+            if why is None:
+                return
+            if not self.is_memcached or self.proc.poll() is None or attempt == 2:
+                self.stop()
+                raise RuntimeError(why)
+
+    def wait_up(self, port_file):
+        """None once the server accepts connections, else why not (it
+        exited, or START_TIMEOUT passed)."""
         deadline = time.monotonic() + START_TIMEOUT
         if not self.is_memcached:
             self.port = None
             while self.port is None:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    raise RuntimeError('server wrote no port file')
+                    return 'server wrote no port file'
                 try:
                     with open(port_file) as f:
                         for line in f:
@@ -87,13 +101,14 @@ class Server:
                     pass
                 time.sleep(0.05)
         while True:
+            if self.proc.poll() is not None:
+                return 'server exited with %s before accepting' % self.proc.returncode
             try:
                 socket.create_connection((HOST, self.port), timeout=1).close()
-                break
+                return None
             except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    raise RuntimeError('server does not accept connections')
+                if time.monotonic() > deadline:
+                    return 'server does not accept connections'
                 time.sleep(0.05)
 
     @property
@@ -182,7 +197,11 @@ class BenchTest(unittest.TestCase):
 
     def bench(self, *args):
         """Runs the bench with --json; returns (exit code, json or None,
-        stdout, stderr)."""
+        stdout, stderr), once more if nothing completed (see
+        once_more_if_empty)."""
+        return once_more_if_empty(lambda: self.bench_once(*args))
+
+    def bench_once(self, *args):
         with tempfile.TemporaryDirectory(prefix='tcb-bench-') as d:
             out = os.path.join(d, 'out.json')
             cmd = [BENCH, '--server', '%s:%d' % (HOST, self.server.port),
@@ -202,7 +221,8 @@ class BenchTest(unittest.TestCase):
             self.assertIn(section, doc)
         res = doc['results']
         for field in ('duration', 'ops', 'ops_per_sec', 'get_keys', 'get_hits',
-                      'hit_ratio', 'bytes_sent', 'bytes_received', 'latency_us'):
+                      'hit_ratio', 'bytes_sent', 'bytes_received', 'latency_us',
+                      'longest_gap_ms'):
             self.assertIn(field, res)
         for kind in ('all', 'get', 'set', 'mget'):
             lat = res['latency_us'][kind]
@@ -227,8 +247,10 @@ class BenchTest(unittest.TestCase):
         self.assertTrue(doc['load']['complete'])
         self.assertEqual(doc['load']['stored'], keys)
         res = doc['results']
-        self.assertGreater(res['ops'], 0)
+        self.assertGreater(res['ops'], 0, out + err)
         self.assertGreater(res['ops_per_sec'], 0)
+        self.assertGreater(res['longest_gap_ms'], 0)
+        self.assertLessEqual(res['longest_gap_ms'], (2 + 0.5 + 1) * 1000)
         self.assertGreater(res['latency_us']['mget']['count'], 0)
         self.assertGreater(res['latency_us']['set']['count'], 0)
         self.assertGreater(res['latency_us']['get']['count'], 0)
@@ -248,8 +270,9 @@ class BenchTest(unittest.TestCase):
         self.check_shape(doc)
         self.assertEqual(doc['verify']['failures'], 0, out + err)
         self.assertGreater(doc['verify']['checked'], 0)
-        # open loop: close to the target rate
-        self.assertGreater(doc['results']['ops_per_sec'], 2000)
+        # open loop: about the target rate, never above it (a client
+        # frozen for the window's last 0.75 s would halve it: 0.3x bound)
+        self.assertGreater(doc['results']['ops_per_sec'], 1200)
         self.assertLess(doc['results']['ops_per_sec'], 6000)
         # the values are JSON documents with the version in "_v"
         with socket.create_connection((HOST, self.server.port), timeout=5) as s:
@@ -431,7 +454,7 @@ class BenchTest(unittest.TestCase):
         code, doc, out, err = self.bench(
             '--key-prefix', 'del:', '--keys', 200, '--conns', 2, '--rate', 2000,
             '--get-ratio', 0, '--del-ratio', 0.5, '--value-size', 50,
-            '--duration', 0.5, '--warmup', 0, '--protocol', 'meta')
+            '--duration', 1, '--warmup', 0, '--protocol', 'meta')
         self.assertEqual(code, 0, out + err)
         self.assertEqual(doc['errors']['total'], 0, out + err)
         self.assertGreater(doc['results']['latency_us']['del']['count'], 100, out)
@@ -478,11 +501,15 @@ class FakeBinaryServer:
     request from a rule: rule(opcode, key, opaque) -> None (no reply) or
     (status, opaque, extras, key, value). NOOP is always answered with
     success. trickle: send replies one byte per send() (the client then
-    parses replies split at every point)."""
+    parses replies split at every point). stall (after, length): no reply
+    leaves from `after` to `after + length` seconds past the first request
+    (a frozen server)."""
 
-    def __init__(self, rule, trickle=False):
+    def __init__(self, rule, trickle=False, stall=None):
         self.rule = rule
         self.trickle = trickle
+        self.stall = stall
+        self.first = None
         self.sock = socket.socket()
         self.sock.bind((HOST, 0))
         self.sock.listen(16)
@@ -517,6 +544,8 @@ class FakeBinaryServer:
                     return
                 if not chunk:
                     return
+                if self.first is None:
+                    self.first = time.monotonic()
                 buf += chunk
                 out = []
                 while len(buf) >= 24:
@@ -537,6 +566,11 @@ class FakeBinaryServer:
                                (len(rext) + len(rkey) + len(rval)).to_bytes(4, 'big') +
                                opq + bytes(8) + rext + rkey + rval)
                 data = b''.join(out)
+                if self.stall:
+                    begin = self.first + self.stall[0]
+                    now = time.monotonic()
+                    if begin <= now < begin + self.stall[1]:
+                        self.stop_event.wait(begin + self.stall[1] - now)
                 try:
                     if self.trickle:
                         for i in range(len(data)):
@@ -552,6 +586,26 @@ class FakeBinaryServer:
         for t in self.threads:
             t.join(10)
         self.sock.close()
+
+
+def not_found(op, key, opaque):
+    """A FakeBinaryServer rule: every request misses."""
+    return (0x0001, opaque, b'', b'', b'Not found')
+
+
+def once_more_if_empty(once):
+    """Calls once() -> (code, doc, stdout, stderr); if its measured window
+    completed no request at all (the bench says "nothing completed in the
+    measured window"), calls it once more and prints the first diagnosis:
+    CI's shared 2 CPUs have twice frozen a client or server for the whole
+    of a 1-2.5 s window (never seen on this machine in 60 runs under 4-6
+    busy loops). A second such run fails its test."""
+    code, doc, out, err = once()
+    if 'nothing completed in the measured window' in err:
+        sys.stderr.write('bench measured nothing; once more. Its stderr:\n'
+                         + err[-2000:])
+        code, doc, out, err = once()
+    return code, doc, out, err
 
 
 @unittest.skipUnless(BENCH, 'TIERCACHE_BENCH needed')
@@ -573,6 +627,17 @@ class BinaryFakeServerTest(unittest.TestCase):
             with open(out) as f:
                 return p.returncode, json.load(f), p.stdout, p.stderr
 
+    def run_fake(self, rule, *args, retry=True, **server_kw):
+        """run_bench against a new FakeBinaryServer(rule, **server_kw),
+        once more if nothing completed and retry (once_more_if_empty)."""
+        def once():
+            server = FakeBinaryServer(rule, **server_kw)
+            try:
+                return self.run_bench(server, *args)
+            finally:
+                server.close()
+        return once_more_if_empty(once) if retry else once()
+
     def test_error_statuses_counted(self):
         def rule(op, key, opaque):
             if op == 0x01:
@@ -582,12 +647,8 @@ class BinaryFakeServerTest(unittest.TestCase):
             # GETKQ: a miss (silent) for even keys, an error for odd ones
             return (None if key[-1] % 2 == 0
                     else (0x0084, opaque, b'', b'', b'Internal'))
-        server = FakeBinaryServer(rule)
-        try:
-            code, doc, out, err = self.run_bench(
-                server, '--get-ratio', 0.7, '--mget', 3, '--mget-ratio', 0.5)
-        finally:
-            server.close()
+        code, doc, out, err = self.run_fake(
+            rule, '--get-ratio', 0.7, '--mget', 3, '--mget-ratio', 0.5)
         self.assertEqual(code, 0, out + err)
         errors = doc['errors']
         self.assertEqual(errors['bad_reply'], 0, out + err)
@@ -615,12 +676,8 @@ class BinaryFakeServerTest(unittest.TestCase):
                 return ((0, opaque, b'\0\0\0\7', key, b'v' * 40) if hit
                         else (0x0001, opaque, b'', b'', key))
             return (0, opaque, b'\0\0\0\7', key, b'w' * 300) if hit else None
-        server = FakeBinaryServer(rule, trickle=True)
-        try:
-            code, doc, out, err = self.run_bench(
-                server, '--get-ratio', 0.8, '--mget', 4, '--mget-ratio', 0.5)
-        finally:
-            server.close()
+        code, doc, out, err = self.run_fake(
+            rule, '--get-ratio', 0.8, '--mget', 4, '--mget-ratio', 0.5, trickle=True)
         self.assertEqual(code, 0, out + err)
         self.assertEqual(doc['errors']['total'], 0, out + err)
         res = doc['results']
@@ -635,12 +692,8 @@ class BinaryFakeServerTest(unittest.TestCase):
             if op != 0x0c:
                 return (0x0081, opaque, b'', b'', b'Unknown command')
             return (0, opaque, b'\0\0\0\0', key, b'x')
-        server = FakeBinaryServer(rule)
-        try:
-            code, doc, out, err = self.run_bench(server, '--get-ratio', 1,
-                                                 '--mget', 1)
-        finally:
-            server.close()
+        code, doc, out, err = self.run_fake(
+            rule, '--get-ratio', 1, '--mget', 1)
         self.assertEqual(code, 0, out + err)
         self.assertEqual(doc['errors']['total'], 0, out + err)
         res = doc['results']
@@ -648,16 +701,38 @@ class BinaryFakeServerTest(unittest.TestCase):
         self.assertEqual(res['latency_us']['mget']['count'], 0)
         self.assertEqual(res['get_hits'], res['get_keys'])
 
+    def test_longest_gap_measures_a_frozen_server(self):
+        """The server sends nothing for 0.8 s mid-run: the run still ends
+        well and reports the stall as its longest gap."""
+        code, doc, out, err = self.run_fake(
+            not_found, '--get-ratio', 1, '--duration', 2, stall=(0.3, 0.8))
+        self.assertEqual(code, 0, out + err)
+        gap = doc['results']['longest_gap_ms']
+        self.assertGreater(gap, 700, out)
+        self.assertLess(gap, 2000, out)
+        # the table rounds the gap to 0.1 ms, the JSON to 0.001 ms: a gap
+        # of 800.2503 ms prints 800.3 and 800.250, and 800.250 % .1f is 800.2
+        shown = re.search(r'without a completed request: ([0-9.]+) ms', out)
+        self.assertIsNotNone(shown, out)
+        self.assertAlmostEqual(float(shown.group(1)), gap, delta=0.051)
+
+    def test_a_silent_measured_window_is_explained(self):
+        """Replies stop before the measured window opens: no figure is
+        measured, and each thread says what it saw (exit 0: requests did
+        complete in the warm-up)."""
+        code, doc, out, err = self.run_fake(
+            not_found, '--get-ratio', 1, '--warmup', 0.6, '--duration', 0.4,
+            retry=False, stall=(0.1, 60))
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(doc['results']['ops'], 0)
+        self.assertIn('nothing completed in the measured window', err)
+        self.assertIn('requests unanswered 8', err)   # 2 conns x depth 4
+
     def test_wrong_opaque_is_bad_reply(self):
         def rule(op, key, opaque):
             wrong = (int.from_bytes(opaque, 'big') + 7).to_bytes(4, 'big')
             return (0x0001, wrong, b'', b'', b'Not found')
-        server = FakeBinaryServer(rule)
-        try:
-            code, doc, out, err = self.run_bench(server, '--get-ratio', 1,
-                                                 '--verify')
-        finally:
-            server.close()
+        code, doc, out, err = self.run_fake(rule, '--get-ratio', 1, '--verify')
         self.assertEqual(code, 1, out + err)
         self.assertGreater(doc['errors']['bad_reply'], 0)
         self.assertIn('opaque', err)

@@ -22,7 +22,7 @@ import tempfile
 import time
 import unittest
 
-from test_bench import Server, free_port  # noqa: E402 (tiercache or memcached, -m, a free port)
+from test_bench import Server  # noqa: E402 (tiercache or memcached, -m, a free port)
 
 TIERCACHE = os.environ.get('TIERCACHE_BIN', '')
 BENCH = os.environ.get('TIERCACHE_BENCH', '')
@@ -82,9 +82,14 @@ class TraceParserTest(unittest.TestCase):
     def setUp(self):
         needs(BENCH)
         self.dir = tempfile.TemporaryDirectory(prefix='tcb-trace-')
-        self.port = free_port()
+        # bound, never listened on: connections are refused while the
+        # test runs, and no other process can take the port meanwhile
+        self.closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.closed.bind((HOST, 0))
+        self.port = self.closed.getsockname()[1]
 
     def tearDown(self):
+        self.closed.close()
         self.dir.cleanup()
 
     def run_trace(self, text):
@@ -226,19 +231,28 @@ class CacheAsideTest(ServersMixin, unittest.TestCase):
         needs(BENCH, TIERCACHE, MEMCACHED)
 
     def test_everything_fits_no_misses(self):
-        # 500 x 1000 B in 64 MiB: the warm-up fills every key (with 2000
-        # keys a slow machine's warm-up left one key unread now and then:
-        # a memcached miss ratio of 6.3e-05 was seen)
+        # 500 x 1000 B in 64 MiB: once every key has been filled, a window
+        # has no miss. Which keys a time-based warm-up reaches is chance (a
+        # slow machine's left one unread now and then: a memcached miss
+        # ratio of 6.3e-05 was seen), so runs with new seeds go on until
+        # one misses nothing; a key that missed again after its fill (lost,
+        # evicted) would keep every run above 0
         def body(srv):
-            doc = bench_json(self, '--server', srv.addr, '--cache-aside', '--keys', 500,
-                             '--value-size', 1000, '--get-ratio', 1, '--warmup', 1.5,
-                             '--duration', 1, '--conns', 2, '--depth', 4)
-            r = doc['results']
-            self.assertGreater(r['get_keys'], 1000)
-            self.assertEqual(r['miss_ratio'], 0.0)
+            fills = 0
+            for run in range(6):
+                doc = bench_json(self, '--server', srv.addr, '--cache-aside', '--keys', 500,
+                                 '--value-size', 1000, '--get-ratio', 1,
+                                 '--warmup', 1.5 if run == 0 else 0, '--duration', 1,
+                                 '--conns', 2, '--depth', 4, '--seed', run + 1)
+                r = doc['results']
+                fills += r['fills']
+                self.assertEqual(doc['errors']['total'], 0)
+                if r['miss_ratio'] == 0.0:
+                    break
+            self.assertEqual(r['miss_ratio'], 0.0, 'still missing after %d runs' % (run + 1))
             self.assertEqual(r['byte_miss_ratio'], 0.0)
-            self.assertGreater(r['fills'], 400)
-            self.assertEqual(doc['errors']['total'], 0)
+            self.assertGreater(r['get_keys'], 1000)
+            self.assertGreaterEqual(fills, 500)   # every key missed once and was filled
         self.each_server(64, body)
 
     def test_miss_ratio_matches_server_stats(self):
@@ -276,15 +290,22 @@ class CacheAsideTest(ServersMixin, unittest.TestCase):
         self.each_server(8, body)
 
     def test_ttl_is_sent(self):
+        # every key the run filled carries the TTL; which keys those are is
+        # chance (key 7 alone was missed once in CI, where the ASan bench
+        # completed few requests in 0.3 s), so all 50 are asked for
         def body(srv):
-            bench_json(self, '--server', srv.addr, '--cache-aside', '--keys', 50,
-                       '--key-size', 16, '--value-size', 100, '--get-ratio', 1,
-                       '--warmup', 0, '--duration', 0.3, '--ttl', 1000,
-                       '--key-prefix', 'ttl:')
-            reply = srv.command(b'mg ttl:000000000007 t v\r\n', end=b'\r\n')
-            self.assertTrue(reply.startswith(b'VA 100 t'), reply)
-            ttl = int(reply.split(b'\r\n')[0].split(b' t')[1])
-            self.assertTrue(990 <= ttl <= 1000, reply)
+            doc = bench_json(self, '--server', srv.addr, '--cache-aside', '--keys', 50,
+                             '--key-size', 16, '--value-size', 100, '--get-ratio', 1,
+                             '--warmup', 0, '--duration', 0.3, '--ttl', 1000,
+                             '--key-prefix', 'ttl:')
+            ask = b''.join(b'mg ttl:%012d t v k\r\n' % i for i in range(50))
+            reply = srv.command(ask + b'mn\r\n', end=b'MN\r\n')
+            heads = [l for l in reply.split(b'\r\n') if l.startswith(b'VA ')]
+            self.assertGreater(len(heads), 0, (reply, doc['results']))
+            for head in heads:
+                self.assertTrue(head.startswith(b'VA 100 t'), head)
+                ttl = int(head.split(b' t')[1].split(b' ')[0])
+                self.assertTrue(990 <= ttl <= 1000, head)
         self.each_server(64, body)
 
 

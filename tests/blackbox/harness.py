@@ -37,6 +37,15 @@ tiercache_only = unittest.skipIf(REFERENCE, 'tiercache-only behaviour')
 reference_only = unittest.skipUnless(REFERENCE, 'memcached-only behaviour')
 
 
+def refusing_port():
+    """(socket, port): a loopback TCP port bound and never listened on, so
+    a connection to it is refused for as long as the socket stays open
+    (no other process can take it meanwhile)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((HOST, 0))
+    return s, s.getsockname()[1]
+
+
 def free_port():
     """Returns a TCP port that was free a moment ago (racy; callers retry)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -283,6 +292,19 @@ class Closed(Exception):
     pass
 
 
+def ttl_pattern(expect):
+    """A bytes regex for expect in which each ` tN` (N > 0) is ` tN` or
+    ` t(N-1)`."""
+    out, at = [], 0
+    for m in re.finditer(rb' t([1-9][0-9]*)(?=[ \r])', expect):
+        n = int(m.group(1))
+        out.append(re.escape(expect[at:m.start()]))
+        out.append(rb' t(?:%d|%d)' % (n, n - 1))
+        at = m.end()
+    out.append(re.escape(expect[at:]))
+    return b''.join(out)
+
+
 class Conn:
     """A raw client connection. Every receive has a timeout."""
 
@@ -337,6 +359,15 @@ class Conn:
         while len(self.buf) < n:
             self._fill(deadline)
         out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv_match(self, pattern, timeout=None):
+        """Reads until the bytes received fullmatch pattern (a compiled
+        bytes regex); returns them. Fails as recv_exact does."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while not pattern.fullmatch(self.buf):
+            self._fill(deadline)
+        out, self.buf = self.buf, b''
         return out
 
     def recv_until(self, marker, timeout=None):
@@ -449,6 +480,23 @@ class BBTest(unittest.TestCase):
             self.fail('sent %r, wanted %r: %s' % (_b(send)[:200], expect, e))
         self.assertEqual(got, expect, 'reply to %r' % (_b(send)[:200],))
         return got
+
+    def cmd_ttl(self, c, send, expect, timeout=None):
+        """cmd() for replies that show a remaining TTL (see expect_ttl)."""
+        c.send(_b(send))
+        return self.expect_ttl(c, expect, 'sent %r' % (_b(send)[:200],), timeout)
+
+    def expect_ttl(self, c, expect, what, timeout=None):
+        """Reads the reply expect from c, in which each ` tN` (N > 0) also
+        matches ` t(N-1)`: the server's clock may tick a whole second
+        between the store and the read. Fails, naming `what`, if another
+        reply or none comes."""
+        expect = _b(expect)
+        pattern = re.compile(ttl_pattern(expect), re.S)
+        try:
+            return c.recv_match(pattern, timeout)
+        except (socket.timeout, Closed) as e:
+            self.fail('%s, wanted %r: %s' % (what, expect, e))
 
     def nothing_more(self, c, timeout=0.15):
         extra = c.recv_some(timeout)

@@ -264,7 +264,7 @@ class Binary(BinTest):
                              value=b'vv', cas=cas))
         self.assertEqual(self.read_packet(c), res(NOOP))
         t = self.conn()
-        self.cmd(t, 'mg bt t\r\n', 'HD t100\r\n')
+        self.cmd_ttl(t, 'mg bt t\r\n', 'HD t100\r\n')
 
     def test_stat_groups(self):
         c = self.conn()

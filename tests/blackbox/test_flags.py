@@ -79,6 +79,11 @@ class Spawned:
         raise AssertionError('no TCP listener on %d: %s' % (port,
                                                             self.stderr()))
 
+    def discard(self):
+        """After the server exited by itself: removes its files."""
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -104,9 +109,20 @@ class Ports(BBTest):
         return s
 
     def test_udp_port_alone_is_the_tcp_port_too(self):
-        port = harness.free_udp_port()
-        s = self.spawn(['-l', harness.HOST, '-U', str(port)])
-        c = s.wait_accept(port)
+        # the port was free a moment ago: if another process took it, the
+        # server exits at once, and a new port is tried
+        for attempt in range(3):
+            port = harness.free_udp_port()
+            s = Spawned(['-l', harness.HOST, '-U', str(port)])
+            try:
+                c = s.wait_accept(port)
+                break
+            except AssertionError:
+                if s.proc.poll() is None or attempt == 2:
+                    s.stop()
+                    raise
+                s.discard()
+        self.addCleanup(s.stop)
         self._conns.append(c)
         self.cmd(c, 'version\r\n', 'VERSION ')
         st = self.stats(c, 'settings')

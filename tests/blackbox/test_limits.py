@@ -38,6 +38,21 @@ class IdleTimeoutTest(BBTest):
         self.assertEqual(self.stats(c, 'settings')['idle_timeout'], '0')
 
 
+def peer_closed(s):
+    """True if the server has closed socket s (nothing waits unread).
+    Does not wait: a socket with a timeout would poll before recv."""
+    timeout = s.gettimeout()
+    s.setblocking(False)
+    try:
+        return s.recv(1, socket.MSG_PEEK) == b''
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        s.settimeout(timeout)
+
+
 class ReadBufLimitTest(BBTest):
     def test_connections_over_the_budget_are_closed(self):
         # 1 MB for one worker thread: 64 buffers of 16 KiB. Each connection
@@ -48,7 +63,12 @@ class ReadBufLimitTest(BBTest):
             s = socket.create_connection((harness.HOST, srv.port), timeout=2)
             s.sendall(b'get abc')
             conns.append(s)
-        time.sleep(0.5)
+        # until the worker has read all 80 (at least 16 closed for want of
+        # a buffer), a deadline rather than a fixed sleep
+        deadline = time.monotonic() + 10
+        while (sum(peer_closed(s) for s in conns) < len(conns) - 64
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         answered = closed = 0
         for s in conns:
             try:
@@ -80,6 +100,7 @@ class ReadBufLimitTest(BBTest):
         srv = self.start(['-t', '1', '-o', 'read_buf_mem_limit=1'])
         c = self.conn(srv)
         self.cmd(c, b'set k 0 0 1\r\nx\r\n', b'STORED\r\n')
+        base = int(self.stats(c)['total_connections'])
         c.close()
         hold = []
         for _ in range(62):
@@ -87,8 +108,14 @@ class ReadBufLimitTest(BBTest):
             s.sendall(b'get abc')
             hold.append(s)
         self.addCleanup(lambda: [s.close() for s in hold])
-        time.sleep(0.3)
+        # the one worker reads a connection's bytes in the loop round that
+        # takes it in, or the next: once it has answered this connection,
+        # taken in after the 62, each of them holds its buffer
         c = self.conn(srv)
+        deadline = time.monotonic() + 10
+        while (int(self.stats(c)['total_connections']) < base + 63
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         self.cmd(c, b'get ' + b' '.join([b'k'] * 2000) + b'\r\n',
                  b'SERVER_ERROR out of memory writing get response\r\n')
         self.cmd(c, b'mn\r\n', b'MN\r\n')

@@ -323,7 +323,11 @@ class ShrinkFlash(BBTest):
                                            'flash_index_evictions',
                                            'flash_index_collateral'))
         self.assertLessEqual(len(last) - len(got), dropped,
-                             'misses not counted as drops')
+                             'misses not counted as drops: %s' % {
+                                 k: v for k, v in st.items()
+                                 if k.startswith(('flash_drops', 'flash_reclaim',
+                                                  'flash_index', 'flash_blocks',
+                                                  'flash_segments', 'flash_rewrites'))})
 
     def test_ext_item_age_moves_idle_items(self):
         srv, c = self.server('-m', '16', '-o', 'ext_item_age=1')

@@ -6,7 +6,6 @@ both servers) and must produce exactly the bytes listed; the reference run
 """
 
 import os
-import re
 import sys
 import tempfile
 
@@ -135,11 +134,8 @@ class MetaCases(BBTest):
                 c.send(send[i:i + 1])
         else:
             c.send(send)
-        try:
-            got = c.recv_exact(len(expect), timeout=10)
-        except Exception as e:  # noqa: BLE001
-            self.fail('%s: %s' % (name, e))
-        self.assertEqual(got, expect, name)
+        # a remaining TTL may read one second less
+        self.expect_ttl(c, expect, name, timeout=10)
         self.nothing_more(c)
 
 
@@ -215,8 +211,14 @@ class MetaMisc(BBTest):
         self.assertEqual(st['cmd_set'], '2')
 
     def test_one_token_winner(self):
-        # clients racing on an invalidated item: exactly one gets W
-        srv = self.start([])
+        # clients racing on an invalidated item: exactly one gets W.
+        # memcached 1.6.18 tests and sets "token sent" outside its item
+        # lock for an mg without flags (limited_get, not _locked), so
+        # two of its worker threads can both win (seen once in a full
+        # .ci/test run); the
+        # reference runs with one worker thread, tiercache with its
+        # default four.
+        srv = self.start(['-t', '1'] if harness.REFERENCE else [])
         c = self.conn(srv)
         for rnd in range(20):
             key = 'tok%d' % rnd
@@ -273,7 +275,7 @@ class MetaOnFlash(BBTest):
             f.truncate(64 << 20)
         srv = self.start(['-m', '4', '-t', '2', '--flash-path', path,
                           '--flash-size', '64m', '--flash-segment-size', '1m',
-                          '--flash-promote', 'never'])
+                          '--flash-promote', 'never', '--flash-stall-ms', '2000'])
         c = self.conn(srv)
         cas = {}
         for k, v in ((b'p1', b'12'), (b'p2', b'22'), (b'p3', b'32'),
@@ -301,7 +303,7 @@ class MetaOnFlash(BBTest):
                     % (cas[b'p3'] + 100, cas[b'p3']),
                  'EX\r\nHD\r\nVA 2 X W\r\n32\r\n')
         # ma with the flash item's cas, T and t in one step
-        self.cmd(c, 'ma n1 C%d v\r\nma n1 C%d t T100 v\r\nmg n1 t v\r\n'
+        self.cmd_ttl(c, 'ma n1 C%d v\r\nma n1 C%d t T100 v\r\nmg n1 t v\r\n'
                     % (cas[b'n1'] + 100, cas[b'n1']),
                  'EX\r\nVA 2 t-1\r\n11\r\nVA 2 t100\r\n11\r\n')
         # append with the flash item's cas
@@ -335,7 +337,7 @@ class MetaOnFlash(BBTest):
             f.truncate(64 << 20)
         srv = self.start(['-m', '4', '-t', '2', '--flash-path', path,
                           '--flash-size', '64m', '--flash-segment-size', '1m',
-                          '--flash-promote', 'never'])
+                          '--flash-promote', 'never', '--flash-stall-ms', '2000'])
         c = self.conn(srv)
         self.cmd(c, 'ms st 2\r\nab\r\nmd st I T60\r\n'
                     'ms YmluYXJ5a2V5 2 b\r\nxy\r\nms hk 2\r\nhh\r\n'

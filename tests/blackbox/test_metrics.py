@@ -113,11 +113,15 @@ class Client:
         return out
 
     def set_many(self, keys, size):
-        val = b'v' * size
+        """Sets each key to its own incompressible value: 1 MiB segments
+        then fill and are written as the load goes. (With one repeated
+        value, all of a small load fit one open segment, whose items are
+        answered from memory without a device read, so the pipelined
+        flash gets below were sometimes never parked.)"""
         for i in range(0, len(keys), 256):
             chunk = keys[i:i + 256]
             self.c.send(b''.join(b'set %s 0 0 %d\r\n%s\r\n' % (
-                k.encode(), size, val) for k in chunk))
+                k.encode(), size, os.urandom(size)) for k in chunk))
             for _ in chunk:
                 line = self.c.readline()
                 if line != b'STORED\r\n':
@@ -245,6 +249,7 @@ class Metrics(BBTest):
         'flash_bytes_used': ('tiercache_flash_bytes', {}),
         'flash_get_hits': ('tiercache_get_hits_total', {'tier': 'flash'}),
         'flash_reclaims': ('tiercache_flash_reclaims_total', {}),
+        'flash_reclaim_drops': ('tiercache_flash_reclaim_drops_total', {}),
         'flash_gets_pipelined': ('tiercache_flash_gets_pipelined_total', {}),
         'flash_bytes_written': ('tiercache_flash_written_bytes_total', {}),
         'flash_drops_stall': ('tiercache_flash_drops_total',

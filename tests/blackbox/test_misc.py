@@ -118,9 +118,10 @@ class Flush(BBTest):
         srv = self.start()
         c = self.conn(srv)
         self.cmd(c, 'set fd1 0 0 1\r\nx\r\n', 'STORED\r\n')
-        self.cmd(c, 'flush_all 2\r\n', 'OK\r\n')
+        # flush_all N comes due at a whole-second tick N-2 to N-1 s later
+        self.cmd(c, 'flush_all 3\r\n', 'OK\r\n')
         self.cmd(c, 'get fd1\r\n', 'VALUE fd1 0 1\r\nx\r\nEND\r\n')
-        time.sleep(2.6)
+        time.sleep(3.2)
         self.cmd(c, 'get fd1\r\n', 'END\r\n')
         self.cmd(c, 'set fd2 0 0 1\r\ny\r\n', 'STORED\r\n')
         self.cmd(c, 'get fd2\r\n', 'VALUE fd2 0 1\r\ny\r\nEND\r\n')

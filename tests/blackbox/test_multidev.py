@@ -61,6 +61,42 @@ def superblock(path):
     return feat, idx, cnt, inst
 
 
+def load_values(case, c, prefix, seed, factor=6, refused=0.0):
+    """Sets about factor x RAM of values (keys prefix0, prefix1, ...);
+    every set must be STORED, or at most a `refused` share of them (after
+    a device failure: see test_member_fails_at_run_time). Returns
+    {key: value}."""
+    rng = random.Random(seed)
+    items, total, i = [], 0, 0
+    while total < factor * RAM_MB * MiB:
+        k = b'%s%d' % (prefix, i)
+        v = value_for(rng, k, 1, 200, 3000)
+        items.append((k, v))
+        total += len(k) + len(v) + 50
+        i += 1
+    bad = c.set_many(items)
+    case.assertLessEqual(bad, int(len(items) * refused),
+                         '%d of %d sets not STORED' % (bad, len(items)))
+    return dict(items)
+
+
+def all_back(case, hits, expect):
+    """Asserts on `case` that hits (of read_back) are all keys of expect
+    but the few an index tag collision may drop (flash_index_collateral,
+    by design; < 0.5%)."""
+    case.assertGreaterEqual(hits, len(expect) * 995 // 1000,
+                            '%d of %d keys back' % (hits, len(expect)))
+
+
+def read_back(case, c, expect, what):
+    """Reads every key of expect: a hit must be its value (asserted on
+    `case`). Returns the hit count."""
+    got = c.get_many(list(expect))
+    wrong = [k for k in expect if k in got and got[k] != expect[k]]
+    case.assertEqual(wrong[:5], [], '%s: wrong values' % what)
+    return sum(1 for k in expect if k in got)
+
+
 @tiercache_only
 class MultiDev(FlashDirTest):
     dir_prefix = 'bb-multidev-'
@@ -79,47 +115,29 @@ class MultiDev(FlashDirTest):
         return srv, c
 
     def load(self, c, prefix, seed, factor=6, refused=0.0):
-        """Sets about factor x RAM of values; every set must be STORED, or
-        at most a `refused` share of them (after a device failure: see
-        test_member_fails_at_run_time)."""
-        rng = random.Random(seed)
-        items, total, i = [], 0, 0
-        while total < factor * RAM_MB * MiB:
-            k = b'%s%d' % (prefix, i)
-            v = value_for(rng, k, 1, 200, 3000)
-            items.append((k, v))
-            total += len(k) + len(v) + 50
-            i += 1
-        bad = c.set_many(items)
-        self.assertLessEqual(bad, int(len(items) * refused),
-                             '%d of %d sets not STORED' % (bad, len(items)))
-        return dict(items)
+        return load_values(self, c, prefix, seed, factor, refused)
 
     def check(self, c, expect, what):
-        got = c.get_many(list(expect))
-        wrong = [k for k in expect if k in got and got[k] != expect[k]]
-        self.assertEqual(wrong[:5], [], '%s: wrong values' % what)
-        return sum(1 for k in expect if k in got)
+        return read_back(self, c, expect, what)
 
     def settle(self, c):
-        """Waits (bounded) until the writer is idle: flash_items and
-        flash_bytes_written stable for 0.5 s, so no segment write is in
-        flight when a file is cut under the server."""
+        """Waits (at most 30 s) until the writer is idle: flash_items and
+        flash_bytes_written stable for 1.5 s (a write stalled on a busy
+        disk can outlast 0.5 s), so no segment write is in flight when a
+        file is cut under the server."""
         last, same = None, 0
-        for _ in range(100):
+        for _ in range(300):
             st = c.stats()
             now = (st['flash_items'], st['flash_bytes_written'])
             same = same + 1 if now == last else 0
-            if same >= 5:
+            if same >= 15:
                 return
             last = now
             time.sleep(0.1)
+        self.fail('the writer did not settle in 30 s')
 
     def all_back(self, hits, expect):
-        """All keys back but the few an index tag collision may drop
-        (flash_index_collateral, by design; < 0.5%)."""
-        self.assertGreaterEqual(hits, len(expect) * 995 // 1000,
-                                '%d of %d keys back' % (hits, len(expect)))
+        all_back(self, hits, expect)
 
     def refused(self, args, timeout=20):
         rc, err = harness.run_to_exit(['-p', '0', '-l', harness.HOST] + args,
@@ -176,8 +194,7 @@ class MultiDev(FlashDirTest):
         self.assertIn(self.b, err)
         self.assertIn('in use', err)
         self.assertFalse(os.path.exists(other), 'a refused start left a file')
-        self.assertEqual(self.check(c, expect, 'beside a refused server'),
-                         len(expect))
+        self.all_back(self.check(c, expect, 'beside a refused server'), expect)
         srv.stop()
         inst = superblock(self.a)[3]
         # only one member given: refused (its data would be lost), untouched

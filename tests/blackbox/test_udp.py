@@ -26,6 +26,7 @@ HOST = harness.HOST
 HDR = struct.Struct('>HHHH')
 MAX_DGRAM = 1400
 QUIET = 0.25   # seconds without a datagram that end a reply
+WAIT = 5.0     # seconds a reply's datagram may take (an ASan server, a busy machine)
 
 
 class UdpClient:
@@ -45,22 +46,31 @@ class UdpClient:
         rid = self.rid if rid is None else rid
         self.send_raw(HDR.pack(rid, seq, total, reserved) + payload)
 
-    def recv_all(self, quiet=QUIET, first_wait=2.0):
+    def recv_all(self, quiet=QUIET, first_wait=WAIT, messages=None):
         """Every datagram until `quiet` seconds pass without one (the first
-        may take up to first_wait). Returns [(header tuple, payload)]."""
+        may take up to first_wait). With `messages`, datagrams are awaited
+        (WAIT each) until that many messages are complete, and only then
+        does a quiet gap end the reply: a slow server's pause inside a
+        reply does not cut it. Returns [(header tuple, payload)]."""
         out = []
+        done = 0
         self.sock.settimeout(first_wait)
         while True:
             try:
                 d = self.sock.recv(65536)
             except socket.timeout:
                 return out
-            out.append((HDR.unpack(d[:8]), d[8:]))
-            self.sock.settimeout(quiet)
+            head = HDR.unpack(d[:8])
+            out.append((head, d[8:]))
+            _, seq, total, _ = head
+            if total == 0 or seq == total - 1:
+                done += 1
+            self.sock.settimeout(WAIT if messages is not None and done < messages
+                                 else quiet)
 
-    def call(self, payload, **kw):
+    def call(self, payload, messages=None, **kw):
         self.send(payload, **kw)
-        return self.recv_all()
+        return self.recv_all(messages=messages)
 
 
 def messages(dgrams):
@@ -92,7 +102,7 @@ class UdpTest(BBTest):
     def expect(self, payload, want, rid=0x1234):
         """Sends one request datagram; `want` lists the messages expected
         (payload bytes, b'' = a bare header with 0 datagrams)."""
-        got = self.u.call(payload, rid=rid)
+        got = self.u.call(payload, messages=len(want), rid=rid)
         for (r, seq, total, res), data in got:
             self.assertEqual(r, rid, 'request id echoed')
             self.assertEqual(res, 0, 'reserved is 0')
@@ -175,7 +185,7 @@ class UdpTest(BBTest):
 
     def test_quit(self):
         self.tset(b'a', b'x')
-        got = self.u.call(b'quit\r\n', rid=77)
+        got = self.u.call(b'quit\r\n', messages=1, rid=77)
         self.assertEqual(got, [((77, 0, 0, 0), b'')])
         # the next datagram is served
         self.expect(b'get a\r\n', [b'VALUE a 0 1\r\nx\r\nEND\r\n'])
@@ -209,7 +219,7 @@ class UdpTest(BBTest):
         value = os.urandom(100000).hex().encode()
         self.tset(b'huge', value)
         self.u.send(b'get huge\r\n', rid=5)
-        got = self.u.recv_all()
+        got = self.u.recv_all(messages=1)
         self.assertEqual(len(got), 144)
         parts = {}
         for (rid, seq, total, res), data in reversed(got):
@@ -228,7 +238,7 @@ class UdpTest(BBTest):
                  b'VALUE d 0 10000\r\n' + value + b'\r\nEND\r\n')
 
     def test_stats_reply_split(self):
-        got = self.u.call(b'stats settings\r\n')
+        got = self.u.call(b'stats settings\r\n', messages=1)
         msgs = messages(got)
         self.assertEqual(len(msgs), 1)
         self.assertGreater(msgs[0][0], 1)

@@ -417,21 +417,33 @@ class TestStatsConns(BBTest):
         a = self.conn()
         b = self.conn()
         b.send(b'set sc:1 0 0 10\r\nabc')  # b waits in the value read
-        time.sleep(0.2)
-        a.send(b'stats conns\r\n')
-        raw = a.recv_until(b'END\r\n').decode()
-        lines = raw.split('\r\n')
-        self.assertEqual(lines[-2:], ['END', ''])
-        by_fd = {}
-        order = []
-        for line in lines[:-2]:
-            m = re.match(r'^STAT (\d+):(addr|listen_addr|state|'
-                         r'secs_since_last_cmd) (\S+)$', line)
-            self.assertIsNotNone(m, line)
-            fd = int(m.group(1))
-            if fd not in by_fd:
-                order.append(fd)
-            by_fd.setdefault(fd, []).append((m.group(2), m.group(3)))
+        pb = b.sock.getsockname()[1]
+
+        def snapshot():
+            a.send(b'stats conns\r\n')
+            raw = a.recv_until(b'END\r\n').decode()
+            lines = raw.split('\r\n')
+            self.assertEqual(lines[-2:], ['END', ''])
+            by_fd, order = {}, []
+            for line in lines[:-2]:
+                m = re.match(r'^STAT (\d+):(addr|listen_addr|state|'
+                             r'secs_since_last_cmd) (\S+)$', line)
+                self.assertIsNotNone(m, line)
+                fd = int(m.group(1))
+                if fd not in by_fd:
+                    order.append(fd)
+                by_fd.setdefault(fd, []).append((m.group(2), m.group(3)))
+            return by_fd, order
+        # until the server has read b's partial value, and closed the
+        # harness's start-up probe (a deadline, not a fixed sleep)
+        deadline = time.monotonic() + 5
+        while True:
+            by_fd, order = snapshot()
+            b_nread = any(('addr', 'tcp:127.0.0.1:%d' % pb) in kv and
+                          ('state', 'conn_nread') in kv for kv in by_fd.values())
+            if (b_nread and len(by_fd) == 3) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         self.assertEqual(order, sorted(order))  # fd order, as memcached
         lport = self.srv.port
         listeners = [fd for fd, kv in by_fd.items()
@@ -456,7 +468,6 @@ class TestStatsConns(BBTest):
             self.assertRegex(d['secs_since_last_cmd'], r'^\d+$')
             ports[int(d['addr'].rsplit(':', 1)[1])] = d
         pa = a.sock.getsockname()[1]
-        pb = b.sock.getsockname()[1]
         self.assertEqual(ports[pa]['addr'], 'tcp:127.0.0.1:%d' % pa)
         self.assertEqual(ports[pb]['state'], 'conn_nread')
         self.assertRegex(ports[pa]['state'], r'^conn_(parse_cmd|mwrite|write)$')

@@ -282,8 +282,9 @@ class PyLibmcBinary(BBTest):
                                                           k + 'm2']), True)
             s.eq('get_multi after delete_multi', lambda: mc.get_multi(
                 [k + 'm1', k + 'm2', k + 'm3']), {k + 'm3': 3})
-            # touch changes the expiry both ways
-            s.eq('set ttl 1', lambda: mc.set(k + 't1', 'a', time=1), True)
+            # touch changes the expiry both ways (a TTL of 1 can end at the
+            # server's next whole-second tick, before the touch: t1 gets 2)
+            s.eq('set ttl 2', lambda: mc.set(k + 't1', 'a', time=2), True)
             s.eq('set ttl 100', lambda: mc.set(k + 't2', 'b', time=100), True)
             s.eq('set ttl 1 untouched', lambda: mc.set(k + 't3', 'c', time=1),
                  True)

@@ -322,7 +322,8 @@ class ToolTest(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
     def test_unreachable(self):
-        port = harness.free_port()
+        sock, port = harness.refusing_port()
+        self.addCleanup(sock.close)
         p = tool('%s:%d' % (harness.HOST, port), 'stats', '--timeout', '3')
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"can't connect to", p.stderr)
@@ -347,8 +348,10 @@ class FlashServerTest(unittest.TestCase):
         d = tempfile.mkdtemp(prefix='tool-flash-')
         path = os.path.join(d, 'flash')
         try:
+            # --flash-stall-ms 2000 as every flash test: with the default
+            # 100 ms a writer slowed by a busy machine drops evictions
             srv = harness.Server(['-m', '2', '--flash-path', path, '--flash-size', '32m',
-                                  '--flash-segment-size', '1m'])
+                                  '--flash-segment-size', '1m', '--flash-stall-ms', '2000'])
             srv.start()
             try:
                 addr = '%s:%d' % (harness.HOST, srv.port)

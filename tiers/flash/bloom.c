@@ -41,8 +41,9 @@ static inline _Atomic uint64_t *block_of(const bloom_t *b, uint64_t h)
 }
 
 /* Bit i of the hash's pattern: 9 bits of their own from a multiplied
- * copy of the hash (6 x 9 = 54 of its 64 bits), so the positions are
+ * copy of the hash (7 x 9 = 63 of its 64 bits), so the positions are
  * independent of each other and of the block choice. */
+_Static_assert(BLOOM_K * 9 <= 64, "BLOOM_K positions of 9 bits must fit one product");
 static inline unsigned bit_at(uint64_t h, unsigned i)
 {
     uint64_t m = (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ull;

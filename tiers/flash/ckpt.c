@@ -47,6 +47,9 @@
 #include <string.h>
 #include <xxhash.h>
 
+/* summary entries ahead whose index buckets extend() prefetches */
+#define CK_PREFETCH 8
+
 /* Filters retired at a publish: a worker may still probe them for a few
  * nanoseconds; freed two publishes later. */
 static void retire(flash_t *f, bloom_t *b)
@@ -300,6 +303,18 @@ void flash_ckpt_note_remove(flash_t *f, uint64_t hash)
     flash_note_mutation(f, hash);
 }
 
+/* Items in a sealed segment's summary; the most seen is remembered (the
+ * extension filter's room: build_publish). */
+static uint32_t seg_items(flash_t *f, const flash_seghdr_t *h, const uint8_t *sum)
+{
+    uint32_t items = 0;
+    for (uint32_t i = 0; i < h->summary_count; i++)
+        items += fl_get_u8(sum + (size_t)i * FLASH_SUM_ENTRY_LEN + 10) == FLASH_SUM_ITEM;
+    if (items > f->ck_seg_items_max)
+        f->ck_seg_items_max = items;
+    return items;
+}
+
 /* The valid checkpoint keeps segment seg's items too (writer thread): its
  * keys join the extension filter, its copies the index no longer holds
  * (superseded before they were written) are looked up, then, with
@@ -315,11 +330,7 @@ static void extend(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint
     bloom_t *x = atomic_load(&f->ck_ext);
     if (!x || !atomic_load(&f->ck_valid))
         return;
-    uint32_t items = 0;
-    for (uint32_t i = 0; i < h->summary_count; i++)
-        items += fl_get_u8(sum + (size_t)i * FLASH_SUM_ENTRY_LEN + 10) == FLASH_SUM_ITEM;
-    if (items > f->ck_seg_items_max)
-        f->ck_seg_items_max = items;
+    uint32_t items = seg_items(f, h, sum);
     if (items > f->ck_ext_room) {
         f->ck_ext_room = 0;
         f->ck_last_ms = 0; /* a new checkpoint, as soon as the writer is idle */
@@ -350,6 +361,8 @@ static void extend(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const uint
     uint32_t ns = 0;
     for (uint32_t i = 0; stale && i < h->summary_count; i++) {
         const uint8_t *p = sum + (size_t)i * FLASH_SUM_ENTRY_LEN;
+        if (i + CK_PREFETCH < h->summary_count) /* overlap the lookups' misses */
+            index_prefetch(f->idx, fl_get_u64(p + CK_PREFETCH * FLASH_SUM_ENTRY_LEN));
         if (fl_get_u8(p + 10) == FLASH_SUM_ITEM &&
             !flash_index_holds(f, fl_get_u64(p), seg, fl_get_u16(p + 8)))
             stale[ns++] = fl_get_u64(p);
@@ -404,6 +417,8 @@ void flash_ckpt_sealed(flash_t *f, uint32_t seg, const flash_seghdr_t *h, const 
         f->ck_pend_seq[f->ck_npend] = h->seq;
         f->ck_npend++;
     }
+    if (!atomic_load(&f->ck_valid))
+        seg_items(f, h, sum); /* the room of the first extension filter */
     extend(f, seg, h, sum);
 }
 
@@ -486,6 +501,20 @@ static void build_begin(flash_t *f)
     f->ck_building = true;
 }
 
+/* Keys a segment holds: the most a sealed one had, or before any was seen
+ * (the first checkpoint of a load is built while its first segments are
+ * being written), a segment's bytes over the mean spilled key + value: an
+ * underestimate by the compression ratio, enough to size the first
+ * extension filter for a load. */
+static uint64_t seg_items_guess(const flash_t *f)
+{
+    if (f->ck_seg_items_max > 0)
+        return f->ck_seg_items_max;
+    uint64_t n = atomic_load_explicit(&f->st.flash_items_written, memory_order_relaxed);
+    uint64_t b = atomic_load_explicit(&f->st.flash_bytes_logical, memory_order_relaxed);
+    return n > 0 && b > 0 ? f->segsize / (b / n + 1) : 0;
+}
+
 /* Ends a build: writes the map into a slot of its own and, unless a
  * change spoiled it, publishes it in the state record. True: published. */
 static bool build_publish(flash_t *f, flash_status_e st)
@@ -551,12 +580,24 @@ static bool build_publish(flash_t *f, flash_status_e st)
     }
     index_stats_t is;
     index_stats(f->idx, &is);
-    /* room for half the checkpoint's keys or FLASH_CK_EXT_SEGS of the
-     * fullest segments seen, whichever is more: once used, the next
-     * checkpoint is due at once */
+    /* room for half the checkpoint's keys, FLASH_CK_EXT_SEGS of the
+     * fullest segments seen, or as many as the free segments hold at that
+     * fill, whichever is more (at most the index's capacity): once used,
+     * the next checkpoint is due at once. Why the free segments: a load
+     * fills them in seconds; with room for half the keys it rebuilt the
+     * checkpoint 4 times during one 406k-key load, each new filter full
+     * at once (false positives: a journal write per set of a new key) -
+     * 278-293k keys/s against 307-320k with room to spare (issue 14 item
+     * 3). The filter costs 2 bytes per key of room, within the budget's
+     * three filters of full capacity (memory.c). */
     uint64_t room = is.items / 2;
+    uint64_t fill = (uint64_t)(f->nseg - f->nring) * seg_items_guess(f);
+    if (room < fill)
+        room = fill;
     if (room < (uint64_t)FLASH_CK_EXT_SEGS * f->ck_seg_items_max)
         room = (uint64_t)FLASH_CK_EXT_SEGS * f->ck_seg_items_max;
+    if (room > is.capacity_max)
+        room = is.capacity_max;
     if (room < FLASH_CK_EXT_MIN)
         room = FLASH_CK_EXT_MIN;
     bloom_t *x = bloom_create(room);
@@ -652,8 +693,13 @@ void flash_ckpt_maybe(flash_t *f)
         return;
     index_stats_t is;
     index_stats(f->idx, &is);
-    if (is.items == 0) { /* nothing a crash could keep (the first one
-                          * is taken as soon as there is) */
+    if (is.items == 0 || f->nring == 0) {
+        /* nothing a crash could keep: no item, or none in a sealed
+         * segment yet (a map holds sealed segments only). The first one
+         * is taken as soon as there is; by then a sealed segment tells
+         * how many keys the extension filter needs room for (build_publish:
+         * one build for a whole load instead of one at the first key and
+         * another once its 65,536 keys of room were used) */
         if (f->ck_last_ms != 0)
             f->ck_last_ms = now;
         return;

@@ -79,6 +79,9 @@ unsigned flash_complete(flash_t *f, unsigned max)
         for (unsigned i = 0; i < k; i++)
             atomic_fetch_sub_explicit(&f->d_hcount[hslot(run[i].hash)], 1,
                                       memory_order_relaxed);
+        /* the callbacks freed memory: whoever waits for some looks again */
+        if (f->d_waiters > 0)
+            pthread_cond_broadcast(&f->d_cond);
         pthread_mutex_unlock(&f->d_lock);
         n += k;
     }
@@ -93,10 +96,7 @@ bool flash_complete_wait(flash_t *f, unsigned timeout_ms)
         struct timespec ts = flash_deadline_ms(timeout_ms);
         f->d_waits++; /* a client waits for the writer (ingest.c) */
         f->d_waiters++;
-        while (f->dlen == 0) {
-            if (pthread_cond_timedwait(&f->d_cond, &f->d_lock, &ts) == ETIMEDOUT)
-                break;
-        }
+        pthread_cond_timedwait(&f->d_cond, &f->d_lock, &ts);
         f->d_waiters--;
     }
     bool due = f->dlen > 0;
@@ -107,7 +107,7 @@ bool flash_complete_wait(flash_t *f, unsigned timeout_ms)
 /* Lists entries e[0..n) in order under one d_lock section per run; when
  * the list is full, runs a chunk itself (nobody is taking them). Wakes the
  * threads in flash_complete_wait. */
-static void list_entries(flash_t *f, const flash_done_t *e, unsigned n)
+static void list_entries(flash_t *f, const flash_done_t *e, unsigned n, bool wake)
 {
     unsigned i = 0;
     for (;;) {
@@ -118,7 +118,7 @@ static void list_entries(flash_t *f, const flash_done_t *e, unsigned n)
             atomic_fetch_add_explicit(&f->d_hcount[hslot(e[i].hash)], 1,
                                       memory_order_relaxed);
         }
-        if (f->d_waiters > 0 && f->dlen > 0)
+        if (wake && f->d_waiters > 0 && f->dlen > 0)
             pthread_cond_broadcast(&f->d_cond);
         pthread_mutex_unlock(&f->d_lock);
         if (i == n)
@@ -127,26 +127,31 @@ static void list_entries(flash_t *f, const flash_done_t *e, unsigned n)
     }
 }
 
-void flash_done_flush(flash_t *f)
+static void flush_held(flash_t *f, bool wake)
 {
     if (f->nheld == 0)
         return;
     unsigned n = f->nheld;
     f->nheld = 0; /* flash_complete below (list full) must not see them */
-    list_entries(f, f->held, n);
+    list_entries(f, f->held, n, wake);
+}
+
+void flash_done_flush(flash_t *f)
+{
+    flush_held(f, true);
 }
 
 void flash_done_push(flash_t *f, void *token, uint64_t hash, flash_status_e st)
 {
-    flash_done_flush(f);
+    flush_held(f, false);
     flash_done_t d = {.token = token, .hash = hash, .st = st};
-    list_entries(f, &d, 1);
+    list_entries(f, &d, 1, true);
 }
 
 void flash_done_hold(flash_t *f, void *token, uint64_t hash, flash_status_e st)
 {
     if (f->nheld == FLASH_DONE_HOLD)
-        flash_done_flush(f);
+        flush_held(f, false);
     f->held[f->nheld++] = (flash_done_t){.token = token, .hash = hash, .st = st};
 }
 

@@ -23,6 +23,7 @@ struct flash_dict_trainer {
     size_t used;
     size_t *sizes;
     unsigned n;
+    uint64_t offers;         /* offers seen (the stride's count) */
     bool started;            /* sampling over (writer's view) */
     bool joinable;           /* the training thread was created */
     _Atomic bool released;   /* the samples are freed (any thread reads) */
@@ -36,6 +37,7 @@ void flash_dict_train_cfg_default(flash_dict_train_cfg_t *cfg)
     cfg->sample_bytes = 1u << 20;
     cfg->max_samples = 16384;
     cfg->sample_max = 16u << 10;
+    cfg->sample_stride = FLASH_DICT_SAMPLE_STRIDE;
 }
 
 flash_dict_status_e flash_dict_trainer_create(flash_dict_trainer_t **out,
@@ -43,7 +45,7 @@ flash_dict_status_e flash_dict_trainer_create(flash_dict_trainer_t **out,
 {
     *out = NULL;
     if (cfg->dict_max == 0 || cfg->dict_max > FLASH_DICT_MAX || cfg->max_samples == 0 ||
-        cfg->sample_max == 0 || cfg->sample_bytes < 8 * cfg->dict_max ||
+        cfg->sample_max == 0 || cfg->sample_stride == 0 || cfg->sample_bytes < 8 * cfg->dict_max ||
         cfg->slot >= FLASH_DICT_SLOTS || !cfg->ready)
         return FLASH_DICT_EINVAL;
     flash_dict_trainer_t *t = calloc(1, sizeof *t);
@@ -148,6 +150,8 @@ bool flash_dict_trainer_offer(flash_dict_trainer_t *t, const void *a, size_t na,
 {
     if (t->started)
         return false;
+    if (t->offers++ % t->cfg.sample_stride != 0)
+        return true;
     size_t room = t->cfg.sample_bytes - t->used;
     size_t want = na + nb;
     if (want > t->cfg.sample_max)
@@ -165,10 +169,12 @@ bool flash_dict_trainer_offer(flash_dict_trainer_t *t, const void *a, size_t na,
         return true;
     /* full: train on a thread of its own; the buffer is the thread's now */
     t->started = true;
-    if (pthread_create(&t->thread, NULL, train_main, t) == 0)
+    if (pthread_create(&t->thread, NULL, train_main, t) == 0) {
+        pthread_setname_np(t->thread, "tc-dict-train");
         t->joinable = true;
-    else
+    } else {
         t->cfg.ready(t->cfg.arg, NULL, FLASH_DICT_ENOMEM);
+    }
     return false;
 }
 

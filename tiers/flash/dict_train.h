@@ -35,6 +35,7 @@ typedef struct flash_dict_train_cfg {
     size_t sample_bytes;     /* train once this much was offered */
     unsigned max_samples;    /* ... or this many samples (whichever first) */
     size_t sample_max;       /* one sample is cut to this many bytes */
+    unsigned sample_stride;  /* takes the 1st, (1+stride)th, ... offer (>= 1) */
     unsigned slot;           /* the slot the dictionary is for */
     int level;               /* zstd level of its CDict (block.h) */
     flash_dict_ready_fn ready;
@@ -43,12 +44,21 @@ typedef struct flash_dict_train_cfg {
 
 typedef struct flash_dict_trainer flash_dict_trainer_t;
 
-/* Defaults: 64 KiB dictionary, 1 MiB or 16384 samples, 16 KiB per sample. */
+/* Defaults: 64 KiB dictionary, 1 MiB or 16384 samples, 16 KiB per sample,
+ * one offer in FLASH_DICT_SAMPLE_STRIDE taken. Why a stride: evictions come
+ * in runs of one slab class (an allocation short of memory spills up to
+ * TIER_SPILL_AHEAD x 10 items of its class before it waits), so the first
+ * MiB of spills can hold values of one or two sizes only; a dictionary
+ * trained on them took 24% more device bytes after a JSON load
+ * (bench/RESULTS.md, issue 14 item 3). Taking one in 8 spreads the samples
+ * over the first ~8 MiB spilled. */
+#define FLASH_DICT_SAMPLE_STRIDE 8u
+
 void flash_dict_train_cfg_default(flash_dict_train_cfg_t *cfg);
 
 /*
  * Creates a trainer (allocates cfg->sample_bytes + the sample table, freed
- * by the training thread when it is done; no thread yet). Fails: FLASH_DICT_EINVAL (sizes 0, dict_max >
+ * by the training thread when it is done; no thread yet). Fails: FLASH_DICT_EINVAL (sizes or stride 0, dict_max >
  * FLASH_DICT_MAX, sample_bytes < 8 * dict_max: zstd needs far more sample
  * than dictionary), FLASH_DICT_ENOMEM. On failure *out is NULL.
  */
@@ -57,7 +67,8 @@ flash_dict_status_e flash_dict_trainer_create(flash_dict_trainer_t **out,
 
 /*
  * Offers one sample: the bytes a[0..na) then b[0..nb) (key, value), cut to
- * cfg.sample_max. When the buffer fills, starts the training thread and
+ * cfg.sample_max; only one offer in cfg.sample_stride is taken (the others
+ * return true and copy nothing). When the buffer fills, starts the training thread and
  * from then on returns false (the caller may stop offering). O(sample).
  */
 bool flash_dict_trainer_offer(flash_dict_trainer_t *t, const void *a, size_t na,

@@ -259,6 +259,14 @@ unsigned flash_complete(flash_t *f, unsigned max);
 bool flash_complete_wait(flash_t *f, unsigned timeout_ms);
 
 /*
+ * A hint without a lock (racy read): is a load outrunning the writer - in
+ * the last FLASH_FAST_WINDOW_MS window it took FLASH_FAST_MIN_ITEMS items
+ * or more while clients waited for it (ingest.c, the rule fast ingest
+ * uses)? O(1).
+ */
+bool flash_load_behind_hint(const flash_t *f);
+
+/*
  * A client is about to change the key of `hash` (store, delete, arith,
  * touch): if the valid crash checkpoint may keep it (its filters say
  * maybe), the hash goes into its kill journal first (one 4 KiB page

@@ -56,6 +56,8 @@
  * new_segment_size). */
 #define FLASH_AUTO_SEGMENTS 64u
 #define FLASH_AUTO_MIN_SEGMENT (1024u * 1024u)
+/* ... and while a segment is more than 1/FLASH_AUTO_RAM_DIV of -m */
+#define FLASH_AUTO_RAM_DIV 4u
 /* reclaim never rewrites more than this share, whatever the settings say:
  * each reclaim then frees at least half a segment net (no livelock) */
 #define FLASH_MAX_REWRITE_PCT 50u
@@ -200,7 +202,9 @@ struct flash {
     uint64_t wr_seen_waits;    /* flash_done_waits at the window's start */
     int64_t wr_win_start;      /* mono ms: the pacing window's start */
     uint32_t wr_win_items;     /* items taken in the window */
-    uint32_t wr_behind;        /* windows in a row the writer was behind */
+    uint32_t wr_behind;        /* windows in a row the writer was behind
+                                  (written by the writer with
+                                  __atomic_store_n; workers read it) */
     _Atomic int ingest_force;  /* flash_ingest_force: 0 = the policy */
     uint32_t fast_segs;        /* ring segments with fast_blocks > 0 */
     int64_t wr_last_item_ms;   /* when the writer last took an item */

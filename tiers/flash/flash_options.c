@@ -53,7 +53,7 @@ const option_t flash_options[] = {
      "reclaim rewrites at most this % of a segment's bytes"},
     {"flash-reset", OPTION_BOOL, FL_OFF(reset), "no", 0, 0, NULL,
      "reinitialise a file or device holding foreign data"},
-    {"flash-fast-ingest", OPTION_BOOL, FL_OFF(fast_ingest), "no", 0, 0, NULL,
+    {"flash-fast-ingest", OPTION_BOOL, FL_OFF(fast_ingest), "yes", 0, 0, NULL,
      "raw blocks while the writer is behind a load, recompressed when idle"},
     {"flash-checkpoint-ms", OPTION_UINT, FL_OFF(checkpoint_ms), "60000", 0,
      86400000, NULL, "crash checkpoint interval (0: none)"},

@@ -83,9 +83,13 @@ typedef struct flash_settings {
     bool reset;                /* reinitialise a foreign file/device */
     bool fast_ingest;          /* store blocks raw while the writer is behind
                                   a fast load, recompress when idle (ingest.c;
-                                  off: always compress) */
+                                  on by default; off: always compress) */
     unsigned checkpoint_ms;    /* crash checkpoint interval (60000; 0 =
                                   none: a crash loses the flash contents) */
+    uint64_t ram_bytes;        /* the RAM tier's limit (-m) in bytes, for
+                                  the default segment size (store.c
+                                  new_segment_size); 0: not known. Wiring,
+                                  not an option */
     /* The RAM tier's flush state and cas counter, for a checkpoint (may be
      * NULL: none kept). Called on the writer thread, no flash lock held. */
     void (*ram_state)(void *ctx, struct flash_persist_state *out);

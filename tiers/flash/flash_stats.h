@@ -29,6 +29,7 @@
     X(flash_recompress_segments, "segments rewritten to recompress raw blocks") \
     X(flash_bytes_stored, "bytes of blocks and summaries on flash now")       \
     X(flash_rewrites, "items rewritten by reclaim")                           \
+    X(flash_reclaim_drops, "items whose flash copy reclaim dropped")          \
     X(flash_read_errors, "device read errors")                                \
     X(flash_write_errors, "device write errors")                              \
     X(flash_devices, "flash devices (members of the device set)")             \

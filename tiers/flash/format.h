@@ -376,7 +376,7 @@
  * that holds nothing kept is BAD, with the seq its place implies.
  *
  * Why it never brings back a changed value: the checkpoint's keys are held
- * in a Bloom filter (bloom.h, ~12 bits a key). Before any store, delete,
+ * in a Bloom filter (bloom.h, 16 bits a key). Before any store, delete,
  * arith or touch of a key the filter may hold, its hash is appended to the
  * journal and the page written (O_DIRECT, complete before the change is
  * applied, so before it is answered); the first kill of a checkpoint first

@@ -144,6 +144,15 @@ unsigned index_lookup(index_t *idx, uint64_t hash, index_entry_t out[INDEX_MAX_M
     return n;
 }
 
+void index_prefetch(const index_t *idx, uint64_t hash)
+{
+    hkey_t k;
+    hkey_of(idx, hash, &k);
+    uint64_t n = atomic_load_explicit(&idx->nbuckets, RELAXED);
+    __builtin_prefetch(&idx->buckets[addr_of(k.p[0], n)], 1);
+    __builtin_prefetch(&idx->buckets[addr_of(k.p[1], n)], 1);
+}
+
 index_status_e index_insert(index_t *idx, uint64_t hash, index_loc_t loc,
                             index_age_fn age_fn, void *age_ctx,
                             index_insert_result_t *res)

@@ -261,6 +261,15 @@ index_status_e index_create(index_t **out, uint64_t capacity_items,
 void index_destroy(index_t **idx);
 
 /*
+ * index_prefetch: asks the CPU to start loading the two buckets of `hash`
+ * (a hint: no lock, no effect on the index). A caller with a batch of
+ * hashes calls it a few hashes ahead of their inserts or lookups, so their
+ * cache misses overlap (the flash writer: index_insert was its largest
+ * function of its own during a load). O(1).
+ */
+void index_prefetch(const index_t *idx, uint64_t hash);
+
+/*
  * index_lookup: every slot in the two buckets of `hash` that matches it
  * (tag and choice), copied to out[] (room for INDEX_MAX_MATCHES). Returns
  * how many (usually 0 or 1; the caller checks each candidate's key on

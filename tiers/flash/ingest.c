@@ -23,10 +23,14 @@
  * keep coming, one step per FLASH_INGEST_BUSY_STEP_MS; at full speed once
  * they pause for FLASH_INGEST_READ_QUIET_MS.
  *
- * Off unless --flash-fast-ingest (flash_settings_t.fast_ingest): raw
- * blocks cost about 4x the device writes of a load, and the recompression
- * after it competes with reads (bench/RESULTS.md: flash-hit throughput
- * 0.65x for the first minutes after a 16x load).
+ * On by default (flash_settings_t.fast_ingest; -o no_flash_fast_ingest
+ * turns it off): with it a load at full client speed runs at 0.87x
+ * memcached-ext's rate, without it 0.59x (zstd on the one writer thread
+ * is the limit), and flash reads right after a 16x load are as fast with
+ * it as without (55k ops/s both; bench/RESULTS.md, issue 14 item 3). The
+ * price: raw blocks cost about 4x the device writes during such a load
+ * (1.28 bytes written per logical byte, then 0.27 once recompressed,
+ * against 0.27 throughout).
  *
  * Which segments hold raw blocks is known in memory only: after a restart,
  * raw blocks stay raw until reclaim rewrites their items.
@@ -55,7 +59,8 @@ void flash_ingest_pace(flash_t *f, unsigned taken)
         return;
     uint64_t waits = flash_done_waits(f);
     bool behind = f->wr_win_items >= FLASH_FAST_MIN_ITEMS && waits != f->wr_seen_waits;
-    f->wr_behind = behind ? f->wr_behind + 1 : 0;
+    /* stored atomically: workers read it (flash_load_behind_hint) */
+    __atomic_store_n(&f->wr_behind, behind ? f->wr_behind + 1 : 0, __ATOMIC_RELAXED);
     f->wr_seen_waits = waits;
     f->wr_win_start = now;
     f->wr_win_items = 0;
@@ -73,6 +78,11 @@ static bool open_has_fast(const flash_t *f)
     uint32_t nfast, nincomp;
     flash_seg_block_counts(f->bld[f->open_bld], &nfast, &nincomp);
     return nfast > 0;
+}
+
+bool flash_load_behind_hint(const flash_t *f)
+{
+    return __atomic_load_n(&f->wr_behind, __ATOMIC_RELAXED) > 0;
 }
 
 bool flash_ingest_pending(const flash_t *f)
@@ -119,6 +129,18 @@ bool flash_ingest_idle_step(flash_t *f)
     pthread_mutex_unlock(&f->seg_lock);
     if (!ready)
         return false; /* still being written, or a walk runs: next turn */
+    /* the step reads a whole segment into the reclaim buffer: the builder
+     * that is neither open nor being written gives its pages back first,
+     * so the step's peak is the open builder and that buffer, as a load's
+     * is the two builders (json8x at -m 16 peaked 8 MiB higher, 51 against
+     * 43 MiB, with fast ingest on before this) */
+    for (int b = 0; b < FLASH_NBUILDERS; b++) {
+        if (b == f->open_bld || f->bld_busy[b])
+            continue;
+        pthread_mutex_lock(&f->bld_lock[b]); /* a reader may still be in it */
+        flash_seg_release_memory(f->bld[b]);
+        pthread_mutex_unlock(&f->bld_lock[b]);
+    }
     if (!flash_reclaim_tail(f, FLASH_RECLAIM_ALL))
         return false;
     FSTAT_ADD(f, flash_recompress_segments, 1);

@@ -69,6 +69,7 @@ typedef struct rd_op {
     void *ctx;
     index_entry_t cand[INDEX_MAX_MATCHES];
     unsigned n, i;
+    unsigned relooks;         /* index lookups redone (relook) */
     flash_status_e worst;     /* FLASH_MISS, or EIO / ECHECKSUM seen */
     /* the device read of candidate i */
     uint32_t seg, gen;
@@ -500,9 +501,54 @@ static void finish_miss(flash_worker_t *fw, rd_op_t *op)
     op_put(fw, op);
 }
 
-static void continue_op(flash_worker_t *fw, rd_op_t *op, bool from_queue)
+/*
+ * None of the op's candidates held its key: looks the hash up again, at
+ * most RD_RELOOKS times, and true (op->i back at 0) if the index now names
+ * a location the op has not tried. Why: reclaim moves a live item's slot
+ * to its rewritten copy and then frees the old segment; a read that took
+ * the old location just before found that segment gone or the slot no
+ * longer its own, and answered a miss for an item that was there all
+ * along (fast ingest's recompression moves every item of a segment: 40-58
+ * false misses of 29,600 keys read right after writes, bb_memlimit). The
+ * epoch taken at the first lookup stays: a remove since then still makes
+ * the hit stale (flash_loc_current).
+ */
+#define RD_RELOOKS 2
+static bool relook(flash_worker_t *fw, rd_op_t *op)
+{
+    if (op->relooks >= RD_RELOOKS || fw->closing || op->worst != FLASH_MISS)
+        return false;
+    op->relooks++;
+    index_entry_t cand[INDEX_MAX_MATCHES];
+    unsigned n = index_lookup(fw->f->idx, op->hash, cand);
+    bool fresh = false;
+    for (unsigned k = 0; k < n && !fresh; k++) {
+        bool tried = false;
+        for (unsigned j = 0; j < op->n && !tried; j++)
+            tried = cand[k].loc.segment == op->cand[j].loc.segment &&
+                    cand[k].loc.offset == op->cand[j].loc.offset;
+        fresh = !tried;
+    }
+    if (!fresh)
+        return false;
+    memcpy(op->cand, cand, n * sizeof cand[0]);
+    op->n = n;
+    op->i = 0;
+    return true;
+}
+
+/* advance(), then again from a fresh lookup while relook() finds one. */
+static int advance_relook(flash_worker_t *fw, rd_op_t *op, bool from_queue)
 {
     int r = advance(fw, op, from_queue);
+    while (r == ADV_DONE && relook(fw, op))
+        r = advance(fw, op, from_queue);
+    return r;
+}
+
+static void continue_op(flash_worker_t *fw, rd_op_t *op, bool from_queue)
+{
+    int r = advance_relook(fw, op, from_queue);
     if (r == ADV_HIT)
         op_put(fw, op);
     else if (r == ADV_DONE)
@@ -754,8 +800,9 @@ flash_status_e flash_lookup(flash_worker_t *fw, uint64_t hash, const char *key, 
     op->ctx = ctx;
     memcpy(op->cand, cand, n * sizeof cand[0]);
     op->n = n;
+    op->relooks = 0;
     op->worst = FLASH_MISS;
-    int r = advance(fw, op, false);
+    int r = advance_relook(fw, op, false);
     if (r == ADV_PENDING)
         return FLASH_PENDING;
     op_put(fw, op);

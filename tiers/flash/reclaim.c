@@ -21,16 +21,19 @@
 
 #include <string.h>
 
-/* Removes the slots into `seg` of the ITEM entries [i0, i1). */
+/* Removes the slots into `seg` of the ITEM entries [i0, i1); counts them
+ * as flash_reclaim_drops (the items' flash copies are gone). */
 static void drop_range(flash_t *f, const uint8_t *sum, uint32_t i0, uint32_t i1,
                        uint32_t seg)
 {
+    uint64_t dropped = 0;
     for (uint32_t i = i0; i < i1; i++) {
         flash_sum_entry_t e;
         if (flash_sum_entry_decode(sum + (size_t)i * FLASH_SUM_ENTRY_LEN, &e) ==
                 FLASH_SEG_OK && e.kind == FLASH_SUM_ITEM)
-            index_remove_location(f->idx, e.hash, seg);
+            dropped += index_remove_location(f->idx, e.hash, seg);
     }
+    FSTAT_ADD(f, flash_reclaim_drops, dropped);
 }
 
 static bool is_item(const uint8_t *sum, uint32_t i)
@@ -242,6 +245,7 @@ bool flash_reclaim_tail(flash_t *f, flash_reclaim_mode_e mode)
     f->in_reclaim = true;
     if (state == FSEG_USED && !walk_segment(f, seg, gen, mode)) {
         uint64_t n = index_remove_segment(f->idx, seg);
+        FSTAT_ADD(f, flash_reclaim_drops, n);
         flash_log(f, "%s: reclaim of segment %u: unreadable or invalid header/summary; "
                   "dropped %llu index entries by a full walk", f->path, seg,
                   (unsigned long long)n);

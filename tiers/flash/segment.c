@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <xxhash.h>
 
 struct flash_seg {
@@ -59,6 +60,13 @@ void flash_seg_block_counts(const flash_seg_t *s, uint32_t *fast, uint32_t *inco
     bool compressible = s->nprobe_zstd >= s->nprobe_raw;
     *fast = compressible ? s->nfast : 0;
     *incompressible = s->nincomp + (compressible ? 0 : s->nfast);
+}
+
+void flash_seg_release_memory(flash_seg_t *s)
+{
+    /* the buffer is FLASH_IO_ALIGN-aligned and a multiple of it in size:
+     * whole pages; a failure leaves the pages resident, nothing else */
+    (void)madvise(s->buf, s->cfg.segment_size, MADV_DONTNEED);
 }
 
 flash_seg_status_e flash_seg_admit(uint32_t segment_size, size_t nkey, uint32_t nvalue)

@@ -410,16 +410,22 @@ static flash_status_e start_run(flash_t *f, char *err, size_t errlen)
  * "default segment size"): -m 16 with 64 MiB of flash, cache-aside misses
  * 7.38% with 8 MiB segments, 5.73% (the compulsory floor) with 1-4 MiB, and
  * memory_outside_limit 52.0 -> 9.7 MB. Files of 512 MiB and more keep 8 MiB
- * segments (large writes, fewer segment table entries). An existing file
- * keeps the size it was made with (adopt_superblock). */
+ * segments (large writes, fewer segment table entries), unless a segment
+ * would be more than 1/FLASH_AUTO_RAM_DIV of -m (s.ram_bytes): the two
+ * builders and reclaim's buffer are three segments outside -m, and at -m 16
+ * they were 24 MiB of a json8x load's 46 MiB peak with fast ingest (issue
+ * 14 item 5). An existing file keeps the size it was made with
+ * (adopt_superblock). */
 static uint32_t new_segment_size(const flash_t *f)
 {
     uint32_t seg = f->s.segment_size;
     if (f->s.segment_size_given)
         return seg;
     uint64_t total = devset_member_size(f->set) * devset_count(f->set);
+    uint64_t ram = f->s.ram_bytes;
     while (seg / 2 >= FLASH_AUTO_MIN_SEGMENT && (seg / 2) % FLASH_IO_ALIGN == 0 &&
-           seg / 2 >= 4 * f->s.block_size && total / seg < FLASH_AUTO_SEGMENTS)
+           seg / 2 >= 4 * f->s.block_size &&
+           (total / seg < FLASH_AUTO_SEGMENTS || (ram && seg > ram / FLASH_AUTO_RAM_DIV)))
         seg /= 2;
     return seg;
 }
@@ -744,6 +750,7 @@ flash_status_e flash_create(flash_t **out, const flash_settings_t *s, char *err,
             snprintf(fail, sizeof fail, "%s: cannot start the writer thread", f->path);
             st = FLASH_ENOMEM;
         } else {
+            pthread_setname_np(f->writer, "tc-flash-writer");
             f->writer_started = true;
         }
     }

@@ -23,6 +23,7 @@
 #include <xxhash.h>
 
 #define WR_BATCH 128
+#define WR_PREFETCH 4      /* items ahead whose index buckets are prefetched */
 #define WR_IDLE_POLL_MS 2   /* queue wait while segment writes are in flight */
 
 void flash_writer_reap(flash_t *f, int timeout_ms)
@@ -514,6 +515,10 @@ void *flash_writer_main(void *arg)
             flash_ingest_pace(f, n);
         }
         for (unsigned i = 0; i < n; i++) {
+            /* the index buckets of an item a few ahead start loading now:
+             * their misses overlap this item's copy (index_prefetch) */
+            if (i + WR_PREFETCH < n)
+                index_prefetch(f->idx, batch[i + WR_PREFETCH].it.hash);
             process(f, &batch[i]);
             flash_reclaim_maintain(f);
         }

@@ -429,28 +429,38 @@ item_t *do_item_alloc(ram_t *r, const char *key, size_t nkey, uint32_t flags,
     if (!r->set.maintainer_thread)
         ram_lru_juggle(r, id, 1);
     item_t *it = NULL;
-    unsigned i;
-    for (i = 0; i < ALLOC_TRIES; i++) {
-        it = slabs_alloc(&r->slabs, id);
+    lru_class_t *l = &r->lru[id];
+    for (unsigned round = 0;; round++) {
+        unsigned i;
+        for (i = 0; i < ALLOC_TRIES; i++) {
+            it = slabs_alloc(&r->slabs, id);
+            if (it)
+                break;
+            if (lru_pull_tail(r, id, LRU_COLD, 0, evict, 0, spill) <= 0) {
+                if (lru_pull_tail(r, id, LRU_HOT, 0, 0, 0, NULL) <= 0)
+                    lru_pull_tail(r, id, LRU_WARM, 0, 0, 0, NULL);
+            }
+        }
+        if (i > 0)
+            lru_stat_add(&l->st.direct_reclaims, i);
         if (it)
             break;
-        if (lru_pull_tail(r, id, LRU_COLD, 0, evict, 0, spill) <= 0) {
-            if (lru_pull_tail(r, id, LRU_HOT, 0, 0, 0, NULL) <= 0)
-                lru_pull_tail(r, id, LRU_WARM, 0, 0, 0, NULL);
-        }
-    }
-    lru_class_t *l = &r->lru[id];
-    if (i > 0)
-        lru_stat_add(&l->st.direct_reclaims, i);
-    if (!it) {
+        /* acquire: pairs with ram_spill_done's release, which frees an
+         * item's chunk before it counts the item down */
         if (r->low_on && spill &&
-            atomic_load_explicit(&r->pending_cls[id], memory_order_relaxed) > 0) {
+            atomic_load_explicit(&r->pending_cls[id], memory_order_acquire) > 0) {
             *st = CACHE_PENDING; /* the lower tier will free memory: wait */
             return NULL;
         }
-        lru_stat_add(&l->st.outofmemory, 1);
-        *st = CACHE_NO_MEMORY;
-        return NULL;
+        /* none pending now, yet the tries found no memory: the lower tier
+         * may have finished this class's last pending items during them
+         * (a whole segment's worth at once), their chunks now free or
+         * their items back on COLD. One more round before out of memory. */
+        if (!r->low_on || !spill || round > 0) {
+            lru_stat_add(&l->st.outofmemory, 1);
+            *st = CACHE_NO_MEMORY;
+            return NULL;
+        }
     }
     it->cas = 0;
     it->time = ram_now(r);

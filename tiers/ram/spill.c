@@ -149,7 +149,9 @@ void ram_spill_done(ram_t *r, item_t *it, bool ok)
     }
     hash_unlock(&r->hash, hv);
     ram_item_release(r, it); /* the writer's reference */
-    atomic_fetch_sub_explicit(&r->pending_cls[id], 1, memory_order_relaxed);
+    /* release: an allocator that reads the class's count after this sees
+     * the chunk freed above (do_item_alloc) */
+    atomic_fetch_sub_explicit(&r->pending_cls[id], 1, memory_order_release);
     atomic_fetch_sub_explicit(&r->pending, 1, memory_order_relaxed);
     pthread_mutex_lock(&r->spill_lock);
     atomic_fetch_add_explicit(&r->spill_seq, 1, memory_order_release);

@@ -218,11 +218,13 @@ bool ram_threads_start(ram_threads_t *t, ram_t *r)
     if (r->set.maintainer_thread) {
         if (pthread_create(&t->maint, NULL, maintainer_main, t) != 0)
             goto fail;
+        pthread_setname_np(t->maint, "tc-lru-maint");
         t->maint_started = true;
     }
     if (r->set.crawler_thread) {
         if (pthread_create(&t->crawl, NULL, crawler_main, t) != 0)
             goto fail;
+        pthread_setname_np(t->crawl, "tc-lru-crawler");
         t->crawl_started = true;
     }
     return true;

@@ -20,9 +20,11 @@ Test(bloom, no_false_negatives_few_false_positives)
     unsigned fp = 0;
     for (uint64_t i = N; i < 2 * N; i++)
         fp += bloom_maybe(b, XXH3_64bits(&i, sizeof i));
-    /* 12 bits a key, 6 probes in one 512-bit block: ~0.5-1% */
-    cr_assert_lt(fp, N / 50, "%u false positives of %u", fp, N);
-    cr_assert_gt(bloom_bytes(b), N * 12 / 8);
+    /* 16 bits a key, 7 probes in one 512-bit block: ~0.1% (12 bits and 6
+     * probes gave ~0.45%: every false positive of a crash checkpoint's
+     * filter is a synchronous journal write on a set) */
+    cr_assert_lt(fp, N / 500, "%u false positives of %u", fp, N);
+    cr_assert_gt(bloom_bytes(b), N * 16 / 8);
     bloom_destroy(&b);
     cr_assert_null(b);
 }

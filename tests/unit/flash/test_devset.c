@@ -253,6 +253,8 @@ static void on_written(void *ctx, void *token, flash_status_e st)
 
 static uint32_t seen_segsize;
 
+static uint64_t ram_bytes_for_next; /* s.ram_bytes of the next start (0: not known) */
+
 /* Starts a store of `size` bytes per file on p, records its segment size in
  * seen_segsize, stops it cleanly. */
 static flash_status_e start_seg_sized(const char *p, uint64_t size, bool reset, uint32_t seg,
@@ -260,6 +262,7 @@ static flash_status_e start_seg_sized(const char *p, uint64_t size, bool reset, 
 {
     flash_settings_t s;
     flash_settings_default(&s);
+    s.ram_bytes = ram_bytes_for_next;
     s.path = p;
     s.size = size;
     s.segment_size = seg;
@@ -403,4 +406,21 @@ Test(devset, segment_size_scaled_to_a_new_file)
                  "%s", e);
     cr_assert_eq(seen_segsize, 8 * MiB);
     cr_assert_eq(instance_of("k64"), id, "reinitialised: %s", e);
+    /* and no more than a quarter of -m when the RAM tier says its size
+     * (issue 14 item 5: the builders and reclaim's buffer are three
+     * segments outside -m): 512 MiB would take 8 MiB segments */
+    struct { const char *name; uint64_t ram; uint32_t want; } r[] = {
+        {"r16", 16 * MiB, 4 * MiB},
+        {"r8", 8 * MiB, 2 * MiB},
+        {"r64", 64 * MiB, 8 * MiB}, /* a quarter is 16 MiB: the 8 MiB default */
+        {"r0", 0, 8 * MiB},         /* not known: the file's rule only */
+    };
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+        ram_bytes_for_next = r[i].ram;
+        cr_assert_eq(start_seg_sized(one(r[i].name), 512 * MiB, false, def, false, e, sizeof e),
+                     FLASH_OK, "%s: %s", r[i].name, e);
+        cr_assert_eq(seen_segsize, r[i].want, "%s: %u", r[i].name, seen_segsize);
+        unlink(one(r[i].name));
+    }
+    ram_bytes_for_next = 0;
 }

@@ -901,6 +901,7 @@ static void small_cfg(flash_dict_train_cfg_t *cfg, ready_log_t *l)
     flash_dict_train_cfg_default(cfg);
     cfg->dict_max = 4096;
     cfg->sample_bytes = 64u << 10;
+    cfg->sample_stride = 1; /* every offer is a sample (the stride: its own test) */
     cfg->slot = 0;
     cfg->level = LEVEL;
     cfg->ready = on_ready;
@@ -968,6 +969,45 @@ Test(dict, trainer_trains_once)
     cr_assert_eq(dst[4], FLASH_CODEC_ZSTD_DICT);
     open_and_check(c, stored, &set, 2500, 6);
     flash_dicts_teardown(&set);
+    log_fini(&l);
+    corpus_free(&c);
+}
+
+Test(dict, trainer_takes_one_offer_in_stride)
+{
+    corpus_t *c = corpus_make(0, 42);
+    ready_log_t l;
+    log_init(&l);
+    flash_dict_train_cfg_t cfg;
+    small_cfg(&cfg, &l);
+    cfg.sample_stride = 4;
+    flash_dict_train_cfg_t zero = cfg;
+    zero.sample_stride = 0;
+    flash_dict_trainer_t *t;
+    cr_assert_eq(flash_dict_trainer_create(&t, &zero), FLASH_DICT_EINVAL);
+    cr_assert_null(t);
+    cr_assert_eq(flash_dict_trainer_create(&t, &cfg), FLASH_DICT_OK);
+    /* the 1st, 5th, 9th ... offers are the samples: their bytes fill it */
+    unsigned offered = 0, taken = 0;
+    size_t bytes = 0;
+    bool more = true;
+    while (more) {
+        cr_assert_lt(offered, NVAL, "64 KiB of every 4th value fills before the corpus ends");
+        more = flash_dict_trainer_offer(t, c->key[offered], c->nkey[offered],
+                                        c->vbuf + c->voff[offered], c->vlen[offered]);
+        if (offered % 4 == 0) {
+            bytes += c->nkey[offered] + c->vlen[offered];
+            taken++;
+        }
+        offered++;
+    }
+    cr_assert_eq((offered - 1) % 4, 0, "training starts on a taken offer");
+    cr_assert_geq(bytes, cfg.sample_bytes);
+    cr_assert_eq(log_wait(&l), 1);
+    cr_assert_eq(l.st, FLASH_DICT_OK, "%s", flash_dict_strerror(l.st));
+    cr_assert_eq(l.dict->samples, taken, "one sample per taken offer");
+    cr_assert_eq(l.dict->sample_bytes, cfg.sample_bytes);
+    flash_dict_trainer_destroy(&t);
     log_fini(&l);
     corpus_free(&c);
 }

@@ -360,6 +360,16 @@ Test(settings, engine_flags_reach_the_cache_settings)
                        NULL), SETTINGS_OK);
     settings_to_cache(&s, &cs);
     cr_assert_eq(cs.flash.compression_level, 7);
+    /* fast ingest: on by default (issue 14 item 3), off with -o
+     * no_flash_fast_ingest, and the long flag still says on */
+    cr_assert(def.flash.fast_ingest, "on by default");
+    cr_assert_eq(parse("--flash-path", "/tmp/x", "-o", "no_flash_fast_ingest", NULL),
+                 SETTINGS_OK);
+    settings_to_cache(&s, &cs);
+    cr_assert(!cs.flash.fast_ingest, "-o no_flash_fast_ingest");
+    cr_assert_eq(parse("--flash-path", "/tmp/x", "--flash-fast-ingest", NULL), SETTINGS_OK);
+    settings_to_cache(&s, &cs);
+    cr_assert(cs.flash.fast_ingest);
 }
 
 /* A flag table with a name on two rows, or a stat without a default, is

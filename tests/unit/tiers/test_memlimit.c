@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fake_lower.h"
 #include "helpers.h"
 #include "ram/hash.h"
 #include "ram/ram.h"
@@ -53,28 +54,11 @@ static ram_spill_e fk_victim(void *ctx, const ram_victim_t *v)
     return RAM_SPILL_QUEUE;
 }
 
-static void fk_changed(void *ctx, uint64_t hv)
-{
-    (void)ctx;
-    (void)hv;
-}
-
-static bool fk_current(void *ctx, uint64_t hv, uint64_t loc)
-{
-    (void)ctx;
-    (void)hv;
-    (void)loc;
-    return false;
-}
-
 /* The writer: copies each item, then RAM lets it go (ram_spill_done). */
 static void fk_enqueue(void *ctx, item_t *list)
 {
     (void)ctx;
-    while (list) {
-        item_t *it = list;
-        list = it->next;
-        it->next = NULL;
+    for (item_t *it; (it = fake_lower_pop(&list)) != NULL;) {
         cr_assert_lt(nfake, FAKE_MAX);
         fake_rec_t *f = &fake[nfake++];
         size_t nk = item_nkey(it);
@@ -97,8 +81,8 @@ static void attach_fake_flash(bool admit)
     ram_lower_hooks_t h = {
         .ctx = NULL,
         .victim = fk_victim,
-        .changed = fk_changed,
-        .current = fk_current,
+        .changed = fake_lower_changed,
+        .current = fake_lower_current,
         .enqueue = fk_enqueue,
     };
     cr_assert(ram_lower_attach(&ram, &h));

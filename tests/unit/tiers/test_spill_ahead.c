@@ -49,6 +49,7 @@ static run_t load(unsigned ahead, unsigned n)
     cr_assert_eq(cache_worker_create(c, &w), CACHE_OK);
     cr_assert_not_null(c->tier->f);
     c->tier->spill_ahead = ahead;
+    c->tier->spill_ahead_load = ahead;
     uint64_t w0 = flash_done_waits(c->tier->f);
     char key[32], buf[3100];
     for (unsigned i = 0; i < n; i++) {
