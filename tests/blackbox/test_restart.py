@@ -28,6 +28,42 @@ from harness import BBTest, tiercache_only
 from test_flash import FlashDirTest, Client, base_args, flash_support, value_for, RAM_MB, MiB
 
 
+STATE_OFFSET = 4096  # format.h: FLASH_STATE_OFFSET; the record's layout is drawn there
+
+
+def xxh3_64(data):
+    """XXH3_64bits of data, from the libxxhash the server itself links."""
+    import ctypes
+    lib = ctypes.CDLL('libxxhash.so.0')
+    lib.XXH3_64bits.restype = ctypes.c_uint64
+    lib.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    return lib.XXH3_64bits(data, len(data))
+
+
+def host_boot_tag():
+    """This host's boot tag as the server computes it (ckpt.c
+    flash_boot_tag): the low 32 bits of XXH3_64bits of the boot id, 1 for 0."""
+    with open('/proc/sys/kernel/random/boot_id', 'rb') as f:
+        t = xxh3_64(f.read()) & 0xffffffff
+    return t or 1
+
+
+def stamp_boot_tag(path, tag):
+    """Rewrites the state record's boot tag (offset 112) and its checksum
+    (offset 120, XXH3_64bits of bytes [0, 120)) in the flash file at path.
+    A crash file carries the tag of the boot it was written in; a fixture
+    made on another host is stamped with this host's to stand for a crash
+    without a restart, or with another to stand for one after a restart."""
+    with open(path, 'r+b') as f:
+        f.seek(STATE_OFFSET)
+        rec = bytearray(f.read(128))
+        assert rec[:8] == b'TCFSTATE', rec[:8]
+        rec[112:116] = tag.to_bytes(4, 'little')
+        rec[120:128] = xxh3_64(bytes(rec[:120])).to_bytes(8, 'little')
+        f.seek(STATE_OFFSET)
+        f.write(rec)
+
+
 def meta_all(c, keys, batch=256):
     """{key: (value, flags, cas, ttl)} via mg (t: remaining TTL, -1 none)."""
     out = {}
@@ -396,20 +432,29 @@ class Restart(FlashDirTest):
         self.assertEqual(meta_all(c2, [b'fresh'])[b'fresh'][:2], (b'ok', 3))
         self.down(srv, c2)
 
+    JOURNAL1_GEOMETRY = ['-m', '2', '--flash-size', '2m', '--flash-segment-size', '64k',
+                         '--flash-dict-size', '0']
+
+    def unpack_journal1_fixture(self, boot_tag):
+        """The crash file of fixtures/README.md at self.path, its state
+        record stamped with boot_tag."""
+        import gzip
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures',
+                           'flash-format4-journal1.dat.gz')
+        with gzip.open(src, 'rb') as fin, open(self.path, 'wb') as fout:
+            fout.write(fin.read())
+        stamp_boot_tag(self.path, boot_tag)
+
     def test_crash_file_of_the_previous_build(self):
         """A file the previous build left after a kill -9 (format 4, kill
         journal pages of version 1, no EXTEND records: made by commit
         ab8cb2d, fixtures/README.md) is recovered from its checkpoint; its
         1,152 journaled changes are honoured: no deleted key and no old
         value of an overwritten key is served, every other value is the one
-        written."""
-        import gzip
-        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures',
-                           'flash-format4-journal1.dat.gz')
-        with gzip.open(src, 'rb') as fin, open(self.path, 'wb') as fout:
-            fout.write(fin.read())
-        srv = harness.Server(['-m', '2', '--flash-path', self.path, '--flash-size', '2m',
-                              '--flash-segment-size', '64k', '--flash-dict-size', '0'])
+        written. The fixture was made on another host, so its boot tag is
+        first set to this host's: a crash with no restart since."""
+        self.unpack_journal1_fixture(host_boot_tag())
+        srv = harness.Server(['--flash-path', self.path] + self.JOURNAL1_GEOMETRY)
         srv.start()
         self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
         self.assertIn('from the last crash checkpoint', srv.stderr())
@@ -425,6 +470,25 @@ class Restart(FlashDirTest):
             self.assertNotEqual(i % 10, 0, 'deleted %r came back' % k)
             self.assertNotEqual(i % 10, 5, 'overwritten %r came back (RAM-only when killed)' % k)
             self.assertEqual((data, flags), (b'j-%d-' % i + b'x' * 300, i), k)
+        self.down(srv, c)
+
+    def test_crash_file_from_before_a_host_restart(self):
+        """The same crash file with another boot's tag: the host restarted
+        since its checkpoint was journaled, and journal pages are written
+        without a sync, so the kills they held may be lost. The flash
+        contents are discarded, saying why, and the file then works."""
+        self.unpack_journal1_fixture(host_boot_tag() ^ 0x5a5a5a5a)
+        srv = harness.Server(['--flash-path', self.path] + self.JOURNAL1_GEOMETRY)
+        srv.start()
+        self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
+        self.assertIn('the host restarted since the last crash checkpoint was journaled',
+                      srv.stderr())
+        c = Client(srv.port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.stats()['flash_recovery'], 'crash')
+        self.assertEqual(meta_all(c, [b'j%d' % i for i in range(1, 12000, 3)]), {},
+                         'an item of a discarded crash file was served')
+        self.assertEqual(c.call(b'set fresh 3 0 2\r\nok\r\n'), [b'STORED'])
         self.down(srv, c)
 
 
