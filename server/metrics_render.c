@@ -297,6 +297,9 @@ static const simple_t flash_simple[] = {
     {"tiercache_flash_respill_skipped_total", "flash_respill_skipped",
      MT_COUNTER, "Evictions not written again: an unmodified copy was on "
      "flash."},
+    {"tiercache_flash_write_queue_items", "flash_write_queue", MT_GAUGE,
+     "Items handed to the flash writer whose RAM copy is not yet released "
+     "(queued, or written and awaiting release)."},
     {"tiercache_flash_index_bytes", "flash_index_bytes", MT_GAUGE,
      "Bytes of the flash index (outside -m)."},
     {"tiercache_flash_index_max_bytes", "flash_index_bytes_max", MT_GAUGE,

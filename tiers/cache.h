@@ -300,7 +300,8 @@ void cache_flush_all(cache_worker_t *w, int64_t exptime);
     X(flash_drops_stall, "evictions dropped: writer behind past stall bound") \
     X(flash_promotions, "flash hits copied back to RAM")                      \
     X(flash_respill_skipped, "evictions not rewritten: unmodified copy on flash") \
-    X(flash_age_spills, "items moved to flash for idling over ext_item_age")
+    X(flash_age_spills, "items moved to flash for idling over ext_item_age") \
+    X(flash_write_queue, "items handed to the writer, still in RAM (gauge)")
 
 /* The parts of cache_memory_outside_limit() (which is their sum), bytes;
  * the memory_flash_* ones are 0 without a flash tier. */

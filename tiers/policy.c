@@ -735,6 +735,9 @@ void tier_stats(tier_t *t, cache_stats_t *out)
     out->flash_promotions = ld(&t->promotions);
     out->flash_respill_skipped = ld(&t->respill_skipped);
     out->flash_age_spills = ld(&t->r->age_spills);
+    /* queued for the writer, or written and its done call not yet run:
+     * each keeps its RAM chunk until ram_spill_done */
+    out->flash_write_queue = ld(&t->r->pending);
     /* device bytes in used segments: segments_used x segment size */
     out->flash_segment_size = flash_segment_size(t->f); /* the file's, not the flag's */
     out->flash_bytes_used = fs.flash_segments_used * out->flash_segment_size;

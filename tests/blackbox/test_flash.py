@@ -804,6 +804,44 @@ class Flash(FlashDirTest):
         c.close()
         self.assertIsNone(srv.stop())
 
+    def test_write_queue_gauge(self):
+        """flash_write_queue counts the items handed to the flash writer
+        whose RAM copy is not yet released: 0 on a new server, above 0
+        while a load spills, back to 0 once the writer is idle, and never
+        more than the items sent (a count that went below 0 would wrap)."""
+        import threading
+        srv, c = self.server()
+        self.assertEqual(c.stats()['flash_write_queue'], '0')
+        rng = random.Random(5)
+        items = [(b'wq%d' % i, value_for(rng, b'wq%d' % i, 1, 2000, 4000))
+                 for i in range(4 * RAM_MB * MiB // 3000)]
+        seen = []
+        for _ in range(3):  # again if the load ended before 5 samples
+            bad = []
+            load_c = Client(srv.port)
+            self.addCleanup(load_c.close)
+            th = threading.Thread(target=lambda: bad.append(load_c.set_many(items)))
+            th.start()
+            during = []
+            while th.is_alive():
+                during.append(int(c.stats()['flash_write_queue']))
+            th.join()
+            self.assertEqual(bad, [0], load_c.bad_replies)
+            seen += during
+            if len(during) >= 5:
+                break
+        what = '%d samples, the last: %s' % (len(seen), seen[-20:])
+        self.assertGreater(max(seen), 0, what)
+        self.assertLessEqual(max(seen), len(items), what)
+        deadline = time.monotonic() + 20
+        while c.stats()['flash_write_queue'] != '0' and time.monotonic() < deadline:
+            time.sleep(0.05)
+        st = c.stats()
+        self.assertEqual(st['flash_write_queue'], '0', 'writer idle')
+        self.assertGreater(int(st['flash_items']), 0)
+        c.close()
+        self.assertIsNone(srv.stop())
+
     def test_segment_size_in_use(self):
         """Without --flash-segment-size a new 64 MiB file gets 1 MiB
         segments (its size / 64); stats flash_segment_size shows the size
