@@ -90,6 +90,11 @@ class Restart(FlashDirTest):
         args = base_args(self.path, *extra)
         if ram is not None:
             args[1] = str(ram)
+        return self.up_with(args)
+
+    def up_with(self, args):
+        """A server started with args, and a Client of it; both are
+        cleaned up after the test."""
         srv = harness.Server(args)
         srv.start()
         self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
@@ -404,21 +409,12 @@ class Restart(FlashDirTest):
         3, made by commit 25f08bc: fixtures/README.md) is reinitialised with
         a note saying so; none of its items is served (its bytes mean other
         things now), and the file then works as any."""
-        import gzip
-        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures',
-                           'flash-format3.dat.gz')
-        with gzip.open(src, 'rb') as fin, open(self.path, 'wb') as fout:
-            fout.write(fin.read())
         geometry = ['-m', '2', '--flash-path', self.path, '--flash-size', '1m',
                     '--flash-segment-size', '64k']
-        srv = harness.Server(geometry)
-        srv.start()
-        self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
+        srv, c = self.start_on_fixture('flash-format3.dat.gz', geometry)
         err = srv.stderr()
         self.assertIn('tiercache flash data of format 3', err)
         self.assertIn('reinitialised as format 4', err)
-        c = Client(srv.port)
-        self.addCleanup(c.close)
         self.assertEqual(c.stats()['flash_recovery'], 'new')
         self.assertEqual(meta_all(c, [b'old%d' % i for i in range(0, 12000, 7)]), {},
                          'an item of the old format was served')
@@ -432,18 +428,25 @@ class Restart(FlashDirTest):
         self.assertEqual(meta_all(c2, [b'fresh'])[b'fresh'][:2], (b'ok', 3))
         self.down(srv, c2)
 
-    JOURNAL1_GEOMETRY = ['-m', '2', '--flash-size', '2m', '--flash-segment-size', '64k',
-                         '--flash-dict-size', '0']
-
-    def unpack_journal1_fixture(self, boot_tag):
-        """The crash file of fixtures/README.md at self.path, its state
-        record stamped with boot_tag."""
+    def start_on_fixture(self, name, args, boot_tag=None):
+        """A server started with args on a copy of fixtures/<name> (gzip)
+        at self.path, its state record first stamped with boot_tag if one
+        is given; returns (server, Client), both cleaned up after the test."""
         import gzip
-        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures',
-                           'flash-format4-journal1.dat.gz')
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', name)
         with gzip.open(src, 'rb') as fin, open(self.path, 'wb') as fout:
             fout.write(fin.read())
-        stamp_boot_tag(self.path, boot_tag)
+        if boot_tag is not None:
+            stamp_boot_tag(self.path, boot_tag)
+        return self.up_with(args)
+
+    def start_on_journal1_fixture(self, boot_tag):
+        """A server on the crash file of fixtures/README.md, stamped with
+        boot_tag."""
+        return self.start_on_fixture(
+            'flash-format4-journal1.dat.gz',
+            ['-m', '2', '--flash-path', self.path, '--flash-size', '2m',
+             '--flash-segment-size', '64k', '--flash-dict-size', '0'], boot_tag)
 
     def test_crash_file_of_the_previous_build(self):
         """A file the previous build left after a kill -9 (format 4, kill
@@ -453,14 +456,9 @@ class Restart(FlashDirTest):
         value of an overwritten key is served, every other value is the one
         written. The fixture was made on another host, so its boot tag is
         first set to this host's: a crash with no restart since."""
-        self.unpack_journal1_fixture(host_boot_tag())
-        srv = harness.Server(['--flash-path', self.path] + self.JOURNAL1_GEOMETRY)
-        srv.start()
-        self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
+        srv, c = self.start_on_journal1_fixture(host_boot_tag())
         self.assertIn('from the last crash checkpoint', srv.stderr())
         self.assertIn('(1152 copies changed since)', srv.stderr())
-        c = Client(srv.port)
-        self.addCleanup(c.close)
         st = c.stats()
         self.assertEqual(st['flash_recovery'], 'checkpoint', st)
         got = meta_all(c, [b'j%d' % i for i in range(12000)])
@@ -477,14 +475,9 @@ class Restart(FlashDirTest):
         since its checkpoint was journaled, and journal pages are written
         without a sync, so the kills they held may be lost. The flash
         contents are discarded, saying why, and the file then works."""
-        self.unpack_journal1_fixture(host_boot_tag() ^ 0x5a5a5a5a)
-        srv = harness.Server(['--flash-path', self.path] + self.JOURNAL1_GEOMETRY)
-        srv.start()
-        self.addCleanup(lambda: srv.proc and srv.stop(quiet=True))
+        srv, c = self.start_on_journal1_fixture(host_boot_tag() ^ 0x5a5a5a5a)
         self.assertIn('the host restarted since the last crash checkpoint was journaled',
                       srv.stderr())
-        c = Client(srv.port)
-        self.addCleanup(c.close)
         self.assertEqual(c.stats()['flash_recovery'], 'crash')
         self.assertEqual(meta_all(c, [b'j%d' % i for i in range(1, 12000, 3)]), {},
                          'an item of a discarded crash file was served')
